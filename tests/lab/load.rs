@@ -131,7 +131,10 @@ impl Worker {
 }
 
 fn now_ms() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
 }
 
 fn json_string(s: &str) -> String {
@@ -153,7 +156,9 @@ fn json_string(s: &str) -> String {
 fn checked_identifier(name: &str) -> Result<&str> {
     let ok = !name.is_empty()
         && name.len() < 64
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !name.starts_with(|c: char| c.is_ascii_digit());
     anyhow::ensure!(ok, "table name {name:?} must match [a-z_][a-z0-9_]*");
     Ok(name)
@@ -178,7 +183,9 @@ fn main() -> Result<()> {
         .options(&format!("-c statement_timeout={}", args.timeout_ms.max(1000)));
 
     let mut out: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(BufWriter::new(File::create(path).with_context(|| format!("creating {path}"))?)),
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("creating {path}"))?,
+        )),
         None => Box::new(BufWriter::new(std::io::stdout())),
     };
 
@@ -207,7 +214,9 @@ fn main() -> Result<()> {
                 match worker.reports.recv_timeout(left) {
                     Ok(Report::Sent) => sent = true,
                     Ok(Report::Done(outcome, error)) => break Ok((outcome, error)),
-                    Err(RecvTimeoutError::Timeout) => break Err(format!("client timeout after {} ms", args.timeout_ms)),
+                    Err(RecvTimeoutError::Timeout) => {
+                        break Err(format!("client timeout after {} ms", args.timeout_ms));
+                    }
                     Err(RecvTimeoutError::Disconnected) => break Err("worker gone".to_string()),
                 }
             }
@@ -235,8 +244,15 @@ fn main() -> Result<()> {
         out.flush()?;
         id += 1;
         // Keep the rate, but never burst to catch up after a slow attempt.
-        next = next.max(start) + interval;
+        next += interval;
+        let now = Instant::now();
+        if next + interval < now {
+            next = now;
+        }
     }
-    eprintln!("lab-load: {committed} committed, {failed} failed, {unknown} unknown, last id {}", id - 1);
+    eprintln!(
+        "lab-load: {committed} committed, {failed} failed, {unknown} unknown, last id {}",
+        id - 1
+    );
     Ok(())
 }

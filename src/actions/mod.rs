@@ -1,0 +1,128 @@
+//! The agent's actions, one file each, composed from `ocf`, `pg` and `exec`.
+//!
+//! [`dispatch`] maps the action name Pacemaker passes to its function. Every
+//! action returns the OCF code to exit with, or an [`OcfError`] whose reason
+//! `main` prints as the exit reason.
+
+mod meta_data;
+mod monitor;
+mod start;
+mod stop;
+mod validate;
+
+use crate::deadline::Deadline;
+use crate::ocf::code::{OcfCode, OcfError, OcfResult};
+use crate::ocf::env::OcfEnv;
+use crate::ocf::metadata::{ActionSpec, AgentInfo};
+use crate::params::{self, Config};
+use crate::pg::instance::Instance;
+use crate::{log_debug, log_warn};
+
+pub const AGENT: AgentInfo = AgentInfo {
+    name: "postgresql",
+    version: env!("CARGO_PKG_VERSION"),
+    shortdesc: "PostgreSQL server with a bounded health probe",
+    longdesc: "Manages a PostgreSQL server. Its monitor runs the query \
+        select relname from pg_class where relname = 'pg_class' within probe_timeout, so a frozen or \
+        overloaded server is reported as failed instead of hanging the monitor; a crash is told from a \
+        clean shutdown by pg_control. Start and stop run the server directly as system_user (no shell, \
+        no pg_ctl) and escalate stop from fast to immediate to SIGKILL within the operation timeout.",
+};
+
+/// Advertised actions: pcs copies each one (but meta-data and validate-all)
+/// into the CIB as a default operation, so only actions that do something
+/// are listed.
+pub const ACTIONS: &[ActionSpec] = &[
+    ActionSpec {
+        name: "start",
+        timeout_s: 60,
+        interval_s: None,
+        depth: None,
+        role: None,
+    },
+    ActionSpec {
+        name: "stop",
+        timeout_s: 60,
+        interval_s: None,
+        depth: None,
+        role: None,
+    },
+    ActionSpec {
+        name: "monitor",
+        timeout_s: 10,
+        interval_s: Some(15),
+        depth: Some(0),
+        role: None,
+    },
+    ActionSpec {
+        name: "reload-agent",
+        timeout_s: 10,
+        interval_s: None,
+        depth: None,
+        role: None,
+    },
+    ActionSpec {
+        name: "validate-all",
+        timeout_s: 10,
+        interval_s: None,
+        depth: None,
+        role: None,
+    },
+    ActionSpec {
+        name: "meta-data",
+        timeout_s: 5,
+        interval_s: None,
+        depth: None,
+        role: None,
+    },
+];
+
+/// Everything an action works with.
+pub struct Context {
+    pub env: OcfEnv,
+    pub deadline: Deadline,
+}
+
+impl Context {
+    pub fn new(env: OcfEnv) -> Context {
+        let deadline = Deadline::for_action(env.timeout());
+        Context { env, deadline }
+    }
+
+    /// The parameters, checked for syntax (OCF_CHECK_LEVEL 0).
+    pub fn config(&self) -> OcfResult<Config> {
+        let unknown = params::unknown_names(&self.env.params);
+        if !unknown.is_empty() {
+            log_warn!("unknown parameter(s) ignored: {}", unknown.join(", "));
+        }
+        Config::parse(&self.env.params, self.env.resource_name())
+    }
+
+    /// The instance on this host: the host checks of level 10.
+    pub fn instance(&self, config: &Config) -> OcfResult<Instance> {
+        Instance::resolve(config, self.env.path.as_deref())
+    }
+
+    /// A monitor with interval 0: Pacemaker asking whether the resource is
+    /// active here, on nodes where it may never have been installed.
+    pub fn is_probe(&self) -> bool {
+        self.env.interval_ms() == 0
+    }
+}
+
+/// Runs `action`; the names are those of the OCF 1.1 API.
+pub fn dispatch(action: &str, ctx: &Context) -> OcfResult {
+    log_debug!("action {action}, timeout {:?}", ctx.env.timeout());
+    match action {
+        "meta-data" => meta_data::run(),
+        "validate-all" => validate::run(ctx),
+        "reload-agent" => validate::reload_agent(ctx),
+        "start" => start::run(ctx),
+        "stop" => stop::run(ctx),
+        "monitor" | "status" => monitor::run(ctx),
+        other => Err(OcfError::new(
+            OcfCode::ErrUnimplemented,
+            format!("action '{other}' is not implemented by this agent"),
+        )),
+    }
+}

@@ -1,0 +1,99 @@
+//! `monitor`: is the instance running here, and does it answer?
+//!
+//! Decision tree (states from [`pg::state::inspect`]):
+//! - parameters invalid: ERR_CONFIGURED, as for any action;
+//! - host checks fail (no user, no data directory, no binaries here):
+//!   - probe (interval 0): NOT_RUNNING: PostgreSQL cannot run where it is not
+//!     installed, and a probe must not fail because of how we monitor;
+//!   - recurring monitor: the check's own code (the instance vanished);
+//! - `Stopped` (pg_control: shut down): NOT_RUNNING;
+//! - `Running`: SUCCESS;
+//! - `Unresponsive`: ERR_GENERIC, saying whether it timed out (frozen or
+//!   overloaded: the reason says if the postmaster is SIGSTOPped) or what it
+//!   answered; ERR_ARGS when the server rejects our connection settings
+//!   (authentication, missing database), which is wrong on this host only;
+//! - `Crashed` (no postmaster, pg_control not shut down): ERR_GENERIC naming
+//!   the state, so Pacemaker stops (cleans leftovers) and starts it again
+//!   (crash recovery).
+
+use super::Context;
+use crate::log_info;
+use crate::ocf::code::{OcfCode, OcfError, OcfResult};
+use crate::pg::controldata::ClusterState;
+use crate::pg::session::SqlError;
+use crate::pg::state::{self, InstanceState};
+
+pub fn run(ctx: &Context) -> OcfResult {
+    let config = ctx.config()?;
+    let inst = match ctx.instance(&config) {
+        Ok(inst) => inst,
+        Err(e) if ctx.is_probe() => {
+            log_info!("probe: not running here ({})", e.reason);
+            return Ok(OcfCode::NotRunning);
+        }
+        Err(e) => return Err(e),
+    };
+    let found = match state::inspect(&inst, ctx.deadline) {
+        Ok(found) => found,
+        Err(e) if ctx.is_probe() => {
+            log_info!(
+                "probe: no postmaster and pg_control unreadable, not running ({})",
+                e.reason
+            );
+            return Ok(OcfCode::NotRunning);
+        }
+        Err(e) => return Err(e),
+    };
+    code_for(found, inst.probe_timeout.as_secs())
+}
+
+/// Maps an inspected state to the monitor's answer.
+pub fn code_for(found: InstanceState, probe_timeout_s: u64) -> OcfResult {
+    match found {
+        InstanceState::Stopped => Ok(OcfCode::NotRunning),
+        InstanceState::Running { .. } => Ok(OcfCode::Success),
+        InstanceState::Unresponsive { pid, frozen, error } => {
+            Err(unresponsive(pid, frozen, error, probe_timeout_s))
+        }
+        InstanceState::Crashed { state } => Err(crashed(&state)),
+    }
+}
+
+fn unresponsive(pid: nix::unistd::Pid, frozen: bool, error: SqlError, probe_timeout_s: u64) -> OcfError {
+    let frozen_note = if frozen { " (postmaster is SIGSTOPped)" } else { "" };
+    match &error {
+        SqlError::Timeout(_) => OcfError::generic(format!(
+            "postmaster {pid} gave no answer to the health probe within {probe_timeout_s}s{frozen_note}: frozen or overloaded"
+        )),
+        e if state::is_connection_misconfigured(e) => OcfError::args(format!(
+            "health probe refused: {e}; fix pg_hba.conf, system_user or pgdatabase"
+        )),
+        e => OcfError::generic(format!("postmaster {pid} runs but the health probe failed{frozen_note}: {e}")),
+    }
+    .with_source(error)
+}
+
+fn crashed(state: &ClusterState) -> OcfError {
+    let what = match state {
+        ClusterState::InProduction => "a primary",
+        ClusterState::InArchiveRecovery => "a standby",
+        _ => "the instance",
+    };
+    OcfError::generic(format!(
+        "{what} crashed: no postmaster, but pg_control says '{}'",
+        state_name(state)
+    ))
+}
+
+fn state_name(state: &ClusterState) -> &str {
+    match state {
+        ClusterState::StartingUp => "starting up",
+        ClusterState::ShutDown => "shut down",
+        ClusterState::ShutDownInRecovery => "shut down in recovery",
+        ClusterState::ShuttingDown => "shutting down",
+        ClusterState::InCrashRecovery => "in crash recovery",
+        ClusterState::InArchiveRecovery => "in archive recovery",
+        ClusterState::InProduction => "in production",
+        ClusterState::Unknown(s) => s,
+    }
+}

@@ -1,0 +1,41 @@
+//! `validate-all` and `reload-agent`.
+//!
+//! - OCF_CHECK_LEVEL 0 (default): syntax of every parameter, no I/O at all,
+//!   so `pcs ... --agent-validation` and `crm_resource --validate` work on
+//!   any node, with no cluster and no PostgreSQL there.
+//! - Level 10 and above: also the host checks of [`Instance::resolve`]
+//!   (user, directories, ownership, version, binaries).
+//!
+//! `reload-agent` applies a change of reloadable parameters (pghost,
+//! pgdatabase, probe_timeout): the agent reads its parameters at every call,
+//! so there is nothing to do but check the new values.
+
+use super::Context;
+use crate::log_info;
+use crate::ocf::code::{OcfCode, OcfResult};
+
+pub fn run(ctx: &Context) -> OcfResult {
+    let config = ctx.config()?;
+    let level = ctx
+        .env
+        .check_level
+        .as_deref()
+        .and_then(|l| l.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    if level >= 10 {
+        let inst = ctx.instance(&config)?;
+        log_info!(
+            "host checks passed: PostgreSQL {} in {}, binaries in {}",
+            inst.major,
+            inst.datadir.display(),
+            inst.bindir.display()
+        );
+    }
+    Ok(OcfCode::Success)
+}
+
+pub fn reload_agent(ctx: &Context) -> OcfResult {
+    ctx.config()?;
+    log_info!("reloadable parameters applied");
+    Ok(OcfCode::Success)
+}

@@ -1,0 +1,94 @@
+//! The time budget of one action.
+//!
+//! Pacemaker kills an agent that outlives `CRM_meta_timeout` and records a
+//! timeout with no reason. pgha instead answers before that, with a reason:
+//! every wait, child process and query takes its share of a [`Deadline`]
+//! that ends a safety margin before Pacemaker's.
+
+use std::time::{Duration, Instant};
+
+/// Budget when the agent runs without `CRM_meta_timeout` (by hand, ocft).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The instant by which the action must have answered.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline {
+    end: Instant,
+}
+
+impl Deadline {
+    /// Deadline for an action Pacemaker gave `timeout` to (None: run by hand).
+    ///
+    /// The margin (a tenth, between 0.5 s and 5 s) leaves room to log, print
+    /// the exit reason and exit before Pacemaker's own timer fires.
+    pub fn for_action(timeout: Option<Duration>) -> Self {
+        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let margin = (timeout / 10).clamp(Duration::from_millis(500), Duration::from_secs(5));
+        Self::after(timeout.saturating_sub(margin).max(Duration::from_millis(100)))
+    }
+
+    /// A deadline `d` from now.
+    pub fn after(d: Duration) -> Self {
+        Deadline {
+            end: Instant::now() + d,
+        }
+    }
+
+    /// Time left; zero once passed.
+    pub fn remaining(&self) -> Duration {
+        self.end.saturating_duration_since(Instant::now())
+    }
+
+    /// The earlier of this deadline and `d` from now: a step's own bound that
+    /// never outlives the action.
+    pub fn within(&self, d: Duration) -> Deadline {
+        let other = Instant::now() + d;
+        Deadline {
+            end: self.end.min(other),
+        }
+    }
+
+    /// A deadline at `fraction` (0..=1) of the time left: e.g. the part of a
+    /// stop given to a fast shutdown before escalating.
+    pub fn fraction(&self, fraction: f64) -> Deadline {
+        self.within(self.remaining().mul_f64(fraction.clamp(0.0, 1.0)))
+    }
+
+    /// Sleeps `step`, or less if the deadline comes first; false if expired.
+    pub fn sleep(&self, step: Duration) -> bool {
+        let left = self.remaining();
+        if left.is_zero() {
+            return false;
+        }
+        std::thread::sleep(step.min(left));
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_a_margin_before_pacemakers_timeout() {
+        let d = Deadline::for_action(Some(Duration::from_secs(20)));
+        let left = d.remaining();
+        assert!(left <= Duration::from_secs(18), "{left:?}");
+        assert!(left > Duration::from_secs(17), "{left:?}");
+    }
+
+    #[test]
+    fn margin_is_bounded_for_long_and_short_timeouts() {
+        let long = Deadline::for_action(Some(Duration::from_secs(600))).remaining();
+        assert!(long > Duration::from_secs(594), "{long:?}");
+        let short = Deadline::for_action(Some(Duration::from_secs(2))).remaining();
+        assert!(short <= Duration::from_millis(1500), "{short:?}");
+    }
+
+    #[test]
+    fn within_never_outlives_the_action() {
+        let d = Deadline::after(Duration::from_secs(1));
+        assert!(d.within(Duration::from_secs(10)).remaining() <= Duration::from_secs(1));
+        assert!(d.within(Duration::from_millis(10)).remaining() <= Duration::from_millis(10));
+    }
+}

@@ -1,0 +1,312 @@
+//! Running programs: an argument vector, as the system user, within a deadline.
+//!
+//! There is no shell anywhere: parameters reach programs as separate
+//! arguments. A child runs with
+//! - the system user's uid, gid *and supplementary groups* (std's `uid()`
+//!   drops them, and Debian's `ssl-cert` group guards the server's key): the
+//!   group list is computed before spawning, and `setgroups`, `setgid`,
+//!   `setuid` are bare syscalls in `pre_exec`;
+//! - stdin from /dev/null, `LC_ALL=C` so that parsed output is English;
+//! - its own process group, so that a timeout reaches its children too;
+//! - stdout and stderr drained on threads (a child that fills a pipe would
+//!   otherwise look like a timeout).
+//!
+//! On timeout the group gets SIGTERM, a short grace, then SIGKILL, and the
+//! child is always reaped: `std::process::Child` is not killed on drop.
+
+use std::ffi::{CString, OsStr};
+use std::io::{self, Read};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::{Gid, Pid, Uid, User, getgrouplist, setgid, setgroups, setuid};
+use wait_timeout::ChildExt;
+
+use crate::deadline::Deadline;
+use crate::ocf::code::{OcfCode, OcfError};
+
+/// How long a timed-out child gets between SIGTERM and SIGKILL.
+const KILL_GRACE: Duration = Duration::from_millis(500);
+
+/// An operating system user to run programs as.
+#[derive(Clone, Debug)]
+pub struct SystemUser {
+    pub name: String,
+    pub uid: Uid,
+    pub gid: Gid,
+    pub groups: Vec<Gid>,
+    pub home: PathBuf,
+}
+
+impl SystemUser {
+    /// Looks `name` up in the user database, with its supplementary groups.
+    ///
+    /// A user missing on this host is ERR_INSTALLED: the PostgreSQL package
+    /// creates it, so its absence means PostgreSQL is not set up here.
+    pub fn lookup(name: &str) -> Result<SystemUser, OcfError> {
+        let user = match User::from_name(name) {
+            Ok(Some(user)) => user,
+            Ok(None) => {
+                return Err(OcfError::installed(format!(
+                    "system_user '{name}' does not exist on this host"
+                )));
+            }
+            Err(e) => {
+                return Err(OcfError::generic(format!("cannot look up user '{name}'")).with_source(e));
+            }
+        };
+        if user.uid.is_root() {
+            return Err(OcfError::configured(format!(
+                "system_user '{name}' has uid 0: PostgreSQL refuses to run as root"
+            )));
+        }
+        let cname = CString::new(name).map_err(|e| OcfError::configured("bad user name").with_source(e))?;
+        let groups = getgrouplist(&cname, user.gid).unwrap_or_else(|_| vec![user.gid]);
+        Ok(SystemUser {
+            name: user.name,
+            uid: user.uid,
+            gid: user.gid,
+            groups,
+            home: user.dir,
+        })
+    }
+
+    /// Makes `cmd` run as this user, with its groups, HOME, USER and LOGNAME.
+    /// Without root privileges (tests run by a user) the identity is kept.
+    pub fn apply(&self, cmd: &mut Command) {
+        cmd.env("HOME", &self.home)
+            .env("USER", &self.name)
+            .env("LOGNAME", &self.name);
+        if !Uid::effective().is_root() {
+            return;
+        }
+        let (uid, gid, groups) = (self.uid, self.gid, self.groups.clone());
+        // SAFETY: the closure only makes async-signal-safe syscalls on data
+        // computed before fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                setgroups(&groups).map_err(io::Error::from)?;
+                setgid(gid).map_err(io::Error::from)?;
+                setuid(uid).map_err(io::Error::from)?;
+                Ok(())
+            });
+        }
+    }
+}
+
+/// What a finished child left behind.
+#[derive(Debug)]
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+
+    /// The last non-empty line of stderr (or stdout): what a reason quotes.
+    pub fn last_message(&self) -> &str {
+        [&self.stderr, &self.stdout]
+            .into_iter()
+            .flat_map(|s| s.lines().rev())
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("")
+    }
+}
+
+/// Why a program could not be run to completion.
+#[derive(Debug)]
+pub enum ExecError {
+    /// It could not be started (missing, not executable...).
+    Spawn { program: String, error: io::Error },
+    /// It was still running at the deadline and was killed.
+    TimedOut { program: String, after: Duration },
+    /// Waiting for it failed.
+    Wait { program: String, error: io::Error },
+}
+
+impl std::fmt::Display for ExecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExecError::Spawn { program, error } => write!(f, "cannot run {program}: {error}"),
+            ExecError::TimedOut { program, after } => {
+                write!(
+                    f,
+                    "{program} did not finish within {:.1}s and was killed",
+                    after.as_secs_f64()
+                )
+            }
+            ExecError::Wait { program, error } => write!(f, "waiting for {program} failed: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for ExecError {}
+
+impl From<ExecError> for OcfError {
+    /// A missing program is ERR_INSTALLED, a forbidden one ERR_PERM; a
+    /// timeout or a failed wait is ERR_GENERIC.
+    fn from(e: ExecError) -> OcfError {
+        let code = match &e {
+            ExecError::Spawn { error, .. } if error.kind() == io::ErrorKind::NotFound => {
+                OcfCode::ErrInstalled
+            }
+            ExecError::Spawn { error, .. } if error.kind() == io::ErrorKind::PermissionDenied => {
+                OcfCode::ErrPerm
+            }
+            _ => OcfCode::ErrGeneric,
+        };
+        OcfError::new(code, e.to_string())
+    }
+}
+
+/// Runs `program args...` (as `user` when given) and waits for it, at most
+/// until `deadline`.
+pub fn run<S: AsRef<OsStr>>(
+    program: impl AsRef<OsStr>,
+    args: &[S],
+    user: Option<&SystemUser>,
+    deadline: Deadline,
+) -> Result<Output, ExecError> {
+    let program_name = program.as_ref().to_string_lossy().into_owned();
+    let mut cmd = Command::new(program.as_ref());
+    cmd.args(args)
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    if let Some(user) = user {
+        user.apply(&mut cmd);
+    }
+    let started = std::time::Instant::now();
+    let mut child = cmd.spawn().map_err(|error| ExecError::Spawn {
+        program: program_name.clone(),
+        error,
+    })?;
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let status = match child.wait_timeout(deadline.remaining()) {
+        Ok(Some(status)) => status,
+        Ok(None) => {
+            terminate(&mut child);
+            return Err(ExecError::TimedOut {
+                program: program_name,
+                after: started.elapsed(),
+            });
+        }
+        Err(error) => {
+            terminate(&mut child);
+            return Err(ExecError::Wait {
+                program: program_name,
+                error,
+            });
+        }
+    };
+    // The child is gone; a grandchild that kept the pipes open must not hold
+    // us past the deadline, so collection is bounded too.
+    let collect = |rx: mpsc::Receiver<String>| {
+        rx.recv_timeout(deadline.remaining().max(Duration::from_millis(50)))
+            .unwrap_or_default()
+    };
+    Ok(Output {
+        status,
+        stdout: collect(stdout),
+        stderr: collect(stderr),
+    })
+}
+
+/// Reads a pipe to its end on a thread; the text arrives on the channel.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    match pipe {
+        Some(mut pipe) => {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = pipe.read_to_end(&mut buf);
+                let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
+            });
+        }
+        None => {
+            let _ = tx.send(String::new());
+        }
+    }
+    rx
+}
+
+/// SIGTERM to the child's process group, a grace period, SIGKILL, reap.
+fn terminate(child: &mut Child) {
+    let group = Pid::from_raw(child.id() as i32);
+    let _ = killpg(group, Signal::SIGTERM);
+    if matches!(child.wait_timeout(KILL_GRACE), Ok(Some(_))) {
+        let _ = killpg(group, Signal::SIGKILL);
+        return;
+    }
+    let _ = killpg(group, Signal::SIGKILL);
+    let _ = child.wait();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captures_output_and_status() {
+        let out = run(
+            "/bin/sh",
+            &["-c", "echo out; echo err >&2; exit 3"],
+            None,
+            Deadline::after(Duration::from_secs(5)),
+        )
+        .unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(out.stdout, "out\n");
+        assert_eq!(out.last_message(), "err");
+    }
+
+    #[test]
+    fn a_child_past_the_deadline_is_killed_with_its_group() {
+        let started = std::time::Instant::now();
+        let err = run(
+            "/bin/sh",
+            &["-c", "sleep 30 & sleep 30"],
+            None,
+            Deadline::after(Duration::from_millis(300)),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ExecError::TimedOut { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_chatty_child_does_not_look_like_a_timeout() {
+        let out = run(
+            "/bin/sh",
+            &["-c", "head -c 1000000 /dev/zero | tr '\\0' x"],
+            None,
+            Deadline::after(Duration::from_secs(10)),
+        )
+        .unwrap();
+        assert_eq!(out.stdout.len(), 1_000_000);
+    }
+
+    #[test]
+    fn a_missing_program_is_err_installed() {
+        let err = run(
+            "/nonexistent/pg_ctl",
+            &[] as &[&str],
+            None,
+            Deadline::after(Duration::from_secs(1)),
+        )
+        .unwrap_err();
+        assert_eq!(OcfError::from(err).code, OcfCode::ErrInstalled);
+    }
+}

@@ -1,0 +1,105 @@
+//! pgha: the `ocf:pgha:postgresql` resource agent.
+//!
+//! Pacemaker runs `<OCF_ROOT>/resource.d/pgha/postgresql <action>` with its
+//! parameters in the environment. `main` reads the action, runs it, and turns
+//! the outcome into the one exit status and, on failure, the one
+//! `ocf-exit-reason:` line Pacemaker shows in `crm_mon`. Nothing else exits
+//! the process.
+
+mod actions;
+mod deadline;
+mod exec;
+mod ocf;
+mod params;
+mod pg;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use actions::Context;
+use ocf::code::{OcfCode, OcfError};
+use ocf::env::OcfEnv;
+
+/// Pacemaker cuts exit reasons at 128 bytes (EXIT_REASON_MAX_LEN).
+const EXIT_REASON_MAX: usize = 127;
+
+const ACTIONS_HELP: &str =
+    "Actions (OCF 1.1): start, stop, monitor, validate-all, reload-agent, meta-data, usage.
+Parameters are read from OCF_RESKEY_<name> environment variables; run `pgha meta-data` to list them.";
+
+#[derive(Parser, Debug)]
+#[command(name = "pgha", version, about = "PostgreSQL resource agent for Pacemaker (ocf:pgha:postgresql)", after_help = ACTIONS_HELP)]
+struct Cli {
+    /// The OCF action to run.
+    action: Option<String>,
+    /// Ignored, as OCF 1.1 asks of any further argument.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    rest: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let action = match cli.action.as_deref() {
+        Some("usage" | "help") => {
+            println!("usage: pgha <action>\n{ACTIONS_HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Some(action) => action.to_string(),
+        None => {
+            eprintln!("usage: pgha <action>\n{ACTIONS_HELP}");
+            return exit(OcfCode::ErrArgs);
+        }
+    };
+    let env = OcfEnv::from_process();
+    ocf::log::init(&env);
+    let prefix = env
+        .exit_reason_prefix
+        .clone()
+        .unwrap_or_else(|| "ocf-exit-reason:".to_string());
+    let ctx = Context::new(env);
+    match actions::dispatch(&action, &ctx) {
+        Ok(code) => exit(code),
+        Err(error) => {
+            report(&action, &prefix, &error);
+            exit(error.code)
+        }
+    }
+}
+
+/// Logs the whole error chain and prints the exit reason line.
+fn report(action: &str, prefix: &str, error: &OcfError) {
+    log_error!("{action} failed with {}: {error}", error.code);
+    eprintln!("{prefix}{}", exit_reason(&error.reason));
+}
+
+/// One line, within Pacemaker's limit, cut on a character boundary.
+fn exit_reason(reason: &str) -> String {
+    let line: String = reason.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.len() <= EXIT_REASON_MAX {
+        return line;
+    }
+    let mut end = EXIT_REASON_MAX - '…'.len_utf8();
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &line[..end])
+}
+
+fn exit(code: OcfCode) -> ExitCode {
+    ExitCode::from(code.as_i32() as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_reasons_are_one_line_within_the_limit() {
+        assert_eq!(exit_reason("a\nb  c"), "a b c");
+        let long = "é".repeat(200);
+        let cut = exit_reason(&long);
+        assert!(cut.len() <= EXIT_REASON_MAX, "{}", cut.len());
+        assert!(cut.ends_with('…'));
+    }
+}

@@ -1,0 +1,162 @@
+//! OCF exit codes and the error type that carries one.
+//!
+//! Every failure in pgha is classified where its meaning is known (a missing
+//! binary is `ErrInstalled`, a value that can never work is `ErrConfigured`)
+//! and travels up as an [`OcfError`] to `main`, which prints its reason as the
+//! single `ocf-exit-reason:` line and exits with its code. Codes and their
+//! Pacemaker recovery types: OCF resource-agent API 1.1, "Exit codes".
+
+use std::fmt;
+
+/// The exit codes of the OCF resource-agent API 1.1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OcfCode {
+    /// 0: success; for monitor, running (unpromoted).
+    Success,
+    /// 1: unspecified error; Pacemaker bans the resource from this node.
+    ErrGeneric,
+    /// 2: parameters invalid on this host (a path missing here).
+    ErrArgs,
+    /// 3: action not implemented by this agent.
+    ErrUnimplemented,
+    /// 4: insufficient privileges.
+    ErrPerm,
+    /// 5: required software missing on this host.
+    ErrInstalled,
+    /// 6: parameters inherently invalid: the resource is stopped everywhere.
+    ErrConfigured,
+    /// 7: cleanly stopped (monitor only).
+    NotRunning,
+    /// 8: running in the promoted role.
+    RunningPromoted,
+    /// 9: promoted but failed: Pacemaker demotes, stops and starts it.
+    FailedPromoted,
+    /// 190: running but at risk; treated as success and shown degraded.
+    Degraded,
+    /// 191: promoted but at risk.
+    DegradedPromoted,
+}
+
+impl OcfCode {
+    /// The numeric exit status of this code.
+    pub fn as_i32(self) -> i32 {
+        match self {
+            OcfCode::Success => 0,
+            OcfCode::ErrGeneric => 1,
+            OcfCode::ErrArgs => 2,
+            OcfCode::ErrUnimplemented => 3,
+            OcfCode::ErrPerm => 4,
+            OcfCode::ErrInstalled => 5,
+            OcfCode::ErrConfigured => 6,
+            OcfCode::NotRunning => 7,
+            OcfCode::RunningPromoted => 8,
+            OcfCode::FailedPromoted => 9,
+            OcfCode::Degraded => 190,
+            OcfCode::DegradedPromoted => 191,
+        }
+    }
+
+    /// The OCF 1.1 name, as logs and the man page spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            OcfCode::Success => "OCF_SUCCESS",
+            OcfCode::ErrGeneric => "OCF_ERR_GENERIC",
+            OcfCode::ErrArgs => "OCF_ERR_ARGS",
+            OcfCode::ErrUnimplemented => "OCF_ERR_UNIMPLEMENTED",
+            OcfCode::ErrPerm => "OCF_ERR_PERM",
+            OcfCode::ErrInstalled => "OCF_ERR_INSTALLED",
+            OcfCode::ErrConfigured => "OCF_ERR_CONFIGURED",
+            OcfCode::NotRunning => "OCF_NOT_RUNNING",
+            OcfCode::RunningPromoted => "OCF_RUNNING_PROMOTED",
+            OcfCode::FailedPromoted => "OCF_FAILED_PROMOTED",
+            OcfCode::Degraded => "OCF_DEGRADED",
+            OcfCode::DegradedPromoted => "OCF_DEGRADED_PROMOTED",
+        }
+    }
+}
+
+impl fmt::Display for OcfCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.as_i32())
+    }
+}
+
+/// A failure with the OCF code it maps to and the reason the operator reads.
+///
+/// `reason` is what `crm_mon` shows (one line, cut to fit Pacemaker's 128
+/// characters by `main`); `source` keeps the underlying error for the log.
+#[derive(Debug)]
+pub struct OcfError {
+    pub code: OcfCode,
+    pub reason: String,
+    pub source: Option<anyhow::Error>,
+}
+
+impl OcfError {
+    pub fn new(code: OcfCode, reason: impl Into<String>) -> Self {
+        OcfError {
+            code,
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// Attaches the underlying error, kept for the log only.
+    pub fn with_source(mut self, source: impl Into<anyhow::Error>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    pub fn generic(reason: impl Into<String>) -> Self {
+        Self::new(OcfCode::ErrGeneric, reason)
+    }
+
+    pub fn configured(reason: impl Into<String>) -> Self {
+        Self::new(OcfCode::ErrConfigured, reason)
+    }
+
+    pub fn args(reason: impl Into<String>) -> Self {
+        Self::new(OcfCode::ErrArgs, reason)
+    }
+
+    pub fn installed(reason: impl Into<String>) -> Self {
+        Self::new(OcfCode::ErrInstalled, reason)
+    }
+
+    pub fn perm(reason: impl Into<String>) -> Self {
+        Self::new(OcfCode::ErrPerm, reason)
+    }
+}
+
+impl fmt::Display for OcfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.reason)?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source:#}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for OcfError {}
+
+/// Result of an action: the code to exit with when it did not fail.
+pub type OcfResult<T = OcfCode> = Result<T, OcfError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_the_ocf_numbers() {
+        assert_eq!(OcfCode::NotRunning.as_i32(), 7);
+        assert_eq!(OcfCode::FailedPromoted.as_i32(), 9);
+        assert_eq!(OcfCode::DegradedPromoted.as_i32(), 191);
+    }
+
+    #[test]
+    fn display_keeps_the_source_chain() {
+        let e = OcfError::generic("start failed").with_source(anyhow::anyhow!("inner").context("outer"));
+        assert_eq!(e.to_string(), "start failed: outer: inner");
+    }
+}

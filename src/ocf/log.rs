@@ -1,0 +1,217 @@
+//! Logging the way the cluster expects it (resource-agents `ocf-shellfuncs`).
+//!
+//! Messages are tagged `pgha(<resource>)[<pid>]`. They go to stderr when it is
+//! a terminal (an operator running the agent by hand), to syslog at
+//! `HA_LOGFACILITY` unless that is empty or `none`, and are appended to
+//! `HA_LOGFILE` and `HA_DEBUGLOG` when set. Debug messages appear only when
+//! `HA_debug` is set and not `0`. Nothing is written on the quiet path of a
+//! successful monitor, which runs every few seconds for years.
+
+use std::ffi::CString;
+use std::fmt;
+use std::fs::OpenOptions;
+use std::io::{IsTerminal, Write};
+use std::sync::OnceLock;
+
+use nix::libc;
+
+use super::env::OcfEnv;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    fn label(self) -> &'static str {
+        match self {
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warn => "WARNING",
+            Level::Error => "ERROR",
+        }
+    }
+
+    fn syslog_priority(self) -> libc::c_int {
+        match self {
+            Level::Debug => libc::LOG_DEBUG,
+            Level::Info => libc::LOG_INFO,
+            Level::Warn => libc::LOG_WARNING,
+            Level::Error => libc::LOG_ERR,
+        }
+    }
+}
+
+struct Logger {
+    tag: String,
+    /// Kept alive for the whole process: openlog() keeps the pointer.
+    syslog_ident: Option<CString>,
+    to_stderr: bool,
+    log_file: Option<String>,
+    debug_log: Option<String>,
+    debug: bool,
+}
+
+static LOGGER: OnceLock<Logger> = OnceLock::new();
+
+/// Sets the logger up from the environment; later calls are ignored.
+pub fn init(env: &OcfEnv) {
+    let tag = format!("pgha({})[{}]", env.resource_name(), std::process::id());
+    let facility = env
+        .log_facility
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty() && *f != "none")
+        .and_then(facility_code);
+    let syslog_ident = facility.and_then(|fac| {
+        let ident = CString::new(tag.clone()).ok()?;
+        // SAFETY: ident lives in the static logger for the rest of the process.
+        unsafe { libc::openlog(ident.as_ptr(), libc::LOG_NDELAY, fac) };
+        Some(ident)
+    });
+    let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+    let logger = Logger {
+        tag,
+        syslog_ident,
+        to_stderr: std::io::stderr().is_terminal(),
+        log_file: non_empty(&env.log_file),
+        debug_log: non_empty(&env.debug_log),
+        debug: env
+            .debug
+            .as_deref()
+            .is_some_and(|d| d.trim() != "0" && !d.trim().is_empty()),
+    };
+    let _ = LOGGER.set(logger);
+}
+
+/// Whether debug messages would be written (lets callers skip formatting).
+pub fn debug_enabled() -> bool {
+    LOGGER.get().is_some_and(|l| l.debug)
+}
+
+/// Writes one message at `level` to every configured destination.
+pub fn write(level: Level, args: fmt::Arguments<'_>) {
+    let Some(logger) = LOGGER.get() else { return };
+    if level == Level::Debug && !logger.debug {
+        return;
+    }
+    let message = args.to_string();
+    if logger.to_stderr {
+        eprintln!("{} {}: {}", logger.tag, level.label(), message);
+    }
+    if logger.syslog_ident.is_some()
+        && let Ok(text) = CString::new(format!("{}: {}", level.label(), message))
+    {
+        // SAFETY: "%s" with one valid C string argument.
+        unsafe { libc::syslog(level.syslog_priority(), c"%s".as_ptr(), text.as_ptr()) };
+    }
+    let line = format!(
+        "{}:\t{} {}: {}\n",
+        logger.tag,
+        timestamp(),
+        level.label(),
+        message
+    );
+    if level > Level::Debug
+        && let Some(file) = &logger.log_file
+    {
+        append(file, &line);
+    }
+    if let Some(file) = &logger.debug_log
+        && Some(file) != logger.log_file.as_ref()
+    {
+        append(file, &line);
+    }
+}
+
+fn append(path: &str, line: &str) {
+    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(path) {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
+/// Local time as `YYYY/MM/DD_HH:MM:SS`, the format of `ocf-shellfuncs`.
+fn timestamp() -> String {
+    // SAFETY: localtime_r fills the zeroed tm we own; strftime writes at most
+    // buf.len() bytes and returns how many it wrote.
+    unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&now, &mut tm).is_null() {
+            return String::new();
+        }
+        let mut buf = [0u8; 32];
+        let n = libc::strftime(
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            c"%Y/%m/%d_%H:%M:%S".as_ptr(),
+            &tm,
+        );
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
+/// Maps a syslog facility name (`daemon`, `local0`, ...) to its code.
+fn facility_code(name: &str) -> Option<libc::c_int> {
+    Some(match name.to_ascii_lowercase().trim_start_matches("log_") {
+        "daemon" => libc::LOG_DAEMON,
+        "user" => libc::LOG_USER,
+        "auth" => libc::LOG_AUTH,
+        "authpriv" => libc::LOG_AUTHPRIV,
+        "local0" => libc::LOG_LOCAL0,
+        "local1" => libc::LOG_LOCAL1,
+        "local2" => libc::LOG_LOCAL2,
+        "local3" => libc::LOG_LOCAL3,
+        "local4" => libc::LOG_LOCAL4,
+        "local5" => libc::LOG_LOCAL5,
+        "local6" => libc::LOG_LOCAL6,
+        "local7" => libc::LOG_LOCAL7,
+        _ => return None,
+    })
+}
+
+#[macro_export]
+macro_rules! log_debug {
+    ($($arg:tt)*) => {
+        if $crate::ocf::log::debug_enabled() {
+            $crate::ocf::log::write($crate::ocf::log::Level::Debug, format_args!($($arg)*))
+        }
+    };
+}
+
+#[macro_export]
+macro_rules! log_info {
+    ($($arg:tt)*) => { $crate::ocf::log::write($crate::ocf::log::Level::Info, format_args!($($arg)*)) };
+}
+
+#[macro_export]
+macro_rules! log_warn {
+    ($($arg:tt)*) => { $crate::ocf::log::write($crate::ocf::log::Level::Warn, format_args!($($arg)*)) };
+}
+
+#[macro_export]
+macro_rules! log_error {
+    ($($arg:tt)*) => { $crate::ocf::log::write($crate::ocf::log::Level::Error, format_args!($($arg)*)) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facility_names_are_case_insensitive() {
+        assert_eq!(facility_code("DAEMON"), Some(libc::LOG_DAEMON));
+        assert_eq!(facility_code("local7"), Some(libc::LOG_LOCAL7));
+        assert_eq!(facility_code("bogus"), None);
+    }
+
+    #[test]
+    fn timestamp_has_the_ocf_shape() {
+        let t = timestamp();
+        assert_eq!(t.len(), 19, "{t}");
+        assert_eq!(&t[10..11], "_");
+    }
+}

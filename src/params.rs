@@ -1,0 +1,477 @@
+//! The one table of parameters, and the typed configuration read from it.
+//!
+//! [`PARAMS`] declares every parameter once: the metadata XML, the man page,
+//! the README table and the syntax checks are all generated from it, so they
+//! cannot disagree (PAF's POD and metadata drifted apart). [`Config::parse`]
+//! turns `OCF_RESKEY_*` values into types with syntax checks only: no file
+//! system, no user database, no cluster. That is OCF_CHECK_LEVEL 0, which
+//! `pcs --agent-validation` and `crm_resource --validate` run on any node.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::ocf::code::{OcfError, OcfResult};
+
+/// The value type of a parameter, as OCF 1.1 `content@type` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    Integer,
+    Boolean,
+}
+
+impl Kind {
+    pub fn ocf_name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::Integer => "integer",
+            Kind::Boolean => "boolean",
+        }
+    }
+}
+
+/// One parameter of the agent.
+#[derive(Debug)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// The literal default, shown in the metadata; None when there is none or
+    /// when it is computed (the long description then says how).
+    pub default: Option<&'static str>,
+    pub required: bool,
+    /// A change takes effect without restarting PostgreSQL (`reload-agent`).
+    pub reloadable: bool,
+    /// Parameters in the same group must not be equal across resources.
+    pub unique_group: Option<&'static str>,
+    pub shortdesc: &'static str,
+    pub longdesc: &'static str,
+}
+
+/// Every parameter, in the order the metadata and the docs show them.
+pub const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "pgdata",
+        kind: Kind::String,
+        default: None,
+        required: true,
+        reloadable: false,
+        unique_group: Some("pgdata"),
+        shortdesc: "Configuration directory (pg_ctl -D)",
+        longdesc: "Absolute path of the directory holding postgresql.conf, given to the server as -D. \
+                   On Debian this is /etc/postgresql/<major>/<cluster>; elsewhere it is usually the data directory itself.",
+    },
+    ParamSpec {
+        name: "datadir",
+        kind: Kind::String,
+        default: None,
+        required: false,
+        reloadable: false,
+        unique_group: Some("datadir"),
+        shortdesc: "Data directory, when it differs from pgdata",
+        longdesc: "Absolute path of the data directory (data_directory), where PG_VERSION, global/pg_control and \
+                   postmaster.pid live. Defaults to pgdata; set it when postgresql.conf sets data_directory elsewhere.",
+    },
+    ParamSpec {
+        name: "bindir",
+        kind: Kind::String,
+        default: None,
+        required: false,
+        reloadable: false,
+        unique_group: None,
+        shortdesc: "Directory of the PostgreSQL server binaries",
+        longdesc: "Absolute path of the directory holding postgres and pg_controldata. Detected by default from \
+                   the major version in PG_VERSION: /usr/lib/postgresql/<major>/bin (Debian), then \
+                   /usr/pgsql-<major>/bin (RHEL), then PATH.",
+    },
+    ParamSpec {
+        name: "system_user",
+        kind: Kind::String,
+        default: Some("postgres"),
+        required: false,
+        reloadable: false,
+        unique_group: None,
+        shortdesc: "Operating system user that owns and runs PostgreSQL",
+        longdesc: "Every PostgreSQL program runs as this user, with its supplementary groups. It must own the data \
+                   directory and must not be root. The health probe connects as the database role of the same name.",
+    },
+    ParamSpec {
+        name: "pghost",
+        kind: Kind::String,
+        default: Some("/var/run/postgresql"),
+        required: false,
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "Socket directory or address the probe connects to",
+        longdesc: "An absolute path is a Unix socket directory (peer authentication as system_user works there); \
+                   anything else is a host name or IP address reached over TCP.",
+    },
+    ParamSpec {
+        name: "pgport",
+        kind: Kind::Integer,
+        default: Some("5432"),
+        required: false,
+        reloadable: false,
+        unique_group: None,
+        shortdesc: "Port PostgreSQL listens on",
+        longdesc: "The server's port (1-65535), used by the probe and passed to the server at start as -p \
+                   so that the probe and the server agree.",
+    },
+    ParamSpec {
+        name: "pgdatabase",
+        kind: Kind::String,
+        default: Some("postgres"),
+        required: false,
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "Database the probe connects to",
+        longdesc: "The database the health probe connects to. It must exist and accept connections from system_user.",
+    },
+    ParamSpec {
+        name: "probe_timeout",
+        kind: Kind::Integer,
+        default: Some("5"),
+        required: false,
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "Seconds the health probe may take",
+        longdesc: "Upper bound, in seconds (1-3600), of one health probe: connect and the query \
+                   select relname from pg_class where relname = 'pg_class'. A server that does not answer in time \
+                   (frozen or overloaded) is reported as failed. Never longer than what is left of the action's timeout.",
+    },
+    ParamSpec {
+        name: "start_opts",
+        kind: Kind::String,
+        default: Some(""),
+        required: false,
+        reloadable: false,
+        unique_group: None,
+        shortdesc: "Extra arguments for the postgres server",
+        longdesc: "Extra arguments given to postgres at start, e.g. -c config_file=/etc/pg/postgresql.conf. \
+                   Split into words on spaces; single or double quotes group words. No shell ever sees them.",
+    },
+    ParamSpec {
+        name: "logfile",
+        kind: Kind::String,
+        default: None,
+        required: false,
+        reloadable: false,
+        unique_group: None,
+        shortdesc: "File for the server's own output",
+        longdesc: "Absolute path of the file the server's stdout and stderr are appended to (what it prints before \
+                   or without a logging collector); start quotes startup errors from it. \
+                   Default: /var/log/pgha/<resource>.log.",
+    },
+];
+
+/// Looks a parameter up by name.
+pub fn spec(name: &str) -> Option<&'static ParamSpec> {
+    PARAMS.iter().find(|p| p.name == name)
+}
+
+/// Where the probe connects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PgHost {
+    /// A Unix socket directory.
+    Socket(PathBuf),
+    /// A host name or address, over TCP.
+    Tcp(String),
+}
+
+/// The agent's configuration, checked for syntax only.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub pgdata: PathBuf,
+    pub datadir: PathBuf,
+    pub bindir: Option<PathBuf>,
+    pub system_user: String,
+    pub pghost: PgHost,
+    pub pgport: u16,
+    pub pgdatabase: String,
+    pub probe_timeout: Duration,
+    pub start_opts: Vec<String>,
+    pub logfile: PathBuf,
+}
+
+impl Config {
+    /// Parses the parameters Pacemaker passed. `resource` names the default
+    /// log file. Every error is ERR_CONFIGURED: such a value can never work.
+    pub fn parse(values: &BTreeMap<String, String>, resource: &str) -> OcfResult<Config> {
+        let get = |name: &str| -> Option<&str> {
+            values
+                .get(name)
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
+                .or_else(|| spec(name).and_then(|s| s.default).filter(|d| !d.is_empty()))
+        };
+        let pgdata = match get("pgdata") {
+            Some(v) => absolute_path("pgdata", v)?,
+            None => {
+                return Err(OcfError::configured(
+                    "pgdata is required: set it to the directory holding postgresql.conf",
+                ));
+            }
+        };
+        let datadir = match get("datadir") {
+            Some(v) => absolute_path("datadir", v)?,
+            None => pgdata.clone(),
+        };
+        let bindir = get("bindir").map(|v| absolute_path("bindir", v)).transpose()?;
+        let system_user = get("system_user").unwrap_or("postgres").to_string();
+        if system_user == "root" || system_user == "0" {
+            return Err(OcfError::configured(
+                "system_user=root: PostgreSQL refuses to run as root; use the owner of the data directory",
+            ));
+        }
+        if !system_user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        {
+            return Err(OcfError::configured(format!(
+                "system_user '{system_user}' is not a valid user name"
+            )));
+        }
+        let pghost = match get("pghost").unwrap_or("/var/run/postgresql") {
+            h if h.starts_with('/') => PgHost::Socket(PathBuf::from(h)),
+            h if h.chars().any(|c| c.is_whitespace() || c == '\'' || c == '\\') => {
+                return Err(OcfError::configured(format!(
+                    "pghost '{h}' is neither an absolute socket directory nor a host name"
+                )));
+            }
+            h => PgHost::Tcp(h.to_string()),
+        };
+        let pgport = integer("pgport", get("pgport").unwrap_or("5432"), 1, 65535)? as u16;
+        let pgdatabase = get("pgdatabase").unwrap_or("postgres").to_string();
+        let probe_timeout = Duration::from_secs(integer(
+            "probe_timeout",
+            get("probe_timeout").unwrap_or("5"),
+            1,
+            3600,
+        )?);
+        let start_opts = split_words(get("start_opts").unwrap_or(""))
+            .map_err(|e| OcfError::configured(format!("start_opts: {e}")))?;
+        let logfile = match get("logfile") {
+            Some(v) => absolute_path("logfile", v)?,
+            None => PathBuf::from(format!("/var/log/pgha/{resource}.log")),
+        };
+        Ok(Config {
+            pgdata,
+            datadir,
+            bindir,
+            system_user,
+            pghost,
+            pgport,
+            pgdatabase,
+            probe_timeout,
+            start_opts,
+            logfile,
+        })
+    }
+}
+
+/// Names of the given parameters this agent does not know (likely typos).
+pub fn unknown_names(values: &BTreeMap<String, String>) -> Vec<&str> {
+    values
+        .keys()
+        .map(String::as_str)
+        .filter(|k| spec(k).is_none() && *k != "crm_feature_set" && !k.starts_with("trace_"))
+        .collect()
+}
+
+fn absolute_path(name: &str, value: &str) -> OcfResult<PathBuf> {
+    if !value.starts_with('/') {
+        return Err(OcfError::configured(format!(
+            "{name} '{value}' must be an absolute path"
+        )));
+    }
+    Ok(PathBuf::from(value.trim_end_matches('/').to_string())
+        .components()
+        .collect())
+}
+
+fn integer(name: &str, value: &str, min: u64, max: u64) -> OcfResult<u64> {
+    match value.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        Ok(_) => Err(OcfError::configured(format!(
+            "{name}={value} is out of range {min}-{max}"
+        ))),
+        Err(_) => Err(OcfError::configured(format!(
+            "{name}='{value}' is not a whole number ({min}-{max})"
+        ))),
+    }
+}
+
+/// Parses a boolean the way `ocf_is_true` does (yes, true, 1, on...).
+pub fn parse_bool(name: &str, value: &str) -> OcfResult<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "yes" | "y" | "true" | "on" => Ok(true),
+        "0" | "no" | "n" | "false" | "off" | "" => Ok(false),
+        _ => Err(OcfError::configured(format!(
+            "{name}='{value}' is not a boolean (true or false)"
+        ))),
+    }
+}
+
+/// Splits `s` into words on whitespace; single or double quotes group words
+/// and a backslash escapes the next character outside single quotes. There is
+/// no expansion of any kind: this is what lets start_opts reach the server as
+/// separate arguments without a shell.
+pub fn split_words(s: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err("unbalanced single quote".into()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c) => word.push(c),
+                            None => return Err("trailing backslash".into()),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err("unbalanced double quote".into()),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some(c) => word.push(c),
+                    None => return Err("trailing backslash".into()),
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ocf::code::OcfCode;
+
+    fn parse(pairs: &[(&str, &str)]) -> OcfResult<Config> {
+        let map = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::parse(&map, "pgsqld")
+    }
+
+    fn code_of(pairs: &[(&str, &str)]) -> OcfCode {
+        parse(pairs).unwrap_err().code
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = parse(&[("pgdata", "/var/lib/pg/data/")]).unwrap();
+        assert_eq!(c.pgdata, PathBuf::from("/var/lib/pg/data"));
+        assert_eq!(c.datadir, c.pgdata);
+        assert_eq!(c.system_user, "postgres");
+        assert_eq!(c.pgport, 5432);
+        assert_eq!(c.pghost, PgHost::Socket("/var/run/postgresql".into()));
+        assert_eq!(c.probe_timeout, Duration::from_secs(5));
+        assert_eq!(c.logfile, PathBuf::from("/var/log/pgha/pgsqld.log"));
+        assert!(c.start_opts.is_empty());
+    }
+
+    #[test]
+    fn pgdata_is_required_and_absolute() {
+        assert_eq!(code_of(&[]), OcfCode::ErrConfigured);
+        assert_eq!(code_of(&[("pgdata", "data")]), OcfCode::ErrConfigured);
+        assert_eq!(
+            code_of(&[("pgdata", "/d"), ("datadir", "rel")]),
+            OcfCode::ErrConfigured
+        );
+    }
+
+    #[test]
+    fn port_must_be_a_number_in_range() {
+        for bad in ["abc", "0", "65536", "-1", "54.3"] {
+            let e = parse(&[("pgdata", "/d"), ("pgport", bad)]).unwrap_err();
+            assert_eq!(e.code, OcfCode::ErrConfigured, "{bad}");
+            assert!(e.reason.contains("pgport"), "{}", e.reason);
+        }
+        assert_eq!(
+            parse(&[("pgdata", "/d"), ("pgport", "6543")]).unwrap().pgport,
+            6543
+        );
+    }
+
+    #[test]
+    fn root_is_refused_as_system_user() {
+        let e = parse(&[("pgdata", "/d"), ("system_user", "root")]).unwrap_err();
+        assert_eq!(e.code, OcfCode::ErrConfigured);
+        assert!(e.reason.contains("root"));
+    }
+
+    #[test]
+    fn tcp_host_and_socket_dir_are_told_apart() {
+        let c = parse(&[("pgdata", "/d"), ("pghost", "10.0.0.5")]).unwrap();
+        assert_eq!(c.pghost, PgHost::Tcp("10.0.0.5".into()));
+    }
+
+    #[test]
+    fn words_split_like_a_shell_without_expansion() {
+        assert_eq!(
+            split_words(r#" -c  config_file='/etc/a b.conf' -c "x=\"y\"" $HOME `id` "#).unwrap(),
+            vec![
+                "-c",
+                "config_file=/etc/a b.conf",
+                "-c",
+                "x=\"y\"",
+                "$HOME",
+                "`id`"
+            ]
+        );
+        assert!(split_words("-c 'oops").is_err());
+        assert_eq!(split_words("''").unwrap(), vec![""]);
+    }
+
+    #[test]
+    fn unknown_parameters_are_listed() {
+        let map: BTreeMap<_, _> = [("pgdata", "/d"), ("pgprot", "1"), ("crm_feature_set", "3")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(unknown_names(&map), vec!["pgprot"]);
+    }
+
+    #[test]
+    fn every_parameter_is_documented() {
+        for p in PARAMS {
+            assert!(
+                !p.shortdesc.is_empty() && p.longdesc.len() > p.shortdesc.len(),
+                "{}",
+                p.name
+            );
+        }
+    }
+}

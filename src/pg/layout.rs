@@ -1,0 +1,127 @@
+//! Where an instance's files and programs are, and which version it is.
+//!
+//! `PG_VERSION` in the data directory names the major version; from it the
+//! server binaries are found the way each distribution installs them
+//! (Debian: `/usr/lib/postgresql/<major>/bin`, PGDG RPMs on RHEL:
+//! `/usr/pgsql-<major>/bin`), then on `PATH`, unless `bindir` is given.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::ocf::code::{OcfError, OcfResult};
+
+/// The oldest major version pgha supports (standby.signal, pg_promote()).
+pub const MIN_MAJOR: u32 = 12;
+
+/// Programs the agent runs; every one must be in `bindir`.
+pub const REQUIRED_PROGRAMS: &[&str] = &["postgres", "pg_controldata"];
+
+/// Reads the major version from `<datadir>/PG_VERSION`.
+///
+/// A missing file is ERR_ARGS (the directory is not a data directory on this
+/// host); a version pgha cannot manage is ERR_INSTALLED.
+pub fn read_major_version(datadir: &Path) -> OcfResult<u32> {
+    let path = datadir.join("PG_VERSION");
+    let text = fs::read_to_string(&path).map_err(|e| {
+        OcfError::args(format!(
+            "cannot read {}: is datadir a PostgreSQL data directory?",
+            path.display()
+        ))
+        .with_source(e)
+    })?;
+    let major = parse_major_version(&text).ok_or_else(|| {
+        OcfError::installed(format!(
+            "{} holds '{}', not a version",
+            path.display(),
+            text.trim()
+        ))
+    })?;
+    if major < MIN_MAJOR {
+        return Err(OcfError::installed(format!(
+            "PostgreSQL {major} in {} is not supported: pgha needs {MIN_MAJOR} or later",
+            datadir.display()
+        )));
+    }
+    Ok(major)
+}
+
+/// "15\n" -> 15; "9.6" -> 9 (old style, refused later as too old).
+pub fn parse_major_version(text: &str) -> Option<u32> {
+    let t = text.trim();
+    t.split('.').next()?.parse().ok()
+}
+
+/// The directories searched for binaries of `major`, in order.
+pub fn candidate_bindirs(major: u32, path_var: Option<&str>) -> Vec<PathBuf> {
+    let mut dirs = vec![
+        PathBuf::from(format!("/usr/lib/postgresql/{major}/bin")),
+        PathBuf::from(format!("/usr/pgsql-{major}/bin")),
+    ];
+    dirs.extend(
+        path_var
+            .unwrap_or("")
+            .split(':')
+            .filter(|d| d.starts_with('/'))
+            .map(PathBuf::from),
+    );
+    dirs
+}
+
+/// The first candidate that holds every required program.
+pub fn find_bindir(major: u32, path_var: Option<&str>) -> OcfResult<PathBuf> {
+    candidate_bindirs(major, path_var)
+        .into_iter()
+        .find(|dir| REQUIRED_PROGRAMS.iter().all(|p| is_executable(&dir.join(p))))
+        .ok_or_else(|| {
+            OcfError::installed(format!(
+                "PostgreSQL {major} server binaries not found: install them or set bindir"
+            ))
+        })
+}
+
+/// Checks that `bindir` holds every required program.
+pub fn check_bindir(bindir: &Path) -> OcfResult<()> {
+    for program in REQUIRED_PROGRAMS {
+        let path = bindir.join(program);
+        if !is_executable(&path) {
+            return Err(OcfError::installed(format!(
+                "{} is missing or not executable: check bindir",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_major_versions() {
+        assert_eq!(parse_major_version("15\n"), Some(15));
+        assert_eq!(parse_major_version("9.6\n"), Some(9));
+        assert_eq!(parse_major_version("x"), None);
+    }
+
+    #[test]
+    fn debian_then_rhel_then_path() {
+        let dirs = candidate_bindirs(15, Some("/usr/bin:relative:/bin"));
+        assert_eq!(
+            dirs,
+            [
+                "/usr/lib/postgresql/15/bin",
+                "/usr/pgsql-15/bin",
+                "/usr/bin",
+                "/bin"
+            ]
+            .map(PathBuf::from)
+            .to_vec()
+        );
+    }
+}

@@ -1,0 +1,173 @@
+//! Bounded SQL: connect and query on a worker thread, wait with a timeout.
+//!
+//! The sync `postgres` crate cannot bound a query on a frozen server by
+//! itself: `connect_timeout` covers only the socket connect, and a SIGSTOPped
+//! postmaster still accepts connections into the kernel backlog and never
+//! answers the startup packet (see shared notes). So the connection and every
+//! statement run on a worker thread, and the caller waits on a channel with
+//! `recv_timeout`. On timeout the thread is abandoned with its client (dropping
+//! a client on a frozen server blocks too); the agent exits soon after.
+//! `statement_timeout` is still set so that a live but slow server frees the
+//! backend on its own.
+//!
+//! Peer authentication over a Unix socket identifies the client by the
+//! effective uid it had at `connect()`. The agent runs as root and connects as
+//! `system_user`, like `psql` run by that user would: the effective uid is
+//! switched for the duration of the call (see [`EffectiveUser`]).
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use nix::unistd::{Uid, seteuid};
+use postgres::error::SqlState;
+use postgres::{Client, Config, NoTls};
+
+use crate::deadline::Deadline;
+use crate::params::PgHost;
+
+/// Where and as whom to connect.
+#[derive(Clone, Debug)]
+pub struct ConnTarget {
+    pub host: PgHost,
+    pub port: u16,
+    pub user: String,
+    pub dbname: String,
+}
+
+impl ConnTarget {
+    fn config(&self, timeout: Duration) -> Config {
+        let mut config = Config::new();
+        match &self.host {
+            PgHost::Socket(dir) => config.host_path(dir),
+            PgHost::Tcp(host) => config.host(host),
+        };
+        config
+            .port(self.port)
+            .user(&self.user)
+            .dbname(&self.dbname)
+            .application_name("pgha")
+            .connect_timeout(timeout.max(Duration::from_secs(1)))
+            .options(&format!("-c statement_timeout={}", timeout.as_millis().max(1)));
+        config
+    }
+
+}
+
+/// Why a bounded SQL call failed.
+#[derive(Debug)]
+pub enum SqlError {
+    /// No answer within the time allowed: frozen or overloaded server.
+    Timeout(Duration),
+    /// Nothing listens there (connection refused, socket file missing).
+    NoServer(String),
+    /// The server answered with an error.
+    Db { code: SqlState, message: String },
+    /// Anything else: I/O error mid-way, protocol error, authentication setup.
+    Other(String),
+}
+
+impl SqlError {
+    fn from_postgres(e: postgres::Error) -> SqlError {
+        if let Some(db) = e.as_db_error() {
+            return SqlError::Db {
+                code: db.code().clone(),
+                message: db.message().to_string(),
+            };
+        }
+        let mut source: Option<&dyn std::error::Error> = Some(&e);
+        while let Some(err) = source {
+            if let Some(io) = err.downcast_ref::<std::io::Error>() {
+                use std::io::ErrorKind::*;
+                if matches!(io.kind(), ConnectionRefused | NotFound) {
+                    return SqlError::NoServer(io.to_string());
+                }
+            }
+            source = err.source();
+        }
+        let mut text = e.to_string();
+        if let Some(src) = std::error::Error::source(&e) {
+            text = format!("{text}: {src}");
+        }
+        SqlError::Other(text)
+    }
+}
+
+impl std::fmt::Display for SqlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SqlError::Timeout(d) => write!(f, "no answer within {:.1}s", d.as_secs_f64()),
+            SqlError::NoServer(e) => write!(f, "no server listening ({e})"),
+            SqlError::Db { code, message } => write!(f, "{message} (SQLSTATE {})", code.code()),
+            SqlError::Other(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for SqlError {}
+
+/// Connects to `target` and runs `work` on the connection, all within
+/// `timeout` (never past `deadline`). Runs as `as_uid` for peer authentication.
+pub fn with_client<T, F>(
+    target: &ConnTarget,
+    as_uid: Option<Uid>,
+    timeout: Duration,
+    deadline: Deadline,
+    work: F,
+) -> Result<T, SqlError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Client) -> Result<T, postgres::Error> + Send + 'static,
+{
+    let bound = deadline.within(timeout);
+    let allowed = bound.remaining();
+    if allowed.is_zero() {
+        return Err(SqlError::Timeout(allowed));
+    }
+    let config = target.config(allowed);
+    let (tx, rx) = mpsc::channel();
+    let _identity = as_uid.map(EffectiveUser::switch_to);
+    std::thread::spawn(move || {
+        let result = config.connect(NoTls).and_then(|mut client| {
+            let out = work(&mut client);
+            // A clean close tells the server at once that the backend can go.
+            let _ = client.close();
+            out
+        });
+        let _ = tx.send(result);
+    });
+    match rx.recv_timeout(allowed) {
+        Ok(result) => result.map_err(SqlError::from_postgres),
+        Err(_) => Err(SqlError::Timeout(allowed)),
+    }
+}
+
+/// While alive, the process's effective uid is another user's (root only).
+///
+/// glibc applies `seteuid` to every thread, so the worker's `connect()` runs
+/// with it. Dropping the guard restores root before anything else is spawned.
+pub struct EffectiveUser {
+    previous: Option<Uid>,
+}
+
+impl EffectiveUser {
+    pub fn switch_to(uid: Uid) -> EffectiveUser {
+        let current = Uid::effective();
+        if !current.is_root() || current == uid {
+            return EffectiveUser { previous: None };
+        }
+        match seteuid(uid) {
+            Ok(()) => EffectiveUser {
+                previous: Some(current),
+            },
+            Err(_) => EffectiveUser { previous: None },
+        }
+    }
+}
+
+impl Drop for EffectiveUser {
+    fn drop(&mut self) {
+        if let Some(uid) = self.previous {
+            let _ = seteuid(uid);
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! What state an instance is in, from the process table, the health probe
+//! and pg_control, each confirming the other.
+//!
+//! - a postmaster of this instance runs (postmaster.pid names a live
+//!   `postgres` whose working directory is the data directory):
+//!   - the probe answers -> [`InstanceState::Running`] with its role;
+//!   - it does not answer in time, or answers an error -> `Unresponsive`;
+//! - no postmaster runs: pg_control says how it was left:
+//!   - `shut down` / `shut down in recovery` -> `Stopped`;
+//!   - any other state (`in production`, `in archive recovery`, `in crash
+//!     recovery`...) -> `Crashed`: it went down without a shutdown checkpoint.
+
+use std::time::Duration;
+
+use postgres::error::SqlState;
+
+use crate::deadline::Deadline;
+use crate::ocf::code::OcfResult;
+use crate::pg::controldata::{self, ClusterState};
+use crate::pg::instance::Instance;
+use crate::pg::probe::{self, Health};
+use crate::pg::process::{self, Postmaster};
+use crate::pg::session::SqlError;
+
+/// How long transient answers (starting up, shutting down, socket not yet
+/// there) are retried within one probe budget before they count.
+const TRANSIENT_RETRY: Duration = Duration::from_millis(200);
+
+#[derive(Debug)]
+pub enum InstanceState {
+    /// Cleanly shut down, or never started.
+    Stopped,
+    /// Running and answering the probe.
+    Running { pid: nix::unistd::Pid, health: Health },
+    /// The postmaster runs but the probe failed; `frozen` when the postmaster
+    /// itself is in the stopped (SIGSTOP) state.
+    Unresponsive {
+        pid: nix::unistd::Pid,
+        frozen: bool,
+        error: SqlError,
+    },
+    /// No postmaster, but pg_control was not left by a clean shutdown.
+    Crashed { state: ClusterState },
+}
+
+/// Inspects the instance. Errors only when pg_control cannot be read.
+pub fn inspect(inst: &Instance, deadline: Deadline) -> OcfResult<InstanceState> {
+    match process::postmaster(&inst.datadir, &inst.canonical_datadir) {
+        Postmaster::Running(pid) => Ok(probe_running(inst, pid, deadline)),
+        Postmaster::NoPidFile | Postmaster::Stale(_) => {
+            let control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, deadline)?;
+            Ok(if control.state.is_clean_shutdown() {
+                InstanceState::Stopped
+            } else {
+                InstanceState::Crashed { state: control.state }
+            })
+        }
+    }
+}
+
+/// Probes a running postmaster; transient answers are retried while the
+/// probe's own budget lasts.
+fn probe_running(inst: &Instance, pid: nix::unistd::Pid, deadline: Deadline) -> InstanceState {
+    let budget = deadline.within(inst.probe_timeout);
+    loop {
+        match probe::probe(inst, budget) {
+            Ok(health) => return InstanceState::Running { pid, health },
+            Err(error) => {
+                if is_transient(&error)
+                    && budget.remaining() > TRANSIENT_RETRY
+                    && budget.sleep(TRANSIENT_RETRY)
+                {
+                    continue;
+                }
+                let frozen = process::is_stopped(pid);
+                return InstanceState::Unresponsive { pid, frozen, error };
+            }
+        }
+    }
+}
+
+/// Answers that a starting or stopping server gives for a moment.
+pub fn is_transient(error: &SqlError) -> bool {
+    match error {
+        SqlError::NoServer(_) => true,
+        SqlError::Db { code, .. } => *code == SqlState::CANNOT_CONNECT_NOW,
+        _ => false,
+    }
+}
+
+/// SQLSTATEs that mean the agent's connection settings are wrong on this
+/// host (authentication, missing database), not that the server is ill.
+pub fn is_connection_misconfigured(error: &SqlError) -> bool {
+    match error {
+        SqlError::Db { code, .. } => code.code().starts_with("28") || *code == SqlState::INVALID_CATALOG_NAME,
+        _ => false,
+    }
+}
