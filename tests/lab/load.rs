@@ -55,9 +55,12 @@ struct Args {
     /// Client-side bound of one attempt (connect + insert), in milliseconds.
     #[arg(long, default_value_t = 1000)]
     timeout_ms: u64,
-    /// First id; ids then increase by one per attempt.
-    #[arg(long, default_value_t = 1)]
-    first_id: i64,
+    /// First id; ids then increase by one per attempt. Default: the Unix
+    /// time in seconds times one million, so that successive runs against
+    /// the same table do not collide (a run would need a million attempts
+    /// per second of wall-clock time to reach the next run's first id).
+    #[arg(long)]
+    first_id: Option<i64>,
     /// Where to write the JSON lines (default: stdout).
     #[arg(long)]
     out: Option<String>,
@@ -105,7 +108,7 @@ impl Worker {
                     match config.connect(postgres::NoTls) {
                         Ok(c) => client = Some(c),
                         Err(e) => {
-                            let _ = report_tx.send(Report::Done(Outcome::Failed, format!("connect: {e:#}")));
+                            let _ = report_tx.send(Report::Done(Outcome::Failed, format!("connect: {}", describe(&e))));
                             continue;
                         }
                     }
@@ -115,8 +118,8 @@ impl Worker {
                 let (outcome, error) = match c.execute(insert.as_str(), &[&id]) {
                     Ok(_) => (Outcome::Committed, String::new()),
                     // An error answer to an autocommit statement: not committed.
-                    Err(e) if e.as_db_error().is_some() => (Outcome::Failed, format!("{e:#}")),
-                    Err(e) => (Outcome::Unknown, format!("{e:#}")),
+                    Err(e) if e.as_db_error().is_some() => (Outcome::Failed, describe(&e)),
+                    Err(e) => (Outcome::Unknown, describe(&e)),
                 };
                 if c.is_closed() || outcome == Outcome::Unknown {
                     client = None;
@@ -128,6 +131,21 @@ impl Worker {
         });
         Worker { jobs, reports }
     }
+}
+
+/// The error with its causes (postgres::Error's Display says only "db error").
+fn describe(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {}", db.code().code(), db.message());
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 fn now_ms() -> u128 {
@@ -194,7 +212,7 @@ fn main() -> Result<()> {
     let end = begin + Duration::from_secs(args.duration);
     let mut next = begin;
     let mut worker = Worker::spawn(config.clone(), insert.clone());
-    let mut id = args.first_id;
+    let mut id = args.first_id.unwrap_or_else(|| (now_ms() / 1000) as i64 * 1_000_000);
     let (mut committed, mut failed, mut unknown) = (0u64, 0u64, 0u64);
 
     while Instant::now() < end {
