@@ -47,11 +47,32 @@ pub fn instance_processes(canonical_datadir: &Path) -> Vec<Pid> {
         .collect()
 }
 
-/// The pid recorded in `<datadir>/postmaster.pid`, if the file is there.
-pub fn recorded_postmaster_pid(datadir: &Path) -> Option<Pid> {
-    let text = fs::read_to_string(datadir.join("postmaster.pid")).ok()?;
+/// The pid on the first line of a PostgreSQL lock file (`postmaster.pid`,
+/// `.s.PGSQL.<port>.lock`), if the file is there.
+pub fn recorded_pid(lockfile: &Path) -> Option<Pid> {
+    let text = fs::read_to_string(lockfile).ok()?;
     let pid: i32 = text.lines().next()?.trim().parse().ok()?;
     (pid > 0).then(|| Pid::from_raw(pid))
+}
+
+/// The pid recorded in `<datadir>/postmaster.pid`, if the file is there.
+pub fn recorded_postmaster_pid(datadir: &Path) -> Option<Pid> {
+    recorded_pid(&datadir.join("postmaster.pid"))
+}
+
+/// The socket lock file `postmaster.pid` points at: its line 4 is the port
+/// and line 5 the first socket directory.
+pub fn socket_lock_files(datadir: &Path) -> Vec<PathBuf> {
+    let Ok(text) = fs::read_to_string(datadir.join("postmaster.pid")) else {
+        return Vec::new();
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    match (lines.get(3), lines.get(4)) {
+        (Some(port), Some(dir)) if dir.starts_with('/') && port.trim().parse::<u16>().is_ok() => {
+            vec![Path::new(dir.trim()).join(format!(".s.PGSQL.{}.lock", port.trim()))]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// What `postmaster.pid` says, checked against the process table.
@@ -75,17 +96,25 @@ pub fn postmaster(datadir: &Path, canonical_datadir: &Path) -> Postmaster {
     }
 }
 
-/// True if the process is stopped (SIGSTOP, state `T`): it will handle no
-/// signal but SIGKILL until someone continues it.
-pub fn is_stopped(pid: Pid) -> bool {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
+/// The one-letter state of a process in /proc/<pid>/stat (R, S, D, T, Z...).
+fn state_letter(pid: Pid) -> Option<String> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The state follows the command name, which is in parentheses and may
     // itself contain spaces or parentheses.
     stat.rsplit_once(')')
         .and_then(|(_, rest)| rest.split_whitespace().next())
-        .is_some_and(|state| state == "T")
+        .map(str::to_string)
+}
+
+/// True if the process is stopped (SIGSTOP, state `T`): it will handle no
+/// signal but SIGKILL until someone continues it.
+pub fn is_stopped(pid: Pid) -> bool {
+    state_letter(pid).is_some_and(|s| s == "T")
+}
+
+/// True if the process has exited but was not reaped yet (state `Z`).
+pub fn is_zombie(pid: Pid) -> bool {
+    state_letter(pid).is_some_and(|s| s == "Z")
 }
 
 #[cfg(test)]

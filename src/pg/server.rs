@@ -79,16 +79,37 @@ pub fn clear_leftovers(inst: &Instance, deadline: Deadline) -> OcfResult<()> {
         kill_all(&orphans);
         wait_until_gone(&inst.canonical_datadir, deadline)?;
     }
-    if let Postmaster::Stale(pid) = process::postmaster(&inst.datadir, &inst.canonical_datadir)
-        && kill(pid, None).is_ok()
-    {
-        let pidfile = inst.datadir.join("postmaster.pid");
+    let Postmaster::Stale(pid) = process::postmaster(&inst.datadir, &inst.canonical_datadir) else {
+        return Ok(());
+    };
+    // A killed postmaster stays a zombie until its parent (init) reaps it,
+    // and PostgreSQL takes a zombie's pid for a live server. Give init a
+    // moment; on a normal init this is immediate.
+    let reaped = deadline.fraction(0.3);
+    while process::is_zombie(pid) && reaped.sleep(POLL) {}
+    if kill(pid, None).is_err() {
+        return Ok(()); // gone: PostgreSQL removes the stale files itself
+    }
+    if process::is_zombie(pid) {
+        return Err(OcfError::generic(format!(
+            "the crashed postmaster {pid} is still a zombie: its parent does not reap it"
+        )));
+    }
+    // The pid now belongs to another process: PostgreSQL would refuse to
+    // start, so the lock files that name it go (they hold no data).
+    let pidfile = inst.datadir.join("postmaster.pid");
+    let stale_locks: Vec<_> = process::socket_lock_files(&inst.datadir)
+        .into_iter()
+        .filter(|f| process::recorded_pid(f) == Some(pid))
+        .chain(std::iter::once(pidfile))
+        .collect();
+    for lockfile in stale_locks {
         log_warn!(
-            "{} names pid {pid}, which is not this instance: removing the stale file",
-            pidfile.display()
+            "{} names pid {pid}, which is not this instance: removing it",
+            lockfile.display()
         );
-        fs::remove_file(&pidfile).map_err(|e| {
-            OcfError::generic(format!("cannot remove stale {}", pidfile.display())).with_source(e)
+        fs::remove_file(&lockfile).map_err(|e| {
+            OcfError::generic(format!("cannot remove stale {}", lockfile.display())).with_source(e)
         })?;
     }
     Ok(())
@@ -272,10 +293,11 @@ pub fn startup_failure_cause(log: &str) -> Option<String> {
         .iter()
         .position(|l| l.contains("FATAL:") || l.contains("PANIC:"))
         .unwrap_or(lines.len());
-    let cause = lines[..fatal]
+    // CAUSES is in order of precedence: "could not bind" beats the
+    // "could not create listen socket" warning that follows it.
+    let cause = CAUSES
         .iter()
-        .rev()
-        .find(|l| CAUSES.iter().any(|c| l.to_lowercase().contains(c)))
+        .find_map(|c| lines[..fatal].iter().rev().find(|l| l.to_lowercase().contains(c)))
         .or_else(|| lines.get(fatal));
     cause.map(|l| strip_log_prefix(l)).filter(|l| !l.is_empty())
 }
@@ -306,6 +328,7 @@ mod tests {
         let log = "2026-11-22 01:00:00.000 UTC [7] LOG:  starting PostgreSQL 15.18\n\
                    2026-11-22 01:00:00.001 UTC [7] LOG:  could not bind IPv4 address \"127.0.0.1\": Address already in use\n\
                    2026-11-22 01:00:00.001 UTC [7] HINT:  Is another postmaster already running on port 5432?\n\
+                   2026-11-22 01:00:00.001 UTC [7] WARNING:  could not create listen socket for \"127.0.0.1\"\n\
                    2026-11-22 01:00:00.002 UTC [7] FATAL:  could not create any TCP/IP sockets\n";
         assert_eq!(
             startup_failure_cause(log).unwrap(),

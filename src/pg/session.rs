@@ -50,7 +50,6 @@ impl ConnTarget {
             .options(&format!("-c statement_timeout={}", timeout.as_millis().max(1)));
         config
     }
-
 }
 
 /// Why a bounded SQL call failed.

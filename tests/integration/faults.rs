@@ -1,0 +1,156 @@
+use std::net::TcpListener;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+
+use crate::util::*;
+
+fn started(name: &str) -> (PgCluster, Agent) {
+    let pg = PgCluster::init(name);
+    let agent = pg.agent();
+    agent.run("start").expect(rc::SUCCESS);
+    (pg, agent)
+}
+
+#[test]
+fn kill_9_of_the_postmaster_is_reported_as_a_crash_and_start_recovers() {
+    let (pg, agent) = started("kill9");
+    pg.psql("create table t(i int); insert into t values (42)");
+    kill(pg.postmaster_pid().unwrap(), Signal::SIGKILL).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    agent
+        .clone()
+        .recurring()
+        .run("monitor")
+        .expect_reason(rc::ERR_GENERIC, "crashed");
+    agent.run("start").expect(rc::SUCCESS);
+    assert_eq!(pg.psql("select i from t").trim(), "42");
+    agent.run("stop").expect(rc::SUCCESS);
+}
+
+#[test]
+fn sigstop_of_the_postmaster_fails_the_monitor_within_the_probe_timeout() {
+    let (pg, agent) = started("sigstop");
+    let agent = agent.param("probe_timeout", "2").recurring();
+    let pid = pg.postmaster_pid().unwrap();
+    kill(pid, Signal::SIGSTOP).unwrap();
+    let out = agent.run("monitor");
+    out.expect_reason(rc::ERR_GENERIC, "no answer");
+    assert!(out.exit_reason().unwrap().contains("SIGSTOP"), "{out}");
+    assert!(
+        out.elapsed < Duration::from_secs(4),
+        "monitor took {:?}\n{out}",
+        out.elapsed
+    );
+    let stop = agent.clone().meta("timeout", "10000").run("stop");
+    stop.expect(rc::SUCCESS);
+    assert!(stop.elapsed < Duration::from_secs(10), "{stop}");
+    assert!(
+        pg.processes().is_empty(),
+        "processes left after stop: {:?}",
+        pg.processes()
+    );
+}
+
+#[test]
+fn sigstop_of_the_whole_instance_is_stopped_within_the_timeout() {
+    let (pg, agent) = started("freezeall");
+    for pid in pg.processes() {
+        kill(pid, Signal::SIGSTOP).unwrap();
+    }
+    agent
+        .clone()
+        .param("probe_timeout", "1")
+        .recurring()
+        .run("monitor")
+        .expect(rc::ERR_GENERIC);
+    agent
+        .clone()
+        .meta("timeout", "8000")
+        .run("stop")
+        .expect(rc::SUCCESS);
+    assert!(
+        pg.processes().is_empty(),
+        "processes left after stop: {:?}",
+        pg.processes()
+    );
+}
+
+#[test]
+fn a_stale_postmaster_pid_does_not_prevent_a_start() {
+    let (pg, agent) = started("stalepid");
+    let pidfile = std::fs::read_to_string(pg.datadir.join("postmaster.pid")).unwrap();
+    let old_pid = pg.postmaster_pid().unwrap();
+    for pid in pg.processes() {
+        kill(pid, Signal::SIGKILL).unwrap();
+    }
+    // Wait for init to reap the killed postmaster, so its pid is free.
+    let reaped = std::time::Instant::now() + Duration::from_secs(20);
+    while kill(old_pid, None).is_ok() && std::time::Instant::now() < reaped {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Make the pid file name a live process of the same user that is not
+    // PostgreSQL: the case PostgreSQL itself cannot tell from a running server.
+    let user = postgres_user();
+    let mut impostor = std::process::Command::new("sleep");
+    std::os::unix::process::CommandExt::uid(&mut impostor, user.uid.as_raw());
+    let mut impostor = impostor.arg("60").spawn().unwrap();
+    let mut lines: Vec<&str> = pidfile.lines().collect();
+    let impostor_pid = impostor.id().to_string();
+    lines[0] = &impostor_pid;
+    let recorded = lines.join("\n") + "\n";
+    std::fs::write(pg.datadir.join("postmaster.pid"), &recorded).unwrap();
+    // The socket lock file names the same postmaster.
+    let socket_lock = pg.dir.path.join(format!(".s.PGSQL.{}.lock", pg.port));
+    let lock_text = std::fs::read_to_string(&socket_lock).unwrap();
+    let rest: Vec<&str> = lock_text.lines().skip(1).collect();
+    std::fs::write(&socket_lock, format!("{impostor_pid}\n{}\n", rest.join("\n"))).unwrap();
+    agent.clone().recurring().run("monitor").expect(rc::ERR_GENERIC);
+    agent.run("start").expect(rc::SUCCESS);
+    agent.clone().recurring().run("monitor").expect(rc::SUCCESS);
+    agent.run("stop").expect(rc::SUCCESS);
+    let _ = impostor.kill();
+    let _ = impostor.wait();
+}
+
+#[test]
+fn a_bad_setting_fails_the_start_with_the_cause() {
+    let pg = PgCluster::init("badsetting");
+    pg.append_conf("shared_buffers = 'lots'\n");
+    let out = pg.agent().meta("timeout", "15000").run("start");
+    out.expect_reason(rc::ERR_GENERIC, "invalid value for parameter");
+    assert!(out.elapsed < Duration::from_secs(15), "{out}");
+    assert!(pg.processes().is_empty());
+}
+
+#[test]
+fn a_busy_port_fails_the_start_with_could_not_bind() {
+    let pg = PgCluster::init("busyport");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    pg.append_conf("listen_addresses = '127.0.0.1'\n");
+    let out = pg
+        .agent()
+        .param("pgport", &port.to_string())
+        .meta("timeout", "15000")
+        .run("start");
+    out.expect_reason(rc::ERR_GENERIC, "could not bind");
+    drop(listener);
+}
+
+#[test]
+fn a_start_that_cannot_finish_gives_up_before_the_timeout() {
+    // The server starts but the probe cannot reach it: the socket is in
+    // another directory than pghost. Start must answer before Pacemaker's
+    // timeout with a reason, not be killed.
+    let pg = PgCluster::init("wronghost");
+    let elsewhere = TempDir::new("elsewhere");
+    let out = pg
+        .agent()
+        .param("pghost", elsewhere.path.to_str().unwrap())
+        .meta("timeout", "5000")
+        .run("start");
+    out.expect_reason(rc::ERR_GENERIC, "not ready before the start timeout");
+    assert!(out.elapsed < Duration::from_secs(5), "{out}");
+    pg.agent().run("stop").expect(rc::SUCCESS);
+}

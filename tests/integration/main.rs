@@ -1,0 +1,14 @@
+//! Integration tests: the built agent, driven through its OCF environment,
+//! against real PostgreSQL servers and real Pacemaker tools. They need root
+//! (the agent switches to the postgres user, as under Pacemaker).
+
+mod util;
+
+/// Crashes, freezes, stale pid files and servers that refuse to start.
+mod faults;
+/// The sequences of resource-agents' ocft config for pgsqlms.
+mod lifecycle;
+/// meta-data against the OCF 1.1 schema pcs uses, and through crm_resource/pcs.
+mod metadata;
+/// validate-all at levels 0 and 10, good and bad values, with their codes.
+mod validate;

@@ -1,0 +1,390 @@
+//! Test harness: real PostgreSQL servers in temporary directories, and the
+//! built agent run through its OCF environment.
+//!
+//! Each [`PgCluster`] is an `initdb` in a fresh directory under /tmp, owned
+//! by the `postgres` user, listening on a Unix socket in that directory (so
+//! tests never collide on a port) and dropped with every process it started.
+//! [`Agent::run`] runs the binary as Pacemaker would and returns an
+//! [`Outcome`] whose assertions print the command, environment, stdout and
+//! stderr when they fail.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::{Pid, User};
+
+pub const AGENT: &str = env!("CARGO_BIN_EXE_pgha");
+pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// Named OCF exit codes, so assertions read as the spec does.
+pub mod rc {
+    pub const SUCCESS: i32 = 0;
+    pub const ERR_GENERIC: i32 = 1;
+    pub const ERR_ARGS: i32 = 2;
+    pub const ERR_UNIMPLEMENTED: i32 = 3;
+    pub const ERR_PERM: i32 = 4;
+    pub const ERR_INSTALLED: i32 = 5;
+    pub const ERR_CONFIGURED: i32 = 6;
+    pub const NOT_RUNNING: i32 = 7;
+    pub const RUNNING_PROMOTED: i32 = 8;
+    pub const FAILED_PROMOTED: i32 = 9;
+}
+
+/// The `postgres` system user, which owns test clusters.
+pub fn postgres_user() -> User {
+    User::from_name("postgres")
+        .unwrap()
+        .expect("the postgres user exists (postgresql package)")
+}
+
+/// A temporary directory owned by postgres, removed on drop.
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let template = format!("/tmp/pgha-test-{name}-XXXXXX");
+        let path = nix::unistd::mkdtemp(template.as_str()).expect("mkdtemp");
+        let user = postgres_user();
+        nix::unistd::chown(&path, Some(user.uid), Some(user.gid)).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        TempDir { path }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Runs a program as postgres and panics with its output if it fails.
+pub fn run_as_postgres(program: impl AsRef<Path>, args: &[&str]) -> String {
+    let user = postgres_user();
+    let out = Command::new(program.as_ref())
+        .args(args)
+        .uid(user.uid.as_raw())
+        .gid(user.gid.as_raw())
+        .current_dir("/tmp")
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn");
+    assert!(
+        out.status.success(),
+        "{} {:?} failed: {}\n{}",
+        program.as_ref().display(),
+        args,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A port no other test of this process uses (sockets are per directory, so
+/// this only matters where a test listens on TCP).
+pub fn unique_port() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20000 + (std::process::id() % 20000) as u16;
+    base + NEXT.fetch_add(1, Ordering::SeqCst)
+}
+
+/// A PostgreSQL cluster made by initdb in a temporary directory.
+pub struct PgCluster {
+    pub dir: TempDir,
+    pub datadir: PathBuf,
+    pub port: u16,
+}
+
+impl PgCluster {
+    /// `initdb` a new cluster; nothing is started.
+    pub fn init(name: &str) -> PgCluster {
+        let dir = TempDir::new(name);
+        let datadir = dir.path.join("data");
+        let datadir_s = datadir.to_str().unwrap().to_string();
+        run_as_postgres(
+            Path::new(PG_BIN).join("initdb"),
+            &["--no-sync", "-A", "trust", "-U", "postgres", "-D", &datadir_s],
+        );
+        let cluster = PgCluster {
+            port: unique_port(),
+            datadir,
+            dir,
+        };
+        cluster.append_conf(&format!(
+            "unix_socket_directories = '{}'\nlisten_addresses = ''\nfsync = off\nshared_buffers = 16MB\nmax_connections = 20\n",
+            cluster.dir.path.display()
+        ));
+        cluster
+    }
+
+    pub fn append_conf(&self, text: &str) {
+        use std::io::Write;
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(self.datadir.join("postgresql.conf"))
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    /// The OCF parameters that manage this cluster.
+    pub fn params(&self) -> BTreeMap<String, String> {
+        [
+            ("pgdata", self.datadir.to_str().unwrap().to_string()),
+            ("pghost", self.dir.path.to_str().unwrap().to_string()),
+            ("pgport", self.port.to_string()),
+            ("bindir", PG_BIN.to_string()),
+            (
+                "logfile",
+                self.dir.path.join("server.log").to_str().unwrap().to_string(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// An agent for this cluster.
+    pub fn agent(&self) -> Agent {
+        Agent {
+            params: self.params(),
+            meta: BTreeMap::new(),
+            env: BTreeMap::new(),
+        }
+    }
+
+    pub fn postmaster_pid(&self) -> Option<Pid> {
+        let text = fs::read_to_string(self.datadir.join("postmaster.pid")).ok()?;
+        text.lines().next()?.trim().parse().ok().map(Pid::from_raw)
+    }
+
+    /// Every process whose working directory is the data directory.
+    pub fn processes(&self) -> Vec<Pid> {
+        let canonical = fs::canonicalize(&self.datadir).unwrap_or(self.datadir.clone());
+        fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|c| c == canonical))
+            .map(Pid::from_raw)
+            .collect()
+    }
+
+    /// Runs SQL through psql as postgres, returning unaligned tuples.
+    pub fn psql(&self, sql: &str) -> String {
+        run_as_postgres(
+            Path::new(PG_BIN).join("psql"),
+            &[
+                "-XAtq",
+                "-h",
+                self.dir.path.to_str().unwrap(),
+                "-p",
+                &self.port.to_string(),
+                "-d",
+                "postgres",
+                "-c",
+                sql,
+            ],
+        )
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        for pid in self.processes() {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.processes().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The agent with an OCF environment.
+#[derive(Clone)]
+pub struct Agent {
+    pub params: BTreeMap<String, String>,
+    pub meta: BTreeMap<String, String>,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Agent {
+    pub fn bare() -> Agent {
+        Agent {
+            params: BTreeMap::new(),
+            meta: BTreeMap::new(),
+            env: BTreeMap::new(),
+        }
+    }
+
+    pub fn param(mut self, name: &str, value: &str) -> Agent {
+        self.params.insert(name.into(), value.into());
+        self
+    }
+
+    pub fn without(mut self, name: &str) -> Agent {
+        self.params.remove(name);
+        self
+    }
+
+    pub fn meta(mut self, name: &str, value: &str) -> Agent {
+        self.meta.insert(name.into(), value.into());
+        self
+    }
+
+    pub fn env(mut self, name: &str, value: &str) -> Agent {
+        self.env.insert(name.into(), value.into());
+        self
+    }
+
+    /// As a recurring monitor (interval > 0) rather than a probe.
+    pub fn recurring(self) -> Agent {
+        self.meta("interval", "15000")
+    }
+
+    fn vars(&self) -> Vec<(String, String)> {
+        let mut vars = vec![
+            ("OCF_ROOT".to_string(), "/usr/lib/ocf".to_string()),
+            ("OCF_RA_VERSION_MAJOR".into(), "1".into()),
+            ("OCF_RA_VERSION_MINOR".into(), "1".into()),
+            ("OCF_RESOURCE_INSTANCE".into(), "pgsqld".into()),
+            ("OCF_RESKEY_CRM_meta_timeout".into(), "20000".into()),
+        ];
+        vars.extend(
+            self.params
+                .iter()
+                .map(|(k, v)| (format!("OCF_RESKEY_{k}"), v.clone())),
+        );
+        vars.extend(
+            self.meta
+                .iter()
+                .map(|(k, v)| (format!("OCF_RESKEY_CRM_meta_{k}"), v.clone())),
+        );
+        vars.extend(self.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        vars
+    }
+
+    /// Runs `action` and waits for it.
+    pub fn run(&self, action: &str) -> Outcome {
+        let vars = self.vars();
+        let started = Instant::now();
+        let out = Command::new(AGENT)
+            .arg(action)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(vars.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the agent");
+        Outcome {
+            action: action.to_string(),
+            vars,
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
+/// What one run of the agent did.
+pub struct Outcome {
+    pub action: String,
+    pub vars: Vec<(String, String)>,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "command: {AGENT} {}", self.action)?;
+        for (k, v) in &self.vars {
+            writeln!(f, "  {k}={v}")?;
+        }
+        writeln!(f, "exit code: {} after {:?}", self.code, self.elapsed)?;
+        writeln!(f, "--- stdout\n{}", self.stdout)?;
+        writeln!(f, "--- stderr\n{}", self.stderr)
+    }
+}
+
+impl Outcome {
+    /// The exit reason line, without its prefix.
+    pub fn exit_reason(&self) -> Option<&str> {
+        self.stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("ocf-exit-reason:"))
+    }
+
+    #[track_caller]
+    pub fn expect(&self, code: i32) -> &Outcome {
+        assert_eq!(self.code, code, "unexpected exit code\n{self}");
+        let reasons = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("ocf-exit-reason:"))
+            .count();
+        if code == rc::SUCCESS || code == rc::NOT_RUNNING || code == rc::RUNNING_PROMOTED {
+            assert_eq!(reasons, 0, "a success printed an exit reason\n{self}");
+        } else {
+            assert_eq!(reasons, 1, "a failure must print exactly one exit reason\n{self}");
+            let reason = self.exit_reason().unwrap();
+            assert!(
+                reason.len() < 128,
+                "exit reason of {} bytes\n{self}",
+                reason.len()
+            );
+        }
+        self
+    }
+
+    /// Asserts the code and that the exit reason mentions `needle`.
+    #[track_caller]
+    pub fn expect_reason(&self, code: i32, needle: &str) -> &Outcome {
+        self.expect(code);
+        let reason = self.exit_reason().unwrap_or("");
+        assert!(
+            reason.contains(needle),
+            "exit reason {reason:?} lacks {needle:?}\n{self}"
+        );
+        self
+    }
+}
+
+/// Installs the agent under test where Pacemaker tools look for it.
+pub fn install_into_ocf_root() {
+    let dir = Path::new("/usr/lib/ocf/resource.d/pgha");
+    fs::create_dir_all(dir).expect("create the OCF provider directory (run the tests as root)");
+    let link = dir.join("postgresql");
+    if fs::read_link(&link).is_ok_and(|target| target == Path::new(AGENT)) {
+        return;
+    }
+    let tmp = dir.join(format!(".postgresql.{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(AGENT, &tmp).unwrap();
+    fs::rename(&tmp, &link).unwrap();
+}
+
+/// Runs a program and returns (exit code, stdout, stderr).
+pub fn run_tool(program: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
