@@ -108,7 +108,10 @@ impl Worker {
                     match config.connect(postgres::NoTls) {
                         Ok(c) => client = Some(c),
                         Err(e) => {
-                            let _ = report_tx.send(Report::Done(Outcome::Failed, format!("connect: {}", describe(&e))));
+                            let _ = report_tx.send(Report::Done(
+                                Outcome::Failed,
+                                format!("connect: {}", describe(&e)),
+                            ));
                             continue;
                         }
                     }
@@ -212,7 +215,9 @@ fn main() -> Result<()> {
     let end = begin + Duration::from_secs(args.duration);
     let mut next = begin;
     let mut worker = Worker::spawn(config.clone(), insert.clone());
-    let mut id = args.first_id.unwrap_or_else(|| (now_ms() / 1000) as i64 * 1_000_000);
+    let mut id = args
+        .first_id
+        .unwrap_or_else(|| (now_ms() / 1000) as i64 * 1_000_000);
     let (mut committed, mut failed, mut unknown) = (0u64, 0u64, 0u64);
 
     while Instant::now() < end {
