@@ -38,12 +38,11 @@ pub struct SystemUser {
     pub name: String,
     pub uid: Uid,
     pub gid: Gid,
-    pub groups: Vec<Gid>,
     pub home: PathBuf,
 }
 
 impl SystemUser {
-    /// Looks `name` up in the user database, with its supplementary groups.
+    /// Looks `name` up in the user database.
     ///
     /// A user missing on this host is ERR_INSTALLED: the PostgreSQL package
     /// creates it, so its absence means PostgreSQL is not set up here.
@@ -64,15 +63,22 @@ impl SystemUser {
                 "system_user '{name}' has uid 0: PostgreSQL refuses to run as root"
             )));
         }
-        let cname = CString::new(name).map_err(|e| OcfError::configured("bad user name").with_source(e))?;
-        let groups = getgrouplist(&cname, user.gid).unwrap_or_else(|_| vec![user.gid]);
         Ok(SystemUser {
             name: user.name,
             uid: user.uid,
             gid: user.gid,
-            groups,
             home: user.dir,
         })
+    }
+
+    /// The user's supplementary groups, computed only when a program is about
+    /// to be run: `getgrouplist` asks every NSS module (on Debian it loads
+    /// libnss_systemd), which costs milliseconds the monitor does not need.
+    fn groups(&self) -> Vec<Gid> {
+        CString::new(self.name.as_str())
+            .ok()
+            .and_then(|name| getgrouplist(&name, self.gid).ok())
+            .unwrap_or_else(|| vec![self.gid])
     }
 
     /// Makes `cmd` run as this user, with its groups, HOME, USER and LOGNAME.
@@ -84,7 +90,7 @@ impl SystemUser {
         if !Uid::effective().is_root() {
             return;
         }
-        let (uid, gid, groups) = (self.uid, self.gid, self.groups.clone());
+        let (uid, gid, groups) = (self.uid, self.gid, self.groups());
         // SAFETY: the closure only makes async-signal-safe syscalls on data
         // computed before fork.
         unsafe {

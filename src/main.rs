@@ -8,6 +8,7 @@
 
 mod actions;
 mod deadline;
+mod doc;
 mod exec;
 mod ocf;
 mod params;
@@ -41,6 +42,7 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let action = match cli.action.as_deref() {
+        Some("doc") => return print_doc(cli.rest.first().map(String::as_str)),
         Some("usage" | "help") => {
             println!("usage: pgha <action>\n{ACTIONS_HELP}");
             return ExitCode::SUCCESS;
@@ -63,6 +65,20 @@ fn main() -> ExitCode {
         Err(error) => {
             report(&action, &prefix, &error);
             exit(error.code)
+        }
+    }
+}
+
+/// `pgha doc markdown`: documentation generated from the parameter table.
+fn print_doc(what: Option<&str>) -> ExitCode {
+    match what {
+        Some("markdown") => {
+            print!("{}", doc::markdown_table(params::PARAMS));
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("usage: pgha doc markdown");
+            exit(OcfCode::ErrArgs)
         }
     }
 }

@@ -12,13 +12,13 @@
 //!
 //! Peer authentication over a Unix socket identifies the client by the
 //! effective uid it had at `connect()`. The agent runs as root and connects as
-//! `system_user`, like `psql` run by that user would: the effective uid is
-//! switched for the duration of the call (see [`EffectiveUser`]).
+//! `system_user`, like `psql` run by that user would: the worker thread, and
+//! only it, switches its effective uid before connecting.
 
 use std::sync::mpsc;
 use std::time::Duration;
 
-use nix::unistd::{Uid, seteuid};
+use nix::unistd::Uid;
 use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls};
 
@@ -124,49 +124,47 @@ where
     }
     let config = target.config(allowed);
     let (tx, rx) = mpsc::channel();
-    let _identity = as_uid.map(EffectiveUser::switch_to);
+    let as_uid = as_uid.filter(|uid| Uid::effective().is_root() && !uid.is_root());
     std::thread::spawn(move || {
-        let result = config.connect(NoTls).and_then(|mut client| {
-            let out = work(&mut client);
-            // A clean close tells the server at once that the backend can go.
-            let _ = client.close();
-            out
-        });
-        let _ = tx.send(result);
+        if let Some(uid) = as_uid
+            && let Err(e) = set_thread_euid(uid)
+        {
+            let _ = tx.send(Err(SqlError::Other(format!("cannot switch to uid {uid}: {e}"))));
+            return;
+        }
+        match config.connect(NoTls) {
+            Ok(mut client) => {
+                // The answer goes out first: waiting for the backend to exit
+                // would add its shutdown to every monitor. The Terminate
+                // message follows if the process is still there; if not, the
+                // server sees a plain EOF, which it logs only at DEBUG1.
+                let _ = tx.send(work(&mut client).map_err(SqlError::from_postgres));
+                let _ = client.close();
+            }
+            Err(e) => {
+                let _ = tx.send(Err(SqlError::from_postgres(e)));
+            }
+        }
     });
     match rx.recv_timeout(allowed) {
-        Ok(result) => result.map_err(SqlError::from_postgres),
+        Ok(result) => result,
         Err(_) => Err(SqlError::Timeout(allowed)),
     }
 }
 
-/// While alive, the process's effective uid is another user's (root only).
+/// Sets the effective uid of the calling thread only.
 ///
-/// glibc applies `seteuid` to every thread, so the worker's `connect()` runs
-/// with it. Dropping the guard restores root before anything else is spawned.
-pub struct EffectiveUser {
-    previous: Option<Uid>,
-}
-
-impl EffectiveUser {
-    pub fn switch_to(uid: Uid) -> EffectiveUser {
-        let current = Uid::effective();
-        if !current.is_root() || current == uid {
-            return EffectiveUser { previous: None };
-        }
-        match seteuid(uid) {
-            Ok(()) => EffectiveUser {
-                previous: Some(current),
-            },
-            Err(_) => EffectiveUser { previous: None },
-        }
-    }
-}
-
-impl Drop for EffectiveUser {
-    fn drop(&mut self) {
-        if let Some(uid) = self.previous {
-            let _ = seteuid(uid);
-        }
+/// Linux keeps credentials per thread; glibc's `seteuid` broadcasts the
+/// change to every thread (POSIX semantics) with a signal round trip. The raw
+/// system call changes just the worker that connects, so the rest of the
+/// agent stays root and nothing has to be restored.
+fn set_thread_euid(uid: Uid) -> std::io::Result<()> {
+    let keep = nix::libc::uid_t::MAX; // -1: leave the real and saved uids
+    // SAFETY: setresuid takes three integers and touches no memory.
+    let rc = unsafe { nix::libc::syscall(nix::libc::SYS_setresuid, keep, uid.as_raw(), keep) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }

@@ -46,3 +46,14 @@ fn start_opts_reach_the_server_as_separate_arguments() {
     assert_eq!(pg.psql("show work_mem").trim(), "3MB");
     agent.run("stop").expect(rc::SUCCESS);
 }
+
+#[test]
+fn the_probe_authenticates_as_system_user_by_peer() {
+    // Pacemaker runs the agent as root; Debian's default pg_hba.conf allows
+    // local connections by peer only. The probe must connect as postgres.
+    let pg = PgCluster::init_with_auth("peer", "peer");
+    let agent = pg.agent();
+    agent.run("start").expect(rc::SUCCESS);
+    agent.clone().recurring().run("monitor").expect(rc::SUCCESS);
+    agent.run("stop").expect(rc::SUCCESS);
+}

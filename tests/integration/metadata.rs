@@ -55,3 +55,18 @@ fn crm_resource_and_pcs_read_the_metadata() {
         "{out}{err}"
     );
 }
+
+#[test]
+fn readme_parameter_table_is_the_generated_one() {
+    let out = std::process::Command::new(AGENT)
+        .args(["doc", "markdown"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let table = String::from_utf8(out.stdout).unwrap();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        readme.contains(&table),
+        "README.md's parameter table is stale: paste the output of `pgha doc markdown`"
+    );
+}

@@ -106,14 +106,29 @@ pub struct PgCluster {
 }
 
 impl PgCluster {
-    /// `initdb` a new cluster; nothing is started.
+    /// `initdb` a new cluster that trusts local connections; nothing is started.
     pub fn init(name: &str) -> PgCluster {
+        Self::init_with_auth(name, "trust")
+    }
+
+    /// `initdb` a new cluster whose local (socket) connections use `auth`.
+    pub fn init_with_auth(name: &str, auth: &str) -> PgCluster {
         let dir = TempDir::new(name);
         let datadir = dir.path.join("data");
         let datadir_s = datadir.to_str().unwrap().to_string();
         run_as_postgres(
             Path::new(PG_BIN).join("initdb"),
-            &["--no-sync", "-A", "trust", "-U", "postgres", "-D", &datadir_s],
+            &[
+                "--no-sync",
+                "--auth-local",
+                auth,
+                "--auth-host",
+                "trust",
+                "-U",
+                "postgres",
+                "-D",
+                &datadir_s,
+            ],
         );
         let cluster = PgCluster {
             port: unique_port(),
