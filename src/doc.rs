@@ -1,9 +1,19 @@
-//! Documentation generated from the parameter table: the README's parameter
-//! table (`pgha doc markdown`). Like the metadata, it cannot disagree with
-//! the parameters the agent really reads; a test checks that README.md holds
-//! the current output.
+//! Documentation generated from the parameter and action tables: the README's
+//! parameter table (`pgha doc markdown`) and the manual page
+//! `ocf_pgha_postgresql(7)` (`pgha doc man`). Like the metadata, they cannot
+//! disagree with the parameters the agent really reads; a test checks that
+//! README.md holds the current table, another that the man page names every
+//! parameter and action.
+//!
+//! The man page follows the layout of the resource-agents pages (NAME,
+//! SYNOPSIS, DESCRIPTION, SUPPORTED PARAMETERS, SUPPORTED ACTIONS, EXAMPLE CRM
+//! SHELL, EXAMPLE PCS) so operators find things where they expect them, plus
+//! RETURN CODES and OPERATIONAL NOTES. Sections about replication appear only
+//! when the action table has `promote`, and sentences about a parameter only
+//! when the parameter table has it: the page describes the agent it ships with.
 
-use crate::ocf::metadata::normalize_spaces;
+use crate::ocf::code::OcfCode;
+use crate::ocf::metadata::{ActionSpec, AgentInfo, normalize_spaces};
 use crate::params::ParamSpec;
 
 /// The Markdown table of parameters.
@@ -23,4 +33,493 @@ pub fn markdown_table(params: &[ParamSpec]) -> String {
         out.push_str(&format!("| `{}` | {default} | {reloadable} | {text} |\n", p.name));
     }
     out
+}
+
+/// What one advertised action does, for the man page. The timeouts,
+/// intervals, depths and roles come from the action table; only this one
+/// sentence per action name is written here.
+fn action_purpose(name: &str) -> &'static str {
+    match name {
+        "start" => "Starts PostgreSQL as system_user and returns once the health probe answers.",
+        "stop" => {
+            "Stops PostgreSQL: fast shutdown, then immediate, then SIGKILL of every process of the instance, within the timeout."
+        }
+        "monitor" => "Runs the bounded health probe and reports the state of the instance.",
+        "promote" => "Promotes the local standby to primary.",
+        "demote" => "Turns the local primary back into a standby.",
+        "notify" => "Receives the pre and post notifications of a promotable clone.",
+        "reload-agent" => "Applies the reloadable parameters without restarting PostgreSQL.",
+        "validate-all" => {
+            "Checks the parameters; OCF_CHECK_LEVEL=10 also checks this host (user, directories, binaries)."
+        }
+        "meta-data" => "Prints the OCF 1.1 metadata.",
+        _ => "See the metadata.",
+    }
+}
+
+/// The return codes and what they mean for this agent, in the order of the
+/// OCF 1.1 API ("Exit codes"). 190 and 191 (degraded) are left out: no
+/// action returns them.
+const RETURN_CODES: &[(OcfCode, &str)] = &[
+    (
+        OcfCode::Success,
+        "The action succeeded; for monitor, the instance runs and answers the probe (as a standby when the resource is a promotable clone).",
+    ),
+    (
+        OcfCode::ErrGeneric,
+        "The action failed, or monitor found the instance crashed or not answering within probe_timeout. The exit reason says which.",
+    ),
+    (
+        OcfCode::ErrArgs,
+        "A parameter names something missing on this host (a directory, a socket directory).",
+    ),
+    (
+        OcfCode::ErrUnimplemented,
+        "The action is not implemented by this agent.",
+    ),
+    (
+        OcfCode::ErrPerm,
+        "Ownership or mode of the data directory is wrong for system_user.",
+    ),
+    (
+        OcfCode::ErrInstalled,
+        "PostgreSQL binaries or system_user are missing on this host.",
+    ),
+    (
+        OcfCode::ErrConfigured,
+        "A parameter value can never work, on any node (bad syntax, out of range, system_user=root).",
+    ),
+    (OcfCode::NotRunning, "Monitor: the instance is cleanly stopped."),
+    (
+        OcfCode::RunningPromoted,
+        "Monitor, promotable clone: the instance runs as the primary.",
+    ),
+    (
+        OcfCode::FailedPromoted,
+        "Monitor, promotable clone: the primary failed.",
+    ),
+];
+
+/// Example values the man page shows for a few well-known parameters; any
+/// other required parameter is shown as `name=string`, as resource-agents does.
+fn example_value(name: &str) -> Option<&'static str> {
+    match name {
+        "pgdata" => Some("/etc/postgresql/15/main"),
+        "datadir" => Some("/var/lib/postgresql/15/main"),
+        "primary_conninfo" => Some("'host=<VIP> user=replicator'"),
+        _ => None,
+    }
+}
+
+/// Roff text: backslashes and hyphens escaped, and a line that would start
+/// with a control character (`.` or `'`) protected with `\&`.
+fn roff(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    escaped
+        .lines()
+        .map(|line| {
+            if line.starts_with('.') || line.starts_with('\'') {
+                format!("\\&{line}")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn bold(text: &str) -> String {
+    format!("\\fB{}\\fR", roff(text))
+}
+
+/// Lines of a literal example block (`.nf`), with a trailing `\` continuing
+/// each line but the last.
+fn example_block(out: &mut String, lines: &[String]) {
+    out.push_str(".sp\n.RS 4\n.nf\n");
+    let n = lines.len();
+    for (i, line) in lines.iter().enumerate() {
+        out.push_str(&roff(line));
+        out.push_str(if i + 1 < n { " \\e\n" } else { "\n" });
+    }
+    out.push_str(".fi\n.RE\n");
+}
+
+/// The `op` words of the actions that run on an interval (the monitors), as
+/// `op monitor interval=15s timeout=10s role=Promoted`.
+fn interval_ops(actions: &[ActionSpec], depth_word: &str) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| {
+            let interval = a.interval_s?;
+            let mut op = format!("op {} interval={interval}s timeout={}s", a.name, a.timeout_s);
+            if let Some(role) = a.role {
+                op.push_str(&format!(" role={role}"));
+            }
+            if let Some(depth) = a.depth.filter(|d| *d != 0) {
+                op.push_str(&format!(" {depth_word}={depth}"));
+            }
+            Some(op)
+        })
+        .collect()
+}
+
+/// `name=value` for every required parameter, then for the well-known
+/// parameters an operator sets in practice (when the agent has them).
+fn example_params(params: &[ParamSpec], also: &[&str]) -> Vec<String> {
+    params
+        .iter()
+        .filter(|p| p.required || also.contains(&p.name))
+        .map(|p| match example_value(p.name) {
+            Some(v) => format!("{}={v}", p.name),
+            None => format!("{}={}", p.name, p.kind.ocf_name()),
+        })
+        .collect()
+}
+
+/// The manual page `ocf_<provider>_<agent>(7)` in roff, laid out like the
+/// resource-agents man pages: every parameter with its type and default,
+/// every advertised action with its timeout and interval, the return codes,
+/// crm shell and pcs examples, and the operational notes.
+pub fn man_page(provider: &str, agent: &AgentInfo, params: &[ParamSpec], actions: &[ActionSpec]) -> String {
+    let title = format!("ocf_{provider}_{}", agent.name);
+    let has_action = |name: &str| actions.iter().any(|a| a.name == name);
+    let has_param = |name: &str| params.iter().any(|p| p.name == name);
+    let promotable = has_action("promote");
+    let mut out = String::new();
+    out.push_str(&format!(
+        ".TH \"{}\" \"7\" \"\" \"pgha {}\" \"OCF resource agents\"\n.nh\n.ad l\n",
+        title.to_uppercase(),
+        agent.version
+    ));
+
+    out.push_str(&format!(
+        ".SH \"NAME\"\n{} \\- {}\n",
+        roff(&title),
+        roff(&normalize_spaces(agent.shortdesc))
+    ));
+
+    let mut unique: Vec<&str> = Vec::new();
+    for a in actions {
+        if !unique.contains(&a.name) {
+            unique.push(a.name);
+        }
+    }
+    out.push_str(&format!(
+        ".SH \"SYNOPSIS\"\n\\fB{}\\fR [{}]\n",
+        roff(agent.name),
+        roff(&unique.join(" | "))
+    ));
+
+    out.push_str(&format!(
+        ".SH \"DESCRIPTION\"\n.PP\n{}\n",
+        roff(&normalize_spaces(agent.longdesc))
+    ));
+    out.push_str(&format!(
+        ".PP\nPacemaker runs the agent as \\fB{}\\fR with the parameters below in OCF_RESKEY_<name> \
+         environment variables. One binary, \\fB/usr/sbin/pgha\\fR, carries out every action; the OCF \
+         path is a symbolic link to it.\n",
+        roff(&format!("/usr/lib/ocf/resource.d/{provider}/{}", agent.name))
+    ));
+
+    out.push_str(".SH \"SUPPORTED PARAMETERS\"\n");
+    for p in params {
+        let mut attrs = vec![if p.required { "required" } else { "optional" }.to_string()];
+        if p.unique_group.is_some() {
+            attrs.insert(0, "unique".to_string());
+        }
+        attrs.push(p.kind.ocf_name().to_string());
+        attrs.push(match (p.required, p.default) {
+            (true, _) => "no default".to_string(),
+            (false, Some("")) => "default empty".to_string(),
+            (false, Some(d)) => format!("default {d}"),
+            (false, None) => "default computed, see above".to_string(),
+        });
+        if p.reloadable {
+            attrs.push("reloadable".to_string());
+        }
+        out.push_str(&format!(
+            ".PP\n{}\n.RS 4\n{}\n.sp\n{}\n.sp\n({})\n.RE\n",
+            bold(p.name),
+            roff(&normalize_spaces(p.shortdesc)),
+            roff(&normalize_spaces(p.longdesc)),
+            roff(&attrs.join(", "))
+        ));
+    }
+
+    out.push_str(
+        ".SH \"SUPPORTED ACTIONS\"\n.PP\nThis resource agent supports the following actions (operations):\n",
+    );
+    for a in actions {
+        let mut text = action_purpose(a.name).to_string();
+        text.push_str(&format!(" Suggested minimum timeout: {}s.", a.timeout_s));
+        if let Some(interval) = a.interval_s {
+            text.push_str(&format!(" Suggested interval: {interval}s."));
+        }
+        if let Some(depth) = a.depth {
+            text.push_str(&format!(" Depth (OCF_CHECK_LEVEL): {depth}."));
+        }
+        let heading = match a.role {
+            Some(role) => format!("{} (role {role})", bold(a.name), role = roff(role)),
+            None => bold(a.name),
+        };
+        out.push_str(&format!(".PP\n{heading}\n.RS 4\n{}\n.RE\n", roff(&text)));
+    }
+    out.push_str(
+        ".PP\nAny other action returns 3 (OCF_ERR_UNIMPLEMENTED); \\fBusage\\fR prints a short help. \
+         Every failure prints one \\fBocf\\-exit\\-reason:\\fR line of under 128 characters, which \
+         \\fBcrm_mon\\fR(8) shows.\n",
+    );
+
+    out.push_str(".SH \"RETURN CODES\"\n");
+    for (code, meaning) in RETURN_CODES {
+        if !promotable && matches!(code, OcfCode::RunningPromoted | OcfCode::FailedPromoted) {
+            continue;
+        }
+        out.push_str(&format!(
+            ".PP\n\\fB{}\\fR ({})\n.RS 4\n{}\n.RE\n",
+            code.as_i32(),
+            roff(code.name()),
+            roff(meaning)
+        ));
+    }
+
+    let resource = "pgsqld";
+    let agent_id = format!("ocf:{provider}:{}", agent.name);
+    let replication_params: &[&str] = &["datadir", "primary_conninfo"];
+    out.push_str(
+        ".SH \"EXAMPLE CRM SHELL\"\n.PP\nA single instance (one primitive) with the \\fBcrm\\fR(8) shell:\n",
+    );
+    let mut crm = vec![format!("primitive {resource} {agent_id}")];
+    let single = example_params(params, &["datadir"]);
+    if !single.is_empty() {
+        crm.push(format!("  params {}", single.join(" ")));
+    }
+    crm.extend(
+        interval_ops(actions, "depth")
+            .into_iter()
+            .map(|op| format!("  {op}")),
+    );
+    example_block(&mut out, &crm);
+    if promotable {
+        out.push_str(".PP\nStreaming replication, as a promotable clone:\n");
+        let mut crm = vec![format!("primitive {resource} {agent_id}")];
+        crm.push(format!(
+            "  params {}",
+            example_params(params, replication_params).join(" ")
+        ));
+        crm.extend(
+            interval_ops(actions, "depth")
+                .into_iter()
+                .map(|op| format!("  {op}")),
+        );
+        example_block(&mut out, &crm);
+        example_block(
+            &mut out,
+            &[format!(
+                "clone {resource}-clone {resource} meta promotable=true notify=true promoted-max=1"
+            )],
+        );
+    }
+
+    out.push_str(".SH \"EXAMPLE PCS\"\n.PP\nA single instance with \\fBpcs\\fR(8):\n");
+    let mut pcs = vec![format!("pcs resource create {resource} {agent_id}")];
+    if !single.is_empty() {
+        pcs.push(format!("  {}", single.join(" ")));
+    }
+    pcs.extend(
+        interval_ops(actions, "OCF_CHECK_LEVEL")
+            .into_iter()
+            .map(|op| format!("  {op}")),
+    );
+    example_block(&mut out, &pcs);
+    if promotable {
+        out.push_str(
+            ".PP\nStreaming replication, as a promotable clone with one primary; the virtual IP follows \
+             the primary:\n",
+        );
+        let mut pcs = vec![format!("pcs resource create {resource} {agent_id}")];
+        pcs.push(format!(
+            "  {}",
+            example_params(params, replication_params).join(" ")
+        ));
+        pcs.push("  promotable notify=true promoted-max=1".to_string());
+        example_block(&mut out, &pcs);
+        example_block(
+            &mut out,
+            &["pcs resource create pgsql-vip ocf:heartbeat:IPaddr2 ip=<VIP> cidr_netmask=24".to_string()],
+        );
+        example_block(
+            &mut out,
+            &[format!(
+                "pcs constraint colocation add pgsql-vip with Promoted {resource}-clone INFINITY"
+            )],
+        );
+        example_block(
+            &mut out,
+            &[format!(
+                "pcs constraint order promote {resource}-clone then start pgsql-vip symmetrical=false"
+            )],
+        );
+    }
+    out.push_str(
+        ".PP\n\\fBpcs resource create ... \\-\\-agent\\-validation\\fR and \\fBcrm_resource \\-\\-validate\\fR \
+         run validate\\-all and work on any node, even with no cluster running.\n",
+    );
+
+    out.push_str(".SH \"OPERATIONAL NOTES\"\n");
+    out.push_str(".SS \"What the agent writes\"\n.PP\n");
+    let logfile = if has_param("logfile") {
+        " It appends the server's own output to the file named by \\fBlogfile\\fR \
+         (default /var/log/pgha/<resource>.log)."
+    } else {
+        ""
+    };
+    out.push_str(&format!(
+        "The agent never rewrites postgresql.conf, pg_hba.conf or any other configuration file.{logfile}\n"
+    ));
+    if promotable {
+        out.push_str(
+            ".PP\nTo start an instance as a standby it creates \\fBstandby.signal\\fR in the data directory and \
+             passes the recovery settings (primary_conninfo and the like) to the server on its command line as \
+             \\fB\\-c\\fR options, so they never land in a configuration file and nothing is left behind to \
+             disagree with the cluster's state. Promotion removes the standby state through PostgreSQL itself.\n",
+        );
+        out.push_str(
+            ".SS \"Switchover\"\n.PP\nTo move the primary role to another node, let Pacemaker do it:\n",
+        );
+        example_block(
+            &mut out,
+            &[format!("pcs resource move --promoted {resource}-clone <node>")],
+        );
+        out.push_str(".PP\nthen remove the location constraint this creates, once the move is done:\n");
+        example_block(&mut out, &[format!("pcs resource clear {resource}-clone")]);
+        out.push_str(
+            ".PP\nNever promote or stop PostgreSQL by hand (pg_ctl, systemctl) while Pacemaker manages it.\n",
+        );
+        out.push_str(".SS \"A failed primary rejoins\"\n.PP\n");
+        if has_param("rewind") {
+            out.push_str(
+                "After a failover, the former primary may hold WAL the new primary never received. With \
+                 \\fBrewind=true\\fR the agent runs \\fBpg_rewind\\fR(1) against the new primary before starting \
+                 the old one as a standby, so it rejoins without a new base backup (this needs wal_log_hints=on or \
+                 data checksums). With rewind=false it refuses to start a diverged instance; rebuild it with \
+                 \\fBpg_basebackup\\fR(1) and run \\fBpcs resource cleanup\\fR.\n",
+            );
+        } else {
+            out.push_str(
+                "After a failover, the former primary may hold WAL the new primary never received; rebuild it \
+                 from the new primary with \\fBpg_basebackup\\fR(1), then run \\fBpcs resource cleanup\\fR.\n",
+            );
+        }
+    }
+
+    out.push_str(&format!(
+        ".SH \"FILES\"\n.PP\n/usr/sbin/pgha\n.RS 4\nThe agent.\n.RE\n.PP\n{}\n.RS 4\nSymbolic link to it, \
+         which Pacemaker runs.\n.RE\n",
+        roff(&format!("/usr/lib/ocf/resource.d/{provider}/{}", agent.name))
+    ));
+    out.push_str(
+        ".SH \"SEE ALSO\"\n.PP\n\\fBpcs\\fR(8), \\fBcrm\\fR(8), \\fBcrm_resource\\fR(8), \\fBcrm_mon\\fR(8), \
+         \\fBpostgres\\fR(1), \\fBpg_rewind\\fR(1), \\fBocf_heartbeat_IPaddr2\\fR(7)\n",
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::{ACTIONS, AGENT};
+    use crate::params::{Kind, PARAMS};
+
+    fn page() -> String {
+        man_page("pgha", &AGENT, PARAMS, ACTIONS)
+    }
+
+    #[test]
+    fn man_page_documents_every_parameter_with_its_default() {
+        let page = page();
+        for p in PARAMS {
+            let heading = format!(".PP\n{}\n.RS 4\n", bold(p.name));
+            assert!(
+                page.contains(&heading),
+                "parameter {} missing from the man page",
+                p.name
+            );
+            if let Some(d) = p.default.filter(|d| !d.is_empty()) {
+                assert!(
+                    page.contains(&format!("default {}", roff(d))),
+                    "default of {} missing from the man page",
+                    p.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn man_page_documents_every_action_with_its_timeout() {
+        let page = page();
+        for a in ACTIONS {
+            assert!(page.contains(&bold(a.name)), "action {} missing", a.name);
+            assert!(page.contains(&format!("Suggested minimum timeout: {}s.", a.timeout_s)));
+        }
+        for section in [
+            "NAME",
+            "SYNOPSIS",
+            "DESCRIPTION",
+            "SUPPORTED PARAMETERS",
+            "SUPPORTED ACTIONS",
+            "RETURN CODES",
+            "EXAMPLE PCS",
+        ] {
+            assert!(
+                page.contains(&format!(".SH \"{section}\"")),
+                "section {section} missing"
+            );
+        }
+        assert!(page.starts_with(".TH \"OCF_PGHA_POSTGRESQL\" \"7\""));
+    }
+
+    #[test]
+    fn roff_escapes_control_characters() {
+        assert_eq!(roff("a-b \\n"), "a\\-b \\en");
+        assert_eq!(roff(".x\n'y\nz"), "\\&.x\n\\&'y\nz");
+    }
+
+    #[test]
+    fn promotable_examples_follow_the_action_table() {
+        let params = [ParamSpec {
+            name: "pgdata",
+            kind: Kind::String,
+            default: None,
+            required: true,
+            reloadable: false,
+            unique_group: None,
+            shortdesc: "s",
+            longdesc: "l",
+        }];
+        let mut actions = vec![ActionSpec {
+            name: "monitor",
+            timeout_s: 10,
+            interval_s: Some(15),
+            depth: Some(0),
+            role: None,
+        }];
+        let single = man_page("pgha", &AGENT, &params, &actions);
+        assert!(!single.contains("promotable notify"), "{single}");
+        assert!(!single.contains("OCF_RUNNING_PROMOTED"), "{single}");
+        assert!(single.contains("op monitor interval=15s timeout=10s"), "{single}");
+        actions.push(ActionSpec {
+            name: "promote",
+            timeout_s: 30,
+            interval_s: None,
+            depth: None,
+            role: None,
+        });
+        let clone = man_page("pgha", &AGENT, &params, &actions);
+        assert!(
+            clone.contains("promotable notify=true promoted\\-max=1"),
+            "{clone}"
+        );
+        assert!(clone.contains("pcs resource move \\-\\-promoted"), "{clone}");
+    }
 }

@@ -22,6 +22,9 @@ use actions::Context;
 use ocf::code::{OcfCode, OcfError};
 use ocf::env::OcfEnv;
 
+/// The OCF provider directory the agent is installed under (ocf/resource.d/pgha).
+const OCF_PROVIDER: &str = "pgha";
+
 /// Pacemaker cuts exit reasons at 128 bytes (EXIT_REASON_MAX_LEN).
 const EXIT_REASON_MAX: usize = 127;
 
@@ -69,15 +72,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// `pgha doc markdown`: documentation generated from the parameter table.
+/// `pgha doc markdown|man`: documentation generated from the parameter and
+/// action tables (the README's table, the man page ocf_pgha_postgresql(7)).
 fn print_doc(what: Option<&str>) -> ExitCode {
     match what {
         Some("markdown") => {
             print!("{}", doc::markdown_table(params::PARAMS));
             ExitCode::SUCCESS
         }
+        Some("man") => {
+            print!(
+                "{}",
+                doc::man_page(OCF_PROVIDER, &actions::AGENT, params::PARAMS, actions::ACTIONS)
+            );
+            ExitCode::SUCCESS
+        }
         _ => {
-            eprintln!("usage: pgha doc markdown");
+            eprintln!("usage: pgha doc markdown|man");
             exit(OcfCode::ErrArgs)
         }
     }
