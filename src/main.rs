@@ -12,7 +12,9 @@ mod doc;
 mod exec;
 mod ocf;
 mod params;
+mod pcmk;
 mod pg;
+mod runstate;
 
 use std::process::ExitCode;
 

@@ -162,6 +162,43 @@ pub const PARAMS: &[ParamSpec] = &[
                    or without a logging collector); start quotes startup errors from it. \
                    Default: /var/log/pgha/<resource>.log.",
     },
+    ParamSpec {
+        name: "primary_conninfo",
+        kind: Kind::String,
+        default: Some(""),
+        required: false,
+        reloadable: false,
+        unique_group: None,
+        shortdesc: "How standbys reach the primary (promotable clone)",
+        longdesc: "libpq connection string a standby uses to stream from the primary, typically \
+                   host=<VIP> port=5432 user=replicator; keep passwords in system_user's ~/.pgpass, not here. \
+                   The agent adds application_name=<node name> and passes it to the server at start with \
+                   recovery_target_timeline=latest; postgresql.conf is never rewritten. Required in a promotable clone.",
+    },
+    ParamSpec {
+        name: "rewind",
+        kind: Kind::Boolean,
+        default: Some("false"),
+        required: false,
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "Rewind a diverged former primary with pg_rewind",
+        longdesc: "When a former primary comes back after a failover and its history diverged from the new \
+                   primary's timeline, run pg_rewind against the primary (primary_conninfo with dbname=postgres; \
+                   needs wal_log_hints or data checksums, and a role allowed to run pg_rewind) and start it as a \
+                   standby. When false, such a node refuses to start and says it needs pg_rewind or a rebuild.",
+    },
+    ParamSpec {
+        name: "maxlag",
+        kind: Kind::Integer,
+        default: Some("0"),
+        required: false,
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "Replication lag, in bytes, beyond which a standby may not be promoted",
+        longdesc: "A standby whose flushed WAL is more than this many bytes behind the primary gets a negative \
+                   promotion score, so it is never promoted while a closer standby exists. 0 disables the check.",
+    },
 ];
 
 /// Looks a parameter up by name.
@@ -191,6 +228,11 @@ pub struct Config {
     pub probe_timeout: Duration,
     pub start_opts: Vec<String>,
     pub logfile: PathBuf,
+    /// The connection base standbys stream from (empty: none given).
+    pub primary_conninfo: String,
+    pub rewind: bool,
+    /// Bytes of lag beyond which a standby is not promotable; 0 = no limit.
+    pub maxlag: u64,
 }
 
 impl Config {
@@ -254,6 +296,12 @@ impl Config {
             Some(v) => absolute_path("logfile", v)?,
             None => PathBuf::from(format!("/var/log/pgha/{resource}.log")),
         };
+        let primary_conninfo = get("primary_conninfo").unwrap_or("").to_string();
+        if primary_conninfo.contains('\n') {
+            return Err(OcfError::configured("primary_conninfo must be a single line"));
+        }
+        let rewind = parse_bool("rewind", get("rewind").unwrap_or("false"))?;
+        let maxlag = integer("maxlag", get("maxlag").unwrap_or("0"), 0, u64::MAX)?;
         Ok(Config {
             pgdata,
             datadir,
@@ -265,6 +313,9 @@ impl Config {
             probe_timeout,
             start_opts,
             logfile,
+            primary_conninfo,
+            rewind,
+            maxlag,
         })
     }
 }
@@ -453,6 +504,21 @@ mod tests {
         );
         assert!(split_words("-c 'oops").is_err());
         assert_eq!(split_words("''").unwrap(), vec![""]);
+    }
+
+    #[test]
+    fn replication_parameters_parse() {
+        let c = parse(&[("pgdata", "/d"), ("rewind", "yes"), ("maxlag", "1048576")]).unwrap();
+        assert!(c.rewind);
+        assert_eq!(c.maxlag, 1 << 20);
+        assert_eq!(
+            code_of(&[("pgdata", "/d"), ("rewind", "maybe")]),
+            OcfCode::ErrConfigured
+        );
+        assert_eq!(
+            code_of(&[("pgdata", "/d"), ("maxlag", "-1")]),
+            OcfCode::ErrConfigured
+        );
     }
 
     #[test]

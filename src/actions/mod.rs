@@ -4,8 +4,13 @@
 //! action returns the OCF code to exit with, or an [`OcfError`] whose reason
 //! `main` prints as the exit reason.
 
+mod demote;
+mod election;
 mod meta_data;
 mod monitor;
+mod notify;
+mod promote;
+mod publish;
 mod start;
 mod stop;
 mod validate;
@@ -18,11 +23,23 @@ use crate::params::{self, Config};
 use crate::pg::instance::Instance;
 use crate::{log_debug, log_warn};
 
+/// How the resource is configured in Pacemaker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// A plain primitive: one instance, whatever its configuration makes it.
+    Primitive,
+    /// A promotable clone: instances start as standbys, one is promoted.
+    Promotable,
+}
+
 pub const AGENT: AgentInfo = AgentInfo {
     name: "postgresql",
     version: env!("CARGO_PKG_VERSION"),
     shortdesc: "PostgreSQL server with a bounded health probe",
-    longdesc: "Manages a PostgreSQL server. Its monitor runs the query \
+    longdesc: "Manages a PostgreSQL server, alone as a primitive or with streaming replication as a \
+        promotable clone (promotable notify=true promoted-max=1): instances start as hot standbys following \
+        primary_conninfo, the most advanced standby (timeline, then WAL position) is promoted, and a former \
+        primary rejoins as a standby, with pg_rewind when rewind=true. Its monitor runs the query \
         select relname from pg_class where relname = 'pg_class' within probe_timeout, so a frozen or \
         overloaded server is reported as failed instead of hanging the monitor; a crash is told from a \
         clean shutdown by pg_control. Start and stop run the server directly as system_user (no shell, \
@@ -108,6 +125,73 @@ impl Context {
     pub fn is_probe(&self) -> bool {
         self.env.interval_ms() == 0
     }
+
+    /// Primitive or promotable clone, from the meta attributes Pacemaker
+    /// adds to every action of a promotable clone (`promoted_max`, and the
+    /// legacy `master_max`); no query of a live cluster is needed.
+    pub fn mode(&self) -> Mode {
+        if self
+            .env
+            .meta("promoted_max")
+            .or(self.env.meta("master_max"))
+            .is_some()
+        {
+            Mode::Promotable
+        } else {
+            Mode::Primitive
+        }
+    }
+
+    /// In a promotable clone, the settings it cannot work without, from the
+    /// environment alone (ERR_CONFIGURED: the same everywhere).
+    pub fn check_clone_settings(&self, config: &Config) -> OcfResult<()> {
+        if self.mode() != Mode::Promotable {
+            return Ok(());
+        }
+        let promoted_max = self
+            .env
+            .meta("promoted_max")
+            .or(self.env.meta("master_max"))
+            .unwrap_or("1");
+        if promoted_max.trim() != "1" {
+            return Err(OcfError::configured(format!(
+                "promoted-max={promoted_max}: PostgreSQL has one primary; set promoted-max=1"
+            )));
+        }
+        if !self
+            .env
+            .meta("notify")
+            .is_some_and(|n| params::parse_bool("notify", n).unwrap_or(false))
+        {
+            return Err(OcfError::configured(
+                "the clone needs notify=true: the election of the new primary runs in notifications",
+            ));
+        }
+        if config.primary_conninfo.trim().is_empty() {
+            return Err(OcfError::configured(
+                "primary_conninfo is required in a promotable clone, e.g. 'host=<VIP> user=replicator'",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The parameters, checked for syntax and, in a clone, for the clone's
+    /// own requirements.
+    pub fn checked_config(&self) -> OcfResult<Config> {
+        let config = self.config()?;
+        self.check_clone_settings(&config)?;
+        Ok(config)
+    }
+
+    /// The Pacemaker node name of this node.
+    pub fn node_name(&self) -> String {
+        crate::pcmk::node::local_node_name(&self.env, self.deadline)
+    }
+
+    /// The resource name, without a clone suffix.
+    pub fn resource(&self) -> &str {
+        self.env.resource_name()
+    }
 }
 
 /// Runs `action`; the names are those of the OCF 1.1 API.
@@ -119,7 +203,10 @@ pub fn dispatch(action: &str, ctx: &Context) -> OcfResult {
         "reload-agent" => validate::reload_agent(ctx),
         "start" => start::run(ctx),
         "stop" => stop::run(ctx),
-        "monitor" | "status" => monitor::run(ctx),
+        "monitor" => monitor::run(ctx),
+        "promote" => promote::run(ctx),
+        "demote" => demote::run(ctx),
+        "notify" => notify::run(ctx),
         other => Err(OcfError::new(
             OcfCode::ErrUnimplemented,
             format!("action '{other}' is not implemented by this agent"),

@@ -7,24 +7,35 @@
 //!     installed, and a probe must not fail because of how we monitor;
 //!   - recurring monitor: the check's own code (the instance vanished);
 //! - `Stopped` (pg_control: shut down): NOT_RUNNING;
-//! - `Running`: SUCCESS;
+//! - `Running`:
+//!   - primitive: SUCCESS, whatever the role;
+//!   - promotable clone, primary: RUNNING_PROMOTED, after publishing its
+//!     attributes and the standbys' scores (only what changed); another node
+//!     that also reports itself primary: DEGRADED_PROMOTED with a loud
+//!     reason (split brain), never a plain success;
+//!   - promotable clone, standby: SUCCESS when its WAL receiver streams,
+//!     DEGRADED (shown in crm_mon, no recovery) with the receiver's state
+//!     when it does not (lost its primary, or cannot follow its timeline);
 //! - `Unresponsive`: ERR_GENERIC, saying whether it timed out (frozen or
 //!   overloaded: the reason says if the postmaster is SIGSTOPped) or what it
 //!   answered; ERR_ARGS when the server rejects our connection settings
 //!   (authentication, missing database), which is wrong on this host only;
 //! - `Crashed` (no postmaster, pg_control not shut down): ERR_GENERIC naming
 //!   the state, so Pacemaker stops (cleans leftovers) and starts it again
-//!   (crash recovery).
+//!   (crash recovery); in a promotable clone a crashed primary is
+//!   FAILED_PROMOTED, so Pacemaker demotes, stops and starts it.
 
-use super::Context;
+use super::{Context, Mode, publish};
 use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::pg::controldata::ClusterState;
+use crate::pg::replication::Replication;
 use crate::pg::session::SqlError;
 use crate::pg::state::{self, InstanceState};
+use crate::runstate::RunState;
 
 pub fn run(ctx: &Context) -> OcfResult {
-    let config = ctx.config()?;
+    let config = ctx.checked_config()?;
     let inst = match ctx.instance(&config) {
         Ok(inst) => inst,
         Err(e) if ctx.is_probe() => {
@@ -33,7 +44,8 @@ pub fn run(ctx: &Context) -> OcfResult {
         }
         Err(e) => return Err(e),
     };
-    let found = match state::inspect(&inst, ctx.deadline) {
+    let promotable = ctx.mode() == Mode::Promotable;
+    let found = match state::inspect(&inst, ctx.deadline, promotable) {
         Ok(found) => found,
         Err(e) if ctx.is_probe() => {
             log_info!(
@@ -44,7 +56,59 @@ pub fn run(ctx: &Context) -> OcfResult {
         }
         Err(e) => return Err(e),
     };
-    code_for(found, inst.probe_timeout.as_secs())
+    match found {
+        InstanceState::Running { health, .. } if promotable => match health.replication {
+            Some(Replication::Primary(status)) => {
+                let mut memory = RunState::load(ctx.resource());
+                let me = ctx.node_name();
+                publish::primary(ctx, &mut memory, &status, config.maxlag, &me);
+                let other = publish::other_primary(ctx, &mut memory, &me);
+                memory.save();
+                split_brain(other)
+            }
+            Some(Replication::Standby(status)) => {
+                let mut memory = RunState::load(ctx.resource());
+                publish::standby(ctx, &mut memory, &status);
+                memory.save();
+                standby_code(&status)
+            }
+            None => Ok(OcfCode::Success),
+        },
+        InstanceState::Crashed {
+            state: ClusterState::InProduction,
+        } if promotable => Err(OcfError::new(
+            OcfCode::FailedPromoted,
+            "the primary crashed: no postmaster, pg_control says 'in production'",
+        )),
+        found => code_for(found, inst.probe_timeout.as_secs()),
+    }
+}
+
+/// A primary is fine unless another node reports itself primary too.
+fn split_brain(other: Option<String>) -> OcfResult {
+    match other {
+        None => Ok(OcfCode::RunningPromoted),
+        Some(node) => Err(OcfError::new(
+            OcfCode::DegradedPromoted,
+            format!("SPLIT BRAIN: {node} also reports itself primary; fence or stop one of them"),
+        )),
+    }
+}
+
+/// A standby that does not stream is degraded: shown, not recovered.
+fn standby_code(status: &crate::pg::replication::StandbyStatus) -> OcfResult {
+    if status.is_streaming() {
+        return Ok(OcfCode::Success);
+    }
+    Err(OcfError::new(
+        OcfCode::Degraded,
+        format!(
+            "standby not replicating: WAL receiver {} at {} (timeline {}); check primary_conninfo and the server log",
+            status.receiver.as_deref().unwrap_or("not running"),
+            status.position(),
+            status.timeline
+        ),
+    ))
 }
 
 /// Maps an inspected state to the monitor's answer.

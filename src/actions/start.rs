@@ -1,24 +1,36 @@
 //! `start`: bring the server up and return once the health probe answers.
 //!
 //! - parameters or host checks fail: their code (nothing is started);
-//! - `Running`: success, already running (start is idempotent);
+//! - `Running`: success, already running (start is idempotent); in a
+//!   promotable clone a running *primary* is an error: start must leave the
+//!   instance unpromoted (OCF 1.1) and demoting is Pacemaker's decision;
 //! - `Unresponsive`: ERR_GENERIC: a postmaster runs but does not answer;
 //!   starting a second one is impossible and killing it is stop's job;
 //! - `Stopped` or `Crashed`: clear what a crash left (orphaned backends, a
-//!   `postmaster.pid` naming a recycled pid), spawn the postmaster, then poll
-//!   the probe until it answers. PostgreSQL itself replays WAL after a
-//!   crash. If the server exits, the reason quotes the cause from its
-//!   output ("could not bind...", "invalid value for parameter...").
-//!   If it is still not answering at the deadline, ERR_GENERIC with the last
-//!   thing it said; Pacemaker then stops it.
+//!   `postmaster.pid` naming a recycled pid), then
+//!   - primitive: spawn the postmaster as configured;
+//!   - promotable clone: a former primary (pg_control not "in recovery", no
+//!     `backup_label`; a crashed one is first recovered in single-user mode)
+//!     is checked against the current primary with `pg_rewind --dry-run`:
+//!     diverged, or pg_rewind cannot tell -> pg_rewind when rewind=true,
+//!     else refuse with a reason (never follow a timeline it forked from);
+//!     no primary reachable -> start and wait for one; then `standby.signal`
+//!     and the recovery settings on the command line, as a standby;
+//!   - poll the probe until it answers. If the server exits, the reason
+//!     quotes the cause from its output; at the deadline, ERR_GENERIC with
+//!     the last thing it said (Pacemaker then stops it).
 
 use std::time::Duration;
 
-use super::Context;
+use super::{Context, Mode};
+use crate::deadline::Deadline;
 use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
+use crate::params::Config;
+use crate::pg::controldata::{self, ClusterState};
 use crate::pg::instance::Instance;
 use crate::pg::probe;
+use crate::pg::replication::{self, Divergence};
 use crate::pg::server::{self, Spawned};
 use crate::pg::session::SqlError;
 use crate::pg::state::{self, InstanceState};
@@ -27,10 +39,15 @@ use crate::pg::state::{self, InstanceState};
 const POLL: Duration = Duration::from_millis(100);
 
 pub fn run(ctx: &Context) -> OcfResult {
-    let config = ctx.config()?;
+    let config = ctx.checked_config()?;
     let inst = ctx.instance(&config)?;
-    match state::inspect(&inst, ctx.deadline)? {
-        InstanceState::Running { pid, .. } => {
+    match state::inspect(&inst, ctx.deadline, false)? {
+        InstanceState::Running { pid, health } => {
+            if ctx.mode() == Mode::Promotable && !health.in_recovery {
+                return Err(OcfError::generic(format!(
+                    "postmaster {pid} already runs as a primary; start must leave it a standby"
+                )));
+            }
             log_info!("already running (postmaster {pid})");
             return Ok(OcfCode::Success);
         }
@@ -42,25 +59,91 @@ pub fn run(ctx: &Context) -> OcfResult {
         InstanceState::Crashed { state } => log_info!("starting after a crash (pg_control: {state:?})"),
         InstanceState::Stopped => {}
     }
-    server::clear_leftovers(&inst, ctx.deadline)?;
-    let spawned = server::spawn(&inst, &[])?;
-    wait_until_ready(&inst, spawned, ctx)?;
+    match ctx.mode() {
+        Mode::Primitive => {
+            server::clear_leftovers(&inst, ctx.deadline)?;
+            let spawned = server::spawn(&inst, &[])?;
+            wait_until_ready(&inst, spawned, ctx.deadline)?;
+        }
+        Mode::Promotable => {
+            rejoin_check(ctx, &inst, &config)?;
+            start_standby(ctx, &inst, &config, ctx.deadline)?;
+        }
+    }
     log_info!("started");
     Ok(OcfCode::Success)
 }
 
+/// A former primary must not follow a timeline it diverged from.
+fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<()> {
+    if inst.datadir.join("backup_label").exists() {
+        return Ok(()); // a fresh base backup: its pg_control is the source's
+    }
+    let mut control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?;
+    if matches!(
+        control.state,
+        ClusterState::InProduction | ClusterState::InCrashRecovery
+    ) {
+        // pg_rewind compares only cleanly shut down instances.
+        server::crash_recover(inst, ctx.deadline.fraction(0.5))?;
+        control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?;
+    }
+    if control.state != ClusterState::ShutDown {
+        return Ok(()); // "shut down in recovery": it was a standby
+    }
+    match replication::check_divergence(inst, &config.primary_conninfo, ctx.deadline)? {
+        Divergence::None => {
+            log_info!("former primary: its history is part of the primary's, it can follow");
+            Ok(())
+        }
+        Divergence::NoPrimary(why) => {
+            log_info!("former primary: no primary to compare with ({why}); starting as a standby");
+            Ok(())
+        }
+        Divergence::Undecided(why) if config.rewind => {
+            log_info!("former primary: pg_rewind cannot tell ({why}); trying pg_rewind");
+            replication::rewind(inst, &config.primary_conninfo, ctx.deadline.fraction(0.7))
+        }
+        Divergence::Undecided(why) => Err(OcfError::generic(format!(
+            "cannot check the timeline against the primary ({why}): needs pg_rewind or a rebuild"
+        ))),
+        Divergence::Diverged(at) if config.rewind => {
+            log_info!("former primary diverged ({at}): running pg_rewind");
+            replication::rewind(inst, &config.primary_conninfo, ctx.deadline.fraction(0.7))?;
+            log_info!("pg_rewind done");
+            Ok(())
+        }
+        Divergence::Diverged(at) => Err(OcfError::generic(format!(
+            "diverged from the primary ({at}): needs pg_rewind (rewind=true) or a rebuild"
+        ))),
+    }
+}
+
+/// Starts the instance as a standby of `primary_conninfo`.
+pub fn start_standby(ctx: &Context, inst: &Instance, config: &Config, deadline: Deadline) -> OcfResult<()> {
+    server::clear_leftovers(inst, deadline)?;
+    replication::write_standby_signal(inst)?;
+    let args = replication::standby_args(&config.primary_conninfo, &ctx.node_name());
+    let spawned = server::spawn(inst, &args)?;
+    wait_until_ready(inst, spawned, deadline)
+}
+
 /// Polls the probe until the server answers, exits, or the deadline comes.
-fn wait_until_ready(inst: &Instance, mut spawned: Spawned, ctx: &Context) -> OcfResult<()> {
+fn wait_until_ready(inst: &Instance, mut spawned: Spawned, deadline: Deadline) -> OcfResult<()> {
+    let mut last: Option<SqlError> = None;
     loop {
         if let Some(cause) = spawned.exit_cause(inst) {
             return Err(OcfError::generic(format!("PostgreSQL failed to start: {cause}")));
         }
-        let answer: SqlError = match probe::probe(inst, ctx.deadline) {
+        match probe::probe(inst, deadline, false) {
             Ok(_) => return Ok(()),
-            Err(e) => e,
-        };
-        if !ctx.deadline.sleep(POLL) {
+            // A probe cut short by the deadline says nothing new.
+            Err(SqlError::Timeout(d)) if d.is_zero() && last.is_some() => {}
+            Err(e) => last = Some(e),
+        }
+        if !deadline.sleep(POLL) {
             let said = spawned.last_log_line(inst);
+            let answer = last.map(|e| e.to_string()).unwrap_or_default();
             return Err(OcfError::generic(format!(
                 "PostgreSQL not ready before the start timeout: {answer}; last log line: {said}"
             )));

@@ -8,12 +8,17 @@
 //!
 //! Stop needs neither the binaries nor the user database: it works from the
 //! data directory alone, so a half-removed installation can still be stopped.
+//! In a promotable clone, the node's role attribute then says `stopped`;
+//! promotion scores stay (lifetime reboot): the primary's monitor lowers a
+//! stopped standby's, and a stopped primary's is what lets it be promoted
+//! again in place after a local restart.
 
-use super::Context;
+use super::{Context, Mode, publish};
 use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfResult};
 use crate::pg::process;
 use crate::pg::server::{self, StopMode};
+use crate::runstate::RunState;
 
 pub fn run(ctx: &Context) -> OcfResult {
     let config = ctx.config()?;
@@ -24,6 +29,11 @@ pub fn run(ctx: &Context) -> OcfResult {
         StopMode::Fast => log_info!("stopped (fast shutdown)"),
         StopMode::Immediate => log_info!("stopped (immediate shutdown: crash recovery at next start)"),
         StopMode::Killed => log_info!("stopped by SIGKILL: crash recovery at next start"),
+    }
+    if ctx.mode() == Mode::Promotable {
+        let mut memory = RunState::load(ctx.resource());
+        publish::clear_role(ctx, &mut memory);
+        memory.save();
     }
     Ok(OcfCode::Success)
 }

@@ -2,7 +2,9 @@
 //!
 //! - OCF_CHECK_LEVEL 0 (default): syntax of every parameter, no I/O at all,
 //!   so `pcs ... --agent-validation` and `crm_resource --validate` work on
-//!   any node, with no cluster and no PostgreSQL there.
+//!   any node, with no cluster and no PostgreSQL there; in a promotable
+//!   clone also its meta attributes (notify=true, promoted-max=1) and
+//!   primary_conninfo, read from the environment, never from a live CIB.
 //! - Level 10 and above: also the host checks of [`Instance::resolve`]
 //!   (user, directories, ownership, version, binaries).
 //!
@@ -15,7 +17,7 @@ use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfResult};
 
 pub fn run(ctx: &Context) -> OcfResult {
-    let config = ctx.config()?;
+    let config = ctx.checked_config()?;
     let level = ctx
         .env
         .check_level

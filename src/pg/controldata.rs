@@ -53,10 +53,6 @@ pub struct ControlData {
     pub timeline: u32,
     /// Location of the latest checkpoint record.
     pub checkpoint: Lsn,
-    /// Its REDO location.
-    pub redo: Lsn,
-    /// Minimum recovery ending location (0/0 when not in recovery).
-    pub min_recovery_end: Lsn,
 }
 
 impl ControlData {
@@ -80,8 +76,6 @@ impl ControlData {
                 .parse()
                 .map_err(|_| "bad Latest checkpoint's TimeLineID".to_string())?,
             checkpoint: lsn("Latest checkpoint location")?,
-            redo: lsn("Latest checkpoint's REDO location")?,
-            min_recovery_end: lsn("Minimum recovery ending location")?,
         })
     }
 }
@@ -123,8 +117,6 @@ Min recovery ending loc's timeline:   0
         assert_eq!(c.state, ClusterState::InProduction);
         assert_eq!(c.timeline, 3);
         assert_eq!(c.checkpoint, "0/1A2B3C8".parse().unwrap());
-        assert_eq!(c.redo.to_string(), "0/1A2B390");
-        assert_eq!(c.min_recovery_end, Lsn(0));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod layout;
 pub mod lsn;
 pub mod probe;
 pub mod process;
+pub mod replication;
 pub mod server;
 pub mod session;
 pub mod state;

@@ -3,13 +3,14 @@
 //! `select relname from pg_class where relname = 'pg_class'` needs a backend,
 //! the catalog and a snapshot: a server that answers it can serve queries. It
 //! is sent with `select pg_is_in_recovery()` as one simple-protocol message,
-//! so the role costs no extra round trip. The whole exchange, connection
-//! included, is bounded by `probe_timeout` (see [`session`]).
-
-use postgres::SimpleQueryMessage;
+//! so the role costs no extra round trip. In a promotable clone a second round
+//! trip on the same connection reads the replication state of that role. The
+//! whole exchange, connection included, is bounded by `probe_timeout` (see
+//! [`session`]).
 
 use crate::deadline::Deadline;
 use crate::pg::instance::Instance;
+use crate::pg::replication::{self, Replication};
 use crate::pg::session::{self, SqlError};
 
 /// The query the probe runs.
@@ -20,33 +21,43 @@ pub const PROBE_SQL: &str = "select relname from pg_class where relname = 'pg_cl
 pub struct Health {
     /// The server is a standby (in recovery) rather than a primary.
     pub in_recovery: bool,
+    /// The replication state of that role, when it was asked for.
+    pub replication: Option<Replication>,
 }
 
-/// Runs the probe against `inst`, within `probe_timeout` and `deadline`.
-pub fn probe(inst: &Instance, deadline: Deadline) -> Result<Health, SqlError> {
+/// Runs the probe against `inst`, within `probe_timeout` and `deadline`;
+/// with `replication`, also reads the replication state of the role found.
+pub fn probe(inst: &Instance, deadline: Deadline, with_replication: bool) -> Result<Health, SqlError> {
     let sql = format!("{PROBE_SQL}; select pg_is_in_recovery()");
-    let rows = session::with_client(
+    session::with_client(
         &inst.target,
         Some(inst.user.uid),
         inst.probe_timeout,
         deadline,
         move |client| {
-            let messages = client.simple_query(&sql)?;
-            Ok(messages
-                .into_iter()
-                .filter_map(|m| match m {
-                    SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_string)),
-                    _ => None,
-                })
-                .collect::<Vec<_>>())
+            let sets = replication::simple_query_sets(client, &sql)?;
+            let value = |i: usize| {
+                sets.get(i)
+                    .and_then(|r| r.first())
+                    .and_then(|r| r.first())
+                    .cloned()
+                    .flatten()
+            };
+            let (relname, in_recovery) = (value(0), value(1));
+            if relname.as_deref() != Some("pg_class") || in_recovery.is_none() {
+                return Ok(Err(format!("unexpected answer to the probe: {sets:?}")));
+            }
+            let in_recovery = in_recovery.as_deref() == Some("t");
+            let replication = if with_replication {
+                Some(replication::query_status(client, in_recovery)?)
+            } else {
+                None
+            };
+            Ok(Ok(Health {
+                in_recovery,
+                replication,
+            }))
         },
-    )?;
-    match rows.as_slice() {
-        [Some(relname), Some(in_recovery)] if relname == "pg_class" => Ok(Health {
-            in_recovery: in_recovery == "t",
-        }),
-        other => Err(SqlError::Other(format!(
-            "unexpected answer to the probe: {other:?}"
-        ))),
-    }
+    )?
+    .map_err(SqlError::Other)
 }

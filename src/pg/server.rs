@@ -188,6 +188,32 @@ fn read_log_from(path: &Path, offset: u64) -> String {
     text
 }
 
+/// Replays the WAL of a crashed instance in single-user mode, leaving it
+/// cleanly shut down (what pg_rewind itself does before rewinding, and what
+/// a normal start would do first). No new timeline is created.
+pub fn crash_recover(inst: &Instance, deadline: Deadline) -> OcfResult<()> {
+    let pgdata = inst.pgdata.to_string_lossy().into_owned();
+    let mut args = vec![
+        "--single".to_string(),
+        "-F".into(),
+        "-D".into(),
+        pgdata,
+        "-c".into(),
+        "exit_on_error=false".into(),
+    ];
+    args.extend(inst.start_opts.iter().cloned());
+    args.push("template1".into());
+    log_info!("crash recovery in single-user mode before comparing timelines");
+    let out = crate::exec::run(inst.program("postgres"), &args, Some(&inst.user), deadline)?;
+    if !out.success() {
+        return Err(OcfError::generic(format!(
+            "crash recovery failed: {}",
+            out.last_message()
+        )));
+    }
+    Ok(())
+}
+
 /// Which shutdown was needed to stop the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StopMode {

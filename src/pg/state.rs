@@ -43,10 +43,11 @@ pub enum InstanceState {
     Crashed { state: ClusterState },
 }
 
-/// Inspects the instance. Errors only when pg_control cannot be read.
-pub fn inspect(inst: &Instance, deadline: Deadline) -> OcfResult<InstanceState> {
+/// Inspects the instance; `with_replication` also reads the replication
+/// state of a running one. Errors only when pg_control cannot be read.
+pub fn inspect(inst: &Instance, deadline: Deadline, with_replication: bool) -> OcfResult<InstanceState> {
     match process::postmaster(&inst.datadir, &inst.canonical_datadir) {
-        Postmaster::Running(pid) => Ok(probe_running(inst, pid, deadline)),
+        Postmaster::Running(pid) => Ok(probe_running(inst, pid, deadline, with_replication)),
         Postmaster::NoPidFile | Postmaster::Stale(_) => {
             let control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, deadline)?;
             Ok(if control.state.is_clean_shutdown() {
@@ -60,10 +61,15 @@ pub fn inspect(inst: &Instance, deadline: Deadline) -> OcfResult<InstanceState> 
 
 /// Probes a running postmaster; transient answers are retried while the
 /// probe's own budget lasts.
-fn probe_running(inst: &Instance, pid: nix::unistd::Pid, deadline: Deadline) -> InstanceState {
+fn probe_running(
+    inst: &Instance,
+    pid: nix::unistd::Pid,
+    deadline: Deadline,
+    with_replication: bool,
+) -> InstanceState {
     let budget = deadline.within(inst.probe_timeout);
     loop {
-        match probe::probe(inst, budget) {
+        match probe::probe(inst, budget, with_replication) {
             Ok(health) => return InstanceState::Running { pid, health },
             Err(error) => {
                 if is_transient(&error)

@@ -136,10 +136,71 @@ impl PgCluster {
             dir,
         };
         cluster.append_conf(&format!(
-            "unix_socket_directories = '{}'\nlisten_addresses = ''\nfsync = off\nshared_buffers = 16MB\nmax_connections = 20\n",
+            "unix_socket_directories = '{}'\nlisten_addresses = ''\nfsync = off\nshared_buffers = 16MB\n",
             cluster.dir.path.display()
         ));
         cluster
+    }
+
+    /// A copy of running `primary` made with pg_basebackup, with its own
+    /// socket directory; nothing is started.
+    pub fn basebackup_of(primary: &PgCluster, name: &str) -> PgCluster {
+        let dir = TempDir::new(name);
+        let datadir = dir.path.join("data");
+        run_as_postgres(
+            Path::new(PG_BIN).join("pg_basebackup"),
+            &[
+                "-h",
+                primary.dir.path.to_str().unwrap(),
+                "-p",
+                &primary.port.to_string(),
+                "-U",
+                "postgres",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "-D",
+                datadir.to_str().unwrap(),
+            ],
+        );
+        let cluster = PgCluster {
+            port: unique_port(),
+            datadir,
+            dir,
+        };
+        cluster.append_conf(&format!(
+            "unix_socket_directories = '{}'\n",
+            cluster.dir.path.display()
+        ));
+        cluster
+    }
+
+    /// The libpq string a standby of this cluster streams with.
+    pub fn conninfo(&self) -> String {
+        format!(
+            "host={} port={} user=postgres",
+            self.dir.path.display(),
+            self.port
+        )
+    }
+
+    /// This cluster's agent as a promotable clone instance on node `node`.
+    /// The socket directory, a per-node setting, goes on the command line:
+    /// pg_basebackup and pg_rewind copy postgresql.conf between nodes.
+    pub fn clone_agent(&self, rsc: &str, node: &str, primary_conninfo: &str) -> Agent {
+        self.agent()
+            .param(
+                "start_opts",
+                &format!("-c unix_socket_directories={}", self.dir.path.display()),
+            )
+            .param("primary_conninfo", primary_conninfo)
+            .meta("promoted_max", "1")
+            .meta("promoted_node_max", "1")
+            .meta("clone_max", "2")
+            .meta("notify", "true")
+            .meta("on_node", node)
+            .env("OCF_RESOURCE_INSTANCE", rsc)
     }
 
     pub fn append_conf(&self, text: &str) {
@@ -271,9 +332,13 @@ impl Agent {
             ("OCF_ROOT".to_string(), "/usr/lib/ocf".to_string()),
             ("OCF_RA_VERSION_MAJOR".into(), "1".into()),
             ("OCF_RA_VERSION_MINOR".into(), "1".into()),
-            ("OCF_RESOURCE_INSTANCE".into(), "pgsqld".into()),
             ("OCF_RESKEY_CRM_meta_timeout".into(), "20000".into()),
+            // The agent's log goes with its output, shown when a test fails.
+            ("HA_LOGFILE".into(), "/dev/stderr".into()),
         ];
+        if !self.env.contains_key("OCF_RESOURCE_INSTANCE") {
+            vars.push(("OCF_RESOURCE_INSTANCE".into(), "pgsqld".into()));
+        }
         vars.extend(
             self.params
                 .iter()
@@ -307,6 +372,18 @@ impl Agent {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             elapsed: started.elapsed(),
+        }
+    }
+
+    /// Runs `action` until it returns `code` or `within` passes.
+    pub fn run_until(&self, action: &str, code: i32, within: Duration) -> Outcome {
+        let end = Instant::now() + within;
+        loop {
+            let out = self.run(action);
+            if out.code == code || Instant::now() >= end {
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
 }

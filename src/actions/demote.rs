@@ -1,0 +1,72 @@
+//! `demote`: the primary becomes a standby of the next primary, no rebuild.
+//!
+//! - not a promotable clone: ERR_CONFIGURED;
+//! - a running standby: success (demote is idempotent);
+//! - a running primary: stop it (fast, escalating within part of the budget
+//!   so a frozen primary cannot hang the demote); if it shut down cleanly,
+//!   publish its shutdown checkpoint for the switchover check; then start
+//!   it as a standby;
+//! - unresponsive: stop (escalates to SIGKILL), then start as a standby;
+//! - stopped or crashed: start as a standby (a crashed primary replays its
+//!   own WAL in recovery and keeps its score: it is the natural candidate
+//!   to be promoted again).
+
+use super::election::{self, Position};
+use super::start::start_standby;
+use super::{Context, Mode};
+use crate::log_info;
+use crate::ocf::code::{OcfCode, OcfError, OcfResult};
+use crate::pcmk::attrs::{self, Visibility};
+use crate::pg::controldata::{self, ClusterState};
+use crate::pg::server;
+use crate::pg::state::{self, InstanceState};
+use crate::runstate::RunState;
+
+pub fn run(ctx: &Context) -> OcfResult {
+    if ctx.mode() != Mode::Promotable {
+        return Err(OcfError::configured(
+            "demote needs a promotable clone (pcs resource create ... promotable)",
+        ));
+    }
+    let config = ctx.checked_config()?;
+    let inst = ctx.instance(&config)?;
+    let needs_stop = match state::inspect(&inst, ctx.deadline, false)? {
+        InstanceState::Running { health, .. } if health.in_recovery => {
+            log_info!("already a standby");
+            return Ok(OcfCode::Success);
+        }
+        InstanceState::Running { .. } | InstanceState::Unresponsive { .. } => true,
+        InstanceState::Stopped | InstanceState::Crashed { .. } => false,
+    };
+    if needs_stop {
+        let mode = server::stop(&inst.datadir, &inst.canonical_datadir, ctx.deadline.fraction(0.5))?;
+        log_info!("demote: primary stopped ({mode:?})");
+    }
+    let control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?;
+    if control.state == ClusterState::ShutDown {
+        let checkpoint = Position {
+            timeline: control.timeline,
+            lsn: control.checkpoint,
+        };
+        let name = election::shutdown_attr(ctx.resource());
+        match attrs::set(
+            &name,
+            Some(&checkpoint.to_string()),
+            None,
+            Visibility::Private,
+            ctx.deadline,
+        ) {
+            Ok(()) => {
+                log_info!("demote: shutdown checkpoint {checkpoint} published for the switchover check")
+            }
+            Err(e) => log_info!("demote: cannot publish the shutdown checkpoint: {}", e.reason),
+        }
+    }
+    // No longer the primary: the scores it wrote are the next primary's job.
+    let mut memory = RunState::load(ctx.resource());
+    memory.clear();
+    memory.save();
+    start_standby(ctx, &inst, &config, ctx.deadline)?;
+    log_info!("demoted: running as a standby");
+    Ok(OcfCode::Success)
+}

@@ -1,0 +1,121 @@
+//! `promote`: make this standby the primary, only if it is the best choice.
+//!
+//! - not a promotable clone: ERR_CONFIGURED;
+//! - already a primary: success;
+//! - not a running, answering standby: ERR_GENERIC (Pacemaker starts an
+//!   instance before promoting it);
+//! - election (when pre-promote noted a round): wait, bounded, for every
+//!   participant's position; if one is better (timeline, then LSN), hand
+//!   the promotion to it (its score up, ours down) and fail so that
+//!   Pacemaker plans again;
+//! - switchover (a node was demoted in this round and published its shutdown
+//!   checkpoint): refuse unless this standby received past that checkpoint,
+//!   so no write the old primary acknowledged is lost; the old primary then
+//!   stays primary;
+//! - `pg_promote(wait => true)` within the deadline, then the probe must
+//!   find a primary, then a CHECKPOINT so pg_control shows the new timeline
+//!   (pg_rewind reads it to detect a diverged former primary); then scores: ours to the primary's, and the other
+//!   participants that can follow us get a standby's right away, so a second
+//!   failure before our next monitor still finds a candidate.
+
+use std::time::Duration;
+
+use super::election::{self, Position};
+use super::publish::{self, SCORE_BOOTSTRAP, SCORE_PRIMARY, SCORE_STANDBY};
+use super::{Context, Mode};
+use crate::ocf::code::{OcfCode, OcfError, OcfResult};
+use crate::pcmk::attrs;
+use crate::pg::probe;
+use crate::pg::replication::{self, Replication};
+use crate::pg::state::{self, InstanceState};
+use crate::runstate::RunState;
+use crate::{log_info, log_warn};
+
+pub fn run(ctx: &Context) -> OcfResult {
+    if ctx.mode() != Mode::Promotable {
+        return Err(OcfError::configured(
+            "promote needs a promotable clone (pcs resource create ... promotable)",
+        ));
+    }
+    let config = ctx.checked_config()?;
+    let inst = ctx.instance(&config)?;
+    let rsc = ctx.resource().to_string();
+    let status = match state::inspect(&inst, ctx.deadline, true)? {
+        InstanceState::Running { health, .. } => match health.replication {
+            Some(Replication::Standby(status)) => status,
+            _ => {
+                log_info!("already a primary");
+                return Ok(OcfCode::Success);
+            }
+        },
+        other => {
+            return Err(OcfError::generic(format!(
+                "cannot promote: the instance is not a running standby ({other:?})"
+            )));
+        }
+    };
+    let me = ctx.node_name();
+    let mine = Position {
+        timeline: status.timeline,
+        lsn: status.position(),
+    };
+    let round = election::take_round(&rsc).unwrap_or_default();
+    let (published, missing) = election::collect(&rsc, &round.participants, &me, ctx.deadline.fraction(0.3));
+    if !missing.is_empty() {
+        log_warn!("no position from {missing:?} in time: they take no part in this election");
+    }
+    if let Some((node, theirs)) = election::better_candidate(mine, &published) {
+        let _ = attrs::set_promotion_score(&rsc, Some(node), SCORE_PRIMARY, ctx.deadline);
+        let _ = attrs::set_promotion_score(&rsc, None, SCORE_BOOTSTRAP, ctx.deadline);
+        return Err(OcfError::generic(format!(
+            "{node} is more advanced ({theirs} > {mine}): promotion handed over to it"
+        )));
+    }
+    check_switchover(ctx, &rsc, &round.demoted, mine)?;
+    log_info!("promoting at {mine} (participants {:?})", round.participants);
+    replication::promote(&inst, ctx.deadline)
+        .map_err(|e| OcfError::generic(format!("pg_promote failed: {e}")).with_source(e))?;
+    match probe::probe(&inst, ctx.deadline, false) {
+        Ok(health) if !health.in_recovery => {}
+        Ok(_) => return Err(OcfError::generic("promoted, but the server is still in recovery")),
+        Err(e) => return Err(OcfError::generic(format!("promoted, but the probe failed: {e}"))),
+    }
+    if let Err(e) = replication::checkpoint(&inst, Duration::from_secs(30), ctx.deadline) {
+        log_warn!(
+            "checkpoint after promotion failed ({e}): pg_rewind of a former primary may miss the divergence until the next checkpoint"
+        );
+    }
+    let mut memory = RunState::load(&rsc);
+    memory.clear();
+    let followers: Vec<String> = published
+        .iter()
+        .filter(|(n, p)| **n != me && p.lsn <= mine.lsn)
+        .map(|(n, _)| n.clone())
+        .collect();
+    publish::after_promotion(ctx, &mut memory, &followers);
+    memory.save();
+    log_info!("promoted; standbys that can follow: {followers:?} (score {SCORE_STANDBY})");
+    Ok(OcfCode::Success)
+}
+
+/// In a switchover, the target must have received the old primary's
+/// shutdown checkpoint (published by its demote).
+fn check_switchover(ctx: &Context, rsc: &str, demoted: &[String], mine: Position) -> OcfResult<()> {
+    if demoted.is_empty() {
+        return Ok(());
+    }
+    let checkpoints = attrs::query_all(&election::shutdown_attr(rsc), ctx.deadline).unwrap_or_default();
+    for node in demoted {
+        let Some(checkpoint) = checkpoints.get(node).and_then(|v| v.parse::<Position>().ok()) else {
+            log_warn!("switchover: {node} published no shutdown checkpoint (not a clean demote)");
+            continue;
+        };
+        if mine.timeline != checkpoint.timeline || mine.lsn <= checkpoint.lsn {
+            return Err(OcfError::generic(format!(
+                "switchover refused: received {mine}, not past {node}'s shutdown checkpoint {checkpoint}"
+            )));
+        }
+        log_info!("switchover: received {mine}, past {node}'s shutdown checkpoint {checkpoint}");
+    }
+    Ok(())
+}

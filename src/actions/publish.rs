@@ -1,0 +1,249 @@
+//! What the monitor tells the cluster: node attributes that `crm_mon -A`
+//! shows, and promotion scores.
+//!
+//! Every write goes through [`RunState`]: a value is written only when it
+//! changed (or its last write is older than [`REFRESH_S`], in case attrd
+//! lost it), so a steady cluster's monitor runs no Pacemaker tool at all.
+//! WAL positions and lag change all the time under load; they are refreshed
+//! at most every [`VOLATILE_S`] seconds.
+//!
+//! Scores are set by the primary, from its own view of the standbys in
+//! `pg_stat_replication` (the standbys cannot judge themselves once the
+//! primary is gone): streaming and within `maxlag` -> [`SCORE_STANDBY`]
+//! (slightly less when more than a WAL segment behind the best one);
+//! connecting or catching up -> -1; beyond `maxlag` -> -10; disconnected ->
+//! -1000. The primary's own score is [`SCORE_PRIMARY`]. With no primary at
+//! all (first start, or every node restarted), a standby gives itself
+//! [`SCORE_BOOTSTRAP`] so that Pacemaker has someone to promote; the election
+//! at promote time then picks the most advanced standby.
+
+use std::collections::BTreeMap;
+
+use super::Context;
+use crate::pcmk::attrs::{self, Visibility};
+use crate::pg::replication::{PrimaryStatus, StandbyStatus};
+use crate::runstate::RunState;
+use crate::{log_info, log_warn};
+
+pub const SCORE_PRIMARY: i64 = 1001;
+pub const SCORE_STANDBY: i64 = 1000;
+pub const SCORE_BEHIND: i64 = 900;
+pub const SCORE_CATCHUP: i64 = -1;
+pub const SCORE_LAGGING: i64 = -10;
+pub const SCORE_DISCONNECTED: i64 = -1000;
+pub const SCORE_BOOTSTRAP: i64 = 1;
+
+/// Rewrite an unchanged value after this long.
+pub const REFRESH_S: u64 = 300;
+/// Refresh positions and lag at most this often.
+pub const VOLATILE_S: u64 = 60;
+/// One WAL segment: standbys this close to the best are equal candidates.
+const SEGMENT: u64 = 16 * 1024 * 1024;
+
+/// The name of one of this resource's node attributes.
+pub fn attr_name(rsc: &str, what: &str) -> String {
+    format!("pgha-{rsc}-{what}")
+}
+
+/// Writes public attribute `what` = `value` here if it changed.
+fn publish_attr(ctx: &Context, state: &mut RunState, what: &str, value: &str, max_age_s: u64) {
+    let key = format!("attr.{what}");
+    if state.is_fresh(&key, value, max_age_s) {
+        return;
+    }
+    let name = attr_name(ctx.resource(), what);
+    match attrs::set(&name, Some(value), None, Visibility::Public, ctx.deadline) {
+        Ok(()) => state.set(&key, value),
+        Err(e) => log_warn!("cannot set {name}: {}", e.reason),
+    }
+}
+
+/// Sets the promotion score of `node` (None: here) if it changed.
+fn publish_score(ctx: &Context, state: &mut RunState, node: Option<&str>, score: i64) {
+    let key = format!("score.{}", node.unwrap_or("_self"));
+    let value = score.to_string();
+    if state.is_fresh(&key, &value, REFRESH_S) {
+        return;
+    }
+    match attrs::set_promotion_score(ctx.resource(), node, score, ctx.deadline) {
+        Ok(()) => {
+            log_info!(
+                "promotion score of {} set to {score}",
+                node.unwrap_or("this node")
+            );
+            state.set(&key, &value);
+        }
+        Err(e) => log_warn!(
+            "cannot set the promotion score of {}: {}",
+            node.unwrap_or("this node"),
+            e.reason
+        ),
+    }
+}
+
+/// The primary's monitor: its attributes, its score and its standbys'.
+pub fn primary(ctx: &Context, state: &mut RunState, status: &PrimaryStatus, maxlag: u64, me: &str) {
+    publish_attr(ctx, state, "role", "primary", REFRESH_S);
+    publish_attr(ctx, state, "timeline", &status.timeline.to_string(), REFRESH_S);
+    publish_attr(ctx, state, "lsn", &status.current.to_string(), VOLATILE_S);
+    publish_attr(ctx, state, "receiver", "-", REFRESH_S);
+    publish_score(ctx, state, None, SCORE_PRIMARY);
+    let known: Vec<String> = state
+        .keys_with_prefix("score.")
+        .filter(|n| *n != "_self")
+        .map(str::to_string)
+        .collect();
+    for (node, score) in standby_scores(status, maxlag, me, &known) {
+        publish_score(ctx, state, Some(&node), score);
+    }
+}
+
+/// Scores for the standbys the primary sees, and for those it saw before and
+/// no longer does.
+pub fn standby_scores(
+    status: &PrimaryStatus,
+    maxlag: u64,
+    me: &str,
+    known: &[String],
+) -> BTreeMap<String, i64> {
+    let best = status
+        .replicas
+        .iter()
+        .filter(|r| r.state == "streaming")
+        .filter_map(|r| r.flush)
+        .max()
+        .unwrap_or_default();
+    let mut scores: BTreeMap<String, i64> = known.iter().map(|n| (n.clone(), SCORE_DISCONNECTED)).collect();
+    for r in status.replicas.iter().filter(|r| r.name != me) {
+        let score = if r.state != "streaming" {
+            SCORE_CATCHUP
+        } else if maxlag > 0 && r.lag.unwrap_or(u64::MAX) > maxlag {
+            SCORE_LAGGING
+        } else if best.0.saturating_sub(r.flush.unwrap_or_default().0) > SEGMENT {
+            SCORE_BEHIND
+        } else {
+            SCORE_STANDBY
+        };
+        // Two walsenders for one node (a reconnect in progress): the better.
+        let entry = scores.entry(r.name.clone()).or_insert(score);
+        if *entry == SCORE_DISCONNECTED || score > *entry {
+            *entry = score;
+        }
+    }
+    scores.remove(me);
+    scores
+}
+
+/// A standby's monitor: its attributes, and the bootstrap score when no node
+/// has a positive one.
+pub fn standby(ctx: &Context, state: &mut RunState, status: &StandbyStatus) {
+    let receiver = status.receiver.as_deref().unwrap_or("stopped");
+    publish_attr(ctx, state, "role", "standby", REFRESH_S);
+    publish_attr(ctx, state, "timeline", &status.timeline.to_string(), REFRESH_S);
+    publish_attr(ctx, state, "receiver", receiver, REFRESH_S);
+    publish_attr(ctx, state, "lsn", &status.position().to_string(), VOLATILE_S);
+    if let Some(lag) = status.lag() {
+        publish_attr(ctx, state, "lag", &lag.to_string(), VOLATILE_S);
+    }
+    if !status.is_streaming() {
+        bootstrap_score(ctx, state);
+    }
+}
+
+/// With no primary streaming to us: if no node has a positive score, give
+/// ourselves the bootstrap score. Checked at most once a minute.
+fn bootstrap_score(ctx: &Context, state: &mut RunState) {
+    if state.age("bootstrap.checked").is_some_and(|a| a < VOLATILE_S) {
+        return;
+    }
+    state.set("bootstrap.checked", "1");
+    let scores = match attrs::promotion_scores(ctx.resource(), ctx.deadline) {
+        Ok(scores) => scores,
+        Err(e) => {
+            log_warn!("cannot read promotion scores: {}", e.reason);
+            return;
+        }
+    };
+    if scores.values().all(|s| *s <= 0) && !scores.contains_key(&ctx.node_name()) {
+        log_info!("no node is promotable and no primary streams to us: bootstrap score {SCORE_BOOTSTRAP}");
+        publish_score(ctx, state, None, SCORE_BOOTSTRAP);
+    }
+}
+
+/// Right after a promotion: our score, and a standby's score for every
+/// participant of the election that can follow us, so that a second failure
+/// before our first monitor still finds a candidate (PAF has no promotable
+/// standby until its next primary monitor).
+pub fn after_promotion(ctx: &Context, state: &mut RunState, followers: &[String]) {
+    publish_score(ctx, state, None, SCORE_PRIMARY);
+    for node in followers {
+        publish_score(ctx, state, Some(node), SCORE_STANDBY);
+    }
+    publish_attr(ctx, state, "role", "primary", REFRESH_S);
+}
+
+/// Another node that reports itself primary, checked at most once a minute
+/// from the role attributes the monitors publish.
+pub fn other_primary(ctx: &Context, state: &mut RunState, me: &str) -> Option<String> {
+    if state.age("splitbrain.checked").is_some_and(|a| a < VOLATILE_S) {
+        return state
+            .get("splitbrain.other")
+            .filter(|o| !o.is_empty())
+            .map(str::to_string);
+    }
+    let roles = attrs::query_all(&attr_name(ctx.resource(), "role"), ctx.deadline).ok()?;
+    let other = roles
+        .into_iter()
+        .find(|(node, role)| node != me && role == "primary")
+        .map(|(n, _)| n);
+    state.set("splitbrain.checked", "1");
+    state.set("splitbrain.other", other.as_deref().unwrap_or(""));
+    other
+}
+
+/// Forgets this node's role attributes (stop).
+pub fn clear_role(ctx: &Context, state: &mut RunState) {
+    for what in ["role", "receiver", "lag"] {
+        let value = if what == "role" { "stopped" } else { "-" };
+        publish_attr(ctx, state, what, value, REFRESH_S);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pg::lsn::Lsn;
+    use crate::pg::replication::Replica;
+
+    fn replica(name: &str, state: &str, flush: u64, lag: u64) -> Replica {
+        Replica {
+            name: name.into(),
+            state: state.into(),
+            sync_state: "async".into(),
+            flush: Some(Lsn(flush)),
+            lag: Some(lag),
+        }
+    }
+
+    #[test]
+    fn ranks_standbys_from_the_primarys_view() {
+        let status = PrimaryStatus {
+            timeline: 1,
+            current: Lsn(100 * SEGMENT),
+            replicas: vec![
+                replica("n2", "streaming", 100 * SEGMENT, 0),
+                replica("n3", "streaming", 90 * SEGMENT, 10 * SEGMENT),
+                replica("n4", "catchup", 50 * SEGMENT, 50 * SEGMENT),
+                replica("n1", "streaming", 100 * SEGMENT, 0),
+            ],
+        };
+        let scores = standby_scores(&status, 0, "n1", &["n5".to_string(), "n2".to_string()]);
+        assert_eq!(scores["n2"], SCORE_STANDBY);
+        assert_eq!(scores["n3"], SCORE_BEHIND);
+        assert_eq!(scores["n4"], SCORE_CATCHUP);
+        assert_eq!(scores["n5"], SCORE_DISCONNECTED, "seen before, gone now");
+        assert!(!scores.contains_key("n1"), "never scores itself as a standby");
+        let scores = standby_scores(&status, SEGMENT, "n1", &[]);
+        assert_eq!(scores["n3"], SCORE_LAGGING, "beyond maxlag is never promotable");
+    }
+}

@@ -1,0 +1,131 @@
+//! Node attributes through `attrd_updater` and promotion scores through
+//! `crm_attribute --promotion`.
+//!
+//! Private attributes (`--private`) live only in pacemaker-attrd and never
+//! reach the CIB: they carry the election data between nodes. Public ones
+//! (lifetime reboot) are what `crm_mon -A` shows.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::deadline::Deadline;
+use crate::exec;
+use crate::ocf::code::{OcfError, OcfResult};
+
+/// Per-call bound of a Pacemaker tool, within the action's deadline.
+const TOOL_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    /// Shown by `crm_mon -A` (written to the CIB status section).
+    Public,
+    /// Kept in pacemaker-attrd only.
+    Private,
+}
+
+fn run(program: &str, args: &[&str], deadline: Deadline) -> OcfResult<String> {
+    let out = exec::run(program, args, None, deadline.within(TOOL_TIMEOUT))?;
+    if !out.success() {
+        return Err(OcfError::generic(format!(
+            "{program} {} failed: {}",
+            args.join(" "),
+            out.last_message()
+        )));
+    }
+    Ok(out.stdout)
+}
+
+/// Sets (or, with `None`, deletes) attribute `name` of `node` (None: here).
+pub fn set(
+    name: &str,
+    value: Option<&str>,
+    node: Option<&str>,
+    visibility: Visibility,
+    deadline: Deadline,
+) -> OcfResult<()> {
+    let mut args = vec!["-n", name];
+    match value {
+        Some(v) => args.extend(["-U", v]),
+        None => args.push("-D"),
+    }
+    if let Some(node) = node {
+        args.extend(["-N", node]);
+    }
+    if visibility == Visibility::Private {
+        args.push("-p");
+    }
+    run("attrd_updater", &args, deadline).map(|_| ())
+}
+
+/// The value of attribute `name` on every node that has one.
+pub fn query_all(name: &str, deadline: Deadline) -> OcfResult<BTreeMap<String, String>> {
+    let out = run("attrd_updater", &["-Q", "-A", "-n", name], deadline)?;
+    Ok(parse_query_all(&out))
+}
+
+/// Parses `name="x" host="node1" value="5"` lines.
+pub fn parse_query_all(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|line| {
+            let host = quoted_field(line, "host=")?;
+            let value = quoted_field(line, "value=")?;
+            (!value.is_empty()).then(|| (host.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+fn quoted_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let start = line.find(key)? + key.len();
+    let rest = line[start..].strip_prefix('"')?;
+    rest.find('"').map(|end| &rest[..end])
+}
+
+/// The name of the promotion score attribute of resource `rsc`.
+pub fn promotion_attribute(rsc: &str) -> String {
+    format!("master-{rsc}")
+}
+
+/// Sets the promotion score of `rsc` on `node` (None: here), lifetime reboot.
+pub fn set_promotion_score(rsc: &str, node: Option<&str>, score: i64, deadline: Deadline) -> OcfResult<()> {
+    let promotion = format!("--promotion={rsc}");
+    let value = score.to_string();
+    let mut args = vec![promotion.as_str(), "-l", "reboot", "-v", value.as_str()];
+    if let Some(node) = node {
+        args.extend(["-N", node]);
+    }
+    run("crm_attribute", &args, deadline).map(|_| ())
+}
+
+/// Every node's promotion score for `rsc`, in one query of pacemaker-attrd.
+pub fn promotion_scores(rsc: &str, deadline: Deadline) -> OcfResult<BTreeMap<String, i64>> {
+    Ok(query_all(&promotion_attribute(rsc), deadline)?
+        .into_iter()
+        .filter_map(|(node, v)| Some((node, parse_score(&v)?)))
+        .collect())
+}
+
+/// Pacemaker scores: integers, or +/-INFINITY (1,000,000).
+pub fn parse_score(v: &str) -> Option<i64> {
+    match v.trim() {
+        "INFINITY" | "+INFINITY" => Some(1_000_000),
+        "-INFINITY" => Some(-1_000_000),
+        n => n.parse().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_attrd_updater_query_all() {
+        let text = "name=\"master-pgsqld\" host=\"node1\" value=\"1001\"\n\
+                    name=\"master-pgsqld\" host=\"node2\" value=\"\"\n\
+                    name=\"master-pgsqld\" host=\"node3\" value=\"-1000\"\n";
+        let all = parse_query_all(text);
+        assert_eq!(all.len(), 2);
+        assert_eq!(all["node1"], "1001");
+        assert_eq!(parse_score(&all["node3"]), Some(-1000));
+        assert_eq!(parse_score("-INFINITY"), Some(-1_000_000));
+    }
+}

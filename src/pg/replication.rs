@@ -1,0 +1,400 @@
+//! Streaming replication: what a primary sees of its standbys, what a standby
+//! knows of its own progress, the recovery settings a standby starts with,
+//! promotion and pg_rewind.
+//!
+//! Recovery settings are never written into the operator's configuration:
+//! the agent creates `standby.signal` and passes `primary_conninfo` (with
+//! `application_name` = the Pacemaker node name) and
+//! `recovery_target_timeline=latest` on the server's command line, where
+//! they take precedence over postgresql.conf and postgresql.auto.conf (so a
+//! `primary_conninfo` left there by `pg_basebackup -R` cannot point the
+//! standby elsewhere).
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use postgres::{Client, SimpleQueryMessage};
+
+use crate::deadline::Deadline;
+use crate::exec;
+use crate::ocf::code::{OcfError, OcfResult};
+use crate::pg::instance::Instance;
+use crate::pg::lsn::Lsn;
+use crate::pg::session::{self, SqlError};
+
+/// One result set of a simple-protocol query: rows of nullable text columns.
+pub type Rows = Vec<Vec<Option<String>>>;
+
+/// Runs `sql` (one or more statements) in one round trip; one `Rows` per
+/// statement.
+pub fn simple_query_sets(client: &mut Client, sql: &str) -> Result<Vec<Rows>, postgres::Error> {
+    let mut sets = vec![Rows::new()];
+    for message in client.simple_query(sql)? {
+        match message {
+            SimpleQueryMessage::Row(row) => {
+                let values = (0..row.len()).map(|i| row.get(i).map(str::to_string)).collect();
+                sets.last_mut().expect("never empty").push(values);
+            }
+            SimpleQueryMessage::CommandComplete(_) => sets.push(Rows::new()),
+            _ => {}
+        }
+    }
+    sets.pop();
+    Ok(sets)
+}
+
+/// A standby as the primary sees it in `pg_stat_replication`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replica {
+    /// `application_name`: the standby's Pacemaker node name.
+    pub name: String,
+    /// `state`: streaming, catchup, startup, backup, stopping.
+    pub state: String,
+    /// `sync_state`: async, potential, sync, quorum.
+    pub sync_state: String,
+    pub flush: Option<Lsn>,
+    /// Bytes between the primary's current WAL position and `flush`.
+    pub lag: Option<u64>,
+}
+
+/// What a primary knows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrimaryStatus {
+    pub timeline: u32,
+    pub current: Lsn,
+    pub replicas: Vec<Replica>,
+}
+
+/// What a standby knows of itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StandbyStatus {
+    /// The newest timeline it knows of (received, or from its last restartpoint).
+    pub timeline: u32,
+    pub receive: Option<Lsn>,
+    pub replay: Option<Lsn>,
+    /// `pg_stat_wal_receiver.status` (streaming, starting, waiting, ...), None
+    /// when no WAL receiver runs.
+    pub receiver: Option<String>,
+    /// The primary's WAL position at its last message, when streaming.
+    pub primary_end: Option<Lsn>,
+}
+
+impl StandbyStatus {
+    /// The greater of received and replayed: how far this standby could go
+    /// if promoted now (PAF #225 used the received LSN only, which after a
+    /// restart is the start of a segment on every node).
+    pub fn position(&self) -> Lsn {
+        self.receive.max(self.replay).unwrap_or_default()
+    }
+
+    pub fn is_streaming(&self) -> bool {
+        self.receiver.as_deref() == Some("streaming")
+    }
+
+    /// Bytes behind the primary, as last reported by it.
+    pub fn lag(&self) -> Option<u64> {
+        Some(self.primary_end?.0.saturating_sub(self.position().0))
+    }
+}
+
+/// The role-specific half of a monitor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Replication {
+    Primary(PrimaryStatus),
+    Standby(StandbyStatus),
+}
+
+const PRIMARY_SQL: &str = "select ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int, \
+    pg_current_wal_lsn()::text; \
+    select application_name, state, coalesce(sync_state, ''), flush_lsn::text, \
+    pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn)::bigint::text from pg_stat_replication \
+    where application_name <> ''";
+
+const STANDBY_SQL: &str = "select greatest((select timeline_id from pg_control_checkpoint()), \
+    coalesce((select received_tli from pg_stat_wal_receiver), 0)), \
+    pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text; \
+    select status, latest_end_lsn::text from pg_stat_wal_receiver";
+
+/// Queries the role-specific status on an open connection.
+pub fn query_status(client: &mut Client, in_recovery: bool) -> Result<Replication, postgres::Error> {
+    let parse_lsn = |v: &Option<String>| v.as_deref().and_then(|s| s.parse::<Lsn>().ok());
+    if in_recovery {
+        let sets = simple_query_sets(client, STANDBY_SQL)?;
+        let me = sets.first().and_then(|r| r.first()).cloned().unwrap_or_default();
+        let receiver = sets.get(1).and_then(|r| r.first()).cloned();
+        Ok(Replication::Standby(StandbyStatus {
+            timeline: me
+                .first()
+                .cloned()
+                .flatten()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0),
+            receive: me.get(1).and_then(parse_lsn),
+            replay: me.get(2).and_then(parse_lsn),
+            receiver: receiver.as_ref().and_then(|r| r.first().cloned().flatten()),
+            primary_end: receiver.as_ref().and_then(|r| r.get(1)).and_then(parse_lsn),
+        }))
+    } else {
+        let sets = simple_query_sets(client, PRIMARY_SQL)?;
+        let me = sets.first().and_then(|r| r.first()).cloned().unwrap_or_default();
+        let replicas = sets
+            .get(1)
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| Replica {
+                        name: r.first().cloned().flatten().unwrap_or_default(),
+                        state: r.get(1).cloned().flatten().unwrap_or_default(),
+                        sync_state: r.get(2).cloned().flatten().unwrap_or_default(),
+                        flush: r.get(3).and_then(parse_lsn),
+                        lag: r.get(4).cloned().flatten().and_then(|v| v.parse().ok()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Replication::Primary(PrimaryStatus {
+            timeline: me
+                .first()
+                .cloned()
+                .flatten()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0),
+            current: me.get(1).and_then(parse_lsn).unwrap_or_default(),
+            replicas,
+        }))
+    }
+}
+
+/// The server arguments that make a standby follow the primary.
+pub fn standby_args(primary_conninfo: &str, node_name: &str) -> Vec<String> {
+    vec![
+        "-c".into(),
+        format!(
+            "primary_conninfo={} application_name={}",
+            primary_conninfo.trim(),
+            quote_conninfo_value(node_name)
+        ),
+        "-c".into(),
+        "recovery_target_timeline=latest".into(),
+    ]
+}
+
+/// Quotes a libpq conninfo value when it needs it.
+fn quote_conninfo_value(v: &str) -> String {
+    if !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+        v.to_string()
+    } else {
+        format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+}
+
+/// Creates `standby.signal` (empty, owned by the system user) if missing.
+pub fn write_standby_signal(inst: &Instance) -> OcfResult<()> {
+    let path = inst.datadir.join("standby.signal");
+    if path.exists() {
+        return Ok(());
+    }
+    fs::write(&path, b"")
+        .map_err(|e| OcfError::generic(format!("cannot create {}", path.display())).with_source(e))?;
+    let _ = std::os::unix::fs::chown(&path, Some(inst.user.uid.as_raw()), Some(inst.user.gid.as_raw()));
+    let _ = fs::set_permissions(&path, fs::Permissions::from_mode(0o600));
+    Ok(())
+}
+
+/// Promotes the standby and waits until it accepts writes, within `deadline`.
+pub fn promote(inst: &Instance, deadline: Deadline) -> Result<(), SqlError> {
+    let wait_s = deadline.remaining().as_secs().clamp(1, 3600);
+    let sql = format!("select pg_promote(true, {wait_s})");
+    let promoted = session::with_client(
+        &inst.target,
+        Some(inst.user.uid),
+        deadline.remaining(),
+        deadline,
+        move |c| {
+            let sets = simple_query_sets(c, &sql)?;
+            Ok(sets
+                .first()
+                .and_then(|r| r.first())
+                .and_then(|r| r.first().cloned().flatten()))
+        },
+    )?;
+    match promoted.as_deref() {
+        Some("t") => Ok(()),
+        other => Err(SqlError::Other(format!(
+            "pg_promote() answered {other:?}: not promoted in {wait_s}s"
+        ))),
+    }
+}
+
+/// Runs a CHECKPOINT on a primary just promoted, so that its pg_control
+/// shows the new timeline: until then pg_rewind, which reads the source's
+/// pg_control, finds both on the same timeline and rewinds nothing.
+pub fn checkpoint(inst: &Instance, timeout: Duration, deadline: Deadline) -> Result<(), SqlError> {
+    session::with_client(&inst.target, Some(inst.user.uid), timeout, deadline, |c| {
+        c.simple_query("checkpoint").map(|_| ())
+    })
+}
+
+/// What `pg_rewind --dry-run` found about a former primary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Divergence {
+    /// Its history is a prefix of the primary's: it can follow as it is.
+    None,
+    /// It has WAL the primary never had: it must be rewound or rebuilt.
+    Diverged(String),
+    /// No primary could be reached (bootstrap, primary down): nothing to
+    /// compare with, the standby can only wait for one.
+    NoPrimary(String),
+    /// pg_rewind could not tell (e.g. the WAL since the last common
+    /// checkpoint is gone): following blindly could corrupt, so it counts as
+    /// a divergence that needs a decision.
+    Undecided(String),
+}
+
+/// The libpq string pg_rewind connects to the primary with: a VIP that is
+/// nowhere (no primary yet) must not hang the start, so a connect timeout is
+/// added unless the operator gave one.
+pub fn rewind_source(primary_conninfo: &str) -> String {
+    let timeout = if primary_conninfo.contains("connect_timeout") {
+        ""
+    } else {
+        " connect_timeout=5"
+    };
+    format!("{} dbname=postgres{timeout}", primary_conninfo.trim())
+}
+
+/// Asks the primary, through `pg_rewind --dry-run`, whether this stopped
+/// instance diverged from it. Nothing is written in dry-run mode.
+pub fn check_divergence(
+    inst: &Instance,
+    primary_conninfo: &str,
+    deadline: Deadline,
+) -> OcfResult<Divergence> {
+    let source = format!("--source-server={}", rewind_source(primary_conninfo));
+    let target = format!("--target-pgdata={}", inst.datadir.display());
+    let out = exec::run(
+        inst.program("pg_rewind"),
+        &["--dry-run", "--progress", target.as_str(), source.as_str()],
+        Some(&inst.user),
+        deadline.within(Duration::from_secs(30)),
+    )?;
+    let text = format!("{}\n{}", out.stdout, out.stderr);
+    Ok(classify_rewind_output(out.success(), &text))
+}
+
+/// Reads pg_rewind's verdict from its output (LC_ALL=C).
+pub fn classify_rewind_output(success: bool, text: &str) -> Divergence {
+    if text.contains("no rewind required") {
+        return Divergence::None;
+    }
+    if success
+        && (text.contains("servers diverged at") || text.contains("rewinding from last common checkpoint"))
+    {
+        let line = text
+            .lines()
+            .find(|l| l.contains("servers diverged at"))
+            .unwrap_or("servers diverged");
+        return Divergence::Diverged(line.trim().trim_start_matches("pg_rewind: ").to_string());
+    }
+    let last = text
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("no output");
+    let last = last
+        .trim_start_matches("pg_rewind: ")
+        .trim_start_matches("error: ")
+        .to_string();
+    // libpq's connection failures (socket missing, refused, timeout); not
+    // pg_rewind's own "No such file" about a WAL segment.
+    let unreachable = ["could not connect", "connection to server", "timeout expired"];
+    if unreachable.iter().any(|u| text.contains(u)) {
+        Divergence::NoPrimary(last)
+    } else {
+        Divergence::Undecided(last)
+    }
+}
+
+/// Rewinds this stopped instance onto the primary's timeline.
+pub fn rewind(inst: &Instance, primary_conninfo: &str, deadline: Deadline) -> OcfResult<()> {
+    let source = format!("--source-server={}", rewind_source(primary_conninfo));
+    let target = format!("--target-pgdata={}", inst.datadir.display());
+    let out = exec::run(
+        inst.program("pg_rewind"),
+        &[target.as_str(), source.as_str()],
+        Some(&inst.user),
+        deadline,
+    )?;
+    if !out.success() {
+        return Err(OcfError::generic(format!(
+            "pg_rewind failed: {}",
+            out.last_message()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standby_args_name_the_node() {
+        assert_eq!(
+            standby_args("host=10.0.0.9 user=replicator", "node-1"),
+            vec![
+                "-c",
+                "primary_conninfo=host=10.0.0.9 user=replicator application_name=node-1",
+                "-c",
+                "recovery_target_timeline=latest"
+            ]
+        );
+        assert!(
+            standby_args("host=x", "odd name")
+                .get(1)
+                .unwrap()
+                .ends_with("application_name='odd name'")
+        );
+    }
+
+    #[test]
+    fn position_is_the_greater_of_receive_and_replay() {
+        let s = StandbyStatus {
+            timeline: 2,
+            receive: Some(Lsn(100)),
+            replay: Some(Lsn(150)),
+            receiver: None,
+            primary_end: Some(Lsn(400)),
+        };
+        assert_eq!(s.position(), Lsn(150));
+        assert_eq!(s.lag(), Some(250));
+        assert!(!s.is_streaming());
+    }
+
+    #[test]
+    fn rewind_verdicts() {
+        assert_eq!(
+            classify_rewind_output(
+                true,
+                "pg_rewind: source and target cluster are on the same timeline\npg_rewind: no rewind required\n"
+            ),
+            Divergence::None
+        );
+        assert!(matches!(
+            classify_rewind_output(true, "pg_rewind: servers diverged at WAL location 0/3000060 on timeline 1\npg_rewind: rewinding from last common checkpoint at 0/2000060 on timeline 1\n"),
+            Divergence::Diverged(d) if d.contains("0/3000060")
+        ));
+        assert!(matches!(
+            classify_rewind_output(
+                false,
+                "pg_rewind: error: could not connect to server: Connection refused\n"
+            ),
+            Divergence::NoPrimary(_)
+        ));
+        assert!(matches!(
+            classify_rewind_output(false, "pg_rewind: error: could not find previous WAL record at 0/2000100\n"),
+            Divergence::Undecided(e) if e.starts_with("could not find previous WAL record")
+        ));
+    }
+}

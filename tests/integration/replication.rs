@@ -1,0 +1,179 @@
+//! Streaming replication with two instances on this machine, the agent in
+//! promotable-clone mode (its meta attributes as Pacemaker passes them), no
+//! cluster: promotion scores and node attributes cannot be written here and
+//! the agent must carry on without them.
+
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+
+use crate::util::*;
+
+/// A primary on "node-a" (started as a standby, then promoted, as in a
+/// cluster) and a standby made from it on "node-b".
+fn pair(name: &str) -> (PgCluster, Agent, PgCluster, Agent) {
+    let a = PgCluster::init(&format!("{name}-a"));
+    // pg_rewind needs hint bits logged and the WAL since the last common
+    // checkpoint kept on the former primary.
+    a.append_conf("wal_log_hints = on\nwal_keep_size = '256MB'\n");
+    let rsc = format!("t{}{name}", std::process::id());
+    // The first node follows nobody yet: its conninfo names the other one.
+    let a_agent = a.clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres");
+    a_agent.run("start").expect(rc::SUCCESS);
+    a_agent.run("monitor").expect_reason(190, "not replicating");
+    a_agent.run("promote").expect(rc::SUCCESS);
+    a_agent.run("monitor").expect(rc::RUNNING_PROMOTED);
+    let b = PgCluster::basebackup_of(&a, &format!("{name}-b"));
+    let b_agent = b.clone_agent(&rsc, "node-b", &a.conninfo());
+    b_agent.run("start").expect(rc::SUCCESS);
+    b_agent
+        .run_until("monitor", rc::SUCCESS, Duration::from_secs(15))
+        .expect(rc::SUCCESS);
+    (a, a_agent, b, b_agent)
+}
+
+fn wait_for_row(pg: &PgCluster, sql: &str, expected: &str) {
+    let end = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = std::panic::catch_unwind(|| pg.psql(sql)).unwrap_or_default();
+        if got.trim() == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "{sql} gave {got:?}, not {expected:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_standby_starts_following_the_primary_with_its_node_name() {
+    let (a, a_agent, b, b_agent) = pair("follow");
+    a.psql("create table t(i int); insert into t values (1)");
+    wait_for_row(&b, "select count(*) from t", "1");
+    assert_eq!(
+        a.psql("select application_name from pg_stat_replication").trim(),
+        "node-b"
+    );
+    assert_eq!(b.psql("select pg_is_in_recovery()").trim(), "t");
+    // The operator's configuration is untouched: settings come on the command line.
+    let conf = std::fs::read_to_string(b.datadir.join("postgresql.conf")).unwrap();
+    assert!(
+        !conf
+            .lines()
+            .any(|l| l.trim_start().starts_with("primary_conninfo")),
+        "postgresql.conf was rewritten"
+    );
+    assert!(b.datadir.join("standby.signal").exists());
+    b_agent.run("stop").expect(rc::SUCCESS);
+    a_agent.run("stop").expect(rc::SUCCESS);
+}
+
+#[test]
+fn switchover_demotes_the_primary_and_promotes_the_standby_without_a_rebuild() {
+    let (a, a_agent, b, b_agent) = pair("switch");
+    a.psql("create table t(i int); insert into t values (1)");
+    wait_for_row(&b, "select count(*) from t", "1");
+    // Pacemaker's order: demote the old primary (it restarts as a standby of
+    // the new one), then promote the target.
+    let a_agent = a_agent.param("primary_conninfo", &b.conninfo());
+    a_agent.run("demote").expect(rc::SUCCESS);
+    b_agent.run("promote").expect(rc::SUCCESS);
+    b_agent.run("monitor").expect(rc::RUNNING_PROMOTED);
+    b.psql("insert into t values (2)");
+    wait_for_row(&a, "select count(*) from t", "2");
+    a_agent
+        .run_until("monitor", rc::SUCCESS, Duration::from_secs(15))
+        .expect(rc::SUCCESS);
+    a_agent.run("stop").expect(rc::SUCCESS);
+    b_agent.run("stop").expect(rc::SUCCESS);
+}
+
+#[test]
+fn a_crashed_primary_is_failed_promoted_and_demote_recovers_it_in_place() {
+    let (a, a_agent, _b, b_agent) = pair("crash");
+    a.psql("create table t(i int); insert into t values (7)");
+    kill(a.postmaster_pid().unwrap(), Signal::SIGKILL).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    a_agent
+        .clone()
+        .recurring()
+        .run("monitor")
+        .expect_reason(rc::FAILED_PROMOTED, "crashed");
+    // Pacemaker recovers a failed primary with demote, stop, start, promote.
+    a_agent.run("demote").expect(rc::SUCCESS);
+    a_agent.run("stop").expect(rc::SUCCESS);
+    a_agent.run("start").expect(rc::SUCCESS);
+    a_agent.run("promote").expect(rc::SUCCESS);
+    assert_eq!(a.psql("select i from t").trim(), "7");
+    b_agent.run("stop").expect(rc::SUCCESS);
+    a_agent.run("stop").expect(rc::SUCCESS);
+}
+
+/// A failover that leaves the old primary with WAL the new one never got.
+fn diverge(name: &str) -> (PgCluster, Agent, PgCluster, Agent) {
+    let (a, a_agent, b, b_agent) = pair(name);
+    a.psql("create table t(i int); insert into t values (1)");
+    wait_for_row(&b, "select count(*) from t", "1");
+    b_agent.run("stop").expect(rc::SUCCESS);
+    a.psql("insert into t select generate_series(2, 1000)"); // never reaches b
+    a_agent.run("stop").expect(rc::SUCCESS);
+    b_agent.run("start").expect(rc::SUCCESS);
+    b_agent.run("promote").expect(rc::SUCCESS);
+    b.psql("insert into t values (-1)");
+    let a_agent = a_agent.param("primary_conninfo", &b.conninfo());
+    (a, a_agent, b, b_agent)
+}
+
+#[test]
+fn a_diverged_former_primary_refuses_to_start_without_rewind() {
+    let (a, a_agent, _b, b_agent) = diverge("norewind");
+    a_agent
+        .run("start")
+        .expect_reason(rc::ERR_GENERIC, "needs pg_rewind");
+    assert!(a.processes().is_empty(), "it must not run at all");
+    b_agent.run("stop").expect(rc::SUCCESS);
+}
+
+#[test]
+fn a_diverged_former_primary_is_rewound_and_follows_with_rewind_true() {
+    let (a, a_agent, b, b_agent) = diverge("rewind");
+    let a_agent = a_agent.param("rewind", "true");
+    a_agent.run("start").expect(rc::SUCCESS);
+    a_agent
+        .run_until("monitor", rc::SUCCESS, Duration::from_secs(20))
+        .expect(rc::SUCCESS);
+    wait_for_row(&a, "select count(*) from t", "2");
+    assert_eq!(
+        a.psql("select min(i) from t").trim(),
+        "-1",
+        "the new primary's history"
+    );
+    b.psql("insert into t values (-2)");
+    wait_for_row(&a, "select count(*) from t", "3");
+    a_agent.run("stop").expect(rc::SUCCESS);
+    b_agent.run("stop").expect(rc::SUCCESS);
+}
+
+#[test]
+fn clone_settings_are_checked_from_the_environment() {
+    let pg = PgCluster::init("clonecfg");
+    let agent = pg.clone_agent("tclonecfg", "node-a", "host=/x user=postgres");
+    agent
+        .clone()
+        .meta("notify", "false")
+        .run("validate-all")
+        .expect_reason(rc::ERR_CONFIGURED, "notify=true");
+    agent
+        .clone()
+        .meta("promoted_max", "2")
+        .run("validate-all")
+        .expect_reason(rc::ERR_CONFIGURED, "promoted-max");
+    agent
+        .clone()
+        .param("primary_conninfo", "")
+        .run("validate-all")
+        .expect_reason(rc::ERR_CONFIGURED, "primary_conninfo");
+    agent.run("validate-all").expect(rc::SUCCESS);
+}
