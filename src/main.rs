@@ -15,6 +15,7 @@ mod params;
 mod pcmk;
 mod pg;
 mod runstate;
+mod status;
 
 use std::process::ExitCode;
 
@@ -31,7 +32,8 @@ const OCF_PROVIDER: &str = "pgha";
 const EXIT_REASON_MAX: usize = 127;
 
 const ACTIONS_HELP: &str =
-    "Actions (OCF 1.1): start, stop, monitor, validate-all, reload-agent, meta-data, usage.
+    "Actions (OCF 1.1): start, stop, monitor, promote, demote, notify, validate-all, reload-agent,
+meta-data, usage. For operators: pgha status [--resource NAME] [--json].
 Parameters are read from OCF_RESKEY_<name> environment variables; run `pgha meta-data` to list them.";
 
 #[derive(Parser, Debug)]
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let action = match cli.action.as_deref() {
         Some("doc") => return print_doc(cli.rest.first().map(String::as_str)),
+        Some("status") => return print_status(&cli.rest),
         Some("usage" | "help") => {
             println!("usage: pgha <action>\n{ACTIONS_HELP}");
             return ExitCode::SUCCESS;
@@ -92,6 +95,20 @@ fn print_doc(what: Option<&str>) -> ExitCode {
         _ => {
             eprintln!("usage: pgha doc markdown|man");
             exit(OcfCode::ErrArgs)
+        }
+    }
+}
+
+/// `pgha status [--resource NAME] [--json]`: the replication view.
+fn print_status(args: &[String]) -> ExitCode {
+    match status::run(args) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pgha status: {e}");
+            exit(e.code)
         }
     }
 }

@@ -1,0 +1,224 @@
+//! `pgha status [--resource NAME] [--json]`: the replication view of the
+//! cluster from any node, for operators.
+//!
+//! It reads what the agents publish (node attributes `pgha-<rsc>-*` and the
+//! promotion scores) from pacemaker-attrd, one query per attribute, each
+//! bounded; it never connects to PostgreSQL. "Would be promoted" is the
+//! standby Pacemaker would pick now: the highest positive score, then the
+//! most advanced position; the election at promote time has the last word.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::deadline::Deadline;
+use crate::exec;
+use crate::ocf::code::{OcfError, OcfResult};
+use crate::pcmk::attrs;
+
+const FIELDS: &[&str] = &["role", "timeline", "lsn", "lag", "receiver"];
+
+/// One node's row.
+#[derive(Debug, Default)]
+pub struct NodeView {
+    pub fields: BTreeMap<&'static str, String>,
+    pub score: Option<i64>,
+}
+
+/// The view of resource `rsc`.
+pub fn collect(rsc: &str, deadline: Deadline) -> OcfResult<BTreeMap<String, NodeView>> {
+    let mut nodes: BTreeMap<String, NodeView> = BTreeMap::new();
+    for field in FIELDS {
+        let name = format!("pgha-{rsc}-{field}");
+        for (node, value) in attrs::query_all(&name, deadline)? {
+            nodes.entry(node).or_default().fields.insert(field, value);
+        }
+    }
+    for (node, score) in attrs::promotion_scores(rsc, deadline)? {
+        nodes.entry(node).or_default().score = Some(score);
+    }
+    Ok(nodes)
+}
+
+/// The standby Pacemaker would promote now, if any.
+pub fn would_promote(nodes: &BTreeMap<String, NodeView>) -> Option<&str> {
+    let position = |v: &NodeView| {
+        let tl: u32 = v.fields.get("timeline").and_then(|t| t.parse().ok()).unwrap_or(0);
+        let lsn = v
+            .fields
+            .get("lsn")
+            .and_then(|l| l.parse::<crate::pg::lsn::Lsn>().ok())
+            .unwrap_or_default();
+        (tl, lsn)
+    };
+    nodes
+        .iter()
+        .filter(|(_, v)| v.fields.get("role").map(String::as_str) == Some("standby"))
+        .filter(|(_, v)| v.score.is_some_and(|s| s > 0))
+        .max_by_key(|(_, v)| (v.score, position(v)))
+        .map(|(n, _)| n.as_str())
+}
+
+/// Finds the pgha resource in the CIB when there is exactly one.
+fn find_resource(deadline: Deadline) -> OcfResult<String> {
+    let out = exec::run(
+        "cibadmin",
+        &[
+            "--query",
+            "--xpath",
+            "//primitive[@provider='pgha'][@type='postgresql']",
+        ],
+        None,
+        deadline.within(Duration::from_secs(10)),
+    )?;
+    if !out.success() {
+        return Err(OcfError::generic(format!(
+            "no pgha resource in the CIB: {}",
+            out.last_message()
+        )));
+    }
+    let ids: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("<primitive"))
+        .filter_map(|l| l.split("id=\"").nth(1)?.split('"').next())
+        .collect();
+    match ids.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Err(OcfError::generic("no pgha resource in the CIB")),
+        many => Err(OcfError::generic(format!(
+            "several pgha resources ({}): use --resource",
+            many.join(", ")
+        ))),
+    }
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Renders the view as JSON (written by hand: one small object).
+pub fn to_json(rsc: &str, nodes: &BTreeMap<String, NodeView>) -> String {
+    let rows: Vec<String> = nodes
+        .iter()
+        .map(|(node, v)| {
+            let mut parts = vec![format!("\"node\":{}", json_string(node))];
+            for f in FIELDS {
+                let value = v
+                    .fields
+                    .get(f)
+                    .map(|s| json_string(s))
+                    .unwrap_or_else(|| "null".into());
+                parts.push(format!("\"{f}\":{value}"));
+            }
+            parts.push(format!(
+                "\"score\":{}",
+                v.score.map(|s| s.to_string()).unwrap_or_else(|| "null".into())
+            ));
+            format!("{{{}}}", parts.join(","))
+        })
+        .collect();
+    let primary = nodes
+        .iter()
+        .find(|(_, v)| v.fields.get("role").map(String::as_str) == Some("primary"));
+    format!(
+        "{{\"resource\":{},\"primary\":{},\"would_promote\":{},\"nodes\":[{}]}}",
+        json_string(rsc),
+        primary
+            .map(|(n, _)| json_string(n))
+            .unwrap_or_else(|| "null".into()),
+        would_promote(nodes)
+            .map(json_string)
+            .unwrap_or_else(|| "null".into()),
+        rows.join(",")
+    )
+}
+
+/// Renders the view as a table.
+pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>) -> String {
+    let mut out = format!("resource {rsc}\n");
+    out.push_str(&format!(
+        "{:<16} {:<8} {:>8} {:<14} {:>12} {:<10} {:>7}\n",
+        "node", "role", "timeline", "lsn", "lag (bytes)", "receiver", "score"
+    ));
+    for (node, v) in nodes {
+        let f = |k: &str| v.fields.get(k).cloned().unwrap_or_else(|| "-".into());
+        out.push_str(&format!(
+            "{:<16} {:<8} {:>8} {:<14} {:>12} {:<10} {:>7}\n",
+            node,
+            f("role"),
+            f("timeline"),
+            f("lsn"),
+            f("lag"),
+            f("receiver"),
+            v.score.map(|s| s.to_string()).unwrap_or_else(|| "-".into())
+        ));
+    }
+    out.push_str(&format!(
+        "would be promoted now: {}\n",
+        would_promote(nodes).unwrap_or("nobody")
+    ));
+    out
+}
+
+/// Runs `pgha status`.
+pub fn run(args: &[String]) -> OcfResult<String> {
+    let deadline = Deadline::after(Duration::from_secs(30));
+    let json = args.iter().any(|a| a == "--json");
+    let rsc = match args.iter().position(|a| a == "--resource") {
+        Some(i) => args
+            .get(i + 1)
+            .cloned()
+            .ok_or_else(|| OcfError::args("--resource needs a name"))?,
+        None => find_resource(deadline)?,
+    };
+    let nodes = collect(&rsc, deadline)?;
+    Ok(if json {
+        to_json(&rsc, &nodes) + "\n"
+    } else {
+        to_text(&rsc, &nodes)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(role: &str, tl: &str, lsn: &str, score: Option<i64>) -> NodeView {
+        let mut v = NodeView {
+            score,
+            ..Default::default()
+        };
+        v.fields.insert("role", role.into());
+        v.fields.insert("timeline", tl.into());
+        v.fields.insert("lsn", lsn.into());
+        v
+    }
+
+    #[test]
+    fn would_promote_the_best_scored_most_advanced_standby() {
+        let nodes: BTreeMap<String, NodeView> = [
+            ("n1".to_string(), view("primary", "2", "0/9000000", Some(1001))),
+            ("n2".to_string(), view("standby", "2", "0/8000000", Some(1000))),
+            ("n3".to_string(), view("standby", "2", "0/8800000", Some(1000))),
+            ("n4".to_string(), view("standby", "2", "0/9900000", Some(-1000))),
+        ]
+        .into();
+        assert_eq!(would_promote(&nodes), Some("n3"));
+        let json = to_json("pgsqld", &nodes);
+        assert!(
+            json.starts_with("{\"resource\":\"pgsqld\",\"primary\":\"n1\",\"would_promote\":\"n3\""),
+            "{json}"
+        );
+        assert!(to_text("pgsqld", &nodes).contains("would be promoted now: n3"));
+    }
+}
