@@ -50,49 +50,35 @@ pub const AGENT: AgentInfo = AgentInfo {
 /// into the CIB as a default operation, so only actions that do something
 /// are listed.
 pub const ACTIONS: &[ActionSpec] = &[
-    ActionSpec {
-        name: "start",
-        timeout_s: 60,
-        interval_s: None,
-        depth: None,
-        role: None,
-    },
-    ActionSpec {
-        name: "stop",
-        timeout_s: 60,
-        interval_s: None,
-        depth: None,
-        role: None,
-    },
-    ActionSpec {
-        name: "monitor",
-        timeout_s: 10,
-        interval_s: Some(15),
-        depth: Some(0),
-        role: None,
-    },
-    ActionSpec {
-        name: "reload-agent",
-        timeout_s: 10,
-        interval_s: None,
-        depth: None,
-        role: None,
-    },
-    ActionSpec {
-        name: "validate-all",
-        timeout_s: 10,
-        interval_s: None,
-        depth: None,
-        role: None,
-    },
-    ActionSpec {
-        name: "meta-data",
-        timeout_s: 5,
-        interval_s: None,
-        depth: None,
-        role: None,
-    },
+    action("start", 60, None, None),
+    action("stop", 60, None, None),
+    // Pacemaker tells recurring operations apart by interval only, so the
+    // two roles need two intervals; a monitor without a role runs for a
+    // primitive, and for the unpromoted instances of a clone.
+    action("monitor", 10, Some(15), Some("Promoted")),
+    action("monitor", 10, Some(16), None),
+    action("promote", 60, None, None),
+    action("demote", 120, None, None),
+    action("notify", 60, None, None),
+    action("reload-agent", 10, None, None),
+    action("validate-all", 10, None, None),
+    action("meta-data", 5, None, None),
 ];
+
+const fn action(
+    name: &'static str,
+    timeout_s: u32,
+    interval_s: Option<u32>,
+    role: Option<&'static str>,
+) -> ActionSpec {
+    ActionSpec {
+        name,
+        timeout_s,
+        interval_s,
+        depth: if interval_s.is_some() { Some(0) } else { None },
+        role,
+    }
+}
 
 /// Everything an action works with.
 pub struct Context {
