@@ -31,6 +31,11 @@ use crate::pg::state::{self, InstanceState};
 use crate::runstate::RunState;
 use crate::{log_info, log_warn};
 
+/// How long promote waits for the participants' positions. attrd spreads a
+/// value in milliseconds; a participant silent for this long (its instance
+/// hung in the notification) must not delay the failover further.
+const ELECTION_WAIT: Duration = Duration::from_secs(5);
+
 pub fn run(ctx: &Context) -> OcfResult {
     if ctx.mode() != Mode::Promotable {
         return Err(OcfError::configured(
@@ -60,7 +65,8 @@ pub fn run(ctx: &Context) -> OcfResult {
         lsn: status.position(),
     };
     let round = election::take_round(&rsc).unwrap_or_default();
-    let (published, missing) = election::collect(&rsc, &round.participants, &me, ctx.deadline.fraction(0.3));
+    let (published, missing) =
+        election::collect(&rsc, &round.participants, &me, ctx.deadline.within(ELECTION_WAIT));
     if !missing.is_empty() {
         log_warn!("no position from {missing:?} in time: they take no part in this election");
     }
