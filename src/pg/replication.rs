@@ -116,50 +116,51 @@ const STANDBY_SQL: &str = "select greatest((select timeline_id from pg_control_c
     pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text; \
     select status, latest_end_lsn::text from pg_stat_wal_receiver";
 
+/// Column `i` of a row, parsed; None when NULL, missing or unparsable.
+fn col<T: std::str::FromStr>(row: &[Option<String>], i: usize) -> Option<T> {
+    row.get(i)?.as_deref()?.parse().ok()
+}
+
+/// The first row of result set `i` (empty if there is none).
+fn first_row(sets: &[Rows], i: usize) -> Vec<Option<String>> {
+    sets.get(i)
+        .and_then(|rows| rows.first())
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// Queries the role-specific status on an open connection.
 pub fn query_status(client: &mut Client, in_recovery: bool) -> Result<Replication, postgres::Error> {
-    let parse_lsn = |v: &Option<String>| v.as_deref().and_then(|s| s.parse::<Lsn>().ok());
     if in_recovery {
         let sets = simple_query_sets(client, STANDBY_SQL)?;
-        let me = sets.first().and_then(|r| r.first()).cloned().unwrap_or_default();
-        let receiver = sets.get(1).and_then(|r| r.first()).cloned();
+        let (me, receiver) = (first_row(&sets, 0), first_row(&sets, 1));
         Ok(Replication::Standby(StandbyStatus {
-            timeline: me
-                .first()
-                .cloned()
-                .flatten()
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(0),
-            receive: me.get(1).and_then(parse_lsn),
-            replay: me.get(2).and_then(parse_lsn),
-            receiver: receiver.as_ref().and_then(|r| r.first().cloned().flatten()),
-            primary_end: receiver.as_ref().and_then(|r| r.get(1)).and_then(parse_lsn),
+            timeline: col(&me, 0).unwrap_or(0),
+            receive: col(&me, 1),
+            replay: col(&me, 2),
+            receiver: col(&receiver, 0),
+            primary_end: col(&receiver, 1),
         }))
     } else {
         let sets = simple_query_sets(client, PRIMARY_SQL)?;
-        let me = sets.first().and_then(|r| r.first()).cloned().unwrap_or_default();
+        let me = first_row(&sets, 0);
         let replicas = sets
             .get(1)
             .map(|rows| {
                 rows.iter()
                     .map(|r| Replica {
-                        name: r.first().cloned().flatten().unwrap_or_default(),
-                        state: r.get(1).cloned().flatten().unwrap_or_default(),
-                        sync_state: r.get(2).cloned().flatten().unwrap_or_default(),
-                        flush: r.get(3).and_then(parse_lsn),
-                        lag: r.get(4).cloned().flatten().and_then(|v| v.parse().ok()),
+                        name: col(r, 0).unwrap_or_default(),
+                        state: col(r, 1).unwrap_or_default(),
+                        sync_state: col(r, 2).unwrap_or_default(),
+                        flush: col(r, 3),
+                        lag: col(r, 4),
                     })
                     .collect()
             })
             .unwrap_or_default();
         Ok(Replication::Primary(PrimaryStatus {
-            timeline: me
-                .first()
-                .cloned()
-                .flatten()
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(0),
-            current: me.get(1).and_then(parse_lsn).unwrap_or_default(),
+            timeline: col(&me, 0).unwrap_or(0),
+            current: col(&me, 1).unwrap_or_default(),
             replicas,
         }))
     }

@@ -137,38 +137,30 @@ fn probes_report_not_running_where_postgresql_is_not_installed() {
     agent.recurring().run("monitor").expect(rc::ERR_ARGS);
 }
 
+/// `crm_resource --validate` of the installed agent with one option.
+fn crm_validate(option: &str) -> (i32, String, String) {
+    install_into_ocf_root();
+    run_tool(
+        "crm_resource",
+        &[
+            "--validate",
+            "--class",
+            "ocf",
+            "--provider",
+            "pgha",
+            "--agent",
+            "postgresql",
+            "--option",
+            option,
+        ],
+    )
+}
+
 #[test]
 fn crm_resource_validate_works_without_a_cluster() {
-    install_into_ocf_root();
-    let (code, out, err) = run_tool(
-        "crm_resource",
-        &[
-            "--validate",
-            "--class",
-            "ocf",
-            "--provider",
-            "pgha",
-            "--agent",
-            "postgresql",
-            "--option",
-            "pgdata=/srv/pg",
-        ],
-    );
+    let (code, out, err) = crm_validate("pgdata=/srv/pg");
     assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = run_tool(
-        "crm_resource",
-        &[
-            "--validate",
-            "--class",
-            "ocf",
-            "--provider",
-            "pgha",
-            "--agent",
-            "postgresql",
-            "--option",
-            "pgport=x",
-        ],
-    );
+    let (code, out, err) = crm_validate("pgport=x");
     assert_ne!(code, 0, "{out}{err}");
     assert!(format!("{out}{err}").contains("pgdata is required"), "{out}{err}");
 }
