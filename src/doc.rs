@@ -145,10 +145,12 @@ fn example_block(out: &mut String, lines: &[String]) {
 }
 
 /// The `op` words of the actions that run on an interval (the monitors), as
-/// `op monitor interval=15s timeout=10s role=Promoted`.
-fn interval_ops(actions: &[ActionSpec], depth_word: &str) -> Vec<String> {
+/// `op monitor interval=15s timeout=10s role=Promoted`. A primitive has no
+/// roles: `with_roles` false leaves out the role-specific monitors.
+fn interval_ops(actions: &[ActionSpec], depth_word: &str, with_roles: bool) -> Vec<String> {
     actions
         .iter()
+        .filter(|a| with_roles || a.role.is_none())
         .filter_map(|a| {
             let interval = a.interval_s?;
             let mut op = format!("op {} interval={interval}s timeout={}s", a.name, a.timeout_s);
@@ -285,33 +287,24 @@ pub fn man_page(provider: &str, agent: &AgentInfo, params: &[ParamSpec], actions
 
     let resource = "pgsqld";
     let agent_id = format!("ocf:{provider}:{}", agent.name);
-    let replication_params: &[&str] = &["datadir", "primary_conninfo"];
+    let single = example_params(params, &["datadir"]);
+    let replicated = example_params(params, &["datadir", "primary_conninfo"]);
+    let indented = |words: Vec<String>| words.into_iter().map(|w| format!("  {w}"));
+
     out.push_str(
         ".SH \"EXAMPLE CRM SHELL\"\n.PP\nA single instance (one primitive) with the \\fBcrm\\fR(8) shell:\n",
     );
     let mut crm = vec![format!("primitive {resource} {agent_id}")];
-    let single = example_params(params, &["datadir"]);
     if !single.is_empty() {
         crm.push(format!("  params {}", single.join(" ")));
     }
-    crm.extend(
-        interval_ops(actions, "depth")
-            .into_iter()
-            .map(|op| format!("  {op}")),
-    );
+    crm.extend(indented(interval_ops(actions, "depth", false)));
     example_block(&mut out, &crm);
     if promotable {
-        out.push_str(".PP\nStreaming replication, as a promotable clone:\n");
+        out.push_str(".PP\nStreaming replication, as a promotable clone (one monitor per role):\n");
         let mut crm = vec![format!("primitive {resource} {agent_id}")];
-        crm.push(format!(
-            "  params {}",
-            example_params(params, replication_params).join(" ")
-        ));
-        crm.extend(
-            interval_ops(actions, "depth")
-                .into_iter()
-                .map(|op| format!("  {op}")),
-        );
+        crm.push(format!("  params {}", replicated.join(" ")));
+        crm.extend(indented(interval_ops(actions, "depth", true)));
         example_block(&mut out, &crm);
         example_block(
             &mut out,
@@ -323,30 +316,25 @@ pub fn man_page(provider: &str, agent: &AgentInfo, params: &[ParamSpec], actions
 
     out.push_str(".SH \"EXAMPLE PCS\"\n.PP\nA single instance with \\fBpcs\\fR(8):\n");
     let mut pcs = vec![format!("pcs resource create {resource} {agent_id}")];
-    if !single.is_empty() {
-        pcs.push(format!("  {}", single.join(" ")));
-    }
-    pcs.extend(
-        interval_ops(actions, "OCF_CHECK_LEVEL")
-            .into_iter()
-            .map(|op| format!("  {op}")),
-    );
+    pcs.extend(indented(single.clone()));
+    pcs.extend(indented(interval_ops(actions, "OCF_CHECK_LEVEL", false)));
     example_block(&mut out, &pcs);
     if promotable {
         out.push_str(
-            ".PP\nStreaming replication, as a promotable clone with one primary; the virtual IP follows \
-             the primary:\n",
+            ".PP\nStreaming replication, as a promotable clone with one primary. pcs copies the default \
+             operations of the metadata (one monitor per role) into the CIB. The virtual IP follows the \
+             primary:\n",
         );
         let mut pcs = vec![format!("pcs resource create {resource} {agent_id}")];
-        pcs.push(format!(
-            "  {}",
-            example_params(params, replication_params).join(" ")
-        ));
+        pcs.extend(indented(replicated));
         pcs.push("  promotable notify=true promoted-max=1".to_string());
         example_block(&mut out, &pcs);
         example_block(
             &mut out,
-            &["pcs resource create pgsql-vip ocf:heartbeat:IPaddr2 ip=<VIP> cidr_netmask=24".to_string()],
+            &[
+                "pcs resource create pgsql-vip ocf:heartbeat:IPaddr2".to_string(),
+                "  ip=<VIP> cidr_netmask=24".to_string(),
+            ],
         );
         example_block(
             &mut out,
@@ -391,7 +379,10 @@ pub fn man_page(provider: &str, agent: &AgentInfo, params: &[ParamSpec], actions
             &mut out,
             &[format!("pcs resource move --promoted {resource}-clone <node>")],
         );
-        out.push_str(".PP\nthen remove the location constraint this creates, once the move is done:\n");
+        out.push_str(
+            ".PP\npcs 0.11 removes the location constraint it needs once the primary runs on the new node. \
+             With pcs 0.10, add \\fB\\-\\-autodelete\\fR, or remove the constraint afterwards:\n",
+        );
         example_block(&mut out, &[format!("pcs resource clear {resource}-clone")]);
         out.push_str(
             ".PP\nNever promote or stop PostgreSQL by hand (pg_ctl, systemctl) while Pacemaker manages it.\n",
@@ -504,10 +495,23 @@ mod tests {
             depth: Some(0),
             role: None,
         }];
-        let single = man_page("pgha", &AGENT, &params, &actions);
+        let agent = AgentInfo {
+            name: "postgresql",
+            version: "0",
+            shortdesc: "s",
+            longdesc: "l",
+        };
+        let single = man_page("pgha", &agent, &params, &actions);
         assert!(!single.contains("promotable notify"), "{single}");
         assert!(!single.contains("OCF_RUNNING_PROMOTED"), "{single}");
         assert!(single.contains("op monitor interval=15s timeout=10s"), "{single}");
+        actions.push(ActionSpec {
+            name: "monitor",
+            timeout_s: 10,
+            interval_s: Some(16),
+            depth: None,
+            role: Some("Promoted"),
+        });
         actions.push(ActionSpec {
             name: "promote",
             timeout_s: 30,
@@ -515,11 +519,17 @@ mod tests {
             depth: None,
             role: None,
         });
-        let clone = man_page("pgha", &AGENT, &params, &actions);
+        let clone = man_page("pgha", &agent, &params, &actions);
         assert!(
             clone.contains("promotable notify=true promoted\\-max=1"),
             "{clone}"
         );
         assert!(clone.contains("pcs resource move \\-\\-promoted"), "{clone}");
+        let (primitive, promotable) = clone.split_once("Streaming replication").unwrap();
+        assert!(!primitive.contains("role=Promoted"), "{clone}");
+        assert!(
+            promotable.contains("op monitor interval=16s timeout=10s role=Promoted"),
+            "{clone}"
+        );
     }
 }
