@@ -199,6 +199,31 @@ pub const PARAMS: &[ParamSpec] = &[
         longdesc: "A standby whose flushed WAL is more than this many bytes behind the primary gets a negative \
                    promotion score, so it is never promoted while a closer standby exists. 0 disables the check.",
     },
+    ParamSpec {
+        name: "replication_mode",
+        kind: Kind::String,
+        default: Some("async"),
+        required: false,
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "async, sync or strict-sync",
+        longdesc: "async: the primary does not wait for standbys. sync: the primary keeps \
+                   synchronous_standby_names (ALTER SYSTEM, visible in postgresql.auto.conf) equal to \
+                   ANY sync_standbys of the standbys that really stream, and falls back to async only when none \
+                   is left. strict-sync: never falls back: with no standby, commits wait. In both sync modes \
+                   only a synchronous standby may be promoted while one exists.",
+    },
+    ParamSpec {
+        name: "sync_standbys",
+        kind: Kind::Integer,
+        default: Some("1"),
+        required: false,
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "How many standbys confirm each commit in sync modes",
+        longdesc: "The number of standbys (1-100) that must confirm a commit in sync and strict-sync modes \
+                   (ANY n in synchronous_standby_names); fewer when fewer stream, in sync mode.",
+    },
 ];
 
 /// Looks a parameter up by name.
@@ -233,6 +258,29 @@ pub struct Config {
     pub rewind: bool,
     /// Bytes of lag beyond which a standby is not promotable; 0 = no limit.
     pub maxlag: u64,
+    pub replication_mode: ReplicationMode,
+    pub sync_standbys: u32,
+}
+
+/// How commits wait for standbys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplicationMode {
+    Async,
+    Sync,
+    StrictSync,
+}
+
+impl ReplicationMode {
+    fn parse(v: &str) -> OcfResult<ReplicationMode> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "async" => Ok(ReplicationMode::Async),
+            "sync" => Ok(ReplicationMode::Sync),
+            "strict-sync" | "strict_sync" => Ok(ReplicationMode::StrictSync),
+            other => Err(OcfError::configured(format!(
+                "replication_mode='{other}': use async, sync or strict-sync"
+            ))),
+        }
+    }
 }
 
 impl Config {
@@ -302,6 +350,8 @@ impl Config {
         }
         let rewind = parse_bool("rewind", get("rewind").unwrap_or("false"))?;
         let maxlag = integer("maxlag", get("maxlag").unwrap_or("0"), 0, u64::MAX)?;
+        let replication_mode = ReplicationMode::parse(get("replication_mode").unwrap_or("async"))?;
+        let sync_standbys = integer("sync_standbys", get("sync_standbys").unwrap_or("1"), 1, 100)? as u32;
         Ok(Config {
             pgdata,
             datadir,
@@ -316,6 +366,8 @@ impl Config {
             primary_conninfo,
             rewind,
             maxlag,
+            replication_mode,
+            sync_standbys,
         })
     }
 }
@@ -517,6 +569,30 @@ mod tests {
         );
         assert_eq!(
             code_of(&[("pgdata", "/d"), ("maxlag", "-1")]),
+            OcfCode::ErrConfigured
+        );
+    }
+
+    #[test]
+    fn replication_modes_parse() {
+        let c = parse(&[
+            ("pgdata", "/d"),
+            ("replication_mode", "strict-sync"),
+            ("sync_standbys", "2"),
+        ])
+        .unwrap();
+        assert_eq!(c.replication_mode, ReplicationMode::StrictSync);
+        assert_eq!(c.sync_standbys, 2);
+        assert_eq!(
+            parse(&[("pgdata", "/d")]).unwrap().replication_mode,
+            ReplicationMode::Async
+        );
+        assert_eq!(
+            code_of(&[("pgdata", "/d"), ("replication_mode", "semi")]),
+            OcfCode::ErrConfigured
+        );
+        assert_eq!(
+            code_of(&[("pgdata", "/d"), ("sync_standbys", "0")]),
             OcfCode::ErrConfigured
         );
     }

@@ -69,6 +69,13 @@ impl RunState {
         self.get(key) == Some(value) && self.age(key).is_some_and(|a| a < max_age_s)
     }
 
+    /// Sets `key` only when its value differs (keeps the file untouched).
+    pub fn set_if_changed(&mut self, key: &str, value: &str) {
+        if self.get(key) != Some(value) {
+            self.set(key, value);
+        }
+    }
+
     pub fn set(&mut self, key: &str, value: &str) {
         self.entries.insert(key.to_string(), (value.to_string(), now()));
         self.dirty = true;

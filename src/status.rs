@@ -15,7 +15,7 @@ use crate::exec;
 use crate::ocf::code::{OcfError, OcfResult};
 use crate::pcmk::attrs;
 
-const FIELDS: &[&str] = &["role", "timeline", "lsn", "lag", "receiver"];
+const FIELDS: &[&str] = &["role", "timeline", "lsn", "lag", "receiver", "sync"];
 
 /// One node's row.
 #[derive(Debug, Default)]
@@ -147,19 +147,20 @@ pub fn to_json(rsc: &str, nodes: &BTreeMap<String, NodeView>) -> String {
 pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>) -> String {
     let mut out = format!("resource {rsc}\n");
     out.push_str(&format!(
-        "{:<16} {:<8} {:>8} {:<14} {:>12} {:<10} {:>7}\n",
-        "node", "role", "timeline", "lsn", "lag (bytes)", "receiver", "score"
+        "{:<16} {:<8} {:>8} {:<14} {:>12} {:<10} {:<8} {:>7}\n",
+        "node", "role", "timeline", "lsn", "lag (bytes)", "receiver", "sync", "score"
     ));
     for (node, v) in nodes {
         let f = |k: &str| v.fields.get(k).cloned().unwrap_or_else(|| "-".into());
         out.push_str(&format!(
-            "{:<16} {:<8} {:>8} {:<14} {:>12} {:<10} {:>7}\n",
+            "{:<16} {:<8} {:>8} {:<14} {:>12} {:<10} {:<8} {:>7}\n",
             node,
             f("role"),
             f("timeline"),
             f("lsn"),
             f("lag"),
             f("receiver"),
+            f("sync"),
             v.score.map(|s| s.to_string()).unwrap_or_else(|| "-".into())
         ));
     }

@@ -13,6 +13,7 @@ mod promote;
 mod publish;
 mod start;
 mod stop;
+mod sync;
 mod validate;
 
 use crate::deadline::Deadline;

@@ -25,9 +25,10 @@
 //!   (crash recovery); in a promotable clone a crashed primary is
 //!   FAILED_PROMOTED, so Pacemaker demotes, stops and starts it.
 
-use super::{Context, Mode, publish};
+use super::{Context, Mode, publish, sync};
 use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
+use crate::params::ReplicationMode;
 use crate::pg::controldata::ClusterState;
 use crate::pg::replication::Replication;
 use crate::pg::session::SqlError;
@@ -61,7 +62,9 @@ pub fn run(ctx: &Context) -> OcfResult {
             Some(Replication::Primary(status)) => {
                 let mut memory = RunState::load(ctx.resource());
                 let me = ctx.node_name();
-                publish::primary(ctx, &mut memory, &status, config.maxlag, &me);
+                let sync_modes = config.replication_mode != ReplicationMode::Async;
+                publish::primary(ctx, &mut memory, &status, config.maxlag, sync_modes, &me);
+                sync::maintain(ctx, &mut memory, &inst, &status, &config, &me);
                 let other = publish::other_primary(ctx, &mut memory, &me);
                 memory.save();
                 split_brain(other)

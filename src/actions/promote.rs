@@ -12,6 +12,8 @@
 //!   checkpoint): refuse unless this standby received past that checkpoint,
 //!   so no write the old primary acknowledged is lost; the old primary then
 //!   stays primary;
+//! - sync modes: a standby that was not synchronous is refused while a
+//!   synchronous one runs (strict-sync: while one exists at all);
 //! - `pg_promote(wait => true)` within the deadline, then the probe must
 //!   find a primary, then a CHECKPOINT so pg_control shows the new timeline
 //!   (pg_rewind reads it to detect a diverged former primary); then scores: ours to the primary's, and the other
@@ -24,6 +26,7 @@ use super::election::{self, Position};
 use super::publish::{self, SCORE_BOOTSTRAP, SCORE_PRIMARY, SCORE_STANDBY};
 use super::{Context, Mode};
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
+use crate::params::ReplicationMode;
 use crate::pcmk::attrs;
 use crate::pg::probe;
 use crate::pg::replication::{self, Replication};
@@ -78,6 +81,9 @@ pub fn run(ctx: &Context) -> OcfResult {
         )));
     }
     check_switchover(ctx, &rsc, &round.demoted, mine)?;
+    if config.replication_mode != ReplicationMode::Async {
+        check_synchronous(ctx, &rsc, &me, &round.participants, config.replication_mode)?;
+    }
     log_info!("promoting at {mine} (participants {:?})", round.participants);
     replication::promote(&inst, ctx.deadline)
         .map_err(|e| OcfError::generic(format!("pg_promote failed: {e}")).with_source(e))?;
@@ -102,6 +108,45 @@ pub fn run(ctx: &Context) -> OcfResult {
     memory.save();
     log_info!("promoted; standbys that can follow: {followers:?} (score {SCORE_STANDBY})");
     Ok(OcfCode::Success)
+}
+
+/// In sync modes only a synchronous standby may be promoted while a running
+/// one exists (it has every acknowledged commit); in strict-sync mode, only
+/// a synchronous standby at all.
+fn check_synchronous(
+    ctx: &Context,
+    rsc: &str,
+    me: &str,
+    participants: &[String],
+    mode: ReplicationMode,
+) -> OcfResult<()> {
+    let states = attrs::query_all(&publish::attr_name(rsc, "sync"), ctx.deadline).unwrap_or_default();
+    if states.get(me).is_some_and(|s| publish::is_synchronous(s)) {
+        return Ok(());
+    }
+    let synchronous: Vec<&str> = states
+        .iter()
+        .filter(|(n, s)| n.as_str() != me && publish::is_synchronous(s))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let running: Vec<&str> = synchronous
+        .iter()
+        .copied()
+        .filter(|n| participants.iter().any(|p| p == n))
+        .collect();
+    if !running.is_empty() {
+        return Err(OcfError::generic(format!(
+            "not a synchronous standby; {} has every acknowledged commit and should be promoted",
+            running.join(", ")
+        )));
+    }
+    if mode == ReplicationMode::StrictSync && !synchronous.is_empty() {
+        return Err(OcfError::generic(format!(
+            "strict-sync: not a synchronous standby, and {} (synchronous) is not running",
+            synchronous.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// In a switchover, the target must have received the old primary's

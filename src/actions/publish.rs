@@ -47,12 +47,28 @@ pub fn attr_name(rsc: &str, what: &str) -> String {
 
 /// Writes public attribute `what` = `value` here if it changed.
 fn publish_attr(ctx: &Context, state: &mut RunState, what: &str, value: &str, max_age_s: u64) {
-    let key = format!("attr.{what}");
+    publish_node_attr(ctx, state, None, what, value, max_age_s);
+}
+
+/// Writes public attribute `what` = `value` of `node` (None: here) if it
+/// changed.
+pub fn publish_node_attr(
+    ctx: &Context,
+    state: &mut RunState,
+    node: Option<&str>,
+    what: &str,
+    value: &str,
+    max_age_s: u64,
+) {
+    let key = match node {
+        Some(node) => format!("attr.{what}@{node}"),
+        None => format!("attr.{what}"),
+    };
     if state.is_fresh(&key, value, max_age_s) {
         return;
     }
     let name = attr_name(ctx.resource(), what);
-    match attrs::set(&name, Some(value), None, Visibility::Public, ctx.deadline) {
+    match attrs::set(&name, Some(value), node, Visibility::Public, ctx.deadline) {
         Ok(()) => state.set(&key, value),
         Err(e) => log_warn!("cannot set {name}: {}", e.reason),
     }
@@ -81,8 +97,19 @@ fn publish_score(ctx: &Context, state: &mut RunState, node: Option<&str>, score:
     }
 }
 
+/// Score of a streaming standby that is not synchronous while the mode asks
+/// for synchronous ones: promotable only when no synchronous one is left.
+pub const SCORE_NOT_SYNC: i64 = 500;
+
 /// The primary's monitor: its attributes, its score and its standbys'.
-pub fn primary(ctx: &Context, state: &mut RunState, status: &PrimaryStatus, maxlag: u64, me: &str) {
+pub fn primary(
+    ctx: &Context,
+    state: &mut RunState,
+    status: &PrimaryStatus,
+    maxlag: u64,
+    sync_modes: bool,
+    me: &str,
+) {
     publish_attr(ctx, state, "role", "primary", REFRESH_S);
     publish_attr(ctx, state, "timeline", &status.timeline.to_string(), REFRESH_S);
     publish_attr(ctx, state, "lsn", &status.current.to_string(), VOLATILE_S);
@@ -93,9 +120,22 @@ pub fn primary(ctx: &Context, state: &mut RunState, status: &PrimaryStatus, maxl
         .filter(|n| *n != "_self")
         .map(str::to_string)
         .collect();
-    for (node, score) in standby_scores(status, maxlag, me, &known) {
+    let mut scores = standby_scores(status, maxlag, me, &known);
+    if sync_modes {
+        for r in status.replicas.iter().filter(|r| !is_synchronous(&r.sync_state)) {
+            if let Some(score) = scores.get_mut(&r.name) {
+                *score = (*score).min(SCORE_NOT_SYNC);
+            }
+        }
+    }
+    for (node, score) in scores {
         publish_score(ctx, state, Some(&node), score);
     }
+}
+
+/// `pg_stat_replication.sync_state` of a standby that confirms commits.
+pub fn is_synchronous(sync_state: &str) -> bool {
+    sync_state == "sync" || sync_state == "quorum"
 }
 
 /// Scores for the standbys the primary sees, and for those it saw before and
@@ -178,6 +218,7 @@ pub fn after_promotion(ctx: &Context, state: &mut RunState, followers: &[String]
     publish_score(ctx, state, None, SCORE_PRIMARY);
     for node in followers {
         publish_score(ctx, state, Some(node), SCORE_STANDBY);
+        super::sync::remember_standby(state, node);
     }
     publish_attr(ctx, state, "role", "primary", REFRESH_S);
 }

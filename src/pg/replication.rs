@@ -19,6 +19,7 @@ use postgres::{Client, SimpleQueryMessage};
 use crate::deadline::Deadline;
 use crate::exec;
 use crate::ocf::code::{OcfError, OcfResult};
+use crate::params::ReplicationMode;
 use crate::pg::instance::Instance;
 use crate::pg::lsn::Lsn;
 use crate::pg::session::{self, SqlError};
@@ -64,6 +65,8 @@ pub struct PrimaryStatus {
     pub timeline: u32,
     pub current: Lsn,
     pub replicas: Vec<Replica>,
+    /// The `synchronous_standby_names` in force.
+    pub synchronous_standby_names: String,
 }
 
 /// What a standby knows of itself.
@@ -109,7 +112,8 @@ const PRIMARY_SQL: &str = "select ('x' || substr(pg_walfile_name(pg_current_wal_
     pg_current_wal_lsn()::text; \
     select application_name, state, coalesce(sync_state, ''), flush_lsn::text, \
     pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn)::bigint::text from pg_stat_replication \
-    where application_name <> ''";
+    where application_name <> ''; \
+    select current_setting('synchronous_standby_names')";
 
 const STANDBY_SQL: &str = "select greatest((select timeline_id from pg_control_checkpoint()), \
     coalesce((select received_tli from pg_stat_wal_receiver), 0)), \
@@ -162,8 +166,91 @@ pub fn query_status(client: &mut Client, in_recovery: bool) -> Result<Replicatio
             timeline: col(&me, 0).unwrap_or(0),
             current: col(&me, 1).unwrap_or_default(),
             replicas,
+            synchronous_standby_names: col(&first_row(&sets, 2), 0).unwrap_or_default(),
         }))
     }
+}
+
+/// A node name that can stand in `synchronous_standby_names` as a quoted
+/// identifier and in an SQL literal without any escaping.
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// The `synchronous_standby_names` a primary should have, or None when the
+/// agent does not manage it (async).
+///
+/// - sync: `ANY n (streaming standbys)`, n capped by how many stream; empty
+///   (asynchronous) only when none streams;
+/// - strict-sync: `ANY n (streaming and formerly seen standbys)`, and
+///   `ANY n (*)` before any was seen: never empty, so a commit no standby
+///   confirmed is never acknowledged.
+pub fn synchronous_names(
+    mode: ReplicationMode,
+    n: u32,
+    streaming: &[String],
+    known: &[String],
+) -> Option<String> {
+    fn list(names: &[String]) -> Vec<&str> {
+        let mut names: Vec<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| is_plain_name(n))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+    let quoted = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match mode {
+        ReplicationMode::Async => None,
+        ReplicationMode::Sync => {
+            let names = list(streaming);
+            if names.is_empty() {
+                return Some(String::new());
+            }
+            let k = (n as usize).min(names.len());
+            Some(format!("ANY {k} ({})", quoted(&names)))
+        }
+        ReplicationMode::StrictSync => {
+            let all: Vec<String> = streaming.iter().chain(known).cloned().collect();
+            let names = list(&all);
+            if names.is_empty() {
+                return Some(format!("ANY {n} (*)"));
+            }
+            Some(format!("ANY {n} ({})", quoted(&names)))
+        }
+    }
+}
+
+/// Sets `synchronous_standby_names` with ALTER SYSTEM (it survives restarts
+/// and the operator sees it in postgresql.auto.conf) and reloads.
+pub fn set_synchronous_names(inst: &Instance, value: &str, deadline: Deadline) -> Result<(), SqlError> {
+    if value.contains(['\'', '\\']) {
+        return Err(SqlError::Other(format!("refusing to write {value:?}")));
+    }
+    let alter = format!("alter system set synchronous_standby_names = '{value}'");
+    session::with_client(
+        &inst.target,
+        Some(inst.user.uid),
+        inst.probe_timeout,
+        deadline,
+        move |c| {
+            // ALTER SYSTEM cannot run in the implicit transaction of a
+            // multi-statement query: two round trips.
+            c.simple_query(&alter)?;
+            c.simple_query("select pg_reload_conf()").map(|_| ())
+        },
+    )
 }
 
 /// The server arguments that make a standby follow the primary.
@@ -356,6 +443,37 @@ mod tests {
                 .get(1)
                 .unwrap()
                 .ends_with("application_name='odd name'")
+        );
+    }
+
+    #[test]
+    fn synchronous_names_follow_the_mode() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            synchronous_names(ReplicationMode::Async, 1, &s(&["b"]), &[]),
+            None
+        );
+        assert_eq!(
+            synchronous_names(ReplicationMode::Sync, 2, &s(&["c", "b", "bad'name"]), &[]).unwrap(),
+            "ANY 2 (\"b\", \"c\")"
+        );
+        assert_eq!(
+            synchronous_names(ReplicationMode::Sync, 2, &s(&["b"]), &[]).unwrap(),
+            "ANY 1 (\"b\")"
+        );
+        assert_eq!(
+            synchronous_names(ReplicationMode::Sync, 1, &[], &s(&["b"])).unwrap(),
+            "",
+            "sync degrades"
+        );
+        assert_eq!(
+            synchronous_names(ReplicationMode::StrictSync, 1, &[], &s(&["b"])).unwrap(),
+            "ANY 1 (\"b\")",
+            "strict keeps waiting for the standbys it knew"
+        );
+        assert_eq!(
+            synchronous_names(ReplicationMode::StrictSync, 1, &[], &[]).unwrap(),
+            "ANY 1 (*)"
         );
     }
 

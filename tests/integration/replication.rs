@@ -12,19 +12,30 @@ use crate::util::*;
 /// A primary on "node-a" (started as a standby, then promoted, as in a
 /// cluster) and a standby made from it on "node-b".
 fn pair(name: &str) -> (PgCluster, Agent, PgCluster, Agent) {
+    pair_with(name, &[])
+}
+
+/// The same, with extra parameters for both agents.
+fn pair_with(name: &str, extra: &[(&str, &str)]) -> (PgCluster, Agent, PgCluster, Agent) {
+    let with = |mut agent: Agent| {
+        for (k, v) in extra {
+            agent = agent.param(k, v);
+        }
+        agent
+    };
     let a = PgCluster::init(&format!("{name}-a"));
     // pg_rewind needs hint bits logged and the WAL since the last common
     // checkpoint kept on the former primary.
     a.append_conf("wal_log_hints = on\nwal_keep_size = '256MB'\n");
     let rsc = format!("t{}{name}", std::process::id());
     // The first node follows nobody yet: its conninfo names the other one.
-    let a_agent = a.clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres");
+    let a_agent = with(a.clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres"));
     a_agent.run("start").expect(rc::SUCCESS);
     a_agent.run("monitor").expect_reason(190, "not replicating");
     a_agent.run("promote").expect(rc::SUCCESS);
     a_agent.run("monitor").expect(rc::RUNNING_PROMOTED);
     let b = PgCluster::basebackup_of(&a, &format!("{name}-b"));
-    let b_agent = b.clone_agent(&rsc, "node-b", &a.conninfo());
+    let b_agent = with(b.clone_agent(&rsc, "node-b", &a.conninfo()));
     b_agent.run("start").expect(rc::SUCCESS);
     b_agent
         .run_until("monitor", rc::SUCCESS, Duration::from_secs(15))
@@ -176,4 +187,97 @@ fn clone_settings_are_checked_from_the_environment() {
         .run("validate-all")
         .expect_reason(rc::ERR_CONFIGURED, "primary_conninfo");
     agent.run("validate-all").expect(rc::SUCCESS);
+}
+
+fn synchronous_names(pg: &PgCluster) -> String {
+    pg.psql("show synchronous_standby_names").trim().to_string()
+}
+
+#[test]
+fn sync_mode_follows_the_streaming_standbys_and_degrades_when_none_is_left() {
+    let (a, a_agent, b, b_agent) = pair_with("sync", &[("replication_mode", "sync")]);
+    let monitor = a_agent.clone().recurring();
+    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
+    assert_eq!(synchronous_names(&a), "ANY 1 (\"node-b\")");
+    assert_eq!(
+        a.psql("select sync_state from pg_stat_replication").trim(),
+        "quorum"
+    );
+    assert!(
+        std::fs::read_to_string(a.datadir.join("postgresql.auto.conf"))
+            .unwrap()
+            .contains("node-b")
+    );
+    a.psql("create table t(i int); insert into t values (1)");
+    b_agent.run("stop").expect(rc::SUCCESS);
+    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
+    assert_eq!(
+        synchronous_names(&a),
+        "",
+        "with no standby left, sync mode degrades to async"
+    );
+    a.psql("insert into t values (2)");
+    b_agent.run("start").expect(rc::SUCCESS);
+    b_agent
+        .run_until("monitor", rc::SUCCESS, Duration::from_secs(15))
+        .expect(rc::SUCCESS);
+    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
+    assert_eq!(synchronous_names(&a), "ANY 1 (\"node-b\")");
+    b_agent.run("stop").expect(rc::SUCCESS);
+    a_agent.run("stop").expect(rc::SUCCESS);
+}
+
+#[test]
+fn strict_sync_blocks_commits_instead_of_degrading() {
+    let (a, a_agent, b, b_agent) = pair_with("strict", &[("replication_mode", "strict-sync")]);
+    let monitor = a_agent.clone().recurring();
+    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
+    assert_eq!(synchronous_names(&a), "ANY 1 (\"node-b\")");
+    a.psql("create table t(i int)");
+    b_agent.run("stop").expect(rc::SUCCESS);
+    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
+    assert_eq!(
+        synchronous_names(&a),
+        "ANY 1 (\"node-b\")",
+        "strict mode never degrades"
+    );
+    let user = postgres_user();
+    let mut insert = std::process::Command::new(format!("{PG_BIN}/psql"));
+    std::os::unix::process::CommandExt::uid(&mut insert, user.uid.as_raw());
+    let mut insert = insert
+        .args([
+            "-XAtq",
+            "-h",
+            a.dir.path.to_str().unwrap(),
+            "-p",
+            &a.port.to_string(),
+            "-d",
+            "postgres",
+        ])
+        .args(["-c", "insert into t values (1)"])
+        .current_dir("/tmp")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        insert.try_wait().unwrap().is_none(),
+        "the commit was acknowledged with no standby"
+    );
+    b_agent.run("start").expect(rc::SUCCESS);
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = insert.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "the commit never completed once the standby was back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success());
+    assert_eq!(b.psql("select count(*) from t").trim(), "1");
+    b_agent.run("stop").expect(rc::SUCCESS);
+    a_agent.run("stop").expect(rc::SUCCESS);
 }
