@@ -277,6 +277,7 @@ mod tests {
                 replica("n4", "catchup", 50 * SEGMENT, 50 * SEGMENT),
                 replica("n1", "streaming", 100 * SEGMENT, 0),
             ],
+            synchronous_standby_names: String::new(),
         };
         let scores = standby_scores(&status, 0, "n1", &["n5".to_string(), "n2".to_string()]);
         assert_eq!(scores["n2"], SCORE_STANDBY);
