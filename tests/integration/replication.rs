@@ -195,7 +195,7 @@ fn synchronous_names(pg: &PgCluster) -> String {
 
 #[test]
 fn sync_mode_follows_the_streaming_standbys_and_degrades_when_none_is_left() {
-    let (a, a_agent, b, b_agent) = pair_with("sync", &[("replication_mode", "sync")]);
+    let (a, a_agent, _b, b_agent) = pair_with("sync", &[("replication_mode", "sync")]);
     let monitor = a_agent.clone().recurring();
     monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
     assert_eq!(synchronous_names(&a), "ANY 1 (\"node-b\")");
