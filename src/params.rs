@@ -224,6 +224,30 @@ pub const PARAMS: &[ParamSpec] = &[
         longdesc: "The number of standbys (1-100) that must confirm a commit in sync and strict-sync modes \
                    (ANY n in synchronous_standby_names); fewer when fewer stream, in sync mode.",
     },
+    ParamSpec {
+        name: "replication_slots",
+        kind: Kind::Boolean,
+        default: Some("true"),
+        required: false,
+        reloadable: false,
+        unique_group: None,
+        shortdesc: "Keep one physical replication slot per cluster node (promotable clone)",
+        longdesc: "The primary keeps a physical slot pgha_<node> for every other cluster node, created before \
+                   the standby needs it (and right after a promotion), and each standby streams through its slot \
+                   (primary_slot_name), so a standby that falls behind does not lose the WAL it needs. Slots of \
+                   nodes that left the cluster are dropped after slot_grace seconds.",
+    },
+    ParamSpec {
+        name: "slot_grace",
+        kind: Kind::Integer,
+        default: Some("600"),
+        required: false,
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "Seconds before the slot of a departed node is dropped",
+        longdesc: "How long (0-31536000 seconds) the primary keeps the inactive slot of a node that is no longer \
+                   in the cluster before dropping it, so that its retained WAL cannot fill the primary's disk.",
+    },
 ];
 
 /// Looks a parameter up by name.
@@ -260,6 +284,8 @@ pub struct Config {
     pub maxlag: u64,
     pub replication_mode: ReplicationMode,
     pub sync_standbys: u32,
+    pub replication_slots: bool,
+    pub slot_grace_s: u64,
 }
 
 /// How commits wait for standbys.
@@ -352,6 +378,8 @@ impl Config {
         let maxlag = integer("maxlag", get("maxlag").unwrap_or("0"), 0, u64::MAX)?;
         let replication_mode = ReplicationMode::parse(get("replication_mode").unwrap_or("async"))?;
         let sync_standbys = integer("sync_standbys", get("sync_standbys").unwrap_or("1"), 1, 100)? as u32;
+        let replication_slots = parse_bool("replication_slots", get("replication_slots").unwrap_or("true"))?;
+        let slot_grace_s = integer("slot_grace", get("slot_grace").unwrap_or("600"), 0, 31_536_000)?;
         Ok(Config {
             pgdata,
             datadir,
@@ -368,6 +396,8 @@ impl Config {
             maxlag,
             replication_mode,
             sync_standbys,
+            replication_slots,
+            slot_grace_s,
         })
     }
 }

@@ -1,6 +1,6 @@
 //! `demote`: the primary becomes a standby of the next primary, no rebuild.
 //!
-//! - not a promotable clone: ERR_CONFIGURED;
+//! - not a promotable clone: ERR_UNIMPLEMENTED (a primitive has no roles);
 //! - a running standby: success (demote is idempotent);
 //! - a running primary: stop it (fast, escalating within part of the budget
 //!   so a frozen primary cannot hang the demote); if it shut down cleanly,
@@ -24,7 +24,8 @@ use crate::runstate::RunState;
 
 pub fn run(ctx: &Context) -> OcfResult {
     if ctx.mode() != Mode::Promotable {
-        return Err(OcfError::configured(
+        return Err(OcfError::new(
+            OcfCode::ErrUnimplemented,
             "demote needs a promotable clone (pcs resource create ... promotable)",
         ));
     }

@@ -11,6 +11,7 @@ mod monitor;
 mod notify;
 mod promote;
 mod publish;
+mod slots;
 mod start;
 mod stop;
 mod sync;

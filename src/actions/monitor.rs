@@ -25,7 +25,7 @@
 //!   (crash recovery); in a promotable clone a crashed primary is
 //!   FAILED_PROMOTED, so Pacemaker demotes, stops and starts it.
 
-use super::{Context, Mode, publish, sync};
+use super::{Context, Mode, publish, slots, sync};
 use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::ReplicationMode;
@@ -65,6 +65,7 @@ pub fn run(ctx: &Context) -> OcfResult {
                 let sync_modes = config.replication_mode != ReplicationMode::Async;
                 publish::primary(ctx, &mut memory, &status, config.maxlag, sync_modes, &me);
                 sync::maintain(ctx, &mut memory, &inst, &status, &config, &me);
+                slots::maintain_primary(ctx, &mut memory, &inst, &config, &me, &status.slots);
                 let other = publish::other_primary(ctx, &mut memory, &me);
                 memory.save();
                 split_brain(other)
@@ -72,6 +73,7 @@ pub fn run(ctx: &Context) -> OcfResult {
             Some(Replication::Standby(status)) => {
                 let mut memory = RunState::load(ctx.resource());
                 publish::standby(ctx, &mut memory, &status);
+                slots::drop_leftovers(ctx, &inst, &status.slots);
                 memory.save();
                 standby_code(&status)
             }

@@ -1,6 +1,6 @@
 //! `promote`: make this standby the primary, only if it is the best choice.
 //!
-//! - not a promotable clone: ERR_CONFIGURED;
+//! - not a promotable clone: ERR_UNIMPLEMENTED (a primitive has no roles);
 //! - already a primary: success;
 //! - not a running, answering standby: ERR_GENERIC (Pacemaker starts an
 //!   instance before promoting it);
@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use super::election::{self, Position};
 use super::publish::{self, SCORE_BOOTSTRAP, SCORE_PRIMARY, SCORE_STANDBY};
-use super::{Context, Mode};
+use super::{Context, Mode, slots};
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::ReplicationMode;
 use crate::pcmk::attrs;
@@ -41,7 +41,8 @@ const ELECTION_WAIT: Duration = Duration::from_secs(5);
 
 pub fn run(ctx: &Context) -> OcfResult {
     if ctx.mode() != Mode::Promotable {
-        return Err(OcfError::configured(
+        return Err(OcfError::new(
+            OcfCode::ErrUnimplemented,
             "promote needs a promotable clone (pcs resource create ... promotable)",
         ));
     }
@@ -105,6 +106,12 @@ pub fn run(ctx: &Context) -> OcfResult {
         .map(|(n, _)| n.clone())
         .collect();
     publish::after_promotion(ctx, &mut memory, &followers);
+    // Slots for the others now, before their standbys reconnect.
+    if let Ok(health) = probe::probe(&inst, ctx.deadline, true)
+        && let Some(Replication::Primary(status)) = health.replication
+    {
+        slots::maintain_primary(ctx, &mut memory, &inst, &config, &me, &status.slots);
+    }
     memory.save();
     log_info!("promoted; standbys that can follow: {followers:?} (score {SCORE_STANDBY})");
     Ok(OcfCode::Success)

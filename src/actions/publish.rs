@@ -278,6 +278,7 @@ mod tests {
                 replica("n1", "streaming", 100 * SEGMENT, 0),
             ],
             synchronous_standby_names: String::new(),
+            slots: Vec::new(),
         };
         let scores = standby_scores(&status, 0, "n1", &["n5".to_string(), "n2".to_string()]);
         assert_eq!(scores["n2"], SCORE_STANDBY);

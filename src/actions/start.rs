@@ -123,7 +123,9 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<()
 pub fn start_standby(ctx: &Context, inst: &Instance, config: &Config, deadline: Deadline) -> OcfResult<()> {
     server::clear_leftovers(inst, deadline)?;
     replication::write_standby_signal(inst)?;
-    let args = replication::standby_args(&config.primary_conninfo, &ctx.node_name());
+    let node = ctx.node_name();
+    let slot = config.replication_slots.then(|| replication::slot_name(&node));
+    let args = replication::standby_args(&config.primary_conninfo, &node, slot.as_deref());
     let spawned = server::spawn(inst, &args)?;
     wait_until_ready(inst, spawned, deadline)
 }

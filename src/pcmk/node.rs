@@ -26,3 +26,24 @@ pub fn local_node_name(env: &OcfEnv, deadline: Deadline) -> String {
         .map(|u| u.nodename().to_string_lossy().into_owned())
         .unwrap_or_else(|_| "localhost".to_string())
 }
+
+/// The names of the cluster's nodes (`crm_node -l`: `<id> <name> <state>`).
+pub fn cluster_nodes(deadline: Deadline) -> Option<Vec<String>> {
+    let out = exec::run(
+        "crm_node",
+        &["-l"],
+        None,
+        deadline.within(std::time::Duration::from_secs(5)),
+    )
+    .ok()?;
+    if !out.success() {
+        return None;
+    }
+    let nodes: Vec<String> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .map(str::to_string)
+        .collect();
+    (!nodes.is_empty()).then_some(nodes)
+}

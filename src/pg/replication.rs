@@ -67,6 +67,8 @@ pub struct PrimaryStatus {
     pub replicas: Vec<Replica>,
     /// The `synchronous_standby_names` in force.
     pub synchronous_standby_names: String,
+    /// The agent's physical slots (`pgha_*`) and whether each is in use.
+    pub slots: Vec<(String, bool)>,
 }
 
 /// What a standby knows of itself.
@@ -81,6 +83,8 @@ pub struct StandbyStatus {
     pub receiver: Option<String>,
     /// The primary's WAL position at its last message, when streaming.
     pub primary_end: Option<Lsn>,
+    /// Slots left from a time this instance was a primary.
+    pub slots: Vec<(String, bool)>,
 }
 
 impl StandbyStatus {
@@ -113,12 +117,16 @@ const PRIMARY_SQL: &str = "select ('x' || substr(pg_walfile_name(pg_current_wal_
     select application_name, state, coalesce(sync_state, ''), flush_lsn::text, \
     pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn)::bigint::text from pg_stat_replication \
     where application_name <> ''; \
-    select current_setting('synchronous_standby_names')";
+    select current_setting('synchronous_standby_names'); \
+    select slot_name, active::text from pg_replication_slots \
+    where slot_type = 'physical' and slot_name like 'pgha\\_%'";
 
 const STANDBY_SQL: &str = "select greatest((select timeline_id from pg_control_checkpoint()), \
     coalesce((select received_tli from pg_stat_wal_receiver), 0)), \
     pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text; \
-    select status, latest_end_lsn::text from pg_stat_wal_receiver";
+    select status, latest_end_lsn::text from pg_stat_wal_receiver; \
+    select slot_name, active::text from pg_replication_slots \
+    where slot_type = 'physical' and slot_name like 'pgha\\_%'";
 
 /// Column `i` of a row, parsed; None when NULL, missing or unparsable.
 fn col<T: std::str::FromStr>(row: &[Option<String>], i: usize) -> Option<T> {
@@ -133,6 +141,17 @@ fn first_row(sets: &[Rows], i: usize) -> Vec<Option<String>> {
         .unwrap_or_default()
 }
 
+/// Rows of (slot name, active).
+fn slots(sets: &[Rows], i: usize) -> Vec<(String, bool)> {
+    sets.get(i)
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| Some((col(r, 0)?, col::<String>(r, 1)? == "true")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Queries the role-specific status on an open connection.
 pub fn query_status(client: &mut Client, in_recovery: bool) -> Result<Replication, postgres::Error> {
     if in_recovery {
@@ -144,6 +163,7 @@ pub fn query_status(client: &mut Client, in_recovery: bool) -> Result<Replicatio
             replay: col(&me, 2),
             receiver: col(&receiver, 0),
             primary_end: col(&receiver, 1),
+            slots: slots(&sets, 2),
         }))
     } else {
         let sets = simple_query_sets(client, PRIMARY_SQL)?;
@@ -167,6 +187,7 @@ pub fn query_status(client: &mut Client, in_recovery: bool) -> Result<Replicatio
             current: col(&me, 1).unwrap_or_default(),
             replicas,
             synchronous_standby_names: col(&first_row(&sets, 2), 0).unwrap_or_default(),
+            slots: slots(&sets, 3),
         }))
     }
 }
@@ -253,9 +274,62 @@ pub fn set_synchronous_names(inst: &Instance, value: &str, deadline: Deadline) -
     )
 }
 
-/// The server arguments that make a standby follow the primary.
-pub fn standby_args(primary_conninfo: &str, node_name: &str) -> Vec<String> {
-    vec![
+/// The replication slot of `node`: `pgha_` and the node name folded to what
+/// slot names allow (lower-case letters, digits, underscores; 63 bytes).
+pub fn slot_name(node: &str) -> String {
+    let folded: String = node
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut name = format!("pgha_{folded}");
+    name.truncate(63);
+    name
+}
+
+/// Creates physical slot `name`, reserving WAL at once (an existing one is fine).
+pub fn create_slot(inst: &Instance, name: &str, deadline: Deadline) -> Result<(), SqlError> {
+    let name = name.to_string();
+    let result = session::with_client(
+        &inst.target,
+        Some(inst.user.uid),
+        inst.probe_timeout,
+        deadline,
+        move |c| {
+            c.query("select pg_create_physical_replication_slot($1, true)", &[&name])
+                .map(|_| ())
+        },
+    );
+    match result {
+        Err(SqlError::Db { code, .. }) if code == postgres::error::SqlState::DUPLICATE_OBJECT => Ok(()),
+        other => other,
+    }
+}
+
+/// Drops slot `name`.
+pub fn drop_slot(inst: &Instance, name: &str, deadline: Deadline) -> Result<(), SqlError> {
+    let name = name.to_string();
+    session::with_client(
+        &inst.target,
+        Some(inst.user.uid),
+        inst.probe_timeout,
+        deadline,
+        move |c| {
+            c.query("select pg_drop_replication_slot($1)", &[&name])
+                .map(|_| ())
+        },
+    )
+}
+
+/// The server arguments that make a standby follow the primary, through
+/// slot `slot` when given.
+pub fn standby_args(primary_conninfo: &str, node_name: &str, slot: Option<&str>) -> Vec<String> {
+    let mut args = vec![
         "-c".into(),
         format!(
             "primary_conninfo={} application_name={}",
@@ -264,7 +338,11 @@ pub fn standby_args(primary_conninfo: &str, node_name: &str) -> Vec<String> {
         ),
         "-c".into(),
         "recovery_target_timeline=latest".into(),
-    ]
+    ];
+    if let Some(slot) = slot {
+        args.extend(["-c".to_string(), format!("primary_slot_name={slot}")]);
+    }
+    args
 }
 
 /// Quotes a libpq conninfo value when it needs it.
@@ -430,7 +508,7 @@ mod tests {
     #[test]
     fn standby_args_name_the_node() {
         assert_eq!(
-            standby_args("host=10.0.0.9 user=replicator", "node-1"),
+            standby_args("host=10.0.0.9 user=replicator", "node-1", None),
             vec![
                 "-c",
                 "primary_conninfo=host=10.0.0.9 user=replicator application_name=node-1",
@@ -439,11 +517,16 @@ mod tests {
             ]
         );
         assert!(
-            standby_args("host=x", "odd name")
+            standby_args("host=x", "odd name", None)
                 .get(1)
                 .unwrap()
                 .ends_with("application_name='odd name'")
         );
+        assert_eq!(
+            standby_args("host=x", "n", Some("pgha_n"))[5],
+            "primary_slot_name=pgha_n"
+        );
+        assert_eq!(slot_name("Node-1.example"), "pgha_node_1_example");
     }
 
     #[test]
@@ -485,6 +568,7 @@ mod tests {
             replay: Some(Lsn(150)),
             receiver: None,
             primary_end: Some(Lsn(400)),
+            slots: Vec::new(),
         };
         assert_eq!(s.position(), Lsn(150));
         assert_eq!(s.lag(), Some(250));

@@ -37,9 +37,11 @@ fn pair_with(name: &str, extra: &[(&str, &str)]) -> (PgCluster, Agent, PgCluster
     let b = PgCluster::basebackup_of(&a, &format!("{name}-b"));
     let b_agent = with(b.clone_agent(&rsc, "node-b", &a.conninfo()));
     b_agent.run("start").expect(rc::SUCCESS);
-    b_agent
-        .run_until("monitor", rc::SUCCESS, Duration::from_secs(15))
-        .expect(rc::SUCCESS);
+    let streaming = b_agent.run_until("monitor", rc::SUCCESS, Duration::from_secs(15));
+    if streaming.code != rc::SUCCESS {
+        let log = std::fs::read_to_string(b.dir.path.join("server.log")).unwrap_or_default();
+        panic!("the standby does not stream\n{streaming}\n--- its server log\n{log}");
+    }
     (a, a_agent, b, b_agent)
 }
 
@@ -280,4 +282,37 @@ fn strict_sync_blocks_commits_instead_of_degrading() {
     assert_eq!(b.psql("select count(*) from t").trim(), "1");
     b_agent.run("stop").expect(rc::SUCCESS);
     a_agent.run("stop").expect(rc::SUCCESS);
+}
+
+#[test]
+fn a_standby_streams_through_its_slot_and_a_demoted_primary_drops_its_slots() {
+    let (a, a_agent, b, b_agent) = pair("slots");
+    // The slot the primary keeps for node-b (in a cluster, from crm_node -l).
+    a.psql("select pg_create_physical_replication_slot('pgha_node_b', true)");
+    let b_agent = b_agent.param("replication_slots", "true");
+    b_agent.run("stop").expect(rc::SUCCESS);
+    b_agent.run("start").expect(rc::SUCCESS);
+    b_agent
+        .run_until("monitor", rc::SUCCESS, Duration::from_secs(15))
+        .expect(rc::SUCCESS);
+    assert_eq!(
+        a.psql("select active from pg_replication_slots where slot_name = 'pgha_node_b'")
+            .trim(),
+        "t",
+        "the standby streams through its slot"
+    );
+    // Switch over: a, now a standby, must not keep slots that hold WAL back.
+    let a_agent = a_agent
+        .param("primary_conninfo", &b.conninfo())
+        .param("replication_slots", "true");
+    a.psql("select pg_create_physical_replication_slot('pgha_node_c', true)");
+    a_agent.run("demote").expect(rc::SUCCESS);
+    b_agent.run("promote").expect(rc::SUCCESS);
+    b.psql("select pg_create_physical_replication_slot('pgha_node_a', true)");
+    a_agent
+        .run_until("monitor", rc::SUCCESS, Duration::from_secs(15))
+        .expect(rc::SUCCESS);
+    assert_eq!(a.psql("select count(*) from pg_replication_slots").trim(), "0");
+    a_agent.run("stop").expect(rc::SUCCESS);
+    b_agent.run("stop").expect(rc::SUCCESS);
 }

@@ -188,8 +188,13 @@ impl PgCluster {
     /// This cluster's agent as a promotable clone instance on node `node`.
     /// The socket directory, a per-node setting, goes on the command line:
     /// pg_basebackup and pg_rewind copy postgresql.conf between nodes.
+    ///
+    /// Replication slots are off: with no cluster there is no node list
+    /// (`crm_node -l`) for the primary to create them from; tests that need
+    /// them turn them on.
     pub fn clone_agent(&self, rsc: &str, node: &str, primary_conninfo: &str) -> Agent {
         self.agent()
+            .param("replication_slots", "false")
             .param(
                 "start_opts",
                 &format!("-c unix_socket_directories={}", self.dir.path.display()),

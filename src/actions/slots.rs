@@ -1,0 +1,98 @@
+//! Replication slots, one per cluster node, kept by the primary
+//! (replication_slots=true).
+//!
+//! - every other node of the cluster (`crm_node -l`, asked at most once a
+//!   minute) gets a physical slot `pgha_<node>` before its standby needs it;
+//!   standbys stream through theirs (`primary_slot_name`), so WAL a lagging
+//!   standby still needs is kept;
+//! - the slot of a node that left the cluster is dropped once it has been
+//!   gone for `slot_grace` seconds and the slot is inactive, so retained WAL
+//!   cannot fill the primary's disk (`ocf:heartbeat:pgsql` never cleans up);
+//! - a standby drops the slots it kept from a time it was primary: on a
+//!   standby they would only hold WAL back.
+
+use super::Context;
+use crate::params::Config;
+use crate::pg::instance::Instance;
+use crate::pg::replication::{self, slot_name};
+use crate::runstate::RunState;
+use crate::{log_info, log_warn};
+
+const NODES: &str = "cluster.nodes";
+const NODES_MAX_AGE_S: u64 = 60;
+const GONE: &str = "slotgone.";
+
+/// The cluster's nodes, from the memory when fresh.
+fn cluster_nodes(ctx: &Context, state: &mut RunState) -> Option<Vec<String>> {
+    if state.age(NODES).is_some_and(|a| a < NODES_MAX_AGE_S) {
+        return state.get(NODES).map(|v| {
+            v.split(',')
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .collect()
+        });
+    }
+    let nodes = crate::pcmk::node::cluster_nodes(ctx.deadline)?;
+    state.set(NODES, &nodes.join(","));
+    Some(nodes)
+}
+
+/// On the primary: create the missing slots, drop those of departed nodes.
+pub fn maintain_primary(
+    ctx: &Context,
+    state: &mut RunState,
+    inst: &Instance,
+    config: &Config,
+    me: &str,
+    existing: &[(String, bool)],
+) {
+    if !config.replication_slots {
+        return;
+    }
+    let Some(nodes) = cluster_nodes(ctx, state) else {
+        return; // no cluster to ask: nothing is created or dropped blindly
+    };
+    let wanted: Vec<String> = nodes
+        .iter()
+        .filter(|n| n.as_str() != me)
+        .map(|n| slot_name(n))
+        .collect();
+    for slot in wanted.iter().filter(|w| !existing.iter().any(|(e, _)| e == *w)) {
+        match replication::create_slot(inst, slot, ctx.deadline) {
+            Ok(()) => log_info!("replication slot {slot} created"),
+            Err(e) => log_warn!("cannot create replication slot {slot}: {e}"),
+        }
+    }
+    for (slot, active) in existing {
+        let key = format!("{GONE}{slot}");
+        if wanted.contains(slot) {
+            if state.get(&key).is_some() {
+                state.set(&key, "");
+            }
+            continue;
+        }
+        match state.age(&key).filter(|_| state.get(&key) == Some("gone")) {
+            None => state.set(&key, "gone"),
+            Some(age) if age >= config.slot_grace_s && !active => {
+                match replication::drop_slot(inst, slot, ctx.deadline) {
+                    Ok(()) => {
+                        log_info!("replication slot {slot} dropped: its node left the cluster {age}s ago");
+                        state.set(&key, "");
+                    }
+                    Err(e) => log_warn!("cannot drop replication slot {slot}: {e}"),
+                }
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// On a standby: drop the slots left from a time it was the primary.
+pub fn drop_leftovers(ctx: &Context, inst: &Instance, existing: &[(String, bool)]) {
+    for (slot, _) in existing {
+        match replication::drop_slot(inst, slot, ctx.deadline) {
+            Ok(()) => log_info!("replication slot {slot} dropped: a standby keeps none"),
+            Err(e) => log_warn!("cannot drop leftover replication slot {slot}: {e}"),
+        }
+    }
+}
