@@ -14,8 +14,9 @@
 //! connecting or catching up -> -1; beyond `maxlag` -> -10; disconnected ->
 //! -1000. The primary's own score is [`SCORE_PRIMARY`]. With no primary at
 //! all (first start, or every node restarted), a standby gives itself
-//! [`SCORE_BOOTSTRAP`] so that Pacemaker has someone to promote; the election
-//! at promote time then picks the most advanced standby.
+//! [`SCORE_BOOTSTRAP`] (one more for a former primary) so that Pacemaker has
+//! someone to promote; the election at promote time then picks the most
+//! advanced standby.
 
 use std::collections::BTreeMap;
 
@@ -205,10 +206,20 @@ fn bootstrap_score(ctx: &Context, state: &mut RunState) {
         }
     };
     if scores.values().all(|s| *s <= 0) && !scores.contains_key(&ctx.node_name()) {
-        log_info!("no node is promotable and no primary streams to us: bootstrap score {SCORE_BOOTSTRAP}");
-        publish_score(ctx, state, None, SCORE_BOOTSTRAP);
+        // A former primary goes first; the election at promote time still
+        // hands the promotion to a more advanced standby if there is one.
+        let score = if state.get(BOOTSTRAP_PREFERRED) == Some("1") {
+            SCORE_BOOTSTRAP + 1
+        } else {
+            SCORE_BOOTSTRAP
+        };
+        log_info!("no node is promotable and no primary streams to us: bootstrap score {score}");
+        publish_score(ctx, state, None, score);
     }
 }
+
+/// Memory key: this instance was a primary when it last started.
+pub const BOOTSTRAP_PREFERRED: &str = "bootstrap.preferred";
 
 /// Right after a promotion: our score, and a standby's score for every
 /// participant of the election that can follow us, so that a second failure

@@ -22,7 +22,7 @@
 
 use std::time::Duration;
 
-use super::{Context, Mode};
+use super::{Context, Mode, publish};
 use crate::deadline::Deadline;
 use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
@@ -34,6 +34,7 @@ use crate::pg::replication::{self, Divergence};
 use crate::pg::server::{self, Spawned};
 use crate::pg::session::SqlError;
 use crate::pg::state::{self, InstanceState};
+use crate::runstate::RunState;
 
 /// Pause between two probes while the server starts.
 const POLL: Duration = Duration::from_millis(100);
@@ -66,7 +67,15 @@ pub fn run(ctx: &Context) -> OcfResult {
             wait_until_ready(&inst, spawned, ctx.deadline)?;
         }
         Mode::Promotable => {
-            rejoin_check(ctx, &inst, &config)?;
+            let former_primary = rejoin_check(ctx, &inst, &config)?;
+            // With no primary anywhere (first start, full restart), the former
+            // primary is the natural first candidate: see publish::bootstrap.
+            let mut memory = RunState::load(ctx.resource());
+            memory.set_if_changed(
+                publish::BOOTSTRAP_PREFERRED,
+                if former_primary { "1" } else { "0" },
+            );
+            memory.save();
             start_standby(ctx, &inst, &config, ctx.deadline)?;
         }
     }
@@ -74,10 +83,11 @@ pub fn run(ctx: &Context) -> OcfResult {
     Ok(OcfCode::Success)
 }
 
-/// A former primary must not follow a timeline it diverged from.
-fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<()> {
+/// A former primary must not follow a timeline it diverged from. True when
+/// this instance was a primary (and may follow, or lead, now).
+fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<bool> {
     if inst.datadir.join("backup_label").exists() {
-        return Ok(()); // a fresh base backup: its pg_control is the source's
+        return Ok(false); // a fresh base backup: its pg_control is the source's
     }
     let mut control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?;
     if matches!(
@@ -89,20 +99,21 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<()
         control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?;
     }
     if control.state != ClusterState::ShutDown {
-        return Ok(()); // "shut down in recovery": it was a standby
+        return Ok(false); // "shut down in recovery": it was a standby
     }
     match replication::check_divergence(inst, &config.primary_conninfo, ctx.deadline)? {
         Divergence::None => {
             log_info!("former primary: its history is part of the primary's, it can follow");
-            Ok(())
+            Ok(true)
         }
         Divergence::NoPrimary(why) => {
             log_info!("former primary: no primary to compare with ({why}); starting as a standby");
-            Ok(())
+            Ok(true)
         }
         Divergence::Undecided(why) if config.rewind => {
             log_info!("former primary: pg_rewind cannot tell ({why}); trying pg_rewind");
-            replication::rewind(inst, &config.primary_conninfo, ctx.deadline.fraction(0.7))
+            replication::rewind(inst, &config.primary_conninfo, ctx.deadline.fraction(0.7))?;
+            Ok(false)
         }
         Divergence::Undecided(why) => Err(OcfError::generic(format!(
             "cannot check the timeline against the primary ({why}): needs pg_rewind or a rebuild"
@@ -111,7 +122,7 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<()
             log_info!("former primary diverged ({at}): running pg_rewind");
             replication::rewind(inst, &config.primary_conninfo, ctx.deadline.fraction(0.7))?;
             log_info!("pg_rewind done");
-            Ok(())
+            Ok(false)
         }
         Divergence::Diverged(at) => Err(OcfError::generic(format!(
             "diverged from the primary ({at}): needs pg_rewind (rewind=true) or a rebuild"
