@@ -13,12 +13,13 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::deadline::Deadline;
 use crate::exec::SystemUser;
 use crate::ocf::code::{OcfError, OcfResult};
 use crate::params::Config;
 use crate::pg::layout;
 use crate::pg::process;
-use crate::pg::session::ConnTarget;
+use crate::pg::session::{self, ConnTarget, SqlError};
 
 #[derive(Clone, Debug)]
 pub struct Instance {
@@ -83,6 +84,16 @@ impl Instance {
 
     pub fn program(&self, name: &str) -> PathBuf {
         self.bindir.join(name)
+    }
+
+    /// Connects to this instance as its system user and runs `work`, all
+    /// within `timeout` and `deadline` (see [`session::with_client`]).
+    pub fn with_client<T, F>(&self, timeout: Duration, deadline: Deadline, work: F) -> Result<T, SqlError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send + 'static,
+    {
+        session::with_client(&self.target, Some(self.user.uid), timeout, deadline, work)
     }
 }
 

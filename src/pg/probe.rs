@@ -6,12 +6,12 @@
 //! so the role costs no extra round trip. In a promotable clone a second round
 //! trip on the same connection reads the replication state of that role. The
 //! whole exchange, connection included, is bounded by `probe_timeout` (see
-//! [`session`]).
+//! [`crate::pg::session`]).
 
 use crate::deadline::Deadline;
 use crate::pg::instance::Instance;
 use crate::pg::replication::{self, Replication};
-use crate::pg::session::{self, SqlError};
+use crate::pg::session::SqlError;
 
 /// The query the probe runs.
 pub const PROBE_SQL: &str = "select relname from pg_class where relname = 'pg_class'";
@@ -29,35 +29,29 @@ pub struct Health {
 /// with `replication`, also reads the replication state of the role found.
 pub fn probe(inst: &Instance, deadline: Deadline, with_replication: bool) -> Result<Health, SqlError> {
     let sql = format!("{PROBE_SQL}; select pg_is_in_recovery()");
-    session::with_client(
-        &inst.target,
-        Some(inst.user.uid),
-        inst.probe_timeout,
-        deadline,
-        move |client| {
-            let sets = replication::simple_query_sets(client, &sql)?;
-            let value = |i: usize| {
-                sets.get(i)
-                    .and_then(|r| r.first())
-                    .and_then(|r| r.first())
-                    .cloned()
-                    .flatten()
-            };
-            let (relname, in_recovery) = (value(0), value(1));
-            if relname.as_deref() != Some("pg_class") || in_recovery.is_none() {
-                return Ok(Err(format!("unexpected answer to the probe: {sets:?}")));
-            }
-            let in_recovery = in_recovery.as_deref() == Some("t");
-            let replication = if with_replication {
-                Some(replication::query_status(client, in_recovery)?)
-            } else {
-                None
-            };
-            Ok(Ok(Health {
-                in_recovery,
-                replication,
-            }))
-        },
-    )?
+    inst.with_client(inst.probe_timeout, deadline, move |client| {
+        let sets = replication::simple_query_sets(client, &sql)?;
+        let value = |i: usize| {
+            sets.get(i)
+                .and_then(|r| r.first())
+                .and_then(|r| r.first())
+                .cloned()
+                .flatten()
+        };
+        let (relname, in_recovery) = (value(0), value(1));
+        if relname.as_deref() != Some("pg_class") || in_recovery.is_none() {
+            return Ok(Err(format!("unexpected answer to the probe: {sets:?}")));
+        }
+        let in_recovery = in_recovery.as_deref() == Some("t");
+        let replication = if with_replication {
+            Some(replication::query_status(client, in_recovery)?)
+        } else {
+            None
+        };
+        Ok(Ok(Health {
+            in_recovery,
+            replication,
+        }))
+    })?
     .map_err(SqlError::Other)
 }

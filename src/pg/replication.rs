@@ -22,7 +22,7 @@ use crate::ocf::code::{OcfError, OcfResult};
 use crate::params::ReplicationMode;
 use crate::pg::instance::Instance;
 use crate::pg::lsn::Lsn;
-use crate::pg::session::{self, SqlError};
+use crate::pg::session::SqlError;
 
 /// One result set of a simple-protocol query: rows of nullable text columns.
 pub type Rows = Vec<Vec<Option<String>>>;
@@ -260,18 +260,12 @@ pub fn set_synchronous_names(inst: &Instance, value: &str, deadline: Deadline) -
         return Err(SqlError::Other(format!("refusing to write {value:?}")));
     }
     let alter = format!("alter system set synchronous_standby_names = '{value}'");
-    session::with_client(
-        &inst.target,
-        Some(inst.user.uid),
-        inst.probe_timeout,
-        deadline,
-        move |c| {
-            // ALTER SYSTEM cannot run in the implicit transaction of a
-            // multi-statement query: two round trips.
-            c.simple_query(&alter)?;
-            c.simple_query("select pg_reload_conf()").map(|_| ())
-        },
-    )
+    inst.with_client(inst.probe_timeout, deadline, move |c| {
+        // ALTER SYSTEM cannot run in the implicit transaction of a
+        // multi-statement query: two round trips.
+        c.simple_query(&alter)?;
+        c.simple_query("select pg_reload_conf()").map(|_| ())
+    })
 }
 
 /// The replication slot of `node`: `pgha_` and the node name folded to what
@@ -295,16 +289,10 @@ pub fn slot_name(node: &str) -> String {
 /// Creates physical slot `name`, reserving WAL at once (an existing one is fine).
 pub fn create_slot(inst: &Instance, name: &str, deadline: Deadline) -> Result<(), SqlError> {
     let name = name.to_string();
-    let result = session::with_client(
-        &inst.target,
-        Some(inst.user.uid),
-        inst.probe_timeout,
-        deadline,
-        move |c| {
-            c.query("select pg_create_physical_replication_slot($1, true)", &[&name])
-                .map(|_| ())
-        },
-    );
+    let result = inst.with_client(inst.probe_timeout, deadline, move |c| {
+        c.query("select pg_create_physical_replication_slot($1, true)", &[&name])
+            .map(|_| ())
+    });
     match result {
         Err(SqlError::Db { code, .. }) if code == postgres::error::SqlState::DUPLICATE_OBJECT => Ok(()),
         other => other,
@@ -314,16 +302,10 @@ pub fn create_slot(inst: &Instance, name: &str, deadline: Deadline) -> Result<()
 /// Drops slot `name`.
 pub fn drop_slot(inst: &Instance, name: &str, deadline: Deadline) -> Result<(), SqlError> {
     let name = name.to_string();
-    session::with_client(
-        &inst.target,
-        Some(inst.user.uid),
-        inst.probe_timeout,
-        deadline,
-        move |c| {
-            c.query("select pg_drop_replication_slot($1)", &[&name])
-                .map(|_| ())
-        },
-    )
+    inst.with_client(inst.probe_timeout, deadline, move |c| {
+        c.query("select pg_drop_replication_slot($1)", &[&name])
+            .map(|_| ())
+    })
 }
 
 /// The server arguments that make a standby follow the primary, through
@@ -371,19 +353,13 @@ pub fn write_standby_signal(inst: &Instance) -> OcfResult<()> {
 pub fn promote(inst: &Instance, deadline: Deadline) -> Result<(), SqlError> {
     let wait_s = deadline.remaining().as_secs().clamp(1, 3600);
     let sql = format!("select pg_promote(true, {wait_s})");
-    let promoted = session::with_client(
-        &inst.target,
-        Some(inst.user.uid),
-        deadline.remaining(),
-        deadline,
-        move |c| {
-            let sets = simple_query_sets(c, &sql)?;
-            Ok(sets
-                .first()
-                .and_then(|r| r.first())
-                .and_then(|r| r.first().cloned().flatten()))
-        },
-    )?;
+    let promoted = inst.with_client(deadline.remaining(), deadline, move |c| {
+        let sets = simple_query_sets(c, &sql)?;
+        Ok(sets
+            .first()
+            .and_then(|r| r.first())
+            .and_then(|r| r.first().cloned().flatten()))
+    })?;
     match promoted.as_deref() {
         Some("t") => Ok(()),
         other => Err(SqlError::Other(format!(
@@ -396,9 +372,7 @@ pub fn promote(inst: &Instance, deadline: Deadline) -> Result<(), SqlError> {
 /// shows the new timeline: until then pg_rewind, which reads the source's
 /// pg_control, finds both on the same timeline and rewinds nothing.
 pub fn checkpoint(inst: &Instance, timeout: Duration, deadline: Deadline) -> Result<(), SqlError> {
-    session::with_client(&inst.target, Some(inst.user.uid), timeout, deadline, |c| {
-        c.simple_query("checkpoint").map(|_| ())
-    })
+    inst.with_client(timeout, deadline, |c| c.simple_query("checkpoint").map(|_| ()))
 }
 
 /// What `pg_rewind --dry-run` found about a former primary.
