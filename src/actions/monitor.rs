@@ -1,6 +1,6 @@
 //! `monitor`: is the instance running here, and does it answer?
 //!
-//! Decision tree (states from [`pg::state::inspect`]):
+//! Decision tree (states from [`crate::pg::state::inspect`]):
 //! - parameters invalid: ERR_CONFIGURED, as for any action;
 //! - host checks fail (no user, no data directory, no binaries here):
 //!   - probe (interval 0): NOT_RUNNING: PostgreSQL cannot run where it is not

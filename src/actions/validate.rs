@@ -5,7 +5,7 @@
 //!   any node, with no cluster and no PostgreSQL there; in a promotable
 //!   clone also its meta attributes (notify=true, promoted-max=1) and
 //!   primary_conninfo, read from the environment, never from a live CIB.
-//! - Level 10 and above: also the host checks of [`Instance::resolve`]
+//! - Level 10 and above: also the host checks of [`crate::pg::instance::Instance::resolve`]
 //!   (user, directories, ownership, version, binaries).
 //!
 //! `reload-agent` applies a change of reloadable parameters (pghost,

@@ -96,7 +96,7 @@ pub fn postmaster(datadir: &Path, canonical_datadir: &Path) -> Postmaster {
     }
 }
 
-/// The one-letter state of a process in /proc/<pid>/stat (R, S, D, T, Z...).
+/// The one-letter state of a process in `/proc/<pid>/stat` (R, S, D, T, Z...).
 fn state_letter(pid: Pid) -> Option<String> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The state follows the command name, which is in parentheses and may

@@ -328,7 +328,7 @@ pub fn startup_failure_cause(log: &str) -> Option<String> {
     cause.map(|l| strip_log_prefix(l)).filter(|l| !l.is_empty())
 }
 
-/// "2026-11-22 01:00:00.000 UTC [42] FATAL:  text" -> "FATAL: text".
+/// `2026-11-22 01:00:00.000 UTC [42] FATAL:  text` -> `FATAL: text`.
 fn strip_log_prefix(line: &str) -> String {
     for level in [
         "PANIC:", "FATAL:", "ERROR:", "WARNING:", "LOG:", "DETAIL:", "HINT:",
