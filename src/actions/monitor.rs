@@ -15,7 +15,8 @@
 //!     reason (split brain), never a plain success;
 //!   - promotable clone, standby: SUCCESS when its WAL receiver streams,
 //!     DEGRADED (shown in crm_mon, no recovery) with the receiver's state
-//!     when it does not (lost its primary, or cannot follow its timeline);
+//!     when it has not streamed for 30 s (lost its primary, or cannot follow
+//!     its timeline);
 //! - `Unresponsive`: ERR_GENERIC, saying whether it timed out (frozen or
 //!   overloaded: the reason says if the postmaster is SIGSTOPped) or what it
 //!   answered; ERR_ARGS when the server rejects our connection settings
@@ -74,8 +75,9 @@ pub fn run(ctx: &Context) -> OcfResult {
                 let mut memory = RunState::load(ctx.resource());
                 publish::standby(ctx, &mut memory, &status);
                 slots::drop_leftovers(ctx, &inst, &status.slots);
+                let code = standby_code(&status, &mut memory);
                 memory.save();
-                standby_code(&status)
+                code
             }
             None => Ok(OcfCode::Success),
         },
@@ -100,9 +102,24 @@ fn split_brain(other: Option<String>) -> OcfResult {
     }
 }
 
-/// A standby that does not stream is degraded: shown, not recovered.
-fn standby_code(status: &crate::pg::replication::StandbyStatus) -> OcfResult {
+/// How long a standby may go without streaming before it says so: the WAL
+/// receiver retries every few seconds and a failover moves the VIP, so a
+/// short gap is normal and must not fill crm_mon's failed actions.
+const NOT_STREAMING_GRACE_S: u64 = 30;
+const NOT_STREAMING_SINCE: &str = "receiver.down";
+
+/// A standby that has not streamed for a while is degraded: shown with the
+/// reason (crm_mon, exit reason), never recovered by Pacemaker.
+fn standby_code(status: &crate::pg::replication::StandbyStatus, memory: &mut RunState) -> OcfResult {
     if status.is_streaming() {
+        memory.set_if_changed(NOT_STREAMING_SINCE, "");
+        return Ok(OcfCode::Success);
+    }
+    memory.set_if_changed(NOT_STREAMING_SINCE, "1");
+    if memory
+        .age(NOT_STREAMING_SINCE)
+        .is_some_and(|a| a < NOT_STREAMING_GRACE_S)
+    {
         return Ok(OcfCode::Success);
     }
     Err(OcfError::new(

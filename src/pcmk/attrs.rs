@@ -58,9 +58,26 @@ pub fn set(
 }
 
 /// The value of attribute `name` on every node that has one.
+///
+/// An attribute no node has yet is an empty answer, not an error:
+/// attrd_updater says "attribute does not exist" and exits 78 for it.
 pub fn query_all(name: &str, deadline: Deadline) -> OcfResult<BTreeMap<String, String>> {
-    let out = run("attrd_updater", &["-Q", "-A", "-n", name], deadline)?;
-    Ok(parse_query_all(&out))
+    let out = exec::run(
+        "attrd_updater",
+        &["-Q", "-A", "-n", name],
+        None,
+        deadline.within(TOOL_TIMEOUT),
+    )?;
+    if out.success() {
+        return Ok(parse_query_all(&out.stdout));
+    }
+    if out.last_message().contains("does not exist") {
+        return Ok(BTreeMap::new());
+    }
+    Err(OcfError::generic(format!(
+        "attrd_updater -Q -A -n {name} failed: {}",
+        out.last_message()
+    )))
 }
 
 /// Parses `name="x" host="node1" value="5"` lines.

@@ -31,7 +31,8 @@ fn pair_with(name: &str, extra: &[(&str, &str)]) -> (PgCluster, Agent, PgCluster
     // The first node follows nobody yet: its conninfo names the other one.
     let a_agent = with(a.clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres"));
     a_agent.run("start").expect(rc::SUCCESS);
-    a_agent.run("monitor").expect_reason(190, "not replicating");
+    // Not streaming (no primary yet) is not worth a report in the first 30 s.
+    a_agent.run("monitor").expect(rc::SUCCESS);
     a_agent.run("promote").expect(rc::SUCCESS);
     a_agent.run("monitor").expect(rc::RUNNING_PROMOTED);
     let b = PgCluster::basebackup_of(&a, &format!("{name}-b"));
@@ -315,4 +316,37 @@ fn a_standby_streams_through_its_slot_and_a_demoted_primary_drops_its_slots() {
     assert_eq!(a.psql("select count(*) from pg_replication_slots").trim(), "0");
     a_agent.run("stop").expect(rc::SUCCESS);
     b_agent.run("stop").expect(rc::SUCCESS);
+}
+
+#[test]
+fn a_standby_that_does_not_stream_for_30_s_is_degraded_with_the_reason() {
+    let pg = PgCluster::init("lonely");
+    let rsc = format!("t{}lonely", std::process::id());
+    let agent = pg
+        .clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres")
+        .recurring();
+    agent.run("start").expect(rc::SUCCESS);
+    agent.run("monitor").expect(rc::SUCCESS);
+    // The agent's memory says it has not streamed since a minute ago.
+    let memory = format!("/run/pgha/{rsc}.state");
+    let text = std::fs::read_to_string(&memory).unwrap();
+    let minute_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 60;
+    let aged: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("receiver.down\t") {
+                format!("receiver.down\t1\t{minute_ago}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&memory, aged).unwrap();
+    agent.run("monitor").expect_reason(190, "standby not replicating");
+    agent.run("stop").expect(rc::SUCCESS);
+    let _ = std::fs::remove_file(memory);
 }
