@@ -7,9 +7,11 @@
 //!   publish its shutdown checkpoint for the switchover check; then start
 //!   it as a standby;
 //! - unresponsive: stop (escalates to SIGKILL), then start as a standby;
-//! - stopped or crashed: start as a standby (a crashed primary replays its
-//!   own WAL in recovery and keeps its score: it is the natural candidate
-//!   to be promoted again).
+//! - crashed (no postmaster, pg_control "in production"): nothing to do:
+//!   Pacemaker's recovery of a failed primary is demote, stop, start, and
+//!   the start replays its WAL as a standby; it keeps its score, the natural
+//!   candidate to be promoted again;
+//! - stopped: start as a standby.
 
 use super::election::{self, Position};
 use super::start::start_standby;
@@ -37,7 +39,14 @@ pub fn run(ctx: &Context) -> OcfResult {
             return Ok(OcfCode::Success);
         }
         InstanceState::Running { .. } | InstanceState::Unresponsive { .. } => true,
-        InstanceState::Stopped | InstanceState::Crashed { .. } => false,
+        InstanceState::Crashed { state } => {
+            // Pacemaker recovers a failed primary with demote, stop, start:
+            // starting it here only to stop it again would double the
+            // recovery. Start replays its WAL as a standby; its score stays.
+            log_info!("demote: the primary crashed ({state:?}); start will recover it as a standby");
+            return Ok(OcfCode::Success);
+        }
+        InstanceState::Stopped => false,
     };
     if needs_stop {
         let mode = server::stop(&inst.datadir, &inst.canonical_datadir, ctx.deadline.fraction(0.5))?;

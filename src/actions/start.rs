@@ -10,8 +10,9 @@
 //!   `postmaster.pid` naming a recycled pid), then
 //!   - primitive: spawn the postmaster as configured;
 //!   - promotable clone: a former primary (pg_control not "in recovery", no
-//!     `backup_label`; a crashed one is first recovered in single-user mode)
-//!     is checked against the current primary with `pg_rewind --dry-run`:
+//!     `backup_label`) is, when another node reports a running primary,
+//!     checked against it with `pg_rewind --dry-run` (a crashed one is first
+//!     recovered in single-user mode):
 //!     diverged, or pg_rewind cannot tell -> pg_rewind when rewind=true,
 //!     else refuse with a reason (never follow a timeline it forked from);
 //!     no primary reachable -> start and wait for one; then `standby.signal`
@@ -27,6 +28,7 @@ use crate::deadline::Deadline;
 use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::Config;
+use crate::pcmk::attrs;
 use crate::pg::controldata::{self, ClusterState};
 use crate::pg::instance::Instance;
 use crate::pg::probe;
@@ -67,6 +69,9 @@ pub fn run(ctx: &Context) -> OcfResult {
             wait_until_ready(&inst, spawned, ctx.deadline)?;
         }
         Mode::Promotable => {
+            // A killed postmaster's zombie or orphans would make the
+            // single-user crash recovery of rejoin_check refuse to run.
+            server::clear_leftovers(&inst, ctx.deadline)?;
             let former_primary = rejoin_check(ctx, &inst, &config)?;
             // With no primary anywhere (first start, full restart), the former
             // primary is the natural first candidate: see publish::bootstrap.
@@ -90,16 +95,30 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<bo
         return Ok(false); // a fresh base backup: its pg_control is the source's
     }
     let mut control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?;
-    if matches!(
+    let was_primary = matches!(
         control.state,
-        ClusterState::InProduction | ClusterState::InCrashRecovery
-    ) {
+        ClusterState::InProduction | ClusterState::InCrashRecovery | ClusterState::ShutDown
+    );
+    if !was_primary {
+        return Ok(false); // "shut down in recovery": it was a standby
+    }
+    if other_primary(ctx) == Some(false) {
+        // The usual case after a local crash: Pacemaker restarts it here to
+        // promote it again. Asking pg_rewind would only wait on a VIP that
+        // is down.
+        log_info!("former primary, and no other node runs a primary: starting as a standby");
+        return Ok(true);
+    }
+    if control.state != ClusterState::ShutDown {
         // pg_rewind compares only cleanly shut down instances.
         server::crash_recover(inst, ctx.deadline.fraction(0.5))?;
         control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?;
-    }
-    if control.state != ClusterState::ShutDown {
-        return Ok(false); // "shut down in recovery": it was a standby
+        if control.state != ClusterState::ShutDown {
+            return Err(OcfError::generic(format!(
+                "crash recovery left pg_control '{:?}', not shut down: check the server log",
+                control.state
+            )));
+        }
     }
     match replication::check_divergence(inst, &config.primary_conninfo, ctx.deadline)? {
         Divergence::None => {
@@ -128,6 +147,14 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<bo
             "diverged from the primary ({at}): needs pg_rewind (rewind=true) or a rebuild"
         ))),
     }
+}
+
+/// Whether another node reports a running primary (its monitor's role
+/// attribute); None when the cluster cannot be asked.
+fn other_primary(ctx: &Context) -> Option<bool> {
+    let me = ctx.node_name();
+    let roles = attrs::query_all(&publish::attr_name(ctx.resource(), "role"), ctx.deadline).ok()?;
+    Some(roles.iter().any(|(node, role)| *node != me && role == "primary"))
 }
 
 /// Starts the instance as a standby of `primary_conninfo`.
