@@ -182,8 +182,23 @@ pub fn run<S: AsRef<OsStr>>(
     user: Option<&SystemUser>,
     deadline: Deadline,
 ) -> Result<Output, ExecError> {
+    run_without_env(program, args, user, deadline, &[])
+}
+
+/// [`run`], with the variables named in `unset` removed from the child's
+/// environment.
+pub fn run_without_env<S: AsRef<OsStr>>(
+    program: impl AsRef<OsStr>,
+    args: &[S],
+    user: Option<&SystemUser>,
+    deadline: Deadline,
+    unset: &[&str],
+) -> Result<Output, ExecError> {
     let program_name = program.as_ref().to_string_lossy().into_owned();
     let mut cmd = Command::new(program.as_ref());
+    for name in unset {
+        cmd.env_remove(name);
+    }
     cmd.args(args)
         .env("LC_ALL", "C")
         .stdin(Stdio::null())

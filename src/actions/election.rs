@@ -139,12 +139,15 @@ pub fn collect(
 ) -> (BTreeMap<String, Position>, Vec<String>) {
     let mut published = BTreeMap::new();
     loop {
-        if let Ok(all) = attrs::query_all(&attr(rsc), deadline) {
-            published = all
-                .into_iter()
-                .filter(|(n, _)| n != me)
-                .filter_map(|(n, v)| Some((n, v.parse::<Position>().ok()?)))
-                .collect();
+        match attrs::query_all(&attr(rsc), deadline) {
+            Ok(all) => {
+                published = all
+                    .into_iter()
+                    .filter(|(n, _)| n != me)
+                    .filter_map(|(n, v)| Some((n, v.parse::<Position>().ok()?)))
+                    .collect();
+            }
+            Err(e) => crate::log_warn!("cannot read the election positions: {}", e.reason),
         }
         let missing: Vec<String> = participants
             .iter()

@@ -62,11 +62,15 @@ pub fn set(
 /// An attribute no node has yet is an empty answer, not an error:
 /// attrd_updater says "attribute does not exist" and exits 78 for it.
 pub fn query_all(name: &str, deadline: Deadline) -> OcfResult<BTreeMap<String, String>> {
-    let out = exec::run(
+    // Under Pacemaker, attrd_updater takes CRM_meta_on_node for -N, and "-A"
+    // then answers for this node only (seen in the lab: promote found no
+    // other node's election position). The query must not see it.
+    let out = exec::run_without_env(
         "attrd_updater",
         &["-Q", "-A", "-n", name],
         None,
         deadline.within(TOOL_TIMEOUT),
+        &["OCF_RESKEY_CRM_meta_on_node", "OCF_RESKEY_CRM_meta_on_node_uuid"],
     )?;
     if out.success() {
         return Ok(parse_query_all(&out.stdout));
