@@ -6,7 +6,8 @@
 //!   - the probe answers -> [`InstanceState::Running`] with its role;
 //!   - it does not answer in time, or answers an error -> `Unresponsive`;
 //! - no postmaster runs: pg_control says how it was left:
-//!   - `shut down` / `shut down in recovery` -> `Stopped`;
+//!   - `shut down` / `shut down in recovery`, or a `backup_label` (a base
+//!     backup never started) -> `Stopped`;
 //!   - any other state (`in production`, `in archive recovery`, `in crash
 //!     recovery`...) -> `Crashed`: it went down without a shutdown checkpoint.
 
@@ -50,7 +51,10 @@ pub fn inspect(inst: &Instance, deadline: Deadline, with_replication: bool) -> O
         Postmaster::Running(pid) => Ok(probe_running(inst, pid, deadline, with_replication)),
         Postmaster::NoPidFile | Postmaster::Stale(_) => {
             let control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, deadline)?;
-            Ok(if control.state.is_clean_shutdown() {
+            // A base backup not started yet carries its source's pg_control
+            // ("in production") and a backup_label: never started, not crashed.
+            let fresh_backup = inst.datadir.join("backup_label").exists();
+            Ok(if control.state.is_clean_shutdown() || fresh_backup {
                 InstanceState::Stopped
             } else {
                 InstanceState::Crashed { state: control.state }

@@ -37,6 +37,9 @@ fn pair_with(name: &str, extra: &[(&str, &str)]) -> (PgCluster, Agent, PgCluster
     a_agent.run("monitor").expect(rc::RUNNING_PROMOTED);
     let b = PgCluster::basebackup_of(&a, &format!("{name}-b"));
     let b_agent = with(b.clone_agent(&rsc, "node-b", &a.conninfo()));
+    // A base backup never started is stopped, not a crashed primary, even
+    // though it carries its source's pg_control ("in production").
+    b_agent.run("monitor").expect(rc::NOT_RUNNING);
     b_agent.run("start").expect(rc::SUCCESS);
     let streaming = b_agent.run_until("monitor", rc::SUCCESS, Duration::from_secs(15));
     if streaming.code != rc::SUCCESS {
