@@ -130,9 +130,27 @@ pub fn primary(
         }
     }
     for (node, score) in scores {
+        // A standby that just lost its connection (a primary just promoted,
+        // the VIP moving, a receiver retrying) keeps its score for a grace
+        // period: lowering it at once left a window where a second failure
+        // found no promotable standby (seen in the lab right after a
+        // bootstrap promotion).
+        let missing_key = format!("missing.{node}");
+        if score == SCORE_DISCONNECTED {
+            state.set_if_changed(&missing_key, "1");
+            if state.age(&missing_key).is_some_and(|a| a < DISCONNECT_GRACE_S) {
+                continue;
+            }
+        } else {
+            state.set_if_changed(&missing_key, "");
+        }
         publish_score(ctx, state, Some(&node), score);
     }
 }
+
+/// How long a standby may be missing from pg_stat_replication before the
+/// primary lowers its score to [`SCORE_DISCONNECTED`].
+const DISCONNECT_GRACE_S: u64 = 30;
 
 /// `pg_stat_replication.sync_state` of a standby that confirms commits.
 pub fn is_synchronous(sync_state: &str) -> bool {
@@ -197,6 +215,15 @@ fn bootstrap_score(ctx: &Context, state: &mut RunState) {
     if state.age("bootstrap.checked").is_some_and(|a| a < VOLATILE_S) {
         return;
     }
+    // Let a former primary, the natural first candidate, go first: others
+    // wait until they have not streamed for a while (first start, restart).
+    let preferred = state.get(BOOTSTRAP_PREFERRED) == Some("1");
+    let not_streaming_s = state
+        .age("receiver.down")
+        .filter(|_| state.get("receiver.down") == Some("1"));
+    if !preferred && not_streaming_s.is_none_or(|a| a < BOOTSTRAP_WAIT_S) {
+        return;
+    }
     state.set("bootstrap.checked", "1");
     let scores = match attrs::promotion_scores(ctx.resource(), ctx.deadline) {
         Ok(scores) => scores,
@@ -217,6 +244,10 @@ fn bootstrap_score(ctx: &Context, state: &mut RunState) {
         publish_score(ctx, state, None, score);
     }
 }
+
+/// How long a standby that was not a primary waits, not streaming, before
+/// it gives itself the bootstrap score.
+const BOOTSTRAP_WAIT_S: u64 = 10;
 
 /// Memory key: this instance was a primary when it last started.
 pub const BOOTSTRAP_PREFERRED: &str = "bootstrap.preferred";
