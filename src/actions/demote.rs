@@ -13,11 +13,11 @@
 //!   candidate to be promoted again;
 //! - stopped: start as a standby.
 
+use super::Context;
 use super::election::{self, Position};
 use super::start::start_standby;
-use super::{Context, Mode};
 use crate::log_info;
-use crate::ocf::code::{OcfCode, OcfError, OcfResult};
+use crate::ocf::code::{OcfCode, OcfResult};
 use crate::pcmk::attrs::{self, Visibility};
 use crate::pg::controldata::{self, ClusterState};
 use crate::pg::server;
@@ -25,13 +25,7 @@ use crate::pg::state::{self, InstanceState};
 use crate::runstate::RunState;
 
 pub fn run(ctx: &Context) -> OcfResult {
-    if ctx.mode() != Mode::Promotable {
-        return Err(OcfError::new(
-            OcfCode::ErrUnimplemented,
-            "demote needs a promotable clone (pcs resource create ... promotable)",
-        ));
-    }
-    let config = ctx.checked_config()?;
+    let config = ctx.promotable_config("demote")?;
     let inst = ctx.instance(&config)?;
     let needs_stop = match state::inspect(&inst, ctx.deadline, false)? {
         InstanceState::Running { health, .. } if health.in_recovery => {

@@ -171,6 +171,18 @@ impl Context {
         Ok(config)
     }
 
+    /// The checked parameters of an action that only a promotable clone has
+    /// (a primitive has no roles: ERR_UNIMPLEMENTED).
+    pub fn promotable_config(&self, action: &str) -> OcfResult<Config> {
+        if self.mode() != Mode::Promotable {
+            return Err(OcfError::new(
+                OcfCode::ErrUnimplemented,
+                format!("{action} needs a promotable clone (pcs resource create ... promotable)"),
+            ));
+        }
+        self.checked_config()
+    }
+
     /// The Pacemaker node name of this node.
     pub fn node_name(&self) -> String {
         crate::pcmk::node::local_node_name(&self.env, self.deadline)

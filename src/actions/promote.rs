@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use super::election::{self, Position};
 use super::publish::{self, SCORE_BOOTSTRAP, SCORE_PRIMARY, SCORE_STANDBY};
-use super::{Context, Mode, slots};
+use super::{Context, slots};
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::ReplicationMode;
 use crate::pcmk::attrs;
@@ -40,13 +40,7 @@ use crate::{log_info, log_warn};
 const ELECTION_WAIT: Duration = Duration::from_secs(5);
 
 pub fn run(ctx: &Context) -> OcfResult {
-    if ctx.mode() != Mode::Promotable {
-        return Err(OcfError::new(
-            OcfCode::ErrUnimplemented,
-            "promote needs a promotable clone (pcs resource create ... promotable)",
-        ));
-    }
-    let config = ctx.checked_config()?;
+    let config = ctx.promotable_config("promote")?;
     let inst = ctx.instance(&config)?;
     let rsc = ctx.resource().to_string();
     let status = match state::inspect(&inst, ctx.deadline, true)? {

@@ -130,16 +130,11 @@ impl PgCluster {
                 &datadir_s,
             ],
         );
-        let cluster = PgCluster {
-            port: unique_port(),
-            datadir,
+        Self::with_own_socket(
             dir,
-        };
-        cluster.append_conf(&format!(
-            "unix_socket_directories = '{}'\nlisten_addresses = ''\nfsync = off\nshared_buffers = 16MB\n",
-            cluster.dir.path.display()
-        ));
-        cluster
+            datadir,
+            "listen_addresses = ''\nfsync = off\nshared_buffers = 16MB\n",
+        )
     }
 
     /// A copy of running `primary` made with pg_basebackup, with its own
@@ -164,13 +159,19 @@ impl PgCluster {
                 datadir.to_str().unwrap(),
             ],
         );
+        Self::with_own_socket(dir, datadir, "")
+    }
+
+    /// A cluster in `dir` listening on a socket there (so tests never
+    /// collide on a port), with `extra` appended to its configuration.
+    fn with_own_socket(dir: TempDir, datadir: PathBuf, extra: &str) -> PgCluster {
         let cluster = PgCluster {
             port: unique_port(),
             datadir,
             dir,
         };
         cluster.append_conf(&format!(
-            "unix_socket_directories = '{}'\n",
+            "unix_socket_directories = '{}'\n{extra}",
             cluster.dir.path.display()
         ));
         cluster
