@@ -82,11 +82,15 @@ pub fn run(ctx: &Context) -> OcfResult {
     log_info!("promoting at {mine} (participants {:?})", round.participants);
     replication::promote(&inst, ctx.deadline)
         .map_err(|e| OcfError::generic(format!("pg_promote failed: {e}")).with_source(e))?;
-    match probe::probe(&inst, ctx.deadline, false) {
-        Ok(health) if !health.in_recovery => {}
+    // One probe confirms the new role and lists the slots already there.
+    let existing_slots = match probe::probe(&inst, ctx.deadline, true) {
+        Ok(health) if !health.in_recovery => match health.replication {
+            Some(Replication::Primary(status)) => status.slots,
+            _ => Vec::new(),
+        },
         Ok(_) => return Err(OcfError::generic("promoted, but the server is still in recovery")),
         Err(e) => return Err(OcfError::generic(format!("promoted, but the probe failed: {e}"))),
-    }
+    };
     if let Err(e) = replication::checkpoint(&inst, Duration::from_secs(30), ctx.deadline) {
         log_warn!(
             "checkpoint after promotion failed ({e}): pg_rewind of a former primary may miss the divergence until the next checkpoint"
@@ -101,11 +105,7 @@ pub fn run(ctx: &Context) -> OcfResult {
         .collect();
     publish::after_promotion(ctx, &mut memory, &followers);
     // Slots for the others now, before their standbys reconnect.
-    if let Ok(health) = probe::probe(&inst, ctx.deadline, true)
-        && let Some(Replication::Primary(status)) = health.replication
-    {
-        slots::maintain_primary(ctx, &mut memory, &inst, &config, &me, &status.slots);
-    }
+    slots::maintain_primary(ctx, &mut memory, &inst, &config, &me, &existing_slots);
     memory.save();
     log_info!("promoted; standbys that can follow: {followers:?} (score {SCORE_STANDBY})");
     Ok(OcfCode::Success)
