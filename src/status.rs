@@ -15,7 +15,7 @@ use crate::exec;
 use crate::ocf::code::{OcfError, OcfResult};
 use crate::pcmk::attrs;
 
-const FIELDS: &[&str] = &["role", "timeline", "lsn", "lag", "receiver", "sync"];
+const FIELDS: &[&str] = &["role", "timeline", "lsn", "lag", "receiver", "sync", "slots"];
 
 /// One node's row.
 #[derive(Debug, Default)]
@@ -164,6 +164,14 @@ pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>) -> String {
             v.score.map(|s| s.to_string()).unwrap_or_else(|| "-".into())
         ));
     }
+    // The slots are the primary's alone; a column would be "-" everywhere else.
+    for (node, v) in nodes {
+        if v.fields.get("role").map(String::as_str) == Some("primary")
+            && let Some(slots) = v.fields.get("slots")
+        {
+            out.push_str(&format!("replication slots on {node}: {slots}\n"));
+        }
+    }
     out.push_str(&format!(
         "would be promoted now: {}\n",
         would_promote(nodes).unwrap_or("nobody")
@@ -221,5 +229,24 @@ mod tests {
             "{json}"
         );
         assert!(to_text("pgsqld", &nodes).contains("would be promoted now: n3"));
+    }
+
+    #[test]
+    fn the_primarys_slots_get_a_line_of_their_own() {
+        let mut primary = view("primary", "2", "0/9000000", Some(1001));
+        primary
+            .fields
+            .insert("slots", "pgha_n2, pgha_n3 (inactive)".into());
+        let mut standby = view("standby", "2", "0/9000000", Some(1000));
+        standby.fields.insert("slots", "-".into());
+        let nodes: BTreeMap<String, NodeView> =
+            [("n1".to_string(), primary), ("n2".to_string(), standby)].into();
+        let text = to_text("pgsqld", &nodes);
+        assert!(
+            text.contains("replication slots on n1: pgha_n2, pgha_n3 (inactive)\n"),
+            "{text}"
+        );
+        assert!(!text.contains("replication slots on n2"), "{text}");
+        assert!(to_json("pgsqld", &nodes).contains("\"slots\":\"pgha_n2, pgha_n3 (inactive)\""));
     }
 }

@@ -74,7 +74,7 @@ pub fn run(ctx: &Context) -> OcfResult {
             Some(Replication::Standby(status)) => {
                 let mut memory = RunState::load(ctx.resource());
                 publish::standby(ctx, &mut memory, &status);
-                slots::drop_leftovers(ctx, &inst, &status.slots);
+                slots::maintain_standby(ctx, &mut memory, &inst, &config, &status.slots);
                 let code = standby_code(&status, &mut memory);
                 memory.save();
                 code
