@@ -2,7 +2,9 @@
 //!
 //! Inserts rows with a unique id at a fixed rate through one address (the
 //! lab's VIP) and logs every attempt as one JSON line:
-//! `{"id":N,"start_ms":T0,"end_ms":T1,"outcome":"committed|failed|unknown","error":"..."}`.
+//! `{"id":N,"start_ms":T0,"end_ms":T1,"latency_us":L,"outcome":"committed|failed|unknown","error":"..."}`,
+//! where `latency_us` is the attempt's duration on a monotonic clock (the
+//! write latency of a committed row: connect when needed, INSERT, commit).
 //!
 //! Outcomes:
 //! - `committed`: the server acknowledged the autocommit INSERT;
@@ -259,8 +261,9 @@ fn main() -> Result<()> {
         }
         writeln!(
             out,
-            "{{\"id\":{id},\"start_ms\":{start_ms},\"end_ms\":{},\"outcome\":\"{}\",\"error\":{}}}",
+            "{{\"id\":{id},\"start_ms\":{start_ms},\"end_ms\":{},\"latency_us\":{},\"outcome\":\"{}\",\"error\":{}}}",
             now_ms(),
+            start.elapsed().as_micros(),
             outcome.as_str(),
             json_string(&error)
         )?;
