@@ -235,7 +235,9 @@ pub const PARAMS: &[ParamSpec] = &[
         longdesc: "The primary keeps a physical slot pgha_<node> for every other cluster node, created before \
                    the standby needs it (and right after a promotion), and each standby streams through its slot \
                    (primary_slot_name), so a standby that falls behind does not lose the WAL it needs. Slots of \
-                   nodes that left the cluster are dropped after slot_grace seconds.",
+                   nodes that left the cluster (no longer in crm_node -l) are dropped after slot_grace seconds; \
+                   only slots named pgha_* are touched. The primary lists its slots in the node attribute \
+                   pgha-<resource>-slots.",
     },
     ParamSpec {
         name: "slot_grace",

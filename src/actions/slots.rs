@@ -76,25 +76,27 @@ pub fn maintain_primary(
     for (slot, active) in existing {
         let key = format!("{GONE}{slot}");
         if wanted.contains(slot) {
+            // Back in the cluster: forget the departure (a no-op when none).
             if state.get(&key).is_some() {
-                state.set(&key, "");
+                state.set_if_changed(&key, "");
             }
-            kept.push((slot.clone(), *active));
-            continue;
-        }
-        match state.age(&key).filter(|_| state.get(&key) == Some("gone")) {
-            None => state.set(&key, "gone"),
-            Some(age) if age >= config.slot_grace_s && !active => {
-                match replication::drop_slot(inst, slot, ctx.deadline) {
-                    Ok(()) => {
-                        log_info!("replication slot {slot} dropped: its node left the cluster {age}s ago");
-                        state.set(&key, "");
-                        continue;
+        } else {
+            match state.age(&key).filter(|_| state.get(&key) == Some("gone")) {
+                None => state.set(&key, "gone"),
+                Some(age) if age >= config.slot_grace_s && !active => {
+                    match replication::drop_slot(inst, slot, ctx.deadline) {
+                        Ok(()) => {
+                            log_info!(
+                                "replication slot {slot} dropped: its node left the cluster {age}s ago"
+                            );
+                            state.set(&key, "");
+                            continue;
+                        }
+                        Err(e) => log_warn!("cannot drop replication slot {slot}: {e}"),
                     }
-                    Err(e) => log_warn!("cannot drop replication slot {slot}: {e}"),
                 }
+                Some(_) => {}
             }
-            Some(_) => {}
         }
         kept.push((slot.clone(), *active));
     }
