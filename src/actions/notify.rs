@@ -7,10 +7,12 @@
 //!   starting) - stopping) and the demoted nodes (a switchover);
 //! - post-promote, everywhere: withdraw the position and any shutdown
 //!   checkpoint published by a demote;
+//! - post-start and post-stop, on the primary in a sync mode: bring
+//!   synchronous_standby_names up to date at once ([`sync`]);
 //! - anything else: nothing.
 
-use super::Context;
 use super::election::{self, Position, Round};
+use super::{Context, sync};
 use crate::ocf::code::{OcfCode, OcfResult};
 use crate::pcmk::attrs::{self, Visibility};
 use crate::pg::replication::Replication;
@@ -42,6 +44,7 @@ pub fn run(ctx: &Context) -> OcfResult {
                 ctx.deadline,
             );
         }
+        ("post", "start" | "stop") => sync::refresh_on_notify(ctx),
         _ => {}
     }
     Ok(OcfCode::Success)

@@ -1,5 +1,6 @@
 //! Synchronous replication kept consistent with reality, in the primary's
-//! monitor (replication_mode sync or strict-sync).
+//! monitor and in the notifications of a standby starting or stopping
+//! (replication_mode sync or strict-sync).
 //!
 //! - the wanted `synchronous_standby_names` is computed from the standbys
 //!   that stream now and those seen before ([`synchronous_names`]); when it
@@ -13,7 +14,8 @@ use super::Context;
 use super::publish::{self, REFRESH_S};
 use crate::params::{Config, ReplicationMode};
 use crate::pg::instance::Instance;
-use crate::pg::replication::{self, PrimaryStatus, synchronous_names};
+use crate::pg::replication::{self, PrimaryStatus, Replication, synchronous_names};
+use crate::pg::state::{self, InstanceState};
 use crate::runstate::RunState;
 use crate::{log_info, log_warn};
 
@@ -24,6 +26,28 @@ const STANDBY: &str = "standby.";
 /// standbys it knew even when none streams).
 pub fn remember_standby(state: &mut RunState, node: &str) {
     state.set_if_changed(&format!("{STANDBY}{node}"), "1");
+}
+
+/// On the primary, when a clone instance has started or stopped
+/// (post-start/post-stop notification): apply the change now rather than at
+/// the next monitor, e.g. so that `ANY 2` does not wait a whole monitor
+/// interval for a standby that an operator stopped. Anywhere else, nothing.
+pub fn refresh_on_notify(ctx: &Context) {
+    let Ok(config) = ctx.config() else { return };
+    if config.replication_mode == ReplicationMode::Async {
+        return;
+    }
+    let Ok(inst) = ctx.instance(&config) else { return };
+    let status = match state::inspect(&inst, ctx.deadline, true) {
+        Ok(InstanceState::Running { health, .. }) => match health.replication {
+            Some(Replication::Primary(status)) => status,
+            _ => return,
+        },
+        _ => return,
+    };
+    let mut memory = RunState::load(ctx.resource());
+    maintain(ctx, &mut memory, &inst, &status, &config, &ctx.node_name());
+    memory.save();
 }
 
 pub fn maintain(

@@ -215,12 +215,20 @@ fn sync_mode_follows_the_streaming_standbys_and_degrades_when_none_is_left() {
             .contains("node-b")
     );
     a.psql("create table t(i int); insert into t values (1)");
+    // A standby stopped by the cluster: the primary's post-stop
+    // notification applies it at once, without waiting for a monitor.
     b_agent.run("stop").expect(rc::SUCCESS);
-    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
+    a_agent
+        .clone()
+        .meta("notify_type", "post")
+        .meta("notify_operation", "stop")
+        .meta("notify_stop_uname", "node-b")
+        .run("notify")
+        .expect(rc::SUCCESS);
     assert_eq!(
         synchronous_names(&a),
         "",
-        "with no standby left, sync mode degrades to async"
+        "with no standby left, sync mode degrades to async (post-stop notification)"
     );
     a.psql("insert into t values (2)");
     b_agent.run("start").expect(rc::SUCCESS);
@@ -229,7 +237,14 @@ fn sync_mode_follows_the_streaming_standbys_and_degrades_when_none_is_left() {
         .expect(rc::SUCCESS);
     monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
     assert_eq!(synchronous_names(&a), "ANY 1 (\"node-b\")");
+    // A standby gone without a notification: the primary's monitor.
     b_agent.run("stop").expect(rc::SUCCESS);
+    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
+    assert_eq!(
+        synchronous_names(&a),
+        "",
+        "with no standby left, sync mode degrades to async (monitor)"
+    );
     a_agent.run("stop").expect(rc::SUCCESS);
 }
 
