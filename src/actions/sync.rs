@@ -10,11 +10,13 @@
 //!   node, so that promote can refuse a standby that was not synchronous
 //!   while one that was is still there, even after the primary is gone.
 
+use std::collections::BTreeMap;
+
 use super::Context;
 use super::publish::{self, REFRESH_S};
 use crate::params::{Config, ReplicationMode};
 use crate::pg::instance::Instance;
-use crate::pg::replication::{self, PrimaryStatus, Replication, synchronous_names};
+use crate::pg::replication::{self, PrimaryStatus, Replica, Replication, synchronous_names};
 use crate::pg::state::{self, InstanceState};
 use crate::runstate::RunState;
 use crate::{log_info, log_warn};
@@ -93,8 +95,67 @@ pub fn maintain(
     }
     state.set_if_changed(MANAGED, if wanted.is_some() { "1" } else { "0" });
     if config.replication_mode != ReplicationMode::Async {
-        for r in status.replicas.iter().filter(|r| r.name != me) {
-            publish::publish_node_attr(ctx, state, Some(&r.name), "sync", &r.sync_state, REFRESH_S);
+        for (node, sync_state) in standby_sync_states(&status.replicas, &known, me) {
+            publish::publish_node_attr(ctx, state, Some(&node), "sync", &sync_state, REFRESH_S);
         }
+    }
+}
+
+/// The `sync` attribute of each standby this primary knows: its
+/// `sync_state` (the better one while it has two walsenders, during a
+/// reconnect), or "disconnected" for a standby seen before that no longer
+/// connects, so that neither `pgha status` nor promote takes a stale
+/// "quorum" for the truth.
+fn standby_sync_states(replicas: &[Replica], known: &[String], me: &str) -> BTreeMap<String, String> {
+    let rank = |s: &str| match s {
+        "sync" | "quorum" => 3,
+        "potential" => 2,
+        "async" => 1,
+        _ => 0,
+    };
+    let mut states: BTreeMap<String, String> = known
+        .iter()
+        .map(|n| (n.clone(), "disconnected".to_string()))
+        .collect();
+    for r in replicas {
+        let entry = states.entry(r.name.clone()).or_default();
+        if entry == "disconnected" || rank(&r.sync_state) > rank(entry) {
+            *entry = r.sync_state.clone();
+        }
+    }
+    states.remove(me);
+    states
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replica(name: &str, sync_state: &str) -> Replica {
+        Replica {
+            name: name.into(),
+            state: "streaming".into(),
+            sync_state: sync_state.into(),
+            flush: None,
+            lag: None,
+        }
+    }
+
+    #[test]
+    fn a_known_standby_that_no_longer_connects_is_not_left_synchronous() {
+        let replicas = [
+            replica("b", "quorum"),
+            replica("c", "async"),
+            replica("c", "quorum"),
+        ];
+        let known = ["b".to_string(), "d".to_string(), "me".to_string()];
+        let states = standby_sync_states(&replicas, &known, "me");
+        let expected: BTreeMap<String, String> = [
+            ("b".to_string(), "quorum".to_string()),
+            ("c".to_string(), "quorum".to_string()),
+            ("d".to_string(), "disconnected".to_string()),
+        ]
+        .into();
+        assert_eq!(states, expected);
     }
 }
