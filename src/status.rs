@@ -147,13 +147,13 @@ pub fn to_json(rsc: &str, nodes: &BTreeMap<String, NodeView>) -> String {
 pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>) -> String {
     let mut out = format!("resource {rsc}\n");
     out.push_str(&format!(
-        "{:<16} {:<8} {:>8} {:<14} {:>12} {:<10} {:<8} {:>7}\n",
+        "{:<16} {:<8} {:>8} {:<14} {:>12} {:<10} {:<12} {:>7}\n",
         "node", "role", "timeline", "lsn", "lag (bytes)", "receiver", "sync", "score"
     ));
     for (node, v) in nodes {
         let f = |k: &str| v.fields.get(k).cloned().unwrap_or_else(|| "-".into());
         out.push_str(&format!(
-            "{:<16} {:<8} {:>8} {:<14} {:>12} {:<10} {:<8} {:>7}\n",
+            "{:<16} {:<8} {:>8} {:<14} {:>12} {:<10} {:<12} {:>7}\n",
             node,
             f("role"),
             f("timeline"),
