@@ -195,6 +195,15 @@ pub fn run_without_env<S: AsRef<OsStr>>(
     unset: &[&str],
 ) -> Result<Output, ExecError> {
     let program_name = program.as_ref().to_string_lossy().into_owned();
+    // Nothing is started once the action's time is up: a loop over nodes
+    // or attributes ends here instead of spawning tools that are killed at
+    // once (or that Pacemaker's own timer would kill with us).
+    if deadline.remaining().is_zero() {
+        return Err(ExecError::TimedOut {
+            program: program_name,
+            after: Duration::ZERO,
+        });
+    }
     let mut cmd = Command::new(program.as_ref());
     for name in unset {
         cmd.env_remove(name);
@@ -213,8 +222,18 @@ pub fn run_without_env<S: AsRef<OsStr>>(
         program: program_name.clone(),
         error,
     })?;
-    let stdout = drain(child.stdout.take());
-    let stderr = drain(child.stderr.take());
+    let (stdout, stderr) = match (drain(child.stdout.take()), drain(child.stderr.take())) {
+        (Ok(out), Ok(err)) => (out, err),
+        (Err(error), _) | (_, Err(error)) => {
+            // No thread to drain a pipe (pids limit): the child could block
+            // on a full pipe, so it is not left running.
+            terminate(&mut child);
+            return Err(ExecError::Spawn {
+                program: program_name,
+                error,
+            });
+        }
+    };
     let status = match child.wait_timeout(deadline.remaining()) {
         Ok(Some(status)) => status,
         Ok(None) => {
@@ -246,21 +265,22 @@ pub fn run_without_env<S: AsRef<OsStr>>(
 }
 
 /// Reads a pipe to its end on a thread; the text arrives on the channel.
-fn drain(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
+/// A thread that cannot be created is an error, not a panic.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> io::Result<mpsc::Receiver<String>> {
     let (tx, rx) = mpsc::channel();
     match pipe {
         Some(mut pipe) => {
-            std::thread::spawn(move || {
+            std::thread::Builder::new().name("drain".into()).spawn(move || {
                 let mut buf = Vec::new();
                 let _ = pipe.read_to_end(&mut buf);
                 let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
-            });
+            })?;
         }
         None => {
             let _ = tx.send(String::new());
         }
     }
-    rx
+    Ok(rx)
 }
 
 /// SIGTERM to the child's process group, a grace period, SIGKILL, reap.
@@ -317,6 +337,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out.stdout.len(), 1_000_000);
+    }
+
+    #[test]
+    fn nothing_is_spawned_once_the_deadline_has_passed() {
+        let marker = std::env::temp_dir().join(format!("pgha-exec-late-{}", std::process::id()));
+        let err = run(
+            "/bin/touch",
+            &[marker.as_os_str()],
+            None,
+            Deadline::after(Duration::ZERO),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ExecError::TimedOut { .. }), "{err}");
+        assert!(!marker.exists(), "the program ran after the deadline");
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod pg;
 mod runstate;
 mod status;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -47,17 +48,22 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // No path of the agent panics on purpose; should one still, Pacemaker
+    // gets an exit reason and OCF_ERR_GENERIC instead of Rust's 101.
+    std::panic::set_hook(Box::new(|info| {
+        let _ = writeln!(std::io::stderr(), "ocf-exit-reason:internal error: {info}");
+        std::process::exit(OcfCode::ErrGeneric.as_i32());
+    }));
     let cli = Cli::parse();
     let action = match cli.action.as_deref() {
         Some("doc") => return print_doc(cli.rest.first().map(String::as_str)),
         Some("status") => return print_status(&cli.rest),
         Some("usage" | "help") => {
-            println!("usage: pgha <action>\n{ACTIONS_HELP}");
-            return ExitCode::SUCCESS;
+            return print_out(&format!("usage: pgha <action>\n{ACTIONS_HELP}\n"));
         }
         Some(action) => action.to_string(),
         None => {
-            eprintln!("usage: pgha <action>\n{ACTIONS_HELP}");
+            print_err(&format!("usage: pgha <action>\n{ACTIONS_HELP}"));
             return exit(OcfCode::ErrArgs);
         }
     };
@@ -81,19 +87,15 @@ fn main() -> ExitCode {
 /// action tables (the README's table, the man page ocf_pgha_postgresql(7)).
 fn print_doc(what: Option<&str>) -> ExitCode {
     match what {
-        Some("markdown") => {
-            print!("{}", doc::markdown_table(params::PARAMS));
-            ExitCode::SUCCESS
-        }
-        Some("man") => {
-            print!(
-                "{}",
-                doc::man_page(OCF_PROVIDER, &actions::AGENT, params::PARAMS, actions::ACTIONS)
-            );
-            ExitCode::SUCCESS
-        }
+        Some("markdown") => print_out(&doc::markdown_table(params::PARAMS)),
+        Some("man") => print_out(&doc::man_page(
+            OCF_PROVIDER,
+            &actions::AGENT,
+            params::PARAMS,
+            actions::ACTIONS,
+        )),
         _ => {
-            eprintln!("usage: pgha doc markdown|man");
+            print_err("usage: pgha doc markdown|man");
             exit(OcfCode::ErrArgs)
         }
     }
@@ -102,12 +104,9 @@ fn print_doc(what: Option<&str>) -> ExitCode {
 /// `pgha status [--resource NAME] [--json]`: the replication view.
 fn print_status(args: &[String]) -> ExitCode {
     match status::run(args) {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
+        Ok(text) => print_out(&text),
         Err(e) => {
-            eprintln!("pgha status: {e}");
+            print_err(&format!("pgha status: {e}"));
             exit(e.code)
         }
     }
@@ -116,7 +115,22 @@ fn print_status(args: &[String]) -> ExitCode {
 /// Logs the whole error chain and prints the exit reason line.
 fn report(action: &str, prefix: &str, error: &OcfError) {
     log_error!("{action} failed with {}: {error}", error.code);
-    eprintln!("{prefix}{}", exit_reason(&error.reason));
+    print_err(&format!("{prefix}{}", exit_reason(&error.reason)));
+}
+
+/// Writes `text` to stdout. A closed or broken stdout (`pgha usage | true`)
+/// is an error exit, never a panic: `print!` panics on EPIPE.
+fn print_out(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => exit(OcfCode::ErrGeneric),
+    }
+}
+
+/// Writes one line to stderr; a closed stderr loses it, nothing more.
+fn print_err(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// One line, within Pacemaker's limit, cut on a character boundary.

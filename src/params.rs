@@ -311,17 +311,19 @@ impl ReplicationMode {
     }
 }
 
-impl Config {
-    /// Parses the parameters Pacemaker passed. `resource` names the default
-    /// log file. Every error is ERR_CONFIGURED: such a value can never work.
-    pub fn parse(values: &BTreeMap<String, String>, resource: &str) -> OcfResult<Config> {
-        let get = |name: &str| -> Option<&str> {
-            values
-                .get(name)
-                .map(|v| v.trim())
-                .filter(|v| !v.is_empty())
-                .or_else(|| spec(name).and_then(|s| s.default).filter(|d| !d.is_empty()))
-        };
+/// Where the instance is: the only parameters stop needs. Parsed apart
+/// from everything else so that a mistake in an unrelated parameter
+/// (`probe_timeout=0`, an unbalanced quote in `start_opts`) can never keep
+/// stop from stopping: a failed stop gets the node fenced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub pgdata: PathBuf,
+    pub datadir: PathBuf,
+}
+
+impl Location {
+    pub fn parse(values: &BTreeMap<String, String>) -> OcfResult<Location> {
+        let get = |name: &str| values.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
         let pgdata = match get("pgdata") {
             Some(v) => absolute_path("pgdata", v)?,
             None => {
@@ -334,6 +336,24 @@ impl Config {
             Some(v) => absolute_path("datadir", v)?,
             None => pgdata.clone(),
         };
+        Ok(Location { pgdata, datadir })
+    }
+}
+
+impl Config {
+    /// Parses the parameters Pacemaker passed. `resource` names the default
+    /// log file (with none, as in a validate-all run by hand, the agent's
+    /// own name stands in; start always has one). Every error is
+    /// ERR_CONFIGURED: such a value can never work.
+    pub fn parse(values: &BTreeMap<String, String>, resource: Option<&str>) -> OcfResult<Config> {
+        let get = |name: &str| -> Option<&str> {
+            values
+                .get(name)
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
+                .or_else(|| spec(name).and_then(|s| s.default).filter(|d| !d.is_empty()))
+        };
+        let Location { pgdata, datadir } = Location::parse(values)?;
         let bindir = get("bindir").map(|v| absolute_path("bindir", v)).transpose()?;
         let system_user = get("system_user").unwrap_or("postgres").to_string();
         if system_user == "root" || system_user == "0" {
@@ -351,7 +371,7 @@ impl Config {
         }
         let pghost = match get("pghost").unwrap_or("/var/run/postgresql") {
             h if h.starts_with('/') => PgHost::Socket(PathBuf::from(h)),
-            h if h.chars().any(|c| c.is_whitespace() || c == '\'' || c == '\\') => {
+            h if h.chars().any(|c| c.is_whitespace() || "'\\/".contains(c)) => {
                 return Err(OcfError::configured(format!(
                     "pghost '{h}' is neither an absolute socket directory nor a host name"
                 )));
@@ -368,9 +388,10 @@ impl Config {
         )?);
         let start_opts = split_words(get("start_opts").unwrap_or(""))
             .map_err(|e| OcfError::configured(format!("start_opts: {e}")))?;
+        check_start_opts(&start_opts)?;
         let logfile = match get("logfile") {
             Some(v) => absolute_path("logfile", v)?,
-            None => PathBuf::from(format!("/var/log/pgha/{resource}.log")),
+            None => PathBuf::from(format!("/var/log/pgha/{}.log", resource.unwrap_or("postgresql"))),
         };
         let primary_conninfo = get("primary_conninfo").unwrap_or("").to_string();
         if primary_conninfo.contains('\n') {
@@ -402,6 +423,32 @@ impl Config {
             slot_grace_s,
         })
     }
+}
+
+/// The server options the agent itself sets from pgdata and pgport: given
+/// again in start_opts, the server would run elsewhere than the probe and
+/// stop look (the last -p wins), so they are refused.
+fn check_start_opts(words: &[String]) -> OcfResult<()> {
+    let mut words = words.iter().map(String::as_str).peekable();
+    while let Some(word) = words.next() {
+        let setting = match word {
+            "-c" | "--" => words.peek().copied().unwrap_or(""),
+            w => w
+                .strip_prefix("-c")
+                .or_else(|| w.strip_prefix("--"))
+                .unwrap_or(""),
+        };
+        let name = setting.split('=').next().unwrap_or("").replace('-', "_");
+        let overrides = word.starts_with("-D")
+            || word.starts_with("-p")
+            || (setting.contains('=') && (name == "port" || name == "data_directory"));
+        if overrides {
+            return Err(OcfError::configured(format!(
+                "start_opts '{word}' overrides the port or data directory: use pgport, pgdata and datadir"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Names of the given parameters this agent does not know (likely typos).
@@ -517,7 +564,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Config::parse(&map, "pgsqld")
+        Config::parse(&map, Some("pgsqld"))
     }
 
     fn code_of(pairs: &[(&str, &str)]) -> OcfCode {
@@ -565,6 +612,38 @@ mod tests {
         let e = parse(&[("pgdata", "/d"), ("system_user", "root")]).unwrap_err();
         assert_eq!(e.code, OcfCode::ErrConfigured);
         assert!(e.reason.contains("root"));
+    }
+
+    #[test]
+    fn start_opts_that_move_the_port_or_data_directory_are_refused() {
+        for bad in [
+            "-D /elsewhere",
+            "-p 5433",
+            "-p5433",
+            "-c port=5433",
+            "-cport=5433",
+            "--port=5433",
+            "-c data_directory=/x",
+            "--data-directory=/x",
+        ] {
+            let e = parse(&[("pgdata", "/d"), ("start_opts", bad)]).unwrap_err();
+            assert_eq!(e.code, OcfCode::ErrConfigured, "{bad}");
+        }
+        for good in [
+            "-c config_file=/etc/pg.conf",
+            "-c shared_buffers=1GB",
+            "-c portal=x",
+        ] {
+            assert!(parse(&[("pgdata", "/d"), ("start_opts", good)]).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn a_relative_socket_directory_is_not_a_host_name() {
+        assert_eq!(
+            code_of(&[("pgdata", "/d"), ("pghost", "var/run/postgresql")]),
+            OcfCode::ErrConfigured
+        );
     }
 
     #[test]

@@ -7,15 +7,72 @@
 //! lost at reboot exactly when Pacemaker's transient attributes (lifetime
 //! `reboot`) are, so the two cannot disagree for long; entries also expire
 //! so that anything lost elsewhere is written again.
+//!
+//! `/run/pgha` is root's alone (mode 0700, checked before every write): the
+//! system user cannot plant anything there. File names come only from a
+//! resource name that [`is_resource_id`] accepted, so no `OCF_RESOURCE_INSTANCE`
+//! can make root write outside it; with no valid name the memory lives in
+//! the process only and is never written.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::PathBuf;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::ocf::env::is_resource_id;
+
 const DIR: &str = "/run/pgha";
+
+/// `/run/pgha/<rsc>.<ext>`, or None when `rsc` is not a resource id.
+pub fn agent_file(rsc: &str, ext: &str) -> Option<PathBuf> {
+    is_resource_id(rsc).then(|| PathBuf::from(DIR).join(format!("{rsc}.{ext}")))
+}
+
+/// Makes sure `dir` is a directory of root's (or of the user running the
+/// tests) with no access for anyone else, creating it if missing. A symlink,
+/// or a directory others can write, is refused: it was not made by us.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    match fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        }
+        Err(e) => return Err(e),
+        Ok(_) => {}
+    }
+    let meta = fs::symlink_metadata(dir)?;
+    let ours = meta.uid() == nix::unistd::Uid::effective().as_raw();
+    if !meta.is_dir() || !ours || meta.permissions().mode() & 0o077 != 0 {
+        return Err(std::io::Error::other(format!(
+            "{} is not a private directory of this user",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes `text` to `path` (in the agent's private directory) atomically:
+/// a temporary file of mode 0600, then rename.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        private_dir(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let written = fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .and_then(|()| fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}
 
 /// Seconds since the epoch.
 pub fn now() -> u64 {
@@ -27,7 +84,8 @@ pub fn now() -> u64 {
 
 /// `key value written-at` lines.
 pub struct RunState {
-    path: PathBuf,
+    /// None: no valid resource name, kept in memory only.
+    path: Option<PathBuf>,
     entries: BTreeMap<String, (String, u64)>,
     dirty: bool,
 }
@@ -35,7 +93,14 @@ pub struct RunState {
 impl RunState {
     /// Loads the state of resource `rsc` (empty if there is none yet).
     pub fn load(rsc: &str) -> RunState {
-        Self::load_from(PathBuf::from(DIR).join(format!("{rsc}.state")))
+        match agent_file(rsc, "state") {
+            Some(path) => Self::load_from(path),
+            None => RunState {
+                path: None,
+                entries: BTreeMap::new(),
+                dirty: false,
+            },
+        }
     }
 
     pub fn load_from(path: PathBuf) -> RunState {
@@ -49,7 +114,7 @@ impl RunState {
             })
             .collect();
         RunState {
-            path,
+            path: Some(path),
             entries,
             dirty: false,
         }
@@ -76,6 +141,11 @@ impl RunState {
         }
     }
 
+    /// Removes `key` (nothing happens when it is absent).
+    pub fn remove(&mut self, key: &str) {
+        self.dirty |= self.entries.remove(key).is_some();
+    }
+
     pub fn set(&mut self, key: &str, value: &str) {
         self.entries.insert(key.to_string(), (value.to_string(), now()));
         self.dirty = true;
@@ -93,28 +163,16 @@ impl RunState {
 
     /// Writes the state back if anything changed (atomically: temp + rename).
     pub fn save(&mut self) {
-        if !self.dirty {
+        let Some(path) = self.path.as_deref().filter(|_| self.dirty) else {
             return;
-        }
-        if let Some(dir) = self.path.parent() {
-            let _ = fs::DirBuilder::new().recursive(true).mode(0o700).create(dir);
-        }
+        };
         let mut text = String::new();
         for (k, (v, at)) in &self.entries {
             text.push_str(&format!("{k}\t{}\t{at}\n", v.replace(['\t', '\n'], " ")));
         }
-        let tmp = self.path.with_extension(format!("tmp{}", std::process::id()));
-        let written = fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .and_then(|mut f| f.write_all(text.as_bytes()));
-        if written.is_ok() && fs::rename(&tmp, &self.path).is_ok() {
-            self.dirty = false;
-        } else {
-            let _ = fs::remove_file(&tmp);
+        match write_private(path, &text) {
+            Ok(()) => self.dirty = false,
+            Err(e) => crate::log_warn!("cannot write {}: {e}", path.display()),
         }
     }
 }
@@ -126,6 +184,8 @@ mod tests {
     #[test]
     fn round_trips_and_tracks_freshness() {
         let dir = std::env::temp_dir().join(format!("pgha-runstate-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
         let path = dir.join("r.state");
         let mut s = RunState::load_from(path.clone());
         assert_eq!(s.get("a"), None);
@@ -137,5 +197,19 @@ mod tests {
         assert!(!s.is_fresh("a", "2", 60));
         assert_eq!(s.keys_with_prefix("score.").collect::<Vec<_>>(), vec!["node-2"]);
         let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn no_file_is_named_after_an_invalid_resource() {
+        assert_eq!(agent_file("../../tmp/x", "state"), None);
+        assert_eq!(agent_file("/etc/x", "state"), None);
+        assert_eq!(
+            agent_file("pgsqld", "state"),
+            Some(PathBuf::from("/run/pgha/pgsqld.state"))
+        );
+        let mut s = RunState::load("../../tmp/pgha-escape");
+        s.set("a", "1");
+        s.save();
+        assert!(!Path::new("/tmp/pgha-escape.state").exists());
     }
 }

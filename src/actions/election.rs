@@ -81,8 +81,8 @@ pub fn withdraw(rsc: &str, deadline: Deadline) {
 
 /// Where the promoting node keeps the election's facts between its
 /// pre-promote notification and its promote (same node, same transition).
-fn round_file(rsc: &str) -> PathBuf {
-    PathBuf::from(format!("/run/pgha/{rsc}.election"))
+fn round_file(rsc: &str) -> Option<PathBuf> {
+    crate::runstate::agent_file(rsc, "election")
 }
 
 /// Who takes part in this round, and who was demoted in it (a switchover).
@@ -93,10 +93,7 @@ pub struct Round {
 }
 
 pub fn save_round(rsc: &str, round: &Round) {
-    let path = round_file(rsc);
-    if let Some(dir) = path.parent() {
-        let _ = fs::create_dir_all(dir);
-    }
+    let Some(path) = round_file(rsc) else { return };
     let mut text = String::new();
     for n in &round.participants {
         text.push_str(&format!("participant {n}\n"));
@@ -104,12 +101,14 @@ pub fn save_round(rsc: &str, round: &Round) {
     for n in &round.demoted {
         text.push_str(&format!("demoted {n}\n"));
     }
-    let _ = fs::write(path, text);
+    if let Err(e) = crate::runstate::write_private(&path, &text) {
+        crate::log_warn!("cannot write {}: {e}", path.display());
+    }
 }
 
 /// The round written by pre-promote, and forgets it.
 pub fn take_round(rsc: &str) -> Option<Round> {
-    let path = round_file(rsc);
+    let path = round_file(rsc)?;
     let text = fs::read_to_string(&path).ok()?;
     let _ = fs::remove_file(&path);
     let mut round = Round::default();

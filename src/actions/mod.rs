@@ -103,6 +103,12 @@ impl Context {
         Config::parse(&self.env.params, self.env.resource_name())
     }
 
+    /// Only what finds the instance (pgdata, datadir), whatever else is
+    /// wrong: what stop, and a monitor after it, work from.
+    pub fn location(&self) -> OcfResult<params::Location> {
+        params::Location::parse(&self.env.params)
+    }
+
     /// The instance on this host: the host checks of level 10.
     pub fn instance(&self, config: &Config) -> OcfResult<Instance> {
         Instance::resolve(config, self.env.path.as_deref())
@@ -188,15 +194,38 @@ impl Context {
         crate::pcmk::node::local_node_name(&self.env, self.deadline)
     }
 
-    /// The resource name, without a clone suffix.
+    /// The resource name, without a clone suffix. Every action that uses it
+    /// passed [`Context::require_resource`] in [`dispatch`]; elsewhere (stop
+    /// without `OCF_RESOURCE_INSTANCE`) it is empty, which no attribute or
+    /// file name accepts.
     pub fn resource(&self) -> &str {
-        self.env.resource_name()
+        self.env.resource_name().unwrap_or("")
     }
+
+    /// The resource name, or ERR_CONFIGURED when Pacemaker's
+    /// `OCF_RESOURCE_INSTANCE` is missing or not a resource id.
+    pub fn require_resource(&self) -> OcfResult<&str> {
+        self.env.resource_name().ok_or_else(|| {
+            OcfError::configured(format!(
+                "OCF_RESOURCE_INSTANCE {:?} is missing or not a resource id: run the agent through Pacemaker",
+                self.env.instance.as_deref().unwrap_or("")
+            ))
+        })
+    }
+}
+
+/// Actions that keep memory or attributes under the resource's name. stop
+/// is not one: it stops without a name, and only skips the bookkeeping.
+fn needs_resource(action: &str) -> bool {
+    matches!(action, "start" | "monitor" | "promote" | "demote" | "notify")
 }
 
 /// Runs `action`; the names are those of the OCF 1.1 API.
 pub fn dispatch(action: &str, ctx: &Context) -> OcfResult {
     log_debug!("action {action}, timeout {:?}", ctx.env.timeout());
+    if needs_resource(action) {
+        ctx.require_resource()?;
+    }
     match action {
         "meta-data" => meta_data::run(),
         "validate-all" => validate::run(ctx),

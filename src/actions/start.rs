@@ -23,7 +23,7 @@
 
 use std::time::Duration;
 
-use super::{Context, Mode, publish};
+use super::{Context, Mode, publish, stop};
 use crate::deadline::Deadline;
 use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
@@ -84,6 +84,10 @@ pub fn run(ctx: &Context) -> OcfResult {
             start_standby(ctx, &inst, &config, ctx.deadline)?;
         }
     }
+    // Running again: a forced stop of ours no longer explains pg_control.
+    let mut memory = RunState::load(ctx.resource());
+    stop::forget(&mut memory);
+    memory.save();
     log_info!("started");
     Ok(OcfCode::Success)
 }

@@ -1,10 +1,18 @@
 //! `stop`: fast shutdown, then immediate, then SIGKILL, within the timeout.
 //!
-//! - pgdata or datadir missing from the parameters: ERR_CONFIGURED (nothing
-//!   can be known about what to stop);
+//! - pgdata or datadir missing or relative: ERR_CONFIGURED (nothing can be
+//!   known about what to stop); every other parameter is ignored, so a
+//!   mistake elsewhere (`probe_timeout=0`, `replication_mode=bogus`) cannot
+//!   turn a stop into a failure, which Pacemaker answers by fencing;
 //! - no process of the instance: success (stop is idempotent);
 //! - otherwise [`server::stop`] escalates; success only when no process of
-//!   the instance remains, an error before the deadline otherwise.
+//!   the instance remains, an error before the deadline otherwise;
+//! - a stop that needed SIGQUIT or SIGKILL leaves pg_control saying "in
+//!   production": the agent remembers that it did this ([`remember`]), so
+//!   that the next monitor reports the stopped instance as stopped, not as
+//!   crashed (a probe saying "failed" after a successful stop makes
+//!   Pacemaker run multiple-active recovery). The next start still replays
+//!   the WAL, as after any crash.
 //!
 //! Stop needs neither the binaries nor the user database: it works from the
 //! data directory alone, so a half-removed installation can still be stopped.
@@ -13,27 +21,72 @@
 //! stopped standby's, and a stopped primary's is what lets it be promoted
 //! again in place after a local restart.
 
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
 use super::{Context, Mode, publish};
-use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfResult};
 use crate::pg::process;
 use crate::pg::server::{self, StopMode};
 use crate::runstate::RunState;
+use crate::{log_info, log_warn};
+
+/// Memory key: pg_control's modification time when a stop of ours killed
+/// the server. pg_control is rewritten at every checkpoint and start, so a
+/// server started and crashed since (by anyone) no longer matches.
+const FORCED: &str = "stop.forced";
 
 pub fn run(ctx: &Context) -> OcfResult {
-    let config = ctx.config()?;
-    let canonical = process::canonical_datadir(&config.datadir);
-    let mode = server::stop(&config.datadir, &canonical, ctx.deadline)?;
+    let location = ctx.location()?;
+    let canonical = process::canonical_datadir(&location.datadir);
+    let mode = server::stop(&location.datadir, &canonical, ctx.deadline)?;
     match mode {
         StopMode::AlreadyStopped => log_info!("already stopped"),
         StopMode::Fast => log_info!("stopped (fast shutdown)"),
         StopMode::Immediate => log_info!("stopped (immediate shutdown: crash recovery at next start)"),
         StopMode::Killed => log_info!("stopped by SIGKILL: crash recovery at next start"),
     }
+    let Some(rsc) = ctx.env.resource_name() else {
+        log_warn!("no valid OCF_RESOURCE_INSTANCE: the stop is not remembered");
+        return Ok(OcfCode::Success);
+    };
+    let mut memory = RunState::load(rsc);
+    remember(&mut memory, mode, &location.datadir);
     if ctx.mode() == Mode::Promotable {
-        let mut memory = RunState::load(ctx.resource());
         publish::clear_role(ctx, &mut memory);
-        memory.save();
     }
+    memory.save();
     Ok(OcfCode::Success)
+}
+
+/// pg_control's modification time, as a memory value.
+fn control_stamp(datadir: &Path) -> Option<String> {
+    let meta = std::fs::symlink_metadata(datadir.join("global/pg_control")).ok()?;
+    Some(format!("{}.{:09}", meta.mtime(), meta.mtime_nsec()))
+}
+
+/// Records how the instance was stopped: a forced stop is remembered, a
+/// clean one forgets an older forced one.
+fn remember(memory: &mut RunState, mode: StopMode, datadir: &Path) {
+    match mode {
+        StopMode::Immediate | StopMode::Killed => match control_stamp(datadir) {
+            Some(stamp) => memory.set(FORCED, &stamp),
+            None => log_warn!("cannot stat pg_control: the forced stop is not remembered"),
+        },
+        StopMode::Fast => memory.remove(FORCED),
+        StopMode::AlreadyStopped => {}
+    }
+}
+
+/// True when the instance is down because a stop of ours killed it, and
+/// nothing ran it since: what the monitor reports as stopped.
+pub fn was_forced_by_us(memory: &RunState, datadir: &Path) -> bool {
+    memory
+        .get(FORCED)
+        .is_some_and(|stamp| control_stamp(datadir).as_deref() == Some(stamp))
+}
+
+/// Forgets a forced stop (a start brought the instance back).
+pub fn forget(memory: &mut RunState) {
+    memory.remove(FORCED);
 }

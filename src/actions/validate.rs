@@ -6,15 +6,20 @@
 //!   clone also its meta attributes (notify=true, promoted-max=1) and
 //!   primary_conninfo, read from the environment, never from a live CIB.
 //! - Level 10 and above: also the host checks of [`crate::pg::instance::Instance::resolve`]
-//!   (user, directories, ownership, version, binaries).
+//!   (user, directories, ownership, version, binaries), and what only a
+//!   start would find out: the socket directory pghost names exists, and
+//!   the binaries in bindir are of the major version PG_VERSION says.
 //!
 //! `reload-agent` applies a change of reloadable parameters (pghost,
 //! pgdatabase, probe_timeout): the agent reads its parameters at every call,
 //! so there is nothing to do but check the new values.
 
 use super::Context;
+use crate::exec;
 use crate::log_info;
-use crate::ocf::code::{OcfCode, OcfResult};
+use crate::ocf::code::{OcfCode, OcfError, OcfResult};
+use crate::params::PgHost;
+use crate::pg::instance::Instance;
 
 pub fn run(ctx: &Context) -> OcfResult {
     let config = ctx.checked_config()?;
@@ -26,6 +31,8 @@ pub fn run(ctx: &Context) -> OcfResult {
         .unwrap_or(0);
     if level >= 10 {
         let inst = ctx.instance(&config)?;
+        check_socket_directory(&config.pghost)?;
+        check_binaries_version(&inst, ctx)?;
         log_info!(
             "host checks passed: PostgreSQL {} in {}, binaries in {}",
             inst.major,
@@ -36,8 +43,63 @@ pub fn run(ctx: &Context) -> OcfResult {
     Ok(OcfCode::Success)
 }
 
+/// The probe connects through the socket directory: one that does not exist
+/// here means every monitor would fail to connect.
+fn check_socket_directory(host: &PgHost) -> OcfResult<()> {
+    match host {
+        PgHost::Socket(dir) if !dir.is_dir() => Err(OcfError::args(format!(
+            "pghost {} is not a directory on this host: set the socket directory",
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `postgres -V` must be of PG_VERSION's major version: a data directory of
+/// a newer (or older) release refuses to start with these binaries.
+fn check_binaries_version(inst: &Instance, ctx: &Context) -> OcfResult<()> {
+    let program = inst.program("postgres");
+    let out = exec::run(&program, &["-V"], Some(&inst.user), ctx.deadline)?;
+    let major = parse_server_version(&out.stdout).ok_or_else(|| {
+        OcfError::installed(format!(
+            "{} -V answered {:?}: not a PostgreSQL server",
+            program.display(),
+            out.last_message()
+        ))
+    })?;
+    if major != inst.major {
+        return Err(OcfError::installed(format!(
+            "PG_VERSION says {} but {} is PostgreSQL {major}: set bindir",
+            inst.major,
+            inst.bindir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// `postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)` -> 15.
+fn parse_server_version(text: &str) -> Option<u32> {
+    let version = text.split("(PostgreSQL)").nth(1)?.split_whitespace().next()?;
+    version.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
 pub fn reload_agent(ctx: &Context) -> OcfResult {
     ctx.config()?;
     log_info!("reloadable parameters applied");
     Ok(OcfCode::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_major_version_of_the_server_binary() {
+        assert_eq!(
+            parse_server_version("postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n"),
+            Some(15)
+        );
+        assert_eq!(parse_server_version("postgres (PostgreSQL) 18beta1\n"), Some(18));
+        assert_eq!(parse_server_version("hello\n"), None);
+    }
 }

@@ -100,11 +100,28 @@ impl OcfEnv {
     }
 
     /// The resource name without a clone suffix (`pgsqld:1` -> `pgsqld`), used
-    /// in log tags, attribute names and default file names.
-    pub fn resource_name(&self) -> &str {
-        let instance = self.instance.as_deref().unwrap_or("pgha");
-        instance.split(':').next().unwrap_or(instance)
+    /// in log tags, attribute names and the agent's file names under
+    /// `/run/pgha`. None when `OCF_RESOURCE_INSTANCE` is missing or is not a
+    /// Pacemaker resource id: such a name must never become a path
+    /// (`../../tmp/x` would write outside `/run/pgha`) or an attribute name.
+    pub fn resource_name(&self) -> Option<&str> {
+        let instance = self.instance.as_deref()?.trim();
+        let name = instance.split(':').next().unwrap_or(instance);
+        is_resource_id(name).then_some(name)
     }
+}
+
+/// Longest resource name accepted: far above any real one, and short enough
+/// that `pgha-<rsc>-<what>` and `/run/pgha/<rsc>.state` stay valid names.
+const RESOURCE_ID_MAX: usize = 200;
+
+/// An XML ID as Pacemaker requires of resource ids (ASCII subset): a letter
+/// or `_`, then letters, digits, `_`, `.`, `-`. Never `/`, never `..` alone.
+pub fn is_resource_id(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        && name.len() <= RESOURCE_ID_MAX
 }
 
 #[cfg(test)]
@@ -139,7 +156,18 @@ mod tests {
     #[test]
     fn resource_name_drops_the_clone_suffix() {
         let e = env(&[("OCF_RESOURCE_INSTANCE", "pgsqld:2")]);
-        assert_eq!(e.resource_name(), "pgsqld");
-        assert_eq!(env(&[]).resource_name(), "pgha");
+        assert_eq!(e.resource_name(), Some("pgsqld"));
+    }
+
+    #[test]
+    fn a_resource_name_that_could_leave_run_pgha_is_refused() {
+        assert_eq!(env(&[]).resource_name(), None, "no shared default");
+        for bad in ["../../tmp/x", "/etc/x", "..", "a/b", "", "-x", "a b", "1abc"] {
+            let e = env(&[("OCF_RESOURCE_INSTANCE", bad)]);
+            assert_eq!(e.resource_name(), None, "{bad}");
+        }
+        for good in ["pgsqld", "_p", "pg-sql.d_1"] {
+            assert!(is_resource_id(good), "{good}");
+        }
     }
 }

@@ -59,7 +59,11 @@ static LOGGER: OnceLock<Logger> = OnceLock::new();
 
 /// Sets the logger up from the environment; later calls are ignored.
 pub fn init(env: &OcfEnv) {
-    let tag = format!("pgha({})[{}]", env.resource_name(), std::process::id());
+    let tag = format!(
+        "pgha({})[{}]",
+        env.resource_name().unwrap_or("-"),
+        std::process::id()
+    );
     let facility = env
         .log_facility
         .as_deref()
@@ -100,7 +104,7 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
     }
     let message = args.to_string();
     if logger.to_stderr {
-        eprintln!("{} {}: {}", logger.tag, level.label(), message);
+        let _ = writeln!(std::io::stderr(), "{} {}: {}", logger.tag, level.label(), message);
     }
     if logger.syslog_ident.is_some()
         && let Ok(text) = CString::new(format!("{}: {}", level.label(), message))

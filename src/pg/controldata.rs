@@ -90,7 +90,20 @@ pub fn read(bindir: &Path, datadir: &Path, user: &SystemUser, deadline: Deadline
             out.last_message()
         )));
     }
+    if is_corrupt(&out.stdout) || is_corrupt(&out.stderr) {
+        // pg_controldata still prints the fields, "untrustworthy": reading a
+        // state from them would call a damaged data directory a crash.
+        return Err(OcfError::generic(format!(
+            "pg_control in {} is corrupt (CRC mismatch): restore or rebuild this data directory",
+            datadir.display()
+        )));
+    }
     ControlData::parse(&out.stdout).map_err(OcfError::generic)
+}
+
+/// pg_controldata's warning for a pg_control whose checksum is wrong.
+fn is_corrupt(text: &str) -> bool {
+    text.contains("CRC checksum does not match")
 }
 
 #[cfg(test)]
@@ -127,6 +140,14 @@ Min recovery ending loc's timeline:   0
             ClusterState::parse("weird"),
             ClusterState::Unknown("weird".into())
         );
+    }
+
+    #[test]
+    fn a_crc_mismatch_is_corruption() {
+        assert!(is_corrupt(
+            "WARNING: Calculated CRC checksum does not match value stored in file.\n"
+        ));
+        assert!(!is_corrupt(SAMPLE));
     }
 
     #[test]

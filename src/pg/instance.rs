@@ -13,6 +13,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use nix::unistd::{Gid, Pid, Uid};
+
 use crate::deadline::Deadline;
 use crate::exec::SystemUser;
 use crate::ocf::code::{OcfError, OcfResult};
@@ -62,6 +64,59 @@ impl Instance {
             }
             None => layout::find_bindir(major, path_var)?,
         };
+        Ok(Instance {
+            pgdata: config.pgdata.clone(),
+            datadir: config.datadir.clone(),
+            canonical_datadir: process::canonical_datadir(&config.datadir),
+            bindir,
+            major,
+            target: ConnTarget {
+                host: config.pghost.clone(),
+                port: config.pgport,
+                user: config.system_user.clone(),
+                dbname: config.pgdatabase.clone(),
+            },
+            user,
+            port: config.pgport,
+            probe_timeout: config.probe_timeout,
+            start_opts: config.start_opts.clone(),
+            logfile: config.logfile.clone(),
+        })
+    }
+
+    /// The instance as its running postmaster `pid` shows it, for a monitor
+    /// whose host checks failed (a user removed from passwd, pg_controldata
+    /// gone, a data directory with the wrong mode): the owner of the process
+    /// stands in for the user, the directory of its executable for bindir.
+    /// Enough to probe the server, which is all a running one needs.
+    pub fn of_running_postmaster(config: &Config, pid: Pid, path_var: Option<&str>) -> OcfResult<Instance> {
+        let user = match SystemUser::lookup(&config.system_user) {
+            Ok(user) => user,
+            Err(_) => {
+                let owner = fs::metadata(format!("/proc/{pid}")).map_err(|e| {
+                    OcfError::generic(format!("postmaster {pid} vanished while it was inspected"))
+                        .with_source(e)
+                })?;
+                SystemUser {
+                    name: config.system_user.clone(),
+                    uid: Uid::from_raw(owner.uid()),
+                    gid: Gid::from_raw(owner.gid()),
+                    home: PathBuf::from("/"),
+                }
+            }
+        };
+        let major = layout::read_major_version(&config.datadir).unwrap_or(0);
+        let bindir = config
+            .bindir
+            .clone()
+            .filter(|dir| layout::check_bindir(dir).is_ok())
+            .or_else(|| layout::find_bindir(major, path_var).ok())
+            .or_else(|| {
+                fs::read_link(format!("/proc/{pid}/exe"))
+                    .ok()
+                    .and_then(|exe| exe.parent().map(Path::to_path_buf))
+            })
+            .unwrap_or_default();
         Ok(Instance {
             pgdata: config.pgdata.clone(),
             datadir: config.datadir.clone(),

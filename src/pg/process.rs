@@ -6,9 +6,20 @@
 //! the instance's processes even after the postmaster died and left orphaned
 //! backends, and it never matches an operator's shell that happens to sit in
 //! the data directory. `postmaster.pid` alone is not enough: after a crash
-//! its pid may have been reused by an unrelated process.
+//! its pid may have been reused by an unrelated process, and it may be gone
+//! (deleted by hand) or garbage (a crash while it was written) while the
+//! server runs: then the postmaster is found in the process table, as the
+//! instance process whose parent is not one and that has children of the
+//! instance (every live postmaster has its checkpointer at least; orphaned
+//! backends of a killed postmaster have none).
+//!
+//! A process started by hand in the data directory (`postgres --single`,
+//! `--boot`, `--check`) is the instance's too but not a server: start never
+//! kills it, it refuses to start beside it.
 
 use std::fs;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::unistd::Pid;
@@ -47,12 +58,84 @@ pub fn instance_processes(canonical_datadir: &Path) -> Vec<Pid> {
         .collect()
 }
 
+/// The arguments of a process, as `/proc/<pid>/cmdline` has them now.
+pub fn command_line(pid: Pid) -> Vec<String> {
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| {
+            raw.split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The modes of the postgres executable that work on a data directory
+/// without being a server: an operator's maintenance, never a leftover.
+const NOT_A_SERVER: &[&str] = &["--single", "--boot", "--check", "--describe-config", "-C"];
+
+/// True for `postgres --single` and the like (see [`NOT_A_SERVER`]).
+pub fn is_manual_session(pid: Pid) -> bool {
+    command_line(pid)
+        .get(1)
+        .is_some_and(|arg| NOT_A_SERVER.contains(&arg.as_str()))
+}
+
+/// The parent pid, from `/proc/<pid>/stat`.
+fn parent(pid: Pid) -> Option<Pid> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
+    ppid.parse().ok().map(Pid::from_raw)
+}
+
+/// The postmaster among `processes` (with their parents), found without
+/// `postmaster.pid`: the one process whose parent is not one of them and
+/// that is the parent of at least one of them. Pure, for tests.
+pub fn postmaster_in_tree(processes: &[(Pid, Option<Pid>)]) -> Option<Pid> {
+    let is_member = |p: Option<Pid>| p.is_some_and(|p| processes.iter().any(|(q, _)| *q == p));
+    let mut roots = processes
+        .iter()
+        .filter(|(_, parent)| !is_member(*parent))
+        .map(|(pid, _)| *pid)
+        .filter(|root| processes.iter().any(|(_, parent)| *parent == Some(*root)));
+    let first = roots.next()?;
+    roots.next().is_none().then_some(first)
+}
+
+/// The postmaster of the instance from the process table alone.
+fn postmaster_from_processes(canonical_datadir: &Path) -> Option<Pid> {
+    let processes: Vec<(Pid, Option<Pid>)> = instance_processes(canonical_datadir)
+        .into_iter()
+        .filter(|pid| !is_manual_session(*pid))
+        .map(|pid| (pid, parent(pid)))
+        .collect();
+    postmaster_in_tree(&processes)
+}
+
 /// The pid on the first line of a PostgreSQL lock file (`postmaster.pid`,
-/// `.s.PGSQL.<port>.lock`), if the file is there.
+/// `.s.PGSQL.<port>.lock`), if the file is there and says one.
+///
+/// Root reads it, so only a regular file is read (`O_NOFOLLOW`: a symlink
+/// the system user planted is not followed; `O_NONBLOCK`: a FIFO cannot
+/// hang the monitor), and only its first kilobytes.
 pub fn recorded_pid(lockfile: &Path) -> Option<Pid> {
-    let text = fs::read_to_string(lockfile).ok()?;
+    let text = read_lock_file(lockfile)?;
     let pid: i32 = text.lines().next()?.trim().parse().ok()?;
     (pid > 0).then(|| Pid::from_raw(pid))
+}
+
+fn read_lock_file(path: &Path) -> Option<String> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(4096).read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
 /// The pid recorded in `<datadir>/postmaster.pid`, if the file is there.
@@ -63,7 +146,7 @@ pub fn recorded_postmaster_pid(datadir: &Path) -> Option<Pid> {
 /// The socket lock file `postmaster.pid` points at: its line 4 is the port
 /// and line 5 the first socket directory.
 pub fn socket_lock_files(datadir: &Path) -> Vec<PathBuf> {
-    let Ok(text) = fs::read_to_string(datadir.join("postmaster.pid")) else {
+    let Some(text) = read_lock_file(&datadir.join("postmaster.pid")) else {
         return Vec::new();
     };
     let lines: Vec<&str> = text.lines().collect();
@@ -87,11 +170,22 @@ pub enum Postmaster {
     Stale(Pid),
 }
 
-/// Finds the postmaster of the instance in `datadir`.
+/// Finds the postmaster of the instance in `datadir`: the one
+/// `postmaster.pid` names when it runs, else one found in the process table
+/// (a pid file deleted or garbled under a running server must not make a
+/// probe say "stopped", nor stop skip the fast shutdown).
 pub fn postmaster(datadir: &Path, canonical_datadir: &Path) -> Postmaster {
-    match recorded_postmaster_pid(datadir) {
+    let recorded = recorded_postmaster_pid(datadir);
+    if let Some(pid) = recorded
+        && is_instance_process(pid, canonical_datadir)
+    {
+        return Postmaster::Running(pid);
+    }
+    if let Some(pid) = postmaster_from_processes(canonical_datadir) {
+        return Postmaster::Running(pid);
+    }
+    match recorded {
         None => Postmaster::NoPidFile,
-        Some(pid) if is_instance_process(pid, canonical_datadir) => Postmaster::Running(pid),
         Some(pid) => Postmaster::Stale(pid),
     }
 }
@@ -126,6 +220,33 @@ mod tests {
         let here = std::env::current_dir().unwrap();
         assert!(!is_instance_process(Pid::this(), &here));
         assert!(instance_processes(&here).is_empty());
+    }
+
+    #[test]
+    fn the_postmaster_is_the_one_root_with_children() {
+        let p = Pid::from_raw;
+        // postmaster 10 (parent 1) with checkpointer 11 and a backend 12.
+        let live = [(p(10), Some(p(1))), (p(11), Some(p(10))), (p(12), Some(p(10)))];
+        assert_eq!(postmaster_in_tree(&live), Some(p(10)));
+        // A killed postmaster's orphans, re-parented to init: no postmaster.
+        let orphans = [(p(11), Some(p(1))), (p(12), Some(p(1)))];
+        assert_eq!(postmaster_in_tree(&orphans), None);
+        // One lone orphan is not a postmaster either.
+        assert_eq!(postmaster_in_tree(&[(p(12), Some(p(1)))]), None);
+        // Orphans beside a new postmaster do not hide it.
+        let mixed = [(p(10), Some(p(1))), (p(11), Some(p(10))), (p(30), Some(p(1)))];
+        assert_eq!(postmaster_in_tree(&mixed), Some(p(10)));
+        assert_eq!(postmaster_in_tree(&[]), None);
+    }
+
+    #[test]
+    fn a_fifo_lock_file_is_not_read() {
+        let dir = std::env::temp_dir().join(format!("pgha-fifo-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("postmaster.pid");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        assert_eq!(recorded_pid(&fifo), None, "returns at once, reads nothing");
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -70,6 +70,20 @@ impl Spawned {
 /// a running server). Only called when no postmaster of this instance runs.
 pub fn clear_leftovers(inst: &Instance, deadline: Deadline) -> OcfResult<()> {
     let orphans = process::instance_processes(&inst.canonical_datadir);
+    // An operator's `postgres --single` is no leftover: killing it would
+    // end someone's maintenance; PostgreSQL would refuse to start beside
+    // it anyway, so say who holds the data directory.
+    if let Some(pid) = orphans.iter().copied().find(|p| process::is_manual_session(*p)) {
+        return Err(OcfError::generic(format!(
+            "'{}' (pid {pid}) uses the data directory: not starting beside it",
+            process::command_line(pid)
+                .iter()
+                .take(2)
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        )));
+    }
     if !orphans.is_empty() {
         log_warn!(
             "killing {} leftover process(es) of a crashed instance: {:?}",
@@ -324,7 +338,16 @@ pub fn startup_failure_cause(log: &str) -> Option<String> {
     let cause = CAUSES
         .iter()
         .find_map(|c| lines[..fatal].iter().rev().find(|l| l.to_lowercase().contains(c)))
-        .or_else(|| lines.get(fatal));
+        .or_else(|| lines.get(fatal))
+        // Errors of the command line come before any logging is set up and
+        // carry no level: `postgres: invalid argument: "x"`, then a hint to
+        // run --help that says nothing about the cause.
+        .or_else(|| {
+            lines
+                .iter()
+                .rev()
+                .find(|l| l.starts_with("postgres: ") || l.starts_with("postgres (PostgreSQL)"))
+        });
     cause.map(|l| strip_log_prefix(l)).filter(|l| !l.is_empty())
 }
 
@@ -369,6 +392,15 @@ mod tests {
         assert_eq!(
             startup_failure_cause(log).unwrap(),
             "invalid value for parameter \"shared_buffers\": \"lots\""
+        );
+    }
+
+    #[test]
+    fn quotes_an_invalid_command_line_argument() {
+        let log = "postgres: invalid argument: \"foo\"\nTry \"postgres --help\" for more information.\n";
+        assert_eq!(
+            startup_failure_cause(log).unwrap(),
+            "postgres: invalid argument: \"foo\""
         );
     }
 

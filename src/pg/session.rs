@@ -125,7 +125,7 @@ where
     let config = target.config(allowed);
     let (tx, rx) = mpsc::channel();
     let as_uid = as_uid.filter(|uid| Uid::effective().is_root() && !uid.is_root());
-    std::thread::spawn(move || {
+    let worker = std::thread::Builder::new().name("sql".into()).spawn(move || {
         if let Some(uid) = as_uid
             && let Err(e) = set_thread_euid(uid)
         {
@@ -146,6 +146,12 @@ where
             }
         }
     });
+    if let Err(e) = worker {
+        // pids limit or memory: an answer with a reason, never a panic.
+        return Err(SqlError::Other(format!(
+            "cannot start a thread for the query: {e}"
+        )));
+    }
     match rx.recv_timeout(allowed) {
         Ok(result) => result,
         Err(_) => Err(SqlError::Timeout(allowed)),

@@ -4,6 +4,8 @@
 
 mod util;
 
+/// The answers Pacemaker acts on, under broken configuration and at the edges.
+mod contract;
 /// Crashes, freezes, stale pid files and servers that refuse to start.
 mod faults;
 /// The sequences of resource-agents' ocft config for pgsqlms.

@@ -37,6 +37,8 @@ pub mod rc {
     pub const NOT_RUNNING: i32 = 7;
     pub const RUNNING_PROMOTED: i32 = 8;
     pub const FAILED_PROMOTED: i32 = 9;
+    pub const DEGRADED: i32 = 190;
+    pub const DEGRADED_PROMOTED: i32 = 191;
 }
 
 /// The `postgres` system user, which owns test clusters.
