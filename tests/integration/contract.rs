@@ -269,3 +269,56 @@ fn validation_catches_what_only_a_start_would_find() {
         .run("validate-all")
         .expect_reason(rc::ERR_INSTALLED, "PG_VERSION says 16");
 }
+
+#[test]
+fn a_thread_that_cannot_be_created_is_an_error_with_a_reason_not_a_panic() {
+    // A pids cgroup that admits the agent's main thread and nothing else:
+    // what a pids limit reached on a loaded node looks like.
+    let Some(cgroup) = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified"]
+        .iter()
+        .map(Path::new)
+        .find(|root| root.join("cgroup.procs").exists())
+        .map(|root| root.join(format!("pgha-test-{}", std::process::id())))
+    else {
+        eprintln!("skipped: no pids cgroup on this machine");
+        return;
+    };
+    if fs::create_dir(&cgroup).is_err() || fs::write(cgroup.join("pids.max"), "1").is_err() {
+        let _ = fs::remove_dir(&cgroup);
+        eprintln!("skipped: cannot make a pids cgroup here");
+        return;
+    }
+    let (pg, agent) = started("pidslimit");
+    let procs = cgroup.join("cgroup.procs");
+    let mut cmd = Command::new(AGENT);
+    cmd.arg("monitor")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(
+            agent
+                .params
+                .iter()
+                .map(|(k, v)| (format!("OCF_RESKEY_{k}"), v.clone())),
+        )
+        .env("OCF_RESOURCE_INSTANCE", "pgsqld")
+        .env("OCF_RESKEY_CRM_meta_timeout", "10000")
+        .stdin(Stdio::null());
+    // SAFETY: the child only writes its own pid ("0") to a cgroup file
+    // before exec.
+    unsafe {
+        cmd.pre_exec(move || fs::write(&procs, "0"));
+    }
+    let out = cmd.output().unwrap();
+    let _ = fs::remove_dir(&cgroup);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(rc::ERR_GENERIC), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let reasons: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("ocf-exit-reason:"))
+        .collect();
+    assert_eq!(reasons.len(), 1, "{stderr}");
+    assert!(reasons[0].contains("thread"), "{stderr}");
+    agent.run("stop").expect(rc::SUCCESS);
+    drop(pg);
+}
