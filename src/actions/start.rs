@@ -160,7 +160,7 @@ fn other_primary(ctx: &Context) -> Option<bool> {
 /// Starts the instance as a standby of `primary_conninfo`.
 pub fn start_standby(ctx: &Context, inst: &Instance, config: &Config, deadline: Deadline) -> OcfResult<()> {
     server::clear_leftovers(inst, deadline)?;
-    replication::write_standby_signal(inst)?;
+    replication::write_standby_signal(inst, deadline)?;
     let node = ctx.node_name();
     let slot = config.replication_slots.then(|| replication::slot_name(&node));
     let args = replication::standby_args(&config.primary_conninfo, &node, slot.as_deref());

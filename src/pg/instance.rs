@@ -40,15 +40,15 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// Checks the host and resolves the instance. `path_var` is `PATH`.
-    pub fn resolve(config: &Config, path_var: Option<&str>) -> OcfResult<Instance> {
+    /// Checks the host and resolves the instance, within `deadline`. `path_var` is `PATH`.
+    pub fn resolve(config: &Config, path_var: Option<&str>, deadline: Deadline) -> OcfResult<Instance> {
         let user = SystemUser::lookup(&config.system_user)?;
         check_directory("pgdata", &config.pgdata)?;
         if config.datadir != config.pgdata {
             check_directory("datadir", &config.datadir)?;
         }
         check_data_directory_owner(&config.datadir, &user)?;
-        let major = layout::read_major_version(&config.datadir)?;
+        let major = layout::read_major_version(&config.datadir, &user, deadline)?;
         let bindir = match &config.bindir {
             Some(dir) => {
                 if !dir.is_dir() {
