@@ -6,7 +6,10 @@
 //!   clone also its meta attributes (notify=true, promoted-max=1) and
 //!   primary_conninfo, read from the environment, never from a live CIB.
 //! - Level 10 and above: also the host checks of [`crate::pg::instance::Instance::resolve`]
-//!   (user, directories, ownership, version, binaries).
+//!   (user, directories, ownership, version, binaries), and the logfile as
+//!   start would open it ([`crate::pg::instance::Instance::check_logfile`]):
+//!   a regular file of the system user, or absent where it may be created;
+//!   start refuses the same with the same reason.
 //!
 //! `reload-agent` applies a change of reloadable parameters (pghost,
 //! pgdatabase, probe_timeout): the agent reads its parameters at every call,
@@ -26,6 +29,7 @@ pub fn run(ctx: &Context) -> OcfResult {
         .unwrap_or(0);
     if level >= 10 {
         let inst = ctx.instance(&config)?;
+        inst.check_logfile(ctx.deadline)?;
         log_info!(
             "host checks passed: PostgreSQL {} in {}, binaries in {}",
             inst.major,

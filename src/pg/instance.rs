@@ -9,6 +9,7 @@
 //! ERR_INSTALLED (software or user missing here).
 
 use std::fs;
+use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,6 +21,7 @@ use crate::params::Config;
 use crate::pg::layout;
 use crate::pg::process;
 use crate::pg::session::{self, ConnTarget, SqlError};
+use crate::userfs::{self, FileKind};
 
 #[derive(Clone, Debug)]
 pub struct Instance {
@@ -82,6 +84,13 @@ impl Instance {
         })
     }
 
+    /// Checks the `logfile` as the system user would open it, within
+    /// `deadline`: validate-all at level 10 reports what start would refuse,
+    /// with the same reason (see [`check_logfile`]).
+    pub fn check_logfile(&self, deadline: Deadline) -> OcfResult<LogfilePlan> {
+        check_logfile(&self.logfile, &self.user, deadline)
+    }
+
     pub fn program(&self, name: &str) -> PathBuf {
         self.bindir.join(name)
     }
@@ -95,6 +104,107 @@ impl Instance {
     {
         session::with_client(&self.target, Some(self.user.uid), timeout, deadline, work)
     }
+}
+
+/// What start has to do before the system user opens the logfile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogfilePlan {
+    /// The file is the user's regular file, or the user may create it.
+    Ready,
+    /// Its parent directory is missing and root may create it for the user
+    /// (under [`userfs::plan_dir`]'s policy, e.g. `/var/log/pgha`).
+    CreateParent(PathBuf),
+}
+
+/// The logfile becomes the server's stdout and stderr, which any database
+/// superuser can write to (`COPY ... TO PROGRAM 'cmd >&2'`): it must be a
+/// regular file owned by the system user, or absent in a directory where
+/// that user may create it. Everything is looked at as that user
+/// ([`userfs::as_user`]) and nothing is followed.
+///
+/// A symlink or a file of another owner is ERR_PERM (someone else's file
+/// would be handed over); a directory, FIFO or missing directory that root
+/// must not create is ERR_ARGS (a path wrong on this host).
+pub fn check_logfile(path: &Path, user: &SystemUser, deadline: Deadline) -> OcfResult<LogfilePlan> {
+    let p = path.to_path_buf();
+    let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let seen = {
+        let (p, parent) = (p.clone(), parent.clone());
+        userfs::as_user(user, deadline, path, move || {
+            Ok(match fs::symlink_metadata(&p) {
+                Ok(meta) => Seen::File(FileKind::of(meta.file_type()), meta.uid()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::metadata(&parent) {
+                    Ok(meta) if meta.is_dir() => Seen::ParentOnly(writable(&parent)),
+                    Ok(_) => Seen::ParentNotDir,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Seen::NoParent,
+                    Err(e) => Seen::Unreachable(e),
+                },
+                Err(e) => Seen::Unreachable(e),
+            })
+        })?
+        .map_err(|e| OcfError::generic(format!("cannot inspect logfile {}: {e}", path.display())))?
+    };
+    let owner = userfs::expected_owner(user);
+    match seen {
+        Seen::File(FileKind::Regular, uid) if uid == owner.as_raw() => Ok(LogfilePlan::Ready),
+        Seen::File(FileKind::Regular, uid) => Err(OcfError::perm(format!(
+            "logfile {} is owned by uid {uid}: chown it to {}",
+            p.display(),
+            user.name
+        ))),
+        Seen::File(FileKind::Symlink, _) => Err(OcfError::perm(format!(
+            "logfile {} is a symlink: make it a regular file owned by {}",
+            p.display(),
+            user.name
+        ))),
+        Seen::File(kind, _) => Err(OcfError::args(format!(
+            "logfile {} is {}: set logfile to a regular file's path",
+            p.display(),
+            kind.described()
+        ))),
+        Seen::ParentOnly(Ok(())) => Ok(LogfilePlan::Ready),
+        Seen::ParentOnly(Err(e)) | Seen::Unreachable(e) => Err(OcfError::perm(format!(
+            "{} cannot create logfile {}: {e}",
+            user.name,
+            p.display()
+        ))),
+        Seen::ParentNotDir => Err(OcfError::args(format!(
+            "{} (directory of logfile) is not a directory",
+            parent.display()
+        ))),
+        Seen::NoParent => match userfs::plan_dir(&parent, deadline)? {
+            userfs::DirPlan::Creatable => Ok(LogfilePlan::CreateParent(parent)),
+            userfs::DirPlan::Exists => Ok(LogfilePlan::Ready),
+            userfs::DirPlan::Refused(why) => Err(OcfError::args(format!(
+                "logfile directory {} is missing: create it owned by {}",
+                parent.display(),
+                user.name
+            ))
+            .with_source(anyhow::anyhow!("root does not create it: {why}"))),
+        },
+    }
+}
+
+/// What the system user sees at the logfile's path.
+enum Seen {
+    File(FileKind, u32),
+    /// Absent; the parent is a directory (may the user create in it?).
+    ParentOnly(io::Result<()>),
+    ParentNotDir,
+    NoParent,
+    Unreachable(io::Error),
+}
+
+/// Whether the calling thread's effective user may create files in `dir`.
+fn writable(dir: &Path) -> io::Result<()> {
+    use nix::unistd::{AccessFlags, faccessat};
+    faccessat(
+        nix::fcntl::AT_FDCWD,
+        dir,
+        AccessFlags::W_OK | AccessFlags::X_OK,
+        nix::fcntl::AtFlags::AT_EACCESS,
+    )
+    .map_err(io::Error::from)
 }
 
 fn check_directory(name: &str, dir: &Path) -> OcfResult<()> {
