@@ -94,7 +94,9 @@ where
             }
             let _ = tx.send(Ok(op()));
         })
-        .map_err(|e| OcfError::generic(format!("cannot start a thread to access {}", path.display())).with_source(e))?;
+        .map_err(|e| {
+            OcfError::generic(format!("cannot start a thread to access {}", path.display())).with_source(e)
+        })?;
     match rx.recv_timeout(deadline.remaining()) {
         Ok(Ok(result)) => Ok(result),
         Ok(Err(e)) => Err(OcfError::generic(format!(
@@ -124,8 +126,17 @@ fn become_user(uid: Uid, gid: Gid) -> io::Result<()> {
     // SAFETY: setgroups reads `groups` (1 element, alive for the call);
     // setresgid and setresuid take integers and touch no memory.
     unsafe {
-        check(nix::libc::syscall(nix::libc::SYS_setgroups, 1usize, groups.as_ptr()))?;
-        check(nix::libc::syscall(nix::libc::SYS_setresgid, keep, gid.as_raw(), keep))?;
+        check(nix::libc::syscall(
+            nix::libc::SYS_setgroups,
+            1usize,
+            groups.as_ptr(),
+        ))?;
+        check(nix::libc::syscall(
+            nix::libc::SYS_setresgid,
+            keep,
+            gid.as_raw(),
+            keep,
+        ))?;
     }
     set_thread_euid(uid)
 }
@@ -139,7 +150,11 @@ pub fn set_thread_euid(uid: Uid) -> io::Result<()> {
 }
 
 fn check(rc: nix::libc::c_long) -> io::Result<()> {
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// What kind of file an `lstat`/`fstat` saw, for reasons and checks.
@@ -183,13 +198,22 @@ impl FileKind {
 /// The error of a path that is not a regular file (kept in an io::Error so
 /// that it travels like the open's own errors).
 fn not_regular(path: &Path, kind: FileKind) -> io::Error {
-    io::Error::other(format!("{} is {}, not a regular file", path.display(), kind.described()))
+    io::Error::other(format!(
+        "{} is {}, not a regular file",
+        path.display(),
+        kind.described()
+    ))
 }
 
 /// Reads a small regular file as `user`: never follows a symlink, never
 /// blocks on a FIFO or device, never reads more than `cap` bytes (a larger
 /// file is an error: the files read this way are a few lines long).
-pub fn read_small(user: &SystemUser, deadline: Deadline, path: &Path, cap: u64) -> OcfResult<io::Result<Vec<u8>>> {
+pub fn read_small(
+    user: &SystemUser,
+    deadline: Deadline,
+    path: &Path,
+    cap: u64,
+) -> OcfResult<io::Result<Vec<u8>>> {
     let p = path.to_path_buf();
     as_user(user, deadline, path, move || {
         let file = OpenOptions::new()
@@ -205,7 +229,10 @@ pub fn read_small(user: &SystemUser, deadline: Deadline, path: &Path, cap: u64) 
         let mut buf = Vec::new();
         file.take(cap + 1).read_to_end(&mut buf)?;
         if buf.len() as u64 > cap {
-            return Err(io::Error::other(format!("{} is larger than {cap} bytes", p.display())));
+            return Err(io::Error::other(format!(
+                "{} is larger than {cap} bytes",
+                p.display()
+            )));
         }
         Ok(buf)
     })
@@ -297,12 +324,21 @@ pub fn open_log(user: &SystemUser, deadline: Deadline, path: &Path) -> OcfResult
 /// The owner files made for `user` get: the user, or whoever runs the agent
 /// when it is not root (tests).
 pub fn expected_owner(user: &SystemUser) -> Uid {
-    if Uid::effective().is_root() { user.uid } else { Uid::effective() }
+    if Uid::effective().is_root() {
+        user.uid
+    } else {
+        Uid::effective()
+    }
 }
 
 /// Renames `path` to `new_name` in the same directory, as `user`, never
 /// replacing an existing file (`RENAME_NOREPLACE`).
-pub fn rename_aside(user: &SystemUser, deadline: Deadline, path: &Path, new_name: &str) -> OcfResult<io::Result<PathBuf>> {
+pub fn rename_aside(
+    user: &SystemUser,
+    deadline: Deadline,
+    path: &Path,
+    new_name: &str,
+) -> OcfResult<io::Result<PathBuf>> {
     let p = path.to_path_buf();
     let target = path.with_file_name(new_name);
     as_user(user, deadline, path, move || {
@@ -379,10 +415,14 @@ fn walk_root_owned(dir: &Path) -> Result<std::os::fd::OwnedFd, String> {
         })
         .collect();
     let last = components.len();
-    for (i, name) in std::iter::once(None).chain(components.iter().map(Some)).enumerate() {
+    for (i, name) in std::iter::once(None)
+        .chain(components.iter().map(Some))
+        .enumerate()
+    {
         if let Some(name) = name {
             here.push(name);
-            fd = openat(&fd, name.as_os_str(), flags, Mode::empty()).map_err(|e| format!("{}: {e}", here.display()))?;
+            fd = openat(&fd, name.as_os_str(), flags, Mode::empty())
+                .map_err(|e| format!("{}: {e}", here.display()))?;
         }
         let st = fstat(&fd).map_err(|e| format!("{}: {e}", here.display()))?;
         if let Err(why) = safe_ancestor(st.st_uid, st.st_mode, i == last) {
@@ -471,7 +511,10 @@ mod tests {
         assert!(safe_ancestor(me, 0o40755, true).is_ok());
         assert!(safe_ancestor(me, 0o40775, true).is_err());
         assert!(safe_ancestor(me, 0o41777, false).is_ok(), "/tmp above the parent");
-        assert!(safe_ancestor(me, 0o41777, true).is_err(), "never create in /tmp itself");
+        assert!(
+            safe_ancestor(me, 0o41777, true).is_err(),
+            "never create in /tmp itself"
+        );
         assert!(safe_ancestor(me, 0o40777, false).is_err());
         assert!(safe_ancestor(me.wrapping_add(1), 0o40755, false).is_err());
     }
@@ -506,7 +549,10 @@ mod tests {
         let dir = scratch("regular");
         let file = dir.join("f");
         assert_eq!(create_empty(&me(), soon(), &file).unwrap().unwrap(), Created::New);
-        assert_eq!(create_empty(&me(), soon(), &file).unwrap().unwrap(), Created::AlreadyThere);
+        assert_eq!(
+            create_empty(&me(), soon(), &file).unwrap().unwrap(),
+            Created::AlreadyThere
+        );
         fs::write(&file, "15\n").unwrap();
         assert_eq!(read_small(&me(), soon(), &file, 64).unwrap().unwrap(), b"15\n");
         assert!(read_small(&me(), soon(), &file, 2).unwrap().is_err());
@@ -528,10 +574,15 @@ mod tests {
 
     #[test]
     fn a_timeout_says_the_file_system_did_not_answer() {
-        let err = as_user(&me(), Deadline::after(Duration::from_millis(50)), Path::new("/x"), || {
-            std::thread::sleep(Duration::from_secs(2));
-            Ok(())
-        })
+        let err = as_user(
+            &me(),
+            Deadline::after(Duration::from_millis(50)),
+            Path::new("/x"),
+            || {
+                std::thread::sleep(Duration::from_secs(2));
+                Ok(())
+            },
+        )
         .unwrap_err();
         assert!(err.reason.contains("did not answer"), "{}", err.reason);
     }

@@ -138,7 +138,8 @@ pub fn clear_leftovers(inst: &Instance, deadline: Deadline) -> OcfResult<()> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => {
                 return Err(
-                    OcfError::generic(format!("cannot remove stale {}: {e}", lockfile.display())).with_source(e),
+                    OcfError::generic(format!("cannot remove stale {}: {e}", lockfile.display()))
+                        .with_source(e),
                 );
             }
         }
@@ -253,7 +254,11 @@ pub fn spawn(inst: &Instance, extra_args: &[String], deadline: Deadline) -> OcfR
             error: e,
         })
     })?;
-    Ok(Spawned { child, log, log_offset })
+    Ok(Spawned {
+        child,
+        log,
+        log_offset,
+    })
 }
 
 /// Opens the logfile as the system user, after the checks validate-all
@@ -266,7 +271,11 @@ pub fn spawn(inst: &Instance, extra_args: &[String], deadline: Deadline) -> OcfR
 fn open_log(inst: &Instance, deadline: Deadline) -> OcfResult<(File, u64)> {
     let path = &inst.logfile;
     if let LogfilePlan::CreateParent(dir) = inst.check_logfile(deadline)? {
-        log_info!("creating {} for the logfile, owned by {}", dir.display(), inst.user.name);
+        log_info!(
+            "creating {} for the logfile, owned by {}",
+            dir.display(),
+            inst.user.name
+        );
         userfs::create_owned_dir(&inst.user, deadline, &dir)?.map_err(|e| {
             OcfError::perm(format!("cannot create logfile directory {}: {e}", dir.display())).with_source(e)
         })?;

@@ -51,7 +51,12 @@ fn assert_untouched(path: &Path, text: &str) {
     let meta = fs::metadata(path).expect("the root-only file is still there");
     assert_eq!(meta.uid(), 0, "{} changed owner", path.display());
     assert_eq!(meta.mode() & 0o777, 0o600, "{} changed mode", path.display());
-    assert_eq!(fs::read_to_string(path).unwrap(), text, "{} was written", path.display());
+    assert_eq!(
+        fs::read_to_string(path).unwrap(),
+        text,
+        "{} was written",
+        path.display()
+    );
 }
 
 fn sh_quote(path: &Path) -> String {
@@ -89,7 +94,11 @@ fn a_logfile_symlink_to_a_root_only_file_is_refused_and_the_file_untouched() {
     validate.expect_reason(rc::ERR_PERM, "is a symlink");
     let start = agent.run("start");
     start.expect_reason(rc::ERR_PERM, "is a symlink");
-    assert_eq!(start.exit_reason(), validate.exit_reason(), "start and validate-all disagree");
+    assert_eq!(
+        start.exit_reason(),
+        validate.exit_reason(),
+        "start and validate-all disagree"
+    );
     assert_untouched(&secret, "root only\n");
     assert!(pg.processes().is_empty(), "the server was started anyway");
 }
@@ -118,7 +127,9 @@ fn a_root_owned_logfile_fails_validate_all_level_10() {
         .env("OCF_CHECK_LEVEL", "10")
         .run("validate-all")
         .expect_reason(rc::ERR_PERM, "is owned by uid 0");
-    agent.run("start").expect_reason(rc::ERR_PERM, "is owned by uid 0");
+    agent
+        .run("start")
+        .expect_reason(rc::ERR_PERM, "is owned by uid 0");
     assert_eq!(fs::metadata(&logfile).unwrap().len(), 0);
 }
 
@@ -203,7 +214,11 @@ fn start_with_a_broken_pidfile(name: &str, text: &[u8]) {
         })
         .collect();
     assert_eq!(aside.len(), 1, "the old postmaster.pid is not kept aside");
-    assert_eq!(fs::read(aside[0].path()).unwrap(), text, "the kept file was changed");
+    assert_eq!(
+        fs::read(aside[0].path()).unwrap(),
+        text,
+        "the kept file was changed"
+    );
     agent.run("monitor").expect(rc::SUCCESS);
     agent.run("stop").expect(rc::SUCCESS);
 }
