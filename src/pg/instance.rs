@@ -4,7 +4,9 @@
 //! OCF_CHECK_LEVEL 10 (and before every start): the system user exists and is
 //! not root, the data directory exists, belongs to that user with mode 0700
 //! or 0750, holds a supported `PG_VERSION`, and the server binaries are
-//! there. Each failure carries the code that says where the fault is:
+//! there. [`check_logfile`] adds, for validate-all and start only, that the
+//! logfile is a regular file of that user or may be created by it, looked
+//! at as that user. Each failure carries the code that says where the fault is:
 //! ERR_ARGS (a path wrong on this host), ERR_PERM (ownership or mode),
 //! ERR_INSTALLED (software or user missing here).
 
@@ -241,4 +243,48 @@ fn check_data_directory_owner(datadir: &Path, user: &SystemUser) -> OcfResult<()
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ocf::code::OcfCode;
+
+    fn me() -> SystemUser {
+        let user = nix::unistd::User::from_uid(nix::unistd::Uid::effective())
+            .unwrap()
+            .unwrap();
+        SystemUser {
+            name: user.name,
+            uid: user.uid,
+            gid: user.gid,
+            home: user.dir,
+        }
+    }
+
+    #[test]
+    fn a_logfile_must_be_a_regular_file_of_the_user_or_creatable() {
+        let dir = std::env::temp_dir().join(format!("pgha-logcheck-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("is-a-dir")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.join("link.log")).unwrap();
+        fs::write(dir.join("ok.log"), "").unwrap();
+        let check =
+            |name: &str| check_logfile(&dir.join(name), &me(), Deadline::after(Duration::from_secs(5)));
+        assert_eq!(check("ok.log").unwrap(), LogfilePlan::Ready);
+        assert_eq!(check("new.log").unwrap(), LogfilePlan::Ready);
+        assert_eq!(check("link.log").unwrap_err().code, OcfCode::ErrPerm);
+        let e = check("is-a-dir").unwrap_err();
+        assert_eq!(
+            (e.code, e.reason.contains("is a directory")),
+            (OcfCode::ErrArgs, true)
+        );
+        // Two missing levels: never created by the agent.
+        let e = check("a/b/c.log").unwrap_err();
+        assert_eq!(
+            (e.code, e.reason.contains("is missing")),
+            (OcfCode::ErrArgs, true)
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }
