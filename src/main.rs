@@ -16,6 +16,7 @@ mod pcmk;
 mod pg;
 mod runstate;
 mod status;
+mod userfs;
 
 use std::io::Write;
 use std::process::ExitCode;

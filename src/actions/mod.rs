@@ -111,7 +111,7 @@ impl Context {
 
     /// The instance on this host: the host checks of level 10.
     pub fn instance(&self, config: &Config) -> OcfResult<Instance> {
-        Instance::resolve(config, self.env.path.as_deref())
+        Instance::resolve(config, self.env.path.as_deref(), self.deadline)
     }
 
     /// A monitor with interval 0: Pacemaker asking whether the resource is

@@ -71,7 +71,8 @@ pub fn run(ctx: &Context) -> OcfResult {
         Err(problem) => match process::postmaster(&location.datadir, &canonical) {
             Postmaster::Running(pid) => {
                 log_warn!("postmaster {pid} runs, but a host check fails: {problem}");
-                let inst = Instance::of_running_postmaster(&config, pid, ctx.env.path.as_deref())?;
+                let inst =
+                    Instance::of_running_postmaster(&config, pid, ctx.env.path.as_deref(), ctx.deadline)?;
                 (inst, Some(problem))
             }
             _ if !process::instance_processes(&canonical).is_empty() => {

@@ -6,8 +6,11 @@
 //!   instance unpromoted (OCF 1.1) and demoting is Pacemaker's decision;
 //! - `Unresponsive`: ERR_GENERIC: a postmaster runs but does not answer;
 //!   starting a second one is impossible and killing it is stop's job;
-//! - `Stopped` or `Crashed`: clear what a crash left (orphaned backends, a
-//!   `postmaster.pid` naming a recycled pid), then
+//! - `Stopped` or `Crashed`: clear what a crash left (orphaned backends, an
+//!   empty or garbage `postmaster.pid`, moved aside, and a `postmaster.pid`
+//!   naming a recycled pid), then
+//!   - the logfile is checked as validate-all does and opened by the system
+//!     user (a symlink, a directory or a file of another owner: refused);
 //!   - primitive: spawn the postmaster as configured;
 //!   - promotable clone: a former primary (pg_control not "in recovery", no
 //!     `backup_label`) is, when another node reports a running primary,
@@ -65,7 +68,7 @@ pub fn run(ctx: &Context) -> OcfResult {
     match ctx.mode() {
         Mode::Primitive => {
             server::clear_leftovers(&inst, ctx.deadline)?;
-            let spawned = server::spawn(&inst, &[])?;
+            let spawned = server::spawn(&inst, &[], ctx.deadline)?;
             wait_until_ready(&inst, spawned, ctx.deadline)?;
         }
         Mode::Promotable => {
@@ -164,11 +167,11 @@ fn other_primary(ctx: &Context) -> Option<bool> {
 /// Starts the instance as a standby of `primary_conninfo`.
 pub fn start_standby(ctx: &Context, inst: &Instance, config: &Config, deadline: Deadline) -> OcfResult<()> {
     server::clear_leftovers(inst, deadline)?;
-    replication::write_standby_signal(inst)?;
+    replication::write_standby_signal(inst, deadline)?;
     let node = ctx.node_name();
     let slot = config.replication_slots.then(|| replication::slot_name(&node));
     let args = replication::standby_args(&config.primary_conninfo, &node, slot.as_deref());
-    let spawned = server::spawn(inst, &args)?;
+    let spawned = server::spawn(inst, &args, deadline)?;
     wait_until_ready(inst, spawned, deadline)
 }
 
@@ -186,7 +189,7 @@ fn wait_until_ready(inst: &Instance, mut spawned: Spawned, deadline: Deadline) -
             Err(e) => last = Some(e),
         }
         if !deadline.sleep(POLL) {
-            let said = spawned.last_log_line(inst);
+            let said = spawned.last_log_line();
             let answer = last.map(|e| e.to_string()).unwrap_or_default();
             return Err(OcfError::generic(format!(
                 "PostgreSQL not ready before the start timeout: {answer}; last log line: {said}"

@@ -6,9 +6,12 @@
 //!   clone also its meta attributes (notify=true, promoted-max=1) and
 //!   primary_conninfo, read from the environment, never from a live CIB.
 //! - Level 10 and above: also the host checks of [`crate::pg::instance::Instance::resolve`]
-//!   (user, directories, ownership, version, binaries), and what only a
-//!   start would find out: the socket directory pghost names exists, and
-//!   the binaries in bindir are of the major version PG_VERSION says.
+//!   (user, directories, ownership, version, binaries), the logfile as
+//!   start would open it ([`crate::pg::instance::Instance::check_logfile`]):
+//!   a regular file of the system user, or absent where it may be created
+//!   (start refuses the same with the same reason), and what only a start
+//!   would find out: the socket directory pghost names exists, and the
+//!   binaries in bindir are of the major version PG_VERSION says.
 //!
 //! `reload-agent` applies a change of reloadable parameters (pghost,
 //! pgdatabase, probe_timeout): the agent reads its parameters at every call,
@@ -33,6 +36,7 @@ pub fn run(ctx: &Context) -> OcfResult {
         let inst = ctx.instance(&config)?;
         check_socket_directory(&config.pghost)?;
         check_binaries_version(&inst, ctx)?;
+        inst.check_logfile(ctx.deadline)?;
         log_info!(
             "host checks passed: PostgreSQL {} in {}, binaries in {}",
             inst.major,

@@ -4,11 +4,14 @@
 //! OCF_CHECK_LEVEL 10 (and before every start): the system user exists and is
 //! not root, the data directory exists, belongs to that user with mode 0700
 //! or 0750, holds a supported `PG_VERSION`, and the server binaries are
-//! there. Each failure carries the code that says where the fault is:
+//! there. [`check_logfile`] adds, for validate-all and start only, that the
+//! logfile is a regular file of that user or may be created by it, looked
+//! at as that user. Each failure carries the code that says where the fault is:
 //! ERR_ARGS (a path wrong on this host), ERR_PERM (ownership or mode),
 //! ERR_INSTALLED (software or user missing here).
 
 use std::fs;
+use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,6 +25,7 @@ use crate::params::Config;
 use crate::pg::layout;
 use crate::pg::process;
 use crate::pg::session::{self, ConnTarget, SqlError};
+use crate::userfs::{self, FileKind};
 
 #[derive(Clone, Debug)]
 pub struct Instance {
@@ -42,15 +46,15 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// Checks the host and resolves the instance. `path_var` is `PATH`.
-    pub fn resolve(config: &Config, path_var: Option<&str>) -> OcfResult<Instance> {
+    /// Checks the host and resolves the instance, within `deadline`. `path_var` is `PATH`.
+    pub fn resolve(config: &Config, path_var: Option<&str>, deadline: Deadline) -> OcfResult<Instance> {
         let user = SystemUser::lookup(&config.system_user)?;
         check_directory("pgdata", &config.pgdata)?;
         if config.datadir != config.pgdata {
             check_directory("datadir", &config.datadir)?;
         }
         check_data_directory_owner(&config.datadir, &user)?;
-        let major = layout::read_major_version(&config.datadir)?;
+        let major = layout::read_major_version(&config.datadir, &user, deadline)?;
         let bindir = match &config.bindir {
             Some(dir) => {
                 if !dir.is_dir() {
@@ -89,7 +93,12 @@ impl Instance {
     /// gone, a data directory with the wrong mode): the owner of the process
     /// stands in for the user, the directory of its executable for bindir.
     /// Enough to probe the server, which is all a running one needs.
-    pub fn of_running_postmaster(config: &Config, pid: Pid, path_var: Option<&str>) -> OcfResult<Instance> {
+    pub fn of_running_postmaster(
+        config: &Config,
+        pid: Pid,
+        path_var: Option<&str>,
+        deadline: Deadline,
+    ) -> OcfResult<Instance> {
         let user = match SystemUser::lookup(&config.system_user) {
             Ok(user) => user,
             Err(_) => {
@@ -105,7 +114,7 @@ impl Instance {
                 }
             }
         };
-        let major = layout::read_major_version(&config.datadir).unwrap_or(0);
+        let major = layout::read_major_version(&config.datadir, &user, deadline).unwrap_or(0);
         let bindir = config
             .bindir
             .clone()
@@ -137,6 +146,13 @@ impl Instance {
         })
     }
 
+    /// Checks the `logfile` as the system user would open it, within
+    /// `deadline`: validate-all at level 10 reports what start would refuse,
+    /// with the same reason (see [`check_logfile`]).
+    pub fn check_logfile(&self, deadline: Deadline) -> OcfResult<LogfilePlan> {
+        check_logfile(&self.logfile, &self.user, deadline)
+    }
+
     pub fn program(&self, name: &str) -> PathBuf {
         self.bindir.join(name)
     }
@@ -150,6 +166,107 @@ impl Instance {
     {
         session::with_client(&self.target, Some(self.user.uid), timeout, deadline, work)
     }
+}
+
+/// What start has to do before the system user opens the logfile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogfilePlan {
+    /// The file is the user's regular file, or the user may create it.
+    Ready,
+    /// Its parent directory is missing and root may create it for the user
+    /// (under [`userfs::plan_dir`]'s policy, e.g. `/var/log/pgha`).
+    CreateParent(PathBuf),
+}
+
+/// The logfile becomes the server's stdout and stderr, which any database
+/// superuser can write to (`COPY ... TO PROGRAM 'cmd >&2'`): it must be a
+/// regular file owned by the system user, or absent in a directory where
+/// that user may create it. Everything is looked at as that user
+/// ([`userfs::as_user`]) and nothing is followed.
+///
+/// A symlink or a file of another owner is ERR_PERM (someone else's file
+/// would be handed over); a directory, FIFO or missing directory that root
+/// must not create is ERR_ARGS (a path wrong on this host).
+pub fn check_logfile(path: &Path, user: &SystemUser, deadline: Deadline) -> OcfResult<LogfilePlan> {
+    let p = path.to_path_buf();
+    let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let seen = {
+        let (p, parent) = (p.clone(), parent.clone());
+        userfs::as_user(user, deadline, path, move || {
+            Ok(match fs::symlink_metadata(&p) {
+                Ok(meta) => Seen::File(FileKind::of(meta.file_type()), meta.uid()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::metadata(&parent) {
+                    Ok(meta) if meta.is_dir() => Seen::ParentOnly(writable(&parent)),
+                    Ok(_) => Seen::ParentNotDir,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Seen::NoParent,
+                    Err(e) => Seen::Unreachable(e),
+                },
+                Err(e) => Seen::Unreachable(e),
+            })
+        })?
+        .map_err(|e| OcfError::generic(format!("cannot inspect logfile {}: {e}", path.display())))?
+    };
+    let owner = userfs::expected_owner(user);
+    match seen {
+        Seen::File(FileKind::Regular, uid) if uid == owner.as_raw() => Ok(LogfilePlan::Ready),
+        Seen::File(FileKind::Regular, uid) => Err(OcfError::perm(format!(
+            "logfile {} is owned by uid {uid}: chown it to {}",
+            p.display(),
+            user.name
+        ))),
+        Seen::File(FileKind::Symlink, _) => Err(OcfError::perm(format!(
+            "logfile {} is a symlink: make it a regular file owned by {}",
+            p.display(),
+            user.name
+        ))),
+        Seen::File(kind, _) => Err(OcfError::args(format!(
+            "logfile {} is {}: set logfile to a regular file's path",
+            p.display(),
+            kind.described()
+        ))),
+        Seen::ParentOnly(Ok(())) => Ok(LogfilePlan::Ready),
+        Seen::ParentOnly(Err(e)) | Seen::Unreachable(e) => Err(OcfError::perm(format!(
+            "{} cannot create logfile {}: {e}",
+            user.name,
+            p.display()
+        ))),
+        Seen::ParentNotDir => Err(OcfError::args(format!(
+            "{} (directory of logfile) is not a directory",
+            parent.display()
+        ))),
+        Seen::NoParent => match userfs::plan_dir(&parent, deadline)? {
+            userfs::DirPlan::Creatable => Ok(LogfilePlan::CreateParent(parent)),
+            userfs::DirPlan::Exists => Ok(LogfilePlan::Ready),
+            userfs::DirPlan::Refused(why) => Err(OcfError::args(format!(
+                "logfile directory {} is missing: create it owned by {}",
+                parent.display(),
+                user.name
+            ))
+            .with_source(anyhow::anyhow!("root does not create it: {why}"))),
+        },
+    }
+}
+
+/// What the system user sees at the logfile's path.
+enum Seen {
+    File(FileKind, u32),
+    /// Absent; the parent is a directory (may the user create in it?).
+    ParentOnly(io::Result<()>),
+    ParentNotDir,
+    NoParent,
+    Unreachable(io::Error),
+}
+
+/// Whether the calling thread's effective user may create files in `dir`.
+fn writable(dir: &Path) -> io::Result<()> {
+    use nix::unistd::{AccessFlags, faccessat};
+    faccessat(
+        nix::fcntl::AT_FDCWD,
+        dir,
+        AccessFlags::W_OK | AccessFlags::X_OK,
+        nix::fcntl::AtFlags::AT_EACCESS,
+    )
+    .map_err(io::Error::from)
 }
 
 fn check_directory(name: &str, dir: &Path) -> OcfResult<()> {
@@ -186,4 +303,48 @@ fn check_data_directory_owner(datadir: &Path, user: &SystemUser) -> OcfResult<()
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ocf::code::OcfCode;
+
+    fn me() -> SystemUser {
+        let user = nix::unistd::User::from_uid(nix::unistd::Uid::effective())
+            .unwrap()
+            .unwrap();
+        SystemUser {
+            name: user.name,
+            uid: user.uid,
+            gid: user.gid,
+            home: user.dir,
+        }
+    }
+
+    #[test]
+    fn a_logfile_must_be_a_regular_file_of_the_user_or_creatable() {
+        let dir = std::env::temp_dir().join(format!("pgha-logcheck-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("is-a-dir")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.join("link.log")).unwrap();
+        fs::write(dir.join("ok.log"), "").unwrap();
+        let check =
+            |name: &str| check_logfile(&dir.join(name), &me(), Deadline::after(Duration::from_secs(5)));
+        assert_eq!(check("ok.log").unwrap(), LogfilePlan::Ready);
+        assert_eq!(check("new.log").unwrap(), LogfilePlan::Ready);
+        assert_eq!(check("link.log").unwrap_err().code, OcfCode::ErrPerm);
+        let e = check("is-a-dir").unwrap_err();
+        assert_eq!(
+            (e.code, e.reason.contains("is a directory")),
+            (OcfCode::ErrArgs, true)
+        );
+        // Two missing levels: never created by the agent.
+        let e = check("a/b/c.log").unwrap_err();
+        assert_eq!(
+            (e.code, e.reason.contains("is missing")),
+            (OcfCode::ErrArgs, true)
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

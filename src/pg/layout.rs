@@ -8,27 +8,43 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::deadline::Deadline;
+use crate::exec::SystemUser;
 use crate::ocf::code::{OcfError, OcfResult};
+use crate::userfs;
 
 /// The oldest major version pgha supports (standby.signal, pg_promote()).
 pub const MIN_MAJOR: u32 = 12;
 
+/// PG_VERSION holds "15\n": anything much longer is not one.
+const PG_VERSION_MAX: u64 = 256;
+
 /// Programs the agent runs; every one must be in `bindir`.
 pub const REQUIRED_PROGRAMS: &[&str] = &["postgres", "pg_controldata"];
 
-/// Reads the major version from `<datadir>/PG_VERSION`.
+/// Reads the major version from `<datadir>/PG_VERSION`, as `user`.
+///
+/// The data directory is the user's: the file is read through
+/// [`userfs::read_small`], so a symlink planted there cannot make root read
+/// another file, and a FIFO answers with an error within `deadline` instead
+/// of hanging validate-all and every monitor.
 ///
 /// A missing file is ERR_ARGS (the directory is not a data directory on this
-/// host); a version pgha cannot manage is ERR_INSTALLED.
-pub fn read_major_version(datadir: &Path) -> OcfResult<u32> {
+/// host), as is anything there but a small regular file; a version pgha
+/// cannot manage is ERR_INSTALLED.
+pub fn read_major_version(datadir: &Path, user: &SystemUser, deadline: Deadline) -> OcfResult<u32> {
     let path = datadir.join("PG_VERSION");
-    let text = fs::read_to_string(&path).map_err(|e| {
-        OcfError::args(format!(
-            "cannot read {}: is datadir a PostgreSQL data directory?",
-            path.display()
-        ))
-        .with_source(e)
-    })?;
+    let text = match userfs::read_small(user, deadline, &path, PG_VERSION_MAX)? {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(OcfError::args(format!(
+                "cannot read {}: is datadir a PostgreSQL data directory?",
+                path.display()
+            ))
+            .with_source(e));
+        }
+        Err(e) => return Err(OcfError::args(format!("cannot read PG_VERSION: {e}")).with_source(e)),
+    };
     let major = parse_major_version(&text).ok_or_else(|| {
         OcfError::installed(format!(
             "{} holds '{}', not a version",

@@ -143,21 +143,6 @@ pub fn recorded_postmaster_pid(datadir: &Path) -> Option<Pid> {
     recorded_pid(&datadir.join("postmaster.pid"))
 }
 
-/// The socket lock file `postmaster.pid` points at: its line 4 is the port
-/// and line 5 the first socket directory.
-pub fn socket_lock_files(datadir: &Path) -> Vec<PathBuf> {
-    let Some(text) = read_lock_file(&datadir.join("postmaster.pid")) else {
-        return Vec::new();
-    };
-    let lines: Vec<&str> = text.lines().collect();
-    match (lines.get(3), lines.get(4)) {
-        (Some(port), Some(dir)) if dir.starts_with('/') && port.trim().parse::<u16>().is_ok() => {
-            vec![Path::new(dir.trim()).join(format!(".s.PGSQL.{}.lock", port.trim()))]
-        }
-        _ => Vec::new(),
-    }
-}
-
 /// What `postmaster.pid` says, checked against the process table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Postmaster {

@@ -10,8 +10,6 @@
 //! `primary_conninfo` left there by `pg_basebackup -R` cannot point the
 //! standby elsewhere).
 
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use postgres::{Client, SimpleQueryMessage};
@@ -23,6 +21,7 @@ use crate::params::ReplicationMode;
 use crate::pg::instance::Instance;
 use crate::pg::lsn::Lsn;
 use crate::pg::session::SqlError;
+use crate::userfs;
 
 /// One result set of a simple-protocol query: rows of nullable text columns.
 pub type Rows = Vec<Vec<Option<String>>>;
@@ -336,17 +335,17 @@ fn quote_conninfo_value(v: &str) -> String {
     }
 }
 
-/// Creates `standby.signal` (empty, owned by the system user) if missing.
-pub fn write_standby_signal(inst: &Instance) -> OcfResult<()> {
+/// Creates `standby.signal` (empty, mode 0600) if missing.
+///
+/// The data directory is the system user's: the file is created by that
+/// user, exclusively and without following symlinks ([`userfs::create_empty`]),
+/// so a symlink planted there (`standby.signal -> /etc/ld.so.preload`) makes
+/// the start fail with a reason instead of making root create its target.
+pub fn write_standby_signal(inst: &Instance, deadline: Deadline) -> OcfResult<()> {
     let path = inst.datadir.join("standby.signal");
-    if path.exists() {
-        return Ok(());
-    }
-    fs::write(&path, b"")
-        .map_err(|e| OcfError::generic(format!("cannot create {}", path.display())).with_source(e))?;
-    let _ = std::os::unix::fs::chown(&path, Some(inst.user.uid.as_raw()), Some(inst.user.gid.as_raw()));
-    let _ = fs::set_permissions(&path, fs::Permissions::from_mode(0o600));
-    Ok(())
+    userfs::create_empty(&inst.user, deadline, &path)?
+        .map(|_| ())
+        .map_err(|e| OcfError::generic(format!("cannot create standby.signal: {e}")).with_source(e))
 }
 
 /// Promotes the standby and waits until it accepts writes, within `deadline`.

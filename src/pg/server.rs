@@ -11,12 +11,17 @@
 //! SIGQUIT (immediate: crash-like, WAL replay at next start), then SIGKILL of
 //! every process of the instance. A stopped (SIGSTOPped) postmaster can
 //! handle nothing but SIGKILL, so it goes straight there. No file of the
-//! data directory is ever touched.
+//! data directory is ever touched by stop.
+//!
+//! Root touches nothing the system user controls: the logfile is opened by
+//! that user (and read back through the same descriptor), and lock files
+//! are read, moved aside and removed as that user (see [`crate::userfs`]).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom};
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -24,9 +29,10 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::deadline::Deadline;
-use crate::ocf::code::{OcfError, OcfResult};
-use crate::pg::instance::Instance;
+use crate::ocf::code::{OcfCode, OcfError, OcfResult};
+use crate::pg::instance::{Instance, LogfilePlan};
 use crate::pg::process::{self, Postmaster};
+use crate::userfs;
 use crate::{log_info, log_warn};
 
 /// How often waits poll the process table or the server.
@@ -35,6 +41,10 @@ const POLL: Duration = Duration::from_millis(50);
 /// A postmaster just spawned by [`spawn`], and where its log output starts.
 pub struct Spawned {
     pub child: Child,
+    /// The descriptor the system user opened: startup errors are read back
+    /// from it, never by reopening the path (which the user may have pointed
+    /// at /etc/shadow since).
+    log: File,
     log_offset: u64,
 }
 
@@ -42,7 +52,7 @@ impl Spawned {
     /// If the postmaster has exited, the cause quoted from its log.
     pub fn exit_cause(&mut self, inst: &Instance) -> Option<String> {
         let status = self.child.try_wait().ok()??;
-        let text = read_log_from(&inst.logfile, self.log_offset);
+        let text = read_log_from(&self.log, self.log_offset);
         Some(match startup_failure_cause(&text) {
             Some(cause) => cause,
             None => format!(
@@ -53,8 +63,8 @@ impl Spawned {
     }
 
     /// The last line the server wrote since it was spawned.
-    pub fn last_log_line(&self, inst: &Instance) -> String {
-        let text = read_log_from(&inst.logfile, self.log_offset);
+    pub fn last_log_line(&self) -> String {
+        let text = read_log_from(&self.log, self.log_offset);
         text.lines()
             .rev()
             .find(|l| !l.trim().is_empty())
@@ -63,11 +73,22 @@ impl Spawned {
     }
 }
 
+/// The most of postmaster.pid and a socket lock file that is read: a few
+/// short lines each.
+const LOCK_FILE_MAX: u64 = 64 * 1024;
+
 /// Makes sure nothing of a previous life is in the way of a start: orphaned
 /// backends of a killed postmaster (they keep the shared memory that a new
-/// postmaster would refuse to reuse) and a `postmaster.pid` whose pid now
+/// postmaster would refuse to reuse), an empty or garbage `postmaster.pid`
+/// (PostgreSQL refuses to start while it is there: "lock file ... is
+/// empty", "bogus data in lock file"), and a `postmaster.pid` whose pid now
 /// belongs to another process of the same user (PostgreSQL would take it for
 /// a running server). Only called when no postmaster of this instance runs.
+///
+/// The data and socket directories are the system user's: every lock file is
+/// read, moved and removed as that user ([`userfs`]), and the socket lock
+/// file named by postmaster.pid is touched only if it is this instance's
+/// `.s.PGSQL.<port>.lock`.
 pub fn clear_leftovers(inst: &Instance, deadline: Deadline) -> OcfResult<()> {
     let orphans = process::instance_processes(&inst.canonical_datadir);
     // An operator's `postgres --single` is no leftover: killing it would
@@ -93,6 +114,7 @@ pub fn clear_leftovers(inst: &Instance, deadline: Deadline) -> OcfResult<()> {
         kill_all(&orphans);
         wait_until_gone(&inst.canonical_datadir, deadline)?;
     }
+    set_aside_garbage_pidfile(inst, deadline)?;
     let Postmaster::Stale(pid) = process::postmaster(&inst.datadir, &inst.canonical_datadir) else {
         return Ok(());
     };
@@ -112,29 +134,110 @@ pub fn clear_leftovers(inst: &Instance, deadline: Deadline) -> OcfResult<()> {
     // The pid now belongs to another process: PostgreSQL would refuse to
     // start, so the lock files that name it go (they hold no data).
     let pidfile = inst.datadir.join("postmaster.pid");
-    let stale_locks: Vec<_> = process::socket_lock_files(&inst.datadir)
-        .into_iter()
-        .filter(|f| process::recorded_pid(f) == Some(pid))
-        .chain(std::iter::once(pidfile))
-        .collect();
+    let pidfile_text = read_lock_file(inst, &pidfile, deadline)?.unwrap_or_default();
+    let mut stale_locks = Vec::new();
+    if let Some(lock) = socket_lock_file(&pidfile_text, inst.port)
+        && read_lock_file(inst, &lock, deadline)?.is_some_and(|t| first_line_pid(&t) == Some(pid.as_raw()))
+    {
+        stale_locks.push(lock);
+    }
+    stale_locks.push(pidfile);
     for lockfile in stale_locks {
         log_warn!(
             "{} names pid {pid}, which is not this instance: removing it",
             lockfile.display()
         );
-        fs::remove_file(&lockfile).map_err(|e| {
-            OcfError::generic(format!("cannot remove stale {}", lockfile.display())).with_source(e)
-        })?;
+        match userfs::remove(&inst.user, deadline, &lockfile)? {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(
+                    OcfError::generic(format!("cannot remove stale {}: {e}", lockfile.display()))
+                        .with_source(e),
+                );
+            }
+        }
     }
     Ok(())
 }
 
-/// Spawns the postmaster in its own session, output appended to the log file.
-pub fn spawn(inst: &Instance, extra_args: &[String]) -> OcfResult<Spawned> {
-    let (log, log_offset) = open_log(inst)?;
-    let log_err = log
-        .try_clone()
-        .map_err(|e| OcfError::generic("cannot duplicate the log file handle").with_source(e))?;
+/// A lock file's text read as the system user; None when it is not there.
+fn read_lock_file(inst: &Instance, path: &Path, deadline: Deadline) -> OcfResult<Option<String>> {
+    match userfs::read_small(&inst.user, deadline, path, LOCK_FILE_MAX)? {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(OcfError::generic(format!("cannot read {}: {e}", path.display())).with_source(e)),
+    }
+}
+
+/// Moves an empty or garbage `postmaster.pid` aside (never deletes it: it
+/// may be evidence), when no process of the instance runs.
+///
+/// A crash at the wrong moment (power loss during the postmaster's write,
+/// a full disk) leaves such a file, and PostgreSQL then refuses every start
+/// until someone removes it by hand. process::postmaster() treats it as "no
+/// pid file", so nothing else would.
+fn set_aside_garbage_pidfile(inst: &Instance, deadline: Deadline) -> OcfResult<()> {
+    let pidfile = inst.datadir.join("postmaster.pid");
+    let Some(text) = read_lock_file(inst, &pidfile, deadline)? else {
+        return Ok(());
+    };
+    if first_line_pid(&text).is_some() {
+        return Ok(());
+    }
+    let running = process::instance_processes(&inst.canonical_datadir);
+    if !running.is_empty() {
+        return Err(OcfError::generic(format!(
+            "postmaster.pid holds no pid but {} process(es) of the instance run: stop them first",
+            running.len()
+        )));
+    }
+    let unix_time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let aside = format!("postmaster.pid.pgha-garbage-{unix_time}");
+    let moved = userfs::rename_aside(&inst.user, deadline, &pidfile, &aside)?.map_err(|e| {
+        OcfError::generic(format!("cannot move the garbage postmaster.pid aside: {e}")).with_source(e)
+    })?;
+    log_warn!(
+        "postmaster.pid held no pid ({} bytes) and no process of the instance runs: moved it to {}",
+        text.len(),
+        moved.display()
+    );
+    Ok(())
+}
+
+/// The pid on the first line of a PostgreSQL lock file, as PostgreSQL would
+/// accept it (a positive number); None for an empty or garbage file.
+fn first_line_pid(text: &str) -> Option<i32> {
+    let pid: i32 = text.lines().next()?.trim().parse().ok()?;
+    (pid > 0).then_some(pid)
+}
+
+/// The socket lock file postmaster.pid names (line 4: port, line 5: first
+/// socket directory), only if it is `.s.PGSQL.<port>.lock` of this
+/// instance's `port` in an absolute directory: postgres writes that file, so
+/// it must not name anything else for root to act on.
+fn socket_lock_file(pidfile_text: &str, port: u16) -> Option<PathBuf> {
+    let lines: Vec<&str> = pidfile_text.lines().collect();
+    let recorded: u16 = lines.get(3)?.trim().parse().ok()?;
+    let dir = Path::new(lines.get(4)?.trim());
+    if recorded != port || !dir.is_absolute() {
+        return None;
+    }
+    Some(dir.join(format!(".s.PGSQL.{port}.lock")))
+}
+
+/// Spawns the postmaster in its own session, output appended to the log
+/// file, which the system user opens (see [`open_log`]).
+pub fn spawn(inst: &Instance, extra_args: &[String], deadline: Deadline) -> OcfResult<Spawned> {
+    let (log, log_offset) = open_log(inst, deadline)?;
+    let dup = || {
+        log.try_clone()
+            .map_err(|e| OcfError::generic("cannot duplicate the log file handle").with_source(e))
+    };
+    let (log_out, log_err) = (dup()?, dup()?);
     let mut cmd = Command::new(inst.program("postgres"));
     cmd.arg("-D")
         .arg(&inst.pgdata)
@@ -144,7 +247,7 @@ pub fn spawn(inst: &Instance, extra_args: &[String]) -> OcfResult<Spawned> {
         .args(extra_args)
         .current_dir(&inst.datadir)
         .stdin(Stdio::null())
-        .stdout(log)
+        .stdout(log_out)
         .stderr(log_err);
     inst.user.apply(&mut cmd);
     // SAFETY: setsid is async-signal-safe. A session of its own keeps the
@@ -165,41 +268,55 @@ pub fn spawn(inst: &Instance, extra_args: &[String]) -> OcfResult<Spawned> {
             error: e,
         })
     })?;
-    Ok(Spawned { child, log_offset })
+    Ok(Spawned {
+        child,
+        log,
+        log_offset,
+    })
 }
 
-fn open_log(inst: &Instance) -> OcfResult<(File, u64)> {
+/// Opens the logfile as the system user, after the checks validate-all
+/// makes ([`Instance::check_logfile`], same reasons), creating its missing
+/// parent directory for the user where root may ([`userfs::create_owned_dir`]).
+///
+/// The descriptor becomes the server's stdout and stderr, which a database
+/// superuser can write to (`COPY ... TO PROGRAM 'cmd >&2'`): it is always
+/// one the user could open itself, of a regular file the user owns.
+fn open_log(inst: &Instance, deadline: Deadline) -> OcfResult<(File, u64)> {
     let path = &inst.logfile;
-    if let Some(parent) = path.parent()
-        && !parent.exists()
-    {
-        fs::create_dir_all(parent)
-            .map_err(|e| OcfError::args(format!("cannot create {}", parent.display())).with_source(e))?;
+    if let LogfilePlan::CreateParent(dir) = inst.check_logfile(deadline)? {
+        log_info!(
+            "creating {} for the logfile, owned by {}",
+            dir.display(),
+            inst.user.name
+        );
+        userfs::create_owned_dir(&inst.user, deadline, &dir)?.map_err(|e| {
+            OcfError::perm(format!("cannot create logfile directory {}: {e}", dir.display())).with_source(e)
+        })?;
     }
-    let existed = path.exists();
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| OcfError::args(format!("cannot open logfile {}", path.display())).with_source(e))?;
-    if !existed {
-        let _ = std::os::unix::fs::chown(path, Some(inst.user.uid.as_raw()), Some(inst.user.gid.as_raw()));
-        let _ = fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o640));
-    }
-    let offset = file.metadata().map(|m| m.len()).unwrap_or(0);
-    Ok((file, offset))
+    userfs::open_log(&inst.user, deadline, path)?.map_err(|e| {
+        let code = if e.kind() == io::ErrorKind::PermissionDenied {
+            OcfCode::ErrPerm
+        } else {
+            OcfCode::ErrArgs
+        };
+        OcfError::new(code, format!("cannot open logfile {}: {e}", path.display())).with_source(e)
+    })
 }
 
-fn read_log_from(path: &Path, offset: u64) -> String {
-    let mut text = String::new();
-    if let Ok(mut f) = File::open(path)
-        && f.seek(SeekFrom::Start(offset)).is_ok()
-    {
-        let mut buf = Vec::new();
-        let _ = f.take(256 * 1024).read_to_end(&mut buf);
-        text = String::from_utf8_lossy(&buf).into_owned();
+/// What the server wrote to `log` from `offset` on (at most 256 KiB), read
+/// from the descriptor the user opened.
+fn read_log_from(log: &File, offset: u64) -> String {
+    const MAX: usize = 256 * 1024;
+    let mut buf = vec![0u8; MAX];
+    let mut len = 0;
+    while len < MAX {
+        match log.read_at(&mut buf[len..], offset + len as u64) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => len += n,
+        }
     }
-    text
+    String::from_utf8_lossy(&buf[..len]).into_owned()
 }
 
 /// Replays the WAL of a crashed instance in single-user mode, leaving it
@@ -402,6 +519,29 @@ mod tests {
             startup_failure_cause(log).unwrap(),
             "postgres: invalid argument: \"foo\""
         );
+    }
+
+    #[test]
+    fn an_empty_or_garbage_pid_file_holds_no_pid() {
+        assert_eq!(first_line_pid(""), None);
+        assert_eq!(first_line_pid("\n"), None);
+        assert_eq!(first_line_pid("\0\0\0\0"), None);
+        assert_eq!(first_line_pid("-1\n"), None);
+        assert_eq!(first_line_pid("0\n/data\n"), None);
+        assert_eq!(first_line_pid("4242\n/data\n"), Some(4242));
+    }
+
+    #[test]
+    fn only_this_ports_socket_lock_file_is_named() {
+        let pidfile = "42\n/data\n1700000000\n5432\n/run/postgresql\n*\n";
+        assert_eq!(
+            socket_lock_file(pidfile, 5432),
+            Some(PathBuf::from("/run/postgresql/.s.PGSQL.5432.lock"))
+        );
+        assert_eq!(socket_lock_file(pidfile, 5433), None, "another port");
+        assert_eq!(socket_lock_file("42\n/d\n1\n5432\nrelative\n", 5432), None);
+        assert_eq!(socket_lock_file("42\n/d\n1\n5432/../../etc\n/run\n", 5432), None);
+        assert_eq!(socket_lock_file("42\n", 5432), None);
     }
 
     #[test]

@@ -127,7 +127,7 @@ where
     let as_uid = as_uid.filter(|uid| Uid::effective().is_root() && !uid.is_root());
     let worker = std::thread::Builder::new().name("sql".into()).spawn(move || {
         if let Some(uid) = as_uid
-            && let Err(e) = set_thread_euid(uid)
+            && let Err(e) = crate::userfs::set_thread_euid(uid)
         {
             let _ = tx.send(Err(SqlError::Other(format!("cannot switch to uid {uid}: {e}"))));
             return;
@@ -155,22 +155,5 @@ where
     match rx.recv_timeout(allowed) {
         Ok(result) => result,
         Err(_) => Err(SqlError::Timeout(allowed)),
-    }
-}
-
-/// Sets the effective uid of the calling thread only.
-///
-/// Linux keeps credentials per thread; glibc's `seteuid` broadcasts the
-/// change to every thread (POSIX semantics) with a signal round trip. The raw
-/// system call changes just the worker that connects, so the rest of the
-/// agent stays root and nothing has to be restored.
-fn set_thread_euid(uid: Uid) -> std::io::Result<()> {
-    let keep = nix::libc::uid_t::MAX; // -1: leave the real and saved uids
-    // SAFETY: setresuid takes three integers and touches no memory.
-    let rc = unsafe { nix::libc::syscall(nix::libc::SYS_setresuid, keep, uid.as_raw(), keep) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }

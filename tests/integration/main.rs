@@ -12,6 +12,8 @@ mod faults;
 mod lifecycle;
 /// meta-data against the OCF 1.1 schema pcs uses, and through crm_resource/pcs.
 mod metadata;
+/// Root steered by nothing postgres plants: symlinks, FIFOs, garbage lock files.
+mod privileges;
 /// Streaming replication: standby start, promote, demote, crash, rewind.
 mod replication;
 /// validate-all at levels 0 and 10, good and bad values, with their codes.

@@ -1,0 +1,589 @@
+//! File operations on places the system user controls, done as that user and
+//! within the action's deadline.
+//!
+//! The agent runs as root; the data directory, the log directory and the
+//! socket directory belong to `system_user`, and so does any database
+//! superuser (`COPY ... TO PROGRAM` runs as it). Root following a symlink
+//! planted there creates, truncates, chowns or quotes any file of the host
+//! (`standby.signal -> /etc/ld.so.preload`), and a FIFO planted there hangs
+//! root's `read()` until Pacemaker kills the agent without a reason. So every
+//! such operation runs on a worker thread that switched *its own* credentials
+//! to the user (the kernel then checks the user's rights, as if the user ran
+//! it), opens with `O_NOFOLLOW` (and `O_NONBLOCK` for reads), checks with
+//! `fstat` that it holds a regular file, and answers within the
+//! [`Deadline`]; a file system that does not answer is abandoned with its
+//! thread (the process exits soon after), as [`crate::pg::session`] does
+//! with a frozen server.
+//!
+//! Where it is used, and why:
+//! - `<datadir>/PG_VERSION` ([`read_small`]): read by every action; a FIFO
+//!   there must not hang validate-all or monitor.
+//! - `<datadir>/standby.signal` ([`create_empty`]): created before a standby
+//!   start; a dangling symlink there must not make root create its target.
+//! - `<datadir>/postmaster.pid` ([`read_small`], [`rename_aside`],
+//!   [`remove`]): an empty or garbage one is moved aside, a stale one removed
+//!   before a start.
+//! - `<socket dir>/.s.PGSQL.<port>.lock` ([`read_small`], [`remove`]): its
+//!   path comes from postmaster.pid line 5, which postgres writes.
+//! - the `logfile` ([`open_log`], [`as_user`] for its `lstat`): opened by the
+//!   user and handed to the server as stdout/stderr; root never holds a
+//!   descriptor of a file the user could not open itself.
+//! - the logfile's missing parent directory ([`create_owned_dir`]): the one
+//!   thing done as root, because the user cannot create it (`/var/log/pgha`
+//!   under `/var/log`); only in a root-owned directory nobody else can write
+//!   to, through `O_NOFOLLOW` descriptors, then handed over with `fchown`.
+//!
+//! Without root (tests run by a user) nothing is switched: the kernel already
+//! checks that user's rights.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::fd::AsFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::sync::mpsc;
+
+use nix::fcntl::{OFlag, RenameFlags, openat, renameat2};
+use nix::sys::stat::{Mode, fchmod, fstat, mkdirat};
+use nix::unistd::{Gid, Uid, fchown};
+
+use crate::deadline::Deadline;
+use crate::exec::SystemUser;
+use crate::ocf::code::{OcfError, OcfResult};
+
+/// Who a worker thread acts as: the user's uid and primary group.
+#[derive(Clone, Copy, Debug)]
+struct Identity {
+    uid: Uid,
+    gid: Gid,
+}
+
+/// Runs `op` as `user` (when the agent is root) on a worker thread and waits
+/// at most until `deadline`.
+///
+/// The outer error is the machinery's (no thread, no switch, no answer in
+/// time), already an [`OcfError`] naming `path`; the inner one is `op`'s own,
+/// for the caller to classify where its meaning is known.
+pub fn as_user<T, F>(user: &SystemUser, deadline: Deadline, path: &Path, op: F) -> OcfResult<io::Result<T>>
+where
+    T: Send + 'static,
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+{
+    let who = Uid::effective().is_root().then_some(Identity {
+        uid: user.uid,
+        gid: user.gid,
+    });
+    bounded(who, deadline, path, op)
+}
+
+/// Runs `op` on a worker thread, as `who` if given, within `deadline`.
+fn bounded<T, F>(who: Option<Identity>, deadline: Deadline, path: &Path, op: F) -> OcfResult<io::Result<T>>
+where
+    T: Send + 'static,
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("userfs".into())
+        .spawn(move || {
+            if let Some(who) = who
+                && let Err(e) = become_user(who.uid, who.gid)
+            {
+                let _ = tx.send(Err(e));
+                return;
+            }
+            let _ = tx.send(Ok(op()));
+        })
+        .map_err(|e| {
+            OcfError::generic(format!("cannot start a thread to access {}", path.display())).with_source(e)
+        })?;
+    match rx.recv_timeout(deadline.remaining()) {
+        Ok(Ok(result)) => Ok(result),
+        Ok(Err(e)) => Err(OcfError::generic(format!(
+            "cannot switch to uid {} to access {}: {e}",
+            who.map(|w| w.uid.as_raw()).unwrap_or(0),
+            path.display()
+        ))),
+        // The thread stays blocked in the kernel; it is abandoned and the
+        // agent exits after answering.
+        Err(_) => Err(OcfError::generic(format!(
+            "the file system did not answer in time for {}",
+            path.display()
+        ))),
+    }
+}
+
+/// Makes the calling thread, and only it, act as `uid`:`gid` with no other
+/// group (file access as that user; the real and saved ids stay root's).
+///
+/// Linux keeps credentials per thread; glibc's wrappers (`setgroups`,
+/// `setresuid`...) broadcast the change to every thread of the process
+/// (POSIX semantics), so the raw system calls are used. Groups first: once
+/// the effective uid is not 0, the thread may no longer change them.
+fn become_user(uid: Uid, gid: Gid) -> io::Result<()> {
+    let keep = nix::libc::uid_t::MAX; // -1: leave the real and saved ids
+    let groups = [gid.as_raw()];
+    // SAFETY: setgroups reads `groups` (1 element, alive for the call);
+    // setresgid and setresuid take integers and touch no memory.
+    unsafe {
+        check(nix::libc::syscall(
+            nix::libc::SYS_setgroups,
+            1usize,
+            groups.as_ptr(),
+        ))?;
+        check(nix::libc::syscall(
+            nix::libc::SYS_setresgid,
+            keep,
+            gid.as_raw(),
+            keep,
+        ))?;
+    }
+    set_thread_euid(uid)
+}
+
+/// Sets the effective uid of the calling thread only (see [`become_user`]);
+/// [`crate::pg::session`] uses it so that peer authentication sees the user.
+pub fn set_thread_euid(uid: Uid) -> io::Result<()> {
+    let keep = nix::libc::uid_t::MAX;
+    // SAFETY: setresuid takes three integers and touches no memory.
+    check(unsafe { nix::libc::syscall(nix::libc::SYS_setresuid, keep, uid.as_raw(), keep) })
+}
+
+fn check(rc: nix::libc::c_long) -> io::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// What kind of file an `lstat`/`fstat` saw, for reasons and checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Regular,
+    Directory,
+    Symlink,
+    Fifo,
+    Other,
+}
+
+impl FileKind {
+    pub fn of(file_type: fs::FileType) -> FileKind {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_symlink() {
+            FileKind::Symlink
+        } else if file_type.is_file() {
+            FileKind::Regular
+        } else if file_type.is_dir() {
+            FileKind::Directory
+        } else if file_type.is_fifo() {
+            FileKind::Fifo
+        } else {
+            FileKind::Other
+        }
+    }
+
+    /// "a directory", "a symlink"...: what a reason says the path is.
+    pub fn described(self) -> &'static str {
+        match self {
+            FileKind::Regular => "a regular file",
+            FileKind::Directory => "a directory",
+            FileKind::Symlink => "a symlink",
+            FileKind::Fifo => "a FIFO",
+            FileKind::Other => "a special file",
+        }
+    }
+}
+
+/// The error of a path that is not a regular file (kept in an io::Error so
+/// that it travels like the open's own errors).
+fn not_regular(path: &Path, kind: FileKind) -> io::Error {
+    io::Error::other(format!(
+        "{} is {}, not a regular file",
+        path.display(),
+        kind.described()
+    ))
+}
+
+/// Reads a small regular file as `user`: never follows a symlink, never
+/// blocks on a FIFO or device, never reads more than `cap` bytes (a larger
+/// file is an error: the files read this way are a few lines long).
+pub fn read_small(
+    user: &SystemUser,
+    deadline: Deadline,
+    path: &Path,
+    cap: u64,
+) -> OcfResult<io::Result<Vec<u8>>> {
+    let p = path.to_path_buf();
+    as_user(user, deadline, path, move || {
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .open(&p)
+            .map_err(|e| symlink_is_named(&p, e))?;
+        let meta = file.metadata()?;
+        let kind = FileKind::of(meta.file_type());
+        if kind != FileKind::Regular {
+            return Err(not_regular(&p, kind));
+        }
+        let mut buf = Vec::new();
+        file.take(cap + 1).read_to_end(&mut buf)?;
+        if buf.len() as u64 > cap {
+            return Err(io::Error::other(format!(
+                "{} is larger than {cap} bytes",
+                p.display()
+            )));
+        }
+        Ok(buf)
+    })
+}
+
+/// `O_NOFOLLOW` on a symlink fails with ELOOP, "Too many levels of symbolic
+/// links": say what it is instead.
+fn symlink_is_named(path: &Path, e: io::Error) -> io::Error {
+    if e.raw_os_error() == Some(nix::libc::ELOOP) {
+        not_regular(path, FileKind::Symlink)
+    } else {
+        e
+    }
+}
+
+/// Whether [`create_empty`] made the file or found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Created {
+    New,
+    AlreadyThere,
+}
+
+/// Creates an empty regular file, mode 0600, as `user`: `O_CREAT|O_EXCL`
+/// never follows a symlink, even a dangling one. An existing regular file
+/// is fine; anything else there (symlink, directory, FIFO) is an error
+/// naming the path.
+pub fn create_empty(user: &SystemUser, deadline: Deadline, path: &Path) -> OcfResult<io::Result<Created>> {
+    let p = path.to_path_buf();
+    as_user(user, deadline, path, move || {
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .open(&p)
+        {
+            Ok(_) => Ok(Created::New),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let kind = FileKind::of(fs::symlink_metadata(&p)?.file_type());
+                if kind == FileKind::Regular {
+                    Ok(Created::AlreadyThere)
+                } else {
+                    Err(not_regular(&p, kind))
+                }
+            }
+            Err(e) => Err(e),
+        }
+    })
+}
+
+/// Opens (creating, mode 0640) the server's log file for append and read, as
+/// `user`. It must be a regular file owned by the user: the descriptor
+/// becomes the server's stdout and stderr, which any superuser can write to.
+/// Returns the file and its size at opening (where this start's output
+/// begins).
+pub fn open_log(user: &SystemUser, deadline: Deadline, path: &Path) -> OcfResult<io::Result<(File, u64)>> {
+    let p = path.to_path_buf();
+    let owner = expected_owner(user);
+    as_user(user, deadline, path, move || {
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .mode(0o640)
+            // O_NONBLOCK: a FIFO opens without waiting for a writer (and is
+            // refused below); it is cleared for the server's sake.
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .open(&p)
+            .map_err(|e| symlink_is_named(&p, e))?;
+        let meta = file.metadata()?;
+        let kind = FileKind::of(meta.file_type());
+        if kind != FileKind::Regular {
+            return Err(not_regular(&p, kind));
+        }
+        if meta.uid() != owner.as_raw() {
+            return Err(io::Error::other(format!(
+                "{} is owned by uid {}, not by the system user",
+                p.display(),
+                meta.uid()
+            )));
+        }
+        let flags = nix::fcntl::fcntl(file.as_fd(), nix::fcntl::FcntlArg::F_GETFL)?;
+        let flags = OFlag::from_bits_truncate(flags) & !OFlag::O_NONBLOCK;
+        nix::fcntl::fcntl(file.as_fd(), nix::fcntl::FcntlArg::F_SETFL(flags))?;
+        Ok((file, meta.len()))
+    })
+}
+
+/// The owner files made for `user` get: the user, or whoever runs the agent
+/// when it is not root (tests).
+pub fn expected_owner(user: &SystemUser) -> Uid {
+    if Uid::effective().is_root() {
+        user.uid
+    } else {
+        Uid::effective()
+    }
+}
+
+/// Renames `path` to `new_name` in the same directory, as `user`, never
+/// replacing an existing file (`RENAME_NOREPLACE`).
+pub fn rename_aside(
+    user: &SystemUser,
+    deadline: Deadline,
+    path: &Path,
+    new_name: &str,
+) -> OcfResult<io::Result<PathBuf>> {
+    let p = path.to_path_buf();
+    let target = path.with_file_name(new_name);
+    as_user(user, deadline, path, move || {
+        renameat2(
+            nix::fcntl::AT_FDCWD,
+            &p,
+            nix::fcntl::AT_FDCWD,
+            &target,
+            RenameFlags::RENAME_NOREPLACE,
+        )?;
+        Ok(target)
+    })
+}
+
+/// Removes `path` (the entry itself, never a symlink's target) as `user`.
+pub fn remove(user: &SystemUser, deadline: Deadline, path: &Path) -> OcfResult<io::Result<()>> {
+    let p = path.to_path_buf();
+    as_user(user, deadline, path, move || fs::remove_file(&p))
+}
+
+/// Whether root may create a missing directory `dir` for the user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DirPlan {
+    /// It is there (what it is, the user's open will tell).
+    Exists,
+    /// Missing, and its parent is root's alone: [`create_owned_dir`] may.
+    Creatable,
+    /// Missing, and root must not create it: why, for the reason.
+    Refused(String),
+}
+
+/// Decides whether root may create `dir` for the user.
+///
+/// Root never creates a directory where someone else could swap a path
+/// component for a symlink: the parent, and every directory above it, must
+/// be owned by root and writable by nobody else (a sticky directory such as
+/// /tmp is fine above the parent: others cannot rename what root owns
+/// there). Only one missing level is created: a deeper missing chain is the
+/// operator's to create.
+pub fn plan_dir(dir: &Path, deadline: Deadline) -> OcfResult<DirPlan> {
+    let d = dir.to_path_buf();
+    let answer = bounded(None, deadline, dir, move || {
+        match fs::symlink_metadata(&d) {
+            Ok(_) => return Ok(DirPlan::Exists),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let Some(parent) = d.parent() else {
+            return Ok(DirPlan::Exists);
+        };
+        match walk_root_owned(parent) {
+            Ok(_) => Ok(DirPlan::Creatable),
+            Err(why) => Ok(DirPlan::Refused(why)),
+        }
+    })?;
+    answer.map_err(|e| OcfError::args(format!("cannot inspect {}: {e}", dir.display())).with_source(e))
+}
+
+/// Opens `dir` component by component with `O_DIRECTORY|O_NOFOLLOW` from
+/// its canonical form, each level checked by [`safe_ancestor`]; the last one
+/// must also not be sticky-writable. Returns its descriptor, or why not.
+fn walk_root_owned(dir: &Path) -> Result<std::os::fd::OwnedFd, String> {
+    // Root's own symlinks (/var/run -> /run) are resolved first; the walk
+    // then refuses any symlink, so a swap after this point fails closed.
+    let canonical = fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let flags = OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    let mut fd = nix::fcntl::open("/", flags, Mode::empty()).map_err(|e| format!("/: {e}"))?;
+    let mut here = PathBuf::from("/");
+    let components: Vec<_> = canonical
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(name) => Some(name.to_owned()),
+            _ => None,
+        })
+        .collect();
+    let last = components.len();
+    for (i, name) in std::iter::once(None)
+        .chain(components.iter().map(Some))
+        .enumerate()
+    {
+        if let Some(name) = name {
+            here.push(name);
+            fd = openat(&fd, name.as_os_str(), flags, Mode::empty())
+                .map_err(|e| format!("{}: {e}", here.display()))?;
+        }
+        let st = fstat(&fd).map_err(|e| format!("{}: {e}", here.display()))?;
+        if let Err(why) = safe_ancestor(st.st_uid, st.st_mode, i == last) {
+            return Err(format!("{} {why}", here.display()));
+        }
+    }
+    Ok(fd)
+}
+
+/// Whether a directory with this owner and mode can be trusted not to
+/// change under root: owned by root (or by the agent's own user when it is
+/// not root), writable by no one else; a sticky directory above the last
+/// level is tolerated. Pure, for the unit tests.
+pub fn safe_ancestor(uid: u32, mode: u32, is_last: bool) -> Result<(), &'static str> {
+    if uid != Uid::effective().as_raw() {
+        return Err("is not owned by root");
+    }
+    let others_write = mode & 0o022 != 0;
+    let sticky = mode & 0o1000 != 0;
+    if others_write && (is_last || !sticky) {
+        return Err("is writable by group or others");
+    }
+    Ok(())
+}
+
+/// Creates `dir` (one level, mode 0750) as root and hands it to `user`.
+///
+/// Only under [`plan_dir`]'s policy, checked again on the descriptors used:
+/// `mkdirat` on an `O_DIRECTORY|O_NOFOLLOW` descriptor of the parent, then
+/// `fchown`/`fchmod` through an `O_DIRECTORY|O_NOFOLLOW` descriptor of the
+/// new directory, so no path is followed in between. A directory that
+/// appeared meanwhile is left as it is (the user's open judges it).
+pub fn create_owned_dir(user: &SystemUser, deadline: Deadline, dir: &Path) -> OcfResult<io::Result<()>> {
+    let d = dir.to_path_buf();
+    let (uid, gid) = (user.uid, user.gid);
+    bounded(None, deadline, dir, move || {
+        let (Some(parent), Some(name)) = (d.parent(), d.file_name()) else {
+            return Err(io::Error::other(format!("{} has no parent", d.display())));
+        };
+        let parent_fd = walk_root_owned(parent).map_err(io::Error::other)?;
+        match mkdirat(&parent_fd, name, Mode::from_bits_truncate(0o750)) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::EEXIST) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        let flags = OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+        let fd = openat(&parent_fd, name, flags, Mode::empty())?;
+        if Uid::effective().is_root() {
+            fchown(&fd, Some(uid), Some(gid))?;
+        }
+        // mkdirat's mode went through the umask.
+        fchmod(&fd, Mode::from_bits_truncate(0o750))?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn me() -> SystemUser {
+        let user = nix::unistd::User::from_uid(Uid::effective()).unwrap().unwrap();
+        SystemUser {
+            name: user.name,
+            uid: user.uid,
+            gid: user.gid,
+            home: user.dir,
+        }
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("pgha-userfs-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn soon() -> Deadline {
+        Deadline::after(Duration::from_secs(5))
+    }
+
+    #[test]
+    fn ancestors_must_be_ours_and_not_writable_by_others() {
+        let me = Uid::effective().as_raw();
+        assert!(safe_ancestor(me, 0o40755, true).is_ok());
+        assert!(safe_ancestor(me, 0o40775, true).is_err());
+        assert!(safe_ancestor(me, 0o41777, false).is_ok(), "/tmp above the parent");
+        assert!(
+            safe_ancestor(me, 0o41777, true).is_err(),
+            "never create in /tmp itself"
+        );
+        assert!(safe_ancestor(me, 0o40777, false).is_err());
+        assert!(safe_ancestor(me.wrapping_add(1), 0o40755, false).is_err());
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let dir = scratch("fifo");
+        let fifo = dir.join("PG_VERSION");
+        nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o600)).unwrap();
+        let err = read_small(&me(), soon(), &fifo, 64).unwrap().unwrap_err();
+        assert!(err.to_string().contains("a FIFO"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_symlink_is_never_followed() {
+        let dir = scratch("symlink");
+        let target = dir.join("target");
+        let link = dir.join("standby.signal");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = create_empty(&me(), soon(), &link).unwrap().unwrap_err();
+        assert!(err.to_string().contains("is a symlink"), "{err}");
+        assert!(!target.exists());
+        fs::write(&target, "x").unwrap();
+        let err = read_small(&me(), soon(), &link, 64).unwrap().unwrap_err();
+        assert!(err.to_string().contains("is a symlink"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_existing_regular_file_is_fine_and_a_large_one_refused() {
+        let dir = scratch("regular");
+        let file = dir.join("f");
+        assert_eq!(create_empty(&me(), soon(), &file).unwrap().unwrap(), Created::New);
+        assert_eq!(
+            create_empty(&me(), soon(), &file).unwrap().unwrap(),
+            Created::AlreadyThere
+        );
+        fs::write(&file, "15\n").unwrap();
+        assert_eq!(read_small(&me(), soon(), &file, 64).unwrap().unwrap(), b"15\n");
+        assert!(read_small(&me(), soon(), &file, 2).unwrap().is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rename_aside_never_replaces() {
+        let dir = scratch("rename");
+        let (a, b) = (dir.join("a"), dir.join("b"));
+        fs::write(&a, "a").unwrap();
+        fs::write(&b, "b").unwrap();
+        assert!(rename_aside(&me(), soon(), &a, "b").unwrap().is_err());
+        assert_eq!(fs::read_to_string(&b).unwrap(), "b");
+        let moved = rename_aside(&me(), soon(), &a, "c").unwrap().unwrap();
+        assert_eq!(fs::read_to_string(moved).unwrap(), "a");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_timeout_says_the_file_system_did_not_answer() {
+        let err = as_user(
+            &me(),
+            Deadline::after(Duration::from_millis(50)),
+            Path::new("/x"),
+            || {
+                std::thread::sleep(Duration::from_secs(2));
+                Ok(())
+            },
+        )
+        .unwrap_err();
+        assert!(err.reason.contains("did not answer"), "{}", err.reason);
+    }
+}
