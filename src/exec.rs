@@ -74,7 +74,7 @@ impl SystemUser {
     /// The user's supplementary groups, computed only when a program is about
     /// to be run: `getgrouplist` asks every NSS module (on Debian it loads
     /// libnss_systemd), which costs milliseconds the monitor does not need.
-    fn groups(&self) -> Vec<Gid> {
+    pub fn groups(&self) -> Vec<Gid> {
         CString::new(self.name.as_str())
             .ok()
             .and_then(|name| getgrouplist(&name, self.gid).ok())

@@ -378,8 +378,9 @@ pub enum DirPlan {
 /// /tmp is fine above the parent: others cannot rename what root owns
 /// there). Only one missing level is created: a deeper missing chain is the
 /// operator's to create.
-pub fn plan_dir(dir: &Path, deadline: Deadline) -> OcfResult<DirPlan> {
+pub fn plan_dir(user: &SystemUser, dir: &Path, deadline: Deadline) -> OcfResult<DirPlan> {
     let d = dir.to_path_buf();
+    let groups = raw_groups(user);
     let answer = bounded(None, deadline, dir, move || {
         match fs::symlink_metadata(&d) {
             Ok(_) => return Ok(DirPlan::Exists),
@@ -389,7 +390,7 @@ pub fn plan_dir(dir: &Path, deadline: Deadline) -> OcfResult<DirPlan> {
         let Some(parent) = d.parent() else {
             return Ok(DirPlan::Exists);
         };
-        match walk_root_owned(parent) {
+        match walk_root_owned(parent, &groups) {
             Ok(_) => Ok(DirPlan::Creatable),
             Err(why) => Ok(DirPlan::Refused(why)),
         }
@@ -400,7 +401,7 @@ pub fn plan_dir(dir: &Path, deadline: Deadline) -> OcfResult<DirPlan> {
 /// Opens `dir` component by component with `O_DIRECTORY|O_NOFOLLOW` from
 /// its canonical form, each level checked by [`safe_ancestor`]; the last one
 /// must also not be sticky-writable. Returns its descriptor, or why not.
-fn walk_root_owned(dir: &Path) -> Result<std::os::fd::OwnedFd, String> {
+fn walk_root_owned(dir: &Path, user_groups: &[u32]) -> Result<std::os::fd::OwnedFd, String> {
     // Root's own symlinks (/var/run -> /run) are resolved first; the walk
     // then refuses any symlink, so a swap after this point fails closed.
     let canonical = fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -425,25 +426,42 @@ fn walk_root_owned(dir: &Path) -> Result<std::os::fd::OwnedFd, String> {
                 .map_err(|e| format!("{}: {e}", here.display()))?;
         }
         let st = fstat(&fd).map_err(|e| format!("{}: {e}", here.display()))?;
-        if let Err(why) = safe_ancestor(st.st_uid, st.st_mode, i == last) {
+        if let Err(why) = safe_ancestor(st.st_uid, st.st_gid, st.st_mode, i == last, user_groups) {
             return Err(format!("{} {why}", here.display()));
         }
     }
     Ok(fd)
 }
 
-/// Whether a directory with this owner and mode can be trusted not to
-/// change under root: owned by root (or by the agent's own user when it is
-/// not root), writable by no one else; a sticky directory above the last
-/// level is tolerated. Pure, for the unit tests.
-pub fn safe_ancestor(uid: u32, mode: u32, is_last: bool) -> Result<(), &'static str> {
+/// The system user's groups, as plain ids: a directory their members can
+/// write is the user's to change.
+fn raw_groups(user: &SystemUser) -> Vec<u32> {
+    user.groups().iter().map(|g| g.as_raw()).collect()
+}
+
+/// Whether a directory with this owner, group and mode can be trusted not
+/// to change under root: owned by root (or by the agent's own user when it
+/// is not root), writable neither by a group of the system user nor by
+/// others (Ubuntu's `/var/log` is group-writable by `syslog`, which is
+/// fine); a sticky directory above the last level is tolerated. Pure, for
+/// the unit tests.
+pub fn safe_ancestor(
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    is_last: bool,
+    user_groups: &[u32],
+) -> Result<(), &'static str> {
     if uid != Uid::effective().as_raw() {
         return Err("is not owned by root");
     }
-    let others_write = mode & 0o022 != 0;
     let sticky = mode & 0o1000 != 0;
-    if others_write && (is_last || !sticky) {
-        return Err("is writable by group or others");
+    let tolerated = sticky && !is_last;
+    if mode & 0o020 != 0 && user_groups.contains(&gid) && !tolerated {
+        return Err("is writable by a group of the system user");
+    }
+    if mode & 0o002 != 0 && !tolerated {
+        return Err("is writable by others");
     }
     Ok(())
 }
@@ -458,11 +476,12 @@ pub fn safe_ancestor(uid: u32, mode: u32, is_last: bool) -> Result<(), &'static 
 pub fn create_owned_dir(user: &SystemUser, deadline: Deadline, dir: &Path) -> OcfResult<io::Result<()>> {
     let d = dir.to_path_buf();
     let (uid, gid) = (user.uid, user.gid);
+    let groups = raw_groups(user);
     bounded(None, deadline, dir, move || {
         let (Some(parent), Some(name)) = (d.parent(), d.file_name()) else {
             return Err(io::Error::other(format!("{} has no parent", d.display())));
         };
-        let parent_fd = walk_root_owned(parent).map_err(io::Error::other)?;
+        let parent_fd = walk_root_owned(parent, &groups).map_err(io::Error::other)?;
         match mkdirat(&parent_fd, name, Mode::from_bits_truncate(0o750)) {
             Ok(()) => {}
             Err(nix::errno::Errno::EEXIST) => return Ok(()),
@@ -506,17 +525,17 @@ mod tests {
     }
 
     #[test]
-    fn ancestors_must_be_ours_and_not_writable_by_others() {
+    fn ancestors_must_be_ours_and_not_writable_by_the_user_or_others() {
         let me = Uid::effective().as_raw();
-        assert!(safe_ancestor(me, 0o40755, true).is_ok());
-        assert!(safe_ancestor(me, 0o40775, true).is_err());
-        assert!(safe_ancestor(me, 0o41777, false).is_ok(), "/tmp above the parent");
-        assert!(
-            safe_ancestor(me, 0o41777, true).is_err(),
-            "never create in /tmp itself"
-        );
-        assert!(safe_ancestor(me, 0o40777, false).is_err());
-        assert!(safe_ancestor(me.wrapping_add(1), 0o40755, false).is_err());
+        let (users, syslog) = ([70, 71], 4);
+        let safe = |uid, gid, mode, last| safe_ancestor(uid, gid, mode, last, &users);
+        assert!(safe(me, 0, 0o40755, true).is_ok());
+        assert!(safe(me, 70, 0o40775, true).is_err(), "the user's group writes");
+        assert!(safe(me, syslog, 0o40775, true).is_ok(), "Ubuntu's /var/log");
+        assert!(safe(me, 0, 0o41777, false).is_ok(), "/tmp above the parent");
+        assert!(safe(me, 0, 0o41777, true).is_err(), "never create in /tmp itself");
+        assert!(safe(me, 0, 0o40777, false).is_err());
+        assert!(safe(me.wrapping_add(1), 0, 0o40755, false).is_err());
     }
 
     #[test]

@@ -234,7 +234,7 @@ pub fn check_logfile(path: &Path, user: &SystemUser, deadline: Deadline) -> OcfR
             "{} (directory of logfile) is not a directory",
             parent.display()
         ))),
-        Seen::NoParent => match userfs::plan_dir(&parent, deadline)? {
+        Seen::NoParent => match userfs::plan_dir(user, &parent, deadline)? {
             userfs::DirPlan::Creatable => Ok(LogfilePlan::CreateParent(parent)),
             userfs::DirPlan::Exists => Ok(LogfilePlan::Ready),
             userfs::DirPlan::Refused(why) => Err(OcfError::args(format!(
