@@ -78,7 +78,7 @@ fn main() -> ExitCode {
     match actions::dispatch(&action, &ctx) {
         Ok(code) => exit(code),
         Err(error) => {
-            report(&action, &prefix, &error);
+            report(&action, &prefix, ctx.env.resource_name(), &error);
             exit(error.code)
         }
     }
@@ -114,9 +114,20 @@ fn print_status(args: &[String]) -> ExitCode {
 }
 
 /// Logs the whole error chain and prints the exit reason line.
-fn report(action: &str, prefix: &str, error: &OcfError) {
-    log_error!("{action} failed with {}: {error}", error.code);
-    print_err(&format!("{prefix}{}", exit_reason(&error.reason)));
+/// The reason names the instance (`crm_mon` lists failures of every
+/// resource together, and `pcs resource debug-*` output loses the context);
+/// a degraded answer is an outcome, logged as a warning, not an error.
+fn report(action: &str, prefix: &str, resource: Option<&str>, error: &OcfError) {
+    if matches!(error.code, OcfCode::Degraded | OcfCode::DegradedPromoted) {
+        log_warn!("{action}: {}: {error}", error.code);
+    } else {
+        log_error!("{action} failed with {}: {error}", error.code);
+    }
+    let reason = match resource {
+        Some(rsc) => format!("{rsc}: {}", error.reason),
+        None => error.reason.clone(),
+    };
+    print_err(&format!("{prefix}{}", exit_reason(&reason)));
 }
 
 /// Writes `text` to stdout. A closed or broken stdout (`pgha usage | true`)
