@@ -26,6 +26,9 @@ pub fn run(ctx: &Context) -> OcfResult {
         .unwrap_or(0);
     if level >= 10 {
         let inst = ctx.instance(&config)?;
+        if ctx.mode() == super::Mode::Promotable {
+            crate::pg::replication::check_node_name(&ctx.node_name())?;
+        }
         log_info!(
             "host checks passed: PostgreSQL {} in {}, binaries in {}",
             inst.major,
