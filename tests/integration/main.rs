@@ -4,6 +4,9 @@
 
 mod util;
 
+/// Replication clients that are not nodes, names that need quoting or
+/// collide as slot names, passwords in primary_conninfo.
+mod clients;
 /// Crashes, freezes, stale pid files and servers that refuse to start.
 mod faults;
 /// The sequences of resource-agents' ocft config for pgsqlms.
