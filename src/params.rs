@@ -413,8 +413,7 @@ impl Config {
 /// libpq expands a `dbname` that is itself a connection string or a URI,
 /// so such a dbname is refused too (it could hide a password).
 fn check_primary_conninfo(value: &str) -> OcfResult<()> {
-    let info = conninfo::parse(value)
-        .map_err(|e| OcfError::configured(format!("primary_conninfo: {e}")))?;
+    let info = conninfo::parse(value).map_err(|e| OcfError::configured(format!("primary_conninfo: {e}")))?;
     if info.has("password") {
         return Err(OcfError::configured(
             "primary_conninfo: no password= (it shows in ps); put it in system_user's ~/.pgpass",

@@ -74,7 +74,11 @@ pub fn slot_plan(members: &[String], me: &str) -> SlotPlan {
 /// A node name shortened for an exit reason (Pacemaker keeps 128 bytes).
 fn short(name: &str) -> String {
     let s: String = name.chars().take(20).collect();
-    if s.len() < name.len() { format!("{s}...") } else { s }
+    if s.len() < name.len() {
+        format!("{s}...")
+    } else {
+        s
+    }
 }
 
 /// On the primary: create the missing slots, drop those of departed nodes.
@@ -207,26 +211,38 @@ mod tests {
         let m = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         // "db_1_<hash of db-1>" is a plain name equal to db-1's folded slot.
         let twin = slot_name("db-1").trim_start_matches("pgha_").to_string();
-        let table: &[(Vec<String>, &[(&str, &str)], Option<(&str, &str)>)] = &[
+        // (members, expected node -> slot, expected collision)
+        type Row<'a> = (Vec<String>, &'a [(&'a str, &'a str)], Option<(&'a str, &'a str)>);
+        let table: &[Row] = &[
             (m(&["a", "b"]), &[("b", "pgha_b")], None),
-            (m(&["a", "db-1", "db_1", "DB.1"]), &[
-                ("DB.1", "pgha_db_1_871ccd92"),
-                ("db-1", "pgha_db_1_4476ec01"),
-                ("db_1", "pgha_db_1"),
-            ], None),
+            (
+                m(&["a", "db-1", "db_1", "DB.1"]),
+                &[
+                    ("DB.1", "pgha_db_1_871ccd92"),
+                    ("db-1", "pgha_db_1_4476ec01"),
+                    ("db_1", "pgha_db_1"),
+                ],
+                None,
+            ),
             (
                 vec!["a".into(), "db-1".into(), twin.clone(), "c".into()],
                 &[("c", "pgha_c")],
                 Some(("db-1", twin.as_str())),
             ),
             // This node collides too: it needs its slot after a switchover.
-            (vec!["db-1".into(), twin.clone()], &[], Some(("db-1", twin.as_str()))),
+            (
+                vec!["db-1".into(), twin.clone()],
+                &[],
+                Some(("db-1", twin.as_str())),
+            ),
             (m(&[]), &[], None),
         ];
         for (members, slots, collision) in table {
             let plan = slot_plan(members, "a");
-            let expected: BTreeMap<String, String> =
-                slots.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
+            let expected: BTreeMap<String, String> = slots
+                .iter()
+                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .collect();
             assert_eq!(plan.slots, expected, "{members:?}");
             assert_eq!(
                 plan.collision,

@@ -76,7 +76,7 @@ const MEMBERS_MAX_AGE_S: u64 = 60;
 /// `pg_stat_replication` gets no score, no attribute and no place in
 /// `synchronous_standby_names`.
 pub fn members(deadline: Deadline, memory: &mut RunState) -> Option<Vec<String>> {
-    if !memory.age(MEMBERS_ASKED).is_some_and(|a| a < MEMBERS_MAX_AGE_S) {
+    if memory.age(MEMBERS_ASKED).is_none_or(|a| a >= MEMBERS_MAX_AGE_S) {
         match cluster_nodes(deadline) {
             Some(nodes) => {
                 memory.set(MEMBERS_CRM, &nodes.join(" "));
@@ -147,7 +147,11 @@ mod tests {
             ("node-b", Some(&[]), false),
         ];
         for (name, members, expected) in table {
-            assert_eq!(is_standby(name, *members, "node-a"), *expected, "{name:?} {members:?}");
+            assert_eq!(
+                is_standby(name, *members, "node-a"),
+                *expected,
+                "{name:?} {members:?}"
+            );
         }
     }
 }

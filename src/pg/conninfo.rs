@@ -169,9 +169,15 @@ mod tests {
             ("", &[]),
             ("   ", &[]),
             ("host=a", &[("host", "a")]),
-            ("host = a  port= 5432\tuser =u", &[("host", "a"), ("port", "5432"), ("user", "u")]),
+            (
+                "host = a  port= 5432\tuser =u",
+                &[("host", "a"), ("port", "5432"), ("user", "u")],
+            ),
             ("host='a b' user=''", &[("host", "a b"), ("user", "")]),
-            (r"application_name='it\'s' x='a\\b'", &[("application_name", "it's"), ("x", r"a\b")]),
+            (
+                r"application_name='it\'s' x='a\\b'",
+                &[("application_name", "it's"), ("x", r"a\b")],
+            ),
             (r"x=a\ b", &[("x", "a b")]),
             ("host=", &[("host", "")]),
             // libpq skips white space after '=' and takes the next word.
@@ -209,7 +215,15 @@ mod tests {
 
     #[test]
     fn quoted_values_read_back() {
-        for v in ["node-1", "odd name", "it's", r"back\slash", "", "node\"1", "/tmp/sock"] {
+        for v in [
+            "node-1",
+            "odd name",
+            "it's",
+            r"back\slash",
+            "",
+            "node\"1",
+            "/tmp/sock",
+        ] {
             let text = format!("application_name={}", quote_value(v));
             assert_eq!(parse(&text).unwrap().get("application_name"), Some(v), "{text}");
         }

@@ -201,7 +201,8 @@ pub fn query_status(client: &mut Client, in_recovery: bool) -> Result<Replicatio
 /// be found in `pg_stat_replication` nor in `synchronous_standby_names`. A
 /// node named `*` would be the wildcard there, quoted or not.
 pub fn check_node_name(name: &str) -> OcfResult<()> {
-    let shown: String = name.chars().take(24).collect::<String>().escape_debug().to_string();
+    // Escaped, then cut: the exit reason must stay under 128 bytes.
+    let shown: String = name.escape_debug().take(24).collect();
     let why = if name.is_empty() {
         "is empty"
     } else if name.len() > 63 {
@@ -574,7 +575,10 @@ mod tests {
         for node in [long_a.as_str(), long_b.as_str(), "db-1", "x"] {
             let slot = slot_name(node);
             assert!(slot.len() <= 63, "{slot}");
-            assert!(slot.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+            assert!(
+                slot.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            );
         }
         assert_ne!(slot_name(&long_a), slot_name(&long_b));
         assert_eq!(slot_name(&"a".repeat(58)), format!("pgha_{}", "a".repeat(58)));
@@ -600,7 +604,11 @@ mod tests {
             assert_eq!(result.is_ok(), *ok, "{name:?}: {result:?}");
             if let Err(e) = result {
                 assert_eq!(e.code, crate::ocf::code::OcfCode::ErrConfigured);
-                assert!(e.reason.len() < 128 && e.reason.contains("rename"), "{}", e.reason);
+                assert!(
+                    e.reason.len() < 128 && e.reason.contains("rename"),
+                    "{}",
+                    e.reason
+                );
             }
         }
     }
@@ -609,10 +617,20 @@ mod tests {
     fn names_are_quoted_for_synchronous_standby_names_and_sql() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            synchronous_names(ReplicationMode::Sync, 1, &s(&["node\"1", "it's", "Upper"]), &[], &[]).unwrap(),
+            synchronous_names(
+                ReplicationMode::Sync,
+                1,
+                &s(&["node\"1", "it's", "Upper"]),
+                &[],
+                &[]
+            )
+            .unwrap(),
             r#"ANY 1 ("Upper", "it's", "node""1")"#
         );
-        assert_eq!(sql_literal(r#"ANY 1 ("it's", "a\b")"#), r#"'ANY 1 ("it''s", "a\b")'"#);
+        assert_eq!(
+            sql_literal(r#"ANY 1 ("it's", "a\b")"#),
+            r#"'ANY 1 ("it''s", "a\b")'"#
+        );
     }
 
     #[test]

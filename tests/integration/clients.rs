@@ -30,10 +30,14 @@ fn standby(a: &PgCluster, rsc: &str, node: &str, extra: &[(&str, &str)]) -> (PgC
         agent = agent.param(k, v);
     }
     agent.run("start").expect(rc::SUCCESS);
-    wait_for(a, &format!(
-        "select count(*) from pg_stat_replication where application_name = '{}' and state = 'streaming'",
-        node.replace('\'', "''")
-    ), "1");
+    wait_for(
+        a,
+        &format!(
+            "select count(*) from pg_stat_replication where application_name = '{}' and state = 'streaming'",
+            node.replace('\'', "''")
+        ),
+        "1",
+    );
     (b, agent)
 }
 
@@ -73,7 +77,14 @@ impl Receiver {
         let user = postgres_user();
         let conninfo = format!("{} application_name=backup", primary.conninfo());
         let child = Command::new(format!("{PG_BIN}/pg_receivewal"))
-            .args(["--no-loop", "--no-sync", "-D", dir.path.to_str().unwrap(), "-d", &conninfo])
+            .args([
+                "--no-loop",
+                "--no-sync",
+                "-D",
+                dir.path.to_str().unwrap(),
+                "-d",
+                &conninfo,
+            ])
             .uid(user.uid.as_raw())
             .gid(user.gid.as_raw())
             .current_dir("/tmp")
@@ -115,7 +126,13 @@ fn synchronous_names(pg: &PgCluster) -> String {
 fn finishes_within(pg: &PgCluster, sql: &str, within: Duration) -> bool {
     let user = postgres_user();
     let mut child = Command::new(format!("{PG_BIN}/psql"))
-        .args(["-XAtq", "-h", pg.dir.path.to_str().unwrap(), "-p", &pg.port.to_string()])
+        .args([
+            "-XAtq",
+            "-h",
+            pg.dir.path.to_str().unwrap(),
+            "-p",
+            &pg.port.to_string(),
+        ])
         .args(["-d", "postgres", "-c", sql])
         .uid(user.uid.as_raw())
         .gid(user.gid.as_raw())
@@ -140,14 +157,20 @@ fn finishes_within(pg: &PgCluster, sql: &str, within: Duration) -> bool {
 /// for a node: scored (`crm_attribute -N <name>`), given a sync attribute,
 /// remembered for ever, and listed in synchronous_standby_names.
 fn a_foreign_pg_receivewal_is_not_a_standby(mode: &str, expected_names: &str) {
-    let (a, a_agent, rsc) = primary(&format!("recv{}", mode.replace('-', "")), &[("replication_mode", mode)]);
+    let (a, a_agent, rsc) = primary(
+        &format!("recv{}", mode.replace('-', "")),
+        &[("replication_mode", mode)],
+    );
     let (_b, b_agent) = standby(&a, &rsc, "node-b", &[("replication_mode", mode)]);
     let receiver = Receiver::start(&a);
     notify_members(&a_agent, "node-a node-b");
     let monitor = a_agent.clone().recurring();
     let out = monitor.run("monitor");
     out.expect(rc::RUNNING_PROMOTED);
-    assert!(!out.stderr.contains("backup"), "the pg_receivewal was handled as a node\n{out}");
+    assert!(
+        !out.stderr.contains("backup"),
+        "the pg_receivewal was handled as a node\n{out}"
+    );
     assert!(
         out.stderr.contains("--node=node-b"),
         "the standby's score is set, its name as --node=\n{out}"
@@ -158,7 +181,8 @@ fn a_foreign_pg_receivewal_is_not_a_standby(mode: &str, expected_names: &str) {
     assert_eq!(synchronous_names(&a), expected_names);
     if mode != "async" {
         assert_eq!(
-            a.psql("select sync_state from pg_stat_replication where application_name = 'node-b'").trim(),
+            a.psql("select sync_state from pg_stat_replication where application_name = 'node-b'")
+                .trim(),
             "quorum"
         );
     }
@@ -167,7 +191,11 @@ fn a_foreign_pg_receivewal_is_not_a_standby(mode: &str, expected_names: &str) {
     monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
     assert_eq!(synchronous_names(&a), expected_names);
     assert!(
-        finishes_within(&a, "create table after_backup_left(i int)", Duration::from_secs(10)),
+        finishes_within(
+            &a,
+            "create table after_backup_left(i int)",
+            Duration::from_secs(10)
+        ),
         "a commit waits after the pg_receivewal left, while node-b streams"
     );
     b_agent.run("stop").expect(rc::SUCCESS);
@@ -199,13 +227,22 @@ fn a_node_name_with_quotes_is_named_in_synchronous_standby_names_and_counted_syn
     let (a, a_agent, rsc) = primary("quoted", &mode);
     let (_b, b_agent) = standby(&a, &rsc, node, &mode);
     notify_members(&a_agent, &format!("node-a {node}"));
-    a_agent.clone().recurring().run("monitor").expect(rc::RUNNING_PROMOTED);
+    a_agent
+        .clone()
+        .recurring()
+        .run("monitor")
+        .expect(rc::RUNNING_PROMOTED);
     assert_eq!(synchronous_names(&a), r#"ANY 1 ("node""1'x")"#);
     assert_eq!(
-        a.psql("select sync_state from pg_stat_replication where application_name = 'node\"1''x'").trim(),
+        a.psql("select sync_state from pg_stat_replication where application_name = 'node\"1''x'")
+            .trim(),
         "quorum"
     );
-    assert!(finishes_within(&a, "create table t(i int)", Duration::from_secs(10)));
+    assert!(finishes_within(
+        &a,
+        "create table t(i int)",
+        Duration::from_secs(10)
+    ));
     b_agent.run("stop").expect(rc::SUCCESS);
     a_agent.run("stop").expect(rc::SUCCESS);
     let _ = std::fs::remove_file(format!("/run/pgha/{rsc}.state"));
@@ -253,7 +290,9 @@ fn colliding_slot_names_get_no_slot_and_a_degraded_primary_naming_both() {
 fn a_password_in_primary_conninfo_is_err_configured_with_the_pgpass_hint() {
     let pg = PgCluster::init("password");
     let agent = pg.clone_agent("tpassword", "node-a", "host=/x user=postgres password=secret");
-    agent.run("validate-all").expect_reason(rc::ERR_CONFIGURED, ".pgpass");
+    agent
+        .run("validate-all")
+        .expect_reason(rc::ERR_CONFIGURED, ".pgpass");
     agent.run("start").expect_reason(rc::ERR_CONFIGURED, ".pgpass");
     assert!(pg.processes().is_empty());
     agent
@@ -281,7 +320,9 @@ fn a_node_name_postgresql_would_rewrite_is_refused_at_start_and_validate_level_1
             .env("OCF_CHECK_LEVEL", "10")
             .run("validate-all")
             .expect_reason(rc::ERR_CONFIGURED, "rename the node");
-        agent.run("start").expect_reason(rc::ERR_CONFIGURED, "rename the node");
+        agent
+            .run("start")
+            .expect_reason(rc::ERR_CONFIGURED, "rename the node");
         assert!(pg.processes().is_empty(), "nothing was started");
     }
 }
