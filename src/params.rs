@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::ocf::code::{OcfError, OcfResult};
+use crate::pg::conninfo;
 
 /// The value type of a parameter, as OCF 1.1 `content@type` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,7 +172,9 @@ pub const PARAMS: &[ParamSpec] = &[
         unique_group: None,
         shortdesc: "How standbys reach the primary (promotable clone)",
         longdesc: "libpq connection string a standby uses to stream from the primary, typically \
-                   host=<VIP> port=5432 user=replicator; keep passwords in system_user's ~/.pgpass, not here. \
+                   host=<VIP> port=5432 user=replicator, in libpq's keyword=value form (a URI is refused: the agent \
+                   appends to it). A password= is refused (command lines are world-readable): put it in \
+                   system_user's ~/.pgpass. \
                    The agent adds application_name=<node name> and passes it to the server at start with \
                    recovery_target_timeline=latest; postgresql.conf is never rewritten. Required in a promotable clone.",
     },
@@ -232,7 +235,9 @@ pub const PARAMS: &[ParamSpec] = &[
         reloadable: false,
         unique_group: None,
         shortdesc: "Keep one physical replication slot per cluster node (promotable clone)",
-        longdesc: "The primary keeps a physical slot pgha_<node> for every other cluster node, created before \
+        longdesc: "The primary keeps a physical slot pgha_<node> for every other cluster node (a node name \
+                   that is not already lower-case letters, digits and _ is folded to them, with a short hash of the \
+                   exact name appended so that no two nodes share a slot), created before \
                    the standby needs it (and right after a promotion), and each standby streams through its slot \
                    (primary_slot_name), so a standby that falls behind does not lose the WAL it needs. Slots of \
                    nodes that left the cluster (no longer in crm_node -l) are dropped after slot_grace seconds; \
@@ -397,6 +402,7 @@ impl Config {
         if primary_conninfo.contains('\n') {
             return Err(OcfError::configured("primary_conninfo must be a single line"));
         }
+        check_primary_conninfo(&primary_conninfo)?;
         let rewind = parse_bool("rewind", get("rewind").unwrap_or("false"))?;
         let maxlag = integer("maxlag", get("maxlag").unwrap_or("0"), 0, u64::MAX)?;
         let replication_mode = ReplicationMode::parse(get("replication_mode").unwrap_or("async"))?;
@@ -447,6 +453,31 @@ fn check_start_opts(words: &[String]) -> OcfResult<()> {
                 "start_opts '{word}' overrides the port or data directory: use pgport, pgdata and datadir"
             )));
         }
+    }
+    Ok(())
+}
+
+/// `primary_conninfo` must be a keyword/value string the agent can extend
+/// (not a URI) and must hold no password: the agent passes it on the command
+/// lines of postgres (`-c primary_conninfo=`) and pg_rewind
+/// (`--source-server=`), which `/proc/<pid>/cmdline` shows to every user.
+/// libpq expands a `dbname` that is itself a connection string or a URI,
+/// so such a dbname is refused too (it could hide a password).
+fn check_primary_conninfo(value: &str) -> OcfResult<()> {
+    let info = conninfo::parse(value).map_err(|e| OcfError::configured(format!("primary_conninfo: {e}")))?;
+    if info.has("password") {
+        return Err(OcfError::configured(
+            "primary_conninfo: no password= (it shows in ps); put it in system_user's ~/.pgpass",
+        ));
+    }
+    if info
+        .pairs
+        .iter()
+        .any(|(k, v)| k == "dbname" && (v.contains('=') || conninfo::is_uri(v)))
+    {
+        return Err(OcfError::configured(
+            "primary_conninfo: dbname must be a database name, not a connection string",
+        ));
     }
     Ok(())
 }
@@ -706,6 +737,34 @@ mod tests {
             code_of(&[("pgdata", "/d"), ("sync_standbys", "0")]),
             OcfCode::ErrConfigured
         );
+    }
+
+    #[test]
+    fn primary_conninfo_holds_no_password_and_no_uri() {
+        let table: &[(&str, Option<&str>)] = &[
+            ("host=10.0.0.9 user=replicator", None),
+            ("host='/run/pg sock' user=r connect_timeout=3", None),
+            ("host=x user=r password=secret", Some(".pgpass")),
+            ("host=x user=r password = ''", Some(".pgpass")),
+            ("host=x dbname='host=y password=s'", Some("dbname")),
+            ("dbname=postgresql://u:pw@h/db", Some("dbname")),
+            ("postgresql://replicator@10.0.0.9/postgres", Some("URI")),
+            ("postgres://replicator:pw@10.0.0.9", Some("URI")),
+            ("host=x user", Some("missing \"=\"")),
+            ("host='x", Some("unterminated")),
+        ];
+        for (value, refused) in table {
+            let result = parse(&[("pgdata", "/d"), ("primary_conninfo", value)]);
+            match refused {
+                None => assert!(result.is_ok(), "{value}: {:?}", result.err()),
+                Some(needle) => {
+                    let e = result.unwrap_err();
+                    assert_eq!(e.code, OcfCode::ErrConfigured, "{value}");
+                    assert!(e.reason.contains(needle), "{value}: {}", e.reason);
+                    assert!(e.reason.len() < 128, "{}", e.reason);
+                }
+            }
+        }
     }
 
     #[test]

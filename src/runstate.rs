@@ -156,9 +156,14 @@ impl RunState {
         self.entries.keys().filter_map(move |k| k.strip_prefix(prefix))
     }
 
-    pub fn clear(&mut self) {
-        self.dirty |= !self.entries.is_empty();
-        self.entries.clear();
+    /// Forgets everything but the keys starting with one of `keep`: what a
+    /// change of role makes stale is the role's bookkeeping, not what the
+    /// node learnt of the cluster (its members).
+    pub fn clear_except(&mut self, keep: &[&str]) {
+        let before = self.entries.len();
+        self.entries
+            .retain(|key, _| keep.iter().any(|prefix| key.starts_with(prefix)));
+        self.dirty |= self.entries.len() != before;
     }
 
     /// Writes the state back if anything changed (atomically: temp + rename).
@@ -197,6 +202,16 @@ mod tests {
         assert!(!s.is_fresh("a", "2", 60));
         assert_eq!(s.keys_with_prefix("score.").collect::<Vec<_>>(), vec!["node-2"]);
         let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_role_change_keeps_what_the_node_knows_of_the_cluster() {
+        let mut s = RunState::load("../not-saved");
+        s.set("members.crm_node", "n1 n2");
+        s.set("score.n2", "1000");
+        s.clear_except(&["members."]);
+        assert_eq!(s.get("members.crm_node"), Some("n1 n2"));
+        assert_eq!(s.get("score.n2"), None);
     }
 
     #[test]

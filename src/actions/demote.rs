@@ -68,7 +68,7 @@ pub fn run(ctx: &Context) -> OcfResult {
     }
     // No longer the primary: the scores it wrote are the next primary's job.
     let mut memory = RunState::load(ctx.resource());
-    memory.clear();
+    memory.clear_except(&[crate::pcmk::node::MEMBERS_PREFIX]);
     memory.save();
     start_standby(ctx, &inst, &config, ctx.deadline)?;
     log_info!("demoted: running as a standby");

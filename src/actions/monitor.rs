@@ -132,10 +132,10 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
                 let sync_modes = config.replication_mode != ReplicationMode::Async;
                 publish::primary(ctx, &mut memory, &status, config.maxlag, sync_modes, &me);
                 sync::maintain(ctx, &mut memory, inst, &status, config, &me);
-                slots::maintain_primary(ctx, &mut memory, inst, config, &me, &status.slots);
+                let slots = slots::maintain_primary(ctx, &mut memory, inst, config, &me, &status.slots);
                 let other = publish::other_primary(ctx, &mut memory, &me);
                 memory.save();
-                split_brain(other)
+                split_brain(other).and_then(|code| slots.map(|()| code))
             }
             Some(Replication::Standby(status)) => {
                 let mut memory = RunState::load(ctx.resource());

@@ -9,14 +9,18 @@
 //!   checkpoint published by a demote;
 //! - post-start and post-stop, on the primary in a sync mode: bring
 //!   synchronous_standby_names up to date at once ([`sync`]);
+//! - every notification: remember its node list (`notify_all_uname`), the
+//!   membership used when `crm_node -l` cannot answer;
 //! - anything else: nothing.
 
 use super::election::{self, Position, Round};
 use super::{Context, sync};
 use crate::ocf::code::{OcfCode, OcfResult};
 use crate::pcmk::attrs::{self, Visibility};
+use crate::pcmk::node;
 use crate::pg::replication::Replication;
 use crate::pg::state::{self, InstanceState};
+use crate::runstate::RunState;
 use crate::{log_info, log_warn};
 
 /// A space-separated notify list (Pacemaker may pass a single space).
@@ -30,6 +34,14 @@ fn list(ctx: &Context, name: &str) -> Vec<String> {
 }
 
 pub fn run(ctx: &Context) -> OcfResult {
+    // Every clone notification lists the nodes: the membership to fall back
+    // on when the controller cannot be asked (and the only one in tests).
+    let all = list(ctx, "notify_all_uname");
+    if !all.is_empty() {
+        let mut memory = RunState::load(ctx.resource());
+        node::remember_notified_members(&mut memory, &all);
+        memory.save();
+    }
     let kind = ctx.env.meta("notify_type").unwrap_or("").to_string();
     let operation = ctx.env.meta("notify_operation").unwrap_or("").to_string();
     match (kind.as_str(), operation.as_str()) {

@@ -97,7 +97,7 @@ pub fn run(ctx: &Context) -> OcfResult {
         );
     }
     let mut memory = RunState::load(&rsc);
-    memory.clear();
+    memory.clear_except(&[crate::pcmk::node::MEMBERS_PREFIX]);
     let followers: Vec<String> = published
         .iter()
         .filter(|(n, p)| **n != me && p.lsn <= mine.lsn)
@@ -105,7 +105,9 @@ pub fn run(ctx: &Context) -> OcfResult {
         .collect();
     publish::after_promotion(ctx, &mut memory, &followers);
     // Slots for the others now, before their standbys reconnect.
-    slots::maintain_primary(ctx, &mut memory, &inst, &config, &me, &existing_slots);
+    if let Err(e) = slots::maintain_primary(ctx, &mut memory, &inst, &config, &me, &existing_slots) {
+        log_warn!("{}", e.reason); // the monitor reports it
+    }
     memory.save();
     log_info!("promoted; standbys that can follow: {followers:?} (score {SCORE_STANDBY})");
     Ok(OcfCode::Success)

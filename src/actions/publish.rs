@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 
 use super::Context;
 use crate::pcmk::attrs::{self, Visibility};
+use crate::pcmk::node;
 use crate::pg::replication::{PrimaryStatus, StandbyStatus};
 use crate::runstate::RunState;
 use crate::{log_info, log_warn};
@@ -116,9 +117,17 @@ pub fn primary(
     publish_attr(ctx, state, "lsn", &status.current.to_string(), VOLATILE_S);
     publish_attr(ctx, state, "receiver", "-", REFRESH_S);
     publish_score(ctx, state, None, SCORE_PRIMARY);
+    // Only cluster members get a score: a pg_receivewal's application_name
+    // is not a node (crm_attribute would have been handed any string).
+    let members = node::members(ctx.deadline, state);
+    let members = members.as_deref();
+    let status = &PrimaryStatus {
+        replicas: super::sync::cluster_replicas(&status.replicas, members, me),
+        ..status.clone()
+    };
     let known: Vec<String> = state
         .keys_with_prefix("score.")
-        .filter(|n| *n != "_self")
+        .filter(|n| node::is_standby(n, members, me))
         .map(str::to_string)
         .collect();
     let mut scores = standby_scores(status, maxlag, me, &known);

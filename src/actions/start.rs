@@ -72,6 +72,7 @@ pub fn run(ctx: &Context) -> OcfResult {
             wait_until_ready(&inst, spawned, ctx.deadline)?;
         }
         Mode::Promotable => {
+            replication::check_node_name(&ctx.node_name())?;
             // A killed postmaster's zombie or orphans would make the
             // single-user crash recovery of rejoin_check refuse to run.
             server::clear_leftovers(&inst, ctx.deadline)?;

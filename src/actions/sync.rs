@@ -6,6 +6,8 @@
 //!   that stream now and those seen before ([`synchronous_names`]); when it
 //!   differs from the one in force, ALTER SYSTEM + reload (bounded);
 //! - back in async mode, a value the agent had set is reset;
+//! - only cluster members are standbys ([`cluster_replicas`]): a
+//!   `pg_receivewal` in pg_stat_replication is never waited for;
 //! - each standby's `sync_state` is published as `pgha-<rsc>-sync` on its
 //!   node, so that promote can refuse a standby that was not synchronous
 //!   while one that was is still there, even after the primary is gone.
@@ -15,6 +17,7 @@ use std::collections::BTreeMap;
 use super::Context;
 use super::publish::{self, REFRESH_S};
 use crate::params::{Config, ReplicationMode};
+use crate::pcmk::node;
 use crate::pg::instance::Instance;
 use crate::pg::replication::{self, PrimaryStatus, Replica, Replication, synchronous_names};
 use crate::pg::state::{self, InstanceState};
@@ -60,21 +63,37 @@ pub fn maintain(
     config: &Config,
     me: &str,
 ) {
-    let streaming: Vec<String> = status
-        .replicas
+    let members = node::members(ctx.deadline, state);
+    let members = members.as_deref();
+    let replicas = cluster_replicas(&status.replicas, members, me);
+    let streaming: Vec<String> = replicas
         .iter()
-        .filter(|r| r.state == "streaming" && r.name != me)
+        .filter(|r| r.state == "streaming")
         .map(|r| r.name.clone())
         .collect();
     for name in &streaming {
         remember_standby(state, name);
     }
+    // A name remembered before membership was checked (a pg_receivewal
+    // seen by an older version) no longer counts.
     let known: Vec<String> = state
         .keys_with_prefix(STANDBY)
-        .filter(|n| *n != me)
+        .filter(|n| node::is_standby(n, members, me))
         .map(str::to_string)
         .collect();
-    let wanted = synchronous_names(config.replication_mode, config.sync_standbys, &streaming, &known);
+    let others: Vec<String> = members
+        .unwrap_or_default()
+        .iter()
+        .filter(|n| *n != me)
+        .cloned()
+        .collect();
+    let wanted = synchronous_names(
+        config.replication_mode,
+        config.sync_standbys,
+        &streaming,
+        &known,
+        &others,
+    );
     let target = match (&wanted, state.get(MANAGED)) {
         (Some(w), _) => Some(w.clone()),
         // Back to async: undo only what the agent itself had set.
@@ -95,10 +114,23 @@ pub fn maintain(
     }
     state.set_if_changed(MANAGED, if wanted.is_some() { "1" } else { "0" });
     if config.replication_mode != ReplicationMode::Async {
-        for (node, sync_state) in standby_sync_states(&status.replicas, &known, me) {
+        for (node, sync_state) in standby_sync_states(&replicas, &known, me) {
             publish::publish_node_attr(ctx, state, Some(&node), "sync", &sync_state, REFRESH_S);
         }
     }
+}
+
+/// The replicas in `pg_stat_replication` that are this cluster's standbys:
+/// those whose `application_name` is a member other than `me`
+/// ([`node::is_standby`]). Anything else (a `pg_receivewal`, a backup tool,
+/// a name starting with `-`) is not a node: it gets no score, no attribute,
+/// no memory entry and no place in `synchronous_standby_names`.
+pub fn cluster_replicas(replicas: &[Replica], members: Option<&[String]>, me: &str) -> Vec<Replica> {
+    replicas
+        .iter()
+        .filter(|r| node::is_standby(&r.name, members, me))
+        .cloned()
+        .collect()
 }
 
 /// The `sync` attribute of each standby this primary knows: its
@@ -157,5 +189,24 @@ mod tests {
         ]
         .into();
         assert_eq!(states, expected);
+    }
+
+    #[test]
+    fn only_members_replicas_are_standbys() {
+        let replicas = [
+            replica("node-b", "quorum"),
+            replica("backup", "async"),
+            replica("-D", "async"),
+            replica("node-a", "async"),
+        ];
+        let members = ["node-a".to_string(), "node-b".to_string()];
+        let names = |members: Option<&[String]>| -> Vec<String> {
+            cluster_replicas(&replicas, members, "node-a")
+                .into_iter()
+                .map(|r| r.name)
+                .collect()
+        };
+        assert_eq!(names(Some(&members)), vec!["node-b"]);
+        assert!(names(None).is_empty(), "no membership: nobody is trusted");
     }
 }

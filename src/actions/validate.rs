@@ -37,6 +37,9 @@ pub fn run(ctx: &Context) -> OcfResult {
         check_socket_directory(&config.pghost)?;
         check_binaries_version(&inst, ctx)?;
         inst.check_logfile(ctx.deadline)?;
+        if ctx.mode() == super::Mode::Promotable {
+            crate::pg::replication::check_node_name(&ctx.node_name())?;
+        }
         log_info!(
             "host checks passed: PostgreSQL {} in {}, binaries in {}",
             inst.major,

@@ -35,6 +35,15 @@ fn run(program: &str, args: &[&str], deadline: Deadline) -> OcfResult<String> {
     Ok(out.stdout)
 }
 
+/// The node argument of `crm_attribute` and `attrd_updater`, in the one
+/// form that cannot be read as an option: a node name comes from other
+/// nodes (and once came from any replication client's application_name),
+/// and `-N -D` would have been an option. Values go the same way
+/// (`--update=-1000`).
+fn node_arg(node: &str) -> String {
+    format!("--node={node}")
+}
+
 /// Sets (or, with `None`, deletes) attribute `name` of `node` (None: here).
 pub fn set(
     name: &str,
@@ -43,17 +52,18 @@ pub fn set(
     visibility: Visibility,
     deadline: Deadline,
 ) -> OcfResult<()> {
-    let mut args = vec!["-n", name];
+    let mut args = vec![format!("--name={name}")];
     match value {
-        Some(v) => args.extend(["-U", v]),
-        None => args.push("-D"),
+        Some(v) => args.push(format!("--update={v}")),
+        None => args.push("--delete".into()),
     }
     if let Some(node) = node {
-        args.extend(["-N", node]);
+        args.push(node_arg(node));
     }
     if visibility == Visibility::Private {
-        args.push("-p");
+        args.push("--private".into());
     }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     run("attrd_updater", &args, deadline).map(|_| ())
 }
 
@@ -67,7 +77,7 @@ pub fn query_all(name: &str, deadline: Deadline) -> OcfResult<BTreeMap<String, S
     // other node's election position). The query must not see it.
     let out = exec::run_without_env(
         "attrd_updater",
-        &["-Q", "-A", "-n", name],
+        &["--query", "--all", &format!("--name={name}")],
         None,
         deadline.within(TOOL_TIMEOUT),
         &["OCF_RESKEY_CRM_meta_on_node", "OCF_RESKEY_CRM_meta_on_node_uuid"],
@@ -79,7 +89,7 @@ pub fn query_all(name: &str, deadline: Deadline) -> OcfResult<BTreeMap<String, S
         return Ok(BTreeMap::new());
     }
     Err(OcfError::generic(format!(
-        "attrd_updater -Q -A -n {name} failed: {}",
+        "attrd_updater --query --all --name={name} failed: {}",
         out.last_message()
     )))
 }
@@ -109,11 +119,10 @@ pub fn promotion_attribute(rsc: &str) -> String {
 /// Sets the promotion score of `rsc` on `node` (None: here), lifetime reboot.
 pub fn set_promotion_score(rsc: &str, node: Option<&str>, score: i64, deadline: Deadline) -> OcfResult<()> {
     let promotion = format!("--promotion={rsc}");
-    let value = score.to_string();
-    let mut args = vec![promotion.as_str(), "-l", "reboot", "-v", value.as_str()];
-    if let Some(node) = node {
-        args.extend(["-N", node]);
-    }
+    let value = format!("--update={score}");
+    let node = node.map(node_arg);
+    let mut args = vec![promotion.as_str(), "--lifetime=reboot", value.as_str()];
+    args.extend(node.as_deref());
     run("crm_attribute", &args, deadline).map(|_| ())
 }
 
@@ -137,6 +146,12 @@ pub fn parse_score(v: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_names_cannot_be_read_as_options() {
+        assert_eq!(node_arg("-D"), "--node=-D");
+        assert_eq!(node_arg("node a"), "--node=node a");
+    }
 
     #[test]
     fn parses_attrd_updater_query_all() {

@@ -1,4 +1,4 @@
-//! The name Pacemaker knows this node by.
+//! The name Pacemaker knows this node by, and the cluster's members.
 //!
 //! Pacemaker passes it to every action as `CRM_meta_on_node`; `crm_node -n`
 //! needs a running controller, and the kernel's node name is the last resort
@@ -6,7 +6,9 @@
 
 use crate::deadline::Deadline;
 use crate::exec;
+use crate::log_warn;
 use crate::ocf::env::OcfEnv;
+use crate::runstate::RunState;
 
 pub fn local_node_name(env: &OcfEnv, deadline: Deadline) -> String {
     if let Some(name) = env.meta("on_node") {
@@ -46,4 +48,113 @@ pub fn cluster_nodes(deadline: Deadline) -> Option<Vec<String>> {
         .map(str::to_string)
         .collect();
     (!nodes.is_empty()).then_some(nodes)
+}
+
+/// The prefix of every membership key: kept when a role change clears the
+/// rest of the memory.
+pub const MEMBERS_PREFIX: &str = "members.";
+/// Memory key: the nodes `crm_node -l` last listed, space-separated (a node
+/// name has no white space: Pacemaker's notify lists are space-separated).
+const MEMBERS_CRM: &str = "members.crm_node";
+/// Memory key: the nodes of the last clone notification
+/// (`CRM_meta_notify_all_uname`).
+const MEMBERS_NOTIFY: &str = "members.notify";
+/// Memory key: when `crm_node -l` was last asked, and whether it answered
+/// ("ok" / "failed").
+const MEMBERS_ASKED: &str = "members.asked";
+/// Memory key: "1" while no membership is known (logged once).
+const MEMBERS_UNKNOWN: &str = "members.unknown";
+/// Ask the controller at most this often.
+const MEMBERS_MAX_AGE_S: u64 = 60;
+
+/// The cluster's members, as well as this node can know them:
+/// - `crm_node -l`, asked at most once a minute, while it answers;
+/// - when the controller cannot be asked, the last membership remembered:
+///   the newer of what `crm_node -l` last listed and what the last clone
+///   notification listed ([`remember_notified_members`]);
+/// - None when neither was ever seen (logged once): no replica may then be
+///   taken for a cluster node.
+///
+/// Only members are standbys: a `pg_receivewal` or a backup tool in
+/// `pg_stat_replication` gets no score, no attribute and no place in
+/// `synchronous_standby_names`.
+pub fn members(deadline: Deadline, memory: &mut RunState) -> Option<Vec<String>> {
+    if memory.age(MEMBERS_ASKED).is_none_or(|a| a >= MEMBERS_MAX_AGE_S) {
+        match cluster_nodes(deadline) {
+            Some(nodes) => {
+                memory.set(MEMBERS_CRM, &nodes.join(" "));
+                memory.set(MEMBERS_ASKED, "ok");
+            }
+            None => memory.set(MEMBERS_ASKED, "failed"),
+        }
+    }
+    let source = if memory.get(MEMBERS_ASKED) == Some("ok") {
+        Some(MEMBERS_CRM)
+    } else {
+        [MEMBERS_CRM, MEMBERS_NOTIFY]
+            .into_iter()
+            .filter(|k| memory.get(k).is_some_and(|v| !v.trim().is_empty()))
+            .min_by_key(|k| memory.age(k).unwrap_or(u64::MAX))
+    };
+    let nodes: Option<Vec<String>> = source
+        .and_then(|k| memory.get(k))
+        .map(|v| v.split_whitespace().map(str::to_string).collect())
+        .filter(|n: &Vec<String>| !n.is_empty());
+    match &nodes {
+        Some(_) => memory.set_if_changed(MEMBERS_UNKNOWN, ""),
+        None if memory.get(MEMBERS_UNKNOWN) != Some("1") => {
+            log_warn!(
+                "cluster membership unknown (crm_node -l failed, no notification seen yet): \
+                 no replica is taken for a standby"
+            );
+            memory.set(MEMBERS_UNKNOWN, "1");
+        }
+        None => {}
+    }
+    nodes
+}
+
+/// Remembers the node list of a clone notification (`notify_all_uname`),
+/// the membership used when the controller cannot be asked.
+pub fn remember_notified_members(memory: &mut RunState, nodes: &[String]) {
+    if !nodes.is_empty() {
+        // Written even when unchanged: its age says how recent it is.
+        memory.set(MEMBERS_NOTIFY, &nodes.join(" "));
+    }
+}
+
+/// Whether `name`, as a replica's `application_name`, is one of this
+/// cluster's standbys: a member other than this node. With no membership
+/// known, nobody is.
+pub fn is_standby(name: &str, members: Option<&[String]>, me: &str) -> bool {
+    name != me && members.is_some_and(|m| m.iter().any(|n| n == name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_other_members_are_standbys() {
+        let members: Vec<String> = ["node-a", "node-b", "node\"1"].map(String::from).to_vec();
+        let m = Some(members.as_slice());
+        let table: &[(&str, Option<&[String]>, bool)] = &[
+            ("node-b", m, true),
+            ("node\"1", m, true),
+            ("node-a", m, false), // this node itself
+            ("backup", m, false), // a pg_receivewal
+            ("-N", m, false),
+            ("NODE-B", m, false), // Pacemaker names are exact
+            ("", m, false),
+            ("node-b", None, false), // no membership known: nobody
+            ("node-b", Some(&[]), false),
+        ];
+        for (name, members, expected) in table {
+            assert_eq!(
+                is_standby(name, *members, "node-a"),
+                *expected,
+                "{name:?} {members:?}"
+            );
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! PostgreSQL: everything the agent knows about the database server, and
 //! nothing about Pacemaker or the OCF protocol.
 
+pub mod conninfo;
 pub mod controldata;
 pub mod instance;
 pub mod layout;

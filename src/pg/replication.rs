@@ -18,6 +18,7 @@ use crate::deadline::Deadline;
 use crate::exec;
 use crate::ocf::code::{OcfError, OcfResult};
 use crate::params::ReplicationMode;
+use crate::pg::conninfo;
 use crate::pg::instance::Instance;
 use crate::pg::lsn::Lsn;
 use crate::pg::session::SqlError;
@@ -191,35 +192,59 @@ pub fn query_status(client: &mut Client, in_recovery: bool) -> Result<Replicatio
     }
 }
 
-/// A node name that can stand in `synchronous_standby_names` as a quoted
-/// identifier and in an SQL literal without any escaping.
-pub fn is_plain_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+/// Why node `name` cannot be a standby PostgreSQL knows by name, or Ok.
+///
+/// A standby is matched by its `application_name`, which PostgreSQL cuts at
+/// 63 bytes (NAMEDATALEN - 1) and in which it replaces every byte that is
+/// not printable ASCII with `?` (`pg_clean_ascii`): such a node would never
+/// be found in `pg_stat_replication` nor in `synchronous_standby_names`. A
+/// node named `*` would be the wildcard there, quoted or not.
+pub fn check_node_name(name: &str) -> OcfResult<()> {
+    // Escaped, then cut: the exit reason, with the resource name before
+    // it, must stay under 128 bytes.
+    let shown: String = name.escape_debug().take(24).collect();
+    let why = if name.is_empty() {
+        "is empty"
+    } else if name.len() > 63 {
+        "is over 63 bytes (application_name is cut there)"
+    } else if !name.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        "is not printable ASCII (application_name rewrites it)"
+    } else if name == "*" {
+        "is the wildcard of synchronous_standby_names"
+    } else {
+        return Ok(());
+    };
+    Err(OcfError::configured(format!(
+        "node name \"{shown}\" {why}: rename the node"
+    )))
+}
+
+/// `name` as a double-quoted identifier of `synchronous_standby_names`
+/// (`"` doubled, as its scanner reads it).
+pub fn quote_standby_name(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// The `synchronous_standby_names` a primary should have, or None when the
-/// agent does not manage it (async).
+/// agent does not manage it (async). `streaming` and `known` hold cluster
+/// members only; `members` are the other nodes of the cluster (empty when
+/// no membership is known).
 ///
 /// - sync: `ANY n (streaming standbys)`, n capped by how many stream; empty
 ///   (asynchronous) only when none streams;
-/// - strict-sync: `ANY n (streaming and formerly seen standbys)`, and
-///   `ANY n (*)` before any was seen: never empty, so a commit no standby
+/// - strict-sync: `ANY n (streaming and formerly seen standbys)`; before any
+///   was seen, `ANY n (the other members)`, and `ANY n (*)` only when no
+///   membership is known at all: never empty, so a commit no standby
 ///   confirmed is never acknowledged.
 pub fn synchronous_names(
     mode: ReplicationMode,
     n: u32,
     streaming: &[String],
     known: &[String],
+    members: &[String],
 ) -> Option<String> {
-    fn list(names: &[String]) -> Vec<&str> {
-        let mut names: Vec<&str> = names
-            .iter()
-            .map(String::as_str)
-            .filter(|n| is_plain_name(n))
-            .collect();
+    fn list<'a>(names: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
+        let mut names: Vec<&str> = names.map(String::as_str).filter(|n| !n.is_empty()).collect();
         names.sort_unstable();
         names.dedup();
         names
@@ -227,14 +252,14 @@ pub fn synchronous_names(
     let quoted = |names: &[&str]| {
         names
             .iter()
-            .map(|n| format!("\"{n}\""))
+            .map(|n| quote_standby_name(n))
             .collect::<Vec<_>>()
             .join(", ")
     };
     match mode {
         ReplicationMode::Async => None,
         ReplicationMode::Sync => {
-            let names = list(streaming);
+            let names = list(streaming.iter());
             if names.is_empty() {
                 return Some(String::new());
             }
@@ -242,8 +267,10 @@ pub fn synchronous_names(
             Some(format!("ANY {k} ({})", quoted(&names)))
         }
         ReplicationMode::StrictSync => {
-            let all: Vec<String> = streaming.iter().chain(known).cloned().collect();
-            let names = list(&all);
+            let mut names = list(streaming.iter().chain(known));
+            if names.is_empty() {
+                names = list(members.iter());
+            }
             if names.is_empty() {
                 return Some(format!("ANY {n} (*)"));
             }
@@ -252,25 +279,61 @@ pub fn synchronous_names(
     }
 }
 
+/// `value` as an SQL string literal, for a session with
+/// `standard_conforming_strings = on` (a backslash is then an ordinary
+/// character and only `'` needs doubling).
+fn sql_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
 /// Sets `synchronous_standby_names` with ALTER SYSTEM (it survives restarts
-/// and the operator sees it in postgresql.auto.conf) and reloads.
+/// and the operator sees it in postgresql.auto.conf) and reloads. ALTER
+/// SYSTEM takes no bind parameter, hence the literal.
 pub fn set_synchronous_names(inst: &Instance, value: &str, deadline: Deadline) -> Result<(), SqlError> {
-    if value.contains(['\'', '\\']) {
-        return Err(SqlError::Other(format!("refusing to write {value:?}")));
-    }
-    let alter = format!("alter system set synchronous_standby_names = '{value}'");
+    let alter = format!(
+        "alter system set synchronous_standby_names = {}",
+        sql_literal(value)
+    );
     inst.with_client(inst.probe_timeout, deadline, move |c| {
         // ALTER SYSTEM cannot run in the implicit transaction of a
-        // multi-statement query: two round trips.
+        // multi-statement query: one round trip each.
+        c.simple_query("set standard_conforming_strings = on")?;
         c.simple_query(&alter)?;
         c.simple_query("select pg_reload_conf()").map(|_| ())
     })
 }
 
-/// The replication slot of `node`: `pgha_` and the node name folded to what
-/// slot names allow (lower-case letters, digits, underscores; 63 bytes).
+/// FNV-1a, 32 bits (the reference constants): a stable hash of a node
+/// name that needs no dependency and never changes between releases.
+fn fnv1a32(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// The replication slot of `node`. Slot names allow lower-case letters,
+/// digits and underscores, 63 bytes at most:
+/// - a node name already made of those, and short enough, keeps
+///   `pgha_<name>`;
+/// - any other is folded (lower case, anything else `_`, cut to fit) and
+///   gets `_` and the FNV-1a hash of the exact name in 8 hex digits, so that
+///   `db-1`, `db_1` and `DB.1`, or two long names with a common prefix, get
+///   different slots.
+///
+/// A collision is still possible in theory; the primary checks the cluster's
+/// nodes for one (`actions::slots`).
 pub fn slot_name(node: &str) -> String {
-    let folded: String = node
+    const PREFIX: &str = "pgha_";
+    const MAX: usize = 63;
+    let plain = !node.is_empty()
+        && PREFIX.len() + node.len() <= MAX
+        && node
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if plain {
+        return format!("{PREFIX}{node}");
+    }
+    let mut folded: String = node
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
@@ -280,9 +343,8 @@ pub fn slot_name(node: &str) -> String {
             }
         })
         .collect();
-    let mut name = format!("pgha_{folded}");
-    name.truncate(63);
-    name
+    folded.truncate(MAX - PREFIX.len() - 9); // only ASCII: bytes are chars
+    format!("{PREFIX}{folded}_{:08x}", fnv1a32(node.as_bytes()))
 }
 
 /// Creates physical slot `name`, reserving WAL at once (an existing one is fine).
@@ -315,7 +377,7 @@ pub fn standby_args(primary_conninfo: &str, node_name: &str, slot: Option<&str>)
         format!(
             "primary_conninfo={} application_name={}",
             primary_conninfo.trim(),
-            quote_conninfo_value(node_name)
+            conninfo::quote_value(node_name)
         ),
         "-c".into(),
         "recovery_target_timeline=latest".into(),
@@ -324,15 +386,6 @@ pub fn standby_args(primary_conninfo: &str, node_name: &str, slot: Option<&str>)
         args.extend(["-c".to_string(), format!("primary_slot_name={slot}")]);
     }
     args
-}
-
-/// Quotes a libpq conninfo value when it needs it.
-fn quote_conninfo_value(v: &str) -> String {
-    if !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
-        v.to_string()
-    } else {
-        format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
-    }
 }
 
 /// Creates `standby.signal` (empty, mode 0600) if missing.
@@ -393,12 +446,12 @@ pub enum Divergence {
 /// The libpq string pg_rewind connects to the primary with: a VIP that is
 /// nowhere (no primary yet) must not hang the start, so a connect timeout is
 /// added unless the operator gave one.
+///
+/// `primary_conninfo` was parsed by `Config::parse`; if it somehow does not
+/// parse here, the timeout is added (libpq keeps the last value given).
 pub fn rewind_source(primary_conninfo: &str) -> String {
-    let timeout = if primary_conninfo.contains("connect_timeout") {
-        ""
-    } else {
-        " connect_timeout=5"
-    };
+    let has_timeout = conninfo::parse(primary_conninfo).is_ok_and(|c| c.has("connect_timeout"));
+    let timeout = if has_timeout { "" } else { " connect_timeout=5" };
     format!("{} dbname=postgres{timeout}", primary_conninfo.trim())
 }
 
@@ -499,37 +552,139 @@ mod tests {
             standby_args("host=x", "n", Some("pgha_n"))[5],
             "primary_slot_name=pgha_n"
         );
-        assert_eq!(slot_name("Node-1.example"), "pgha_node_1_example");
+    }
+
+    #[test]
+    fn slot_names_keep_plain_names_and_tell_folded_ones_apart() {
+        // FNV-1a reference values ("" and "a", from the specification).
+        assert_eq!(fnv1a32(b""), 0x811c_9dc5);
+        assert_eq!(fnv1a32(b"a"), 0xe40c_292c);
+        let long_a = format!("{}.a", "n".repeat(70));
+        let long_b = format!("{}.b", "n".repeat(70));
+        let table: &[(&str, &str)] = &[
+            ("node1", "pgha_node1"),
+            ("db_1", "pgha_db_1"),
+            ("db-1", "pgha_db_1_4476ec01"),
+            ("DB.1", "pgha_db_1_871ccd92"),
+            ("node-b", "pgha_node_b_05c3b726"),
+            ("node\"1", "pgha_node_1_6ce92a24"),
+        ];
+        for (node, slot) in table {
+            assert_eq!(slot_name(node), *slot, "{node}");
+        }
+        for node in [long_a.as_str(), long_b.as_str(), "db-1", "x"] {
+            let slot = slot_name(node);
+            assert!(slot.len() <= 63, "{slot}");
+            assert!(
+                slot.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            );
+        }
+        assert_ne!(slot_name(&long_a), slot_name(&long_b));
+        assert_eq!(slot_name(&"a".repeat(58)), format!("pgha_{}", "a".repeat(58)));
+        assert_ne!(slot_name(&"a".repeat(59)), format!("pgha_{}", "a".repeat(59)));
+    }
+
+    #[test]
+    fn node_names_postgresql_would_rewrite_are_refused() {
+        let table: &[(&str, bool)] = &[
+            ("node-1", true),
+            ("node\"1", true),
+            ("it's a node", true),
+            (r"back\slash", true),
+            (&"a".repeat(63), true),
+            (&"a".repeat(64), false),
+            ("nœud", false),
+            ("tab\there", false),
+            ("", false),
+            ("*", false),
+        ];
+        for (name, ok) in table {
+            let result = check_node_name(name);
+            assert_eq!(result.is_ok(), *ok, "{name:?}: {result:?}");
+            if let Err(e) = result {
+                assert_eq!(e.code, crate::ocf::code::OcfCode::ErrConfigured);
+                assert!(
+                    e.reason.len() < 128 && e.reason.contains("rename"),
+                    "{}",
+                    e.reason
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_quoted_for_synchronous_standby_names_and_sql() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            synchronous_names(
+                ReplicationMode::Sync,
+                1,
+                &s(&["node\"1", "it's", "Upper"]),
+                &[],
+                &[]
+            )
+            .unwrap(),
+            r#"ANY 1 ("Upper", "it's", "node""1")"#
+        );
+        assert_eq!(
+            sql_literal(r#"ANY 1 ("it's", "a\b")"#),
+            r#"'ANY 1 ("it''s", "a\b")'"#
+        );
+    }
+
+    #[test]
+    fn rewind_source_finds_connect_timeout_by_keyword() {
+        assert_eq!(
+            rewind_source("host=x user=r"),
+            "host=x user=r dbname=postgres connect_timeout=5"
+        );
+        assert_eq!(
+            rewind_source("host=x connect_timeout = 2"),
+            "host=x connect_timeout = 2 dbname=postgres"
+        );
+        // A substring is not a keyword.
+        assert_eq!(
+            rewind_source("host=x application_name=connect_timeout"),
+            "host=x application_name=connect_timeout dbname=postgres connect_timeout=5"
+        );
     }
 
     #[test]
     fn synchronous_names_follow_the_mode() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let none: &[String] = &[];
         assert_eq!(
-            synchronous_names(ReplicationMode::Async, 1, &s(&["b"]), &[]),
+            synchronous_names(ReplicationMode::Async, 1, &s(&["b"]), none, none),
             None
         );
         assert_eq!(
-            synchronous_names(ReplicationMode::Sync, 2, &s(&["c", "b", "bad'name"]), &[]).unwrap(),
+            synchronous_names(ReplicationMode::Sync, 2, &s(&["c", "b", "b"]), none, none).unwrap(),
             "ANY 2 (\"b\", \"c\")"
         );
         assert_eq!(
-            synchronous_names(ReplicationMode::Sync, 2, &s(&["b"]), &[]).unwrap(),
+            synchronous_names(ReplicationMode::Sync, 2, &s(&["b"]), none, none).unwrap(),
             "ANY 1 (\"b\")"
         );
         assert_eq!(
-            synchronous_names(ReplicationMode::Sync, 1, &[], &s(&["b"])).unwrap(),
+            synchronous_names(ReplicationMode::Sync, 1, none, &s(&["b"]), &s(&["b"])).unwrap(),
             "",
             "sync degrades"
         );
         assert_eq!(
-            synchronous_names(ReplicationMode::StrictSync, 1, &[], &s(&["b"])).unwrap(),
+            synchronous_names(ReplicationMode::StrictSync, 1, none, &s(&["b"]), &s(&["b", "c"])).unwrap(),
             "ANY 1 (\"b\")",
             "strict keeps waiting for the standbys it knew"
         );
         assert_eq!(
-            synchronous_names(ReplicationMode::StrictSync, 1, &[], &[]).unwrap(),
-            "ANY 1 (*)"
+            synchronous_names(ReplicationMode::StrictSync, 1, none, none, &s(&["c", "b"])).unwrap(),
+            "ANY 1 (\"b\", \"c\")",
+            "before any standby was seen, the other members"
+        );
+        assert_eq!(
+            synchronous_names(ReplicationMode::StrictSync, 1, none, none, none).unwrap(),
+            "ANY 1 (*)",
+            "no membership known at all"
         );
     }
 

@@ -4,6 +4,9 @@
 
 mod util;
 
+/// Replication clients that are not nodes, names that need quoting or
+/// collide as slot names, passwords in primary_conninfo.
+mod clients;
 /// The answers Pacemaker acts on, under broken configuration and at the edges.
 mod contract;
 /// Crashes, freezes, stale pid files and servers that refuse to start.

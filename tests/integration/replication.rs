@@ -46,7 +46,21 @@ fn pair_with(name: &str, extra: &[(&str, &str)]) -> (PgCluster, Agent, PgCluster
         let log = std::fs::read_to_string(b.dir.path.join("server.log")).unwrap_or_default();
         panic!("the standby does not stream\n{streaming}\n--- its server log\n{log}");
     }
+    // Pacemaker's post-start notification: its node list is the membership
+    // the agent falls back on with no cluster to ask (only members are standbys).
+    post_start_notify(&a_agent, "node-a node-b");
     (a, a_agent, b, b_agent)
+}
+
+/// A post-start clone notification listing `all` as `notify_all_uname`.
+pub fn post_start_notify(agent: &Agent, all: &str) {
+    agent
+        .clone()
+        .meta("notify_type", "post")
+        .meta("notify_operation", "start")
+        .meta("notify_all_uname", all)
+        .run("notify")
+        .expect(rc::SUCCESS);
 }
 
 fn wait_for_row(pg: &PgCluster, sql: &str, expected: &str) {
@@ -306,8 +320,9 @@ fn strict_sync_blocks_commits_instead_of_degrading() {
 #[test]
 fn a_standby_streams_through_its_slot_and_a_demoted_primary_drops_its_slots() {
     let (a, a_agent, b, b_agent) = pair("slots");
-    // The slot the primary keeps for node-b (in a cluster, from crm_node -l).
-    a.psql("select pg_create_physical_replication_slot('pgha_node_b', true)");
+    // The slot the primary keeps for node-b (in a cluster, from crm_node -l);
+    // "-" is folded, so the name carries the FNV-1a hash of "node-b".
+    a.psql("select pg_create_physical_replication_slot('pgha_node_b_05c3b726', true)");
     let b_agent = b_agent.param("replication_slots", "true");
     b_agent.run("stop").expect(rc::SUCCESS);
     b_agent.run("start").expect(rc::SUCCESS);
@@ -315,7 +330,7 @@ fn a_standby_streams_through_its_slot_and_a_demoted_primary_drops_its_slots() {
         .run_until("monitor", rc::SUCCESS, Duration::from_secs(15))
         .expect(rc::SUCCESS);
     assert_eq!(
-        a.psql("select active from pg_replication_slots where slot_name = 'pgha_node_b'")
+        a.psql("select active from pg_replication_slots where slot_name = 'pgha_node_b_05c3b726'")
             .trim(),
         "t",
         "the standby streams through its slot"
