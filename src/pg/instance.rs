@@ -68,24 +68,7 @@ impl Instance {
             }
             None => layout::find_bindir(major, path_var)?,
         };
-        Ok(Instance {
-            pgdata: config.pgdata.clone(),
-            datadir: config.datadir.clone(),
-            canonical_datadir: process::canonical_datadir(&config.datadir),
-            bindir,
-            major,
-            target: ConnTarget {
-                host: config.pghost.clone(),
-                port: config.pgport,
-                user: config.system_user.clone(),
-                dbname: config.pgdatabase.clone(),
-            },
-            user,
-            port: config.pgport,
-            probe_timeout: config.probe_timeout,
-            start_opts: config.start_opts.clone(),
-            logfile: config.logfile.clone(),
-        })
+        Ok(Self::assemble(config, user, bindir, major))
     }
 
     /// The instance as its running postmaster `pid` shows it, for a monitor
@@ -126,7 +109,12 @@ impl Instance {
                     .and_then(|exe| exe.parent().map(Path::to_path_buf))
             })
             .unwrap_or_default();
-        Ok(Instance {
+        Ok(Self::assemble(config, user, bindir, major))
+    }
+
+    /// The instance from the configuration and what the host told.
+    fn assemble(config: &Config, user: SystemUser, bindir: PathBuf, major: u32) -> Instance {
+        Instance {
             pgdata: config.pgdata.clone(),
             datadir: config.datadir.clone(),
             canonical_datadir: process::canonical_datadir(&config.datadir),
@@ -143,7 +131,7 @@ impl Instance {
             probe_timeout: config.probe_timeout,
             start_opts: config.start_opts.clone(),
             logfile: config.logfile.clone(),
-        })
+        }
     }
 
     /// Checks the `logfile` as the system user would open it, within

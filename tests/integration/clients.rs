@@ -30,7 +30,7 @@ fn standby(a: &PgCluster, rsc: &str, node: &str, extra: &[(&str, &str)]) -> (PgC
         agent = agent.param(k, v);
     }
     agent.run("start").expect(rc::SUCCESS);
-    wait_for(
+    wait_for_row(
         a,
         &format!(
             "select count(*) from pg_stat_replication where application_name = '{}' and state = 'streaming'",
@@ -39,29 +39,6 @@ fn standby(a: &PgCluster, rsc: &str, node: &str, extra: &[(&str, &str)]) -> (PgC
         "1",
     );
     (b, agent)
-}
-
-/// A post-start clone notification listing `all` as `notify_all_uname`.
-fn notify_members(agent: &Agent, all: &str) {
-    agent
-        .clone()
-        .meta("notify_type", "post")
-        .meta("notify_operation", "start")
-        .meta("notify_all_uname", all)
-        .run("notify")
-        .expect(rc::SUCCESS);
-}
-
-fn wait_for(pg: &PgCluster, sql: &str, expected: &str) {
-    let end = Instant::now() + Duration::from_secs(15);
-    loop {
-        let got = std::panic::catch_unwind(|| pg.psql(sql)).unwrap_or_default();
-        if got.trim() == expected {
-            return;
-        }
-        assert!(Instant::now() < end, "{sql} gave {got:?}, not {expected:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// A `pg_receivewal` streaming from a primary without a slot, under
@@ -93,7 +70,7 @@ impl Receiver {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn pg_receivewal");
-        wait_for(
+        wait_for_row(
             primary,
             "select count(*) from pg_stat_replication where application_name = 'backup' and state = 'streaming'",
             "1",
@@ -163,7 +140,7 @@ fn a_foreign_pg_receivewal_is_not_a_standby(mode: &str, expected_names: &str) {
     );
     let (_b, b_agent) = standby(&a, &rsc, "node-b", &[("replication_mode", mode)]);
     let receiver = Receiver::start(&a);
-    notify_members(&a_agent, "node-a node-b");
+    post_start_notify(&a_agent, "node-a node-b");
     let monitor = a_agent.clone().recurring();
     let out = monitor.run("monitor");
     out.expect(rc::RUNNING_PROMOTED);
@@ -226,7 +203,7 @@ fn a_node_name_with_quotes_is_named_in_synchronous_standby_names_and_counted_syn
     let mode = [("replication_mode", "sync")];
     let (a, a_agent, rsc) = primary("quoted", &mode);
     let (_b, b_agent) = standby(&a, &rsc, node, &mode);
-    notify_members(&a_agent, &format!("node-a {node}"));
+    post_start_notify(&a_agent, &format!("node-a {node}"));
     a_agent
         .clone()
         .recurring()
@@ -262,7 +239,7 @@ fn fnv1a32(s: &str) -> u32 {
 fn colliding_slot_names_get_no_slot_and_a_degraded_primary_naming_both() {
     let (a, a_agent, rsc) = primary("collide", &[("replication_slots", "true")]);
     let twin = format!("db_1_{:08x}", fnv1a32("db-1"));
-    notify_members(&a_agent, &format!("node-a node-b db-1 {twin} DB.1"));
+    post_start_notify(&a_agent, &format!("node-a node-b db-1 {twin} DB.1"));
     a_agent
         .clone()
         .recurring()

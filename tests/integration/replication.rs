@@ -52,32 +52,6 @@ fn pair_with(name: &str, extra: &[(&str, &str)]) -> (PgCluster, Agent, PgCluster
     (a, a_agent, b, b_agent)
 }
 
-/// A post-start clone notification listing `all` as `notify_all_uname`.
-pub fn post_start_notify(agent: &Agent, all: &str) {
-    agent
-        .clone()
-        .meta("notify_type", "post")
-        .meta("notify_operation", "start")
-        .meta("notify_all_uname", all)
-        .run("notify")
-        .expect(rc::SUCCESS);
-}
-
-fn wait_for_row(pg: &PgCluster, sql: &str, expected: &str) {
-    let end = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let got = std::panic::catch_unwind(|| pg.psql(sql)).unwrap_or_default();
-        if got.trim() == expected {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < end,
-            "{sql} gave {got:?}, not {expected:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn a_standby_starts_following_the_primary_with_its_node_name() {
     let (a, a_agent, b, b_agent) = pair("follow");

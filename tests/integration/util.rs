@@ -488,3 +488,30 @@ pub fn run_tool(program: &str, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A post-start clone notification listing `all` as `notify_all_uname`.
+pub fn post_start_notify(agent: &Agent, all: &str) {
+    agent
+        .clone()
+        .meta("notify_type", "post")
+        .meta("notify_operation", "start")
+        .meta("notify_all_uname", all)
+        .run("notify")
+        .expect(rc::SUCCESS);
+}
+
+/// Waits (15 s at most) until `sql` on `pg` answers `expected`.
+pub fn wait_for_row(pg: &PgCluster, sql: &str, expected: &str) {
+    let end = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = std::panic::catch_unwind(|| pg.psql(sql)).unwrap_or_default();
+        if got.trim() == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "{sql} gave {got:?}, not {expected:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
