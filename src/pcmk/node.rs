@@ -29,7 +29,17 @@ pub fn local_node_name(env: &OcfEnv, deadline: Deadline) -> String {
         .unwrap_or_else(|_| "localhost".to_string())
 }
 
-/// The names of the cluster's nodes (`crm_node -l`: `<id> <name> <state>`).
+/// The names of the cluster's nodes: those `crm_node -l` lists
+/// (`<id> <name> <state>`) that are also configured in the CIB's nodes
+/// section.
+///
+/// `crm_node -l` alone kept listing a node removed from the cluster
+/// (`pcs cluster node remove`: corosync reload, then `crm_node -R`) as
+/// "lost" for minutes when the purge reached a controller before its
+/// corosync had dropped the node (seen in the lab: 261 s, so its slot was
+/// never dropped); the removal deletes the node from the CIB at once. A
+/// node that is only down stays in both, and keeps its slot and score.
+/// When the CIB cannot be read, `crm_node -l` alone answers.
 pub fn cluster_nodes(deadline: Deadline) -> Option<Vec<String>> {
     let out = exec::run(
         "crm_node",
@@ -41,13 +51,64 @@ pub fn cluster_nodes(deadline: Deadline) -> Option<Vec<String>> {
     if !out.success() {
         return None;
     }
-    let nodes: Vec<String> = out
-        .stdout
-        .lines()
+    let listed = parse_crm_node_list(&out.stdout);
+    let nodes = match configured_nodes(deadline) {
+        Some(configured) => listed.into_iter().filter(|n| configured.contains(n)).collect(),
+        None => listed,
+    };
+    (!nodes.is_empty()).then_some(nodes)
+}
+
+/// `crm_node -l` lines, `<id> <name> <state>`: the names.
+fn parse_crm_node_list(text: &str) -> Vec<String> {
+    text.lines()
         .filter_map(|l| l.split_whitespace().nth(1))
         .map(str::to_string)
-        .collect();
-    (!nodes.is_empty()).then_some(nodes)
+        .collect()
+}
+
+/// The `uname` of every `<node>` in the CIB's nodes section, or None when
+/// the CIB cannot be read.
+fn configured_nodes(deadline: Deadline) -> Option<Vec<String>> {
+    let out = exec::run(
+        "cibadmin",
+        &["--query", "--scope=nodes"],
+        None,
+        deadline.within(std::time::Duration::from_secs(5)),
+    )
+    .ok()?;
+    out.success().then(|| parse_cib_nodes(&out.stdout)).flatten()
+}
+
+/// Parses `<nodes><node id="1" uname="node1"/>...</nodes>` (names XML-
+/// unescaped); None when the text is not such XML.
+fn parse_cib_nodes(xml: &str) -> Option<Vec<String>> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut names = Vec::new();
+    let mut seen_nodes = false;
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) => match e.name().into_inner() {
+                "nodes" => seen_nodes = true,
+                "node" => {
+                    for attr in e.attributes().flatten() {
+                        if attr.key.into_inner() == "uname" {
+                            names.push(
+                                attr.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                    .ok()?
+                                    .into_owned(),
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    seen_nodes.then_some(names)
 }
 
 /// The prefix of every membership key: kept when a role change clears the
@@ -133,6 +194,21 @@ pub fn is_standby(name: &str, members: Option<&[String]>, me: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn members_are_listed_by_crm_node_and_configured_in_the_cib() {
+        assert_eq!(
+            parse_crm_node_list("1 node1 lost\n2 node2 member\n3 node3 member\n"),
+            ["node1", "node2", "node3"]
+        );
+        let cib = r#"<nodes>
+  <node id="2" uname="node2"/>
+  <node id="3" uname="node&quot;3"><instance_attributes id="x"/></node>
+</nodes>"#;
+        assert_eq!(parse_cib_nodes(cib).unwrap(), ["node2", "node\"3"]);
+        assert_eq!(parse_cib_nodes("<nodes/>").unwrap(), Vec::<String>::new());
+        assert_eq!(parse_cib_nodes("Call cib_query failed"), None);
+    }
 
     #[test]
     fn only_other_members_are_standbys() {
