@@ -240,7 +240,7 @@ pub const PARAMS: &[ParamSpec] = &[
                    exact name appended so that no two nodes share a slot), created before \
                    the standby needs it (and right after a promotion), and each standby streams through its slot \
                    (primary_slot_name), so a standby that falls behind does not lose the WAL it needs. Slots of \
-                   nodes that left the cluster (no longer in crm_node -l) are dropped after slot_grace seconds; \
+                   nodes that left the cluster (no longer in crm_node -l and the CIB) are dropped after slot_grace seconds; \
                    only slots named pgha_* are touched. The primary lists its slots in the node attribute \
                    pgha-<resource>-slots.",
     },
