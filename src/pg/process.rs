@@ -119,7 +119,12 @@ fn postmaster_from_processes(canonical_datadir: &Path) -> Option<Pid> {
 /// the system user planted is not followed; `O_NONBLOCK`: a FIFO cannot
 /// hang the monitor), and only its first kilobytes.
 pub fn recorded_pid(lockfile: &Path) -> Option<Pid> {
-    let text = read_lock_file(lockfile)?;
+    lock_file_pid(&read_lock_file(lockfile)?)
+}
+
+/// The pid a lock file's text names on its first line: None for an empty
+/// or garbage file, and for the negative pid of a single-user backend.
+pub fn lock_file_pid(text: &str) -> Option<Pid> {
     let pid: i32 = text.lines().next()?.trim().parse().ok()?;
     (pid > 0).then(|| Pid::from_raw(pid))
 }

@@ -137,7 +137,7 @@ pub fn clear_leftovers(inst: &Instance, deadline: Deadline) -> OcfResult<()> {
     let pidfile_text = read_lock_file(inst, &pidfile, deadline)?.unwrap_or_default();
     let mut stale_locks = Vec::new();
     if let Some(lock) = socket_lock_file(&pidfile_text, inst.port)
-        && read_lock_file(inst, &lock, deadline)?.is_some_and(|t| first_line_pid(&t) == Some(pid.as_raw()))
+        && read_lock_file(inst, &lock, deadline)?.is_some_and(|t| process::lock_file_pid(&t) == Some(pid))
     {
         stale_locks.push(lock);
     }
@@ -182,7 +182,7 @@ fn set_aside_garbage_pidfile(inst: &Instance, deadline: Deadline) -> OcfResult<(
     let Some(text) = read_lock_file(inst, &pidfile, deadline)? else {
         return Ok(());
     };
-    if first_line_pid(&text).is_some() {
+    if process::lock_file_pid(&text).is_some() {
         return Ok(());
     }
     let running = process::instance_processes(&inst.canonical_datadir);
@@ -192,11 +192,7 @@ fn set_aside_garbage_pidfile(inst: &Instance, deadline: Deadline) -> OcfResult<(
             running.len()
         )));
     }
-    let unix_time = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let aside = format!("postmaster.pid.pgha-garbage-{unix_time}");
+    let aside = format!("postmaster.pid.pgha-garbage-{}", crate::runstate::now());
     let moved = userfs::rename_aside(&inst.user, deadline, &pidfile, &aside)?.map_err(|e| {
         OcfError::generic(format!("cannot move the garbage postmaster.pid aside: {e}")).with_source(e)
     })?;
@@ -206,13 +202,6 @@ fn set_aside_garbage_pidfile(inst: &Instance, deadline: Deadline) -> OcfResult<(
         moved.display()
     );
     Ok(())
-}
-
-/// The pid on the first line of a PostgreSQL lock file, as PostgreSQL would
-/// accept it (a positive number); None for an empty or garbage file.
-fn first_line_pid(text: &str) -> Option<i32> {
-    let pid: i32 = text.lines().next()?.trim().parse().ok()?;
-    (pid > 0).then_some(pid)
 }
 
 /// The socket lock file postmaster.pid names (line 4: port, line 5: first
@@ -523,12 +512,13 @@ mod tests {
 
     #[test]
     fn an_empty_or_garbage_pid_file_holds_no_pid() {
-        assert_eq!(first_line_pid(""), None);
-        assert_eq!(first_line_pid("\n"), None);
-        assert_eq!(first_line_pid("\0\0\0\0"), None);
-        assert_eq!(first_line_pid("-1\n"), None);
-        assert_eq!(first_line_pid("0\n/data\n"), None);
-        assert_eq!(first_line_pid("4242\n/data\n"), Some(4242));
+        use process::lock_file_pid;
+        assert_eq!(lock_file_pid(""), None);
+        assert_eq!(lock_file_pid("\n"), None);
+        assert_eq!(lock_file_pid("\0\0\0\0"), None);
+        assert_eq!(lock_file_pid("-1\n"), None);
+        assert_eq!(lock_file_pid("0\n/data\n"), None);
+        assert_eq!(lock_file_pid("4242\n/data\n"), Some(Pid::from_raw(4242)));
     }
 
     #[test]
