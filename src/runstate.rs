@@ -12,7 +12,13 @@
 //! system user cannot plant anything there. File names come only from a
 //! resource name that [`is_resource_id`] accepted, so no `OCF_RESOURCE_INSTANCE`
 //! can make root write outside it; with no valid name the memory lives in
-//! the process only and is never written.
+//! the process only and is never written. This module is the only one that
+//! writes or removes anything in `/run/pgha` ([`AgentFile`]: the memory,
+//! and the election round that pre-promote leaves for promote).
+//!
+//! Keys are [`Key`]s, spelled in [`crate::vocab`] alone; the memory's own
+//! derivations (the standbys a primary remembers, the nodes it scored) are
+//! named methods here, so that no action reads another's keys by prefix.
 
 use std::collections::BTreeMap;
 use std::fs;

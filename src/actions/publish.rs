@@ -17,6 +17,10 @@
 //! [`SCORE_BOOTSTRAP`] (one more for a former primary) so that Pacemaker has
 //! someone to promote; the election at promote time then picks the most
 //! advanced standby.
+//!
+//! Only cluster members are standbys ([`cluster_replicas`], used by the
+//! scores here and by synchronous replication in `sync`, which depends on
+//! this module and never the other way round).
 
 use std::collections::BTreeMap;
 

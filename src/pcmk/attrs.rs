@@ -3,7 +3,9 @@
 //!
 //! Private attributes (`--private`) live only in pacemaker-attrd and never
 //! reach the CIB: they carry the election data between nodes. Public ones
-//! (lifetime reboot) are what `crm_mon -A` shows.
+//! (lifetime reboot) are what `crm_mon -A` shows. Callers name an
+//! attribute by its [`Attr`], which alone knows its spelling and its
+//! visibility.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
