@@ -17,6 +17,7 @@ mod pg;
 mod runstate;
 mod status;
 mod userfs;
+mod vocab;
 
 use std::io::Write;
 use std::process::ExitCode;

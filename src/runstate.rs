@@ -12,7 +12,13 @@
 //! system user cannot plant anything there. File names come only from a
 //! resource name that [`is_resource_id`] accepted, so no `OCF_RESOURCE_INSTANCE`
 //! can make root write outside it; with no valid name the memory lives in
-//! the process only and is never written.
+//! the process only and is never written. This module is the only one that
+//! writes or removes anything in `/run/pgha` ([`AgentFile`]: the memory,
+//! and the election round that pre-promote leaves for promote).
+//!
+//! Keys are [`Key`]s, spelled in [`crate::vocab`] alone; the memory's own
+//! derivations (the standbys a primary remembers, the nodes it scored) are
+//! named methods here, so that no action reads another's keys by prefix.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -22,12 +28,50 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::ocf::env::is_resource_id;
+use crate::vocab::Key;
 
 const DIR: &str = "/run/pgha";
 
+/// The files of one resource in `/run/pgha`; this module alone writes or
+/// removes anything there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentFile {
+    /// The memory: `<rsc>.state`.
+    State,
+    /// The election round noted by pre-promote for promote: `<rsc>.election`.
+    Election,
+}
+
+impl AgentFile {
+    fn ext(self) -> &'static str {
+        match self {
+            AgentFile::State => "state",
+            AgentFile::Election => "election",
+        }
+    }
+}
+
 /// `/run/pgha/<rsc>.<ext>`, or None when `rsc` is not a resource id.
-pub fn agent_file(rsc: &str, ext: &str) -> Option<PathBuf> {
-    is_resource_id(rsc).then(|| PathBuf::from(DIR).join(format!("{rsc}.{ext}")))
+fn agent_file(rsc: &str, file: AgentFile) -> Option<PathBuf> {
+    is_resource_id(rsc).then(|| PathBuf::from(DIR).join(format!("{rsc}.{}", file.ext())))
+}
+
+/// Writes `text` as `file` of resource `rsc` (nothing when `rsc` is not a
+/// resource id); a failure is logged.
+pub fn write_file(rsc: &str, file: AgentFile, text: &str) {
+    let Some(path) = agent_file(rsc, file) else { return };
+    if let Err(e) = write_private(&path, text) {
+        crate::log_warn!("cannot write {}: {e}", path.display());
+    }
+}
+
+/// The text of `file` of resource `rsc`, which is removed: what one call
+/// left for the next, read once.
+pub fn take_file(rsc: &str, file: AgentFile) -> Option<String> {
+    let path = agent_file(rsc, file)?;
+    let text = fs::read_to_string(&path).ok()?;
+    let _ = fs::remove_file(&path);
+    Some(text)
 }
 
 /// Makes sure `dir` is a directory of root's (or of the user running the
@@ -54,7 +98,7 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Writes `text` to `path` (in the agent's private directory) atomically:
 /// a temporary file of mode 0600, then rename.
-pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         private_dir(dir)?;
     }
@@ -82,7 +126,7 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// `key value written-at` lines.
+/// `key value written-at` lines, keys spelled by [`Key`].
 pub struct RunState {
     /// None: no valid resource name, kept in memory only.
     path: Option<PathBuf>,
@@ -93,7 +137,7 @@ pub struct RunState {
 impl RunState {
     /// Loads the state of resource `rsc` (empty if there is none yet).
     pub fn load(rsc: &str) -> RunState {
-        match agent_file(rsc, "state") {
+        match agent_file(rsc, AgentFile::State) {
             Some(path) => Self::load_from(path),
             None => RunState {
                 path: None,
@@ -120,49 +164,94 @@ impl RunState {
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries.get(key).map(|(v, _)| v.as_str())
+    pub fn get(&self, key: &Key) -> Option<&str> {
+        self.entries.get(&key.to_string()).map(|(v, _)| v.as_str())
     }
 
     /// Seconds since `key` was last set.
-    pub fn age(&self, key: &str) -> Option<u64> {
-        self.entries.get(key).map(|(_, at)| now().saturating_sub(*at))
+    pub fn age(&self, key: &Key) -> Option<u64> {
+        self.entries
+            .get(&key.to_string())
+            .map(|(_, at)| now().saturating_sub(*at))
     }
 
     /// True when `key` holds `value` and was set less than `max_age_s` ago.
-    pub fn is_fresh(&self, key: &str, value: &str, max_age_s: u64) -> bool {
+    pub fn is_fresh(&self, key: &Key, value: &str, max_age_s: u64) -> bool {
         self.get(key) == Some(value) && self.age(key).is_some_and(|a| a < max_age_s)
     }
 
     /// Sets `key` only when its value differs (keeps the file untouched).
-    pub fn set_if_changed(&mut self, key: &str, value: &str) {
+    pub fn set_if_changed(&mut self, key: &Key, value: &str) {
         if self.get(key) != Some(value) {
             self.set(key, value);
         }
     }
 
     /// Removes `key` (nothing happens when it is absent).
-    pub fn remove(&mut self, key: &str) {
-        self.dirty |= self.entries.remove(key).is_some();
+    pub fn remove(&mut self, key: &Key) {
+        self.dirty |= self.entries.remove(&key.to_string()).is_some();
     }
 
-    pub fn set(&mut self, key: &str, value: &str) {
+    pub fn set(&mut self, key: &Key, value: &str) {
         self.entries.insert(key.to_string(), (value.to_string(), now()));
         self.dirty = true;
     }
 
-    /// Keys starting with `prefix`, without it.
-    pub fn keys_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.entries.keys().filter_map(move |k| k.strip_prefix(prefix))
+    /// Whether flag `key` is on ([`Key::flag`]).
+    pub fn flag(&self, key: &Key) -> bool {
+        self.get(key) == Some(key.flag(true))
     }
 
-    /// Forgets everything but the keys starting with one of `keep`: what a
-    /// change of role makes stale is the role's bookkeeping, not what the
-    /// node learnt of the cluster (its members).
-    pub fn clear_except(&mut self, keep: &[&str]) {
+    /// Seconds since flag `key` was turned on, None while it is off.
+    pub fn flag_age(&self, key: &Key) -> Option<u64> {
+        self.age(key).filter(|_| self.flag(key))
+    }
+
+    /// Turns flag `key` on or off; its age counts from the last change.
+    pub fn set_flag(&mut self, key: &Key, on: bool) {
+        self.set_if_changed(key, key.flag(on));
+    }
+
+    /// Every key this version knows (older ones' are skipped).
+    pub fn keys(&self) -> impl Iterator<Item = Key> + '_ {
+        self.entries.keys().filter_map(|k| Key::parse(k))
+    }
+
+    /// Remembers `node` as a standby of this primary (strict-sync waits for
+    /// the standbys it knew even when none streams).
+    pub fn remember_standby(&mut self, node: &str) {
+        self.set_flag(&Key::Standby(node.to_string()), true);
+    }
+
+    /// The standbys this primary remembers ([`RunState::remember_standby`]):
+    /// what synchronous replication waits for.
+    pub fn remembered_standbys(&self) -> Vec<String> {
+        self.keys()
+            .filter_map(|k| match k {
+                Key::Standby(node) => Some(node),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The other nodes this node has written a promotion score for: the
+    /// standbys the primary keeps scoring, even once they are gone.
+    pub fn scored_nodes(&self) -> Vec<String> {
+        self.keys()
+            .filter_map(|k| match k {
+                Key::Score(Some(node)) => Some(node),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Forgets everything but the keys `keep` accepts (e.g.
+    /// [`Key::is_membership`]): what a change of role makes stale is the
+    /// role's bookkeeping, not what the node learnt of the cluster.
+    pub fn clear_except(&mut self, keep: fn(&Key) -> bool) {
         let before = self.entries.len();
         self.entries
-            .retain(|key, _| keep.iter().any(|prefix| key.starts_with(prefix)));
+            .retain(|key, _| Key::parse(key).is_some_and(|k| keep(&k)));
         self.dirty |= self.entries.len() != before;
     }
 
@@ -193,37 +282,59 @@ mod tests {
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
         let path = dir.join("r.state");
         let mut s = RunState::load_from(path.clone());
-        assert_eq!(s.get("a"), None);
-        s.set("a", "1");
-        s.set("score.node-2", "1000");
+        assert_eq!(s.get(&Key::StopForced), None);
+        s.set(&Key::StopForced, "1");
+        s.set(&Key::Score(Some("node-2".into())), "1000");
+        s.set(&Key::Score(None), "1001");
+        s.remember_standby("node-3");
         s.save();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains("score.node-2\t1000\t"), "{text}");
+        assert!(text.contains("standby.node-3\t1\t"), "{text}");
         let s = RunState::load_from(path);
-        assert!(s.is_fresh("a", "1", 60));
-        assert!(!s.is_fresh("a", "2", 60));
-        assert_eq!(s.keys_with_prefix("score.").collect::<Vec<_>>(), vec!["node-2"]);
+        assert!(s.is_fresh(&Key::StopForced, "1", 60));
+        assert!(!s.is_fresh(&Key::StopForced, "2", 60));
+        assert_eq!(s.scored_nodes(), vec!["node-2"], "not this node's own score");
+        assert_eq!(s.remembered_standbys(), vec!["node-3"]);
         let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn flags_have_an_age_only_while_on() {
+        let mut s = RunState::load("../not-saved");
+        assert_eq!(s.flag_age(&Key::ReceiverDown), None);
+        s.set_flag(&Key::ReceiverDown, true);
+        assert_eq!(s.get(&Key::ReceiverDown), Some("1"));
+        assert_eq!(s.flag_age(&Key::ReceiverDown), Some(0));
+        s.set_flag(&Key::ReceiverDown, false);
+        assert_eq!(s.get(&Key::ReceiverDown), Some(""));
+        assert_eq!(s.flag_age(&Key::ReceiverDown), None);
     }
 
     #[test]
     fn a_role_change_keeps_what_the_node_knows_of_the_cluster() {
         let mut s = RunState::load("../not-saved");
-        s.set("members.crm_node", "n1 n2");
-        s.set("score.n2", "1000");
-        s.clear_except(&["members."]);
-        assert_eq!(s.get("members.crm_node"), Some("n1 n2"));
-        assert_eq!(s.get("score.n2"), None);
+        s.set(&Key::MembersCrmNode, "n1 n2");
+        s.set(&Key::Score(Some("n2".into())), "1000");
+        s.clear_except(Key::is_membership);
+        assert_eq!(s.get(&Key::MembersCrmNode), Some("n1 n2"));
+        assert_eq!(s.get(&Key::Score(Some("n2".into()))), None);
     }
 
     #[test]
     fn no_file_is_named_after_an_invalid_resource() {
-        assert_eq!(agent_file("../../tmp/x", "state"), None);
-        assert_eq!(agent_file("/etc/x", "state"), None);
+        assert_eq!(agent_file("../../tmp/x", AgentFile::State), None);
+        assert_eq!(agent_file("/etc/x", AgentFile::State), None);
         assert_eq!(
-            agent_file("pgsqld", "state"),
+            agent_file("pgsqld", AgentFile::State),
             Some(PathBuf::from("/run/pgha/pgsqld.state"))
         );
+        assert_eq!(
+            agent_file("pgsqld", AgentFile::Election),
+            Some(PathBuf::from("/run/pgha/pgsqld.election"))
+        );
         let mut s = RunState::load("../../tmp/pgha-escape");
-        s.set("a", "1");
+        s.set(&Key::StopForced, "1");
         s.save();
         assert!(!Path::new("/tmp/pgha-escape.state").exists());
     }

@@ -14,23 +14,28 @@ use crate::deadline::Deadline;
 use crate::exec;
 use crate::ocf::code::{OcfError, OcfResult};
 use crate::pcmk::attrs;
-
-const FIELDS: &[&str] = &["role", "timeline", "lsn", "lag", "receiver", "sync", "slots"];
+use crate::vocab::{Attr, NO_VALUE, NodeRole};
 
 /// One node's row.
 #[derive(Debug, Default)]
 pub struct NodeView {
-    pub fields: BTreeMap<&'static str, String>,
+    /// The value of each of [`Attr::STATUS`] this node has.
+    pub fields: BTreeMap<Attr, String>,
     pub score: Option<i64>,
+}
+
+impl NodeView {
+    fn role(&self) -> Option<NodeRole> {
+        self.fields.get(&Attr::Role).and_then(|r| NodeRole::parse(r))
+    }
 }
 
 /// The view of resource `rsc`.
 pub fn collect(rsc: &str, deadline: Deadline) -> OcfResult<BTreeMap<String, NodeView>> {
     let mut nodes: BTreeMap<String, NodeView> = BTreeMap::new();
-    for field in FIELDS {
-        let name = format!("pgha-{rsc}-{field}");
-        for (node, value) in attrs::query_all(&name, deadline)? {
-            nodes.entry(node).or_default().fields.insert(field, value);
+    for attr in Attr::STATUS {
+        for (node, value) in attrs::query_all(rsc, attr, deadline)? {
+            nodes.entry(node).or_default().fields.insert(attr, value);
         }
     }
     for (node, score) in attrs::promotion_scores(rsc, deadline)? {
@@ -42,17 +47,21 @@ pub fn collect(rsc: &str, deadline: Deadline) -> OcfResult<BTreeMap<String, Node
 /// The standby Pacemaker would promote now, if any.
 pub fn would_promote(nodes: &BTreeMap<String, NodeView>) -> Option<&str> {
     let position = |v: &NodeView| {
-        let tl: u32 = v.fields.get("timeline").and_then(|t| t.parse().ok()).unwrap_or(0);
+        let tl: u32 = v
+            .fields
+            .get(&Attr::Timeline)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
         let lsn = v
             .fields
-            .get("lsn")
+            .get(&Attr::Lsn)
             .and_then(|l| l.parse::<crate::pg::lsn::Lsn>().ok())
             .unwrap_or_default();
         (tl, lsn)
     };
     nodes
         .iter()
-        .filter(|(_, v)| v.fields.get("role").map(String::as_str) == Some("standby"))
+        .filter(|(_, v)| v.role() == Some(NodeRole::Standby))
         .filter(|(_, v)| v.score.is_some_and(|s| s > 0))
         .max_by_key(|(_, v)| (v.score, position(v)))
         .map(|(n, _)| n.as_str())
@@ -112,13 +121,13 @@ pub fn to_json(rsc: &str, nodes: &BTreeMap<String, NodeView>) -> String {
         .iter()
         .map(|(node, v)| {
             let mut parts = vec![format!("\"node\":{}", json_string(node))];
-            for f in FIELDS {
+            for attr in Attr::STATUS {
                 let value = v
                     .fields
-                    .get(f)
+                    .get(&attr)
                     .map(|s| json_string(s))
                     .unwrap_or_else(|| "null".into());
-                parts.push(format!("\"{f}\":{value}"));
+                parts.push(format!("\"{}\":{value}", attr.field()));
             }
             parts.push(format!(
                 "\"score\":{}",
@@ -127,9 +136,7 @@ pub fn to_json(rsc: &str, nodes: &BTreeMap<String, NodeView>) -> String {
             format!("{{{}}}", parts.join(","))
         })
         .collect();
-    let primary = nodes
-        .iter()
-        .find(|(_, v)| v.fields.get("role").map(String::as_str) == Some("primary"));
+    let primary = nodes.iter().find(|(_, v)| v.role() == Some(NodeRole::Primary));
     format!(
         "{{\"resource\":{},\"primary\":{},\"would_promote\":{},\"nodes\":[{}]}}",
         json_string(rsc),
@@ -151,23 +158,23 @@ pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>) -> String {
         "node", "role", "timeline", "lsn", "lag (bytes)", "receiver", "sync", "score"
     ));
     for (node, v) in nodes {
-        let f = |k: &str| v.fields.get(k).cloned().unwrap_or_else(|| "-".into());
+        let f = |a: Attr| v.fields.get(&a).cloned().unwrap_or_else(|| NO_VALUE.into());
         out.push_str(&format!(
             "{:<16} {:<8} {:>8} {:<14} {:>12} {:<10} {:<12} {:>7}\n",
             node,
-            f("role"),
-            f("timeline"),
-            f("lsn"),
-            f("lag"),
-            f("receiver"),
-            f("sync"),
+            f(Attr::Role),
+            f(Attr::Timeline),
+            f(Attr::Lsn),
+            f(Attr::Lag),
+            f(Attr::Receiver),
+            f(Attr::Sync),
             v.score.map(|s| s.to_string()).unwrap_or_else(|| "-".into())
         ));
     }
     // The slots are the primary's alone; a column would be "-" everywhere else.
     for (node, v) in nodes {
-        if v.fields.get("role").map(String::as_str) == Some("primary")
-            && let Some(slots) = v.fields.get("slots")
+        if v.role() == Some(NodeRole::Primary)
+            && let Some(slots) = v.fields.get(&Attr::Slots)
         {
             out.push_str(&format!("replication slots on {node}: {slots}\n"));
         }
@@ -207,9 +214,9 @@ mod tests {
             score,
             ..Default::default()
         };
-        v.fields.insert("role", role.into());
-        v.fields.insert("timeline", tl.into());
-        v.fields.insert("lsn", lsn.into());
+        v.fields.insert(Attr::Role, role.into());
+        v.fields.insert(Attr::Timeline, tl.into());
+        v.fields.insert(Attr::Lsn, lsn.into());
         v
     }
 
@@ -236,9 +243,9 @@ mod tests {
         let mut primary = view("primary", "2", "0/9000000", Some(1001));
         primary
             .fields
-            .insert("slots", "pgha_n2, pgha_n3 (inactive)".into());
+            .insert(Attr::Slots, "pgha_n2, pgha_n3 (inactive)".into());
         let mut standby = view("standby", "2", "0/9000000", Some(1000));
-        standby.fields.insert("slots", "-".into());
+        standby.fields.insert(Attr::Slots, "-".into());
         let nodes: BTreeMap<String, NodeView> =
             [("n1".to_string(), primary), ("n2".to_string(), standby)].into();
         let text = to_text("pgsqld", &nodes);

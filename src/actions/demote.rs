@@ -18,11 +18,11 @@ use super::election::{self, Position};
 use super::start::start_standby;
 use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfResult};
-use crate::pcmk::attrs::{self, Visibility};
 use crate::pg::controldata::{self, ClusterState};
 use crate::pg::server;
 use crate::pg::state::{self, InstanceState};
 use crate::runstate::RunState;
+use crate::vocab::Key;
 
 pub fn run(ctx: &Context) -> OcfResult {
     let config = ctx.promotable_config("demote")?;
@@ -52,14 +52,7 @@ pub fn run(ctx: &Context) -> OcfResult {
             timeline: control.timeline,
             lsn: control.checkpoint,
         };
-        let name = election::shutdown_attr(ctx.resource());
-        match attrs::set(
-            &name,
-            Some(&checkpoint.to_string()),
-            None,
-            Visibility::Private,
-            ctx.deadline,
-        ) {
+        match election::publish_shutdown(ctx.resource(), checkpoint, ctx.deadline) {
             Ok(()) => {
                 log_info!("demote: shutdown checkpoint {checkpoint} published for the switchover check")
             }
@@ -68,7 +61,7 @@ pub fn run(ctx: &Context) -> OcfResult {
     }
     // No longer the primary: the scores it wrote are the next primary's job.
     let mut memory = RunState::load(ctx.resource());
-    memory.clear_except(&[crate::pcmk::node::MEMBERS_PREFIX]);
+    memory.clear_except(Key::is_membership);
     memory.save();
     start_standby(ctx, &inst, &config, ctx.deadline)?;
     log_info!("demoted: running as a standby");

@@ -14,16 +14,19 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs;
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
 use crate::deadline::Deadline;
-use crate::pcmk::attrs::{self, Visibility};
+use crate::pcmk::attrs;
 use crate::pg::lsn::Lsn;
+use crate::runstate::{self, AgentFile};
+use crate::vocab::Attr;
 
-/// How far a node could go if promoted now.
+/// How far a node could go if promoted now. Its one spelling,
+/// `<timeline>:<LSN>`, is [`Display`](fmt::Display) / [`FromStr`]: the
+/// election attribute ([`Attr::Election`]) and the shutdown checkpoint
+/// ([`Attr::Shutdown`]) carry it between nodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Position {
     pub timeline: u32,
@@ -59,33 +62,41 @@ pub fn better_candidate(mine: Position, others: &BTreeMap<String, Position>) -> 
         .map(|(n, p)| (n.as_str(), *p))
 }
 
-pub fn attr(rsc: &str) -> String {
-    format!("pgha-{rsc}-election")
-}
-
 /// Publishes this node's position.
 pub fn publish(rsc: &str, position: Position, deadline: Deadline) -> crate::ocf::code::OcfResult<()> {
-    attrs::set(
-        &attr(rsc),
-        Some(&position.to_string()),
-        None,
-        Visibility::Private,
-        deadline,
-    )
+    attrs::set(rsc, Attr::Election, Some(&position.to_string()), None, deadline)
 }
 
-/// Deletes this node's position.
+/// Deletes this node's position, and any shutdown checkpoint it published
+/// (post-promote: the round is over).
 pub fn withdraw(rsc: &str, deadline: Deadline) {
-    let _ = attrs::set(&attr(rsc), None, None, Visibility::Private, deadline);
+    let _ = attrs::set(rsc, Attr::Election, None, None, deadline);
+    let _ = attrs::set(rsc, Attr::Shutdown, None, None, deadline);
 }
 
-/// Where the promoting node keeps the election's facts between its
-/// pre-promote notification and its promote (same node, same transition).
-fn round_file(rsc: &str) -> Option<PathBuf> {
-    crate::runstate::agent_file(rsc, "election")
+/// Publishes the shutdown checkpoint of a primary demoted cleanly, which
+/// the switchover target must have received.
+pub fn publish_shutdown(
+    rsc: &str,
+    checkpoint: Position,
+    deadline: Deadline,
+) -> crate::ocf::code::OcfResult<()> {
+    attrs::set(rsc, Attr::Shutdown, Some(&checkpoint.to_string()), None, deadline)
 }
 
-/// Who takes part in this round, and who was demoted in it (a switchover).
+/// The shutdown checkpoints published by demoted primaries, by node
+/// (values that are not a position are left out).
+pub fn shutdown_checkpoints(rsc: &str, deadline: Deadline) -> BTreeMap<String, Position> {
+    attrs::query_all(rsc, Attr::Shutdown, deadline)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(n, v)| Some((n, v.parse().ok()?)))
+        .collect()
+}
+
+/// Who takes part in this round, and who was demoted in it (a switchover):
+/// what the promoting node's pre-promote notification leaves for its
+/// promote (same node, same transition) in [`AgentFile::Election`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Round {
     pub participants: Vec<String>,
@@ -93,7 +104,6 @@ pub struct Round {
 }
 
 pub fn save_round(rsc: &str, round: &Round) {
-    let Some(path) = round_file(rsc) else { return };
     let mut text = String::new();
     for n in &round.participants {
         text.push_str(&format!("participant {n}\n"));
@@ -101,16 +111,12 @@ pub fn save_round(rsc: &str, round: &Round) {
     for n in &round.demoted {
         text.push_str(&format!("demoted {n}\n"));
     }
-    if let Err(e) = crate::runstate::write_private(&path, &text) {
-        crate::log_warn!("cannot write {}: {e}", path.display());
-    }
+    runstate::write_file(rsc, AgentFile::Election, &text);
 }
 
 /// The round written by pre-promote, and forgets it.
 pub fn take_round(rsc: &str) -> Option<Round> {
-    let path = round_file(rsc)?;
-    let text = fs::read_to_string(&path).ok()?;
-    let _ = fs::remove_file(&path);
+    let text = runstate::take_file(rsc, AgentFile::Election)?;
     let mut round = Round::default();
     for line in text.lines() {
         match line.split_once(' ') {
@@ -120,12 +126,6 @@ pub fn take_round(rsc: &str) -> Option<Round> {
         }
     }
     Some(round)
-}
-
-/// The attribute where a primary demoted cleanly publishes its shutdown
-/// checkpoint, which the switchover target must have received.
-pub fn shutdown_attr(rsc: &str) -> String {
-    format!("pgha-{rsc}-shutdown")
 }
 
 /// Waits until every participant but `me` has published, or the deadline.
@@ -138,7 +138,7 @@ pub fn collect(
 ) -> (BTreeMap<String, Position>, Vec<String>) {
     let mut published = BTreeMap::new();
     loop {
-        match attrs::query_all(&attr(rsc), deadline) {
+        match attrs::query_all(rsc, Attr::Election, deadline) {
             Ok(all) => {
                 published = all
                     .into_iter()

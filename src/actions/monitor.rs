@@ -53,6 +53,7 @@ use crate::pg::replication::Replication;
 use crate::pg::session::SqlError;
 use crate::pg::state::{self, InstanceState};
 use crate::runstate::RunState;
+use crate::vocab::Key;
 use crate::{log_info, log_warn};
 
 pub fn run(ctx: &Context) -> OcfResult {
@@ -178,18 +179,17 @@ fn split_brain(other: Option<String>) -> OcfResult {
 /// receiver retries every few seconds and a failover moves the VIP, so a
 /// short gap is normal and must not fill crm_mon's failed actions.
 const NOT_STREAMING_GRACE_S: u64 = 30;
-const NOT_STREAMING_SINCE: &str = "receiver.down";
 
 /// A standby that has not streamed for a while is degraded: shown with the
 /// reason (crm_mon, exit reason), never recovered by Pacemaker.
 fn standby_code(status: &crate::pg::replication::StandbyStatus, memory: &mut RunState) -> OcfResult {
+    // Also what the bootstrap score waits on (publish::standby).
+    memory.set_flag(&Key::ReceiverDown, !status.is_streaming());
     if status.is_streaming() {
-        memory.set_if_changed(NOT_STREAMING_SINCE, "");
         return Ok(OcfCode::Success);
     }
-    memory.set_if_changed(NOT_STREAMING_SINCE, "1");
     if memory
-        .age(NOT_STREAMING_SINCE)
+        .flag_age(&Key::ReceiverDown)
         .is_some_and(|a| a < NOT_STREAMING_GRACE_S)
     {
         return Ok(OcfCode::Success);

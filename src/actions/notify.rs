@@ -16,7 +16,6 @@
 use super::election::{self, Position, Round};
 use super::{Context, sync};
 use crate::ocf::code::{OcfCode, OcfResult};
-use crate::pcmk::attrs::{self, Visibility};
 use crate::pcmk::node;
 use crate::pg::replication::Replication;
 use crate::pg::state::{self, InstanceState};
@@ -46,16 +45,7 @@ pub fn run(ctx: &Context) -> OcfResult {
     let operation = ctx.env.meta("notify_operation").unwrap_or("").to_string();
     match (kind.as_str(), operation.as_str()) {
         ("pre", "promote") => pre_promote(ctx),
-        ("post", "promote") => {
-            election::withdraw(ctx.resource(), ctx.deadline);
-            let _ = attrs::set(
-                &election::shutdown_attr(ctx.resource()),
-                None,
-                None,
-                Visibility::Private,
-                ctx.deadline,
-            );
-        }
+        ("post", "promote") => election::withdraw(ctx.resource(), ctx.deadline),
         ("post", "start" | "stop") => sync::refresh_on_notify(ctx),
         _ => {}
     }

@@ -32,6 +32,7 @@ use crate::pg::probe;
 use crate::pg::replication::{self, Replication};
 use crate::pg::state::{self, InstanceState};
 use crate::runstate::RunState;
+use crate::vocab::{Attr, Key, SyncState};
 use crate::{log_info, log_warn};
 
 /// How long promote waits for the participants' positions. attrd spreads a
@@ -97,7 +98,7 @@ pub fn run(ctx: &Context) -> OcfResult {
         );
     }
     let mut memory = RunState::load(&rsc);
-    memory.clear_except(&[crate::pcmk::node::MEMBERS_PREFIX]);
+    memory.clear_except(Key::is_membership);
     let followers: Vec<String> = published
         .iter()
         .filter(|(n, p)| **n != me && p.lsn <= mine.lsn)
@@ -123,13 +124,14 @@ fn check_synchronous(
     participants: &[String],
     mode: ReplicationMode,
 ) -> OcfResult<()> {
-    let states = attrs::query_all(&publish::attr_name(rsc, "sync"), ctx.deadline).unwrap_or_default();
-    if states.get(me).is_some_and(|s| publish::is_synchronous(s)) {
+    let states = attrs::query_all(rsc, Attr::Sync, ctx.deadline).unwrap_or_default();
+    let synchronous = |s: &str| SyncState::parse(s).is_synchronous();
+    if states.get(me).is_some_and(|s| synchronous(s)) {
         return Ok(());
     }
     let synchronous: Vec<&str> = states
         .iter()
-        .filter(|(n, s)| n.as_str() != me && publish::is_synchronous(s))
+        .filter(|(n, s)| n.as_str() != me && synchronous(s))
         .map(|(n, _)| n.as_str())
         .collect();
     let running: Vec<&str> = synchronous
@@ -158,9 +160,9 @@ fn check_switchover(ctx: &Context, rsc: &str, demoted: &[String], mine: Position
     if demoted.is_empty() {
         return Ok(());
     }
-    let checkpoints = attrs::query_all(&election::shutdown_attr(rsc), ctx.deadline).unwrap_or_default();
+    let checkpoints = election::shutdown_checkpoints(rsc, ctx.deadline);
     for node in demoted {
-        let Some(checkpoint) = checkpoints.get(node).and_then(|v| v.parse::<Position>().ok()) else {
+        let Some(&checkpoint) = checkpoints.get(node) else {
             log_warn!("switchover: {node} published no shutdown checkpoint (not a clean demote)");
             continue;
         };

@@ -17,14 +17,19 @@
 //! [`SCORE_BOOTSTRAP`] (one more for a former primary) so that Pacemaker has
 //! someone to promote; the election at promote time then picks the most
 //! advanced standby.
+//!
+//! Only cluster members are standbys ([`cluster_replicas`], used by the
+//! scores here and by synchronous replication in `sync`, which depends on
+//! this module and never the other way round).
 
 use std::collections::BTreeMap;
 
 use super::Context;
-use crate::pcmk::attrs::{self, Visibility};
+use crate::pcmk::attrs;
 use crate::pcmk::node;
-use crate::pg::replication::{PrimaryStatus, StandbyStatus};
+use crate::pg::replication::{PrimaryStatus, Replica, StandbyStatus};
 use crate::runstate::RunState;
+use crate::vocab::{Attr, Key, NO_VALUE, NodeRole, SyncState};
 use crate::{log_info, log_warn};
 
 pub const SCORE_PRIMARY: i64 = 1001;
@@ -42,43 +47,33 @@ pub const VOLATILE_S: u64 = 60;
 /// One WAL segment: standbys this close to the best are equal candidates.
 const SEGMENT: u64 = 16 * 1024 * 1024;
 
-/// The name of one of this resource's node attributes.
-pub fn attr_name(rsc: &str, what: &str) -> String {
-    format!("pgha-{rsc}-{what}")
+/// Writes attribute `attr` = `value` here if it changed.
+fn publish_attr(ctx: &Context, state: &mut RunState, attr: Attr, value: &str, max_age_s: u64) {
+    publish_node_attr(ctx, state, None, attr, value, max_age_s);
 }
 
-/// Writes public attribute `what` = `value` here if it changed.
-fn publish_attr(ctx: &Context, state: &mut RunState, what: &str, value: &str, max_age_s: u64) {
-    publish_node_attr(ctx, state, None, what, value, max_age_s);
-}
-
-/// Writes public attribute `what` = `value` of `node` (None: here) if it
-/// changed.
+/// Writes attribute `attr` = `value` of `node` (None: here) if it changed.
 pub fn publish_node_attr(
     ctx: &Context,
     state: &mut RunState,
     node: Option<&str>,
-    what: &str,
+    attr: Attr,
     value: &str,
     max_age_s: u64,
 ) {
-    let key = match node {
-        Some(node) => format!("attr.{what}@{node}"),
-        None => format!("attr.{what}"),
-    };
+    let key = Key::Attr(attr, node.map(str::to_string));
     if state.is_fresh(&key, value, max_age_s) {
         return;
     }
-    let name = attr_name(ctx.resource(), what);
-    match attrs::set(&name, Some(value), node, Visibility::Public, ctx.deadline) {
+    match attrs::set(ctx.resource(), attr, Some(value), node, ctx.deadline) {
         Ok(()) => state.set(&key, value),
-        Err(e) => log_warn!("cannot set {name}: {}", e.reason),
+        Err(e) => log_warn!("cannot set {}: {}", attr.name(ctx.resource()), e.reason),
     }
 }
 
 /// Sets the promotion score of `node` (None: here) if it changed.
 fn publish_score(ctx: &Context, state: &mut RunState, node: Option<&str>, score: i64) {
-    let key = format!("score.{}", node.unwrap_or("_self"));
+    let key = Key::Score(node.map(str::to_string));
     let value = score.to_string();
     if state.is_fresh(&key, &value, REFRESH_S) {
         return;
@@ -112,27 +107,33 @@ pub fn primary(
     sync_modes: bool,
     me: &str,
 ) {
-    publish_attr(ctx, state, "role", "primary", REFRESH_S);
-    publish_attr(ctx, state, "timeline", &status.timeline.to_string(), REFRESH_S);
-    publish_attr(ctx, state, "lsn", &status.current.to_string(), VOLATILE_S);
-    publish_attr(ctx, state, "receiver", "-", REFRESH_S);
+    publish_attr(ctx, state, Attr::Role, NodeRole::Primary.as_str(), REFRESH_S);
+    publish_attr(
+        ctx,
+        state,
+        Attr::Timeline,
+        &status.timeline.to_string(),
+        REFRESH_S,
+    );
+    publish_attr(ctx, state, Attr::Lsn, &status.current.to_string(), VOLATILE_S);
+    publish_attr(ctx, state, Attr::Receiver, NO_VALUE, REFRESH_S);
     publish_score(ctx, state, None, SCORE_PRIMARY);
     // Only cluster members get a score: a pg_receivewal's application_name
     // is not a node (crm_attribute would have been handed any string).
     let members = node::members(ctx.deadline, state);
     let members = members.as_deref();
     let status = &PrimaryStatus {
-        replicas: super::sync::cluster_replicas(&status.replicas, members, me),
+        replicas: cluster_replicas(&status.replicas, members, me),
         ..status.clone()
     };
-    let known: Vec<String> = state
-        .keys_with_prefix("score.")
-        .filter(|n| node::is_standby(n, members, me))
-        .map(str::to_string)
-        .collect();
+    let known = scored_standbys(state, members, me);
     let mut scores = standby_scores(status, maxlag, me, &known);
     if sync_modes {
-        for r in status.replicas.iter().filter(|r| !is_synchronous(&r.sync_state)) {
+        for r in status
+            .replicas
+            .iter()
+            .filter(|r| !SyncState::parse(&r.sync_state).is_synchronous())
+        {
             if let Some(score) = scores.get_mut(&r.name) {
                 *score = (*score).min(SCORE_NOT_SYNC);
             }
@@ -144,14 +145,10 @@ pub fn primary(
         // period: lowering it at once left a window where a second failure
         // found no promotable standby (seen in the lab right after a
         // bootstrap promotion).
-        let missing_key = format!("missing.{node}");
-        if score == SCORE_DISCONNECTED {
-            state.set_if_changed(&missing_key, "1");
-            if state.age(&missing_key).is_some_and(|a| a < DISCONNECT_GRACE_S) {
-                continue;
-            }
-        } else {
-            state.set_if_changed(&missing_key, "");
+        let missing = Key::Missing(node.clone());
+        state.set_flag(&missing, score == SCORE_DISCONNECTED);
+        if state.flag_age(&missing).is_some_and(|a| a < DISCONNECT_GRACE_S) {
+            continue;
         }
         publish_score(ctx, state, Some(&node), score);
     }
@@ -161,9 +158,28 @@ pub fn primary(
 /// primary lowers its score to [`SCORE_DISCONNECTED`].
 const DISCONNECT_GRACE_S: u64 = 30;
 
-/// `pg_stat_replication.sync_state` of a standby that confirms commits.
-pub fn is_synchronous(sync_state: &str) -> bool {
-    sync_state == "sync" || sync_state == "quorum"
+/// The standbys the primary keeps a score for: those it has scored before
+/// ([`RunState::scored_nodes`]) that are still members, so that one that
+/// disappeared from `pg_stat_replication` gets [`SCORE_DISCONNECTED`].
+fn scored_standbys(state: &RunState, members: Option<&[String]>, me: &str) -> Vec<String> {
+    state
+        .scored_nodes()
+        .into_iter()
+        .filter(|n| node::is_standby(n, members, me))
+        .collect()
+}
+
+/// The replicas in `pg_stat_replication` that are this cluster's standbys:
+/// those whose `application_name` is a member other than `me`
+/// ([`node::is_standby`]). Anything else (a `pg_receivewal`, a backup tool,
+/// a name starting with `-`) is not a node: it gets no score, no attribute,
+/// no memory entry and no place in `synchronous_standby_names`.
+pub fn cluster_replicas(replicas: &[Replica], members: Option<&[String]>, me: &str) -> Vec<Replica> {
+    replicas
+        .iter()
+        .filter(|r| node::is_standby(&r.name, members, me))
+        .cloned()
+        .collect()
 }
 
 /// Scores for the standbys the primary sees, and for those it saw before and
@@ -205,13 +221,20 @@ pub fn standby_scores(
 /// A standby's monitor: its attributes, and the bootstrap score when no node
 /// has a positive one.
 pub fn standby(ctx: &Context, state: &mut RunState, status: &StandbyStatus) {
+    // The receiver's state, not a role: PostgreSQL has no receiver to show.
     let receiver = status.receiver.as_deref().unwrap_or("stopped");
-    publish_attr(ctx, state, "role", "standby", REFRESH_S);
-    publish_attr(ctx, state, "timeline", &status.timeline.to_string(), REFRESH_S);
-    publish_attr(ctx, state, "receiver", receiver, REFRESH_S);
-    publish_attr(ctx, state, "lsn", &status.position().to_string(), VOLATILE_S);
+    publish_attr(ctx, state, Attr::Role, NodeRole::Standby.as_str(), REFRESH_S);
+    publish_attr(
+        ctx,
+        state,
+        Attr::Timeline,
+        &status.timeline.to_string(),
+        REFRESH_S,
+    );
+    publish_attr(ctx, state, Attr::Receiver, receiver, REFRESH_S);
+    publish_attr(ctx, state, Attr::Lsn, &status.position().to_string(), VOLATILE_S);
     if let Some(lag) = status.lag() {
-        publish_attr(ctx, state, "lag", &lag.to_string(), VOLATILE_S);
+        publish_attr(ctx, state, Attr::Lag, &lag.to_string(), VOLATILE_S);
     }
     if !status.is_streaming() {
         bootstrap_score(ctx, state);
@@ -221,19 +244,17 @@ pub fn standby(ctx: &Context, state: &mut RunState, status: &StandbyStatus) {
 /// With no primary streaming to us: if no node has a positive score, give
 /// ourselves the bootstrap score. Checked at most once a minute.
 fn bootstrap_score(ctx: &Context, state: &mut RunState) {
-    if state.age("bootstrap.checked").is_some_and(|a| a < VOLATILE_S) {
+    if state.age(&Key::BootstrapChecked).is_some_and(|a| a < VOLATILE_S) {
         return;
     }
     // Let a former primary, the natural first candidate, go first: others
     // wait until they have not streamed for a while (first start, restart).
-    let preferred = state.get(BOOTSTRAP_PREFERRED) == Some("1");
-    let not_streaming_s = state
-        .age("receiver.down")
-        .filter(|_| state.get("receiver.down") == Some("1"));
+    let preferred = state.flag(&Key::BootstrapPreferred);
+    let not_streaming_s = state.flag_age(&Key::ReceiverDown);
     if !preferred && not_streaming_s.is_none_or(|a| a < BOOTSTRAP_WAIT_S) {
         return;
     }
-    state.set("bootstrap.checked", "1");
+    state.set(&Key::BootstrapChecked, "1");
     let scores = match attrs::promotion_scores(ctx.resource(), ctx.deadline) {
         Ok(scores) => scores,
         Err(e) => {
@@ -244,7 +265,7 @@ fn bootstrap_score(ctx: &Context, state: &mut RunState) {
     if scores.values().all(|s| *s <= 0) && !scores.contains_key(&ctx.node_name()) {
         // A former primary goes first; the election at promote time still
         // hands the promotion to a more advanced standby if there is one.
-        let score = if state.get(BOOTSTRAP_PREFERRED) == Some("1") {
+        let score = if state.flag(&Key::BootstrapPreferred) {
             SCORE_BOOTSTRAP + 1
         } else {
             SCORE_BOOTSTRAP
@@ -258,8 +279,11 @@ fn bootstrap_score(ctx: &Context, state: &mut RunState) {
 /// it gives itself the bootstrap score.
 const BOOTSTRAP_WAIT_S: u64 = 10;
 
-/// Memory key: this instance was a primary when it last started.
-pub const BOOTSTRAP_PREFERRED: &str = "bootstrap.preferred";
+/// Remembers (start) whether this instance was a primary when it last
+/// started: with no primary anywhere, it is the first bootstrap candidate.
+pub fn remember_former_primary(state: &mut RunState, former_primary: bool) {
+    state.set_flag(&Key::BootstrapPreferred, former_primary);
+}
 
 /// Right after a promotion: our score, and a standby's score for every
 /// participant of the election that can follow us, so that a second failure
@@ -269,36 +293,40 @@ pub fn after_promotion(ctx: &Context, state: &mut RunState, followers: &[String]
     publish_score(ctx, state, None, SCORE_PRIMARY);
     for node in followers {
         publish_score(ctx, state, Some(node), SCORE_STANDBY);
-        super::sync::remember_standby(state, node);
+        state.remember_standby(node);
     }
-    publish_attr(ctx, state, "role", "primary", REFRESH_S);
+    publish_attr(ctx, state, Attr::Role, NodeRole::Primary.as_str(), REFRESH_S);
 }
 
 /// Another node that reports itself primary, checked at most once a minute
 /// from the role attributes the monitors publish.
 pub fn other_primary(ctx: &Context, state: &mut RunState, me: &str) -> Option<String> {
-    if state.age("splitbrain.checked").is_some_and(|a| a < VOLATILE_S) {
+    if state.age(&Key::SplitbrainChecked).is_some_and(|a| a < VOLATILE_S) {
         return state
-            .get("splitbrain.other")
+            .get(&Key::SplitbrainOther)
             .filter(|o| !o.is_empty())
             .map(str::to_string);
     }
-    let roles = attrs::query_all(&attr_name(ctx.resource(), "role"), ctx.deadline).ok()?;
-    let other = roles
-        .into_iter()
-        .find(|(node, role)| node != me && role == "primary")
-        .map(|(n, _)| n);
-    state.set("splitbrain.checked", "1");
-    state.set("splitbrain.other", other.as_deref().unwrap_or(""));
+    let other = primaries(ctx).ok()?.into_iter().find(|node| node != me);
+    state.set(&Key::SplitbrainChecked, "1");
+    state.set(&Key::SplitbrainOther, other.as_deref().unwrap_or(""));
     other
+}
+
+/// The nodes whose role attribute says primary.
+pub fn primaries(ctx: &Context) -> crate::ocf::code::OcfResult<Vec<String>> {
+    Ok(attrs::query_all(ctx.resource(), Attr::Role, ctx.deadline)?
+        .into_iter()
+        .filter(|(_, role)| NodeRole::parse(role) == Some(NodeRole::Primary))
+        .map(|(node, _)| node)
+        .collect())
 }
 
 /// Forgets this node's role attributes (stop).
 pub fn clear_role(ctx: &Context, state: &mut RunState) {
-    for what in ["role", "receiver", "lag"] {
-        let value = if what == "role" { "stopped" } else { "-" };
-        publish_attr(ctx, state, what, value, REFRESH_S);
-    }
+    publish_attr(ctx, state, Attr::Role, NodeRole::Stopped.as_str(), REFRESH_S);
+    publish_attr(ctx, state, Attr::Receiver, NO_VALUE, REFRESH_S);
+    publish_attr(ctx, state, Attr::Lag, NO_VALUE, REFRESH_S);
 }
 
 #[cfg(test)]
@@ -339,5 +367,24 @@ mod tests {
         assert!(!scores.contains_key("n1"), "never scores itself as a standby");
         let scores = standby_scores(&status, SEGMENT, "n1", &[]);
         assert_eq!(scores["n3"], SCORE_LAGGING, "beyond maxlag is never promotable");
+    }
+
+    #[test]
+    fn only_members_replicas_are_standbys() {
+        let replicas = [
+            replica("node-b", "streaming", 0, 0),
+            replica("backup", "streaming", 0, 0),
+            replica("-D", "streaming", 0, 0),
+            replica("node-a", "streaming", 0, 0),
+        ];
+        let members = ["node-a".to_string(), "node-b".to_string()];
+        let names = |members: Option<&[String]>| -> Vec<String> {
+            cluster_replicas(&replicas, members, "node-a")
+                .into_iter()
+                .map(|r| r.name)
+                .collect()
+        };
+        assert_eq!(names(Some(&members)), vec!["node-b"]);
+        assert!(names(None).is_empty(), "no membership: nobody is trusted");
     }
 }

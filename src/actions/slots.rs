@@ -27,11 +27,11 @@ use crate::pcmk::node;
 use crate::pg::instance::Instance;
 use crate::pg::replication::{self, slot_name};
 use crate::runstate::RunState;
+use crate::vocab::{Attr, Key, NO_VALUE};
 use crate::{log_info, log_warn};
 
-const GONE: &str = "slotgone.";
-/// Node attribute: the slots the primary keeps ("-" on a standby).
-const ATTR: &str = "slots";
+/// Memory value of [`Key::SlotGone`] while the slot's node is away.
+const GONE: &str = "gone";
 
 /// The slots the primary keeps for the cluster's nodes.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -111,15 +111,15 @@ pub fn maintain_primary(
         }
     }
     for (slot, active) in existing {
-        let key = format!("{GONE}{slot}");
+        let key = Key::SlotGone(slot.clone());
         if wanted.contains(slot) || plan.contested.contains(slot) {
             // Back in the cluster: forget the departure (a no-op when none).
             if state.get(&key).is_some() {
                 state.set_if_changed(&key, "");
             }
         } else {
-            match state.age(&key).filter(|_| state.get(&key) == Some("gone")) {
-                None => state.set(&key, "gone"),
+            match state.age(&key).filter(|_| state.get(&key) == Some(GONE)) {
+                None => state.set(&key, GONE),
                 Some(age) if age >= config.slot_grace_s && !active => {
                     match replication::drop_slot(inst, slot, ctx.deadline) {
                         Ok(()) => {
@@ -137,7 +137,7 @@ pub fn maintain_primary(
         }
         kept.push((slot.clone(), *active));
     }
-    publish::publish_node_attr(ctx, state, None, ATTR, &describe(&mut kept), REFRESH_S);
+    publish::publish_node_attr(ctx, state, None, Attr::Slots, &describe(&mut kept), REFRESH_S);
     match plan.collision {
         None => Ok(()),
         Some((a, b)) => Err(OcfError::new(
@@ -166,7 +166,7 @@ fn describe(slots: &mut [(String, bool)]) -> String {
         })
         .collect();
     if names.is_empty() {
-        "-".to_string()
+        NO_VALUE.to_string()
     } else {
         names.join(", ")
     }
@@ -188,7 +188,7 @@ pub fn maintain_standby(
         }
     }
     if config.replication_slots {
-        publish::publish_node_attr(ctx, state, None, ATTR, "-", REFRESH_S);
+        publish::publish_node_attr(ctx, state, None, Attr::Slots, NO_VALUE, REFRESH_S);
     }
 }
 

@@ -31,7 +31,6 @@ use crate::deadline::Deadline;
 use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::Config;
-use crate::pcmk::attrs;
 use crate::pg::controldata::{self, ClusterState};
 use crate::pg::instance::Instance;
 use crate::pg::probe;
@@ -80,10 +79,7 @@ pub fn run(ctx: &Context) -> OcfResult {
             // With no primary anywhere (first start, full restart), the former
             // primary is the natural first candidate: see publish::bootstrap.
             let mut memory = RunState::load(ctx.resource());
-            memory.set_if_changed(
-                publish::BOOTSTRAP_PREFERRED,
-                if former_primary { "1" } else { "0" },
-            );
+            publish::remember_former_primary(&mut memory, former_primary);
             memory.save();
             start_standby(ctx, &inst, &config, ctx.deadline)?;
         }
@@ -161,8 +157,8 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<bo
 /// attribute); None when the cluster cannot be asked.
 fn other_primary(ctx: &Context) -> Option<bool> {
     let me = ctx.node_name();
-    let roles = attrs::query_all(&publish::attr_name(ctx.resource(), "role"), ctx.deadline).ok()?;
-    Some(roles.iter().any(|(node, role)| *node != me && role == "primary"))
+    let primaries = publish::primaries(ctx).ok()?;
+    Some(primaries.iter().any(|node| *node != me))
 }
 
 /// Starts the instance as a standby of `primary_conninfo`.

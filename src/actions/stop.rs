@@ -29,12 +29,13 @@ use crate::ocf::code::{OcfCode, OcfResult};
 use crate::pg::process;
 use crate::pg::server::{self, StopMode};
 use crate::runstate::RunState;
+use crate::vocab::Key;
 use crate::{log_info, log_warn};
 
 /// Memory key: pg_control's modification time when a stop of ours killed
 /// the server. pg_control is rewritten at every checkpoint and start, so a
 /// server started and crashed since (by anyone) no longer matches.
-const FORCED: &str = "stop.forced";
+const FORCED: &Key = &Key::StopForced;
 
 pub fn run(ctx: &Context) -> OcfResult {
     let location = ctx.location()?;

@@ -6,7 +6,7 @@
 //!   that stream now and those seen before ([`synchronous_names`]); when it
 //!   differs from the one in force, ALTER SYSTEM + reload (bounded);
 //! - back in async mode, a value the agent had set is reset;
-//! - only cluster members are standbys ([`cluster_replicas`]): a
+//! - only cluster members are standbys ([`publish::cluster_replicas`]): a
 //!   `pg_receivewal` in pg_stat_replication is never waited for;
 //! - each standby's `sync_state` is published as `pgha-<rsc>-sync` on its
 //!   node, so that promote can refuse a standby that was not synchronous
@@ -15,23 +15,15 @@
 use std::collections::BTreeMap;
 
 use super::Context;
-use super::publish::{self, REFRESH_S};
+use super::publish::{self, REFRESH_S, cluster_replicas};
 use crate::params::{Config, ReplicationMode};
 use crate::pcmk::node;
 use crate::pg::instance::Instance;
 use crate::pg::replication::{self, PrimaryStatus, Replica, Replication, synchronous_names};
 use crate::pg::state::{self, InstanceState};
 use crate::runstate::RunState;
+use crate::vocab::{Attr, Key, SyncState};
 use crate::{log_info, log_warn};
-
-const MANAGED: &str = "sync.managed";
-const STANDBY: &str = "standby.";
-
-/// Remembers `node` as a standby of this primary (strict-sync waits for the
-/// standbys it knew even when none streams).
-pub fn remember_standby(state: &mut RunState, node: &str) {
-    state.set_if_changed(&format!("{STANDBY}{node}"), "1");
-}
 
 /// On the primary, when a clone instance has started or stopped
 /// (post-start/post-stop notification): apply the change now rather than at
@@ -72,15 +64,9 @@ pub fn maintain(
         .map(|r| r.name.clone())
         .collect();
     for name in &streaming {
-        remember_standby(state, name);
+        state.remember_standby(name);
     }
-    // A name remembered before membership was checked (a pg_receivewal
-    // seen by an older version) no longer counts.
-    let known: Vec<String> = state
-        .keys_with_prefix(STANDBY)
-        .filter(|n| node::is_standby(n, members, me))
-        .map(str::to_string)
-        .collect();
+    let known = remembered_standbys(state, members, me);
     let others: Vec<String> = members
         .unwrap_or_default()
         .iter()
@@ -94,11 +80,11 @@ pub fn maintain(
         &known,
         &others,
     );
-    let target = match (&wanted, state.get(MANAGED)) {
+    let target = match (&wanted, state.flag(&Key::SyncManaged)) {
         (Some(w), _) => Some(w.clone()),
         // Back to async: undo only what the agent itself had set.
-        (None, Some("1")) => Some(String::new()),
-        (None, _) => None,
+        (None, true) => Some(String::new()),
+        (None, false) => None,
     };
     if let Some(target) = target
         && target != status.synchronous_standby_names
@@ -112,24 +98,30 @@ pub fn maintain(
             Err(e) => log_warn!("cannot set synchronous_standby_names to '{target}': {e}"),
         }
     }
-    state.set_if_changed(MANAGED, if wanted.is_some() { "1" } else { "0" });
+    state.set_flag(&Key::SyncManaged, wanted.is_some());
     if config.replication_mode != ReplicationMode::Async {
         for (node, sync_state) in standby_sync_states(&replicas, &known, me) {
-            publish::publish_node_attr(ctx, state, Some(&node), "sync", &sync_state, REFRESH_S);
+            publish::publish_node_attr(
+                ctx,
+                state,
+                Some(&node),
+                Attr::Sync,
+                sync_state.as_str(),
+                REFRESH_S,
+            );
         }
     }
 }
 
-/// The replicas in `pg_stat_replication` that are this cluster's standbys:
-/// those whose `application_name` is a member other than `me`
-/// ([`node::is_standby`]). Anything else (a `pg_receivewal`, a backup tool,
-/// a name starting with `-`) is not a node: it gets no score, no attribute,
-/// no memory entry and no place in `synchronous_standby_names`.
-pub fn cluster_replicas(replicas: &[Replica], members: Option<&[String]>, me: &str) -> Vec<Replica> {
-    replicas
-        .iter()
-        .filter(|r| node::is_standby(&r.name, members, me))
-        .cloned()
+/// The standbys synchronous replication knows: those this primary has seen
+/// stream ([`RunState::remembered_standbys`]) that are still members. A
+/// name remembered before membership was checked (a pg_receivewal seen by
+/// an older version) no longer counts.
+fn remembered_standbys(state: &RunState, members: Option<&[String]>, me: &str) -> Vec<String> {
+    state
+        .remembered_standbys()
+        .into_iter()
+        .filter(|n| node::is_standby(n, members, me))
         .collect()
 }
 
@@ -138,21 +130,20 @@ pub fn cluster_replicas(replicas: &[Replica], members: Option<&[String]>, me: &s
 /// reconnect), or "disconnected" for a standby seen before that no longer
 /// connects, so that neither `pgha status` nor promote takes a stale
 /// "quorum" for the truth.
-fn standby_sync_states(replicas: &[Replica], known: &[String], me: &str) -> BTreeMap<String, String> {
-    let rank = |s: &str| match s {
-        "sync" | "quorum" => 3,
-        "potential" => 2,
-        "async" => 1,
-        _ => 0,
-    };
-    let mut states: BTreeMap<String, String> = known
+fn standby_sync_states(replicas: &[Replica], known: &[String], me: &str) -> BTreeMap<String, SyncState> {
+    let mut states: BTreeMap<String, SyncState> = known
         .iter()
-        .map(|n| (n.clone(), "disconnected".to_string()))
+        .map(|n| (n.clone(), SyncState::Disconnected))
         .collect();
     for r in replicas {
-        let entry = states.entry(r.name.clone()).or_default();
-        if entry == "disconnected" || rank(&r.sync_state) > rank(entry) {
-            *entry = r.sync_state.clone();
+        let seen = SyncState::parse(&r.sync_state);
+        // A walsender first seen with an unranked state (an empty one while
+        // it starts) is published empty, as it always was.
+        let entry = states
+            .entry(r.name.clone())
+            .or_insert_with(|| SyncState::Other(String::new()));
+        if *entry == SyncState::Disconnected || seen.rank() > entry.rank() {
+            *entry = seen;
         }
     }
     states.remove(me);
@@ -182,31 +173,12 @@ mod tests {
         ];
         let known = ["b".to_string(), "d".to_string(), "me".to_string()];
         let states = standby_sync_states(&replicas, &known, "me");
-        let expected: BTreeMap<String, String> = [
-            ("b".to_string(), "quorum".to_string()),
-            ("c".to_string(), "quorum".to_string()),
-            ("d".to_string(), "disconnected".to_string()),
+        let expected: BTreeMap<String, SyncState> = [
+            ("b".to_string(), SyncState::Quorum),
+            ("c".to_string(), SyncState::Quorum),
+            ("d".to_string(), SyncState::Disconnected),
         ]
         .into();
         assert_eq!(states, expected);
-    }
-
-    #[test]
-    fn only_members_replicas_are_standbys() {
-        let replicas = [
-            replica("node-b", "quorum"),
-            replica("backup", "async"),
-            replica("-D", "async"),
-            replica("node-a", "async"),
-        ];
-        let members = ["node-a".to_string(), "node-b".to_string()];
-        let names = |members: Option<&[String]>| -> Vec<String> {
-            cluster_replicas(&replicas, members, "node-a")
-                .into_iter()
-                .map(|r| r.name)
-                .collect()
-        };
-        assert_eq!(names(Some(&members)), vec!["node-b"]);
-        assert!(names(None).is_empty(), "no membership: nobody is trusted");
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! Private attributes (`--private`) live only in pacemaker-attrd and never
 //! reach the CIB: they carry the election data between nodes. Public ones
-//! (lifetime reboot) are what `crm_mon -A` shows.
+//! (lifetime reboot) are what `crm_mon -A` shows. Callers name an
+//! attribute by its [`Attr`], which alone knows its spelling and its
+//! visibility.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,17 +13,10 @@ use std::time::Duration;
 use crate::deadline::Deadline;
 use crate::exec;
 use crate::ocf::code::{OcfError, OcfResult};
+use crate::vocab::{Attr, Visibility};
 
 /// Per-call bound of a Pacemaker tool, within the action's deadline.
 const TOOL_TIMEOUT: Duration = Duration::from_secs(10);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Visibility {
-    /// Shown by `crm_mon -A` (written to the CIB status section).
-    Public,
-    /// Kept in pacemaker-attrd only.
-    Private,
-}
 
 fn run(program: &str, args: &[&str], deadline: Deadline) -> OcfResult<String> {
     let out = exec::run(program, args, None, deadline.within(TOOL_TIMEOUT))?;
@@ -44,15 +39,16 @@ fn node_arg(node: &str) -> String {
     format!("--node={node}")
 }
 
-/// Sets (or, with `None`, deletes) attribute `name` of `node` (None: here).
+/// Sets (or, with `None`, deletes) attribute `attr` of resource `rsc` on
+/// `node` (None: here), with the attribute's own [`Visibility`].
 pub fn set(
-    name: &str,
+    rsc: &str,
+    attr: Attr,
     value: Option<&str>,
     node: Option<&str>,
-    visibility: Visibility,
     deadline: Deadline,
 ) -> OcfResult<()> {
-    let mut args = vec![format!("--name={name}")];
+    let mut args = vec![format!("--name={}", attr.name(rsc))];
     match value {
         Some(v) => args.push(format!("--update={v}")),
         None => args.push("--delete".into()),
@@ -60,18 +56,20 @@ pub fn set(
     if let Some(node) = node {
         args.push(node_arg(node));
     }
-    if visibility == Visibility::Private {
+    if attr.visibility() == Visibility::Private {
         args.push("--private".into());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     run("attrd_updater", &args, deadline).map(|_| ())
 }
 
-/// The value of attribute `name` on every node that has one.
+/// The value of attribute `attr` of resource `rsc` on every node that has
+/// one.
 ///
 /// An attribute no node has yet is an empty answer, not an error:
 /// attrd_updater says "attribute does not exist" and exits 78 for it.
-pub fn query_all(name: &str, deadline: Deadline) -> OcfResult<BTreeMap<String, String>> {
+pub fn query_all(rsc: &str, attr: Attr, deadline: Deadline) -> OcfResult<BTreeMap<String, String>> {
+    let name = attr.name(rsc);
     // Under Pacemaker, attrd_updater takes CRM_meta_on_node for -N, and "-A"
     // then answers for this node only (seen in the lab: promote found no
     // other node's election position). The query must not see it.
@@ -111,11 +109,6 @@ fn quoted_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     rest.find('"').map(|end| &rest[..end])
 }
 
-/// The name of the promotion score attribute of resource `rsc`.
-pub fn promotion_attribute(rsc: &str) -> String {
-    format!("master-{rsc}")
-}
-
 /// Sets the promotion score of `rsc` on `node` (None: here), lifetime reboot.
 pub fn set_promotion_score(rsc: &str, node: Option<&str>, score: i64, deadline: Deadline) -> OcfResult<()> {
     let promotion = format!("--promotion={rsc}");
@@ -128,7 +121,7 @@ pub fn set_promotion_score(rsc: &str, node: Option<&str>, score: i64, deadline: 
 
 /// Every node's promotion score for `rsc`, in one query of pacemaker-attrd.
 pub fn promotion_scores(rsc: &str, deadline: Deadline) -> OcfResult<BTreeMap<String, i64>> {
-    Ok(query_all(&promotion_attribute(rsc), deadline)?
+    Ok(query_all(rsc, Attr::Promotion, deadline)?
         .into_iter()
         .filter_map(|(node, v)| Some((node, parse_score(&v)?)))
         .collect())

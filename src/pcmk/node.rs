@@ -9,6 +9,7 @@ use crate::exec;
 use crate::log_warn;
 use crate::ocf::env::OcfEnv;
 use crate::runstate::RunState;
+use crate::vocab::Key;
 
 pub fn local_node_name(env: &OcfEnv, deadline: Deadline) -> String {
     if let Some(name) = env.meta("on_node") {
@@ -111,20 +112,6 @@ fn parse_cib_nodes(xml: &str) -> Option<Vec<String>> {
     seen_nodes.then_some(names)
 }
 
-/// The prefix of every membership key: kept when a role change clears the
-/// rest of the memory.
-pub const MEMBERS_PREFIX: &str = "members.";
-/// Memory key: the nodes `crm_node -l` last listed, space-separated (a node
-/// name has no white space: Pacemaker's notify lists are space-separated).
-const MEMBERS_CRM: &str = "members.crm_node";
-/// Memory key: the nodes of the last clone notification
-/// (`CRM_meta_notify_all_uname`).
-const MEMBERS_NOTIFY: &str = "members.notify";
-/// Memory key: when `crm_node -l` was last asked, and whether it answered
-/// ("ok" / "failed").
-const MEMBERS_ASKED: &str = "members.asked";
-/// Memory key: "1" while no membership is known (logged once).
-const MEMBERS_UNKNOWN: &str = "members.unknown";
 /// Ask the controller at most this often.
 const MEMBERS_MAX_AGE_S: u64 = 60;
 
@@ -140,19 +127,22 @@ const MEMBERS_MAX_AGE_S: u64 = 60;
 /// `pg_stat_replication` gets no score, no attribute and no place in
 /// `synchronous_standby_names`.
 pub fn members(deadline: Deadline, memory: &mut RunState) -> Option<Vec<String>> {
-    if memory.age(MEMBERS_ASKED).is_none_or(|a| a >= MEMBERS_MAX_AGE_S) {
+    if memory
+        .age(&Key::MembersAsked)
+        .is_none_or(|a| a >= MEMBERS_MAX_AGE_S)
+    {
         match cluster_nodes(deadline) {
             Some(nodes) => {
-                memory.set(MEMBERS_CRM, &nodes.join(" "));
-                memory.set(MEMBERS_ASKED, "ok");
+                memory.set(&Key::MembersCrmNode, &nodes.join(" "));
+                memory.set(&Key::MembersAsked, "ok");
             }
-            None => memory.set(MEMBERS_ASKED, "failed"),
+            None => memory.set(&Key::MembersAsked, "failed"),
         }
     }
-    let source = if memory.get(MEMBERS_ASKED) == Some("ok") {
-        Some(MEMBERS_CRM)
+    let source = if memory.get(&Key::MembersAsked) == Some("ok") {
+        Some(&Key::MembersCrmNode)
     } else {
-        [MEMBERS_CRM, MEMBERS_NOTIFY]
+        [&Key::MembersCrmNode, &Key::MembersNotify]
             .into_iter()
             .filter(|k| memory.get(k).is_some_and(|v| !v.trim().is_empty()))
             .min_by_key(|k| memory.age(k).unwrap_or(u64::MAX))
@@ -162,13 +152,13 @@ pub fn members(deadline: Deadline, memory: &mut RunState) -> Option<Vec<String>>
         .map(|v| v.split_whitespace().map(str::to_string).collect())
         .filter(|n: &Vec<String>| !n.is_empty());
     match &nodes {
-        Some(_) => memory.set_if_changed(MEMBERS_UNKNOWN, ""),
-        None if memory.get(MEMBERS_UNKNOWN) != Some("1") => {
+        Some(_) => memory.set_flag(&Key::MembersUnknown, false),
+        None if !memory.flag(&Key::MembersUnknown) => {
             log_warn!(
                 "cluster membership unknown (crm_node -l failed, no notification seen yet): \
                  no replica is taken for a standby"
             );
-            memory.set(MEMBERS_UNKNOWN, "1");
+            memory.set_flag(&Key::MembersUnknown, true);
         }
         None => {}
     }
@@ -180,7 +170,7 @@ pub fn members(deadline: Deadline, memory: &mut RunState) -> Option<Vec<String>>
 pub fn remember_notified_members(memory: &mut RunState, nodes: &[String]) {
     if !nodes.is_empty() {
         // Written even when unchanged: its age says how recent it is.
-        memory.set(MEMBERS_NOTIFY, &nodes.join(" "));
+        memory.set(&Key::MembersNotify, &nodes.join(" "));
     }
 }
 
