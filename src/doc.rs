@@ -1,9 +1,11 @@
-//! Documentation generated from the parameter and action tables: the README's
-//! parameter table (`pgha doc markdown`) and the manual page
-//! `ocf_pgha_postgresql(7)` (`pgha doc man`). Like the metadata, they cannot
-//! disagree with the parameters the agent really reads; a test checks that
-//! README.md holds the current table, another that the man page names every
-//! parameter and action.
+//! Documentation generated from the tables: the README's parameter table
+//! (`pgha doc markdown`, from [`crate::params::PARAMS`]), its return-code
+//! table (`pgha doc codes`, from [`OcfCode::meaning`]) and the manual page
+//! `ocf_pgha_postgresql(7)` (`pgha doc man`, from all three and
+//! [`crate::actions::ACTION_TABLE`]). Like the metadata, they cannot disagree
+//! with what the agent really reads, runs and returns; tests check that
+//! README.md holds the current tables, and that the man page names every
+//! parameter, action and return code.
 //!
 //! The man page follows the layout of the resource-agents pages (NAME,
 //! SYNOPSIS, DESCRIPTION, SUPPORTED PARAMETERS, SUPPORTED ACTIONS, EXAMPLE CRM
@@ -12,6 +14,7 @@
 //! when the action table has `promote`, and sentences about a parameter only
 //! when the parameter table has it: the page describes the agent it ships with.
 
+use crate::actions::Action;
 use crate::ocf::code::OcfCode;
 use crate::ocf::metadata::{ActionSpec, AgentInfo, normalize_spaces};
 use crate::params::ParamSpec;
@@ -35,70 +38,20 @@ pub fn markdown_table(params: &[ParamSpec]) -> String {
     out
 }
 
-/// What one advertised action does, for the man page. The timeouts,
-/// intervals, depths and roles come from the action table; only this one
-/// sentence per action name is written here.
-fn action_purpose(name: &str) -> &'static str {
-    match name {
-        "start" => "Starts PostgreSQL as system_user and returns once the health probe answers.",
-        "stop" => {
-            "Stops PostgreSQL: fast shutdown, then immediate, then SIGKILL of every process of the instance, within the timeout."
-        }
-        "monitor" => "Runs the bounded health probe and reports the state of the instance.",
-        "promote" => "Promotes the local standby to primary.",
-        "demote" => "Turns the local primary back into a standby.",
-        "notify" => "Receives the pre and post notifications of a promotable clone.",
-        "reload-agent" => "Applies the reloadable parameters without restarting PostgreSQL.",
-        "validate-all" => {
-            "Checks the parameters; OCF_CHECK_LEVEL=10 also checks this host (user, directories, binaries)."
-        }
-        "meta-data" => "Prints the OCF 1.1 metadata.",
-        _ => "See the metadata.",
+/// The Markdown table of return codes (`pgha doc codes`), from
+/// [`OcfCode::meaning`]: README.md holds it, and a test checks it is current.
+pub fn markdown_return_codes() -> String {
+    let mut out = String::from("| code | name | meaning |\n|---|---|---|\n");
+    for code in OcfCode::ALL {
+        out.push_str(&format!(
+            "| {} | `{}` | {} |\n",
+            code.as_i32(),
+            code.name(),
+            code.meaning().replace('|', "\\|").replace('<', "&lt;")
+        ));
     }
+    out
 }
-
-/// The return codes and what they mean for this agent, in the order of the
-/// OCF 1.1 API ("Exit codes"). 190 and 191 (degraded) are left out: no
-/// action returns them.
-const RETURN_CODES: &[(OcfCode, &str)] = &[
-    (
-        OcfCode::Success,
-        "The action succeeded; for monitor, the instance runs and answers the probe (as a standby when the resource is a promotable clone).",
-    ),
-    (
-        OcfCode::ErrGeneric,
-        "The action failed, or monitor found the instance crashed or not answering within probe_timeout. The exit reason says which.",
-    ),
-    (
-        OcfCode::ErrArgs,
-        "A parameter names something missing on this host (a directory, a socket directory).",
-    ),
-    (
-        OcfCode::ErrUnimplemented,
-        "The action is not implemented by this agent.",
-    ),
-    (
-        OcfCode::ErrPerm,
-        "Ownership or mode of the data directory is wrong for system_user.",
-    ),
-    (
-        OcfCode::ErrInstalled,
-        "PostgreSQL binaries or system_user are missing on this host.",
-    ),
-    (
-        OcfCode::ErrConfigured,
-        "A parameter value can never work, on any node (bad syntax, out of range, system_user=root).",
-    ),
-    (OcfCode::NotRunning, "Monitor: the instance is cleanly stopped."),
-    (
-        OcfCode::RunningPromoted,
-        "Monitor, promotable clone: the instance runs as the primary.",
-    ),
-    (
-        OcfCode::FailedPromoted,
-        "Monitor, promotable clone: the primary failed.",
-    ),
-];
 
 /// Example values the man page shows for a few well-known parameters; any
 /// other required parameter is shown as `name=string`, as resource-agents does.
@@ -182,9 +135,11 @@ fn example_params(params: &[ParamSpec], also: &[&str]) -> Vec<String> {
 /// resource-agents man pages: every parameter with its type and default,
 /// every advertised action with its timeout and interval, the return codes,
 /// crm shell and pcs examples, and the operational notes.
-pub fn man_page(provider: &str, agent: &AgentInfo, params: &[ParamSpec], actions: &[ActionSpec]) -> String {
+pub fn man_page(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[Action]) -> String {
     let title = format!("ocf_{provider}_{}", agent.name);
-    let has_action = |name: &str| actions.iter().any(|a| a.name == name);
+    let actions: Vec<ActionSpec> = table.iter().flat_map(|a| a.advertised.iter().copied()).collect();
+    let actions = actions.as_slice();
+    let has_action = |name: &str| table.iter().any(|a| a.name == name);
     let has_param = |name: &str| params.iter().any(|p| p.name == name);
     let promotable = has_action("promote");
     let mut out = String::new();
@@ -200,16 +155,11 @@ pub fn man_page(provider: &str, agent: &AgentInfo, params: &[ParamSpec], actions
         roff(&normalize_spaces(agent.shortdesc))
     ));
 
-    let mut unique: Vec<&str> = Vec::new();
-    for a in actions {
-        if !unique.contains(&a.name) {
-            unique.push(a.name);
-        }
-    }
+    let names: Vec<&str> = table.iter().map(|a| a.name).collect();
     out.push_str(&format!(
         ".SH \"SYNOPSIS\"\n\\fB{}\\fR [{}]\n",
         roff(agent.name),
-        roff(&unique.join(" | "))
+        roff(&names.join(" | "))
     ));
 
     out.push_str(&format!(
@@ -251,8 +201,11 @@ pub fn man_page(provider: &str, agent: &AgentInfo, params: &[ParamSpec], actions
     out.push_str(
         ".SH \"SUPPORTED ACTIONS\"\n.PP\nThis resource agent supports the following actions (operations):\n",
     );
-    for a in actions {
-        let mut text = action_purpose(a.name).to_string();
+    for (a, purpose) in table
+        .iter()
+        .flat_map(|t| t.advertised.iter().map(move |a| (a, t.purpose)))
+    {
+        let mut text = purpose.to_string();
         text.push_str(&format!(" Suggested minimum timeout: {}s.", a.timeout_s));
         if let Some(interval) = a.interval_s {
             text.push_str(&format!(" Suggested interval: {interval}s."));
@@ -273,15 +226,15 @@ pub fn man_page(provider: &str, agent: &AgentInfo, params: &[ParamSpec], actions
     );
 
     out.push_str(".SH \"RETURN CODES\"\n");
-    for (code, meaning) in RETURN_CODES {
-        if !promotable && matches!(code, OcfCode::RunningPromoted | OcfCode::FailedPromoted) {
+    for code in OcfCode::ALL {
+        if !promotable && code.promotable_only() {
             continue;
         }
         out.push_str(&format!(
             ".PP\n\\fB{}\\fR ({})\n.RS 4\n{}\n.RE\n",
             code.as_i32(),
             roff(code.name()),
-            roff(meaning)
+            roff(code.meaning())
         ));
     }
 
@@ -419,11 +372,21 @@ pub fn man_page(provider: &str, agent: &AgentInfo, params: &[ParamSpec], actions
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actions::{ACTIONS, AGENT};
+    use crate::actions::{ACTION_TABLE, AGENT, Context};
+    use crate::ocf::code::OcfResult;
     use crate::params::{Kind, PARAMS};
 
     fn page() -> String {
-        man_page("pgha", &AGENT, PARAMS, ACTIONS)
+        man_page("pgha", &AGENT, PARAMS, ACTION_TABLE)
+    }
+
+    /// The text of one section of the man page, up to the next `.SH`.
+    fn section<'a>(page: &'a str, name: &str) -> &'a str {
+        let start = page
+            .find(&format!(".SH \"{name}\"\n"))
+            .unwrap_or_else(|| panic!("section {name} missing"));
+        let rest = &page[start + 1..];
+        &rest[..rest.find("\n.SH ").map_or(rest.len(), |i| i + 1)]
     }
 
     #[test]
@@ -449,9 +412,26 @@ mod tests {
     #[test]
     fn man_page_documents_every_action_with_its_timeout() {
         let page = page();
-        for a in ACTIONS {
-            assert!(page.contains(&bold(a.name)), "action {} missing", a.name);
-            assert!(page.contains(&format!("Suggested minimum timeout: {}s.", a.timeout_s)));
+        let supported = section(&page, "SUPPORTED ACTIONS");
+        let synopsis = section(&page, "SYNOPSIS");
+        for a in ACTION_TABLE {
+            assert!(
+                supported.contains(&format!(".PP\n{}", bold(a.name))),
+                "action {} missing from SUPPORTED ACTIONS",
+                a.name
+            );
+            assert!(supported.contains(&roff(a.purpose)), "purpose of {}", a.name);
+            assert!(
+                synopsis.contains(&roff(a.name)),
+                "action {} missing from SYNOPSIS",
+                a.name
+            );
+            for spec in a.advertised {
+                assert!(supported.contains(&format!("Suggested minimum timeout: {}s.", spec.timeout_s)));
+                if let Some(interval) = spec.interval_s {
+                    assert!(supported.contains(&format!("Suggested interval: {interval}s.")));
+                }
+            }
         }
         for section in [
             "NAME",
@@ -470,6 +450,40 @@ mod tests {
         assert!(page.starts_with(".TH \"OCF_PGHA_POSTGRESQL\" \"7\""));
     }
 
+    /// Issue 11: the page said 190 and 191 were never returned while
+    /// monitor returned both. Every code of the table is on the page of a
+    /// promotable agent, with the meaning the code table gives it.
+    #[test]
+    fn man_page_return_codes_are_the_code_table() {
+        let page = page();
+        let codes = section(&page, "RETURN CODES");
+        for code in OcfCode::ALL {
+            let entry = format!(
+                ".PP\n\\fB{}\\fR ({})\n.RS 4\n{}\n.RE\n",
+                code.as_i32(),
+                roff(code.name()),
+                roff(code.meaning())
+            );
+            assert!(
+                codes.contains(&entry),
+                "{code} missing or stale in RETURN CODES:\n{codes}"
+            );
+        }
+        assert!(!codes.contains("never returned"), "{codes}");
+    }
+
+    #[test]
+    fn markdown_return_codes_list_every_code() {
+        let table = markdown_return_codes();
+        for code in OcfCode::ALL {
+            assert!(
+                table.contains(&format!("| {} | `{}` |", code.as_i32(), code.name())),
+                "{table}"
+            );
+        }
+        assert_eq!(table.lines().count(), OcfCode::ALL.len() + 2);
+    }
+
     #[test]
     fn roff_escapes_control_characters() {
         assert_eq!(roff("a-b \\n"), "a\\-b \\en");
@@ -483,17 +497,11 @@ mod tests {
             kind: Kind::String,
             default: None,
             required: true,
+            range: None,
             reloadable: false,
             unique_group: None,
             shortdesc: "s",
             longdesc: "l",
-        }];
-        let mut actions = vec![ActionSpec {
-            name: "monitor",
-            timeout_s: 10,
-            interval_s: Some(15),
-            depth: Some(0),
-            role: None,
         }];
         let agent = AgentInfo {
             name: "postgresql",
@@ -501,25 +509,50 @@ mod tests {
             shortdesc: "s",
             longdesc: "l",
         };
-        let single = man_page("pgha", &agent, &params, &actions);
-        assert!(!single.contains("promotable notify"), "{single}");
-        assert!(!single.contains("OCF_RUNNING_PROMOTED"), "{single}");
-        assert!(single.contains("op monitor interval=15s timeout=10s"), "{single}");
-        actions.push(ActionSpec {
+        fn nothing(_: &Context) -> OcfResult {
+            Ok(OcfCode::Success)
+        }
+        const MONITOR: &[ActionSpec] = &[ActionSpec {
             name: "monitor",
             timeout_s: 10,
-            interval_s: Some(16),
-            depth: None,
-            role: Some("Promoted"),
-        });
-        actions.push(ActionSpec {
+            interval_s: Some(15),
+            depth: Some(0),
+            role: None,
+        }];
+        const MONITORS: &[ActionSpec] = &[
+            MONITOR[0],
+            ActionSpec {
+                name: "monitor",
+                timeout_s: 10,
+                interval_s: Some(16),
+                depth: None,
+                role: Some("Promoted"),
+            },
+        ];
+        const PROMOTE: &[ActionSpec] = &[ActionSpec {
             name: "promote",
             timeout_s: 30,
             interval_s: None,
             depth: None,
             role: None,
-        });
-        let clone = man_page("pgha", &agent, &params, &actions);
+        }];
+        let entry = |name, advertised| Action {
+            name,
+            run: nothing,
+            needs_resource: false,
+            purpose: "p",
+            advertised,
+        };
+        let single = man_page("pgha", &agent, &params, &[entry("monitor", MONITOR)]);
+        assert!(!single.contains("promotable notify"), "{single}");
+        assert!(!single.contains("OCF_RUNNING_PROMOTED"), "{single}");
+        assert!(single.contains("op monitor interval=15s timeout=10s"), "{single}");
+        let clone = man_page(
+            "pgha",
+            &agent,
+            &params,
+            &[entry("monitor", MONITORS), entry("promote", PROMOTE)],
+        );
         assert!(
             clone.contains("promotable notify=true promoted\\-max=1"),
             "{clone}"

@@ -34,13 +34,20 @@ const OCF_PROVIDER: &str = "pgha";
 /// Pacemaker cuts exit reasons at 128 bytes (EXIT_REASON_MAX_LEN).
 const EXIT_REASON_MAX: usize = 127;
 
-const ACTIONS_HELP: &str =
-    "Actions (OCF 1.1): start, stop, monitor, promote, demote, notify, validate-all, reload-agent,
-meta-data, usage. For operators: pgha status [--resource NAME] [--json].
-Parameters are read from OCF_RESKEY_<name> environment variables; run `pgha meta-data` to list them.";
+/// The help after the usage line: the OCF actions from the action table,
+/// then the binary's own commands (usage, doc, status), which are not OCF
+/// actions and are handled here before dispatch.
+fn actions_help() -> String {
+    format!(
+        "Actions (OCF 1.1): {}, usage.
+For operators: pgha status [--resource NAME] [--json]; pgha doc markdown|codes|man.
+Parameters are read from OCF_RESKEY_<name> environment variables; run `pgha meta-data` to list them.",
+        actions::names().join(", ")
+    )
+}
 
 #[derive(Parser, Debug)]
-#[command(name = "pgha", version, about = "PostgreSQL resource agent for Pacemaker (ocf:pgha:postgresql)", after_help = ACTIONS_HELP)]
+#[command(name = "pgha", version, about = "PostgreSQL resource agent for Pacemaker (ocf:pgha:postgresql)", after_help = actions_help())]
 struct Cli {
     /// The OCF action to run.
     action: Option<String>,
@@ -61,11 +68,11 @@ fn main() -> ExitCode {
         Some("doc") => return print_doc(cli.rest.first().map(String::as_str)),
         Some("status") => return print_status(&cli.rest),
         Some("usage" | "help") => {
-            return print_out(&format!("usage: pgha <action>\n{ACTIONS_HELP}\n"));
+            return print_out(&format!("usage: pgha <action>\n{}\n", actions_help()));
         }
         Some(action) => action.to_string(),
         None => {
-            print_err(&format!("usage: pgha <action>\n{ACTIONS_HELP}"));
+            print_err(&format!("usage: pgha <action>\n{}", actions_help()));
             return exit(OcfCode::ErrArgs);
         }
     };
@@ -85,19 +92,21 @@ fn main() -> ExitCode {
     }
 }
 
-/// `pgha doc markdown|man`: documentation generated from the parameter and
-/// action tables (the README's table, the man page ocf_pgha_postgresql(7)).
+/// `pgha doc markdown|codes|man`: documentation generated from the tables
+/// (the README's parameter and return-code tables, the man page
+/// ocf_pgha_postgresql(7)).
 fn print_doc(what: Option<&str>) -> ExitCode {
     match what {
         Some("markdown") => print_out(&doc::markdown_table(params::PARAMS)),
+        Some("codes") => print_out(&doc::markdown_return_codes()),
         Some("man") => print_out(&doc::man_page(
             OCF_PROVIDER,
             &actions::AGENT,
             params::PARAMS,
-            actions::ACTIONS,
+            actions::ACTION_TABLE,
         )),
         _ => {
-            print_err("usage: pgha doc markdown|man");
+            print_err("usage: pgha doc markdown|codes|man");
             exit(OcfCode::ErrArgs)
         }
     }
@@ -166,6 +175,24 @@ fn exit(code: OcfCode) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn help_names_every_action_of_the_table() {
+        let help = actions_help();
+        let listed = help
+            .strip_prefix("Actions (OCF 1.1): ")
+            .and_then(|h| h.split_once(".\n"))
+            .map(|(list, _)| list.split(", ").collect::<Vec<_>>())
+            .unwrap_or_default();
+        for a in actions::ACTION_TABLE {
+            assert!(
+                listed.contains(&a.name),
+                "{} missing from the help:\n{help}",
+                a.name
+            );
+        }
+        assert!(listed.contains(&"usage"), "{help}");
+    }
 
     #[test]
     fn exit_reasons_are_one_line_within_the_limit() {

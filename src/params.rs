@@ -41,6 +41,10 @@ pub struct ParamSpec {
     /// when it is computed (the long description then says how).
     pub default: Option<&'static str>,
     pub required: bool,
+    /// For an integer, the smallest and largest value accepted: the one
+    /// place the range is written. [`Config::parse`] checks it, and a test
+    /// checks that the long description states it (`min-max`).
+    pub range: Option<(u64, u64)>,
     /// A change takes effect without restarting PostgreSQL (`reload-agent`).
     pub reloadable: bool,
     /// Parameters in the same group must not be equal across resources.
@@ -56,6 +60,7 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: Kind::String,
         default: None,
         required: true,
+        range: None,
         reloadable: false,
         unique_group: Some("pgdata"),
         shortdesc: "Configuration directory (pg_ctl -D)",
@@ -67,6 +72,7 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: Kind::String,
         default: None,
         required: false,
+        range: None,
         reloadable: false,
         unique_group: Some("datadir"),
         shortdesc: "Data directory, when it differs from pgdata",
@@ -78,6 +84,7 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: Kind::String,
         default: None,
         required: false,
+        range: None,
         reloadable: false,
         unique_group: None,
         shortdesc: "Directory of the PostgreSQL server binaries",
@@ -90,6 +97,7 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: Kind::String,
         default: Some("postgres"),
         required: false,
+        range: None,
         reloadable: false,
         unique_group: None,
         shortdesc: "Operating system user that owns and runs PostgreSQL",
@@ -101,6 +109,7 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: Kind::String,
         default: Some("/var/run/postgresql"),
         required: false,
+        range: None,
         reloadable: true,
         unique_group: None,
         shortdesc: "Socket directory or address the probe connects to",
@@ -112,6 +121,7 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: Kind::Integer,
         default: Some("5432"),
         required: false,
+        range: Some((1, 65535)),
         reloadable: false,
         unique_group: None,
         shortdesc: "Port PostgreSQL listens on",
@@ -123,6 +133,7 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: Kind::String,
         default: Some("postgres"),
         required: false,
+        range: None,
         reloadable: true,
         unique_group: None,
         shortdesc: "Database the probe connects to",
@@ -133,6 +144,7 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: Kind::Integer,
         default: Some("5"),
         required: false,
+        range: Some((1, 3600)),
         reloadable: true,
         unique_group: None,
         shortdesc: "Seconds the health probe may take",
@@ -145,6 +157,7 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: Kind::String,
         default: Some(""),
         required: false,
+        range: None,
         reloadable: false,
         unique_group: None,
         shortdesc: "Extra arguments for the postgres server",
@@ -156,6 +169,7 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: Kind::String,
         default: None,
         required: false,
+        range: None,
         reloadable: false,
         unique_group: None,
         shortdesc: "File for the server's own output",
@@ -168,6 +182,7 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: Kind::String,
         default: Some(""),
         required: false,
+        range: None,
         reloadable: false,
         unique_group: None,
         shortdesc: "How standbys reach the primary (promotable clone)",
@@ -183,6 +198,7 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: Kind::Boolean,
         default: Some("false"),
         required: false,
+        range: None,
         reloadable: true,
         unique_group: None,
         shortdesc: "Rewind a diverged former primary with pg_rewind",
@@ -196,6 +212,7 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: Kind::Integer,
         default: Some("0"),
         required: false,
+        range: Some((0, u64::MAX)),
         reloadable: true,
         unique_group: None,
         shortdesc: "Replication lag, in bytes, beyond which a standby may not be promoted",
@@ -207,6 +224,7 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: Kind::String,
         default: Some("async"),
         required: false,
+        range: None,
         reloadable: true,
         unique_group: None,
         shortdesc: "async, sync or strict-sync",
@@ -221,6 +239,7 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: Kind::Integer,
         default: Some("1"),
         required: false,
+        range: Some((1, 100)),
         reloadable: true,
         unique_group: None,
         shortdesc: "How many standbys confirm each commit in sync modes",
@@ -232,6 +251,7 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: Kind::Boolean,
         default: Some("true"),
         required: false,
+        range: None,
         reloadable: false,
         unique_group: None,
         shortdesc: "Keep one physical replication slot per cluster node (promotable clone)",
@@ -249,6 +269,7 @@ pub const PARAMS: &[ParamSpec] = &[
         kind: Kind::Integer,
         default: Some("600"),
         required: false,
+        range: Some((0, 31_536_000)),
         reloadable: true,
         unique_group: None,
         shortdesc: "Seconds before the slot of a departed node is dropped",
@@ -351,16 +372,25 @@ impl Config {
     /// own name stands in; start always has one). Every error is
     /// ERR_CONFIGURED: such a value can never work.
     pub fn parse(values: &BTreeMap<String, String>, resource: Option<&str>) -> OcfResult<Config> {
+        // Every default and range below comes from PARAMS: the value given,
+        // else the table's default; nothing here restates either.
         let get = |name: &str| -> Option<&str> {
+            debug_assert!(spec(name).is_some(), "{name} is not in PARAMS");
             values
                 .get(name)
                 .map(|v| v.trim())
                 .filter(|v| !v.is_empty())
                 .or_else(|| spec(name).and_then(|s| s.default).filter(|d| !d.is_empty()))
         };
+        // A parameter with a literal default (or an empty one) always has a value.
+        let value = |name: &str| -> &str { get(name).unwrap_or("") };
+        let int = |name: &str| -> OcfResult<u64> {
+            let (min, max) = spec(name).and_then(|s| s.range).unwrap_or((0, u64::MAX));
+            integer(name, value(name), min, max)
+        };
         let Location { pgdata, datadir } = Location::parse(values)?;
         let bindir = get("bindir").map(|v| absolute_path("bindir", v)).transpose()?;
-        let system_user = get("system_user").unwrap_or("postgres").to_string();
+        let system_user = value("system_user").to_string();
         if system_user == "root" || system_user == "0" {
             return Err(OcfError::configured(
                 "system_user=root: PostgreSQL refuses to run as root; use the owner of the data directory",
@@ -374,7 +404,7 @@ impl Config {
                 "system_user '{system_user}' is not a valid user name"
             )));
         }
-        let pghost = match get("pghost").unwrap_or("/var/run/postgresql") {
+        let pghost = match value("pghost") {
             h if h.starts_with('/') => PgHost::Socket(PathBuf::from(h)),
             h if h.chars().any(|c| c.is_whitespace() || "'\\/".contains(c)) => {
                 return Err(OcfError::configured(format!(
@@ -383,32 +413,27 @@ impl Config {
             }
             h => PgHost::Tcp(h.to_string()),
         };
-        let pgport = integer("pgport", get("pgport").unwrap_or("5432"), 1, 65535)? as u16;
-        let pgdatabase = get("pgdatabase").unwrap_or("postgres").to_string();
-        let probe_timeout = Duration::from_secs(integer(
-            "probe_timeout",
-            get("probe_timeout").unwrap_or("5"),
-            1,
-            3600,
-        )?);
-        let start_opts = split_words(get("start_opts").unwrap_or(""))
-            .map_err(|e| OcfError::configured(format!("start_opts: {e}")))?;
+        let pgport = int("pgport")? as u16;
+        let pgdatabase = value("pgdatabase").to_string();
+        let probe_timeout = Duration::from_secs(int("probe_timeout")?);
+        let start_opts =
+            split_words(value("start_opts")).map_err(|e| OcfError::configured(format!("start_opts: {e}")))?;
         check_start_opts(&start_opts)?;
         let logfile = match get("logfile") {
             Some(v) => absolute_path("logfile", v)?,
             None => PathBuf::from(format!("/var/log/pgha/{}.log", resource.unwrap_or("postgresql"))),
         };
-        let primary_conninfo = get("primary_conninfo").unwrap_or("").to_string();
+        let primary_conninfo = value("primary_conninfo").to_string();
         if primary_conninfo.contains('\n') {
             return Err(OcfError::configured("primary_conninfo must be a single line"));
         }
         check_primary_conninfo(&primary_conninfo)?;
-        let rewind = parse_bool("rewind", get("rewind").unwrap_or("false"))?;
-        let maxlag = integer("maxlag", get("maxlag").unwrap_or("0"), 0, u64::MAX)?;
-        let replication_mode = ReplicationMode::parse(get("replication_mode").unwrap_or("async"))?;
-        let sync_standbys = integer("sync_standbys", get("sync_standbys").unwrap_or("1"), 1, 100)? as u32;
-        let replication_slots = parse_bool("replication_slots", get("replication_slots").unwrap_or("true"))?;
-        let slot_grace_s = integer("slot_grace", get("slot_grace").unwrap_or("600"), 0, 31_536_000)?;
+        let rewind = parse_bool("rewind", value("rewind"))?;
+        let maxlag = int("maxlag")?;
+        let replication_mode = ReplicationMode::parse(value("replication_mode"))?;
+        let sync_standbys = int("sync_standbys")? as u32;
+        let replication_slots = parse_bool("replication_slots", value("replication_slots"))?;
+        let slot_grace_s = int("slot_grace")?;
         Ok(Config {
             pgdata,
             datadir,
@@ -774,6 +799,77 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         assert_eq!(unknown_names(&map), vec!["pgprot"]);
+    }
+
+    /// The range lives in the table alone; the prose that states it must
+    /// follow, and the default must lie inside it.
+    #[test]
+    fn integer_ranges_are_in_the_table_and_in_the_docs() {
+        for p in PARAMS {
+            match (p.kind, p.range) {
+                (Kind::Integer, Some((min, max))) => {
+                    assert!(min <= max, "{}", p.name);
+                    if let Some(d) = p.default {
+                        let d: u64 = d.parse().unwrap_or_else(|_| panic!("{} default", p.name));
+                        assert!((min..=max).contains(&d), "default of {} out of its range", p.name);
+                    }
+                    // Only a bound that means something is stated: maxlag takes
+                    // any byte count.
+                    if max != u64::MAX {
+                        let stated = format!("{min}-{max}");
+                        assert!(
+                            normalize(p.longdesc).contains(&stated),
+                            "the longdesc of {} does not state its range {stated}",
+                            p.name
+                        );
+                    }
+                }
+                (Kind::Integer, None) => panic!("integer {} has no range", p.name),
+                (_, Some(_)) => panic!("{} has a range but is not an integer", p.name),
+                (_, None) => {}
+            }
+        }
+    }
+
+    fn normalize(text: &str) -> String {
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_tables_range() {
+        for p in PARAMS {
+            let Some((min, max)) = p.range else { continue };
+            let mut cases = vec![];
+            if min > 0 {
+                cases.push((min - 1).to_string());
+            }
+            if max < u64::MAX {
+                cases.push((max + 1).to_string());
+            }
+            for bad in cases {
+                let e = parse(&[("pgdata", "/d"), (p.name, &bad)]).unwrap_err();
+                assert_eq!(e.code, OcfCode::ErrConfigured, "{}={bad}", p.name);
+                assert!(e.reason.contains(&format!("{min}-{max}")), "{}", e.reason);
+            }
+            for good in [min, max] {
+                assert!(
+                    parse(&[("pgdata", "/d"), (p.name, &good.to_string())]).is_ok(),
+                    "{}={good}",
+                    p.name
+                );
+            }
+        }
+    }
+
+    /// Every literal default is what an unset parameter parses to: the
+    /// defaults of the metadata are the ones the agent applies.
+    #[test]
+    fn unset_parameters_take_the_tables_default() {
+        let unset = parse(&[("pgdata", "/d")]).unwrap();
+        let mut explicit: Vec<(&str, &str)> = vec![("pgdata", "/d")];
+        explicit.extend(PARAMS.iter().filter_map(|p| p.default.map(|d| (p.name, d))));
+        let given = parse(&explicit).unwrap();
+        assert_eq!(format!("{unset:?}"), format!("{given:?}"));
     }
 
     #[test]

@@ -48,23 +48,100 @@ pub const AGENT: AgentInfo = AgentInfo {
         no pg_ctl) and escalate stop from fast to immediate to SIGKILL within the operation timeout.",
 };
 
-/// Advertised actions: pcs copies each one (but meta-data and validate-all)
-/// into the CIB as a default operation, so only actions that do something
-/// are listed.
-pub const ACTIONS: &[ActionSpec] = &[
-    action("start", 60, None, None),
-    action("stop", 60, None, None),
-    // Pacemaker tells recurring operations apart by interval only, so the
-    // two roles need two intervals; a monitor without a role runs for a
-    // primitive, and for the unpromoted instances of a clone.
-    action("monitor", 10, Some(15), Some("Promoted")),
-    action("monitor", 10, Some(16), None),
-    action("promote", 60, None, None),
-    action("demote", 120, None, None),
-    action("notify", 60, None, None),
-    action("reload-agent", 10, None, None),
-    action("validate-all", 10, None, None),
-    action("meta-data", 5, None, None),
+/// One action of the agent: the only place its name is written. Dispatch,
+/// the metadata's `<actions>`, the help text of `pgha usage` and the man
+/// page's SYNOPSIS and SUPPORTED ACTIONS are all derived from [`ACTION_TABLE`],
+/// so no list of action names can fall behind (issue 11: four did).
+pub struct Action {
+    /// The OCF 1.1 action name Pacemaker passes as the first argument.
+    pub name: &'static str,
+    /// What carries it out.
+    pub run: fn(&Context) -> OcfResult,
+    /// It keeps memory or attributes under the resource's name, so it
+    /// refuses to run without `OCF_RESOURCE_INSTANCE`. stop is not one: it
+    /// stops without a name, and only skips the bookkeeping.
+    pub needs_resource: bool,
+    /// One sentence for the man page.
+    pub purpose: &'static str,
+    /// Its `<action>` elements in the metadata, with the defaults pcs copies
+    /// into the CIB (pcs copies each one but meta-data and validate-all, so
+    /// only actions that do something are listed).
+    pub advertised: &'static [ActionSpec],
+}
+
+/// Every action, in the order the metadata, the help and the man page show
+/// them. `usage`, `help`, `doc` and `status` are commands of the binary, not
+/// OCF actions: `main` handles them before dispatch.
+pub const ACTION_TABLE: &[Action] = &[
+    Action {
+        name: "start",
+        run: start::run,
+        needs_resource: true,
+        purpose: "Starts PostgreSQL as system_user and returns once the health probe answers.",
+        advertised: &[action("start", 60, None, None)],
+    },
+    Action {
+        name: "stop",
+        run: stop::run,
+        needs_resource: false,
+        purpose: "Stops PostgreSQL: fast shutdown, then immediate, then SIGKILL of every process of the instance, within the timeout.",
+        advertised: &[action("stop", 60, None, None)],
+    },
+    Action {
+        name: "monitor",
+        run: monitor::run,
+        needs_resource: true,
+        purpose: "Runs the bounded health probe and reports the state of the instance.",
+        // Pacemaker tells recurring operations apart by interval only, so the
+        // two roles need two intervals; a monitor without a role runs for a
+        // primitive, and for the unpromoted instances of a clone.
+        advertised: &[
+            action("monitor", 10, Some(15), Some("Promoted")),
+            action("monitor", 10, Some(16), None),
+        ],
+    },
+    Action {
+        name: "promote",
+        run: promote::run,
+        needs_resource: true,
+        purpose: "Promotes the local standby to primary.",
+        advertised: &[action("promote", 60, None, None)],
+    },
+    Action {
+        name: "demote",
+        run: demote::run,
+        needs_resource: true,
+        purpose: "Turns the local primary back into a standby.",
+        advertised: &[action("demote", 120, None, None)],
+    },
+    Action {
+        name: "notify",
+        run: notify::run,
+        needs_resource: true,
+        purpose: "Receives the pre and post notifications of a promotable clone.",
+        advertised: &[action("notify", 60, None, None)],
+    },
+    Action {
+        name: "reload-agent",
+        run: validate::reload_agent,
+        needs_resource: false,
+        purpose: "Applies the parameters marked reloadable without restarting PostgreSQL.",
+        advertised: &[action("reload-agent", 10, None, None)],
+    },
+    Action {
+        name: "validate-all",
+        run: validate::run,
+        needs_resource: false,
+        purpose: "Checks the parameters; OCF_CHECK_LEVEL=10 also checks this host (user, directories, binaries).",
+        advertised: &[action("validate-all", 10, None, None)],
+    },
+    Action {
+        name: "meta-data",
+        run: meta_data,
+        needs_resource: false,
+        purpose: "Prints the OCF 1.1 metadata.",
+        advertised: &[action("meta-data", 5, None, None)],
+    },
 ];
 
 const fn action(
@@ -80,6 +157,28 @@ const fn action(
         depth: if interval_s.is_some() { Some(0) } else { None },
         role,
     }
+}
+
+fn meta_data(_: &Context) -> OcfResult {
+    meta_data::run()
+}
+
+/// Looks an action up by the name Pacemaker passed.
+pub fn find(name: &str) -> Option<&'static Action> {
+    ACTION_TABLE.iter().find(|a| a.name == name)
+}
+
+/// The `<action>` elements of the metadata, in table order.
+pub fn advertised() -> Vec<ActionSpec> {
+    ACTION_TABLE
+        .iter()
+        .flat_map(|a| a.advertised.iter().copied())
+        .collect()
+}
+
+/// The action names, for the help text: `start, stop, ...`.
+pub fn names() -> Vec<&'static str> {
+    ACTION_TABLE.iter().map(|a| a.name).collect()
 }
 
 /// Everything an action works with.
@@ -214,31 +313,92 @@ impl Context {
     }
 }
 
-/// Actions that keep memory or attributes under the resource's name. stop
-/// is not one: it stops without a name, and only skips the bookkeeping.
-fn needs_resource(action: &str) -> bool {
-    matches!(action, "start" | "monitor" | "promote" | "demote" | "notify")
-}
-
-/// Runs `action`; the names are those of the OCF 1.1 API.
+/// Runs `action`; the names are those of the OCF 1.1 API, from
+/// [`ACTION_TABLE`].
 pub fn dispatch(action: &str, ctx: &Context) -> OcfResult {
     log_debug!("action {action}, timeout {:?}", ctx.env.timeout());
-    if needs_resource(action) {
+    let Some(entry) = find(action) else {
+        return Err(OcfError::new(
+            OcfCode::ErrUnimplemented,
+            format!("action '{action}' is not implemented by this agent"),
+        ));
+    };
+    if entry.needs_resource {
         ctx.require_resource()?;
     }
-    match action {
-        "meta-data" => meta_data::run(),
-        "validate-all" => validate::run(ctx),
-        "reload-agent" => validate::reload_agent(ctx),
-        "start" => start::run(ctx),
-        "stop" => stop::run(ctx),
-        "monitor" => monitor::run(ctx),
-        "promote" => promote::run(ctx),
-        "demote" => demote::run(ctx),
-        "notify" => notify::run(ctx),
-        other => Err(OcfError::new(
-            OcfCode::ErrUnimplemented,
-            format!("action '{other}' is not implemented by this agent"),
-        )),
+    (entry.run)(ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ocf::metadata;
+    use crate::params::PARAMS;
+
+    #[test]
+    fn action_names_are_unique_and_their_specs_carry_them() {
+        for a in ACTION_TABLE {
+            assert_eq!(
+                ACTION_TABLE.iter().filter(|b| b.name == a.name).count(),
+                1,
+                "{}",
+                a.name
+            );
+            assert!(!a.advertised.is_empty(), "{} is not advertised", a.name);
+            assert!(a.advertised.iter().all(|s| s.name == a.name), "{}", a.name);
+            assert!(a.purpose.ends_with('.'), "{}", a.name);
+            assert!(find(a.name).is_some_and(|f| f.purpose == a.purpose), "{}", a.name);
+        }
+        for own in ["usage", "help", "doc", "status"] {
+            assert!(
+                find(own).is_none(),
+                "{own} is a command of the binary, not an OCF action"
+            );
+        }
+    }
+
+    /// The metadata's `<actions>` is the table, flattened, in its order:
+    /// monitor twice (Promoted at 15 s, the other role at 16 s).
+    #[test]
+    fn metadata_advertises_every_action_of_the_table() {
+        let mut out = Vec::new();
+        metadata::write(&mut out, &AGENT, PARAMS, &advertised()).unwrap();
+        let xml = String::from_utf8(out).unwrap();
+        for a in ACTION_TABLE {
+            assert!(
+                xml.contains(&format!("<action name=\"{}\"", a.name)),
+                "{} missing from the metadata:\n{xml}",
+                a.name
+            );
+        }
+        let order: Vec<(&str, Option<u32>, Option<&str>)> = advertised()
+            .iter()
+            .map(|s| (s.name, s.interval_s, s.role))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("start", None, None),
+                ("stop", None, None),
+                ("monitor", Some(15), Some("Promoted")),
+                ("monitor", Some(16), None),
+                ("promote", None, None),
+                ("demote", None, None),
+                ("notify", None, None),
+                ("reload-agent", None, None),
+                ("validate-all", None, None),
+                ("meta-data", None, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn actions_that_keep_state_under_the_resource_name_require_it() {
+        let needing: Vec<&str> = ACTION_TABLE
+            .iter()
+            .filter(|a| a.needs_resource)
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(needing, ["start", "monitor", "promote", "demote", "notify"]);
     }
 }

@@ -13,9 +13,10 @@
 //!   would find out: the socket directory pghost names exists, and the
 //!   binaries in bindir are of the major version PG_VERSION says.
 //!
-//! `reload-agent` applies a change of reloadable parameters (pghost,
-//! pgdatabase, probe_timeout): the agent reads its parameters at every call,
-//! so there is nothing to do but check the new values.
+//! `reload-agent` applies a change of the parameters marked reloadable in
+//! [`crate::params::PARAMS`] (the table alone says which; the metadata, the
+//! man page and the README show its flag): the agent reads its parameters at
+//! every call, so there is nothing to do but check the new values.
 
 use super::Context;
 use crate::exec;
@@ -92,7 +93,15 @@ fn parse_server_version(text: &str) -> Option<u32> {
 
 pub fn reload_agent(ctx: &Context) -> OcfResult {
     ctx.config()?;
-    log_info!("reloadable parameters applied");
+    let reloadable: Vec<&str> = crate::params::PARAMS
+        .iter()
+        .filter(|p| p.reloadable)
+        .map(|p| p.name)
+        .collect();
+    log_info!(
+        "the parameters marked reloadable are applied ({})",
+        reloadable.join(", ")
+    );
     Ok(OcfCode::Success)
 }
 

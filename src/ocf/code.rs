@@ -56,6 +56,68 @@ impl OcfCode {
         }
     }
 
+    /// Every code, in the order of the OCF 1.1 API ("Exit codes"): the order
+    /// the man page and the README list them in.
+    pub const ALL: [OcfCode; 12] = [
+        OcfCode::Success,
+        OcfCode::ErrGeneric,
+        OcfCode::ErrArgs,
+        OcfCode::ErrUnimplemented,
+        OcfCode::ErrPerm,
+        OcfCode::ErrInstalled,
+        OcfCode::ErrConfigured,
+        OcfCode::NotRunning,
+        OcfCode::RunningPromoted,
+        OcfCode::FailedPromoted,
+        OcfCode::Degraded,
+        OcfCode::DegradedPromoted,
+    ];
+
+    /// What this code means when pgha returns it: the one place it is
+    /// written. The man page's RETURN CODES and the README's return-code
+    /// table are generated from it (`pgha doc man`, `pgha doc codes`), so
+    /// they cannot claim a code is never returned while monitor returns it
+    /// (issue 11: the man page said so of 190 and 191).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            OcfCode::Success => {
+                "The action succeeded; for monitor, the instance runs and answers the probe (as a standby when the resource is a promotable clone)."
+            }
+            OcfCode::ErrGeneric => {
+                "The action failed, or monitor found the instance crashed or not answering within probe_timeout. The exit reason says which."
+            }
+            OcfCode::ErrArgs => {
+                "A parameter names something missing on this host (a directory, a socket directory), or the server refuses the probe's credentials."
+            }
+            OcfCode::ErrUnimplemented => {
+                "The action is not implemented by this agent, or needs a promotable clone (promote and demote of a primitive)."
+            }
+            OcfCode::ErrPerm => "Ownership or mode of the data directory is wrong for system_user.",
+            OcfCode::ErrInstalled => "PostgreSQL binaries or system_user are missing on this host.",
+            OcfCode::ErrConfigured => {
+                "A parameter value can never work, on any node (bad syntax, out of range, system_user=root)."
+            }
+            OcfCode::NotRunning => "Monitor: the instance is cleanly stopped.",
+            OcfCode::RunningPromoted => "Monitor, promotable clone: the instance runs as the primary.",
+            OcfCode::FailedPromoted => "Monitor, promotable clone: the primary failed.",
+            OcfCode::Degraded => {
+                "Monitor: the instance runs and answers but is at risk, and the exit reason says why: a clone's standby that has not streamed for 30 seconds, or a host check (binaries, user, data directory mode) that a start here would fail, found while the server runs. Pacemaker counts it as running."
+            }
+            OcfCode::DegradedPromoted => {
+                "Monitor, promotable clone: the primary runs but is at risk: SPLIT BRAIN (another node also reports itself primary), two nodes whose names map to one replication slot, or a host check that a start here would fail. Pacemaker counts it as running promoted."
+            }
+        }
+    }
+
+    /// Codes only a promotable clone returns: a primitive has no roles, so
+    /// its documentation leaves them out.
+    pub fn promotable_only(self) -> bool {
+        matches!(
+            self,
+            OcfCode::RunningPromoted | OcfCode::FailedPromoted | OcfCode::DegradedPromoted
+        )
+    }
+
     /// The OCF 1.1 name, as logs and the man page spell it.
     pub fn name(self) -> &'static str {
         match self {
@@ -152,6 +214,18 @@ mod tests {
         assert_eq!(OcfCode::NotRunning.as_i32(), 7);
         assert_eq!(OcfCode::FailedPromoted.as_i32(), 9);
         assert_eq!(OcfCode::DegradedPromoted.as_i32(), 191);
+    }
+
+    #[test]
+    fn every_code_is_listed_once_with_its_meaning() {
+        for code in OcfCode::ALL {
+            assert!(code.meaning().ends_with('.'), "{code}");
+            assert_eq!(OcfCode::ALL.iter().filter(|c| **c == code).count(), 1, "{code}");
+        }
+        // as_i32 matches every variant and no two share a number: twelve
+        // distinct numbers are all twelve variants.
+        let numbers: Vec<i32> = OcfCode::ALL.iter().map(|c| c.as_i32()).collect();
+        assert_eq!(numbers, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 190, 191]);
     }
 
     #[test]

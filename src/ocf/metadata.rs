@@ -21,6 +21,7 @@ pub struct AgentInfo {
 }
 
 /// One advertised action, with the defaults pcs copies into the CIB.
+#[derive(Clone, Copy, Debug)]
 pub struct ActionSpec {
     pub name: &'static str,
     pub timeout_s: u32,
@@ -142,6 +143,7 @@ mod tests {
             kind: Kind::Integer,
             default: Some("5"),
             required: false,
+            range: Some((0, 10)),
             reloadable: true,
             unique_group: None,
             shortdesc: "short",

@@ -70,3 +70,130 @@ fn readme_parameter_table_is_the_generated_one() {
         "README.md's parameter table is stale: paste the output of `pgha doc markdown`"
     );
 }
+
+/// `pgha <args>`, which must succeed; its stdout.
+fn pgha_output(args: &[&str]) -> String {
+    let out = std::process::Command::new(AGENT).args(args).output().unwrap();
+    assert!(out.status.success(), "pgha {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+}
+
+/// The numbers of the return-code table `pgha doc codes` prints.
+fn table_codes() -> Vec<String> {
+    pgha_output(&["doc", "codes"])
+        .lines()
+        .skip(2)
+        .map(|row| {
+            row.trim_start_matches("| ")
+                .split(' ')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// The distinct action names of the metadata, in order.
+fn advertised_actions() -> Vec<String> {
+    let xml = metadata_xml();
+    let mut names: Vec<String> = Vec::new();
+    for part in xml.split(r#"<action name=""#).skip(1) {
+        let name = part.split('"').next().unwrap().to_string();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+#[test]
+fn readme_return_codes_are_the_generated_ones() {
+    let table = pgha_output(&["doc", "codes"]);
+    assert!(
+        readme().contains(&table),
+        "README.md's return-code table is stale: paste the output of `pgha doc codes`"
+    );
+}
+
+/// Issue 11: the man page said 190 and 191 were never returned, while
+/// monitor returns both. Every code of the table has its entry.
+#[test]
+fn man_page_lists_every_return_code_of_the_table() {
+    let page = pgha_output(&["doc", "man"]);
+    let section = page
+        .split(".SH \"RETURN CODES\"")
+        .nth(1)
+        .and_then(|rest| rest.split("\n.SH ").next())
+        .expect("RETURN CODES section");
+    let codes = table_codes();
+    assert!(
+        codes.contains(&"190".to_string()) && codes.contains(&"191".to_string()),
+        "{codes:?}"
+    );
+    for code in codes {
+        assert!(
+            section.contains(&format!(".PP\n\\fB{code}\\fR (")),
+            "return code {code} missing from the man page:\n{section}"
+        );
+    }
+}
+
+/// Every action the metadata advertises is in the help, in the man page and
+/// dispatched (none reaches dispatch's "not implemented"; run bare, each
+/// stops at its first configuration check, which touches nothing).
+#[test]
+fn every_advertised_action_is_in_the_help_the_man_page_and_dispatch() {
+    let actions = advertised_actions();
+    for expected in [
+        "start",
+        "stop",
+        "monitor",
+        "promote",
+        "demote",
+        "notify",
+        "reload-agent",
+        "validate-all",
+        "meta-data",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == expected),
+            "{expected} not advertised: {actions:?}"
+        );
+    }
+    let usage = Agent::bare().run("usage");
+    usage.expect(rc::SUCCESS);
+    let page = pgha_output(&["doc", "man"]);
+    let synopsis = page
+        .split(".SH \"SYNOPSIS\"")
+        .nth(1)
+        .unwrap()
+        .split("\n.SH ")
+        .next()
+        .unwrap();
+    for action in &actions {
+        assert!(
+            usage.stdout.contains(action.as_str()),
+            "{action} missing from the help:\n{usage}"
+        );
+        let roff_name = action.replace('-', "\\-");
+        assert!(
+            page.contains(&format!(".PP\n\\fB{roff_name}\\fR")),
+            "{action} missing from the man page's SUPPORTED ACTIONS"
+        );
+        assert!(
+            synopsis.contains(&roff_name),
+            "{action} missing from the SYNOPSIS"
+        );
+        // promote and demote of a primitive answer 3 too, with their own
+        // reason; only dispatch's fallback says "not implemented".
+        let out = Agent::bare().run(action);
+        assert!(
+            !out.stderr.contains("is not implemented by this agent"),
+            "{action} is advertised but not dispatched:\n{out}"
+        );
+    }
+}
