@@ -97,7 +97,9 @@ impl OcfCode {
             OcfCode::ErrConfigured => {
                 "A parameter value can never work, on any node (bad syntax, out of range, system_user=root)."
             }
-            OcfCode::NotRunning => "Monitor: the instance is cleanly stopped.",
+            OcfCode::NotRunning => {
+                "Monitor: the instance is cleanly stopped, or was stopped by the agent's own forced stop (the next start replays its WAL)."
+            }
             OcfCode::RunningPromoted => "Monitor, promotable clone: the instance runs as the primary.",
             OcfCode::FailedPromoted => "Monitor, promotable clone: the primary failed.",
             OcfCode::Degraded => {
