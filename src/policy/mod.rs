@@ -15,3 +15,4 @@
 //! - [`monitor_answer`]: what the monitor answers for what it found.
 
 pub mod promotion;
+pub mod scores;
