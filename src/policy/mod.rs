@@ -14,5 +14,6 @@
 //!   bootstrap score of a standby with no primary);
 //! - [`monitor_answer`]: what the monitor answers for what it found.
 
+pub mod monitor_answer;
 pub mod promotion;
 pub mod scores;

@@ -240,7 +240,12 @@ mod tests {
     #[test]
     fn the_election_hands_over_to_the_most_advanced() {
         // (mine, published, expected hand-over)
-        let table: &[(&str, &[(&str, &str)], Option<(&str, &str)>)] = &[
+        type Row = (
+            &'static str,
+            &'static [(&'static str, &'static str)],
+            Option<(&'static str, &'static str)>,
+        );
+        let table: &[Row] = &[
             ("2:0/5000000", &[], None),
             ("2:0/5000000", &[("a", "2:0/4000000")], None),
             ("2:0/5000000", &[("a", "2:0/5000000")], None), // a tie proceeds
@@ -275,7 +280,13 @@ mod tests {
     #[test]
     fn followers_published_no_more_than_the_new_primary() {
         // (mine, published, me, expected followers)
-        let table: &[(&str, &[(&str, &str)], &str, &[&str])] = &[
+        type Row = (
+            &'static str,
+            &'static [(&'static str, &'static str)],
+            &'static str,
+            &'static [&'static str],
+        );
+        let table: &[Row] = &[
             ("2:0/500", &[], "n1", &[]),
             (
                 "2:0/500",
@@ -299,7 +310,13 @@ mod tests {
     fn a_switchover_target_must_be_past_each_shutdown_checkpoint() {
         use Checkpoint::*;
         // (mine, demoted, checkpoints, expected verdicts)
-        let table: &[(&str, &[&str], &[(&str, &str)], &[(&str, Checkpoint)])] = &[
+        type Row<'a> = (
+            &'a str,
+            &'a [&'a str],
+            &'a [(&'a str, &'a str)],
+            &'a [(&'a str, Checkpoint)],
+        );
+        let table: &[Row<'_>] = &[
             ("1:0/3000000", &[], &[("n1", "1:0/3000000")], &[]), // no switchover
             // Exactly at the checkpoint LSN: refused (lab).
             (
@@ -365,7 +382,13 @@ mod tests {
         let running = |l: &[&str]| SynchronousRunning(names(l));
         let absent = |l: &[&str]| StrictSyncAbsent(names(l));
         // (mode, participants, sync states, expected); "me" is n1.
-        let table: Vec<(ReplicationMode, &[&str], &[(&str, &str)], SyncVeto)> = vec![
+        type Row = (
+            ReplicationMode,
+            &'static [&'static str],
+            &'static [(&'static str, &'static str)],
+            SyncVeto,
+        );
+        let table: Vec<Row> = vec![
             (Async, &["n1", "n2"], &[("n2", "sync")], Allowed),
             (Sync, &["n1", "n2"], &[("n1", "sync"), ("n2", "sync")], Allowed),
             (Sync, &["n1", "n2"], &[("n1", "quorum")], Allowed),

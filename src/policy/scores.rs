@@ -134,7 +134,7 @@ pub fn bootstrap_due(checked_age: Option<u64>, preferred: bool, not_streaming_fo
 /// primary gets one more; the election at promote time still hands the
 /// promotion to a more advanced standby if there is one.
 pub fn bootstrap_score(preferred: bool, scores: &BTreeMap<String, i64>, me: &str) -> Option<i64> {
-    if !(scores.values().all(|s| *s <= 0) && !scores.contains_key(me)) {
+    if scores.values().any(|s| *s > 0) || scores.contains_key(me) {
         return None;
     }
     Some(if preferred {
@@ -165,7 +165,14 @@ mod tests {
         let streaming = |n: &str, flush, lag| replica(n, "streaming", "async", flush, lag);
         let sync = |n: &str, flush, lag| replica(n, "streaming", "sync", flush, lag);
         // (replicas, maxlag, sync_modes, known, expected scores); me is n1.
-        let table: Vec<(Vec<Replica>, u64, bool, &[&str], &[(&str, i64)])> = vec![
+        type Row = (
+            Vec<Replica>,
+            u64,
+            bool,
+            &'static [&'static str],
+            &'static [(&'static str, i64)],
+        );
+        let table: Vec<Row> = vec![
             (
                 vec![
                     streaming("n2", 100 * s, 0),
