@@ -14,6 +14,7 @@ mod ocf;
 mod params;
 mod pcmk;
 mod pg;
+mod policy;
 mod runstate;
 mod status;
 mod userfs;

@@ -13,7 +13,7 @@
 //!   [`crate::runstate`]), with the spelling of its flags.
 //!
 //! Election positions (`<timeline>:<LSN>`) are
-//! `crate::actions::election::Position`, which has its own Display/FromStr.
+//! `crate::policy::promotion::Position`, which has its own Display/FromStr.
 //!
 //! A typo in any of these is a silent wrong failover on another node: every
 //! spelling below is pinned by a table in the tests, and every type

@@ -10,57 +10,20 @@
 //!   plans again.
 //! - post-promote: everyone deletes its value.
 //!
-//! Ties proceed: equally advanced standbys lose nothing either way.
+//! Ties proceed: equally advanced standbys lose nothing either way. The
+//! decisions themselves (who wins, who may follow, the switchover check)
+//! are pure rules in [`crate::policy::promotion`]; this module carries the
+//! positions between nodes.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use crate::deadline::Deadline;
 use crate::pcmk::attrs;
-use crate::pg::lsn::Lsn;
 use crate::runstate::{self, AgentFile};
 use crate::vocab::Attr;
 
-/// How far a node could go if promoted now. Its one spelling,
-/// `<timeline>:<LSN>`, is [`Display`](fmt::Display) / [`FromStr`]: the
-/// election attribute ([`Attr::Election`]) and the shutdown checkpoint
-/// ([`Attr::Shutdown`]) carry it between nodes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Position {
-    pub timeline: u32,
-    pub lsn: Lsn,
-}
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.timeline, self.lsn)
-    }
-}
-
-impl FromStr for Position {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Position, String> {
-        let (tl, lsn) = s
-            .split_once(':')
-            .ok_or_else(|| format!("'{s}' is not timeline:LSN"))?;
-        Ok(Position {
-            timeline: tl.parse().map_err(|_| format!("'{s}': bad timeline"))?,
-            lsn: lsn.parse()?,
-        })
-    }
-}
-
-/// The best participant, if it is better than `mine` (ties go to us).
-pub fn better_candidate(mine: Position, others: &BTreeMap<String, Position>) -> Option<(&str, Position)> {
-    others
-        .iter()
-        .filter(|(_, p)| **p > mine)
-        .max_by_key(|(_, p)| **p)
-        .map(|(n, p)| (n.as_str(), *p))
-}
+pub use crate::policy::promotion::Position;
 
 /// Publishes this node's position.
 pub fn publish(rsc: &str, position: Position, deadline: Deadline) -> crate::ocf::code::OcfResult<()> {
@@ -156,43 +119,5 @@ pub fn collect(
         if missing.is_empty() || !deadline.sleep(Duration::from_millis(200)) {
             return (published, missing);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pos(s: &str) -> Position {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn timeline_first_then_lsn() {
-        let mine = pos("2:0/5000000");
-        let others: BTreeMap<String, Position> = [
-            ("a".to_string(), pos("2:0/4000000")),
-            ("b".to_string(), pos("3:0/1000000")),
-        ]
-        .into();
-        assert_eq!(better_candidate(mine, &others), Some(("b", pos("3:0/1000000"))));
-        let others: BTreeMap<String, Position> = [("a".to_string(), pos("2:0/5000000"))].into();
-        assert_eq!(better_candidate(mine, &others), None, "a tie proceeds");
-        let others: BTreeMap<String, Position> = [
-            ("a".to_string(), pos("2:0/5000001")),
-            ("c".to_string(), pos("2:0/6000000")),
-        ]
-        .into();
-        assert_eq!(
-            better_candidate(mine, &others).unwrap().0,
-            "c",
-            "the best one, not the first"
-        );
-    }
-
-    #[test]
-    fn positions_round_trip() {
-        assert_eq!(pos("12:1/A0").to_string(), "12:1/A0");
-        assert!("1-0/0".parse::<Position>().is_err());
     }
 }

@@ -42,16 +42,20 @@
 //!     leftovers) and starts it again (crash recovery); in a promotable
 //!     clone a crashed primary is FAILED_PROMOTED, so Pacemaker demotes,
 //!     stops and starts it.
+//!
+//! The answer for each of these states is the pure rule
+//! [`monitor_answer::answer`] (and [`monitor_answer::with_host_problem`]);
+//! this file gathers what it needs (the inspection, the upkeep's results,
+//! the memory's ages) and does the upkeep.
 
 use super::{Context, Mode, publish, slots, stop, sync};
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::{Config, ReplicationMode};
-use crate::pg::controldata::ClusterState;
 use crate::pg::instance::Instance;
 use crate::pg::process::{self, Postmaster};
 use crate::pg::replication::Replication;
-use crate::pg::session::SqlError;
 use crate::pg::state::{self, InstanceState};
+use crate::policy::monitor_answer::{self, Found};
 use crate::runstate::RunState;
 use crate::vocab::Key;
 use crate::{log_info, log_warn};
@@ -90,24 +94,7 @@ pub fn run(ctx: &Context) -> OcfResult {
         },
     };
     let code = monitor(ctx, &config, &inst);
-    match host_problem {
-        None => code,
-        Some(problem) => degraded_by(code, &problem),
-    }
-}
-
-/// A healthy answer, turned into the degraded one that names a problem the
-/// next start will trip over.
-fn degraded_by(code: OcfResult, problem: &OcfError) -> OcfResult {
-    let degraded = match code {
-        Ok(OcfCode::Success) => OcfCode::Degraded,
-        Ok(OcfCode::RunningPromoted) => OcfCode::DegradedPromoted,
-        other => return other,
-    };
-    Err(OcfError::new(
-        degraded,
-        format!("running, but a start here would fail: {}", problem.reason),
-    ))
+    monitor_answer::with_host_problem(code, host_problem.as_ref())
 }
 
 /// The monitor proper, on an instance whose host checks passed (or that
@@ -125,7 +112,7 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
         }
         Err(e) => return Err(e),
     };
-    match found {
+    let found = match found {
         InstanceState::Running { health, .. } if promotable => match health.replication {
             Some(Replication::Primary(status)) => {
                 let mut memory = RunState::load(ctx.resource());
@@ -134,125 +121,39 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
                 publish::primary(ctx, &mut memory, &status, config.maxlag, sync_modes, &me);
                 sync::maintain(ctx, &mut memory, inst, &status, config, &me);
                 let slots = slots::maintain_primary(ctx, &mut memory, inst, config, &me, &status.slots);
-                let other = publish::other_primary(ctx, &mut memory, &me);
+                let other_primary = publish::other_primary(ctx, &mut memory, &me);
                 memory.save();
-                split_brain(other).and_then(|code| slots.map(|()| code))
+                Found::Primary { other_primary, slots }
             }
             Some(Replication::Standby(status)) => {
                 let mut memory = RunState::load(ctx.resource());
                 publish::standby(ctx, &mut memory, &status);
                 slots::maintain_standby(ctx, &mut memory, inst, config, &status.slots);
-                let code = standby_code(&status, &mut memory);
+                // Also what the bootstrap score waits on (publish::standby).
+                memory.set_flag(&Key::ReceiverDown, !status.is_streaming());
+                let not_streaming_for = memory.flag_age(&Key::ReceiverDown);
                 memory.save();
-                code
+                Found::Standby {
+                    status,
+                    not_streaming_for,
+                }
             }
-            None => Ok(OcfCode::Success),
+            None => Found::Running,
         },
-        InstanceState::Crashed { state }
-            if stop::was_forced_by_us(&RunState::load(ctx.resource()), &inst.datadir) =>
-        {
-            log_info!("stopped by the agent's forced stop (pg_control '{state:?}'): not running");
-            Ok(OcfCode::NotRunning)
+        InstanceState::Running { .. } => Found::Running,
+        InstanceState::Stopped => Found::Stopped,
+        InstanceState::Unresponsive { pid, frozen, error } => Found::Unresponsive { pid, frozen, error },
+        InstanceState::Crashed { state } => {
+            let forced_by_us = stop::was_forced_by_us(&RunState::load(ctx.resource()), &inst.datadir);
+            if forced_by_us {
+                log_info!("stopped by the agent's forced stop (pg_control '{state:?}'): not running");
+            }
+            Found::Crashed {
+                state,
+                forced_by_us,
+                promotable,
+            }
         }
-        InstanceState::Crashed {
-            state: ClusterState::InProduction,
-        } if promotable => Err(OcfError::new(
-            OcfCode::FailedPromoted,
-            "the primary crashed: no postmaster, pg_control says 'in production'",
-        )),
-        found => code_for(found),
-    }
-}
-
-/// A primary is fine unless another node reports itself primary too.
-fn split_brain(other: Option<String>) -> OcfResult {
-    match other {
-        None => Ok(OcfCode::RunningPromoted),
-        Some(node) => Err(OcfError::new(
-            OcfCode::DegradedPromoted,
-            format!("SPLIT BRAIN: {node} also reports itself primary; fence or stop one of them"),
-        )),
-    }
-}
-
-/// How long a standby may go without streaming before it says so: the WAL
-/// receiver retries every few seconds and a failover moves the VIP, so a
-/// short gap is normal and must not fill crm_mon's failed actions.
-const NOT_STREAMING_GRACE_S: u64 = 30;
-
-/// A standby that has not streamed for a while is degraded: shown with the
-/// reason (crm_mon, exit reason), never recovered by Pacemaker.
-fn standby_code(status: &crate::pg::replication::StandbyStatus, memory: &mut RunState) -> OcfResult {
-    // Also what the bootstrap score waits on (publish::standby).
-    memory.set_flag(&Key::ReceiverDown, !status.is_streaming());
-    if status.is_streaming() {
-        return Ok(OcfCode::Success);
-    }
-    if memory
-        .flag_age(&Key::ReceiverDown)
-        .is_some_and(|a| a < NOT_STREAMING_GRACE_S)
-    {
-        return Ok(OcfCode::Success);
-    }
-    Err(OcfError::new(
-        OcfCode::Degraded,
-        format!(
-            "standby not replicating: WAL receiver {} at {} (timeline {}); check primary_conninfo and the server log",
-            status.receiver.as_deref().unwrap_or("not running"),
-            status.position(),
-            status.timeline
-        ),
-    ))
-}
-
-/// Maps an inspected state to the monitor's answer.
-pub fn code_for(found: InstanceState) -> OcfResult {
-    match found {
-        InstanceState::Stopped => Ok(OcfCode::NotRunning),
-        InstanceState::Running { .. } => Ok(OcfCode::Success),
-        InstanceState::Unresponsive { pid, frozen, error } => Err(unresponsive(pid, frozen, error)),
-        InstanceState::Crashed { state } => Err(crashed(&state)),
-    }
-}
-
-fn unresponsive(pid: nix::unistd::Pid, frozen: bool, error: SqlError) -> OcfError {
-    let frozen_note = if frozen { " (postmaster is SIGSTOPped)" } else { "" };
-    match &error {
-        // The time the probe really had: probe_timeout, or less when the
-        // action's own deadline came first.
-        SqlError::Timeout(waited) => OcfError::generic(format!(
-            "postmaster {pid} gave no answer to the health probe within {:.1}s{frozen_note}: frozen or overloaded",
-            waited.as_secs_f64()
-        )),
-        e if state::is_connection_misconfigured(e) => OcfError::args(format!(
-            "health probe refused: {e}; fix pg_hba.conf, system_user or pgdatabase"
-        )),
-        e => OcfError::generic(format!("postmaster {pid} runs but the health probe failed{frozen_note}: {e}")),
-    }
-    .with_source(error)
-}
-
-fn crashed(state: &ClusterState) -> OcfError {
-    let what = match state {
-        ClusterState::InProduction => "a primary",
-        ClusterState::InArchiveRecovery => "a standby",
-        _ => "the instance",
     };
-    OcfError::generic(format!(
-        "{what} crashed: no postmaster, but pg_control says '{}'",
-        state_name(state)
-    ))
-}
-
-fn state_name(state: &ClusterState) -> &str {
-    match state {
-        ClusterState::StartingUp => "starting up",
-        ClusterState::ShutDown => "shut down",
-        ClusterState::ShutDownInRecovery => "shut down in recovery",
-        ClusterState::ShuttingDown => "shutting down",
-        ClusterState::InCrashRecovery => "in crash recovery",
-        ClusterState::InArchiveRecovery => "in archive recovery",
-        ClusterState::InProduction => "in production",
-        ClusterState::Unknown(s) => s,
-    }
+    monitor_answer::answer(found)
 }

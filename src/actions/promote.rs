@@ -7,13 +7,14 @@
 //! - election (when pre-promote noted a round): wait, bounded, for every
 //!   participant's position; if one is better (timeline, then LSN), hand
 //!   the promotion to it (its score up, ours down) and fail so that
-//!   Pacemaker plans again;
+//!   Pacemaker plans again ([`promotion::election`]);
 //! - switchover (a node was demoted in this round and published its shutdown
 //!   checkpoint): refuse unless this standby received past that checkpoint,
 //!   so no write the old primary acknowledged is lost; the old primary then
-//!   stays primary;
+//!   stays primary ([`promotion::switchover`]);
 //! - sync modes: a standby that was not synchronous is refused while a
-//!   synchronous one runs (strict-sync: while one exists at all);
+//!   synchronous one runs (strict-sync: while one exists at all)
+//!   ([`promotion::sync_veto`]);
 //! - `pg_promote(wait => true)` within the deadline, then the probe must
 //!   find a primary, then a CHECKPOINT so pg_control shows the new timeline
 //!   (pg_rewind reads it to detect a diverged former primary); then scores: ours to the primary's, and the other
@@ -31,8 +32,9 @@ use crate::pcmk::attrs;
 use crate::pg::probe;
 use crate::pg::replication::{self, Replication};
 use crate::pg::state::{self, InstanceState};
+use crate::policy::promotion::{self, Checkpoint, Election, SyncVeto};
 use crate::runstate::RunState;
-use crate::vocab::{Attr, Key, SyncState};
+use crate::vocab::{Attr, Key};
 use crate::{log_info, log_warn};
 
 /// How long promote waits for the participants' positions. attrd spreads a
@@ -59,18 +61,15 @@ pub fn run(ctx: &Context) -> OcfResult {
         }
     };
     let me = ctx.node_name();
-    let mine = Position {
-        timeline: status.timeline,
-        lsn: status.position(),
-    };
+    let mine = Position::of_standby(&status);
     let round = election::take_round(&rsc).unwrap_or_default();
     let (published, missing) =
         election::collect(&rsc, &round.participants, &me, ctx.deadline.within(ELECTION_WAIT));
     if !missing.is_empty() {
         log_warn!("no position from {missing:?} in time: they take no part in this election");
     }
-    if let Some((node, theirs)) = election::better_candidate(mine, &published) {
-        let _ = attrs::set_promotion_score(&rsc, Some(node), SCORE_PRIMARY, ctx.deadline);
+    if let Election::HandOver { node, theirs } = promotion::election(mine, &published) {
+        let _ = attrs::set_promotion_score(&rsc, Some(&node), SCORE_PRIMARY, ctx.deadline);
         let _ = attrs::set_promotion_score(&rsc, None, SCORE_BOOTSTRAP, ctx.deadline);
         return Err(OcfError::generic(format!(
             "{node} is more advanced ({theirs} > {mine}): promotion handed over to it"
@@ -99,11 +98,7 @@ pub fn run(ctx: &Context) -> OcfResult {
     }
     let mut memory = RunState::load(&rsc);
     memory.clear_except(Key::is_membership);
-    let followers: Vec<String> = published
-        .iter()
-        .filter(|(n, p)| **n != me && p.lsn <= mine.lsn)
-        .map(|(n, _)| n.clone())
-        .collect();
+    let followers = promotion::followers(mine, &published, &me);
     publish::after_promotion(ctx, &mut memory, &followers);
     // Slots for the others now, before their standbys reconnect.
     if let Err(e) = slots::maintain_primary(ctx, &mut memory, &inst, &config, &me, &existing_slots) {
@@ -114,9 +109,8 @@ pub fn run(ctx: &Context) -> OcfResult {
     Ok(OcfCode::Success)
 }
 
-/// In sync modes only a synchronous standby may be promoted while a running
-/// one exists (it has every acknowledged commit); in strict-sync mode, only
-/// a synchronous standby at all.
+/// Applies [`promotion::sync_veto`] to the sync attributes the primary
+/// published.
 fn check_synchronous(
     ctx: &Context,
     rsc: &str,
@@ -125,53 +119,40 @@ fn check_synchronous(
     mode: ReplicationMode,
 ) -> OcfResult<()> {
     let states = attrs::query_all(rsc, Attr::Sync, ctx.deadline).unwrap_or_default();
-    let synchronous = |s: &str| SyncState::parse(s).is_synchronous();
-    if states.get(me).is_some_and(|s| synchronous(s)) {
-        return Ok(());
-    }
-    let synchronous: Vec<&str> = states
-        .iter()
-        .filter(|(n, s)| n.as_str() != me && synchronous(s))
-        .map(|(n, _)| n.as_str())
-        .collect();
-    let running: Vec<&str> = synchronous
-        .iter()
-        .copied()
-        .filter(|n| participants.iter().any(|p| p == n))
-        .collect();
-    if !running.is_empty() {
-        return Err(OcfError::generic(format!(
+    match promotion::sync_veto(mode, me, participants, &states) {
+        SyncVeto::Allowed => Ok(()),
+        SyncVeto::SynchronousRunning(running) => Err(OcfError::generic(format!(
             "not a synchronous standby; {} has every acknowledged commit and should be promoted",
             running.join(", ")
-        )));
-    }
-    if mode == ReplicationMode::StrictSync && !synchronous.is_empty() {
-        return Err(OcfError::generic(format!(
+        ))),
+        SyncVeto::StrictSyncAbsent(synchronous) => Err(OcfError::generic(format!(
             "strict-sync: not a synchronous standby, and {} (synchronous) is not running",
             synchronous.join(", ")
-        )));
+        ))),
     }
-    Ok(())
 }
 
-/// In a switchover, the target must have received the old primary's
-/// shutdown checkpoint (published by its demote).
+/// Applies [`promotion::switchover`] to the shutdown checkpoints the
+/// demoted primaries published (read only in a switchover).
 fn check_switchover(ctx: &Context, rsc: &str, demoted: &[String], mine: Position) -> OcfResult<()> {
     if demoted.is_empty() {
         return Ok(());
     }
     let checkpoints = election::shutdown_checkpoints(rsc, ctx.deadline);
-    for node in demoted {
-        let Some(&checkpoint) = checkpoints.get(node) else {
-            log_warn!("switchover: {node} published no shutdown checkpoint (not a clean demote)");
-            continue;
-        };
-        if mine.timeline != checkpoint.timeline || mine.lsn <= checkpoint.lsn {
-            return Err(OcfError::generic(format!(
-                "switchover refused: received {mine}, not past {node}'s shutdown checkpoint {checkpoint}"
-            )));
+    for (node, verdict) in promotion::switchover(mine, demoted, &checkpoints) {
+        match verdict {
+            Checkpoint::Unpublished => {
+                log_warn!("switchover: {node} published no shutdown checkpoint (not a clean demote)")
+            }
+            Checkpoint::NotPassed(checkpoint) => {
+                return Err(OcfError::generic(format!(
+                    "switchover refused: received {mine}, not past {node}'s shutdown checkpoint {checkpoint}"
+                )));
+            }
+            Checkpoint::Passed(checkpoint) => {
+                log_info!("switchover: received {mine}, past {node}'s shutdown checkpoint {checkpoint}")
+            }
         }
-        log_info!("switchover: received {mine}, past {node}'s shutdown checkpoint {checkpoint}");
     }
     Ok(())
 }

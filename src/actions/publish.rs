@@ -16,36 +16,29 @@
 //! all (first start, or every node restarted), a standby gives itself
 //! [`SCORE_BOOTSTRAP`] (one more for a former primary) so that Pacemaker has
 //! someone to promote; the election at promote time then picks the most
-//! advanced standby.
+//! advanced standby. These decisions are pure rules in
+//! [`crate::policy::scores`]; this module reads the memory and the
+//! attributes they need and writes what they decide.
 //!
 //! Only cluster members are standbys ([`cluster_replicas`], used by the
 //! scores here and by synchronous replication in `sync`, which depends on
 //! this module and never the other way round).
 
-use std::collections::BTreeMap;
-
 use super::Context;
 use crate::pcmk::attrs;
 use crate::pcmk::node;
 use crate::pg::replication::{PrimaryStatus, Replica, StandbyStatus};
+use crate::policy::scores::{self, SCORE_DISCONNECTED, ScoreDecision};
 use crate::runstate::RunState;
-use crate::vocab::{Attr, Key, NO_VALUE, NodeRole, SyncState};
+use crate::vocab::{Attr, Key, NO_VALUE, NodeRole};
 use crate::{log_info, log_warn};
 
-pub const SCORE_PRIMARY: i64 = 1001;
-pub const SCORE_STANDBY: i64 = 1000;
-pub const SCORE_BEHIND: i64 = 900;
-pub const SCORE_CATCHUP: i64 = -1;
-pub const SCORE_LAGGING: i64 = -10;
-pub const SCORE_DISCONNECTED: i64 = -1000;
-pub const SCORE_BOOTSTRAP: i64 = 1;
+pub use crate::policy::scores::{SCORE_BOOTSTRAP, SCORE_PRIMARY, SCORE_STANDBY};
 
 /// Rewrite an unchanged value after this long.
 pub const REFRESH_S: u64 = 300;
 /// Refresh positions and lag at most this often.
 pub const VOLATILE_S: u64 = 60;
-/// One WAL segment: standbys this close to the best are equal candidates.
-const SEGMENT: u64 = 16 * 1024 * 1024;
 
 /// Writes attribute `attr` = `value` here if it changed.
 fn publish_attr(ctx: &Context, state: &mut RunState, attr: Attr, value: &str, max_age_s: u64) {
@@ -94,10 +87,6 @@ fn publish_score(ctx: &Context, state: &mut RunState, node: Option<&str>, score:
     }
 }
 
-/// Score of a streaming standby that is not synchronous while the mode asks
-/// for synchronous ones: promotable only when no synchronous one is left.
-pub const SCORE_NOT_SYNC: i64 = 500;
-
 /// The primary's monitor: its attributes, its score and its standbys'.
 pub fn primary(
     ctx: &Context,
@@ -127,36 +116,18 @@ pub fn primary(
         ..status.clone()
     };
     let known = scored_standbys(state, members, me);
-    let mut scores = standby_scores(status, maxlag, me, &known);
-    if sync_modes {
-        for r in status
-            .replicas
-            .iter()
-            .filter(|r| !SyncState::parse(&r.sync_state).is_synchronous())
-        {
-            if let Some(score) = scores.get_mut(&r.name) {
-                *score = (*score).min(SCORE_NOT_SYNC);
-            }
-        }
-    }
+    let scores = scores::standby_scores(&status.replicas, maxlag, sync_modes, me, &known);
     for (node, score) in scores {
-        // A standby that just lost its connection (a primary just promoted,
-        // the VIP moving, a receiver retrying) keeps its score for a grace
-        // period: lowering it at once left a window where a second failure
-        // found no promotable standby (seen in the lab right after a
-        // bootstrap promotion).
+        // The memory counts how long it has been missing; the rule
+        // (scores::after_grace) says whether its score drops yet.
         let missing = Key::Missing(node.clone());
         state.set_flag(&missing, score == SCORE_DISCONNECTED);
-        if state.flag_age(&missing).is_some_and(|a| a < DISCONNECT_GRACE_S) {
-            continue;
+        match scores::after_grace(score, state.flag_age(&missing)) {
+            ScoreDecision::Hold => {}
+            ScoreDecision::Publish(score) => publish_score(ctx, state, Some(&node), score),
         }
-        publish_score(ctx, state, Some(&node), score);
     }
 }
-
-/// How long a standby may be missing from pg_stat_replication before the
-/// primary lowers its score to [`SCORE_DISCONNECTED`].
-const DISCONNECT_GRACE_S: u64 = 30;
 
 /// The standbys the primary keeps a score for: those it has scored before
 /// ([`RunState::scored_nodes`]) that are still members, so that one that
@@ -180,42 +151,6 @@ pub fn cluster_replicas(replicas: &[Replica], members: Option<&[String]>, me: &s
         .filter(|r| node::is_standby(&r.name, members, me))
         .cloned()
         .collect()
-}
-
-/// Scores for the standbys the primary sees, and for those it saw before and
-/// no longer does.
-pub fn standby_scores(
-    status: &PrimaryStatus,
-    maxlag: u64,
-    me: &str,
-    known: &[String],
-) -> BTreeMap<String, i64> {
-    let best = status
-        .replicas
-        .iter()
-        .filter(|r| r.state == "streaming")
-        .filter_map(|r| r.flush)
-        .max()
-        .unwrap_or_default();
-    let mut scores: BTreeMap<String, i64> = known.iter().map(|n| (n.clone(), SCORE_DISCONNECTED)).collect();
-    for r in status.replicas.iter().filter(|r| r.name != me) {
-        let score = if r.state != "streaming" {
-            SCORE_CATCHUP
-        } else if maxlag > 0 && r.lag.unwrap_or(u64::MAX) > maxlag {
-            SCORE_LAGGING
-        } else if best.0.saturating_sub(r.flush.unwrap_or_default().0) > SEGMENT {
-            SCORE_BEHIND
-        } else {
-            SCORE_STANDBY
-        };
-        // Two walsenders for one node (a reconnect in progress): the better.
-        let entry = scores.entry(r.name.clone()).or_insert(score);
-        if *entry == SCORE_DISCONNECTED || score > *entry {
-            *entry = score;
-        }
-    }
-    scores.remove(me);
-    scores
 }
 
 /// A standby's monitor: its attributes, and the bootstrap score when no node
@@ -244,14 +179,12 @@ pub fn standby(ctx: &Context, state: &mut RunState, status: &StandbyStatus) {
 /// With no primary streaming to us: if no node has a positive score, give
 /// ourselves the bootstrap score. Checked at most once a minute.
 fn bootstrap_score(ctx: &Context, state: &mut RunState) {
-    if state.age(&Key::BootstrapChecked).is_some_and(|a| a < VOLATILE_S) {
-        return;
-    }
     // Let a former primary, the natural first candidate, go first: others
     // wait until they have not streamed for a while (first start, restart).
     let preferred = state.flag(&Key::BootstrapPreferred);
+    let checked_age = state.age(&Key::BootstrapChecked);
     let not_streaming_s = state.flag_age(&Key::ReceiverDown);
-    if !preferred && not_streaming_s.is_none_or(|a| a < BOOTSTRAP_WAIT_S) {
+    if !scores::bootstrap_due(checked_age, preferred, not_streaming_s) {
         return;
     }
     state.set(&Key::BootstrapChecked, "1");
@@ -262,22 +195,11 @@ fn bootstrap_score(ctx: &Context, state: &mut RunState) {
             return;
         }
     };
-    if scores.values().all(|s| *s <= 0) && !scores.contains_key(&ctx.node_name()) {
-        // A former primary goes first; the election at promote time still
-        // hands the promotion to a more advanced standby if there is one.
-        let score = if state.flag(&Key::BootstrapPreferred) {
-            SCORE_BOOTSTRAP + 1
-        } else {
-            SCORE_BOOTSTRAP
-        };
+    if let Some(score) = scores::bootstrap_score(preferred, &scores, &ctx.node_name()) {
         log_info!("no node is promotable and no primary streams to us: bootstrap score {score}");
         publish_score(ctx, state, None, score);
     }
 }
-
-/// How long a standby that was not a primary waits, not streaming, before
-/// it gives itself the bootstrap score.
-const BOOTSTRAP_WAIT_S: u64 = 10;
 
 /// Remembers (start) whether this instance was a primary when it last
 /// started: with no primary anywhere, it is the first bootstrap candidate.
@@ -333,7 +255,6 @@ pub fn clear_role(ctx: &Context, state: &mut RunState) {
 mod tests {
     use super::*;
     use crate::pg::lsn::Lsn;
-    use crate::pg::replication::Replica;
 
     fn replica(name: &str, state: &str, flush: u64, lag: u64) -> Replica {
         Replica {
@@ -343,30 +264,6 @@ mod tests {
             flush: Some(Lsn(flush)),
             lag: Some(lag),
         }
-    }
-
-    #[test]
-    fn ranks_standbys_from_the_primarys_view() {
-        let status = PrimaryStatus {
-            timeline: 1,
-            current: Lsn(100 * SEGMENT),
-            replicas: vec![
-                replica("n2", "streaming", 100 * SEGMENT, 0),
-                replica("n3", "streaming", 90 * SEGMENT, 10 * SEGMENT),
-                replica("n4", "catchup", 50 * SEGMENT, 50 * SEGMENT),
-                replica("n1", "streaming", 100 * SEGMENT, 0),
-            ],
-            synchronous_standby_names: String::new(),
-            slots: Vec::new(),
-        };
-        let scores = standby_scores(&status, 0, "n1", &["n5".to_string(), "n2".to_string()]);
-        assert_eq!(scores["n2"], SCORE_STANDBY);
-        assert_eq!(scores["n3"], SCORE_BEHIND);
-        assert_eq!(scores["n4"], SCORE_CATCHUP);
-        assert_eq!(scores["n5"], SCORE_DISCONNECTED, "seen before, gone now");
-        assert!(!scores.contains_key("n1"), "never scores itself as a standby");
-        let scores = standby_scores(&status, SEGMENT, "n1", &[]);
-        assert_eq!(scores["n3"], SCORE_LAGGING, "beyond maxlag is never promotable");
     }
 
     #[test]

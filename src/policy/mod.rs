@@ -1,0 +1,19 @@
+//! The agent's policy as pure rules over plain data (conventions, habit 13).
+//!
+//! Each rule takes what the probe saw, what the attributes say and what the
+//! memory holds, as values and ages, and returns a decision; the action in
+//! `crate::actions` gathers the data, calls the rule and applies the
+//! decision (logs, attribute writes, the OCF answer). Nothing here runs a
+//! tool, reads a file or the clock: every case the lab found is a row of a
+//! unit test table beside the rule.
+//!
+//! - [`promotion`]: the election hand-over, the switchover checkpoint check
+//!   and the synchronous-standby vetoes of `promote`;
+//! - [`scores`]: the promotion scores the monitors publish (the primary's
+//!   view of its standbys, the disconnect grace, the sync-mode cap, the
+//!   bootstrap score of a standby with no primary);
+//! - [`monitor_answer`]: what the monitor answers for what it found.
+
+pub mod monitor_answer;
+pub mod promotion;
+pub mod scores;

@@ -1,0 +1,381 @@
+//! What the monitor answers, as a pure rule over what it found.
+//!
+//! `actions::monitor` inspects the instance, does the role's upkeep
+//! (attributes, scores, synchronous_standby_names, slots), reads the few
+//! memory entries the answer depends on (how long the WAL receiver has been
+//! down, whether a stop of ours killed the server), and hands the result
+//! here as a [`Found`]; [`answer`] maps it to the OCF code and reason, and
+//! [`with_host_problem`] turns a healthy answer into a degraded one when a
+//! host check fails while PostgreSQL runs.
+
+use crate::ocf::code::{OcfCode, OcfError, OcfResult};
+use crate::pg::controldata::ClusterState;
+use crate::pg::replication::StandbyStatus;
+use crate::pg::session::SqlError;
+use crate::pg::state;
+
+/// How long a standby may go without streaming before it says so: the WAL
+/// receiver retries every few seconds and a failover moves the VIP, so a
+/// short gap is normal and must not fill crm_mon's failed actions.
+pub const NOT_STREAMING_GRACE_S: u64 = 30;
+
+/// What the monitor found, with what the memory adds to it.
+#[derive(Debug)]
+pub enum Found {
+    /// Running and answering: a primitive (whatever the role), or a clone
+    /// instance whose role the probe did not tell.
+    Running,
+    /// A clone's primary: `other_primary` is another node whose role
+    /// attribute says primary too (split brain); `slots` is the slot upkeep's
+    /// result (a collision with a standby's slot fails it).
+    Primary {
+        other_primary: Option<String>,
+        slots: OcfResult<()>,
+    },
+    /// A clone's standby; `not_streaming_for`: the age of the memory's
+    /// `receiver.down` flag (None while it streams).
+    Standby {
+        status: StandbyStatus,
+        not_streaming_for: Option<u64>,
+    },
+    /// pg_control: shut down.
+    Stopped,
+    /// The postmaster runs but the probe failed.
+    Unresponsive {
+        pid: nix::unistd::Pid,
+        frozen: bool,
+        error: SqlError,
+    },
+    /// No postmaster, pg_control not shut down; `forced_by_us`: the agent's
+    /// own forced stop killed it and nothing ran it since (the memory's
+    /// `stop.forced` matches pg_control's time).
+    Crashed {
+        state: ClusterState,
+        forced_by_us: bool,
+        promotable: bool,
+    },
+}
+
+/// The monitor's answer.
+pub fn answer(found: Found) -> OcfResult {
+    match found {
+        Found::Running => Ok(OcfCode::Success),
+        Found::Primary { other_primary, slots } => {
+            split_brain(other_primary).and_then(|code| slots.map(|()| code))
+        }
+        Found::Standby {
+            status,
+            not_streaming_for,
+        } => standby(&status, not_streaming_for),
+        Found::Stopped => Ok(OcfCode::NotRunning),
+        Found::Unresponsive { pid, frozen, error } => Err(unresponsive(pid, frozen, error)),
+        Found::Crashed {
+            forced_by_us: true, ..
+        } => Ok(OcfCode::NotRunning),
+        Found::Crashed {
+            state: ClusterState::InProduction,
+            promotable: true,
+            ..
+        } => Err(OcfError::new(
+            OcfCode::FailedPromoted,
+            "the primary crashed: no postmaster, pg_control says 'in production'",
+        )),
+        Found::Crashed { state, .. } => Err(crashed(&state)),
+    }
+}
+
+/// A healthy answer, turned into the degraded one that names a problem the
+/// next start will trip over (a probe never says "stopped" while PostgreSQL
+/// runs, nor "failed" over a check only a start needs).
+pub fn with_host_problem(code: OcfResult, problem: Option<&OcfError>) -> OcfResult {
+    let Some(problem) = problem else { return code };
+    let degraded = match code {
+        Ok(OcfCode::Success) => OcfCode::Degraded,
+        Ok(OcfCode::RunningPromoted) => OcfCode::DegradedPromoted,
+        other => return other,
+    };
+    Err(OcfError::new(
+        degraded,
+        format!("running, but a start here would fail: {}", problem.reason),
+    ))
+}
+
+/// A primary is fine unless another node reports itself primary too.
+fn split_brain(other: Option<String>) -> OcfResult {
+    match other {
+        None => Ok(OcfCode::RunningPromoted),
+        Some(node) => Err(OcfError::new(
+            OcfCode::DegradedPromoted,
+            format!("SPLIT BRAIN: {node} also reports itself primary; fence or stop one of them"),
+        )),
+    }
+}
+
+/// A standby that has not streamed for a while is degraded: shown with the
+/// reason (crm_mon, exit reason), never recovered by Pacemaker.
+fn standby(status: &StandbyStatus, not_streaming_for: Option<u64>) -> OcfResult {
+    if status.is_streaming() {
+        return Ok(OcfCode::Success);
+    }
+    if not_streaming_for.is_some_and(|a| a < NOT_STREAMING_GRACE_S) {
+        return Ok(OcfCode::Success);
+    }
+    Err(OcfError::new(
+        OcfCode::Degraded,
+        format!(
+            "standby not replicating: WAL receiver {} at {} (timeline {}); check primary_conninfo and the server log",
+            status.receiver.as_deref().unwrap_or("not running"),
+            status.position(),
+            status.timeline
+        ),
+    ))
+}
+
+fn unresponsive(pid: nix::unistd::Pid, frozen: bool, error: SqlError) -> OcfError {
+    let frozen_note = if frozen { " (postmaster is SIGSTOPped)" } else { "" };
+    match &error {
+        // The time the probe really had: probe_timeout, or less when the
+        // action's own deadline came first.
+        SqlError::Timeout(waited) => OcfError::generic(format!(
+            "postmaster {pid} gave no answer to the health probe within {:.1}s{frozen_note}: frozen or overloaded",
+            waited.as_secs_f64()
+        )),
+        e if state::is_connection_misconfigured(e) => OcfError::args(format!(
+            "health probe refused: {e}; fix pg_hba.conf, system_user or pgdatabase"
+        )),
+        e => OcfError::generic(format!("postmaster {pid} runs but the health probe failed{frozen_note}: {e}")),
+    }
+    .with_source(error)
+}
+
+fn crashed(state: &ClusterState) -> OcfError {
+    let what = match state {
+        ClusterState::InProduction => "a primary",
+        ClusterState::InArchiveRecovery => "a standby",
+        _ => "the instance",
+    };
+    OcfError::generic(format!(
+        "{what} crashed: no postmaster, but pg_control says '{}'",
+        state_name(state)
+    ))
+}
+
+fn state_name(state: &ClusterState) -> &str {
+    match state {
+        ClusterState::StartingUp => "starting up",
+        ClusterState::ShutDown => "shut down",
+        ClusterState::ShutDownInRecovery => "shut down in recovery",
+        ClusterState::ShuttingDown => "shutting down",
+        ClusterState::InCrashRecovery => "in crash recovery",
+        ClusterState::InArchiveRecovery => "in archive recovery",
+        ClusterState::InProduction => "in production",
+        ClusterState::Unknown(s) => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pg::lsn::Lsn;
+    use postgres::error::SqlState;
+    use std::time::Duration;
+
+    fn standby_status(receiver: Option<&str>, receive: Option<u64>, replay: Option<u64>) -> StandbyStatus {
+        StandbyStatus {
+            timeline: 2,
+            receive: receive.map(Lsn),
+            replay: replay.map(Lsn),
+            receiver: receiver.map(str::to_string),
+            primary_end: None,
+            slots: Vec::new(),
+        }
+    }
+
+    fn pid() -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(4242)
+    }
+
+    /// (code, reason) of an answer; success codes have no reason.
+    fn outcome(r: OcfResult) -> (OcfCode, String) {
+        match r {
+            Ok(code) => (code, String::new()),
+            Err(e) => (e.code, e.reason),
+        }
+    }
+
+    #[test]
+    fn each_state_found_has_its_answer() {
+        use OcfCode::*;
+        let crashed = |state, forced_by_us, promotable| Found::Crashed {
+            state,
+            forced_by_us,
+            promotable,
+        };
+        let standby = |receiver, receive, replay, for_s| Found::Standby {
+            status: standby_status(receiver, receive, replay),
+            not_streaming_for: for_s,
+        };
+        // (found, code, reason)
+        let table: Vec<(Found, OcfCode, &str)> = vec![
+            (Found::Running, Success, ""),
+            (Found::Stopped, NotRunning, ""),
+            (
+                Found::Primary {
+                    other_primary: None,
+                    slots: Ok(()),
+                },
+                RunningPromoted,
+                "",
+            ),
+            (
+                Found::Primary {
+                    other_primary: Some("n2".into()),
+                    slots: Ok(()),
+                },
+                DegradedPromoted,
+                "SPLIT BRAIN: n2 also reports itself primary; fence or stop one of them",
+            ),
+            // Split brain wins over a slot problem.
+            (
+                Found::Primary {
+                    other_primary: Some("n2".into()),
+                    slots: Err(OcfError::generic("slot collision")),
+                },
+                DegradedPromoted,
+                "SPLIT BRAIN: n2 also reports itself primary; fence or stop one of them",
+            ),
+            (
+                Found::Primary {
+                    other_primary: None,
+                    slots: Err(OcfError::generic("slot collision")),
+                },
+                ErrGeneric,
+                "slot collision",
+            ),
+            (
+                standby(Some("streaming"), Some(0x100), Some(0x100), None),
+                Success,
+                "",
+            ),
+            // Not streaming: fine for NOT_STREAMING_GRACE_S, then degraded.
+            (
+                standby(Some("waiting"), Some(0x100), Some(0x100), Some(0)),
+                Success,
+                "",
+            ),
+            (
+                standby(
+                    Some("waiting"),
+                    Some(0x100),
+                    Some(0x100),
+                    Some(NOT_STREAMING_GRACE_S - 1),
+                ),
+                Success,
+                "",
+            ),
+            (
+                standby(
+                    Some("waiting"),
+                    Some(0x100),
+                    Some(0x100),
+                    Some(NOT_STREAMING_GRACE_S),
+                ),
+                Degraded,
+                "standby not replicating: WAL receiver waiting at 0/100 (timeline 2); check primary_conninfo and the server log",
+            ),
+            // After a full restart: no receiver, position is what it replayed.
+            (
+                standby(None, None, Some(0x3000060), Some(120)),
+                Degraded,
+                "standby not replicating: WAL receiver not running at 0/3000060 (timeline 2); check primary_conninfo and the server log",
+            ),
+            (
+                Found::Unresponsive {
+                    pid: pid(),
+                    frozen: true,
+                    error: SqlError::Timeout(Duration::from_millis(2500)),
+                },
+                ErrGeneric,
+                "postmaster 4242 gave no answer to the health probe within 2.5s (postmaster is SIGSTOPped): frozen or overloaded",
+            ),
+            (
+                Found::Unresponsive {
+                    pid: pid(),
+                    frozen: false,
+                    error: SqlError::Db {
+                        code: SqlState::INVALID_PASSWORD,
+                        message: "bad password".into(),
+                    },
+                },
+                ErrArgs,
+                "health probe refused: bad password (SQLSTATE 28P01); fix pg_hba.conf, system_user or pgdatabase",
+            ),
+            (
+                Found::Unresponsive {
+                    pid: pid(),
+                    frozen: false,
+                    error: SqlError::NoServer("refused".into()),
+                },
+                ErrGeneric,
+                "postmaster 4242 runs but the health probe failed: no server listening (refused)",
+            ),
+            // The agent's own forced stop: stopped on Pacemaker's order.
+            (crashed(ClusterState::InProduction, true, true), NotRunning, ""),
+            (
+                crashed(ClusterState::InArchiveRecovery, true, false),
+                NotRunning,
+                "",
+            ),
+            (
+                crashed(ClusterState::InProduction, false, true),
+                FailedPromoted,
+                "the primary crashed: no postmaster, pg_control says 'in production'",
+            ),
+            (
+                crashed(ClusterState::InProduction, false, false),
+                ErrGeneric,
+                "a primary crashed: no postmaster, but pg_control says 'in production'",
+            ),
+            (
+                crashed(ClusterState::InArchiveRecovery, false, true),
+                ErrGeneric,
+                "a standby crashed: no postmaster, but pg_control says 'in archive recovery'",
+            ),
+            (
+                crashed(ClusterState::Unknown("odd".into()), false, true),
+                ErrGeneric,
+                "the instance crashed: no postmaster, but pg_control says 'odd'",
+            ),
+        ];
+        for (found, code, reason) in table {
+            let what = format!("{found:?}");
+            assert_eq!(outcome(answer(found)), (code, reason.to_string()), "{what}");
+        }
+    }
+
+    #[test]
+    fn a_host_problem_degrades_a_healthy_answer_only() {
+        use OcfCode::*;
+        let problem = OcfError::installed("pg_ctl not found");
+        let reason = "running, but a start here would fail: pg_ctl not found";
+        // (answer, host problem, code, reason)
+        let table: Vec<(OcfResult, bool, OcfCode, &str)> = vec![
+            (Ok(Success), false, Success, ""),
+            (Ok(Success), true, Degraded, reason),
+            (Ok(RunningPromoted), true, DegradedPromoted, reason),
+            (Ok(NotRunning), true, NotRunning, ""),
+            (Err(OcfError::generic("frozen")), true, ErrGeneric, "frozen"),
+            (
+                Err(OcfError::new(Degraded, "not replicating")),
+                true,
+                Degraded,
+                "not replicating",
+            ),
+        ];
+        for (code, with_problem, expected, expected_reason) in table {
+            let what = format!("{code:?} problem {with_problem}");
+            let got = with_host_problem(code, with_problem.then_some(&problem));
+            assert_eq!(outcome(got), (expected, expected_reason.to_string()), "{what}");
+        }
+    }
+}

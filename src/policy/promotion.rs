@@ -1,0 +1,452 @@
+//! The rules of `promote`: who wins the election, whether a switchover
+//! target has every write the old primary acknowledged, and whether a sync
+//! mode lets this standby be promoted. The action (`actions::promote`)
+//! reads the round, the published positions, the shutdown checkpoints and
+//! the sync attributes, calls these rules, and logs / fails / hands over as
+//! they decide.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::params::ReplicationMode;
+use crate::pg::lsn::Lsn;
+use crate::pg::replication::StandbyStatus;
+use crate::vocab::SyncState;
+
+/// How far a node could go if promoted now. Its one spelling,
+/// `<timeline>:<LSN>`, is [`Display`](fmt::Display) / [`FromStr`]: the
+/// election attribute (`Attr::Election`) and the shutdown checkpoint
+/// (`Attr::Shutdown`) carry it between nodes. Ordered by timeline, then LSN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub timeline: u32,
+    pub lsn: Lsn,
+}
+
+impl Position {
+    /// A standby's position: its timeline, and the greater of what it
+    /// received and what it replayed ([`StandbyStatus::position`]). After a
+    /// full restart the receiver has not received anything yet, but the
+    /// standby replayed up to where it was: that counts (lab).
+    pub fn of_standby(status: &StandbyStatus) -> Position {
+        Position {
+            timeline: status.timeline,
+            lsn: status.position(),
+        }
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.timeline, self.lsn)
+    }
+}
+
+impl FromStr for Position {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Position, String> {
+        let (tl, lsn) = s
+            .split_once(':')
+            .ok_or_else(|| format!("'{s}' is not timeline:LSN"))?;
+        Ok(Position {
+            timeline: tl.parse().map_err(|_| format!("'{s}': bad timeline"))?,
+            lsn: lsn.parse()?,
+        })
+    }
+}
+
+/// The best participant, if it is better than `mine` (ties go to us).
+pub fn better_candidate(mine: Position, others: &BTreeMap<String, Position>) -> Option<(&str, Position)> {
+    others
+        .iter()
+        .filter(|(_, p)| **p > mine)
+        .max_by_key(|(_, p)| **p)
+        .map(|(n, p)| (n.as_str(), *p))
+}
+
+/// What promote does after the election.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Election {
+    /// No participant is better (ties proceed): go on with the checks.
+    Proceed,
+    /// `node` is more advanced: raise its score, lower ours, fail.
+    HandOver { node: String, theirs: Position },
+}
+
+/// The election hand-over decision, over the positions the other
+/// participants published.
+pub fn election(mine: Position, published: &BTreeMap<String, Position>) -> Election {
+    match better_candidate(mine, published) {
+        Some((node, theirs)) => Election::HandOver {
+            node: node.to_string(),
+            theirs,
+        },
+        None => Election::Proceed,
+    }
+}
+
+/// The participants that can follow the new primary at `mine` right away
+/// (they published no more WAL than it has), so they get a standby's score
+/// at once.
+pub fn followers(mine: Position, published: &BTreeMap<String, Position>, me: &str) -> Vec<String> {
+    published
+        .iter()
+        .filter(|(n, p)| n.as_str() != me && p.lsn <= mine.lsn)
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
+/// One demoted node's checkpoint, as the switchover check judges it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checkpoint {
+    /// It published none: not a clean demote, nothing to check (warned).
+    Unpublished,
+    /// This standby received past it, on the same timeline.
+    Passed(Position),
+    /// Not past it, or on another timeline: the switchover is refused.
+    NotPassed(Position),
+}
+
+/// In a switchover the target must have received past the shutdown
+/// checkpoint of every node demoted in this round, on the same timeline:
+/// at the checkpoint LSN exactly is not enough (the shutdown checkpoint
+/// record itself is the last thing the old primary wrote). One verdict per
+/// demoted node in order, ending at the first refusal.
+pub fn switchover(
+    mine: Position,
+    demoted: &[String],
+    checkpoints: &BTreeMap<String, Position>,
+) -> Vec<(String, Checkpoint)> {
+    let mut verdicts = Vec::new();
+    for node in demoted {
+        let verdict = match checkpoints.get(node) {
+            None => Checkpoint::Unpublished,
+            Some(&checkpoint) if mine.timeline != checkpoint.timeline || mine.lsn <= checkpoint.lsn => {
+                Checkpoint::NotPassed(checkpoint)
+            }
+            Some(&checkpoint) => Checkpoint::Passed(checkpoint),
+        };
+        verdicts.push((node.clone(), verdict));
+        if matches!(verdict, Checkpoint::NotPassed(_)) {
+            break;
+        }
+    }
+    verdicts
+}
+
+/// Whether a sync mode lets this standby be promoted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncVeto {
+    Allowed,
+    /// These synchronous standbys take part in the round: they have every
+    /// acknowledged commit, and one of them should be promoted.
+    SynchronousRunning(Vec<String>),
+    /// strict-sync: these synchronous standbys exist, though not running.
+    StrictSyncAbsent(Vec<String>),
+}
+
+/// In sync modes only a synchronous standby may be promoted while a running
+/// one exists (it has every acknowledged commit); in strict-sync mode, only
+/// a synchronous standby at all. `states` are the sync attributes by node
+/// (`pgha-<rsc>-sync`, what the primary last saw); "disconnected" and any
+/// other non-synchronous spelling do not count ([`SyncState::is_synchronous`]).
+pub fn sync_veto(
+    mode: ReplicationMode,
+    me: &str,
+    participants: &[String],
+    states: &BTreeMap<String, String>,
+) -> SyncVeto {
+    if mode == ReplicationMode::Async {
+        return SyncVeto::Allowed;
+    }
+    let synchronous = |s: &str| SyncState::parse(s).is_synchronous();
+    if states.get(me).is_some_and(|s| synchronous(s)) {
+        return SyncVeto::Allowed;
+    }
+    let synchronous: Vec<String> = states
+        .iter()
+        .filter(|(n, s)| n.as_str() != me && synchronous(s))
+        .map(|(n, _)| n.clone())
+        .collect();
+    let running: Vec<String> = synchronous
+        .iter()
+        .filter(|n| participants.iter().any(|p| p == *n))
+        .cloned()
+        .collect();
+    if !running.is_empty() {
+        return SyncVeto::SynchronousRunning(running);
+    }
+    if mode == ReplicationMode::StrictSync && !synchronous.is_empty() {
+        return SyncVeto::StrictSyncAbsent(synchronous);
+    }
+    SyncVeto::Allowed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pos(s: &str) -> Position {
+        s.parse().unwrap()
+    }
+
+    fn positions(list: &[(&str, &str)]) -> BTreeMap<String, Position> {
+        list.iter().map(|(n, p)| (n.to_string(), pos(p))).collect()
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn positions_round_trip() {
+        assert_eq!(pos("12:1/A0").to_string(), "12:1/A0");
+        assert!("1-0/0".parse::<Position>().is_err());
+        assert!("x:0/0".parse::<Position>().is_err());
+    }
+
+    #[test]
+    fn a_standby_stands_at_the_greater_of_received_and_replayed() {
+        // (receive, replay, expected LSN)
+        let table: &[(Option<u64>, Option<u64>, u64)] = &[
+            (Some(0x300), Some(0x200), 0x300),
+            // Full restart: nothing received yet, replayed up to where it was.
+            (None, Some(0x500), 0x500),
+            (Some(0x100), Some(0x500), 0x500),
+            (None, None, 0),
+        ];
+        for &(receive, replay, expected) in table {
+            let status = StandbyStatus {
+                timeline: 3,
+                receive: receive.map(Lsn),
+                replay: replay.map(Lsn),
+                receiver: None,
+                primary_end: None,
+                slots: Vec::new(),
+            };
+            assert_eq!(
+                Position::of_standby(&status),
+                Position {
+                    timeline: 3,
+                    lsn: Lsn(expected)
+                },
+                "receive {receive:?} replay {replay:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_election_hands_over_to_the_most_advanced() {
+        // (mine, published, expected hand-over)
+        type Row = (
+            &'static str,
+            &'static [(&'static str, &'static str)],
+            Option<(&'static str, &'static str)>,
+        );
+        let table: &[Row] = &[
+            ("2:0/5000000", &[], None),
+            ("2:0/5000000", &[("a", "2:0/4000000")], None),
+            ("2:0/5000000", &[("a", "2:0/5000000")], None), // a tie proceeds
+            (
+                "2:0/5000000",
+                &[("a", "2:0/4000000"), ("b", "3:0/1000000")],
+                Some(("b", "3:0/1000000")),
+            ),
+            ("2:0/5000000", &[("a", "1:0/9000000")], None), // timeline first
+            (
+                "2:0/5000000",
+                &[("a", "2:0/5000001"), ("c", "2:0/6000000")],
+                Some(("c", "2:0/6000000")), // the best one, not the first
+            ),
+        ];
+        for (mine, published, expected) in table {
+            let expected = match expected {
+                None => Election::Proceed,
+                Some((node, theirs)) => Election::HandOver {
+                    node: node.to_string(),
+                    theirs: pos(theirs),
+                },
+            };
+            assert_eq!(
+                election(pos(mine), &positions(published)),
+                expected,
+                "{mine} vs {published:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn followers_published_no_more_than_the_new_primary() {
+        // (mine, published, me, expected followers)
+        type Row = (
+            &'static str,
+            &'static [(&'static str, &'static str)],
+            &'static str,
+            &'static [&'static str],
+        );
+        let table: &[Row] = &[
+            ("2:0/500", &[], "n1", &[]),
+            (
+                "2:0/500",
+                &[("n2", "2:0/400"), ("n3", "2:0/500")],
+                "n1",
+                &["n2", "n3"],
+            ),
+            ("2:0/500", &[("n2", "2:0/501")], "n1", &[]),
+            ("2:0/500", &[("n1", "2:0/400"), ("n2", "2:0/400")], "n1", &["n2"]),
+        ];
+        for (mine, published, me, expected) in table {
+            assert_eq!(
+                followers(pos(mine), &positions(published), me),
+                names(expected),
+                "{published:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_switchover_target_must_be_past_each_shutdown_checkpoint() {
+        use Checkpoint::*;
+        // (mine, demoted, checkpoints, expected verdicts)
+        type Row<'a> = (
+            &'a str,
+            &'a [&'a str],
+            &'a [(&'a str, &'a str)],
+            &'a [(&'a str, Checkpoint)],
+        );
+        let table: &[Row<'_>] = &[
+            ("1:0/3000000", &[], &[("n1", "1:0/3000000")], &[]), // no switchover
+            // Exactly at the checkpoint LSN: refused (lab).
+            (
+                "1:0/3000000",
+                &["n1"],
+                &[("n1", "1:0/3000000")],
+                &[("n1", NotPassed(pos("1:0/3000000")))],
+            ),
+            // One past it: accepted (lab).
+            (
+                "1:0/3000001",
+                &["n1"],
+                &[("n1", "1:0/3000000")],
+                &[("n1", Passed(pos("1:0/3000000")))],
+            ),
+            (
+                "1:0/2FFFFFF",
+                &["n1"],
+                &[("n1", "1:0/3000000")],
+                &[("n1", NotPassed(pos("1:0/3000000")))],
+            ),
+            // A different timeline: refused, either way (lab).
+            (
+                "2:0/4000000",
+                &["n1"],
+                &[("n1", "1:0/3000000")],
+                &[("n1", NotPassed(pos("1:0/3000000")))],
+            ),
+            (
+                "1:0/4000000",
+                &["n1"],
+                &[("n1", "2:0/3000000")],
+                &[("n1", NotPassed(pos("2:0/3000000")))],
+            ),
+            // No checkpoint published (not a clean demote): nothing to check.
+            ("1:0/3000000", &["n1"], &[], &[("n1", Unpublished)]),
+            // Every demoted node is checked, up to the first refusal.
+            (
+                "1:0/3000001",
+                &["n1", "n2", "n3"],
+                &[("n1", "1:0/3000000"), ("n2", "1:0/3000001"), ("n3", "1:0/1")],
+                &[
+                    ("n1", Passed(pos("1:0/3000000"))),
+                    ("n2", NotPassed(pos("1:0/3000001"))),
+                ],
+            ),
+        ];
+        for (mine, demoted, checkpoints, expected) in table {
+            let expected: Vec<(String, Checkpoint)> =
+                expected.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+            assert_eq!(
+                switchover(pos(mine), &names(demoted), &positions(checkpoints)),
+                expected,
+                "{mine} demoted {demoted:?} checkpoints {checkpoints:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sync_modes_refuse_a_standby_that_was_not_synchronous() {
+        use ReplicationMode::*;
+        use SyncVeto::*;
+        let running = |l: &[&str]| SynchronousRunning(names(l));
+        let absent = |l: &[&str]| StrictSyncAbsent(names(l));
+        // (mode, participants, sync states, expected); "me" is n1.
+        type Row = (
+            ReplicationMode,
+            &'static [&'static str],
+            &'static [(&'static str, &'static str)],
+            SyncVeto,
+        );
+        let table: Vec<Row> = vec![
+            (Async, &["n1", "n2"], &[("n2", "sync")], Allowed),
+            (Sync, &["n1", "n2"], &[("n1", "sync"), ("n2", "sync")], Allowed),
+            (Sync, &["n1", "n2"], &[("n1", "quorum")], Allowed),
+            (
+                Sync,
+                &["n1", "n2"],
+                &[("n1", "async"), ("n2", "sync")],
+                running(&["n2"]),
+            ),
+            (
+                Sync,
+                &["n1", "n2", "n3"],
+                &[("n2", "quorum"), ("n3", "quorum")],
+                running(&["n2", "n3"]),
+            ),
+            // A synchronous standby that is not running: sync lets us go.
+            (Sync, &["n1"], &[("n1", "potential"), ("n2", "sync")], Allowed),
+            // Strict-sync, the synchronous standby stopped: refused (lab).
+            (
+                StrictSync,
+                &["n1"],
+                &[("n1", "potential"), ("n2", "sync")],
+                absent(&["n2"]),
+            ),
+            (StrictSync, &["n1", "n2"], &[("n2", "sync")], running(&["n2"])),
+            // A standby that no longer connects is "disconnected", which is
+            // not synchronous, whatever it was before (lab: stale "quorum").
+            (
+                Sync,
+                &["n1", "n2"],
+                &[("n1", "async"), ("n2", "disconnected")],
+                Allowed,
+            ),
+            (
+                StrictSync,
+                &["n1"],
+                &[("n1", "async"), ("n2", "disconnected")],
+                Allowed,
+            ),
+            (
+                StrictSync,
+                &["n1"],
+                &[("n1", "disconnected"), ("n2", "quorum")],
+                absent(&["n2"]),
+            ),
+            (StrictSync, &["n1"], &[("n2", ""), ("n3", "potential")], Allowed),
+            (StrictSync, &["n1"], &[], Allowed),
+        ];
+        for (mode, participants, states, expected) in table {
+            let states: BTreeMap<String, String> = states
+                .iter()
+                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .collect();
+            assert_eq!(
+                sync_veto(mode, "n1", &names(participants), &states),
+                expected,
+                "{mode:?} {participants:?} {states:?}"
+            );
+        }
+    }
+}
