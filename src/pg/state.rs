@@ -5,6 +5,8 @@
 //!   `postgres` whose working directory is the data directory):
 //!   - the probe answers -> [`InstanceState::Running`] with its role;
 //!   - it does not answer in time, or answers an error -> `Unresponsive`;
+//!   - it is gone by the time the probe failed (killed a moment ago) -> as
+//!     below, from pg_control;
 //! - no postmaster runs: pg_control says how it was left:
 //!   - `shut down` / `shut down in recovery`, or a `backup_label` (a base
 //!     backup never started) -> `Stopped`;
@@ -48,33 +50,46 @@ pub enum InstanceState {
 /// state of a running one. Errors only when pg_control cannot be read.
 pub fn inspect(inst: &Instance, deadline: Deadline, with_replication: bool) -> OcfResult<InstanceState> {
     match process::postmaster(&inst.datadir, &inst.canonical_datadir) {
-        Postmaster::Running(pid) => Ok(probe_running(inst, pid, deadline, with_replication)),
-        Postmaster::NoPidFile | Postmaster::Stale(_) => {
-            let control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, deadline)?;
-            // A base backup not started yet carries its source's pg_control
-            // ("in production") and a backup_label: never started, not crashed.
-            let fresh_backup = inst.datadir.join("backup_label").exists();
-            Ok(if control.state.is_clean_shutdown() || fresh_backup {
-                InstanceState::Stopped
-            } else {
-                InstanceState::Crashed { state: control.state }
-            })
-        }
+        Postmaster::Running(pid) => match probe_running(inst, pid, deadline, with_replication) {
+            Some(state) => Ok(state),
+            // It died while it was probed (a kill -9 a moment ago): what it
+            // left is read like any postmaster that is gone.
+            None => left_behind(inst, deadline),
+        },
+        Postmaster::NoPidFile | Postmaster::Stale(_) => left_behind(inst, deadline),
     }
 }
 
+/// The state of an instance whose postmaster is not running, from pg_control.
+fn left_behind(inst: &Instance, deadline: Deadline) -> OcfResult<InstanceState> {
+    let control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, deadline)?;
+    // A base backup not started yet carries its source's pg_control ("in
+    // production") and a backup_label: never started, not crashed.
+    let fresh_backup = inst.datadir.join("backup_label").exists();
+    Ok(if control.state.is_clean_shutdown() || fresh_backup {
+        InstanceState::Stopped
+    } else {
+        InstanceState::Crashed { state: control.state }
+    })
+}
+
 /// Probes a running postmaster; transient answers are retried while the
-/// probe's own budget lasts.
+/// probe's own budget lasts. None when the postmaster is gone by the time
+/// the probe failed: a dying process closes its sockets (no server
+/// listening) before the kernel drops its working directory, so the
+/// process table still showed it a moment ago, and "runs but the health
+/// probe failed" would name a server that crashed.
 fn probe_running(
     inst: &Instance,
     pid: nix::unistd::Pid,
     deadline: Deadline,
     with_replication: bool,
-) -> InstanceState {
+) -> Option<InstanceState> {
     let budget = deadline.within(inst.probe_timeout);
     loop {
         match probe::probe(inst, budget, with_replication) {
-            Ok(health) => return InstanceState::Running { pid, health },
+            Ok(health) => return Some(InstanceState::Running { pid, health }),
+            Err(_) if !process::is_instance_process(pid, &inst.canonical_datadir) => return None,
             Err(error) => {
                 if is_transient(&error)
                     && budget.remaining() > TRANSIENT_RETRY
@@ -83,7 +98,7 @@ fn probe_running(
                     continue;
                 }
                 let frozen = process::is_stopped(pid);
-                return InstanceState::Unresponsive { pid, frozen, error };
+                return Some(InstanceState::Unresponsive { pid, frozen, error });
             }
         }
     }
