@@ -88,20 +88,15 @@ pub fn require_host() {
 }
 
 fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 /// Polls `cond` every 50 ms until it returns `Ok`, or panics after `within`
 /// naming `what` and the state `cond` last reported as `Err`: a test waits
 /// for the state it needs, never for a fixed time.
 #[track_caller]
-pub fn wait_until<S: std::fmt::Debug>(
-    mut cond: impl FnMut() -> Result<(), S>,
-    within: Duration,
-    what: &str,
-) {
+pub fn wait_until<S: std::fmt::Debug>(mut cond: impl FnMut() -> Result<(), S>, within: Duration, what: &str) {
     let end = Instant::now() + within;
     loop {
         match cond() {
@@ -166,7 +161,9 @@ impl Drop for RunFiles {
     fn drop(&mut self) {
         let mut in_use = lock(&IN_USE);
         for name in lock(&self.names).iter() {
-            let Some(count) = in_use.get_mut(name) else { continue };
+            let Some(count) = in_use.get_mut(name) else {
+                continue;
+            };
             *count -= 1;
             if *count == 0 {
                 in_use.remove(name);
