@@ -124,8 +124,9 @@ pub fn wait_gone(pid: Pid) {
 }
 
 /// Resource names in use by the tests running now, with how many
-/// [`RunFiles`] hold each: the default `pgsqld` is shared by parallel tests,
-/// and its files must outlive the last of them, not the first.
+/// [`RunFiles`] hold each: the default `pgsqld` of agents made without a
+/// cluster is shared by parallel tests, and its files must outlive the last
+/// of them, not the first.
 static IN_USE: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -241,6 +242,10 @@ pub struct PgCluster {
     pub dir: TempDir,
     pub datadir: PathBuf,
     pub port: u16,
+    /// The resource name its agents run as unless a test names another:
+    /// its own, so that parallel tests (and other checkouts' test runs) never
+    /// share an agent's memory in /run/pgha.
+    pub rsc: String,
     /// Shared with every agent of this cluster.
     pub files: Arc<RunFiles>,
 }
@@ -271,6 +276,7 @@ impl PgCluster {
             ],
         );
         Self::with_own_socket(
+            name,
             dir,
             datadir,
             "listen_addresses = ''\nfsync = off\nshared_buffers = 16MB\n",
@@ -299,15 +305,17 @@ impl PgCluster {
                 datadir.to_str().unwrap(),
             ],
         );
-        Self::with_own_socket(dir, datadir, "")
+        Self::with_own_socket(name, dir, datadir, "")
     }
 
     /// A cluster in `dir` listening on a socket there (so tests never
     /// collide on a port), with `extra` appended to its configuration.
-    fn with_own_socket(dir: TempDir, datadir: PathBuf, extra: &str) -> PgCluster {
+    fn with_own_socket(name: &str, dir: TempDir, datadir: PathBuf, extra: &str) -> PgCluster {
+        let port = unique_port();
         let cluster = PgCluster {
+            rsc: format!("t{}-{name}-{port}", std::process::id()),
             files: Arc::default(),
-            port: unique_port(),
+            port,
             datadir,
             dir,
         };
@@ -381,7 +389,7 @@ impl PgCluster {
         Agent {
             params: self.params(),
             meta: BTreeMap::new(),
-            env: BTreeMap::new(),
+            env: BTreeMap::from([("OCF_RESOURCE_INSTANCE".to_string(), self.rsc.clone())]),
             files: Arc::clone(&self.files),
         }
     }
