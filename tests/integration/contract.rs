@@ -300,7 +300,7 @@ fn a_thread_that_cannot_be_created_is_an_error_with_a_reason_not_a_panic() {
                 .iter()
                 .map(|(k, v)| (format!("OCF_RESKEY_{k}"), v.clone())),
         )
-        .env("OCF_RESOURCE_INSTANCE", "pgsqld")
+        .envs(&agent.env)
         .env("OCF_RESKEY_CRM_meta_timeout", "10000")
         .stdin(Stdio::null());
     // SAFETY: the child only writes its own pid ("0") to a cgroup file

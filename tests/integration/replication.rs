@@ -99,8 +99,9 @@ fn switchover_demotes_the_primary_and_promotes_the_standby_without_a_rebuild() {
 fn a_crashed_primary_is_failed_promoted_and_demote_recovers_it_in_place() {
     let (a, a_agent, _b, b_agent) = pair("crash");
     a.psql("create table t(i int); insert into t values (7)");
-    kill(a.postmaster_pid().unwrap(), Signal::SIGKILL).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let postmaster = a.postmaster_pid().unwrap();
+    kill(postmaster, Signal::SIGKILL).unwrap();
+    wait_gone(postmaster);
     a_agent
         .clone()
         .recurring()
@@ -268,7 +269,13 @@ fn strict_sync_blocks_commits_instead_of_degrading() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    // The commit is in, waiting for a synchronous standby: only then does
+    // "not acknowledged" mean something.
+    wait_for_row(
+        &a,
+        "select count(*) from pg_stat_activity where wait_event = 'SyncRep'",
+        "1",
+    );
     assert!(
         insert.try_wait().unwrap().is_none(),
         "the commit was acknowledged with no standby"

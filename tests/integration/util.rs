@@ -7,16 +7,24 @@
 //! [`Agent::run`] runs the binary as Pacemaker would and returns an
 //! [`Outcome`] whose assertions print the command, environment, stdout and
 //! stderr when they fail.
+//!
+//! The harness checks the host once, at first use ([`require_host`]): the
+//! tests need root, PostgreSQL 15 and Pacemaker's tools, and say so instead
+//! of failing obscurely. The `/run/pgha` files of every resource name a test
+//! ran the agent with are removed when the test ends ([`RunFiles`]). Tests
+//! wait for states with [`wait_until`] or [`Agent::run_until`], never with a
+//! fixed sleep.
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -41,8 +49,136 @@ pub mod rc {
     pub const DEGRADED_PROMOTED: i32 = 191;
 }
 
+/// What the integration tests need of the host, checked once at first use so
+/// that a missing piece is named instead of surfacing as an obscure failure
+/// (a chown refused, an initdb not found, an agent exit code 5).
+pub fn require_host() {
+    static CHECK: OnceLock<Result<(), String>> = OnceLock::new();
+    let check = CHECK.get_or_init(|| {
+        let mut missing = Vec::new();
+        if !nix::unistd::geteuid().is_root() {
+            missing.push("root (the agent switches to the postgres user)".to_string());
+        }
+        for tool in ["initdb", "pg_ctl", "postgres", "pg_basebackup", "psql"] {
+            let path = Path::new(PG_BIN).join(tool);
+            if !path.is_file() {
+                missing.push(path.display().to_string());
+            }
+        }
+        if !matches!(User::from_name("postgres"), Ok(Some(_))) {
+            missing.push("the postgres user".to_string());
+        }
+        for tool in ["crm_attribute", "crm_node", "crm_resource", "pcs"] {
+            if !on_path(tool) {
+                missing.push(format!("{tool} (Pacemaker tools) on PATH"));
+            }
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(missing.join(", "))
+        }
+    });
+    if let Err(missing) = check {
+        panic!(
+            "integration tests need root, PostgreSQL 15 at {PG_BIN} and Pacemaker's tools; \
+             missing: {missing}. Run `bash tests/setup` as root, then `cargo test`"
+        );
+    }
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
+/// Polls `cond` every 50 ms until it returns `Ok`, or panics after `within`
+/// naming `what` and the state `cond` last reported as `Err`: a test waits
+/// for the state it needs, never for a fixed time.
+#[track_caller]
+pub fn wait_until<S: std::fmt::Debug>(mut cond: impl FnMut() -> Result<(), S>, within: Duration, what: &str) {
+    let end = Instant::now() + within;
+    loop {
+        match cond() {
+            Ok(()) => return,
+            Err(last) if Instant::now() >= end => {
+                panic!("waited {within:?} for {what}; last observed: {last:?}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// Waits (10 s at most) until `pid`, killed, is gone and reaped: what a
+/// monitor then sees is a crash, not a process still dying.
+#[track_caller]
+pub fn wait_gone(pid: Pid) {
+    wait_until(
+        || match kill(pid, None) {
+            Err(_) => Ok(()),
+            Ok(()) => Err(format!("process {pid} still exists")),
+        },
+        Duration::from_secs(10),
+        "the killed process to be reaped",
+    );
+}
+
+/// Resource names in use by the tests running now, with how many
+/// [`RunFiles`] hold each: the default `pgsqld` of agents made without a
+/// cluster is shared by parallel tests, and its files must outlive the last
+/// of them, not the first.
+static IN_USE: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The resource names a test ran the agent with. A cluster and every agent
+/// made from it share one; when the last of them drops (the test ended,
+/// passed or panicked), each name no other running test uses loses its
+/// `/run/pgha/<rsc>.state` and `/run/pgha/<rsc>.election`.
+#[derive(Default)]
+pub struct RunFiles {
+    names: Mutex<BTreeSet<String>>,
+}
+
+impl RunFiles {
+    /// Records that the agent runs as resource `rsc`. Names that are not a
+    /// plain file name (the tests of bad OCF_RESOURCE_INSTANCE values) are
+    /// never recorded, so nothing outside /run/pgha is ever removed.
+    fn note(&self, rsc: &str) {
+        let plain = !rsc.is_empty()
+            && !rsc.starts_with('.')
+            && rsc
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if plain && lock(&self.names).insert(rsc.to_string()) {
+            *lock(&IN_USE).entry(rsc.to_string()).or_insert(0) += 1;
+        }
+    }
+}
+
+impl Drop for RunFiles {
+    fn drop(&mut self) {
+        let mut in_use = lock(&IN_USE);
+        for name in lock(&self.names).iter() {
+            let Some(count) = in_use.get_mut(name) else {
+                continue;
+            };
+            *count -= 1;
+            if *count == 0 {
+                in_use.remove(name);
+                for ext in ["state", "election"] {
+                    let _ = fs::remove_file(format!("/run/pgha/{name}.{ext}"));
+                }
+            }
+        }
+    }
+}
+
 /// The `postgres` system user, which owns test clusters.
 pub fn postgres_user() -> User {
+    require_host();
     User::from_name("postgres")
         .unwrap()
         .expect("the postgres user exists (postgresql package)")
@@ -55,6 +191,7 @@ pub struct TempDir {
 
 impl TempDir {
     pub fn new(name: &str) -> TempDir {
+        require_host();
         let template = format!("/tmp/pgha-test-{name}-XXXXXX");
         let path = nix::unistd::mkdtemp(template.as_str()).expect("mkdtemp");
         let user = postgres_user();
@@ -105,6 +242,12 @@ pub struct PgCluster {
     pub dir: TempDir,
     pub datadir: PathBuf,
     pub port: u16,
+    /// The resource name its agents run as unless a test names another:
+    /// its own, so that parallel tests (and other checkouts' test runs) never
+    /// share an agent's memory in /run/pgha.
+    pub rsc: String,
+    /// Shared with every agent of this cluster.
+    pub files: Arc<RunFiles>,
 }
 
 impl PgCluster {
@@ -133,6 +276,7 @@ impl PgCluster {
             ],
         );
         Self::with_own_socket(
+            name,
             dir,
             datadir,
             "listen_addresses = ''\nfsync = off\nshared_buffers = 16MB\n",
@@ -161,14 +305,17 @@ impl PgCluster {
                 datadir.to_str().unwrap(),
             ],
         );
-        Self::with_own_socket(dir, datadir, "")
+        Self::with_own_socket(name, dir, datadir, "")
     }
 
     /// A cluster in `dir` listening on a socket there (so tests never
     /// collide on a port), with `extra` appended to its configuration.
-    fn with_own_socket(dir: TempDir, datadir: PathBuf, extra: &str) -> PgCluster {
+    fn with_own_socket(name: &str, dir: TempDir, datadir: PathBuf, extra: &str) -> PgCluster {
+        let port = unique_port();
         let cluster = PgCluster {
-            port: unique_port(),
+            rsc: format!("t{}-{name}-{port}", std::process::id()),
+            files: Arc::default(),
+            port,
             datadir,
             dir,
         };
@@ -242,7 +389,8 @@ impl PgCluster {
         Agent {
             params: self.params(),
             meta: BTreeMap::new(),
-            env: BTreeMap::new(),
+            env: BTreeMap::from([("OCF_RESOURCE_INSTANCE".to_string(), self.rsc.clone())]),
+            files: Arc::clone(&self.files),
         }
     }
 
@@ -299,6 +447,8 @@ pub struct Agent {
     pub params: BTreeMap<String, String>,
     pub meta: BTreeMap<String, String>,
     pub env: BTreeMap<String, String>,
+    /// The resource names this agent (and its cluster) ran as.
+    pub files: Arc<RunFiles>,
 }
 
 impl Agent {
@@ -307,6 +457,7 @@ impl Agent {
             params: BTreeMap::new(),
             meta: BTreeMap::new(),
             env: BTreeMap::new(),
+            files: Arc::default(),
         }
     }
 
@@ -364,6 +515,10 @@ impl Agent {
     /// Runs `action` and waits for it.
     pub fn run(&self, action: &str) -> Outcome {
         let vars = self.vars();
+        let rsc = vars.iter().rev().find(|(k, _)| k == "OCF_RESOURCE_INSTANCE");
+        if let Some((_, rsc)) = rsc {
+            self.files.note(rsc);
+        }
         let started = Instant::now();
         let out = Command::new(AGENT)
             .arg(action)
@@ -463,6 +618,7 @@ impl Outcome {
 
 /// Installs the agent under test where Pacemaker tools look for it.
 pub fn install_into_ocf_root() {
+    require_host();
     let dir = Path::new("/usr/lib/ocf/resource.d/pgha");
     fs::create_dir_all(dir).expect("create the OCF provider directory (run the tests as root)");
     let link = dir.join("postgresql");
@@ -477,6 +633,7 @@ pub fn install_into_ocf_root() {
 
 /// Runs a program and returns (exit code, stdout, stderr).
 pub fn run_tool(program: &str, args: &[&str]) -> (i32, String, String) {
+    require_host();
     let out = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
