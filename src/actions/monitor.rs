@@ -62,10 +62,12 @@ use crate::{log_info, log_warn};
 
 pub fn run(ctx: &Context) -> OcfResult {
     let location = ctx.location()?;
-    let canonical = process::canonical_datadir(&location.datadir);
+    // Only the branches below that look at the process table need it: the
+    // steady path (parameters and host checks fine) resolves it in Instance.
+    let canonical = || process::canonical_datadir(&location.datadir);
     let config = match ctx.checked_config() {
         Ok(config) => config,
-        Err(e) if process::instance_processes(&canonical).is_empty() => {
+        Err(e) if process::instance_processes(&canonical()).is_empty() => {
             log_warn!("not running, and the configuration is invalid: {e}");
             return Ok(OcfCode::NotRunning);
         }
@@ -73,14 +75,14 @@ pub fn run(ctx: &Context) -> OcfResult {
     };
     let (inst, host_problem) = match ctx.instance(&config) {
         Ok(inst) => (inst, None),
-        Err(problem) => match process::postmaster(&location.datadir, &canonical) {
+        Err(problem) => match process::postmaster(&location.datadir, &canonical()) {
             Postmaster::Running(pid) => {
                 log_warn!("postmaster {pid} runs, but a host check fails: {problem}");
                 let inst =
                     Instance::of_running_postmaster(&config, pid, ctx.env.path.as_deref(), ctx.deadline)?;
                 (inst, Some(problem))
             }
-            _ if !process::instance_processes(&canonical).is_empty() => {
+            _ if !process::instance_processes(&canonical()).is_empty() => {
                 return Err(OcfError::generic(format!(
                     "processes of the instance run without a postmaster, and {}",
                     problem.reason
