@@ -64,6 +64,7 @@ pub fn run(ctx: &Context) -> OcfResult {
         InstanceState::Crashed { state } => log_info!("starting after a crash (pg_control: {state:?})"),
         InstanceState::Stopped => {}
     }
+    let mut memory = RunState::load(ctx.resource());
     match ctx.mode() {
         Mode::Primitive => {
             server::clear_leftovers(&inst, ctx.deadline)?;
@@ -78,14 +79,13 @@ pub fn run(ctx: &Context) -> OcfResult {
             let former_primary = rejoin_check(ctx, &inst, &config)?;
             // With no primary anywhere (first start, full restart), the former
             // primary is the natural first candidate: see publish::bootstrap.
-            let mut memory = RunState::load(ctx.resource());
             publish::remember_former_primary(&mut memory, former_primary);
             memory.save();
             start_standby(ctx, &inst, &config, ctx.deadline)?;
         }
     }
-    // Running again: a forced stop of ours no longer explains pg_control.
-    let mut memory = RunState::load(ctx.resource());
+    // Running again: a forced stop of ours no longer explains pg_control
+    // (the state file is written only if it held one).
     stop::forget(&mut memory);
     memory.save();
     log_info!("started");
