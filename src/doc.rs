@@ -372,7 +372,8 @@ pub fn man_page(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actions::{ACTION_TABLE, AGENT, Context};
+    use crate::actions::{ACTION_TABLE, AGENT};
+    use crate::context::Context;
     use crate::ocf::code::OcfResult;
     use crate::params::{Kind, PARAMS};
 

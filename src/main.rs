@@ -7,6 +7,7 @@
 //! the process.
 
 mod actions;
+mod context;
 mod deadline;
 mod doc;
 mod exec;
@@ -15,6 +16,7 @@ mod params;
 mod pcmk;
 mod pg;
 mod policy;
+mod replication;
 mod runstate;
 mod status;
 mod userfs;
@@ -25,7 +27,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use actions::Context;
+use context::Context;
 use ocf::code::{OcfCode, OcfError};
 use ocf::env::OcfEnv;
 

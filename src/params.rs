@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use crate::ocf::code::{OcfError, OcfResult};
 use crate::pg::conninfo;
+use crate::pg::instance::Settings;
+pub use crate::pg::session::PgHost;
 
 /// The value type of a parameter, as OCF 1.1 `content@type` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -283,15 +285,6 @@ pub fn spec(name: &str) -> Option<&'static ParamSpec> {
     PARAMS.iter().find(|p| p.name == name)
 }
 
-/// Where the probe connects.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PgHost {
-    /// A Unix socket directory.
-    Socket(PathBuf),
-    /// A host name or address, over TCP.
-    Tcp(String),
-}
-
 /// The agent's configuration, checked for syntax only.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -314,6 +307,25 @@ pub struct Config {
     pub sync_standbys: u32,
     pub replication_slots: bool,
     pub slot_grace_s: u64,
+}
+
+impl Config {
+    /// What PostgreSQL needs to know of the instance, before the host is
+    /// checked ([`crate::pg::instance::Instance::resolve`]).
+    pub fn instance_settings(&self) -> Settings {
+        Settings {
+            pgdata: self.pgdata.clone(),
+            datadir: self.datadir.clone(),
+            bindir: self.bindir.clone(),
+            system_user: self.system_user.clone(),
+            host: self.pghost.clone(),
+            port: self.pgport,
+            dbname: self.pgdatabase.clone(),
+            probe_timeout: self.probe_timeout,
+            start_opts: self.start_opts.clone(),
+            logfile: self.logfile.clone(),
+        }
+    }
 }
 
 /// How commits wait for standbys.

@@ -11,9 +11,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::deadline::Deadline;
-use crate::exec;
 use crate::ocf::code::{OcfError, OcfResult};
-use crate::pcmk::attrs;
+use crate::pcmk::{attrs, cib};
 use crate::vocab::{Attr, NO_VALUE, NodeRole};
 
 /// One node's row.
@@ -69,28 +68,7 @@ pub fn would_promote(nodes: &BTreeMap<String, NodeView>) -> Option<&str> {
 
 /// Finds the pgha resource in the CIB when there is exactly one.
 fn find_resource(deadline: Deadline) -> OcfResult<String> {
-    let out = exec::run(
-        "cibadmin",
-        &[
-            "--query",
-            "--xpath",
-            "//primitive[@provider='pgha'][@type='postgresql']",
-        ],
-        None,
-        deadline.within(Duration::from_secs(10)),
-    )?;
-    if !out.success() {
-        return Err(OcfError::generic(format!(
-            "no pgha resource in the CIB: {}",
-            out.last_message()
-        )));
-    }
-    let ids: Vec<&str> = out
-        .stdout
-        .lines()
-        .filter(|l| l.contains("<primitive"))
-        .filter_map(|l| l.split("id=\"").nth(1)?.split('"').next())
-        .collect();
+    let ids = cib::primitives_of_agent("pgha", "postgresql", deadline)?;
     match ids.as_slice() {
         [one] => Ok(one.to_string()),
         [] => Err(OcfError::generic("no pgha resource in the CIB")),

@@ -13,14 +13,14 @@
 //!   candidate to be promoted again;
 //! - stopped: start as a standby.
 
-use super::Context;
-use super::election::{self, Position};
 use super::start::start_standby;
+use crate::context::Context;
 use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfResult};
 use crate::pg::controldata::{self, ClusterState};
 use crate::pg::server;
 use crate::pg::state::{self, InstanceState};
+use crate::replication::election::{self, Position};
 use crate::runstate::RunState;
 use crate::vocab::Key;
 

@@ -48,7 +48,8 @@
 //! this file gathers what it needs (the inspection, the upkeep's results,
 //! the memory's ages) and does the upkeep.
 
-use super::{Context, Mode, publish, slots, stop, sync};
+use super::stop;
+use crate::context::{Context, Mode};
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::{Config, ReplicationMode};
 use crate::pg::instance::Instance;
@@ -56,6 +57,7 @@ use crate::pg::process::{self, Postmaster};
 use crate::pg::replication::Replication;
 use crate::pg::state::{self, InstanceState};
 use crate::policy::monitor_answer::{self, Found};
+use crate::replication::{publish, slots, sync};
 use crate::runstate::RunState;
 use crate::vocab::Key;
 use crate::{log_info, log_warn};
@@ -78,8 +80,12 @@ pub fn run(ctx: &Context) -> OcfResult {
         Err(problem) => match process::postmaster(&location.datadir, &canonical()) {
             Postmaster::Running(pid) => {
                 log_warn!("postmaster {pid} runs, but a host check fails: {problem}");
-                let inst =
-                    Instance::of_running_postmaster(&config, pid, ctx.env.path.as_deref(), ctx.deadline)?;
+                let inst = Instance::of_running_postmaster(
+                    &config.instance_settings(),
+                    pid,
+                    ctx.env.path.as_deref(),
+                    ctx.deadline,
+                )?;
                 (inst, Some(problem))
             }
             _ if !process::instance_processes(&canonical()).is_empty() => {

@@ -13,12 +13,13 @@
 //!   membership used when `crm_node -l` cannot answer;
 //! - anything else: nothing.
 
-use super::election::{self, Position, Round};
-use super::{Context, sync};
+use crate::context::Context;
 use crate::ocf::code::{OcfCode, OcfResult};
 use crate::pcmk::node;
 use crate::pg::replication::Replication;
 use crate::pg::state::{self, InstanceState};
+use crate::replication::election::{self, Position, Round};
+use crate::replication::sync;
 use crate::runstate::RunState;
 use crate::{log_info, log_warn};
 

@@ -23,16 +23,18 @@
 
 use std::time::Duration;
 
-use super::election::{self, Position};
-use super::publish::{self, SCORE_BOOTSTRAP, SCORE_PRIMARY, SCORE_STANDBY};
-use super::{Context, slots};
+use crate::context::Context;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::ReplicationMode;
 use crate::pcmk::attrs;
 use crate::pg::probe;
-use crate::pg::replication::{self, Replication};
+use crate::pg::promote as pg_promote;
+use crate::pg::replication::Replication;
 use crate::pg::state::{self, InstanceState};
 use crate::policy::promotion::{self, Checkpoint, Election, SyncVeto};
+use crate::replication::election::{self, Position};
+use crate::replication::publish::{self, SCORE_BOOTSTRAP, SCORE_PRIMARY, SCORE_STANDBY};
+use crate::replication::slots;
 use crate::runstate::RunState;
 use crate::vocab::{Attr, Key};
 use crate::{log_info, log_warn};
@@ -80,7 +82,7 @@ pub fn run(ctx: &Context) -> OcfResult {
         check_synchronous(ctx, &rsc, &me, &round.participants, config.replication_mode)?;
     }
     log_info!("promoting at {mine} (participants {:?})", round.participants);
-    replication::promote(&inst, ctx.deadline)
+    pg_promote::promote(&inst, ctx.deadline)
         .map_err(|e| OcfError::generic(format!("pg_promote failed: {e}")).with_source(e))?;
     // One probe confirms the new role and lists the slots already there.
     let existing_slots = match probe::probe(&inst, ctx.deadline, true) {
@@ -91,7 +93,7 @@ pub fn run(ctx: &Context) -> OcfResult {
         Ok(_) => return Err(OcfError::generic("promoted, but the server is still in recovery")),
         Err(e) => return Err(OcfError::generic(format!("promoted, but the probe failed: {e}"))),
     };
-    if let Err(e) = replication::checkpoint(&inst, Duration::from_secs(30), ctx.deadline) {
+    if let Err(e) = pg_promote::checkpoint(&inst, Duration::from_secs(30), ctx.deadline) {
         log_warn!(
             "checkpoint after promotion failed ({e}): pg_rewind of a former primary may miss the divergence until the next checkpoint"
         );

@@ -26,18 +26,22 @@
 
 use std::time::Duration;
 
-use super::{Context, Mode, publish, stop};
+use super::stop;
+use crate::context::{Context, Mode};
 use crate::deadline::Deadline;
 use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::Config;
 use crate::pg::controldata::{self, ClusterState};
 use crate::pg::instance::Instance;
+use crate::pg::names;
 use crate::pg::probe;
-use crate::pg::replication::{self, Divergence};
+use crate::pg::recovery;
+use crate::pg::rewind::{self, Divergence};
 use crate::pg::server::{self, Spawned};
 use crate::pg::session::SqlError;
 use crate::pg::state::{self, InstanceState};
+use crate::replication::publish;
 use crate::runstate::RunState;
 
 /// Pause between two probes while the server starts.
@@ -72,7 +76,7 @@ pub fn run(ctx: &Context) -> OcfResult {
             wait_until_ready(&inst, spawned, ctx.deadline)?;
         }
         Mode::Promotable => {
-            replication::check_node_name(&ctx.node_name())?;
+            names::check_node_name(&ctx.node_name())?;
             // A killed postmaster's zombie or orphans would make the
             // single-user crash recovery of rejoin_check refuse to run.
             server::clear_leftovers(&inst, ctx.deadline)?;
@@ -124,7 +128,7 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<bo
             )));
         }
     }
-    match replication::check_divergence(inst, &config.primary_conninfo, ctx.deadline)? {
+    match rewind::check_divergence(inst, &config.primary_conninfo, ctx.deadline)? {
         Divergence::None => {
             log_info!("former primary: its history is part of the primary's, it can follow");
             Ok(true)
@@ -135,7 +139,7 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<bo
         }
         Divergence::Undecided(why) if config.rewind => {
             log_info!("former primary: pg_rewind cannot tell ({why}); trying pg_rewind");
-            replication::rewind(inst, &config.primary_conninfo, ctx.deadline.fraction(0.7))?;
+            rewind::rewind(inst, &config.primary_conninfo, ctx.deadline.fraction(0.7))?;
             Ok(false)
         }
         Divergence::Undecided(why) => Err(OcfError::generic(format!(
@@ -143,7 +147,7 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<bo
         ))),
         Divergence::Diverged(at) if config.rewind => {
             log_info!("former primary diverged ({at}): running pg_rewind");
-            replication::rewind(inst, &config.primary_conninfo, ctx.deadline.fraction(0.7))?;
+            rewind::rewind(inst, &config.primary_conninfo, ctx.deadline.fraction(0.7))?;
             log_info!("pg_rewind done");
             Ok(false)
         }
@@ -164,10 +168,10 @@ fn other_primary(ctx: &Context) -> Option<bool> {
 /// Starts the instance as a standby of `primary_conninfo`.
 pub fn start_standby(ctx: &Context, inst: &Instance, config: &Config, deadline: Deadline) -> OcfResult<()> {
     server::clear_leftovers(inst, deadline)?;
-    replication::write_standby_signal(inst, deadline)?;
+    recovery::write_standby_signal(inst, deadline)?;
     let node = ctx.node_name();
-    let slot = config.replication_slots.then(|| replication::slot_name(&node));
-    let args = replication::standby_args(&config.primary_conninfo, &node, slot.as_deref());
+    let slot = config.replication_slots.then(|| names::slot_name(&node));
+    let args = recovery::standby_args(&config.primary_conninfo, &node, slot.as_deref());
     let spawned = server::spawn(inst, &args, deadline)?;
     wait_until_ready(inst, spawned, deadline)
 }

@@ -24,10 +24,11 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use super::{Context, Mode, publish};
+use crate::context::{Context, Mode};
 use crate::ocf::code::{OcfCode, OcfResult};
 use crate::pg::process;
 use crate::pg::server::{self, StopMode};
+use crate::replication::publish;
 use crate::runstate::RunState;
 use crate::vocab::Key;
 use crate::{log_info, log_warn};

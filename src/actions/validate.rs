@@ -18,7 +18,7 @@
 //! man page and the README show its flag): the agent reads its parameters at
 //! every call, so there is nothing to do but check the new values.
 
-use super::Context;
+use crate::context::Context;
 use crate::exec;
 use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
@@ -38,8 +38,8 @@ pub fn run(ctx: &Context) -> OcfResult {
         check_socket_directory(&config.pghost)?;
         check_binaries_version(&inst, ctx)?;
         inst.check_logfile(ctx.deadline)?;
-        if ctx.mode() == super::Mode::Promotable {
-            crate::pg::replication::check_node_name(&ctx.node_name())?;
+        if ctx.mode() == crate::context::Mode::Promotable {
+            crate::pg::names::check_node_name(&ctx.node_name())?;
         }
         log_info!(
             "host checks passed: PostgreSQL {} in {}, binaries in {}",

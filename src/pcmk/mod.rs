@@ -7,4 +7,5 @@
 //! steer the next election with stale knowledge (PAF #220).
 
 pub mod attrs;
+pub mod cib;
 pub mod node;

@@ -21,11 +21,27 @@ use nix::unistd::{Gid, Pid, Uid};
 use crate::deadline::Deadline;
 use crate::exec::SystemUser;
 use crate::ocf::code::{OcfError, OcfResult};
-use crate::params::Config;
 use crate::pg::layout;
 use crate::pg::process;
-use crate::pg::session::{self, ConnTarget, SqlError};
+use crate::pg::session::{self, ConnTarget, PgHost, SqlError};
 use crate::userfs::{self, FileKind};
+
+/// What the agent's configuration says of the instance, before the host
+/// is checked: the paths, the user, where to connect, how to start it.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub pgdata: PathBuf,
+    pub datadir: PathBuf,
+    /// None: found from PG_VERSION and `PATH`.
+    pub bindir: Option<PathBuf>,
+    pub system_user: String,
+    pub host: PgHost,
+    pub port: u16,
+    pub dbname: String,
+    pub probe_timeout: Duration,
+    pub start_opts: Vec<String>,
+    pub logfile: PathBuf,
+}
 
 #[derive(Clone, Debug)]
 pub struct Instance {
@@ -47,7 +63,7 @@ pub struct Instance {
 
 impl Instance {
     /// Checks the host and resolves the instance, within `deadline`. `path_var` is `PATH`.
-    pub fn resolve(config: &Config, path_var: Option<&str>, deadline: Deadline) -> OcfResult<Instance> {
+    pub fn resolve(config: &Settings, path_var: Option<&str>, deadline: Deadline) -> OcfResult<Instance> {
         let user = SystemUser::lookup(&config.system_user)?;
         check_directory("pgdata", &config.pgdata)?;
         if config.datadir != config.pgdata {
@@ -77,7 +93,7 @@ impl Instance {
     /// stands in for the user, the directory of its executable for bindir.
     /// Enough to probe the server, which is all a running one needs.
     pub fn of_running_postmaster(
-        config: &Config,
+        config: &Settings,
         pid: Pid,
         path_var: Option<&str>,
         deadline: Deadline,
@@ -113,7 +129,7 @@ impl Instance {
     }
 
     /// The instance from the configuration and what the host told.
-    fn assemble(config: &Config, user: SystemUser, bindir: PathBuf, major: u32) -> Instance {
+    fn assemble(config: &Settings, user: SystemUser, bindir: PathBuf, major: u32) -> Instance {
         Instance {
             pgdata: config.pgdata.clone(),
             datadir: config.datadir.clone(),
@@ -121,13 +137,13 @@ impl Instance {
             bindir,
             major,
             target: ConnTarget {
-                host: config.pghost.clone(),
-                port: config.pgport,
+                host: config.host.clone(),
+                port: config.port,
                 user: config.system_user.clone(),
-                dbname: config.pgdatabase.clone(),
+                dbname: config.dbname.clone(),
             },
             user,
-            port: config.pgport,
+            port: config.port,
             probe_timeout: config.probe_timeout,
             start_opts: config.start_opts.clone(),
             logfile: config.logfile.clone(),

@@ -12,6 +12,7 @@ use crate::deadline::Deadline;
 use crate::pg::instance::Instance;
 use crate::pg::replication::{self, Replication};
 use crate::pg::session::SqlError;
+use crate::pg::session::simple_query_sets;
 
 /// The query the probe runs.
 pub const PROBE_SQL: &str = "select relname from pg_class where relname = 'pg_class'";
@@ -30,7 +31,7 @@ pub struct Health {
 pub fn probe(inst: &Instance, deadline: Deadline, with_replication: bool) -> Result<Health, SqlError> {
     let sql = format!("{PROBE_SQL}; select pg_is_in_recovery()");
     inst.with_client(inst.probe_timeout, deadline, move |client| {
-        let sets = replication::simple_query_sets(client, &sql)?;
+        let sets = simple_query_sets(client, &sql)?;
         let value = |i: usize| {
             sets.get(i)
                 .and_then(|r| r.first())

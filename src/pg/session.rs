@@ -20,10 +20,11 @@ use std::time::Duration;
 
 use nix::unistd::Uid;
 use postgres::error::SqlState;
-use postgres::{Client, Config, NoTls};
+use postgres::{Client, Config, NoTls, SimpleQueryMessage};
+
+use std::path::PathBuf;
 
 use crate::deadline::Deadline;
-use crate::params::PgHost;
 
 /// Where and as whom to connect.
 #[derive(Clone, Debug)]
@@ -156,4 +157,34 @@ where
         Ok(result) => result,
         Err(_) => Err(SqlError::Timeout(allowed)),
     }
+}
+
+/// Where the probe connects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PgHost {
+    /// A Unix socket directory.
+    Socket(PathBuf),
+    /// A host name or address, over TCP.
+    Tcp(String),
+}
+
+/// One result set of a simple-protocol query: rows of nullable text columns.
+pub type Rows = Vec<Vec<Option<String>>>;
+
+/// Runs `sql` (one or more statements) in one round trip; one `Rows` per
+/// statement.
+pub fn simple_query_sets(client: &mut Client, sql: &str) -> Result<Vec<Rows>, postgres::Error> {
+    let mut sets = vec![Rows::new()];
+    for message in client.simple_query(sql)? {
+        match message {
+            SimpleQueryMessage::Row(row) => {
+                let values = (0..row.len()).map(|i| row.get(i).map(str::to_string)).collect();
+                sets.last_mut().expect("never empty").push(values);
+            }
+            SimpleQueryMessage::CommandComplete(_) => sets.push(Rows::new()),
+            _ => {}
+        }
+    }
+    sets.pop();
+    Ok(sets)
 }

@@ -17,3 +17,4 @@
 pub mod monitor_answer;
 pub mod promotion;
 pub mod scores;
+pub mod sync;

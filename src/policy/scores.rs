@@ -12,7 +12,7 @@
 //! restarted), a standby gives itself [`SCORE_BOOTSTRAP`] (one more for a
 //! former primary) so that Pacemaker has someone to promote.
 //!
-//! `actions::publish` reads the memory and the attributes, calls these
+//! `crate::replication::publish` reads the memory and the attributes, calls these
 //! rules and writes what they decide.
 
 use std::collections::BTreeMap;

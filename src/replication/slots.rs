@@ -4,7 +4,7 @@
 //! - every other node of the cluster (its members: `crm_node -l`, asked at
 //!   most once a minute, else the last membership remembered, see
 //!   [`node::members`]) gets a physical slot
-//!   ([`replication::slot_name`]) before its standby needs it;
+//!   ([`crate::pg::names::slot_name`]) before its standby needs it;
 //! - two nodes whose names map to the same slot get none, and the primary's
 //!   monitor is DEGRADED_PROMOTED naming both ([`slot_plan`]);
 //!   standbys stream through theirs (`primary_slot_name`), so WAL a lagging
@@ -19,13 +19,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::Context;
 use super::publish::{self, REFRESH_S};
+use crate::context::Context;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::Config;
 use crate::pcmk::node;
 use crate::pg::instance::Instance;
-use crate::pg::replication::{self, slot_name};
+use crate::pg::names::slot_name;
+use crate::pg::slots as pg_slots;
 use crate::runstate::RunState;
 use crate::vocab::{Attr, Key, NO_VALUE};
 use crate::{log_info, log_warn};
@@ -102,7 +103,7 @@ pub fn maintain_primary(
     // What is kept once this pass is done, for the attribute.
     let mut kept: Vec<(String, bool)> = Vec::new();
     for slot in wanted.iter().filter(|w| !existing.iter().any(|(e, _)| e == *w)) {
-        match replication::create_slot(inst, slot, ctx.deadline) {
+        match pg_slots::create_slot(inst, slot, ctx.deadline) {
             Ok(()) => {
                 log_info!("replication slot {slot} created");
                 kept.push((slot.clone(), false));
@@ -121,7 +122,7 @@ pub fn maintain_primary(
             match state.age(&key).filter(|_| state.get(&key) == Some(GONE)) {
                 None => state.set(&key, GONE),
                 Some(age) if age >= config.slot_grace_s && !active => {
-                    match replication::drop_slot(inst, slot, ctx.deadline) {
+                    match pg_slots::drop_slot(inst, slot, ctx.deadline) {
                         Ok(()) => {
                             log_info!(
                                 "replication slot {slot} dropped: its node left the cluster {age}s ago"
@@ -182,7 +183,7 @@ pub fn maintain_standby(
     existing: &[(String, bool)],
 ) {
     for (slot, _) in existing {
-        match replication::drop_slot(inst, slot, ctx.deadline) {
+        match pg_slots::drop_slot(inst, slot, ctx.deadline) {
             Ok(()) => log_info!("replication slot {slot} dropped: a standby keeps none"),
             Err(e) => log_warn!("cannot drop leftover replication slot {slot}: {e}"),
         }

@@ -24,7 +24,7 @@
 //! scores here and by synchronous replication in `sync`, which depends on
 //! this module and never the other way round).
 
-use super::Context;
+use crate::context::Context;
 use crate::pcmk::attrs;
 use crate::pcmk::node;
 use crate::pg::replication::{PrimaryStatus, Replica, StandbyStatus};

@@ -14,13 +14,15 @@
 
 use std::collections::BTreeMap;
 
-use super::Context;
 use super::publish::{self, REFRESH_S, cluster_replicas};
+use crate::context::Context;
 use crate::params::{Config, ReplicationMode};
 use crate::pcmk::node;
 use crate::pg::instance::Instance;
-use crate::pg::replication::{self, PrimaryStatus, Replica, Replication, synchronous_names};
+use crate::pg::replication::{PrimaryStatus, Replica, Replication};
+use crate::pg::settings;
 use crate::pg::state::{self, InstanceState};
+use crate::policy::sync::synchronous_names;
 use crate::runstate::RunState;
 use crate::vocab::{Attr, Key, SyncState};
 use crate::{log_info, log_warn};
@@ -89,7 +91,7 @@ pub fn maintain(
     if let Some(target) = target
         && target != status.synchronous_standby_names
     {
-        match replication::set_synchronous_names(inst, &target, ctx.deadline) {
+        match settings::set_synchronous_names(inst, &target, ctx.deadline) {
             Ok(()) => log_info!(
                 "synchronous_standby_names: '{}' -> '{target}' ({:?} mode, streaming: {streaming:?})",
                 status.synchronous_standby_names,

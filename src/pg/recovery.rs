@@ -1,0 +1,75 @@
+//! What makes a server start as a standby.
+//!
+//! Recovery settings are never written into the operator's configuration:
+//! the agent creates `standby.signal` and passes `primary_conninfo` (with
+//! `application_name` = the Pacemaker node name) and
+//! `recovery_target_timeline=latest` on the server's command line, where
+//! they take precedence over postgresql.conf and postgresql.auto.conf (so a
+//! `primary_conninfo` left there by `pg_basebackup -R` cannot point the
+//! standby elsewhere).
+
+use crate::deadline::Deadline;
+use crate::ocf::code::{OcfError, OcfResult};
+use crate::pg::conninfo;
+use crate::pg::instance::Instance;
+use crate::userfs;
+
+/// The server arguments that make a standby follow the primary, through
+/// slot `slot` when given.
+pub fn standby_args(primary_conninfo: &str, node_name: &str, slot: Option<&str>) -> Vec<String> {
+    let mut args = vec![
+        "-c".into(),
+        format!(
+            "primary_conninfo={} application_name={}",
+            primary_conninfo.trim(),
+            conninfo::quote_value(node_name)
+        ),
+        "-c".into(),
+        "recovery_target_timeline=latest".into(),
+    ];
+    if let Some(slot) = slot {
+        args.extend(["-c".to_string(), format!("primary_slot_name={slot}")]);
+    }
+    args
+}
+
+/// Creates `standby.signal` (empty, mode 0600) if missing.
+///
+/// The data directory is the system user's: the file is created by that
+/// user, exclusively and without following symlinks ([`userfs::create_empty`]),
+/// so a symlink planted there (`standby.signal -> /etc/ld.so.preload`) makes
+/// the start fail with a reason instead of making root create its target.
+pub fn write_standby_signal(inst: &Instance, deadline: Deadline) -> OcfResult<()> {
+    let path = inst.datadir.join("standby.signal");
+    userfs::create_empty(&inst.user, deadline, &path)?
+        .map(|_| ())
+        .map_err(|e| OcfError::generic(format!("cannot create standby.signal: {e}")).with_source(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standby_args_name_the_node() {
+        assert_eq!(
+            standby_args("host=10.0.0.9 user=replicator", "node-1", None),
+            vec![
+                "-c",
+                "primary_conninfo=host=10.0.0.9 user=replicator application_name=node-1",
+                "-c",
+                "recovery_target_timeline=latest"
+            ]
+        );
+        assert!(
+            standby_args("host=x", "odd name", None)
+                .get(1)
+                .unwrap()
+                .ends_with("application_name='odd name'")
+        );
+        assert_eq!(
+            standby_args("host=x", "n", Some("pgha_n"))[5],
+            "primary_slot_name=pgha_n"
+        );
+    }
+}
