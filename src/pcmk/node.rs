@@ -174,13 +174,6 @@ pub fn remember_notified_members(memory: &mut RunState, nodes: &[String]) {
     }
 }
 
-/// Whether `name`, as a replica's `application_name`, is one of this
-/// cluster's standbys: a member other than this node. With no membership
-/// known, nobody is.
-pub fn is_standby(name: &str, members: Option<&[String]>, me: &str) -> bool {
-    name != me && members.is_some_and(|m| m.iter().any(|n| n == name))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,29 +191,5 @@ mod tests {
         assert_eq!(parse_cib_nodes(cib).unwrap(), ["node2", "node\"3"]);
         assert_eq!(parse_cib_nodes("<nodes/>").unwrap(), Vec::<String>::new());
         assert_eq!(parse_cib_nodes("Call cib_query failed"), None);
-    }
-
-    #[test]
-    fn only_other_members_are_standbys() {
-        let members: Vec<String> = ["node-a", "node-b", "node\"1"].map(String::from).to_vec();
-        let m = Some(members.as_slice());
-        let table: &[(&str, Option<&[String]>, bool)] = &[
-            ("node-b", m, true),
-            ("node\"1", m, true),
-            ("node-a", m, false), // this node itself
-            ("backup", m, false), // a pg_receivewal
-            ("-N", m, false),
-            ("NODE-B", m, false), // Pacemaker names are exact
-            ("", m, false),
-            ("node-b", None, false), // no membership known: nobody
-            ("node-b", Some(&[]), false),
-        ];
-        for (name, members, expected) in table {
-            assert_eq!(
-                is_standby(name, *members, "node-a"),
-                *expected,
-                "{name:?} {members:?}"
-            );
-        }
     }
 }

@@ -14,7 +14,9 @@
 //!   bootstrap score of a standby with no primary);
 //! - [`monitor_answer`]: what the monitor answers for what it found.
 
+pub mod members;
 pub mod monitor_answer;
 pub mod promotion;
 pub mod scores;
+pub mod slots;
 pub mod sync;

@@ -20,14 +20,13 @@
 //! [`crate::policy::scores`]; this module reads the memory and the
 //! attributes they need and writes what they decide.
 //!
-//! Only cluster members are standbys ([`cluster_replicas`], used by the
-//! scores here and by synchronous replication in `sync`, which depends on
-//! this module and never the other way round).
+//! Only cluster members are standbys ([`cluster_replicas`]).
 
 use crate::context::Context;
 use crate::pcmk::attrs;
 use crate::pcmk::node;
-use crate::pg::replication::{PrimaryStatus, Replica, StandbyStatus};
+use crate::pg::replication::{PrimaryStatus, StandbyStatus};
+use crate::policy::members::{cluster_replicas, known_standbys};
 use crate::policy::scores::{self, SCORE_DISCONNECTED, ScoreDecision};
 use crate::runstate::RunState;
 use crate::vocab::{Attr, Key, NO_VALUE, NodeRole};
@@ -115,7 +114,7 @@ pub fn primary(
         replicas: cluster_replicas(&status.replicas, members, me),
         ..status.clone()
     };
-    let known = scored_standbys(state, members, me);
+    let known = known_standbys(state.scored_nodes(), members, me);
     let scores = scores::standby_scores(&status.replicas, maxlag, sync_modes, me, &known);
     for (node, score) in scores {
         // The memory counts how long it has been missing; the rule
@@ -127,30 +126,6 @@ pub fn primary(
             ScoreDecision::Publish(score) => publish_score(ctx, state, Some(&node), score),
         }
     }
-}
-
-/// The standbys the primary keeps a score for: those it has scored before
-/// ([`RunState::scored_nodes`]) that are still members, so that one that
-/// disappeared from `pg_stat_replication` gets [`SCORE_DISCONNECTED`].
-fn scored_standbys(state: &RunState, members: Option<&[String]>, me: &str) -> Vec<String> {
-    state
-        .scored_nodes()
-        .into_iter()
-        .filter(|n| node::is_standby(n, members, me))
-        .collect()
-}
-
-/// The replicas in `pg_stat_replication` that are this cluster's standbys:
-/// those whose `application_name` is a member other than `me`
-/// ([`node::is_standby`]). Anything else (a `pg_receivewal`, a backup tool,
-/// a name starting with `-`) is not a node: it gets no score, no attribute,
-/// no memory entry and no place in `synchronous_standby_names`.
-pub fn cluster_replicas(replicas: &[Replica], members: Option<&[String]>, me: &str) -> Vec<Replica> {
-    replicas
-        .iter()
-        .filter(|r| node::is_standby(&r.name, members, me))
-        .cloned()
-        .collect()
 }
 
 /// A standby's monitor: its attributes, and the bootstrap score when no node
@@ -249,39 +224,4 @@ pub fn clear_role(ctx: &Context, state: &mut RunState) {
     publish_attr(ctx, state, Attr::Role, NodeRole::Stopped.as_str(), REFRESH_S);
     publish_attr(ctx, state, Attr::Receiver, NO_VALUE, REFRESH_S);
     publish_attr(ctx, state, Attr::Lag, NO_VALUE, REFRESH_S);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::pg::lsn::Lsn;
-
-    fn replica(name: &str, state: &str, flush: u64, lag: u64) -> Replica {
-        Replica {
-            name: name.into(),
-            state: state.into(),
-            sync_state: "async".into(),
-            flush: Some(Lsn(flush)),
-            lag: Some(lag),
-        }
-    }
-
-    #[test]
-    fn only_members_replicas_are_standbys() {
-        let replicas = [
-            replica("node-b", "streaming", 0, 0),
-            replica("backup", "streaming", 0, 0),
-            replica("-D", "streaming", 0, 0),
-            replica("node-a", "streaming", 0, 0),
-        ];
-        let members = ["node-a".to_string(), "node-b".to_string()];
-        let names = |members: Option<&[String]>| -> Vec<String> {
-            cluster_replicas(&replicas, members, "node-a")
-                .into_iter()
-                .map(|r| r.name)
-                .collect()
-        };
-        assert_eq!(names(Some(&members)), vec!["node-b"]);
-        assert!(names(None).is_empty(), "no membership: nobody is trusted");
-    }
 }

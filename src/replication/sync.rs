@@ -3,28 +3,27 @@
 //! (replication_mode sync or strict-sync).
 //!
 //! - the wanted `synchronous_standby_names` is computed from the standbys
-//!   that stream now and those seen before ([`synchronous_names`]); when it
+//!   that stream now and those seen before ([`rule::synchronous_names`]); when it
 //!   differs from the one in force, ALTER SYSTEM + reload (bounded);
 //! - back in async mode, a value the agent had set is reset;
-//! - only cluster members are standbys ([`publish::cluster_replicas`]): a
+//! - only cluster members are standbys ([`cluster_replicas`]): a
 //!   `pg_receivewal` in pg_stat_replication is never waited for;
 //! - each standby's `sync_state` is published as `pgha-<rsc>-sync` on its
 //!   node, so that promote can refuse a standby that was not synchronous
 //!   while one that was is still there, even after the primary is gone.
 
-use std::collections::BTreeMap;
-
-use super::publish::{self, REFRESH_S, cluster_replicas};
 use crate::context::Context;
 use crate::params::{Config, ReplicationMode};
 use crate::pcmk::node;
 use crate::pg::instance::Instance;
-use crate::pg::replication::{PrimaryStatus, Replica, Replication};
+use crate::pg::replication::{PrimaryStatus, Replication};
 use crate::pg::settings;
 use crate::pg::state::{self, InstanceState};
-use crate::policy::sync::synchronous_names;
+use crate::policy::members::{cluster_replicas, known_standbys};
+use crate::policy::sync as rule;
+use crate::replication::publish::{self, REFRESH_S};
 use crate::runstate::RunState;
-use crate::vocab::{Attr, Key, SyncState};
+use crate::vocab::{Attr, Key};
 use crate::{log_info, log_warn};
 
 /// On the primary, when a clone instance has started or stopped
@@ -60,34 +59,25 @@ pub fn maintain(
     let members = node::members(ctx.deadline, state);
     let members = members.as_deref();
     let replicas = cluster_replicas(&status.replicas, members, me);
-    let streaming: Vec<String> = replicas
-        .iter()
-        .filter(|r| r.state == "streaming")
-        .map(|r| r.name.clone())
-        .collect();
+    let streaming = rule::streaming(&replicas);
     for name in &streaming {
         state.remember_standby(name);
     }
-    let known = remembered_standbys(state, members, me);
+    let known = known_standbys(state.remembered_standbys(), members, me);
     let others: Vec<String> = members
         .unwrap_or_default()
         .iter()
         .filter(|n| *n != me)
         .cloned()
         .collect();
-    let wanted = synchronous_names(
+    let wanted = rule::synchronous_names(
         config.replication_mode,
         config.sync_standbys,
         &streaming,
         &known,
         &others,
     );
-    let target = match (&wanted, state.flag(&Key::SyncManaged)) {
-        (Some(w), _) => Some(w.clone()),
-        // Back to async: undo only what the agent itself had set.
-        (None, true) => Some(String::new()),
-        (None, false) => None,
-    };
+    let target = rule::target(wanted.as_deref(), state.flag(&Key::SyncManaged));
     if let Some(target) = target
         && target != status.synchronous_standby_names
     {
@@ -102,7 +92,7 @@ pub fn maintain(
     }
     state.set_flag(&Key::SyncManaged, wanted.is_some());
     if config.replication_mode != ReplicationMode::Async {
-        for (node, sync_state) in standby_sync_states(&replicas, &known, me) {
+        for (node, sync_state) in rule::standby_sync_states(&replicas, &known, me) {
             publish::publish_node_attr(
                 ctx,
                 state,
@@ -112,75 +102,5 @@ pub fn maintain(
                 REFRESH_S,
             );
         }
-    }
-}
-
-/// The standbys synchronous replication knows: those this primary has seen
-/// stream ([`RunState::remembered_standbys`]) that are still members. A
-/// name remembered before membership was checked (a pg_receivewal seen by
-/// an older version) no longer counts.
-fn remembered_standbys(state: &RunState, members: Option<&[String]>, me: &str) -> Vec<String> {
-    state
-        .remembered_standbys()
-        .into_iter()
-        .filter(|n| node::is_standby(n, members, me))
-        .collect()
-}
-
-/// The `sync` attribute of each standby this primary knows: its
-/// `sync_state` (the better one while it has two walsenders, during a
-/// reconnect), or "disconnected" for a standby seen before that no longer
-/// connects, so that neither `pgha status` nor promote takes a stale
-/// "quorum" for the truth.
-fn standby_sync_states(replicas: &[Replica], known: &[String], me: &str) -> BTreeMap<String, SyncState> {
-    let mut states: BTreeMap<String, SyncState> = known
-        .iter()
-        .map(|n| (n.clone(), SyncState::Disconnected))
-        .collect();
-    for r in replicas {
-        let seen = SyncState::parse(&r.sync_state);
-        // A walsender first seen with an unranked state (an empty one while
-        // it starts) is published empty, as it always was.
-        let entry = states
-            .entry(r.name.clone())
-            .or_insert_with(|| SyncState::Other(String::new()));
-        if *entry == SyncState::Disconnected || seen.rank() > entry.rank() {
-            *entry = seen;
-        }
-    }
-    states.remove(me);
-    states
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn replica(name: &str, sync_state: &str) -> Replica {
-        Replica {
-            name: name.into(),
-            state: "streaming".into(),
-            sync_state: sync_state.into(),
-            flush: None,
-            lag: None,
-        }
-    }
-
-    #[test]
-    fn a_known_standby_that_no_longer_connects_is_not_left_synchronous() {
-        let replicas = [
-            replica("b", "quorum"),
-            replica("c", "async"),
-            replica("c", "quorum"),
-        ];
-        let known = ["b".to_string(), "d".to_string(), "me".to_string()];
-        let states = standby_sync_states(&replicas, &known, "me");
-        let expected: BTreeMap<String, SyncState> = [
-            ("b".to_string(), SyncState::Quorum),
-            ("c".to_string(), SyncState::Quorum),
-            ("d".to_string(), SyncState::Disconnected),
-        ]
-        .into();
-        assert_eq!(states, expected);
     }
 }
