@@ -50,13 +50,13 @@
 
 use super::stop;
 use crate::context::{Context, Mode};
-use crate::ocf::code::{OcfCode, OcfError, OcfResult};
+use crate::ocf::code::{OcfCode, OcfResult};
 use crate::params::{Config, ReplicationMode};
 use crate::pg::instance::Instance;
 use crate::pg::process::{self, Postmaster};
 use crate::pg::replication::Replication;
 use crate::pg::state::{self, InstanceState};
-use crate::policy::monitor_answer::{self, Found};
+use crate::policy::monitor_answer::{self, Found, HostCheckFailed};
 use crate::replication::{publish, slots, sync};
 use crate::runstate::RunState;
 use crate::vocab::Key;
@@ -69,37 +69,42 @@ pub fn run(ctx: &Context) -> OcfResult {
     let canonical = || process::canonical_datadir(&location.datadir);
     let config = match ctx.checked_config() {
         Ok(config) => config,
-        Err(e) if process::instance_processes(&canonical()).is_empty() => {
-            log_warn!("not running, and the configuration is invalid: {e}");
-            return Ok(OcfCode::NotRunning);
+        Err(e) => {
+            let processes_run = !process::instance_processes(&canonical()).is_empty();
+            if !processes_run {
+                log_warn!("not running, and the configuration is invalid: {e}");
+            }
+            return monitor_answer::with_invalid_config(e, processes_run);
         }
-        Err(e) => return Err(e),
     };
     let (inst, host_problem) = match ctx.instance(&config) {
         Ok(inst) => (inst, None),
-        Err(problem) => match process::postmaster(&location.datadir, &canonical()) {
-            Postmaster::Running(pid) => {
-                log_warn!("postmaster {pid} runs, but a host check fails: {problem}");
-                let inst = Instance::of_running_postmaster(
-                    &config.instance_settings(),
-                    pid,
-                    ctx.env.path.as_deref(),
-                    ctx.deadline,
-                )?;
-                (inst, Some(problem))
+        Err(problem) => {
+            let canonical = canonical();
+            let postmaster = match process::postmaster(&location.datadir, &canonical) {
+                Postmaster::Running(pid) => Some(pid),
+                Postmaster::NoPidFile | Postmaster::Stale(_) => None,
+            };
+            let orphans = postmaster.is_none() && !process::instance_processes(&canonical).is_empty();
+            match monitor_answer::when_host_check_fails(problem, postmaster, orphans, ctx.is_probe()) {
+                HostCheckFailed::MonitorRunning { pid, problem } => {
+                    log_warn!("postmaster {pid} runs, but a host check fails: {problem}");
+                    let settings = config.instance_settings();
+                    let inst = Instance::of_running_postmaster(
+                        &settings,
+                        pid,
+                        ctx.env.path.as_deref(),
+                        ctx.deadline,
+                    )?;
+                    (inst, Some(problem))
+                }
+                HostCheckFailed::NotRunningHere { problem } => {
+                    log_info!("probe: not running here ({})", problem.reason);
+                    return Ok(OcfCode::NotRunning);
+                }
+                HostCheckFailed::Fail(e) => return Err(e),
             }
-            _ if !process::instance_processes(&canonical()).is_empty() => {
-                return Err(OcfError::generic(format!(
-                    "processes of the instance run without a postmaster, and {}",
-                    problem.reason
-                )));
-            }
-            _ if ctx.is_probe() => {
-                log_info!("probe: not running here ({})", problem.reason);
-                return Ok(OcfCode::NotRunning);
-            }
-            _ => return Err(problem),
-        },
+        }
     };
     let code = monitor(ctx, &config, &inst);
     monitor_answer::with_host_problem(code, host_problem.as_ref())
@@ -111,14 +116,15 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
     let promotable = ctx.mode() == Mode::Promotable;
     let found = match state::inspect(inst, ctx.deadline, promotable) {
         Ok(found) => found,
-        Err(e) if ctx.is_probe() => {
-            log_info!(
-                "probe: no postmaster and pg_control unreadable, not running ({})",
-                e.reason
-            );
-            return Ok(OcfCode::NotRunning);
+        Err(e) => {
+            if ctx.is_probe() {
+                log_info!(
+                    "probe: no postmaster and pg_control unreadable, not running ({})",
+                    e.reason
+                );
+            }
+            return monitor_answer::when_inspection_fails(e, ctx.is_probe());
         }
-        Err(e) => return Err(e),
     };
     let found = match found {
         InstanceState::Running { health, .. } if promotable => match health.replication {

@@ -6,7 +6,11 @@
 //! down, whether a stop of ours killed the server), and hands the result
 //! here as a [`Found`]; [`answer`] maps it to the OCF code and reason, and
 //! [`with_host_problem`] turns a healthy answer into a degraded one when a
-//! host check fails while PostgreSQL runs.
+//! host check fails while PostgreSQL runs. What comes before the
+//! inspection has its rules too: invalid parameters
+//! ([`with_invalid_config`]), a failed host check
+//! ([`when_host_check_fails`]), an inspection that fails
+//! ([`when_inspection_fails`]).
 
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::pg::controldata::ClusterState;
@@ -98,6 +102,70 @@ pub fn with_host_problem(code: OcfResult, problem: Option<&OcfError>) -> OcfResu
         degraded,
         format!("running, but a start here would fail: {}", problem.reason),
     ))
+}
+
+/// Before the instance is inspected: the parameters do not parse. While a
+/// process of the instance runs, the error itself (Pacemaker stops it, and
+/// stop needs only pgdata); when none does, NOT_RUNNING, so that after that
+/// stop the resource is seen stopped instead of failed everywhere.
+pub fn with_invalid_config(error: OcfError, processes_run: bool) -> OcfResult {
+    if processes_run {
+        Err(error)
+    } else {
+        Ok(OcfCode::NotRunning)
+    }
+}
+
+/// What the monitor does when a host check fails (no user, no data
+/// directory, no binaries here...).
+#[derive(Debug)]
+pub enum HostCheckFailed {
+    /// A postmaster of this instance runs: monitor it from what the process
+    /// table tells, and degrade a healthy answer with `problem`
+    /// ([`with_host_problem`]): a probe never says "stopped" while
+    /// PostgreSQL runs, nor "failed" over a check only a start needs.
+    MonitorRunning {
+        pid: nix::unistd::Pid,
+        problem: OcfError,
+    },
+    /// A probe, and nothing of the instance runs: NOT_RUNNING. PostgreSQL
+    /// cannot run where it is not installed, and a probe must not fail
+    /// because of how we monitor.
+    NotRunningHere { problem: OcfError },
+    /// The answer is this error: orphaned processes (ERR_GENERIC, so that
+    /// Pacemaker's stop kills them), or a recurring monitor whose instance
+    /// vanished (the check says how).
+    Fail(OcfError),
+}
+
+/// The rule for a failed host check, from the process table: `postmaster`
+/// runs, or `orphans` (processes of the instance without a postmaster) do;
+/// `probe`: a monitor with interval 0.
+pub fn when_host_check_fails(
+    problem: OcfError,
+    postmaster: Option<nix::unistd::Pid>,
+    orphans: bool,
+    probe: bool,
+) -> HostCheckFailed {
+    match postmaster {
+        Some(pid) => HostCheckFailed::MonitorRunning { pid, problem },
+        None if orphans => HostCheckFailed::Fail(OcfError::generic(format!(
+            "processes of the instance run without a postmaster, and {}",
+            problem.reason
+        ))),
+        None if probe => HostCheckFailed::NotRunningHere { problem },
+        None => HostCheckFailed::Fail(problem),
+    }
+}
+
+/// The instance could not be inspected (no postmaster, pg_control
+/// unreadable): a probe says not running, a recurring monitor fails.
+pub fn when_inspection_fails(error: OcfError, probe: bool) -> OcfResult {
+    if probe {
+        Ok(OcfCode::NotRunning)
+    } else {
+        Err(error)
+    }
 }
 
 /// A primary is fine unless another node reports itself primary too.
@@ -377,5 +445,51 @@ mod tests {
             let got = with_host_problem(code, with_problem.then_some(&problem));
             assert_eq!(outcome(got), (expected, expected_reason.to_string()), "{what}");
         }
+    }
+
+    #[test]
+    fn before_the_inspection_a_running_instance_is_never_called_stopped() {
+        use OcfCode::*;
+        let config = || OcfError::configured("pgport=x: not a number");
+        assert_eq!(outcome(with_invalid_config(config(), true)).0, ErrConfigured);
+        assert_eq!(outcome(with_invalid_config(config(), false)).0, NotRunning);
+
+        let problem = || OcfError::installed("pg_ctl not found");
+        let pid = nix::unistd::Pid::from_raw(4242);
+        // (postmaster, orphans, probe, code; None: monitored as running)
+        let table: &[(Option<nix::unistd::Pid>, bool, bool, Option<OcfCode>)] = &[
+            (Some(pid), false, true, None),
+            (Some(pid), true, false, None),
+            (None, true, true, Some(ErrGeneric)),
+            (None, true, false, Some(ErrGeneric)),
+            (None, false, true, Some(NotRunning)),
+            (None, false, false, Some(ErrInstalled)),
+        ];
+        for (postmaster, orphans, probe, expected) in table {
+            let what = format!("{postmaster:?} orphans {orphans} probe {probe}");
+            match (
+                when_host_check_fails(problem(), *postmaster, *orphans, *probe),
+                expected,
+            ) {
+                (HostCheckFailed::MonitorRunning { pid, problem }, None) => {
+                    assert_eq!(Some(pid), *postmaster, "{what}");
+                    assert_eq!(problem.code, ErrInstalled, "{what}");
+                }
+                (HostCheckFailed::NotRunningHere { .. }, Some(NotRunning)) => {}
+                (HostCheckFailed::Fail(e), Some(code)) => assert_eq!(e.code, *code, "{what}"),
+                (got, _) => panic!("{what}: {got:?}"),
+            }
+        }
+        let orphaned = when_host_check_fails(problem(), None, true, false);
+        assert!(matches!(orphaned, HostCheckFailed::Fail(e) if e.reason.ends_with("and pg_ctl not found")));
+
+        assert_eq!(
+            outcome(when_inspection_fails(OcfError::generic("x"), true)).0,
+            NotRunning
+        );
+        assert_eq!(
+            outcome(when_inspection_fails(OcfError::generic("x"), false)).0,
+            ErrGeneric
+        );
     }
 }
