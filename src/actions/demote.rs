@@ -12,6 +12,8 @@
 //!   the start replays its WAL as a standby; it keeps its score, the natural
 //!   candidate to be promoted again;
 //! - stopped: start as a standby.
+//!
+//! The decision is the rule [`lifecycle::demote_plan`].
 
 use super::start::start_standby;
 use crate::context::Context;
@@ -19,7 +21,8 @@ use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfResult};
 use crate::pg::controldata::{self, ClusterState};
 use crate::pg::server;
-use crate::pg::state::{self, InstanceState};
+use crate::pg::state;
+use crate::policy::lifecycle::{self, DemotePlan};
 use crate::replication::election::{self, Position};
 use crate::runstate::RunState;
 use crate::vocab::Key;
@@ -27,20 +30,17 @@ use crate::vocab::Key;
 pub fn run(ctx: &Context) -> OcfResult {
     let config = ctx.promotable_config("demote")?;
     let inst = ctx.instance(&config)?;
-    let needs_stop = match state::inspect(&inst, ctx.deadline, false)? {
-        InstanceState::Running { health, .. } if health.in_recovery => {
+    let needs_stop = match lifecycle::demote_plan(&state::inspect(&inst, ctx.deadline, false)?) {
+        DemotePlan::AlreadyStandby => {
             log_info!("already a standby");
             return Ok(OcfCode::Success);
         }
-        InstanceState::Running { .. } | InstanceState::Unresponsive { .. } => true,
-        InstanceState::Crashed { state } => {
-            // Pacemaker recovers a failed primary with demote, stop, start:
-            // starting it here only to stop it again would double the
-            // recovery. Start replays its WAL as a standby; its score stays.
+        DemotePlan::LeaveToStart(state) => {
             log_info!("demote: the primary crashed ({state:?}); start will recover it as a standby");
             return Ok(OcfCode::Success);
         }
-        InstanceState::Stopped => false,
+        DemotePlan::StopThenStart => true,
+        DemotePlan::Start => false,
     };
     if needs_stop {
         let mode = server::stop(&inst.datadir, &inst.canonical_datadir, ctx.deadline.fraction(0.5))?;

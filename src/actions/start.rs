@@ -23,6 +23,9 @@
 //!   - poll the probe until it answers. If the server exits, the reason
 //!     quotes the cause from its output; at the deadline, ERR_GENERIC with
 //!     the last thing it said (Pacemaker then stops it).
+//!
+//! The decisions are the rules [`lifecycle::start_plan`] and [`rejoin`];
+//! this file gathers what they need and carries them out.
 
 use std::time::Duration;
 
@@ -40,7 +43,9 @@ use crate::pg::recovery;
 use crate::pg::rewind::{self, Divergence};
 use crate::pg::server::{self, Spawned};
 use crate::pg::session::SqlError;
-use crate::pg::state::{self, InstanceState};
+use crate::pg::state;
+use crate::policy::lifecycle::{self, StartPlan};
+use crate::policy::rejoin::{self, AfterCompare, BeforeCompare};
 use crate::replication::publish;
 use crate::runstate::RunState;
 
@@ -50,23 +55,21 @@ const POLL: Duration = Duration::from_millis(100);
 pub fn run(ctx: &Context) -> OcfResult {
     let config = ctx.checked_config()?;
     let inst = ctx.instance(&config)?;
-    match state::inspect(&inst, ctx.deadline, false)? {
-        InstanceState::Running { pid, health } => {
-            if ctx.mode() == Mode::Promotable && !health.in_recovery {
-                return Err(OcfError::generic(format!(
-                    "postmaster {pid} already runs as a primary; start must leave it a standby"
-                )));
-            }
+    match lifecycle::start_plan(
+        &state::inspect(&inst, ctx.deadline, false)?,
+        ctx.mode() == Mode::Promotable,
+    ) {
+        StartPlan::AlreadyRunning(pid) => {
             log_info!("already running (postmaster {pid})");
             return Ok(OcfCode::Success);
         }
-        InstanceState::Unresponsive { pid, error, .. } => {
-            return Err(OcfError::generic(format!(
-                "postmaster {pid} already runs but does not answer ({error}); stop it first"
-            )));
+        StartPlan::Refuse(e) => return Err(e),
+        StartPlan::Start {
+            after_crash: Some(state),
+        } => {
+            log_info!("starting after a crash (pg_control: {state:?})")
         }
-        InstanceState::Crashed { state } => log_info!("starting after a crash (pg_control: {state:?})"),
-        InstanceState::Stopped => {}
+        StartPlan::Start { after_crash: None } => {}
     }
     let mut memory = RunState::load(ctx.resource());
     match ctx.mode() {
@@ -96,64 +99,75 @@ pub fn run(ctx: &Context) -> OcfResult {
     Ok(OcfCode::Success)
 }
 
-/// A former primary must not follow a timeline it diverged from. True when
-/// this instance was a primary (and may follow, or lead, now).
+/// A former primary must not follow a timeline it diverged from
+/// ([`rejoin`]). True when this instance was a primary (and may follow, or
+/// lead, now).
 fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<bool> {
-    if inst.datadir.join("backup_label").exists() {
-        return Ok(false); // a fresh base backup: its pg_control is the source's
-    }
-    let mut control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?;
-    let was_primary = matches!(
-        control.state,
-        ClusterState::InProduction | ClusterState::InCrashRecovery | ClusterState::ShutDown
-    );
-    if !was_primary {
-        return Ok(false); // "shut down in recovery": it was a standby
-    }
-    if other_primary(ctx) == Some(false) {
-        // The usual case after a local crash: Pacemaker restarts it here to
-        // promote it again. Asking pg_rewind would only wait on a VIP that
-        // is down.
-        log_info!("former primary, and no other node runs a primary: starting as a standby");
-        return Ok(true);
-    }
-    if control.state != ClusterState::ShutDown {
-        // pg_rewind compares only cleanly shut down instances.
-        server::crash_recover(inst, ctx.deadline.fraction(0.5))?;
-        control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?;
-        if control.state != ClusterState::ShutDown {
-            return Err(OcfError::generic(format!(
-                "crash recovery left pg_control '{:?}', not shut down: check the server log",
-                control.state
-            )));
+    let backup_label = inst.datadir.join("backup_label").exists();
+    let state = if backup_label {
+        ClusterState::Unknown(String::new()) // not read: a base backup follows as it is
+    } else {
+        controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?.state
+    };
+    let was_primary = match rejoin::before_compare(
+        backup_label,
+        &state,
+        lazy_other_primary(ctx, &state, backup_label),
+    ) {
+        BeforeCompare::Follow { former_primary } => {
+            if former_primary {
+                log_info!("former primary, and no other node runs a primary: starting as a standby");
+            }
+            return Ok(former_primary);
         }
-    }
-    match rewind::check_divergence(inst, &config.primary_conninfo, ctx.deadline)? {
-        Divergence::None => {
-            log_info!("former primary: its history is part of the primary's, it can follow");
-            Ok(true)
+        BeforeCompare::Compare { crash_recover } => {
+            if crash_recover {
+                server::crash_recover(inst, ctx.deadline.fraction(0.5))?;
+                let control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?;
+                if control.state != ClusterState::ShutDown {
+                    return Err(OcfError::generic(format!(
+                        "crash recovery left pg_control '{:?}', not shut down: check the server log",
+                        control.state
+                    )));
+                }
+            }
+            true
         }
-        Divergence::NoPrimary(why) => {
-            log_info!("former primary: no primary to compare with ({why}); starting as a standby");
-            Ok(true)
+    };
+    let divergence = rewind::check_divergence(inst, &config.primary_conninfo, ctx.deadline)?;
+    match rejoin::after_compare(&divergence, config.rewind) {
+        AfterCompare::Follow => {
+            match &divergence {
+                Divergence::NoPrimary(why) => {
+                    log_info!("former primary: no primary to compare with ({why}); starting as a standby")
+                }
+                _ => log_info!("former primary: its history is part of the primary's, it can follow"),
+            }
+            Ok(was_primary)
         }
-        Divergence::Undecided(why) if config.rewind => {
-            log_info!("former primary: pg_rewind cannot tell ({why}); trying pg_rewind");
-            rewind::rewind(inst, &config.primary_conninfo, ctx.deadline.fraction(0.7))?;
-            Ok(false)
-        }
-        Divergence::Undecided(why) => Err(OcfError::generic(format!(
-            "cannot check the timeline against the primary ({why}): needs pg_rewind or a rebuild"
-        ))),
-        Divergence::Diverged(at) if config.rewind => {
-            log_info!("former primary diverged ({at}): running pg_rewind");
+        AfterCompare::Rewind => {
+            match &divergence {
+                Divergence::Diverged(at) => log_info!("former primary diverged ({at}): running pg_rewind"),
+                Divergence::Undecided(why) => {
+                    log_info!("former primary: pg_rewind cannot tell ({why}); trying pg_rewind")
+                }
+                Divergence::None | Divergence::NoPrimary(_) => {}
+            }
             rewind::rewind(inst, &config.primary_conninfo, ctx.deadline.fraction(0.7))?;
             log_info!("pg_rewind done");
             Ok(false)
         }
-        Divergence::Diverged(at) => Err(OcfError::generic(format!(
-            "diverged from the primary ({at}): needs pg_rewind (rewind=true) or a rebuild"
-        ))),
+        AfterCompare::Refuse(e) => Err(e),
+    }
+}
+
+/// Whether another node runs a primary, asked only when the answer matters
+/// (a former primary): the attributes are a cluster tool call.
+fn lazy_other_primary(ctx: &Context, state: &ClusterState, backup_label: bool) -> Option<bool> {
+    if rejoin::former_primary(backup_label, state) {
+        other_primary(ctx)
+    } else {
+        None
     }
 }
 

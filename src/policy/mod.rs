@@ -12,11 +12,20 @@
 //! - [`scores`]: the promotion scores the monitors publish (the primary's
 //!   view of its standbys, the disconnect grace, the sync-mode cap, the
 //!   bootstrap score of a standby with no primary);
-//! - [`monitor_answer`]: what the monitor answers for what it found.
+//! - [`sync`]: the `synchronous_standby_names` a primary should have, and
+//!   the sync state published for each standby;
+//! - [`slots`]: which slots a primary keeps, creates and drops;
+//! - [`members`]: who counts as a standby of this cluster;
+//! - [`monitor_answer`]: what the monitor answers for what it found;
+//! - [`lifecycle`]: what start and demote do with the state they find;
+//! - [`rejoin`]: whether a former primary may follow as it is, must be
+//!   rewound, or must not start.
 
+pub mod lifecycle;
 pub mod members;
 pub mod monitor_answer;
 pub mod promotion;
+pub mod rejoin;
 pub mod scores;
 pub mod slots;
 pub mod sync;

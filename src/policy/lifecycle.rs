@@ -1,0 +1,135 @@
+//! What `start` and `demote` do with the state they find the instance in.
+//!
+//! Both actions are idempotent (OCF 1.1): a start finds the server already
+//! running, a demote finds a standby, and each says success without
+//! touching it. What cannot be fixed by the action itself (a postmaster
+//! that does not answer, a primary where start must leave a standby) is an
+//! error with a reason, so that Pacemaker stops it.
+
+use crate::ocf::code::OcfError;
+use crate::pg::controldata::ClusterState;
+use crate::pg::state::InstanceState;
+
+/// What `start` does.
+#[derive(Debug)]
+pub enum StartPlan {
+    /// Running already: success, nothing started.
+    AlreadyRunning(nix::unistd::Pid),
+    /// Nothing can be started: a postmaster runs and does not answer, or a
+    /// clone's instance runs as a primary (start must leave it unpromoted;
+    /// demoting is Pacemaker's decision).
+    Refuse(OcfError),
+    /// Stopped: start it. `after_crash`: pg_control was not left by a clean
+    /// shutdown (the server replays its WAL).
+    Start { after_crash: Option<ClusterState> },
+}
+
+/// The start rule; `promotable`: the resource is a promotable clone.
+pub fn start_plan(found: &InstanceState, promotable: bool) -> StartPlan {
+    match found {
+        InstanceState::Running { pid, health } if promotable && !health.in_recovery => {
+            StartPlan::Refuse(OcfError::generic(format!(
+                "postmaster {pid} already runs as a primary; start must leave it a standby"
+            )))
+        }
+        InstanceState::Running { pid, .. } => StartPlan::AlreadyRunning(*pid),
+        // Starting a second one is impossible and killing it is stop's job.
+        InstanceState::Unresponsive { pid, error, .. } => StartPlan::Refuse(OcfError::generic(format!(
+            "postmaster {pid} already runs but does not answer ({error}); stop it first"
+        ))),
+        InstanceState::Crashed { state } => StartPlan::Start {
+            after_crash: Some(state.clone()),
+        },
+        InstanceState::Stopped => StartPlan::Start { after_crash: None },
+    }
+}
+
+/// What `demote` does.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DemotePlan {
+    /// A running standby: success, nothing to do.
+    AlreadyStandby,
+    /// The primary crashed (no postmaster, pg_control not shut down):
+    /// nothing to do. Pacemaker recovers a failed primary with demote, stop,
+    /// start; starting it here only to stop it again would double the
+    /// recovery. The start replays its WAL as a standby; its score stays.
+    LeaveToStart(ClusterState),
+    /// A running (or unresponsive) primary: stop it, then start it as a
+    /// standby.
+    StopThenStart,
+    /// Stopped: start it as a standby.
+    Start,
+}
+
+/// The demote rule.
+pub fn demote_plan(found: &InstanceState) -> DemotePlan {
+    match found {
+        InstanceState::Running { health, .. } if health.in_recovery => DemotePlan::AlreadyStandby,
+        InstanceState::Running { .. } | InstanceState::Unresponsive { .. } => DemotePlan::StopThenStart,
+        InstanceState::Crashed { state } => DemotePlan::LeaveToStart(state.clone()),
+        InstanceState::Stopped => DemotePlan::Start,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pg::probe::Health;
+    use crate::pg::session::SqlError;
+    use std::time::Duration;
+
+    fn pid() -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(4242)
+    }
+
+    fn running(in_recovery: bool) -> InstanceState {
+        InstanceState::Running {
+            pid: pid(),
+            health: Health {
+                in_recovery,
+                replication: None,
+            },
+        }
+    }
+
+    fn unresponsive() -> InstanceState {
+        InstanceState::Unresponsive {
+            pid: pid(),
+            frozen: true,
+            error: SqlError::Timeout(Duration::from_secs(5)),
+        }
+    }
+
+    fn crashed() -> InstanceState {
+        InstanceState::Crashed {
+            state: ClusterState::InProduction,
+        }
+    }
+
+    #[test]
+    fn start_leaves_what_runs_alone_and_refuses_what_it_cannot_fix() {
+        let plan = |found: InstanceState, promotable| format!("{:?}", start_plan(&found, promotable));
+        assert!(plan(running(false), false).starts_with("AlreadyRunning"));
+        assert!(plan(running(true), true).starts_with("AlreadyRunning"));
+        assert!(plan(running(false), true).contains("already runs as a primary"));
+        assert!(plan(unresponsive(), false).contains("does not answer"));
+        assert!(plan(unresponsive(), true).contains("stop it first"));
+        assert!(plan(crashed(), true).contains("after_crash: Some(InProduction)"));
+        assert!(plan(InstanceState::Stopped, true).contains("after_crash: None"));
+    }
+
+    #[test]
+    fn demote_stops_only_a_running_primary() {
+        let table: Vec<(InstanceState, DemotePlan)> = vec![
+            (running(true), DemotePlan::AlreadyStandby),
+            (running(false), DemotePlan::StopThenStart),
+            (unresponsive(), DemotePlan::StopThenStart),
+            (crashed(), DemotePlan::LeaveToStart(ClusterState::InProduction)),
+            (InstanceState::Stopped, DemotePlan::Start),
+        ];
+        for (found, expected) in table {
+            let what = format!("{found:?}");
+            assert_eq!(demote_plan(&found), expected, "{what}");
+        }
+    }
+}

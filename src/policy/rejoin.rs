@@ -1,0 +1,140 @@
+//! May a former primary follow the primary as it is? A standby must never
+//! follow a timeline it forked from: WAL it wrote that the primary never had
+//! would be silently mixed with the primary's.
+//!
+//! `start` asks in two steps, because the second one costs a crash
+//! recovery and a `pg_rewind --dry-run` against the primary:
+//! - [`before_compare`], from what is on disk and what the attributes say;
+//! - [`after_compare`], from pg_rewind's verdict and the `rewind` parameter.
+
+use crate::ocf::code::OcfError;
+use crate::pg::controldata::ClusterState;
+use crate::pg::rewind::Divergence;
+
+/// The first step's decision.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BeforeCompare {
+    /// Start as a standby without comparing; `former_primary`: it was a
+    /// primary (with no primary anywhere, the first bootstrap candidate).
+    Follow { former_primary: bool },
+    /// Compare with the primary first; `crash_recover`: pg_rewind compares
+    /// only cleanly shut down instances, so a crashed one is first recovered
+    /// in single-user mode.
+    Compare { crash_recover: bool },
+}
+
+/// Whether the data directory is a former primary's: pg_control left by a
+/// primary (in production, crashed, or shut down as one), and no
+/// `backup_label` (a fresh base backup: its pg_control is the source's).
+pub fn former_primary(backup_label: bool, state: &ClusterState) -> bool {
+    !backup_label
+        && matches!(
+            state,
+            ClusterState::InProduction | ClusterState::InCrashRecovery | ClusterState::ShutDown
+        )
+}
+
+/// `backup_label`: a fresh base backup (its pg_control is the source's);
+/// `state`: pg_control's cluster state; `other_primary`: whether another
+/// node reports a running primary (None: the cluster cannot be asked).
+pub fn before_compare(
+    backup_label: bool,
+    state: &ClusterState,
+    other_primary: Option<bool>,
+) -> BeforeCompare {
+    if !former_primary(backup_label, state) {
+        // "shut down in recovery": it was a standby.
+        return BeforeCompare::Follow {
+            former_primary: false,
+        };
+    }
+    if other_primary == Some(false) {
+        // The usual case after a local crash: Pacemaker restarts it here to
+        // promote it again. Asking pg_rewind would only wait on a VIP that
+        // is down.
+        return BeforeCompare::Follow { former_primary: true };
+    }
+    BeforeCompare::Compare {
+        crash_recover: *state != ClusterState::ShutDown,
+    }
+}
+
+/// The second step's decision.
+#[derive(Debug)]
+pub enum AfterCompare {
+    /// Its history is part of the primary's (or there is no primary to
+    /// compare with: it waits for one as a standby).
+    Follow,
+    /// Run pg_rewind (rewind=true), then start as a standby.
+    Rewind,
+    /// Refuse to start, with the reason.
+    Refuse(OcfError),
+}
+
+/// From pg_rewind's verdict; `rewind`: the `rewind` parameter.
+pub fn after_compare(divergence: &Divergence, rewind: bool) -> AfterCompare {
+    match divergence {
+        Divergence::None | Divergence::NoPrimary(_) => AfterCompare::Follow,
+        Divergence::Undecided(_) | Divergence::Diverged(_) if rewind => AfterCompare::Rewind,
+        // Following blindly could corrupt: a decision is needed.
+        Divergence::Undecided(why) => AfterCompare::Refuse(OcfError::generic(format!(
+            "cannot check the timeline against the primary ({why}): needs pg_rewind or a rebuild"
+        ))),
+        Divergence::Diverged(at) => AfterCompare::Refuse(OcfError::generic(format!(
+            "diverged from the primary ({at}): needs pg_rewind (rewind=true) or a rebuild"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_former_primary_beside_another_primary_is_compared() {
+        use ClusterState::*;
+        let follow = |former_primary| BeforeCompare::Follow { former_primary };
+        let compare = |crash_recover| BeforeCompare::Compare { crash_recover };
+        // (backup_label, pg_control state, another primary runs, decision)
+        let table: Vec<(bool, ClusterState, Option<bool>, BeforeCompare)> = vec![
+            (true, InProduction, Some(true), follow(false)),
+            (false, ShutDownInRecovery, Some(true), follow(false)),
+            (false, InArchiveRecovery, None, follow(false)),
+            (false, ShutDown, Some(false), follow(true)),
+            (false, InProduction, Some(false), follow(true)),
+            (false, ShutDown, Some(true), compare(false)),
+            (false, ShutDown, None, compare(false)),
+            (false, InProduction, Some(true), compare(true)),
+            (false, InCrashRecovery, None, compare(true)),
+        ];
+        for (label, state, other, expected) in table {
+            let what = format!("{label} {state:?} {other:?}");
+            assert_eq!(before_compare(label, &state, other), expected, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_divergence_is_rewound_or_refused_never_followed() {
+        let d = |s: &str| s.to_string();
+        let table: Vec<(Divergence, bool, &str)> = vec![
+            (Divergence::None, false, "Follow"),
+            (Divergence::NoPrimary(d("refused")), false, "Follow"),
+            (Divergence::Diverged(d("at 0/3000060")), true, "Rewind"),
+            (Divergence::Undecided(d("no WAL")), true, "Rewind"),
+            (
+                Divergence::Diverged(d("at 0/3000060")),
+                false,
+                "needs pg_rewind (rewind=true)",
+            ),
+            (
+                Divergence::Undecided(d("no WAL")),
+                false,
+                "cannot check the timeline",
+            ),
+        ];
+        for (divergence, rewind, expected) in table {
+            let got = format!("{:?}", after_compare(&divergence, rewind));
+            assert!(got.contains(expected), "{divergence:?} rewind={rewind}: {got}");
+        }
+    }
+}
