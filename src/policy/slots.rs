@@ -98,7 +98,7 @@ pub fn existing_slot(
 /// The exit reason of a primary whose members `a` and `b` map to one slot.
 pub fn collision_reason(a: &str, b: &str) -> String {
     format!(
-        "nodes '{}' and '{}' map to one slot name: rename one or set replication_slots=false",
+        "nodes '{}' and '{}' map to one slot: rename one or set replication_slots=false",
         short(a),
         short(b)
     )
@@ -107,7 +107,7 @@ pub fn collision_reason(a: &str, b: &str) -> String {
 /// A node name shortened for an exit reason (Pacemaker keeps 128 bytes,
 /// the resource name and two node names included).
 fn short(name: &str) -> String {
-    let s: String = name.chars().take(12).collect();
+    let s: String = name.chars().take(16).collect();
     if s.len() < name.len() {
         format!("{s}...")
     } else {
