@@ -299,12 +299,15 @@ fn terminate(child: &mut Child) {
 mod tests {
     use super::*;
 
+    /// Runs `script` with /bin/sh as root, within `deadline`.
+    fn sh(script: &str, deadline: Deadline) -> Result<Output, ExecError> {
+        run("/bin/sh", &["-c", script], None, deadline)
+    }
+
     #[test]
     fn captures_output_and_status() {
-        let out = run(
-            "/bin/sh",
-            &["-c", "echo out; echo err >&2; exit 3"],
-            None,
+        let out = sh(
+            "echo out; echo err >&2; exit 3",
             Deadline::after(Duration::from_secs(5)),
         )
         .unwrap();
@@ -316,23 +319,15 @@ mod tests {
     #[test]
     fn a_child_past_the_deadline_is_killed_with_its_group() {
         let started = std::time::Instant::now();
-        let err = run(
-            "/bin/sh",
-            &["-c", "sleep 30 & sleep 30"],
-            None,
-            Deadline::after(Duration::from_millis(300)),
-        )
-        .unwrap_err();
+        let err = sh("sleep 30 & sleep 30", Deadline::after(Duration::from_millis(300))).unwrap_err();
         assert!(matches!(err, ExecError::TimedOut { .. }), "{err}");
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]
     fn a_chatty_child_does_not_look_like_a_timeout() {
-        let out = run(
-            "/bin/sh",
-            &["-c", "head -c 1000000 /dev/zero | tr '\\0' x"],
-            None,
+        let out = sh(
+            "head -c 1000000 /dev/zero | tr '\\0' x",
             Deadline::after(Duration::from_secs(10)),
         )
         .unwrap();

@@ -742,18 +742,6 @@ mod tests {
         let c = parse(&[("pgdata", "/d"), ("rewind", "yes"), ("maxlag", "1048576")]).unwrap();
         assert!(c.rewind);
         assert_eq!(c.maxlag, 1 << 20);
-        assert_eq!(
-            code_of(&[("pgdata", "/d"), ("rewind", "maybe")]),
-            OcfCode::ErrConfigured
-        );
-        assert_eq!(
-            code_of(&[("pgdata", "/d"), ("maxlag", "-1")]),
-            OcfCode::ErrConfigured
-        );
-    }
-
-    #[test]
-    fn replication_modes_parse() {
         let c = parse(&[
             ("pgdata", "/d"),
             ("replication_mode", "strict-sync"),
@@ -766,14 +754,18 @@ mod tests {
             parse(&[("pgdata", "/d")]).unwrap().replication_mode,
             ReplicationMode::Async
         );
-        assert_eq!(
-            code_of(&[("pgdata", "/d"), ("replication_mode", "semi")]),
-            OcfCode::ErrConfigured
-        );
-        assert_eq!(
-            code_of(&[("pgdata", "/d"), ("sync_standbys", "0")]),
-            OcfCode::ErrConfigured
-        );
+        for bad in [
+            ("rewind", "maybe"),
+            ("maxlag", "-1"),
+            ("replication_mode", "semi"),
+            ("sync_standbys", "0"),
+        ] {
+            assert_eq!(
+                code_of(&[("pgdata", "/d"), bad]),
+                OcfCode::ErrConfigured,
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

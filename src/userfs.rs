@@ -524,6 +524,13 @@ mod tests {
         Deadline::after(Duration::from_secs(5))
     }
 
+    /// The file operation was refused by the worker, saying `why`.
+    #[track_caller]
+    fn assert_refused<T: std::fmt::Debug>(result: OcfResult<io::Result<T>>, why: &str) {
+        let err = result.unwrap().unwrap_err();
+        assert!(err.to_string().contains(why), "{err}");
+    }
+
     #[test]
     fn ancestors_must_be_ours_and_not_writable_by_the_user_or_others() {
         let me = Uid::effective().as_raw();
@@ -543,8 +550,7 @@ mod tests {
         let dir = scratch("fifo");
         let fifo = dir.join("PG_VERSION");
         nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o600)).unwrap();
-        let err = read_small(&me(), soon(), &fifo, 64).unwrap().unwrap_err();
-        assert!(err.to_string().contains("a FIFO"), "{err}");
+        assert_refused(read_small(&me(), soon(), &fifo, 64), "a FIFO");
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -554,12 +560,10 @@ mod tests {
         let target = dir.join("target");
         let link = dir.join("standby.signal");
         std::os::unix::fs::symlink(&target, &link).unwrap();
-        let err = create_empty(&me(), soon(), &link).unwrap().unwrap_err();
-        assert!(err.to_string().contains("is a symlink"), "{err}");
+        assert_refused(create_empty(&me(), soon(), &link), "is a symlink");
         assert!(!target.exists());
         fs::write(&target, "x").unwrap();
-        let err = read_small(&me(), soon(), &link, 64).unwrap().unwrap_err();
-        assert!(err.to_string().contains("is a symlink"), "{err}");
+        assert_refused(read_small(&me(), soon(), &link, 64), "is a symlink");
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -479,35 +479,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quotes_the_bind_error_over_the_generic_fatal() {
-        let log = "2026-11-22 01:00:00.000 UTC [7] LOG:  starting PostgreSQL 15.18\n\
+    fn the_startup_failure_is_quoted_from_the_most_telling_line() {
+        // (what the server printed, what the exit reason quotes)
+        let table: &[(&str, Option<&str>)] = &[
+            // The bind error, over the generic FATAL that follows it.
+            (
+                "2026-11-22 01:00:00.000 UTC [7] LOG:  starting PostgreSQL 15.18\n\
                    2026-11-22 01:00:00.001 UTC [7] LOG:  could not bind IPv4 address \"127.0.0.1\": Address already in use\n\
                    2026-11-22 01:00:00.001 UTC [7] HINT:  Is another postmaster already running on port 5432?\n\
                    2026-11-22 01:00:00.001 UTC [7] WARNING:  could not create listen socket for \"127.0.0.1\"\n\
-                   2026-11-22 01:00:00.002 UTC [7] FATAL:  could not create any TCP/IP sockets\n";
-        assert_eq!(
-            startup_failure_cause(log).unwrap(),
-            "could not bind IPv4 address \"127.0.0.1\": Address already in use"
-        );
-    }
-
-    #[test]
-    fn quotes_an_invalid_setting() {
-        let log = "2026-11-22 01:00:00 UTC [9] LOG:  invalid value for parameter \"shared_buffers\": \"lots\"\n\
-                   2026-11-22 01:00:00 UTC [9] FATAL:  configuration file \"/x/postgresql.conf\" contains errors\n";
-        assert_eq!(
-            startup_failure_cause(log).unwrap(),
-            "invalid value for parameter \"shared_buffers\": \"lots\""
-        );
-    }
-
-    #[test]
-    fn quotes_an_invalid_command_line_argument() {
-        let log = "postgres: invalid argument: \"foo\"\nTry \"postgres --help\" for more information.\n";
-        assert_eq!(
-            startup_failure_cause(log).unwrap(),
-            "postgres: invalid argument: \"foo\""
-        );
+                   2026-11-22 01:00:00.002 UTC [7] FATAL:  could not create any TCP/IP sockets\n",
+                Some("could not bind IPv4 address \"127.0.0.1\": Address already in use"),
+            ),
+            // The invalid setting, over "contains errors".
+            (
+                "2026-11-22 01:00:00 UTC [9] LOG:  invalid value for parameter \"shared_buffers\": \"lots\"\n\
+                   2026-11-22 01:00:00 UTC [9] FATAL:  configuration file \"/x/postgresql.conf\" contains errors\n",
+                Some("invalid value for parameter \"shared_buffers\": \"lots\""),
+            ),
+            // An invalid command-line argument.
+            (
+                "postgres: invalid argument: \"foo\"\nTry \"postgres --help\" for more information.\n",
+                Some("postgres: invalid argument: \"foo\""),
+            ),
+            // Nothing more telling: the FATAL line.
+            (
+                "postgres: FATAL:  data directory \"/d\" has invalid permissions\n",
+                Some("FATAL: data directory \"/d\" has invalid permissions"),
+            ),
+            ("LOG:  all fine\n", None),
+        ];
+        for (log, cause) in table {
+            assert_eq!(startup_failure_cause(log).as_deref(), *cause, "{log}");
+        }
     }
 
     #[test]
@@ -532,15 +536,5 @@ mod tests {
         assert_eq!(socket_lock_file("42\n/d\n1\n5432\nrelative\n", 5432), None);
         assert_eq!(socket_lock_file("42\n/d\n1\n5432/../../etc\n/run\n", 5432), None);
         assert_eq!(socket_lock_file("42\n", 5432), None);
-    }
-
-    #[test]
-    fn falls_back_to_the_fatal_line() {
-        let log = "postgres: FATAL:  data directory \"/d\" has invalid permissions\n";
-        assert_eq!(
-            startup_failure_cause(log).unwrap(),
-            "FATAL: data directory \"/d\" has invalid permissions"
-        );
-        assert_eq!(startup_failure_cause("LOG:  all fine\n"), None);
     }
 }

@@ -283,6 +283,7 @@ mod tests {
             status: standby_status(receiver, receive, replay),
             not_streaming_for: for_s,
         };
+        let waiting = |for_s| standby(Some("waiting"), Some(0x100), Some(0x100), Some(for_s));
         // (found, code, reason)
         let table: Vec<(Found, OcfCode, &str)> = vec![
             (Found::Running, Success, ""),
@@ -326,28 +327,10 @@ mod tests {
                 "",
             ),
             // Not streaming: fine for NOT_STREAMING_GRACE_S, then degraded.
+            (waiting(0), Success, ""),
+            (waiting(NOT_STREAMING_GRACE_S - 1), Success, ""),
             (
-                standby(Some("waiting"), Some(0x100), Some(0x100), Some(0)),
-                Success,
-                "",
-            ),
-            (
-                standby(
-                    Some("waiting"),
-                    Some(0x100),
-                    Some(0x100),
-                    Some(NOT_STREAMING_GRACE_S - 1),
-                ),
-                Success,
-                "",
-            ),
-            (
-                standby(
-                    Some("waiting"),
-                    Some(0x100),
-                    Some(0x100),
-                    Some(NOT_STREAMING_GRACE_S),
-                ),
+                waiting(NOT_STREAMING_GRACE_S),
                 Degraded,
                 "standby not replicating: WAL receiver waiting at 0/100 (timeline 2); check primary_conninfo and the server log",
             ),

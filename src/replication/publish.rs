@@ -25,6 +25,7 @@
 use crate::context::Context;
 use crate::pcmk::attrs;
 use crate::pcmk::node;
+use crate::pg::lsn::Lsn;
 use crate::pg::replication::{PrimaryStatus, StandbyStatus};
 use crate::policy::members::{cluster_replicas, known_standbys};
 use crate::policy::scores::{self, SCORE_DISCONNECTED, ScoreDecision};
@@ -86,6 +87,22 @@ fn publish_score(ctx: &Context, state: &mut RunState, node: Option<&str>, score:
     }
 }
 
+/// What every running instance publishes: its role, timeline, WAL
+/// position (refreshed at most every [`VOLATILE_S`]) and receiver state.
+fn publish_instance(
+    ctx: &Context,
+    state: &mut RunState,
+    role: NodeRole,
+    timeline: u32,
+    lsn: Lsn,
+    receiver: &str,
+) {
+    publish_attr(ctx, state, Attr::Role, role.as_str(), REFRESH_S);
+    publish_attr(ctx, state, Attr::Timeline, &timeline.to_string(), REFRESH_S);
+    publish_attr(ctx, state, Attr::Receiver, receiver, REFRESH_S);
+    publish_attr(ctx, state, Attr::Lsn, &lsn.to_string(), VOLATILE_S);
+}
+
 /// The primary's monitor: its attributes, its score and its standbys'.
 pub fn primary(
     ctx: &Context,
@@ -95,16 +112,14 @@ pub fn primary(
     sync_modes: bool,
     me: &str,
 ) {
-    publish_attr(ctx, state, Attr::Role, NodeRole::Primary.as_str(), REFRESH_S);
-    publish_attr(
+    publish_instance(
         ctx,
         state,
-        Attr::Timeline,
-        &status.timeline.to_string(),
-        REFRESH_S,
+        NodeRole::Primary,
+        status.timeline,
+        status.current,
+        NO_VALUE,
     );
-    publish_attr(ctx, state, Attr::Lsn, &status.current.to_string(), VOLATILE_S);
-    publish_attr(ctx, state, Attr::Receiver, NO_VALUE, REFRESH_S);
     publish_score(ctx, state, None, SCORE_PRIMARY);
     // Only cluster members get a score: a pg_receivewal's application_name
     // is not a node (crm_attribute would have been handed any string).
@@ -133,16 +148,14 @@ pub fn primary(
 pub fn standby(ctx: &Context, state: &mut RunState, status: &StandbyStatus) {
     // The receiver's state, not a role: PostgreSQL has no receiver to show.
     let receiver = status.receiver.as_deref().unwrap_or("stopped");
-    publish_attr(ctx, state, Attr::Role, NodeRole::Standby.as_str(), REFRESH_S);
-    publish_attr(
+    publish_instance(
         ctx,
         state,
-        Attr::Timeline,
-        &status.timeline.to_string(),
-        REFRESH_S,
+        NodeRole::Standby,
+        status.timeline,
+        status.position(),
+        receiver,
     );
-    publish_attr(ctx, state, Attr::Receiver, receiver, REFRESH_S);
-    publish_attr(ctx, state, Attr::Lsn, &status.position().to_string(), VOLATILE_S);
     if let Some(lag) = status.lag() {
         publish_attr(ctx, state, Attr::Lag, &lag.to_string(), VOLATILE_S);
     }
