@@ -65,6 +65,15 @@ impl Deadline {
     }
 }
 
+/// Seconds since the epoch: the wall clock, for what outlives one action
+/// (the agent's memory, the name of a file moved aside).
+pub fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,8 +25,8 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::deadline::unix_seconds;
 use crate::ocf::env::is_resource_id;
 use crate::vocab::Key;
 
@@ -118,14 +118,6 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     written
 }
 
-/// Seconds since the epoch.
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// `key value written-at` lines, keys spelled by [`Key`].
 pub struct RunState {
     /// None: no valid resource name, kept in memory only.
@@ -172,7 +164,7 @@ impl RunState {
     pub fn age(&self, key: &Key) -> Option<u64> {
         self.entries
             .get(&key.to_string())
-            .map(|(_, at)| now().saturating_sub(*at))
+            .map(|(_, at)| unix_seconds().saturating_sub(*at))
     }
 
     /// True when `key` holds `value` and was set less than `max_age_s` ago.
@@ -193,7 +185,8 @@ impl RunState {
     }
 
     pub fn set(&mut self, key: &Key, value: &str) {
-        self.entries.insert(key.to_string(), (value.to_string(), now()));
+        self.entries
+            .insert(key.to_string(), (value.to_string(), unix_seconds()));
         self.dirty = true;
     }
 

@@ -192,7 +192,7 @@ fn set_aside_garbage_pidfile(inst: &Instance, deadline: Deadline) -> OcfResult<(
             running.len()
         )));
     }
-    let aside = format!("postmaster.pid.pgha-garbage-{}", crate::runstate::now());
+    let aside = format!("postmaster.pid.pgha-garbage-{}", crate::deadline::unix_seconds());
     let moved = userfs::rename_aside(&inst.user, deadline, &pidfile, &aside)?.map_err(|e| {
         OcfError::generic(format!("cannot move the garbage postmaster.pid aside: {e}")).with_source(e)
     })?;
