@@ -56,7 +56,7 @@ pub fn run(ctx: &Context) -> OcfResult {
             Ok(()) => {
                 log_info!("demote: shutdown checkpoint {checkpoint} published for the switchover check")
             }
-            Err(e) => log_info!("demote: cannot publish the shutdown checkpoint: {}", e.reason),
+            Err(e) => log_info!("demote: cannot publish the shutdown checkpoint: {}", e),
         }
     }
     // No longer the primary: the scores it wrote are the next primary's job.

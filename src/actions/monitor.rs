@@ -99,7 +99,7 @@ pub fn run(ctx: &Context) -> OcfResult {
                     (inst, Some(problem))
                 }
                 HostCheckFailed::NotRunningHere { problem } => {
-                    log_info!("probe: not running here ({})", problem.reason);
+                    log_info!("probe: not running here ({})", problem);
                     return Ok(OcfCode::NotRunning);
                 }
                 HostCheckFailed::Fail(e) => return Err(e),
@@ -120,7 +120,7 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
             if ctx.is_probe() {
                 log_info!(
                     "probe: no postmaster and pg_control unreadable, not running ({})",
-                    e.reason
+                    e
                 );
             }
             return monitor_answer::when_inspection_fails(e, ctx.is_probe());

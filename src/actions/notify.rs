@@ -84,11 +84,11 @@ fn pre_promote(ctx: &Context) {
                 };
                 match election::publish(ctx.resource(), position, ctx.deadline) {
                     Ok(()) => log_info!("pre-promote: published position {position}"),
-                    Err(e) => log_warn!("pre-promote: cannot publish position {position}: {}", e.reason),
+                    Err(e) => log_warn!("pre-promote: cannot publish position {position}: {}", e),
                 }
             }
         }
         Ok(other) => log_info!("pre-promote: not a running standby ({other:?}), nothing to publish"),
-        Err(e) => log_warn!("pre-promote: cannot inspect the instance: {}", e.reason),
+        Err(e) => log_warn!("pre-promote: cannot inspect the instance: {}", e),
     }
 }

@@ -104,7 +104,7 @@ pub fn run(ctx: &Context) -> OcfResult {
     publish::after_promotion(ctx, &mut memory, &followers);
     // Slots for the others now, before their standbys reconnect.
     if let Err(e) = slots::maintain_primary(ctx, &mut memory, &inst, &config, &me, &existing_slots) {
-        log_warn!("{}", e.reason); // the monitor reports it
+        log_warn!("{}", e); // the monitor reports it
     }
     memory.save();
     log_info!("promoted; standbys that can follow: {followers:?} (score {SCORE_STANDBY})");

@@ -109,7 +109,7 @@ pub fn collect(
                     .filter_map(|(n, v)| Some((n, v.parse::<Position>().ok()?)))
                     .collect();
             }
-            Err(e) => crate::log_warn!("cannot read the election positions: {}", e.reason),
+            Err(e) => crate::log_warn!("cannot read the election positions: {}", e),
         }
         let missing: Vec<String> = participants
             .iter()

@@ -60,7 +60,7 @@ pub fn publish_node_attr(
     }
     match attrs::set(ctx.resource(), attr, Some(value), node, ctx.deadline) {
         Ok(()) => state.set(&key, value),
-        Err(e) => log_warn!("cannot set {}: {}", attr.name(ctx.resource()), e.reason),
+        Err(e) => log_warn!("cannot set {}: {}", attr.name(ctx.resource()), e),
     }
 }
 
@@ -82,7 +82,7 @@ fn publish_score(ctx: &Context, state: &mut RunState, node: Option<&str>, score:
         Err(e) => log_warn!(
             "cannot set the promotion score of {}: {}",
             node.unwrap_or("this node"),
-            e.reason
+            e
         ),
     }
 }
@@ -179,7 +179,7 @@ fn bootstrap_score(ctx: &Context, state: &mut RunState) {
     let scores = match attrs::promotion_scores(ctx.resource(), ctx.deadline) {
         Ok(scores) => scores,
         Err(e) => {
-            log_warn!("cannot read promotion scores: {}", e.reason);
+            log_warn!("cannot read promotion scores: {}", e);
             return;
         }
     };
