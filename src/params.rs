@@ -232,8 +232,8 @@ pub const PARAMS: &[ParamSpec] = &[
         shortdesc: "async, sync or strict-sync",
         longdesc: "async: the primary does not wait for standbys. sync: the primary keeps \
                    synchronous_standby_names (ALTER SYSTEM, visible in postgresql.auto.conf) equal to \
-                   ANY sync_standbys of the standbys that really stream, and falls back to async only when none \
-                   is left. strict-sync: never falls back: with no standby, commits wait. In both sync modes \
+                   ANY sync_standbys of the standbys that really stream (a new primary: of the standbys expected to \
+                   follow it), and falls back to async only when none has streamed for sync_grace seconds. strict-sync: never falls back: with no standby, commits wait. In both sync modes \
                    only a synchronous standby may be promoted while one exists.",
     },
     ParamSpec {
@@ -265,6 +265,22 @@ pub const PARAMS: &[ParamSpec] = &[
                    nodes that left the cluster (no longer in crm_node -l and the CIB) are dropped after slot_grace seconds; \
                    only slots named pgha_* are touched. The primary lists its slots in the node attribute \
                    pgha-<resource>-slots.",
+    },
+    ParamSpec {
+        name: "sync_grace",
+        kind: Kind::Integer,
+        default: Some("30"),
+        required: false,
+        range: Some((0, 86_400)),
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "Seconds sync mode waits for a standby before it degrades to asynchronous",
+        longdesc: "With replication_mode=sync, when no standby streams (right after a promotion, or when the last \
+                   synchronous standby went away), commits wait for the standbys the primary expects for up to \
+                   sync_grace seconds (0-86400) before the primary acknowledges them alone; meanwhile and after, \
+                   its monitor is DEGRADED_PROMOTED. Longer: a second failure soon after the first loses no \
+                   acknowledged commit, but writes stall that long when no standby can follow. strict-sync never \
+                   degrades.",
     },
     ParamSpec {
         name: "slot_grace",
@@ -307,6 +323,7 @@ pub struct Config {
     pub sync_standbys: u32,
     pub replication_slots: bool,
     pub slot_grace_s: u64,
+    pub sync_grace_s: u64,
 }
 
 impl Config {
@@ -446,6 +463,7 @@ impl Config {
         let sync_standbys = int("sync_standbys")? as u32;
         let replication_slots = parse_bool("replication_slots", value("replication_slots"))?;
         let slot_grace_s = int("slot_grace")?;
+        let sync_grace_s = int("sync_grace")?;
         Ok(Config {
             pgdata,
             datadir,
@@ -464,6 +482,7 @@ impl Config {
             sync_standbys,
             replication_slots,
             slot_grace_s,
+            sync_grace_s,
         })
     }
 }

@@ -256,6 +256,9 @@ pub enum Key {
     SplitbrainOther,
     /// Flag: `synchronous_standby_names` is the agent's doing.
     SyncManaged,
+    /// Flag: no standby streams to this primary (since the age: how long
+    /// `sync_grace` has run).
+    SyncNoneStreaming,
     /// pg_control's modification time when a stop of ours killed the server.
     StopForced,
     /// The nodes `crm_node -l` last listed, space-separated.
@@ -273,13 +276,14 @@ const SELF: &str = "_self";
 
 impl Key {
     /// The keys that have no parameter, with their spelling.
-    const FIXED: [(Key, &'static str); 11] = [
+    const FIXED: [(Key, &'static str); 12] = [
         (Key::BootstrapChecked, "bootstrap.checked"),
         (Key::BootstrapPreferred, "bootstrap.preferred"),
         (Key::ReceiverDown, "receiver.down"),
         (Key::SplitbrainChecked, "splitbrain.checked"),
         (Key::SplitbrainOther, "splitbrain.other"),
         (Key::SyncManaged, "sync.managed"),
+        (Key::SyncNoneStreaming, "sync.none_streaming"),
         (Key::StopForced, "stop.forced"),
         (Key::MembersCrmNode, "members.crm_node"),
         (Key::MembersNotify, "members.notify"),
@@ -451,7 +455,7 @@ mod tests {
         assert_eq!(
             fixed.join(" "),
             "bootstrap.checked bootstrap.preferred receiver.down splitbrain.checked splitbrain.other \
-             sync.managed stop.forced members.crm_node members.notify members.asked members.unknown"
+             sync.managed sync.none_streaming stop.forced members.crm_node members.notify members.asked members.unknown"
         );
         let table: Vec<(Key, &str)> = table
             .into_iter()

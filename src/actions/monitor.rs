@@ -133,11 +133,15 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
                 let me = ctx.node_name();
                 let sync_modes = config.replication_mode != ReplicationMode::Async;
                 publish::primary(ctx, &mut memory, &status, config.maxlag, sync_modes, &me);
-                sync::maintain(ctx, &mut memory, inst, &status, config, &me);
+                let sync_risk = sync::maintain(ctx, &mut memory, inst, &status, config, &me);
                 let slots = slots::maintain_primary(ctx, &mut memory, inst, config, &me, &status.slots);
                 let other_primary = publish::other_primary(ctx, &mut memory, &me);
                 memory.save();
-                Found::Primary { other_primary, slots }
+                Found::Primary {
+                    other_primary,
+                    slots,
+                    sync_risk,
+                }
             }
             Some(Replication::Standby(status)) => {
                 let mut memory = RunState::load(ctx.resource());

@@ -15,6 +15,8 @@
 //! - sync modes: a standby that was not synchronous is refused while a
 //!   synchronous one runs (strict-sync: while one exists at all)
 //!   ([`promotion::sync_veto`]);
+//! - sync modes: `synchronous_standby_names` names the other participants
+//!   before the promotion, so the first commit already waits for them;
 //! - `pg_promote(wait => true)` within the deadline, then the probe must
 //!   find a primary, then a CHECKPOINT so pg_control shows the new timeline
 //!   (pg_rewind reads it to detect a diverged former primary); then scores: ours to the primary's, and the other
@@ -25,13 +27,16 @@ use std::time::Duration;
 
 use crate::context::Context;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
-use crate::params::ReplicationMode;
+use crate::params::{Config, ReplicationMode};
 use crate::pcmk::attrs;
+use crate::pg::instance::Instance;
 use crate::pg::probe;
 use crate::pg::promote as pg_promote;
 use crate::pg::replication::Replication;
+use crate::pg::settings;
 use crate::pg::state::{self, InstanceState};
 use crate::policy::promotion::{self, Checkpoint, Election, SyncVeto};
+use crate::policy::sync as sync_rule;
 use crate::replication::election::{self, Position};
 use crate::replication::publish::{self, SCORE_BOOTSTRAP, SCORE_PRIMARY, SCORE_STANDBY};
 use crate::replication::slots;
@@ -81,6 +86,8 @@ pub fn run(ctx: &Context) -> OcfResult {
     if config.replication_mode != ReplicationMode::Async {
         check_synchronous(ctx, &rsc, &me, &round.participants, config.replication_mode)?;
     }
+    let expected: Vec<String> = round.participants.iter().filter(|n| **n != me).cloned().collect();
+    let sync_set = wait_for_the_expected_standbys(ctx, &inst, &config, &expected);
     log_info!("promoting at {mine} (participants {:?})", round.participants);
     pg_promote::promote(&inst, ctx.deadline)
         .map_err(|e| OcfError::generic(format!("pg_promote failed: {e}")).with_source(e))?;
@@ -102,6 +109,15 @@ pub fn run(ctx: &Context) -> OcfResult {
     memory.clear_except(Key::is_membership);
     let followers = promotion::followers(mine, &published, &me);
     publish::after_promotion(ctx, &mut memory, &followers);
+    if sync_set {
+        // The monitor keeps waiting for them until one streams, or until
+        // sync_grace (counted from now) is over.
+        for node in &expected {
+            memory.remember_standby(node);
+        }
+        memory.set_flag(&Key::SyncManaged, true);
+        memory.set_flag(&Key::SyncNoneStreaming, true);
+    }
     // Slots for the others now, before their standbys reconnect.
     if let Err(e) = slots::maintain_primary(ctx, &mut memory, &inst, &config, &me, &existing_slots) {
         log_warn!("{}", e); // the monitor reports it
@@ -109,6 +125,44 @@ pub fn run(ctx: &Context) -> OcfResult {
     memory.save();
     log_info!("promoted; standbys that can follow: {followers:?} (score {SCORE_STANDBY})");
     Ok(OcfCode::Success)
+}
+
+/// Sync modes: the new primary's commits wait for the standbys expected to
+/// follow it (the other participants of the election) from the first one:
+/// `synchronous_standby_names` is set while it is still a standby (ALTER
+/// SYSTEM works there, and the value is read at promotion), so no commit
+/// only this node has is acknowledged while another node could still take
+/// it. True when it was set. A failure is logged, not fatal: refusing the
+/// promotion would leave no primary at all, and the first monitor sets it.
+fn wait_for_the_expected_standbys(
+    ctx: &Context,
+    inst: &Instance,
+    config: &Config,
+    expected: &[String],
+) -> bool {
+    if config.replication_mode == ReplicationMode::Async || expected.is_empty() {
+        return false;
+    }
+    let Some(names) = sync_rule::synchronous_names(
+        config.replication_mode,
+        config.sync_standbys,
+        &[],
+        expected,
+        expected,
+        true,
+    ) else {
+        return false;
+    };
+    match settings::set_synchronous_names(inst, &names, ctx.deadline) {
+        Ok(()) => {
+            log_info!("synchronous_standby_names set to '{names}' before the promotion");
+            true
+        }
+        Err(e) => {
+            log_warn!("cannot set synchronous_standby_names to '{names}' before the promotion: {e}");
+            false
+        }
+    }
 }
 
 /// Applies [`promotion::sync_veto`] to the sync attributes the primary

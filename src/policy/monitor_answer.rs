@@ -35,6 +35,8 @@ pub enum Found {
     Primary {
         other_primary: Option<String>,
         slots: OcfResult<()>,
+        /// Sync modes: why commits are at risk (no standby streams).
+        sync_risk: Option<String>,
     },
     /// A clone's standby; `not_streaming_for`: the age of the memory's
     /// `receiver.down` flag (None while it streams).
@@ -64,9 +66,16 @@ pub enum Found {
 pub fn answer(found: Found) -> OcfResult {
     match found {
         Found::Running => Ok(OcfCode::Success),
-        Found::Primary { other_primary, slots } => {
-            split_brain(other_primary).and_then(|code| slots.map(|()| code))
-        }
+        Found::Primary {
+            other_primary,
+            slots,
+            sync_risk,
+        } => split_brain(other_primary)
+            .and_then(|code| slots.map(|()| code))
+            .and_then(|code| match sync_risk {
+                None => Ok(code),
+                Some(risk) => Err(OcfError::new(OcfCode::DegradedPromoted, risk)),
+            }),
         Found::Standby {
             status,
             not_streaming_for,
@@ -292,6 +301,7 @@ mod tests {
                 Found::Primary {
                     other_primary: None,
                     slots: Ok(()),
+                    sync_risk: None,
                 },
                 RunningPromoted,
                 "",
@@ -300,6 +310,7 @@ mod tests {
                 Found::Primary {
                     other_primary: Some("n2".into()),
                     slots: Ok(()),
+                    sync_risk: None,
                 },
                 DegradedPromoted,
                 "SPLIT BRAIN: n2 also reports itself primary; fence or stop one of them",
@@ -309,6 +320,7 @@ mod tests {
                 Found::Primary {
                     other_primary: Some("n2".into()),
                     slots: Err(OcfError::generic("slot collision")),
+                    sync_risk: None,
                 },
                 DegradedPromoted,
                 "SPLIT BRAIN: n2 also reports itself primary; fence or stop one of them",
@@ -317,6 +329,27 @@ mod tests {
                 Found::Primary {
                     other_primary: None,
                     slots: Err(OcfError::generic("slot collision")),
+                    sync_risk: None,
+                },
+                ErrGeneric,
+                "slot collision",
+            ),
+            // Sync mode with no standby streaming: degraded, after split
+            // brain and slot problems.
+            (
+                Found::Primary {
+                    other_primary: None,
+                    slots: Ok(()),
+                    sync_risk: Some("no standby streams".into()),
+                },
+                DegradedPromoted,
+                "no standby streams",
+            ),
+            (
+                Found::Primary {
+                    other_primary: None,
+                    slots: Err(OcfError::generic("slot collision")),
+                    sync_risk: Some("no standby streams".into()),
                 },
                 ErrGeneric,
                 "slot collision",

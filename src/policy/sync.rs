@@ -14,8 +14,12 @@ use crate::vocab::SyncState;
 /// members only; `members` are the other nodes of the cluster (empty when
 /// no membership is known).
 ///
-/// - sync: `ANY n (streaming standbys)`, n capped by how many stream; empty
-///   (asynchronous) only when none streams;
+/// - sync: `ANY n (streaming standbys)`, n capped by how many stream; when
+///   none streams, `ANY n (known standbys)` while `within_grace` (no standby
+///   has streamed for less than `sync_grace`: right after a promotion, or
+///   after the last synchronous standby went away), so that no commit is
+///   acknowledged that only this node has while another could still take
+///   it; empty (asynchronous) once the grace is over or when none is known;
 /// - strict-sync: `ANY n (streaming and formerly seen standbys)`; before any
 ///   was seen, `ANY n (the other members)`, and `ANY n (*)` only when no
 ///   membership is known at all: never empty, so a commit no standby
@@ -26,6 +30,7 @@ pub fn synchronous_names(
     streaming: &[String],
     known: &[String],
     members: &[String],
+    within_grace: bool,
 ) -> Option<String> {
     fn list<'a>(names: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
         let mut names: Vec<&str> = names.map(String::as_str).filter(|n| !n.is_empty()).collect();
@@ -43,7 +48,10 @@ pub fn synchronous_names(
     match mode {
         ReplicationMode::Async => None,
         ReplicationMode::Sync => {
-            let names = list(streaming.iter());
+            let mut names = list(streaming.iter());
+            if names.is_empty() && within_grace {
+                names = list(known.iter());
+            }
             if names.is_empty() {
                 return Some(String::new());
             }
@@ -59,6 +67,37 @@ pub fn synchronous_names(
                 return Some(format!("ANY {n} (*)"));
             }
             Some(format!("ANY {n} ({})", quoted(&names)))
+        }
+    }
+}
+
+/// Whether `sync_grace` still runs: no standby has streamed for
+/// `none_streaming_for` seconds (None: one streams now).
+pub fn within_grace(none_streaming_for: Option<u64>, grace_s: u64) -> bool {
+    none_streaming_for.is_none_or(|age| age < grace_s)
+}
+
+/// Why a primary in a sync mode is at risk, for its monitor's
+/// DEGRADED_PROMOTED (None: a synchronous standby streams, or async).
+pub fn degraded_reason(
+    mode: ReplicationMode,
+    wanted: Option<&str>,
+    streaming: usize,
+    grace_s: u64,
+) -> Option<String> {
+    if streaming > 0 {
+        return None;
+    }
+    match (mode, wanted) {
+        (ReplicationMode::Async, _) | (_, None) => None,
+        (ReplicationMode::Sync, Some("")) => Some(
+            "replication_mode=sync: no standby streams: commits are acknowledged without one".to_string(),
+        ),
+        (ReplicationMode::Sync, Some(_)) => Some(format!(
+            "replication_mode=sync: no standby streams: commits wait for one, at most sync_grace={grace_s}s"
+        )),
+        (ReplicationMode::StrictSync, Some(_)) => {
+            Some("replication_mode=strict-sync: no standby streams: commits wait for one".to_string())
         }
     }
 }
@@ -121,7 +160,8 @@ mod tests {
                 1,
                 &s(&["node\"1", "it's", "Upper"]),
                 &[],
-                &[]
+                &[],
+                true
             )
             .unwrap(),
             r#"ANY 1 ("Upper", "it's", "node""1")"#
@@ -133,34 +173,42 @@ mod tests {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         let none: &[String] = &[];
         assert_eq!(
-            synchronous_names(ReplicationMode::Async, 1, &s(&["b"]), none, none),
+            synchronous_names(ReplicationMode::Async, 1, &s(&["b"]), none, none, false),
             None
         );
         assert_eq!(
-            synchronous_names(ReplicationMode::Sync, 2, &s(&["c", "b", "b"]), none, none).unwrap(),
+            synchronous_names(ReplicationMode::Sync, 2, &s(&["c", "b", "b"]), none, none, false).unwrap(),
             "ANY 2 (\"b\", \"c\")"
         );
         assert_eq!(
-            synchronous_names(ReplicationMode::Sync, 2, &s(&["b"]), none, none).unwrap(),
+            synchronous_names(ReplicationMode::Sync, 2, &s(&["b"]), none, none, false).unwrap(),
             "ANY 1 (\"b\")"
         );
         assert_eq!(
-            synchronous_names(ReplicationMode::Sync, 1, none, &s(&["b"]), &s(&["b"])).unwrap(),
+            synchronous_names(ReplicationMode::Sync, 1, none, &s(&["b"]), &s(&["b"]), false).unwrap(),
             "",
             "sync degrades"
         );
         assert_eq!(
-            synchronous_names(ReplicationMode::StrictSync, 1, none, &s(&["b"]), &s(&["b", "c"])).unwrap(),
+            synchronous_names(
+                ReplicationMode::StrictSync,
+                1,
+                none,
+                &s(&["b"]),
+                &s(&["b", "c"]),
+                false
+            )
+            .unwrap(),
             "ANY 1 (\"b\")",
             "strict keeps waiting for the standbys it knew"
         );
         assert_eq!(
-            synchronous_names(ReplicationMode::StrictSync, 1, none, none, &s(&["c", "b"])).unwrap(),
+            synchronous_names(ReplicationMode::StrictSync, 1, none, none, &s(&["c", "b"]), false).unwrap(),
             "ANY 1 (\"b\", \"c\")",
             "before any standby was seen, the other members"
         );
         assert_eq!(
-            synchronous_names(ReplicationMode::StrictSync, 1, none, none, none).unwrap(),
+            synchronous_names(ReplicationMode::StrictSync, 1, none, none, none, false).unwrap(),
             "ANY 1 (*)",
             "no membership known at all"
         );
@@ -202,5 +250,56 @@ mod tests {
         );
         assert_eq!(target(None, true).as_deref(), Some(""));
         assert_eq!(target(None, false), None);
+    }
+
+    #[test]
+    fn sync_mode_waits_for_the_known_standbys_during_the_grace_only() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let none: &[String] = &[];
+        let sync = |streaming: &[String], known: &[String], grace| {
+            synchronous_names(ReplicationMode::Sync, 1, streaming, known, none, grace).unwrap()
+        };
+        // Right after a promotion: the expected followers, before one streams.
+        assert_eq!(sync(none, &s(&["c", "b"]), true), "ANY 1 (\"b\", \"c\")");
+        assert_eq!(sync(none, &s(&["b"]), false), "", "grace over: asynchronous");
+        assert_eq!(sync(none, none, true), "", "nobody to wait for");
+        assert_eq!(
+            sync(&s(&["c"]), &s(&["b", "c"]), true),
+            "ANY 1 (\"c\")",
+            "the streaming ones"
+        );
+
+        assert!(within_grace(None, 30));
+        assert!(within_grace(Some(29), 30));
+        assert!(!within_grace(Some(30), 30));
+        assert!(!within_grace(Some(0), 0), "sync_grace=0: degrade at once");
+
+        use ReplicationMode::*;
+        assert_eq!(degraded_reason(Sync, Some("ANY 1 (\"b\")"), 1, 30), None);
+        assert_eq!(degraded_reason(Async, None, 0, 30), None);
+        assert!(
+            degraded_reason(Sync, Some(""), 0, 30)
+                .unwrap()
+                .contains("without one")
+        );
+        assert!(
+            degraded_reason(Sync, Some("ANY 1 (\"b\")"), 0, 30)
+                .unwrap()
+                .contains("commits wait")
+        );
+        assert!(
+            degraded_reason(StrictSync, Some("ANY 1 (*)"), 0, 30)
+                .unwrap()
+                .contains("strict-sync")
+        );
+        for reason in [
+            degraded_reason(Sync, Some(""), 0, 3600),
+            degraded_reason(Sync, Some("x"), 0, 1),
+        ] {
+            assert!(
+                reason.unwrap().len() < 100,
+                "room for the resource name under 128 bytes"
+            );
+        }
     }
 }

@@ -44,10 +44,16 @@ pub fn refresh_on_notify(ctx: &Context) {
         _ => return,
     };
     let mut memory = RunState::load(ctx.resource());
-    maintain(ctx, &mut memory, &inst, &status, &config, &ctx.node_name());
+    if let Some(risk) = maintain(ctx, &mut memory, &inst, &status, &config, &ctx.node_name()) {
+        log_warn!("{risk}");
+    }
     memory.save();
 }
 
+/// Brings `synchronous_standby_names` in line with the standbys and
+/// publishes their sync states. Returns why the primary is at risk in a
+/// sync mode (no standby streams: commits wait, or are not replicated once
+/// `sync_grace` is over), for the monitor's DEGRADED_PROMOTED.
 pub fn maintain(
     ctx: &Context,
     state: &mut RunState,
@@ -55,7 +61,7 @@ pub fn maintain(
     status: &PrimaryStatus,
     config: &Config,
     me: &str,
-) {
+) -> Option<String> {
     let members = node::members(ctx.deadline, state);
     let members = members.as_deref();
     let replicas = cluster_replicas(&status.replicas, members, me);
@@ -70,12 +76,17 @@ pub fn maintain(
         .filter(|n| *n != me)
         .cloned()
         .collect();
+    // How long no standby has streamed: sync mode keeps waiting for the
+    // known ones until sync_grace is over.
+    state.set_flag(&Key::SyncNoneStreaming, streaming.is_empty());
+    let within_grace = rule::within_grace(state.flag_age(&Key::SyncNoneStreaming), config.sync_grace_s);
     let wanted = rule::synchronous_names(
         config.replication_mode,
         config.sync_standbys,
         &streaming,
         &known,
         &others,
+        within_grace,
     );
     let target = rule::target(wanted.as_deref(), state.flag(&Key::SyncManaged));
     if let Some(target) = target
@@ -103,4 +114,10 @@ pub fn maintain(
             );
         }
     }
+    rule::degraded_reason(
+        config.replication_mode,
+        wanted.as_deref(),
+        streaming.len(),
+        config.sync_grace_s,
+    )
 }

@@ -34,7 +34,16 @@ fn pair_with(name: &str, extra: &[(&str, &str)]) -> (PgCluster, Agent, PgCluster
     // Not streaming (no primary yet) is not worth a report in the first 30 s.
     a_agent.run("monitor").expect(rc::SUCCESS);
     a_agent.run("promote").expect(rc::SUCCESS);
-    a_agent.run("monitor").expect(rc::RUNNING_PROMOTED);
+    // A primary alone in a sync mode says so (no standby streams).
+    let sync_mode = extra
+        .iter()
+        .any(|(k, v)| *k == "replication_mode" && *v != "async");
+    let alone = if sync_mode {
+        rc::DEGRADED_PROMOTED
+    } else {
+        rc::RUNNING_PROMOTED
+    };
+    a_agent.run("monitor").expect(alone);
     let b = PgCluster::basebackup_of(&a, &format!("{name}-b"));
     let b_agent = with(b.clone_agent(&rsc, "node-b", &a.conninfo()));
     // A base backup never started is stopped, not a crashed primary, even
@@ -190,7 +199,9 @@ fn synchronous_names(pg: &PgCluster) -> String {
 
 #[test]
 fn sync_mode_follows_the_streaming_standbys_and_degrades_when_none_is_left() {
-    let (a, a_agent, _b, b_agent) = pair_with("sync", &[("replication_mode", "sync")]);
+    // sync_grace=0: degrade as soon as no standby streams (the wait within
+    // the grace has its own test below).
+    let (a, a_agent, _b, b_agent) = pair_with("sync", &[("replication_mode", "sync"), ("sync_grace", "0")]);
     let monitor = a_agent.clone().recurring();
     monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
     assert_eq!(synchronous_names(&a), "ANY 1 (\"node-b\")");
@@ -207,19 +218,16 @@ fn sync_mode_follows_the_streaming_standbys_and_degrades_when_none_is_left() {
     // A standby stopped by the cluster: the primary's post-stop
     // notification applies it at once, without waiting for a monitor.
     b_agent.run("stop").expect(rc::SUCCESS);
-    a_agent
-        .clone()
-        .meta("notify_type", "post")
-        .meta("notify_operation", "stop")
-        .meta("notify_stop_uname", "node-b")
-        .run("notify")
-        .expect(rc::SUCCESS);
+    post_stop_notify(&a_agent, "node-b");
     assert_eq!(
         synchronous_names(&a),
         "",
         "with no standby left, sync mode degrades to async (post-stop notification)"
     );
     a.psql("insert into t values (2)");
+    monitor
+        .run("monitor")
+        .expect_reason(rc::DEGRADED_PROMOTED, "commits are acknowledged without one");
     b_agent.run("start").expect(rc::SUCCESS);
     b_agent
         .run_until("monitor", rc::SUCCESS, Duration::from_secs(15))
@@ -228,13 +236,146 @@ fn sync_mode_follows_the_streaming_standbys_and_degrades_when_none_is_left() {
     assert_eq!(synchronous_names(&a), "ANY 1 (\"node-b\")");
     // A standby gone without a notification: the primary's monitor.
     b_agent.run("stop").expect(rc::SUCCESS);
-    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
+    monitor.run("monitor").expect(rc::DEGRADED_PROMOTED);
     assert_eq!(
         synchronous_names(&a),
         "",
         "with no standby left, sync mode degrades to async (monitor)"
     );
     a_agent.run("stop").expect(rc::SUCCESS);
+}
+
+fn post_stop_notify(agent: &Agent, stopped: &str) {
+    agent
+        .clone()
+        .meta("notify_type", "post")
+        .meta("notify_operation", "stop")
+        .meta("notify_stop_uname", stopped)
+        .run("notify")
+        .expect(rc::SUCCESS);
+}
+
+/// A commit on `pg` as the system user, in the background: the psql child.
+fn insert_in_background(pg: &PgCluster, sql: &str) -> std::process::Child {
+    let user = postgres_user();
+    let mut insert = std::process::Command::new(format!("{PG_BIN}/psql"));
+    std::os::unix::process::CommandExt::uid(&mut insert, user.uid.as_raw());
+    insert
+        .args([
+            "-XAtq",
+            "-h",
+            pg.dir.path.to_str().unwrap(),
+            "-p",
+            &pg.port.to_string(),
+            "-d",
+            "postgres",
+        ])
+        .args(["-c", sql])
+        .current_dir("/tmp")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (bounded) for `child` to exit; its status.
+fn wait_exit(child: &mut std::process::Child, within: Duration, what: &str) -> std::process::ExitStatus {
+    let end = std::time::Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(std::time::Instant::now() < end, "{what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Issue 12: with no standby streaming, sync mode keeps waiting for the
+/// standbys it knew for sync_grace seconds (a second failure right after a
+/// first then loses no acknowledged commit), reports it, and only then
+/// acknowledges commits alone.
+#[test]
+fn sync_mode_waits_for_its_standbys_for_sync_grace_before_it_degrades() {
+    let (a, a_agent, _b, b_agent) =
+        pair_with("syncgrace", &[("replication_mode", "sync"), ("sync_grace", "4")]);
+    let monitor = a_agent.clone().recurring();
+    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
+    a.psql("create table t(i int)");
+    b_agent.run("stop").expect(rc::SUCCESS);
+    post_stop_notify(&a_agent, "node-b");
+    assert_eq!(
+        synchronous_names(&a),
+        "ANY 1 (\"node-b\")",
+        "within sync_grace the known standby is still waited for"
+    );
+    let mut insert = insert_in_background(&a, "insert into t values (1)");
+    wait_for_row(
+        &a,
+        "select count(*) from pg_stat_activity where wait_event = 'SyncRep'",
+        "1",
+    );
+    assert!(
+        insert.try_wait().unwrap().is_none(),
+        "the commit was acknowledged with no standby, within sync_grace"
+    );
+    monitor.run("monitor").expect_reason(
+        rc::DEGRADED_PROMOTED,
+        "commits wait for one, at most sync_grace=4s",
+    );
+    // Once the grace is over, the monitor degrades to asynchronous and the
+    // waiting commit is acknowledged.
+    let degraded = monitor.run_until_reason(
+        "monitor",
+        rc::DEGRADED_PROMOTED,
+        "acknowledged without one",
+        Duration::from_secs(20),
+    );
+    degraded.expect_reason(rc::DEGRADED_PROMOTED, "acknowledged without one");
+    assert_eq!(synchronous_names(&a), "");
+    let status = wait_exit(
+        &mut insert,
+        Duration::from_secs(10),
+        "the commit still waits after sync_grace",
+    );
+    assert!(status.success());
+    a_agent.run("stop").expect(rc::SUCCESS);
+}
+
+/// Issue 12: a standby promoted in sync mode names the other participants
+/// of the election in synchronous_standby_names before it accepts a write:
+/// its first commit already waits for one of them (in the lab the double
+/// failure lost 445 acknowledged rows when it did not).
+#[test]
+fn a_new_sync_primary_waits_for_the_expected_standbys_from_its_first_commit() {
+    let (_a, a_agent, b, b_agent) = pair_with("syncpromote", &[("replication_mode", "sync")]);
+    a_agent.run("stop").expect(rc::SUCCESS);
+    b_agent
+        .clone()
+        .meta("notify_type", "pre")
+        .meta("notify_operation", "promote")
+        .meta("notify_promote_uname", "node-b")
+        .meta("notify_active_uname", "node-b node-c")
+        .meta("notify_all_uname", "node-a node-b node-c")
+        .run("notify")
+        .expect(rc::SUCCESS);
+    b_agent.run("promote").expect(rc::SUCCESS);
+    assert_eq!(synchronous_names(&b), "ANY 1 (\"node-c\")");
+    let mut first = insert_in_background(&b, "create table after_promotion(i int)");
+    wait_for_row(
+        &b,
+        "select count(*) from pg_stat_activity where wait_event = 'SyncRep'",
+        "1",
+    );
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the new primary acknowledged a commit no other node has"
+    );
+    b_agent
+        .clone()
+        .recurring()
+        .run("monitor")
+        .expect_reason(rc::DEGRADED_PROMOTED, "commits wait for one");
+    let _ = first.kill();
+    b_agent.run("stop").expect(rc::SUCCESS);
 }
 
 #[test]
@@ -245,30 +386,15 @@ fn strict_sync_blocks_commits_instead_of_degrading() {
     assert_eq!(synchronous_names(&a), "ANY 1 (\"node-b\")");
     a.psql("create table t(i int)");
     b_agent.run("stop").expect(rc::SUCCESS);
-    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
+    monitor
+        .run("monitor")
+        .expect_reason(rc::DEGRADED_PROMOTED, "strict-sync: no standby streams");
     assert_eq!(
         synchronous_names(&a),
         "ANY 1 (\"node-b\")",
         "strict mode never degrades"
     );
-    let user = postgres_user();
-    let mut insert = std::process::Command::new(format!("{PG_BIN}/psql"));
-    std::os::unix::process::CommandExt::uid(&mut insert, user.uid.as_raw());
-    let mut insert = insert
-        .args([
-            "-XAtq",
-            "-h",
-            a.dir.path.to_str().unwrap(),
-            "-p",
-            &a.port.to_string(),
-            "-d",
-            "postgres",
-        ])
-        .args(["-c", "insert into t values (1)"])
-        .current_dir("/tmp")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut insert = insert_in_background(&a, "insert into t values (1)");
     // The commit is in, waiting for a synchronous standby: only then does
     // "not acknowledged" mean something.
     wait_for_row(
@@ -281,17 +407,11 @@ fn strict_sync_blocks_commits_instead_of_degrading() {
         "the commit was acknowledged with no standby"
     );
     b_agent.run("start").expect(rc::SUCCESS);
-    let end = std::time::Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = insert.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < end,
-            "the commit never completed once the standby was back"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = wait_exit(
+        &mut insert,
+        Duration::from_secs(20),
+        "the commit never completed once the standby was back",
+    );
     assert!(status.success());
     assert_eq!(b.psql("select count(*) from t").trim(), "1");
     b_agent.run("stop").expect(rc::SUCCESS);

@@ -549,6 +549,20 @@ impl Agent {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+
+    /// Runs `action` until it exits with `code` and an exit reason holding
+    /// `needle`, or `within` has passed; the last outcome.
+    pub fn run_until_reason(&self, action: &str, code: i32, needle: &str, within: Duration) -> Outcome {
+        let end = Instant::now() + within;
+        loop {
+            let out = self.run(action);
+            let found = out.code == code && out.exit_reason().is_some_and(|r| r.contains(needle));
+            if found || Instant::now() >= end {
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 }
 
 /// What one run of the agent did.
