@@ -20,6 +20,10 @@
 //! `recv_timeout`. On timeout the worker and its connection are abandoned
 //! (neither joined nor dropped: dropping a client blocked on a dead server
 //! blocks), and the next attempt starts a new worker and connection.
+//!
+//! Every setting but the first id and the output comes from the caller
+//! (tests/lab/scenario, tests/bench/write-latency), which reads the lab's
+//! values from tests/lab/lab.conf: no default here can drift from the lab.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -33,29 +37,29 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(about = "Write load through the lab VIP; one JSON line per attempt")]
 struct Args {
-    /// Server address (the lab VIP).
-    #[arg(long, default_value = "10.77.0.100")]
+    /// Server address (the lab's VIP).
+    #[arg(long)]
     host: String,
-    #[arg(long, default_value_t = 5432)]
+    #[arg(long)]
     port: u16,
-    #[arg(long, default_value = "lab")]
+    #[arg(long)]
     user: String,
     /// Password of --user (the lab's is not a secret: the network is private).
-    #[arg(long, default_value = "lab")]
+    #[arg(long)]
     password: String,
-    #[arg(long, default_value = "lab")]
+    #[arg(long)]
     dbname: String,
     /// Table with a unique `id bigint` column.
-    #[arg(long, default_value = "lab_load")]
+    #[arg(long)]
     table: String,
     /// Inserts per second.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long)]
     rate: u32,
     /// How long to run, in seconds.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long)]
     duration: u64,
     /// Client-side bound of one attempt (connect + insert), in milliseconds.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long)]
     timeout_ms: u64,
     /// First id; ids then increase by one per attempt. Default: the Unix
     /// time in seconds times one million, so that successive runs against

@@ -1,0 +1,163 @@
+#!/usr/bin/python3
+"""Tests of the lab's own tooling that need no cluster (and no root).
+
+- lab.conf reads the same in bash (`. lab.conf`) and in python (labconf.py),
+  environment overrides included, and labconf refuses lines bash would read
+  differently;
+- `scenario --assert --results FILE`, the CI's verdict, passes good runs and
+  fails each kind of bad one, with the exit status to match.
+
+usage: python3 tests/lab/selftest.py [-v]
+"""
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import labconf  # noqa: E402
+
+SCENARIO = os.path.join(HERE, "scenario")
+
+
+def bash_conf(path, env):
+    """KEY -> value of every key of the file, as bash sees it once it has sourced it."""
+    keys = list(labconf.load(path, env))
+    script = '. "$1"; shift; for k; do printf "%s=%s\\n" "$k" "${!k}"; done'
+    out = subprocess.run(["bash", "-euc", script, "bash", path, *keys], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return dict(line.split("=", 1) for line in out.splitlines())
+
+
+class Conf(unittest.TestCase):
+    def test_bash_and_python_read_the_same_values(self):
+        base = {"PATH": os.environ["PATH"]}
+        for env in (base, dict(base, LAB_DIR="/var/tmp/other-lab", LAB_AGENT="paf"),
+                    dict(base, LAB_DIR="")):  # empty: the default, as ${X:-default}
+            with self.subTest(env=env):
+                self.assertEqual(labconf.load(environ=env), bash_conf(labconf.PATH, env))
+
+    def test_overrides_apply_to_lab_keys_only(self):
+        conf = labconf.load(environ={"LAB_DIR": "/x", "VIP": "10.0.0.1"})
+        self.assertEqual(conf["LAB_DIR"], "/x")
+        self.assertEqual(conf["VIP"], conf["LAB_NET"] + ".100")
+
+    def test_lines_bash_reads_otherwise_are_refused(self):
+        for line in ("A=$(hostname)", "A=`id`", "A=a b", "A=${B}", "A=${B:-x}", "A=x;y",
+                     "A=\"${B}\"", "A='q'", "A=\"unbalanced", "export A=1", "A=\\x"):
+            with self.subTest(line=line), tempfile.NamedTemporaryFile("w", suffix=".conf") as f:
+                f.write(line + "\n")
+                f.flush()
+                with self.assertRaises(ValueError):
+                    labconf.load(f.name, {})
+
+    def test_quoted_values_and_references(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".conf") as f:
+            f.write('# comment\n\nA=x\nB="${A} y"\nC=${C:-z}\n')
+            f.flush()
+            self.assertEqual(labconf.load(f.name, {}), {"A": "x", "B": "x y", "C": "z"})
+            self.assertEqual(bash_conf(f.name, {"PATH": os.environ["PATH"]}),
+                             {"A": "x", "B": "x y", "C": "z"})
+
+
+def run(fault, **fields):
+    """A run as run_once records it, healthy unless fields say otherwise."""
+    r = {"fault": fault, "agent": "pgha", "run": 1, "params": "", "primary_before": "node1",
+         "recovered": True, "stable_s": 9.5, "failed": 12, "unknown": 1, "lost": 0, "lost_ids": [],
+         "promoted": "node2", "detect_s": 1.2}
+    r.update(fields)
+    return r
+
+
+ASYNC = {"agent": "pgha", "nodes": 3, "runs": 1, "timeout": 120, "params": "",
+         "results": [run("kill-postmaster", promoted="node1"), run("cut"), run("switchover", detect_s=None)]}
+SYNC_PARAMS = "replication_mode=sync slot_grace=20"
+SYNC = {"agent": "pgha", "nodes": 3, "runs": 1, "timeout": 120, "params": SYNC_PARAMS,
+        "results": [run("kill-standby", params=SYNC_PARAMS, failed=0, unknown=0, detect_s=None,
+                        promoted="node1", sync_before='ANY 1 ("node2", "node3")'),
+                    run("cut", params=SYNC_PARAMS, sync_before='ANY 1 ("node2", "node3")')]}
+
+
+class Verdict(unittest.TestCase):
+    def judge(self, doc, *args):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "results.json")
+            if doc is not None:
+                with open(path, "w") as f:
+                    json.dump(doc, f)
+            p = subprocess.run([sys.executable, SCENARIO, "--assert", "--results", path, *args],
+                               capture_output=True, text=True)
+        lines = p.stdout.splitlines()
+        ok = [line for line in lines if line.startswith("ok   - ")]
+        fail = [line for line in lines if line.startswith("FAIL - ")]
+        return p.returncode, ok, fail, p.stdout + p.stderr
+
+    def test_good_async_runs_pass(self):
+        rc, ok, fail, out = self.judge(ASYNC, "--faults", "kill-postmaster,cut,switchover")
+        self.assertEqual((rc, len(ok), fail), (0, 10, []), out)
+        self.assertIn("ok   - kill-postmaster: Pacemaker saw the kill (detect_s=1.20)", ok)
+        self.assertIn("ok   - cut: writes stable again within 120 s (stable_s=9.50)", ok)
+
+    def test_good_sync_runs_pass(self):
+        rc, ok, fail, out = self.judge(SYNC, "--faults", "kill-standby,cut")
+        self.assertEqual((rc, len(ok), fail), (0, 9, []), out)
+        self.assertTrue(all(line.startswith("ok   - sync ") for line in ok), out)
+
+    def test_lost_rows_fail(self):
+        doc = copy.deepcopy(ASYNC)
+        doc["results"][1].update(lost=3, lost_ids=[7, 8, 9])
+        rc, ok, fail, out = self.judge(doc)
+        self.assertEqual(rc, 1, out)
+        self.assertEqual(fail, ["FAIL - cut: committed rows lost: 3 (ids [7, 8, 9])"], out)
+
+    def test_each_bad_outcome_fails(self):
+        cases = [
+            (ASYNC, 0, {"recovered": False, "stable_s": None, "error": "x"},
+             "FAIL - kill-postmaster: writes not stable again within 120 s (x)"),
+            (ASYNC, 0, {"detect_s": None}, "FAIL - kill-postmaster: no sign of the kill in the Pacemaker logs"),
+            (ASYNC, 2, {"promoted": None}, "FAIL - switchover: no Promoted instance at the end"),
+            (ASYNC, 1, {"lost": None}, "FAIL - cut: lost rows not counted"),
+            (SYNC, 0, {"unknown": 1}, "FAIL - sync kill-standby: writes stopped (0 failed, 1 unknown)"),
+            (SYNC, 1, {"sync_before": None}, "FAIL - sync cut: no synchronous standby before the fault"),
+            (SYNC, 1, {"sync_before": "node2"}, "FAIL - sync cut: no synchronous standby before the fault"),
+        ]
+        for doc, i, fields, want in cases:
+            with self.subTest(want=want):
+                doc = copy.deepcopy(doc)
+                doc["results"][i].update(fields)
+                rc, ok, fail, out = self.judge(doc)
+                self.assertEqual((rc, fail), (1, [want]), out)
+
+    def test_a_run_that_failed_to_run_fails_every_check(self):
+        doc = copy.deepcopy(ASYNC)
+        doc["results"][1] = {"fault": "cut", "agent": "pgha", "run": 1, "error": "lab up failed"}
+        rc, ok, fail, out = self.judge(doc)
+        self.assertEqual((rc, len(fail)), (1, 3), out)
+
+    def test_a_missing_run_fails(self):
+        rc, ok, fail, out = self.judge(ASYNC, "--faults", "kill-postmaster,poweroff")
+        self.assertEqual((rc, len(ok), len(fail)), (1, 4, 3), out)
+        rc, ok, fail, out = self.judge(None, "--faults", "cut")
+        self.assertEqual((rc, ok, len(fail)), (1, [], 3), out)
+        rc, ok, fail, out = self.judge({"results": []})
+        self.assertEqual((rc, ok, fail), (1, [], ["FAIL - no run in the results"]), out)
+
+    def test_field(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            json.dump(SYNC, f)
+            f.flush()
+            get = lambda *a: subprocess.run([sys.executable, SCENARIO, "--results", f.name, "--field", *a],
+                                            capture_output=True, text=True)
+            self.assertEqual(get("cut", "promoted").stdout, "node2\n")
+            self.assertEqual(get("cut", "primary_before").stdout, "node1\n")
+            self.assertEqual(get("cut", "error").returncode, 1)
+            self.assertEqual(get("poweroff", "promoted").returncode, 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
