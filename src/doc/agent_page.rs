@@ -12,7 +12,7 @@
 //! the parameter table has it: the page describes the agent it ships with.
 
 use super::roff::{bold, entry, escape, example_block, title};
-use super::sections::{files, ocf_path, return_code_entries};
+use super::sections::{default_phrase, files, ocf_path, return_code_entries};
 use crate::actions::Action;
 use crate::ocf::metadata::{ActionSpec, AgentInfo, normalize_spaces};
 use crate::params::ParamSpec;
@@ -107,12 +107,7 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
             attrs.insert(0, "unique".to_string());
         }
         attrs.push(p.kind.ocf_name().to_string());
-        attrs.push(match (p.required, p.default) {
-            (true, _) => "no default".to_string(),
-            (false, Some("")) => "default empty".to_string(),
-            (false, Some(d)) => format!("default {d}"),
-            (false, None) => "default computed, see above".to_string(),
-        });
+        attrs.push(default_phrase(p).unwrap_or_else(|| "no default".to_string()));
         if p.reloadable {
             attrs.push("reloadable".to_string());
         }

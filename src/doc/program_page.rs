@@ -14,7 +14,7 @@
 use super::TOPICS;
 use super::commands::OPERATOR_COMMANDS;
 use super::roff::{bold, entry, escape, title};
-use super::sections::{files, ocf_path, return_code_entries};
+use super::sections::{default_phrase, files, ocf_path, return_code_entries};
 use crate::actions::Action;
 use crate::deadline::DEFAULT_TIMEOUT;
 use crate::ocf::metadata::{AgentInfo, normalize_spaces};
@@ -124,12 +124,7 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
          variable (details in the agent's page):\n",
     );
     for p in params {
-        let default = match (p.required, p.default) {
-            (true, _) => "required".to_string(),
-            (false, Some("")) => "default empty".to_string(),
-            (false, Some(d)) => format!("default {d}"),
-            (false, None) => "default computed".to_string(),
-        };
+        let default = default_phrase(p).unwrap_or_else(|| "required".to_string());
         entry(
             &mut out,
             &bold(&format!("OCF_RESKEY_{}", p.name)),

@@ -1,8 +1,22 @@
-//! What both manual pages say in the same words: the return codes (from
-//! [`OcfCode::ALL`] and [`OcfCode::meaning`]) and the installed files.
+//! What both manual pages say in the same words: parameter defaults, the
+//! return codes (from [`OcfCode::ALL`] and [`OcfCode::meaning`]) and the
+//! installed files.
 
 use super::roff::{entry, escape};
 use crate::ocf::code::OcfCode;
+use crate::params::ParamSpec;
+
+/// A parameter's default as the pages state it: `default 5432`, `default
+/// empty`, or `default computed` (the long description says how); None for
+/// a required parameter, which has none.
+pub fn default_phrase(p: &ParamSpec) -> Option<String> {
+    match (p.required, p.default) {
+        (true, _) => None,
+        (false, Some("")) => Some("default empty".to_string()),
+        (false, Some(d)) => Some(format!("default {d}")),
+        (false, None) => Some("default computed".to_string()),
+    }
+}
 
 /// Where Pacemaker finds the agent: the OCF link to /usr/sbin/pgha.
 pub fn ocf_path(provider: &str, agent: &str) -> String {
