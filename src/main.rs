@@ -38,14 +38,16 @@ const OCF_PROVIDER: &str = "pgha";
 const EXIT_REASON_MAX: usize = 127;
 
 /// The help after the usage line: the OCF actions from the action table,
-/// then the binary's own commands (usage, doc, status), which are not OCF
-/// actions and are handled here before dispatch.
+/// then the binary's own commands from [`doc::help_line`] (status, doc,
+/// usage, --version), which are not OCF actions and are handled here before
+/// dispatch; pgha(8) documents the same two tables.
 fn actions_help() -> String {
     format!(
         "Actions (OCF 1.1): {}, usage.
-For operators: pgha status [--resource NAME] [--json]; pgha doc markdown|codes|man.
+{}
 Parameters are read from OCF_RESKEY_<name> environment variables; run `pgha meta-data` to list them.",
-        actions::names().join(", ")
+        actions::names().join(", "),
+        doc::help_line()
     )
 }
 
@@ -95,21 +97,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// `pgha doc markdown|codes|man`: documentation generated from the tables
-/// (the README's parameter and return-code tables, the man page
-/// ocf_pgha_postgresql(7)).
-fn print_doc(what: Option<&str>) -> ExitCode {
-    match what {
-        Some("markdown") => print_out(&doc::markdown_table(params::PARAMS)),
-        Some("codes") => print_out(&doc::markdown_return_codes()),
-        Some("man") => print_out(&doc::man_page(
-            OCF_PROVIDER,
-            &actions::AGENT,
-            params::PARAMS,
-            actions::ACTION_TABLE,
-        )),
-        _ => {
-            print_err("usage: pgha doc markdown|codes|man");
+/// `pgha doc <topic>`: documentation generated from the tables (the
+/// README's parameter and return-code tables, the man pages
+/// ocf_pgha_postgresql(7) and pgha(8)); the topics are [`doc::TOPICS`].
+fn print_doc(topic: Option<&str>) -> ExitCode {
+    match topic.and_then(|t| doc::render(t, OCF_PROVIDER)) {
+        Some(text) => print_out(&text),
+        None => {
+            print_err(&format!("usage: pgha doc {}", doc::topic_names()));
             exit(OcfCode::ErrArgs)
         }
     }
@@ -195,6 +190,14 @@ mod tests {
             );
         }
         assert!(listed.contains(&"usage"), "{help}");
+    }
+
+    /// `pgha --version` prints Cargo's version: the one place it is written,
+    /// which the packages and the metadata also carry.
+    #[test]
+    fn version_is_the_crate_version() {
+        use clap::CommandFactory;
+        assert_eq!(Cli::command().get_version(), Some(env!("CARGO_PKG_VERSION")));
     }
 
     #[test]

@@ -1,57 +1,21 @@
-//! Documentation generated from the tables: the README's parameter table
-//! (`pgha doc markdown`, from [`crate::params::PARAMS`]), its return-code
-//! table (`pgha doc codes`, from [`OcfCode::meaning`]) and the manual page
-//! `ocf_pgha_postgresql(7)` (`pgha doc man`, from all three and
-//! [`crate::actions::ACTION_TABLE`]). Like the metadata, they cannot disagree
-//! with what the agent really reads, runs and returns; tests check that
-//! README.md holds the current tables, and that the man page names every
-//! parameter, action and return code.
+//! The manual page `ocf_pgha_postgresql(7)` (`pgha doc man`), generated from
+//! the parameter table [`crate::params::PARAMS`], the action table
+//! [`crate::actions::ACTION_TABLE`] and the code table [`crate::ocf::code::OcfCode`]. Like the
+//! metadata, it cannot disagree with what the agent really reads, runs and
+//! returns; tests check that it names every parameter, action and return code.
 //!
-//! The man page follows the layout of the resource-agents pages (NAME,
-//! SYNOPSIS, DESCRIPTION, SUPPORTED PARAMETERS, SUPPORTED ACTIONS, EXAMPLE CRM
-//! SHELL, EXAMPLE PCS) so operators find things where they expect them, plus
-//! RETURN CODES and OPERATIONAL NOTES. Sections about replication appear only
-//! when the action table has `promote`, and sentences about a parameter only
-//! when the parameter table has it: the page describes the agent it ships with.
+//! The page follows the layout of the resource-agents pages (NAME, SYNOPSIS,
+//! DESCRIPTION, SUPPORTED PARAMETERS, SUPPORTED ACTIONS, EXAMPLE CRM SHELL,
+//! EXAMPLE PCS) so operators find things where they expect them, plus RETURN
+//! CODES and OPERATIONAL NOTES. Sections about replication appear only when
+//! the action table has `promote`, and sentences about a parameter only when
+//! the parameter table has it: the page describes the agent it ships with.
 
+use super::roff::{bold, entry, escape, example_block, title};
+use super::sections::{default_phrase, files, ocf_path, return_code_entries};
 use crate::actions::Action;
-use crate::ocf::code::OcfCode;
 use crate::ocf::metadata::{ActionSpec, AgentInfo, normalize_spaces};
 use crate::params::ParamSpec;
-
-/// The Markdown table of parameters.
-pub fn markdown_table(params: &[ParamSpec]) -> String {
-    let mut out = String::from("| parameter | default | reloadable | description |\n|---|---|---|---|\n");
-    for p in params {
-        let default = match (p.required, p.default) {
-            (true, _) => "(required)".to_string(),
-            (false, Some("")) => "(empty)".to_string(),
-            (false, Some(d)) => format!("`{d}`"),
-            (false, None) => "(computed)".to_string(),
-        };
-        let reloadable = if p.reloadable { "yes" } else { "no" };
-        let text = normalize_spaces(p.longdesc)
-            .replace('|', "\\|")
-            .replace('<', "&lt;");
-        out.push_str(&format!("| `{}` | {default} | {reloadable} | {text} |\n", p.name));
-    }
-    out
-}
-
-/// The Markdown table of return codes (`pgha doc codes`), from
-/// [`OcfCode::meaning`]: README.md holds it, and a test checks it is current.
-pub fn markdown_return_codes() -> String {
-    let mut out = String::from("| code | name | meaning |\n|---|---|---|\n");
-    for code in OcfCode::ALL {
-        out.push_str(&format!(
-            "| {} | `{}` | {} |\n",
-            code.as_i32(),
-            code.name(),
-            code.meaning().replace('|', "\\|").replace('<', "&lt;")
-        ));
-    }
-    out
-}
 
 /// Example values the man page shows for a few well-known parameters; any
 /// other required parameter is shown as `name=string`, as resource-agents does.
@@ -62,39 +26,6 @@ fn example_value(name: &str) -> Option<&'static str> {
         "primary_conninfo" => Some("'host=<VIP> user=replicator'"),
         _ => None,
     }
-}
-
-/// Roff text: backslashes and hyphens escaped, and a line that would start
-/// with a control character (`.` or `'`) protected with `\&`.
-fn roff(text: &str) -> String {
-    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
-    escaped
-        .lines()
-        .map(|line| {
-            if line.starts_with('.') || line.starts_with('\'') {
-                format!("\\&{line}")
-            } else {
-                line.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn bold(text: &str) -> String {
-    format!("\\fB{}\\fR", roff(text))
-}
-
-/// Lines of a literal example block (`.nf`), with a trailing `\` continuing
-/// each line but the last.
-fn example_block(out: &mut String, lines: &[String]) {
-    out.push_str(".sp\n.RS 4\n.nf\n");
-    let n = lines.len();
-    for (i, line) in lines.iter().enumerate() {
-        out.push_str(&roff(line));
-        out.push_str(if i + 1 < n { " \\e\n" } else { "\n" });
-    }
-    out.push_str(".fi\n.RE\n");
 }
 
 /// The `op` words of the actions that run on an interval (the monitors), as
@@ -135,42 +66,38 @@ fn example_params(params: &[ParamSpec], also: &[&str]) -> Vec<String> {
 /// resource-agents man pages: every parameter with its type and default,
 /// every advertised action with its timeout and interval, the return codes,
 /// crm shell and pcs examples, and the operational notes.
-pub fn man_page(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[Action]) -> String {
-    let title = format!("ocf_{provider}_{}", agent.name);
+pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[Action]) -> String {
+    let page_name = format!("ocf_{provider}_{}", agent.name);
     let actions: Vec<ActionSpec> = table.iter().flat_map(|a| a.advertised.iter().copied()).collect();
     let actions = actions.as_slice();
     let has_action = |name: &str| table.iter().any(|a| a.name == name);
     let has_param = |name: &str| params.iter().any(|p| p.name == name);
     let promotable = has_action("promote");
     let mut out = String::new();
-    out.push_str(&format!(
-        ".TH \"{}\" \"7\" \"\" \"pgha {}\" \"OCF resource agents\"\n.nh\n.ad l\n",
-        title.to_uppercase(),
-        agent.version
-    ));
+    title(&mut out, &page_name, 7, agent.version, "OCF resource agents");
 
     out.push_str(&format!(
         ".SH \"NAME\"\n{} \\- {}\n",
-        roff(&title),
-        roff(&normalize_spaces(agent.shortdesc))
+        escape(&page_name),
+        escape(&normalize_spaces(agent.shortdesc))
     ));
 
     let names: Vec<&str> = table.iter().map(|a| a.name).collect();
     out.push_str(&format!(
         ".SH \"SYNOPSIS\"\n\\fB{}\\fR [{}]\n",
-        roff(agent.name),
-        roff(&names.join(" | "))
+        escape(agent.name),
+        escape(&names.join(" | "))
     ));
 
     out.push_str(&format!(
         ".SH \"DESCRIPTION\"\n.PP\n{}\n",
-        roff(&normalize_spaces(agent.longdesc))
+        escape(&normalize_spaces(agent.longdesc))
     ));
     out.push_str(&format!(
         ".PP\nPacemaker runs the agent as \\fB{}\\fR with the parameters below in OCF_RESKEY_<name> \
          environment variables. One binary, \\fB/usr/sbin/pgha\\fR, carries out every action; the OCF \
          path is a symbolic link to it.\n",
-        roff(&format!("/usr/lib/ocf/resource.d/{provider}/{}", agent.name))
+        escape(&ocf_path(provider, agent.name))
     ));
 
     out.push_str(".SH \"SUPPORTED PARAMETERS\"\n");
@@ -180,22 +107,20 @@ pub fn man_page(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: 
             attrs.insert(0, "unique".to_string());
         }
         attrs.push(p.kind.ocf_name().to_string());
-        attrs.push(match (p.required, p.default) {
-            (true, _) => "no default".to_string(),
-            (false, Some("")) => "default empty".to_string(),
-            (false, Some(d)) => format!("default {d}"),
-            (false, None) => "default computed, see above".to_string(),
-        });
+        attrs.push(default_phrase(p).unwrap_or_else(|| "no default".to_string()));
         if p.reloadable {
             attrs.push("reloadable".to_string());
         }
-        out.push_str(&format!(
-            ".PP\n{}\n.RS 4\n{}\n.sp\n{}\n.sp\n({})\n.RE\n",
-            bold(p.name),
-            roff(&normalize_spaces(p.shortdesc)),
-            roff(&normalize_spaces(p.longdesc)),
-            roff(&attrs.join(", "))
-        ));
+        entry(
+            &mut out,
+            &bold(p.name),
+            &format!(
+                "{}\n.sp\n{}\n.sp\n({})",
+                escape(&normalize_spaces(p.shortdesc)),
+                escape(&normalize_spaces(p.longdesc)),
+                escape(&attrs.join(", "))
+            ),
+        );
     }
 
     out.push_str(
@@ -214,10 +139,10 @@ pub fn man_page(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: 
             text.push_str(&format!(" Depth (OCF_CHECK_LEVEL): {depth}."));
         }
         let heading = match a.role {
-            Some(role) => format!("{} (role {role})", bold(a.name), role = roff(role)),
+            Some(role) => format!("{} (role {role})", bold(a.name), role = escape(role)),
             None => bold(a.name),
         };
-        out.push_str(&format!(".PP\n{heading}\n.RS 4\n{}\n.RE\n", roff(&text)));
+        entry(&mut out, &heading, &escape(&text));
     }
     out.push_str(
         ".PP\nAny other action returns 3 (OCF_ERR_UNIMPLEMENTED); \\fBusage\\fR prints a short help. \
@@ -226,17 +151,7 @@ pub fn man_page(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: 
     );
 
     out.push_str(".SH \"RETURN CODES\"\n");
-    for code in OcfCode::ALL {
-        if !promotable && code.promotable_only() {
-            continue;
-        }
-        out.push_str(&format!(
-            ".PP\n\\fB{}\\fR ({})\n.RS 4\n{}\n.RE\n",
-            code.as_i32(),
-            roff(code.name()),
-            roff(code.meaning())
-        ));
-    }
+    return_code_entries(&mut out, promotable);
 
     let resource = "pgsqld";
     let agent_id = format!("ocf:{provider}:{}", agent.name);
@@ -357,13 +272,9 @@ pub fn man_page(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: 
         }
     }
 
-    out.push_str(&format!(
-        ".SH \"FILES\"\n.PP\n/usr/sbin/pgha\n.RS 4\nThe agent.\n.RE\n.PP\n{}\n.RS 4\nSymbolic link to it, \
-         which Pacemaker runs.\n.RE\n",
-        roff(&format!("/usr/lib/ocf/resource.d/{provider}/{}", agent.name))
-    ));
+    files(&mut out, provider, agent.name);
     out.push_str(
-        ".SH \"SEE ALSO\"\n.PP\n\\fBpcs\\fR(8), \\fBcrm\\fR(8), \\fBcrm_resource\\fR(8), \\fBcrm_mon\\fR(8), \
+        ".SH \"SEE ALSO\"\n.PP\n\\fBpgha\\fR(8), \\fBpcs\\fR(8), \\fBcrm\\fR(8), \\fBcrm_resource\\fR(8), \\fBcrm_mon\\fR(8), \
          \\fBpostgres\\fR(1), \\fBpg_rewind\\fR(1), \\fBocf_heartbeat_IPaddr2\\fR(7)\n",
     );
     out
@@ -374,20 +285,12 @@ mod tests {
     use super::*;
     use crate::actions::{ACTION_TABLE, AGENT};
     use crate::context::Context;
-    use crate::ocf::code::OcfResult;
+    use crate::doc::roff::section;
+    use crate::ocf::code::{OcfCode, OcfResult};
     use crate::params::{Kind, PARAMS};
 
     fn page() -> String {
-        man_page("pgha", &AGENT, PARAMS, ACTION_TABLE)
-    }
-
-    /// The text of one section of the man page, up to the next `.SH`.
-    fn section<'a>(page: &'a str, name: &str) -> &'a str {
-        let start = page
-            .find(&format!(".SH \"{name}\"\n"))
-            .unwrap_or_else(|| panic!("section {name} missing"));
-        let rest = &page[start + 1..];
-        &rest[..rest.find("\n.SH ").map_or(rest.len(), |i| i + 1)]
+        render("pgha", &AGENT, PARAMS, ACTION_TABLE)
     }
 
     #[test]
@@ -402,7 +305,7 @@ mod tests {
             );
             if let Some(d) = p.default.filter(|d| !d.is_empty()) {
                 assert!(
-                    page.contains(&format!("default {}", roff(d))),
+                    page.contains(&format!("default {}", escape(d))),
                     "default of {} missing from the man page",
                     p.name
                 );
@@ -421,9 +324,9 @@ mod tests {
                 "action {} missing from SUPPORTED ACTIONS",
                 a.name
             );
-            assert!(supported.contains(&roff(a.purpose)), "purpose of {}", a.name);
+            assert!(supported.contains(&escape(a.purpose)), "purpose of {}", a.name);
             assert!(
-                synopsis.contains(&roff(a.name)),
+                synopsis.contains(&escape(a.name)),
                 "action {} missing from SYNOPSIS",
                 a.name
             );
@@ -462,8 +365,8 @@ mod tests {
             let entry = format!(
                 ".PP\n\\fB{}\\fR ({})\n.RS 4\n{}\n.RE\n",
                 code.as_i32(),
-                roff(code.name()),
-                roff(code.meaning())
+                escape(code.name()),
+                escape(code.meaning())
             );
             assert!(
                 codes.contains(&entry),
@@ -471,24 +374,6 @@ mod tests {
             );
         }
         assert!(!codes.contains("never returned"), "{codes}");
-    }
-
-    #[test]
-    fn markdown_return_codes_list_every_code() {
-        let table = markdown_return_codes();
-        for code in OcfCode::ALL {
-            assert!(
-                table.contains(&format!("| {} | `{}` |", code.as_i32(), code.name())),
-                "{table}"
-            );
-        }
-        assert_eq!(table.lines().count(), OcfCode::ALL.len() + 2);
-    }
-
-    #[test]
-    fn roff_escapes_control_characters() {
-        assert_eq!(roff("a-b \\n"), "a\\-b \\en");
-        assert_eq!(roff(".x\n'y\nz"), "\\&.x\n\\&'y\nz");
     }
 
     #[test]
@@ -544,11 +429,11 @@ mod tests {
             purpose: "p",
             advertised,
         };
-        let single = man_page("pgha", &agent, &params, &[entry("monitor", MONITOR)]);
+        let single = render("pgha", &agent, &params, &[entry("monitor", MONITOR)]);
         assert!(!single.contains("promotable notify"), "{single}");
         assert!(!single.contains("OCF_RUNNING_PROMOTED"), "{single}");
         assert!(single.contains("op monitor interval=15s timeout=10s"), "{single}");
-        let clone = man_page(
+        let clone = render(
             "pgha",
             &agent,
             &params,
