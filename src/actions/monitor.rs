@@ -38,6 +38,10 @@
 //! - `Crashed` (no postmaster, pg_control not shut down):
 //!   - the agent's own stop killed it (SIGQUIT/SIGKILL) and nothing ran it
 //!     since: NOT_RUNNING, it was stopped on Pacemaker's order;
+//!   - a probe (a node that boots after a power loss, a cleanup) with no
+//!     process of the instance left: NOT_RUNNING, so Pacemaker starts it
+//!     (and start recovers it) instead of recording a failure and stopping
+//!     it first; orphaned backends keep the error, for stop to kill them;
 //!   - otherwise ERR_GENERIC naming the state, so Pacemaker stops (cleans
 //!     leftovers) and starts it again (crash recovery); in a promotable
 //!     clone a crashed primary is FAILED_PROMOTED, so Pacemaker demotes,
@@ -163,13 +167,18 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
         InstanceState::Unresponsive { pid, frozen, error } => Found::Unresponsive { pid, frozen, error },
         InstanceState::Crashed { state } => {
             let forced_by_us = stop::was_forced_by_us(&RunState::load(ctx.resource()), &inst.datadir);
+            let quiet_probe =
+                ctx.is_probe() && process::instance_processes(&inst.canonical_datadir).is_empty();
             if forced_by_us {
                 log_info!("stopped by the agent's forced stop (pg_control '{state:?}'): not running");
+            } else if quiet_probe {
+                log_info!("probe: nothing runs, left by a crash (pg_control '{state:?}'): start recovers it");
             }
             Found::Crashed {
                 state,
                 forced_by_us,
                 promotable,
+                quiet_probe,
             }
         }
     };

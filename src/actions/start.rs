@@ -185,7 +185,12 @@ pub fn start_standby(ctx: &Context, inst: &Instance, config: &Config, deadline: 
     recovery::write_standby_signal(inst, deadline)?;
     let node = ctx.node_name();
     let slot = config.replication_slots.then(|| names::slot_name(&node));
-    let args = recovery::standby_args(&config.primary_conninfo, &node, slot.as_deref());
+    let args = recovery::standby_args(
+        &config.primary_conninfo,
+        &node,
+        slot.as_deref(),
+        &config.start_opts,
+    );
     let spawned = server::spawn(inst, &args, deadline)?;
     wait_until_ready(inst, spawned, deadline)
 }

@@ -14,9 +14,21 @@ use crate::pg::conninfo;
 use crate::pg::instance::Instance;
 use crate::userfs;
 
+/// How soon a standby's startup process tries streaming again after a
+/// failure. PostgreSQL's default is 5 s: after a failover a standby found
+/// the new primary up to 5 s after it was there; one attempt a second,
+/// while there is no primary, costs a fork and a connect.
+const RETRY_INTERVAL: &str = "wal_retrieve_retry_interval=1s";
+
 /// The server arguments that make a standby follow the primary, through
-/// slot `slot` when given.
-pub fn standby_args(primary_conninfo: &str, node_name: &str, slot: Option<&str>) -> Vec<String> {
+/// slot `slot` when given. The operator's `start_opts` may set
+/// `wal_retrieve_retry_interval` themselves; otherwise it is [`RETRY_INTERVAL`].
+pub fn standby_args(
+    primary_conninfo: &str,
+    node_name: &str,
+    slot: Option<&str>,
+    start_opts: &[String],
+) -> Vec<String> {
     let mut args = vec![
         "-c".into(),
         format!(
@@ -29,6 +41,12 @@ pub fn standby_args(primary_conninfo: &str, node_name: &str, slot: Option<&str>)
     ];
     if let Some(slot) = slot {
         args.extend(["-c".to_string(), format!("primary_slot_name={slot}")]);
+    }
+    if !start_opts
+        .iter()
+        .any(|w| w.contains("wal_retrieve_retry_interval"))
+    {
+        args.extend(["-c".to_string(), RETRY_INTERVAL.to_string()]);
     }
     args
 }
@@ -53,23 +71,32 @@ mod tests {
     #[test]
     fn standby_args_name_the_node() {
         assert_eq!(
-            standby_args("host=10.0.0.9 user=replicator", "node-1", None),
+            standby_args("host=10.0.0.9 user=replicator", "node-1", None, &[]),
             vec![
                 "-c",
                 "primary_conninfo=host=10.0.0.9 user=replicator application_name=node-1",
                 "-c",
-                "recovery_target_timeline=latest"
+                "recovery_target_timeline=latest",
+                "-c",
+                "wal_retrieve_retry_interval=1s"
             ]
         );
         assert!(
-            standby_args("host=x", "odd name", None)
+            standby_args("host=x", "odd name", None, &[])
                 .get(1)
                 .unwrap()
                 .ends_with("application_name='odd name'")
         );
         assert_eq!(
-            standby_args("host=x", "n", Some("pgha_n"))[5],
+            standby_args("host=x", "n", Some("pgha_n"), &[])[5],
             "primary_slot_name=pgha_n"
+        );
+        // The operator's own retry interval wins.
+        let own = ["-c".to_string(), "wal_retrieve_retry_interval=200ms".to_string()];
+        assert!(
+            !standby_args("host=x", "n", None, &own)
+                .iter()
+                .any(|a| a.contains("retry"))
         );
     }
 }

@@ -54,11 +54,14 @@ pub enum Found {
     },
     /// No postmaster, pg_control not shut down; `forced_by_us`: the agent's
     /// own forced stop killed it and nothing ran it since (the memory's
-    /// `stop.forced` matches pg_control's time).
+    /// `stop.forced` matches pg_control's time); `quiet_probe`: a monitor
+    /// with interval 0 (a node that joins, a cleanup) that found no process
+    /// of the instance at all (no orphaned backend either).
     Crashed {
         state: ClusterState,
         forced_by_us: bool,
         promotable: bool,
+        quiet_probe: bool,
     },
 }
 
@@ -82,8 +85,19 @@ pub fn answer(found: Found) -> OcfResult {
         } => standby(&status, not_streaming_for),
         Found::Stopped => Ok(OcfCode::NotRunning),
         Found::Unresponsive { pid, frozen, error } => Err(unresponsive(pid, frozen, error)),
+        // Stopped on Pacemaker's order, or found by a probe with no process
+        // of the instance left: nothing of it runs, which is what a probe
+        // asks (orphaned backends still need the stop), and Pacemaker then
+        // simply starts it (start clears what the crash left, and a standby
+        // start replays the WAL). After a whole cluster lost power, an error
+        // here left a failed action on every node and cost a stop and a
+        // start each (issue 12). A recurring monitor still says crashed: the
+        // instance Pacemaker ran there failed.
         Found::Crashed {
             forced_by_us: true, ..
+        }
+        | Found::Crashed {
+            quiet_probe: true, ..
         } => Ok(OcfCode::NotRunning),
         Found::Crashed {
             state: ClusterState::InProduction,
@@ -287,6 +301,7 @@ mod tests {
             state,
             forced_by_us,
             promotable,
+            quiet_probe: false,
         };
         let standby = |receiver, receive, replay, for_s| Found::Standby {
             status: standby_status(receiver, receive, replay),
@@ -405,6 +420,27 @@ mod tests {
             ),
             // The agent's own forced stop: stopped on Pacemaker's order.
             (crashed(ClusterState::InProduction, true, true), NotRunning, ""),
+            // A probe after a power loss: not running, so Pacemaker starts it.
+            (
+                Found::Crashed {
+                    state: ClusterState::InProduction,
+                    forced_by_us: false,
+                    promotable: true,
+                    quiet_probe: true,
+                },
+                NotRunning,
+                "",
+            ),
+            (
+                Found::Crashed {
+                    state: ClusterState::InArchiveRecovery,
+                    forced_by_us: false,
+                    promotable: false,
+                    quiet_probe: true,
+                },
+                NotRunning,
+                "",
+            ),
             (
                 crashed(ClusterState::InArchiveRecovery, true, false),
                 NotRunning,

@@ -24,6 +24,11 @@ fn kill_9_of_the_postmaster_is_reported_as_a_crash_and_start_recovers() {
         .recurring()
         .run("monitor")
         .expect_reason(rc::ERR_GENERIC, "crashed");
+    // A probe (a node booting after a power loss) finds it not running once
+    // no process of it is left, so Pacemaker just starts it (issue 12).
+    agent
+        .run_until("monitor", rc::NOT_RUNNING, Duration::from_secs(10))
+        .expect(rc::NOT_RUNNING);
     agent.run("start").expect(rc::SUCCESS);
     assert_eq!(pg.psql("select i from t").trim(), "42");
     agent.run("stop").expect(rc::SUCCESS);
