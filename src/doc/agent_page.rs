@@ -287,7 +287,7 @@ mod tests {
     use crate::context::Context;
     use crate::doc::roff::section;
     use crate::ocf::code::{OcfCode, OcfResult};
-    use crate::params::{Kind, PARAMS};
+    use crate::params::PARAMS;
 
     fn page() -> String {
         render("pgha", &AGENT, PARAMS, ACTION_TABLE)
@@ -378,17 +378,7 @@ mod tests {
 
     #[test]
     fn promotable_examples_follow_the_action_table() {
-        let params = [ParamSpec {
-            name: "pgdata",
-            kind: Kind::String,
-            default: None,
-            required: true,
-            range: None,
-            reloadable: false,
-            unique_group: None,
-            shortdesc: "s",
-            longdesc: "l",
-        }];
+        let params = std::slice::from_ref(crate::params::spec("pgdata").unwrap());
         let agent = AgentInfo {
             name: "postgresql",
             version: "0",
@@ -429,14 +419,14 @@ mod tests {
             purpose: "p",
             advertised,
         };
-        let single = render("pgha", &agent, &params, &[entry("monitor", MONITOR)]);
+        let single = render("pgha", &agent, params, &[entry("monitor", MONITOR)]);
         assert!(!single.contains("promotable notify"), "{single}");
         assert!(!single.contains("OCF_RUNNING_PROMOTED"), "{single}");
         assert!(single.contains("op monitor interval=15s timeout=10s"), "{single}");
         let clone = render(
             "pgha",
             &agent,
-            &params,
+            params,
             &[entry("monitor", MONITORS), entry("promote", PROMOTE)],
         );
         assert!(

@@ -277,6 +277,18 @@ fn insert_in_background(pg: &PgCluster, sql: &str) -> std::process::Child {
         .unwrap()
 }
 
+/// Asserts that the commit of `child` is in and waits for a synchronous
+/// standby (only then does "not acknowledged" mean something).
+#[track_caller]
+fn assert_commit_waits(pg: &PgCluster, child: &mut std::process::Child, what: &str) {
+    wait_for_row(
+        pg,
+        "select count(*) from pg_stat_activity where wait_event = 'SyncRep'",
+        "1",
+    );
+    assert!(child.try_wait().unwrap().is_none(), "{what}");
+}
+
 /// Waits (bounded) for `child` to exit; its status.
 fn wait_exit(child: &mut std::process::Child, within: Duration, what: &str) -> std::process::ExitStatus {
     let end = std::time::Instant::now() + within;
@@ -308,14 +320,10 @@ fn sync_mode_waits_for_its_standbys_for_sync_grace_before_it_degrades() {
         "within sync_grace the known standby is still waited for"
     );
     let mut insert = insert_in_background(&a, "insert into t values (1)");
-    wait_for_row(
+    assert_commit_waits(
         &a,
-        "select count(*) from pg_stat_activity where wait_event = 'SyncRep'",
-        "1",
-    );
-    assert!(
-        insert.try_wait().unwrap().is_none(),
-        "the commit was acknowledged with no standby, within sync_grace"
+        &mut insert,
+        "the commit was acknowledged with no standby, within sync_grace",
     );
     monitor.run("monitor").expect_reason(
         rc::DEGRADED_PROMOTED,
@@ -360,14 +368,10 @@ fn a_new_sync_primary_waits_for_the_expected_standbys_from_its_first_commit() {
     b_agent.run("promote").expect(rc::SUCCESS);
     assert_eq!(synchronous_names(&b), "ANY 1 (\"node-c\")");
     let mut first = insert_in_background(&b, "create table after_promotion(i int)");
-    wait_for_row(
+    assert_commit_waits(
         &b,
-        "select count(*) from pg_stat_activity where wait_event = 'SyncRep'",
-        "1",
-    );
-    assert!(
-        first.try_wait().unwrap().is_none(),
-        "the new primary acknowledged a commit no other node has"
+        &mut first,
+        "the new primary acknowledged a commit no other node has",
     );
     b_agent
         .clone()
@@ -395,17 +399,7 @@ fn strict_sync_blocks_commits_instead_of_degrading() {
         "strict mode never degrades"
     );
     let mut insert = insert_in_background(&a, "insert into t values (1)");
-    // The commit is in, waiting for a synchronous standby: only then does
-    // "not acknowledged" mean something.
-    wait_for_row(
-        &a,
-        "select count(*) from pg_stat_activity where wait_event = 'SyncRep'",
-        "1",
-    );
-    assert!(
-        insert.try_wait().unwrap().is_none(),
-        "the commit was acknowledged with no standby"
-    );
+    assert_commit_waits(&a, &mut insert, "the commit was acknowledged with no standby");
     b_agent.run("start").expect(rc::SUCCESS);
     let status = wait_exit(
         &mut insert,
