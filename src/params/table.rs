@@ -1,0 +1,289 @@
+//! The parameter table: every parameter of the agent once, with its type,
+//! default, range, reloadability and documentation. The metadata XML, the
+//! man pages, the README table and [`super::Config::parse`] read it, and
+//! nothing else restates a default or a range.
+
+/// The value type of a parameter, as OCF 1.1 `content@type` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    Integer,
+    Boolean,
+}
+
+impl Kind {
+    pub fn ocf_name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::Integer => "integer",
+            Kind::Boolean => "boolean",
+        }
+    }
+}
+
+/// One parameter of the agent.
+#[derive(Debug)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// The literal default, shown in the metadata; None when there is none or
+    /// when it is computed (the long description then says how).
+    pub default: Option<&'static str>,
+    pub required: bool,
+    /// For an integer, the smallest and largest value accepted: the one
+    /// place the range is written. [`Config::parse`] checks it, and a test
+    /// checks that the long description states it (`min-max`).
+    pub range: Option<(u64, u64)>,
+    /// A change takes effect without restarting PostgreSQL (`reload-agent`).
+    pub reloadable: bool,
+    /// Parameters in the same group must not be equal across resources.
+    pub unique_group: Option<&'static str>,
+    pub shortdesc: &'static str,
+    pub longdesc: &'static str,
+}
+
+/// Every parameter, in the order the metadata and the docs show them.
+pub const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "pgdata",
+        kind: Kind::String,
+        default: None,
+        required: true,
+        range: None,
+        reloadable: false,
+        unique_group: Some("pgdata"),
+        shortdesc: "Configuration directory (pg_ctl -D)",
+        longdesc: "Absolute path of the directory holding postgresql.conf, given to the server as -D. \
+                   On Debian this is /etc/postgresql/<major>/<cluster>; elsewhere it is usually the data directory itself.",
+    },
+    ParamSpec {
+        name: "datadir",
+        kind: Kind::String,
+        default: None,
+        required: false,
+        range: None,
+        reloadable: false,
+        unique_group: Some("datadir"),
+        shortdesc: "Data directory, when it differs from pgdata",
+        longdesc: "Absolute path of the data directory (data_directory), where PG_VERSION, global/pg_control and \
+                   postmaster.pid live. Defaults to pgdata; set it when postgresql.conf sets data_directory elsewhere.",
+    },
+    ParamSpec {
+        name: "bindir",
+        kind: Kind::String,
+        default: None,
+        required: false,
+        range: None,
+        reloadable: false,
+        unique_group: None,
+        shortdesc: "Directory of the PostgreSQL server binaries",
+        longdesc: "Absolute path of the directory holding postgres and pg_controldata. Detected by default from \
+                   the major version in PG_VERSION: /usr/lib/postgresql/<major>/bin (Debian), then \
+                   /usr/pgsql-<major>/bin (RHEL), then PATH.",
+    },
+    ParamSpec {
+        name: "system_user",
+        kind: Kind::String,
+        default: Some("postgres"),
+        required: false,
+        range: None,
+        reloadable: false,
+        unique_group: None,
+        shortdesc: "Operating system user that owns and runs PostgreSQL",
+        longdesc: "Every PostgreSQL program runs as this user, with its supplementary groups. It must own the data \
+                   directory and must not be root. The health probe connects as the database role of the same name.",
+    },
+    ParamSpec {
+        name: "pghost",
+        kind: Kind::String,
+        default: Some("/var/run/postgresql"),
+        required: false,
+        range: None,
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "Socket directory or address the probe connects to",
+        longdesc: "An absolute path is a Unix socket directory (peer authentication as system_user works there); \
+                   anything else is a host name or IP address reached over TCP.",
+    },
+    ParamSpec {
+        name: "pgport",
+        kind: Kind::Integer,
+        default: Some("5432"),
+        required: false,
+        range: Some((1, 65535)),
+        reloadable: false,
+        unique_group: None,
+        shortdesc: "Port PostgreSQL listens on",
+        longdesc: "The server's port (1-65535), used by the probe and passed to the server at start as -p \
+                   so that the probe and the server agree.",
+    },
+    ParamSpec {
+        name: "pgdatabase",
+        kind: Kind::String,
+        default: Some("postgres"),
+        required: false,
+        range: None,
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "Database the probe connects to",
+        longdesc: "The database the health probe connects to. It must exist and accept connections from system_user.",
+    },
+    ParamSpec {
+        name: "probe_timeout",
+        kind: Kind::Integer,
+        default: Some("5"),
+        required: false,
+        range: Some((1, 3600)),
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "Seconds the health probe may take",
+        longdesc: "Upper bound, in seconds (1-3600), of one health probe: connect and the query \
+                   select relname from pg_class where relname = 'pg_class'. A server that does not answer in time \
+                   (frozen or overloaded) is reported as failed. Never longer than what is left of the action's timeout.",
+    },
+    ParamSpec {
+        name: "start_opts",
+        kind: Kind::String,
+        default: Some(""),
+        required: false,
+        range: None,
+        reloadable: false,
+        unique_group: None,
+        shortdesc: "Extra arguments for the postgres server",
+        longdesc: "Extra arguments given to postgres at start, e.g. -c config_file=/etc/pg/postgresql.conf. \
+                   Split into words on spaces; single or double quotes group words. No shell ever sees them.",
+    },
+    ParamSpec {
+        name: "logfile",
+        kind: Kind::String,
+        default: None,
+        required: false,
+        range: None,
+        reloadable: false,
+        unique_group: None,
+        shortdesc: "File for the server's own output",
+        longdesc: "Absolute path of the file the server's stdout and stderr are appended to (what it prints before \
+                   or without a logging collector); start quotes startup errors from it. \
+                   Default: /var/log/pgha/<resource>.log.",
+    },
+    ParamSpec {
+        name: "primary_conninfo",
+        kind: Kind::String,
+        default: Some(""),
+        required: false,
+        range: None,
+        reloadable: false,
+        unique_group: None,
+        shortdesc: "How standbys reach the primary (promotable clone)",
+        longdesc: "libpq connection string a standby uses to stream from the primary, typically \
+                   host=<VIP> port=5432 user=replicator, in libpq's keyword=value form (a URI is refused: the agent \
+                   appends to it). A password= is refused (command lines are world-readable): put it in \
+                   system_user's ~/.pgpass. \
+                   The agent adds application_name=<node name> and passes it to the server at start with \
+                   recovery_target_timeline=latest; postgresql.conf is never rewritten. Required in a promotable clone.",
+    },
+    ParamSpec {
+        name: "rewind",
+        kind: Kind::Boolean,
+        default: Some("false"),
+        required: false,
+        range: None,
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "Rewind a diverged former primary with pg_rewind",
+        longdesc: "When a former primary comes back after a failover and its history diverged from the new \
+                   primary's timeline, run pg_rewind against the primary (primary_conninfo with dbname=postgres; \
+                   needs wal_log_hints or data checksums, and a role allowed to run pg_rewind) and start it as a \
+                   standby. When false, such a node refuses to start and says it needs pg_rewind or a rebuild.",
+    },
+    ParamSpec {
+        name: "maxlag",
+        kind: Kind::Integer,
+        default: Some("0"),
+        required: false,
+        range: Some((0, u64::MAX)),
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "Replication lag, in bytes, beyond which a standby may not be promoted",
+        longdesc: "A standby whose flushed WAL is more than this many bytes behind the primary gets a negative \
+                   promotion score, so it is never promoted while a closer standby exists. 0 disables the check.",
+    },
+    ParamSpec {
+        name: "replication_mode",
+        kind: Kind::String,
+        default: Some("async"),
+        required: false,
+        range: None,
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "async, sync or strict-sync",
+        longdesc: "async: the primary does not wait for standbys. sync: the primary keeps \
+                   synchronous_standby_names (ALTER SYSTEM, visible in postgresql.auto.conf) equal to \
+                   ANY sync_standbys of the standbys that really stream (a new primary: of the standbys expected to \
+                   follow it), and falls back to async only when none has streamed for sync_grace seconds. strict-sync: never falls back: with no standby, commits wait. In both sync modes \
+                   only a synchronous standby may be promoted while one exists.",
+    },
+    ParamSpec {
+        name: "sync_standbys",
+        kind: Kind::Integer,
+        default: Some("1"),
+        required: false,
+        range: Some((1, 100)),
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "How many standbys confirm each commit in sync modes",
+        longdesc: "The number of standbys (1-100) that must confirm a commit in sync and strict-sync modes \
+                   (ANY n in synchronous_standby_names); fewer when fewer stream, in sync mode.",
+    },
+    ParamSpec {
+        name: "replication_slots",
+        kind: Kind::Boolean,
+        default: Some("true"),
+        required: false,
+        range: None,
+        reloadable: false,
+        unique_group: None,
+        shortdesc: "Keep one physical replication slot per cluster node (promotable clone)",
+        longdesc: "The primary keeps a physical slot pgha_<node> for every other cluster node (a node name \
+                   that is not already lower-case letters, digits and _ is folded to them, with a short hash of the \
+                   exact name appended so that no two nodes share a slot), created before \
+                   the standby needs it (and right after a promotion), and each standby streams through its slot \
+                   (primary_slot_name), so a standby that falls behind does not lose the WAL it needs. Slots of \
+                   nodes that left the cluster (no longer in crm_node -l and the CIB) are dropped after slot_grace seconds; \
+                   only slots named pgha_* are touched. The primary lists its slots in the node attribute \
+                   pgha-<resource>-slots.",
+    },
+    ParamSpec {
+        name: "sync_grace",
+        kind: Kind::Integer,
+        default: Some("30"),
+        required: false,
+        range: Some((0, 86_400)),
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "Seconds sync mode waits for a standby before it degrades to asynchronous",
+        longdesc: "With replication_mode=sync, when no standby streams (right after a promotion, or when the last \
+                   synchronous standby went away), commits wait for the standbys the primary expects for up to \
+                   sync_grace seconds (0-86400) before the primary acknowledges them alone; meanwhile and after, \
+                   its monitor is DEGRADED_PROMOTED. Longer: a second failure soon after the first loses no \
+                   acknowledged commit, but writes stall that long when no standby can follow. strict-sync never \
+                   degrades.",
+    },
+    ParamSpec {
+        name: "slot_grace",
+        kind: Kind::Integer,
+        default: Some("600"),
+        required: false,
+        range: Some((0, 31_536_000)),
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "Seconds before the slot of a departed node is dropped",
+        longdesc: "How long (0-31536000 seconds) the primary keeps the inactive slot of a node that is no longer \
+                   in the cluster before dropping it, so that its retained WAL cannot fill the primary's disk.",
+    },
+];
+
+/// Looks a parameter up by name.
+pub fn spec(name: &str) -> Option<&'static ParamSpec> {
+    PARAMS.iter().find(|p| p.name == name)
+}
