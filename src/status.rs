@@ -13,6 +13,7 @@ use std::time::Duration;
 use crate::deadline::Deadline;
 use crate::ocf::code::{OcfError, OcfResult};
 use crate::pcmk::{attrs, cib};
+use crate::policy::safety;
 use crate::vocab::{Attr, NO_VALUE, NodeRole};
 
 /// One node's row.
@@ -94,7 +95,7 @@ fn json_string(s: &str) -> String {
 }
 
 /// Renders the view as JSON (written by hand: one small object).
-pub fn to_json(rsc: &str, nodes: &BTreeMap<String, NodeView>) -> String {
+pub fn to_json(rsc: &str, nodes: &BTreeMap<String, NodeView>, warnings: &[String]) -> String {
     let rows: Vec<String> = nodes
         .iter()
         .map(|(node, v)| {
@@ -116,7 +117,7 @@ pub fn to_json(rsc: &str, nodes: &BTreeMap<String, NodeView>) -> String {
         .collect();
     let primary = nodes.iter().find(|(_, v)| v.role() == Some(NodeRole::Primary));
     format!(
-        "{{\"resource\":{},\"primary\":{},\"would_promote\":{},\"nodes\":[{}]}}",
+        "{{\"resource\":{},\"primary\":{},\"would_promote\":{},\"nodes\":[{}],\"warnings\":[{}]}}",
         json_string(rsc),
         primary
             .map(|(n, _)| json_string(n))
@@ -124,12 +125,17 @@ pub fn to_json(rsc: &str, nodes: &BTreeMap<String, NodeView>) -> String {
         would_promote(nodes)
             .map(json_string)
             .unwrap_or_else(|| "null".into()),
-        rows.join(",")
+        rows.join(","),
+        warnings
+            .iter()
+            .map(|w| json_string(w))
+            .collect::<Vec<_>>()
+            .join(",")
     )
 }
 
 /// Renders the view as a table.
-pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>) -> String {
+pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>, warnings: &[String]) -> String {
     let mut out = format!("resource {rsc}\n");
     out.push_str(&format!(
         "{:<16} {:<8} {:>8} {:<14} {:>12} {:<10} {:<12} {:>7}\n",
@@ -161,6 +167,9 @@ pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>) -> String {
         "would be promoted now: {}\n",
         would_promote(nodes).unwrap_or("nobody")
     ));
+    for warning in warnings {
+        out.push_str(&format!("warning: {warning}\n"));
+    }
     out
 }
 
@@ -176,10 +185,13 @@ pub fn run(args: &[String]) -> OcfResult<String> {
         None => find_resource(deadline)?,
     };
     let nodes = collect(&rsc, deadline)?;
+    let warnings = cib::cluster_facts(deadline)
+        .map(|facts| safety::warnings(&facts))
+        .unwrap_or_default();
     Ok(if json {
-        to_json(&rsc, &nodes) + "\n"
+        to_json(&rsc, &nodes, &warnings) + "\n"
     } else {
-        to_text(&rsc, &nodes)
+        to_text(&rsc, &nodes, &warnings)
     })
 }
 
@@ -208,12 +220,16 @@ mod tests {
         ]
         .into();
         assert_eq!(would_promote(&nodes), Some("n3"));
-        let json = to_json("pgsqld", &nodes);
+        let json = to_json("pgsqld", &nodes, &[]);
         assert!(
             json.starts_with("{\"resource\":\"pgsqld\",\"primary\":\"n1\",\"would_promote\":\"n3\""),
             "{json}"
         );
-        assert!(to_text("pgsqld", &nodes).contains("would be promoted now: n3"));
+        assert!(to_text("pgsqld", &nodes, &[]).contains("would be promoted now: n3"));
+        assert!(json.ends_with("\"warnings\":[]}"), "{json}");
+        let warned = ["fencing is disabled".to_string()];
+        assert!(to_text("pgsqld", &nodes, &warned).ends_with("warning: fencing is disabled\n"));
+        assert!(to_json("pgsqld", &nodes, &warned).ends_with("\"warnings\":[\"fencing is disabled\"]}"));
     }
 
     #[test]
@@ -226,12 +242,12 @@ mod tests {
         standby.fields.insert(Attr::Slots, "-".into());
         let nodes: BTreeMap<String, NodeView> =
             [("n1".to_string(), primary), ("n2".to_string(), standby)].into();
-        let text = to_text("pgsqld", &nodes);
+        let text = to_text("pgsqld", &nodes, &[]);
         assert!(
             text.contains("replication slots on n1: pgha_n2, pgha_n3 (inactive)\n"),
             "{text}"
         );
         assert!(!text.contains("replication slots on n2"), "{text}");
-        assert!(to_json("pgsqld", &nodes).contains("\"slots\":\"pgha_n2, pgha_n3 (inactive)\""));
+        assert!(to_json("pgsqld", &nodes, &[]).contains("\"slots\":\"pgha_n2, pgha_n3 (inactive)\""));
     }
 }

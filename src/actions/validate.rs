@@ -11,7 +11,10 @@
 //!   a regular file of the system user, or absent where it may be created
 //!   (start refuses the same with the same reason), and what only a start
 //!   would find out: the socket directory pghost names exists, and the
-//!   binaries in bindir are of the major version PG_VERSION says.
+//!   binaries in bindir are of the major version PG_VERSION says; and,
+//!   when a CIB can be read, warnings (never a failure) about an unsafe
+//!   cluster: fencing off, no fence device, two nodes without
+//!   priority-fencing-delay ([`safety::warnings`]).
 //!
 //! `reload-agent` applies a change of the parameters marked reloadable in
 //! [`crate::params::PARAMS`] (the table alone says which; the metadata, the
@@ -20,10 +23,12 @@
 
 use crate::context::Context;
 use crate::exec;
-use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::PgHost;
+use crate::pcmk::cib;
 use crate::pg::instance::Instance;
+use crate::policy::safety;
+use crate::{log_info, log_warn};
 
 pub fn run(ctx: &Context) -> OcfResult {
     let config = ctx.checked_config()?;
@@ -47,6 +52,13 @@ pub fn run(ctx: &Context) -> OcfResult {
             inst.datadir.display(),
             inst.bindir.display()
         );
+        // Never a failure: the cluster is the operator's to configure, and
+        // with no cluster here there is nothing to read.
+        if let Some(facts) = cib::cluster_facts(ctx.deadline) {
+            for warning in safety::warnings(&facts) {
+                log_warn!("{warning}");
+            }
+        }
     }
     Ok(OcfCode::Success)
 }

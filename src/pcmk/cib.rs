@@ -1,5 +1,7 @@
-//! Reading the CIB (`cibadmin --query`): the resources of this agent.
+//! Reading the CIB (`cibadmin --query`): the resources of this agent, and
+//! the facts about the cluster that decide whether it is safe (fencing).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::deadline::Deadline;
@@ -53,6 +55,81 @@ fn parse_primitive_ids(xml: &str) -> Vec<String> {
     }
 }
 
+/// What the cluster's configuration says about its safety.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ClusterFacts {
+    /// The cluster options (`crm_config` name/value pairs; the last one of
+    /// a name wins, as with Pacemaker's own property sets in order).
+    pub options: BTreeMap<String, String>,
+    /// The nodes the CIB configures.
+    pub nodes: usize,
+    /// The fence devices (`class="stonith"` primitives, anywhere in the
+    /// resources section).
+    pub fence_devices: usize,
+}
+
+/// The cluster's facts, or None when no CIB can be read (no cluster here:
+/// the callers then say nothing). `CIB_file` is honoured, as by every
+/// Pacemaker tool.
+pub fn cluster_facts(deadline: Deadline) -> Option<ClusterFacts> {
+    let out = exec::run(
+        "cibadmin",
+        &["--query", "--scope", "configuration"],
+        None,
+        deadline.within(Duration::from_secs(5)),
+    )
+    .ok()?;
+    out.success().then(|| parse_cluster_facts(&out.stdout)).flatten()
+}
+
+/// Reads [`ClusterFacts`] from a `<configuration>`; None when it is not one.
+fn parse_cluster_facts(xml: &str) -> Option<ClusterFacts> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut facts = ClusterFacts::default();
+    let mut section = String::new();
+    let mut seen_configuration = false;
+    loop {
+        let (e, empty) = match reader.read_event().ok()? {
+            Event::Start(e) => (e, false),
+            Event::Empty(e) => (e, true),
+            Event::End(e) => {
+                if e.name().into_inner() == section {
+                    section.clear();
+                }
+                continue;
+            }
+            Event::Eof => return seen_configuration.then_some(facts),
+            _ => continue,
+        };
+        let name = e.name().into_inner().to_string();
+        let attr = |key: &str| {
+            e.attributes()
+                .flatten()
+                .find(|a| a.key.into_inner() == key)
+                .and_then(|a| {
+                    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .ok()
+                        .map(|v| v.into_owned())
+                })
+        };
+        match (section.as_str(), name.as_str()) {
+            (_, "configuration") => seen_configuration = true,
+            ("", "crm_config" | "nodes" | "resources") if !empty => section = name.clone(),
+            ("crm_config", "nvpair") => {
+                if let (Some(n), Some(v)) = (attr("name"), attr("value")) {
+                    facts.options.insert(n, v);
+                }
+            }
+            ("nodes", "node") => facts.nodes += 1,
+            ("resources", "primitive") if attr("class").as_deref() == Some("stonith") => {
+                facts.fence_devices += 1
+            }
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +144,44 @@ mod tests {
 </xpath-query>"#;
         assert_eq!(parse_primitive_ids(xml), vec!["pgsqld", "db&2"]);
         assert_eq!(parse_primitive_ids(""), Vec::<String>::new());
+    }
+
+    #[test]
+    fn cluster_facts_are_read_from_the_configuration() {
+        let xml = r#"<configuration>
+  <crm_config>
+    <cluster_property_set id="cib-bootstrap-options">
+      <nvpair id="o1" name="stonith-enabled" value="true"/>
+      <nvpair id="o2" name="priority-fencing-delay" value="10s"/>
+    </cluster_property_set>
+  </crm_config>
+  <nodes>
+    <node id="1" uname="node1"/>
+    <node id="2" uname="node2"><instance_attributes id="i"><nvpair id="x" name="stonith-enabled" value="no"/></instance_attributes></node>
+  </nodes>
+  <resources>
+    <primitive class="stonith" id="fence1" type="fence_ipmilan"/>
+    <group id="g"><primitive class="stonith" id="fence2" type="fence_xvm"><meta_attributes id="m"/></primitive></group>
+    <clone id="pgsqld-clone"><primitive class="ocf" id="pgsqld" provider="pgha" type="postgresql"/></clone>
+  </resources>
+  <constraints/>
+</configuration>"#;
+        let facts = parse_cluster_facts(xml).unwrap();
+        assert_eq!(facts.nodes, 2);
+        assert_eq!(facts.fence_devices, 2);
+        assert_eq!(
+            facts.options.get("stonith-enabled").map(String::as_str),
+            Some("true"),
+            "a node's nvpair is no cluster option"
+        );
+        assert_eq!(
+            facts.options.get("priority-fencing-delay").map(String::as_str),
+            Some("10s")
+        );
+        assert_eq!(parse_cluster_facts("Call cib_query failed"), None);
+        assert_eq!(
+            parse_cluster_facts("<configuration/>").unwrap(),
+            ClusterFacts::default()
+        );
     }
 }

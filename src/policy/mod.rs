@@ -26,6 +26,7 @@ pub mod members;
 pub mod monitor_answer;
 pub mod promotion;
 pub mod rejoin;
+pub mod safety;
 pub mod scores;
 pub mod slots;
 pub mod sync;

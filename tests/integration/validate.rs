@@ -176,3 +176,79 @@ fn reload_agent_checks_the_new_values() {
         .run("reload-agent")
         .expect_reason(rc::ERR_CONFIGURED, "probe_timeout");
 }
+
+/// A CIB file (`CIB_file`, which every Pacemaker tool reads instead of the
+/// live CIB) with these cluster options, `nodes` nodes and `fence_devices`
+/// fence devices; its path.
+fn cib_file(dir: &TempDir, options: &[(&str, &str)], nodes: usize, fence_devices: usize) -> String {
+    let path = dir.path.join("cib.xml");
+    let (code, xml, err) = run_tool("cibadmin", &["--empty"]);
+    assert_eq!(code, 0, "cibadmin --empty: {err}");
+    std::fs::write(&path, xml).unwrap();
+    let file = path.to_str().unwrap().to_string();
+    let tool = |args: &[&str]| {
+        let out = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .env("CIB_file", &file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for (name, value) in options {
+        tool(&[
+            "crm_attribute",
+            "--type",
+            "crm_config",
+            "--name",
+            name,
+            "--update",
+            value,
+        ]);
+    }
+    for i in 1..=nodes {
+        let node = format!("<node id=\"{i}\" uname=\"n{i}\"/>");
+        tool(&["cibadmin", "--create", "-o", "nodes", "--xml-text", &node]);
+    }
+    for i in 1..=fence_devices {
+        let device = format!("<primitive id=\"fence{i}\" class=\"stonith\" type=\"fence_dummy\"/>");
+        tool(&["cibadmin", "--create", "-o", "resources", "--xml-text", &device]);
+    }
+    file
+}
+
+/// Issue 13: with a cluster to read, validate-all at level 10 warns about
+/// an unsafe one (fencing off, no fence device, two nodes without
+/// priority-fencing-delay) and still succeeds; a safe one gets no warning.
+#[test]
+fn level_10_warns_about_an_unsafe_cluster_and_still_succeeds() {
+    let pg = PgCluster::init("cibwarn");
+    let level_10 = |file: &str| {
+        pg.agent()
+            .env("OCF_CHECK_LEVEL", "10")
+            .env("CIB_file", file)
+            .run("validate-all")
+    };
+    let dir = TempDir::new("cib-unsafe");
+    let unsafe_cib = cib_file(&dir, &[("stonith-enabled", "false")], 2, 0);
+    let out = level_10(&unsafe_cib);
+    out.expect(rc::SUCCESS);
+    assert!(
+        out.stderr.contains("fencing is disabled (stonith-enabled=false)"),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("two-node cluster without priority-fencing-delay"),
+        "{out}"
+    );
+
+    let dir = TempDir::new("cib-safe");
+    let safe_cib = cib_file(&dir, &[("stonith-enabled", "true")], 3, 1);
+    let out = level_10(&safe_cib);
+    out.expect(rc::SUCCESS);
+    assert!(!out.stderr.contains("WARNING"), "{out}");
+}
