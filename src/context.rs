@@ -136,7 +136,7 @@ impl Context {
     }
 
     /// The resource name, without a clone suffix. Every action that uses it
-    /// passed [`Context::require_resource`] in [`dispatch`]; elsewhere (stop
+    /// passed [`Context::require_resource`] in [`crate::actions::dispatch`]; elsewhere (stop
     /// without `OCF_RESOURCE_INSTANCE`) it is empty, which no attribute or
     /// file name accepts.
     pub fn resource(&self) -> &str {

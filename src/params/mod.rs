@@ -1,4 +1,5 @@
-//! The one table of parameters, and the typed configuration read from it.
+//! The parameters: their table ([`table`], re-exported as [`PARAMS`]) and
+//! the typed configuration read from it.
 //!
 //! [`PARAMS`] declares every parameter once: the metadata XML, the man page,
 //! the README table and the syntax checks are all generated from it, so they

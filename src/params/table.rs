@@ -31,7 +31,7 @@ pub struct ParamSpec {
     pub default: Option<&'static str>,
     pub required: bool,
     /// For an integer, the smallest and largest value accepted: the one
-    /// place the range is written. [`Config::parse`] checks it, and a test
+    /// place the range is written. [`super::Config::parse`] checks it, and a test
     /// checks that the long description states it (`min-max`).
     pub range: Option<(u64, u64)>,
     /// A change takes effect without restarting PostgreSQL (`reload-agent`).

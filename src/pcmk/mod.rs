@@ -1,4 +1,6 @@
-//! Pacemaker tools: promotion scores, node attributes, the local node name.
+//! Pacemaker tools: promotion scores and node attributes (`attrs`), the
+//! local node name and the members (`node`), the CIB's resources and
+//! cluster facts (`cib`).
 //!
 //! Everything here runs a Pacemaker command-line tool as root, bounded by a
 //! deadline, and knows nothing of PostgreSQL. Promotion scores go through
