@@ -258,7 +258,7 @@ fn post_stop_notify(agent: &Agent, stopped: &str) {
 /// A commit on `pg` as the system user, in the background: the psql child.
 fn insert_in_background(pg: &PgCluster, sql: &str) -> std::process::Child {
     let user = postgres_user();
-    let mut insert = std::process::Command::new(format!("{PG_BIN}/psql"));
+    let mut insert = std::process::Command::new(pg_bin().join("psql"));
     std::os::unix::process::CommandExt::uid(&mut insert, user.uid.as_raw());
     insert
         .args([
