@@ -446,6 +446,66 @@ fn a_standby_streams_through_its_slot_and_a_demoted_primary_drops_its_slots() {
     b_agent.run("stop").expect(rc::SUCCESS);
 }
 
+/// The agent's slot clean-up (a departed node's slot on the primary, a
+/// former primary's leftovers on a standby) lists physical `pgha_*` slots
+/// only. Logical slots are somebody else's, whatever their name: since
+/// PostgreSQL 17 that includes `failover` slots, which a standby copies as
+/// `synced` slots (always logical) so that logical replication survives a
+/// failover; dropping one would break the subscriber at the next failover.
+#[test]
+fn logical_and_failover_slots_named_like_the_agents_are_never_dropped() {
+    let pg = PgCluster::init("logical");
+    pg.append_conf("wal_level = logical\n");
+    let rsc = format!("t{}logical", std::process::id());
+    let agent = pg
+        .clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres")
+        .param("replication_slots", "true")
+        .param("slot_grace", "0");
+    agent.run("start").expect(rc::SUCCESS);
+    agent.run("promote").expect(rc::SUCCESS);
+    post_start_notify(&agent, "node-a");
+    // node-b and node-c are not members: the slots look like theirs.
+    pg.psql("select pg_create_physical_replication_slot('pgha_node_b', true)");
+    let failover = pg_major() >= 17;
+    pg.psql(&format!(
+        "select pg_create_logical_replication_slot('pgha_node_c', 'pgoutput'{})",
+        if failover { ", false, false, true" } else { "" }
+    ));
+    if failover {
+        assert_eq!(
+            pg.psql("select failover from pg_replication_slots where slot_name = 'pgha_node_c'")
+                .trim(),
+            "t"
+        );
+    }
+    let slots = || pg.psql("select slot_name from pg_replication_slots order by 1");
+    // slot_grace=0: one monitor marks the departure, the next one drops.
+    wait_until(
+        || {
+            agent.run("monitor").expect(rc::RUNNING_PROMOTED);
+            let now = slots();
+            if now.contains("pgha_node_b") {
+                Err(now)
+            } else {
+                Ok(())
+            }
+        },
+        Duration::from_secs(10),
+        "the primary to drop the physical slot of a departed node",
+    );
+    assert_eq!(slots().trim(), "pgha_node_c", "the logical slot was dropped");
+    // A demoted primary drops the physical slots it kept, nothing else.
+    pg.psql("select pg_create_physical_replication_slot('pgha_node_d', true)");
+    agent.run("demote").expect(rc::SUCCESS);
+    agent.run("monitor").expect(rc::SUCCESS);
+    assert_eq!(
+        slots().trim(),
+        "pgha_node_c",
+        "the standby dropped a logical slot"
+    );
+    agent.run("stop").expect(rc::SUCCESS);
+}
+
 #[test]
 fn a_standby_that_does_not_stream_for_30_s_is_degraded_with_the_reason() {
     let pg = PgCluster::init("lonely");
