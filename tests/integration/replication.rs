@@ -506,6 +506,83 @@ fn logical_and_failover_slots_named_like_the_agents_are_never_dropped() {
     agent.run("stop").expect(rc::SUCCESS);
 }
 
+/// PostgreSQL 17 and later: a standby that synchronizes failover slots
+/// (`pg_sync_replication_slots()`, or `sync_replication_slots = on`) holds
+/// them as logical slots with `synced = true`, under the primary's names.
+/// A standby's monitor drops the physical `pgha_*` slots left from a time it
+/// was primary; it must keep a synced slot even when its name is `pgha_*`.
+#[test]
+fn a_standby_keeps_synced_slots_named_like_the_agents() {
+    if pg_major() < 17 {
+        eprintln!("PostgreSQL {}: no slot synchronization before 17", pg_major());
+        return;
+    }
+    let a = PgCluster::init("synced-a");
+    a.append_conf("wal_level = logical\n");
+    let rsc = format!("t{}synced", std::process::id());
+    let a_agent = a.clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres");
+    a_agent.run("start").expect(rc::SUCCESS);
+    a_agent.run("promote").expect(rc::SUCCESS);
+    a.psql("select pg_create_physical_replication_slot('pgha_node_b_05c3b726', true)");
+    a.psql("select pg_create_logical_replication_slot('pgha_node_c', 'pgoutput', false, false, true)");
+    let b = PgCluster::basebackup_of(&a, "synced-b");
+    // Slot synchronization needs the standby's slot on the primary
+    // (primary_slot_name, from replication_slots=true), hot_standby_feedback
+    // and a dbname in primary_conninfo.
+    let b_agent = b
+        .clone_agent(&rsc, "node-b", &format!("{} dbname=postgres", a.conninfo()))
+        .param("replication_slots", "true")
+        .param(
+            "start_opts",
+            &format!(
+                "-c unix_socket_directories={} -c hot_standby_feedback=on",
+                b.dir.path.display()
+            ),
+        );
+    b_agent.run("start").expect(rc::SUCCESS);
+    b_agent
+        .run_until("monitor", rc::SUCCESS, Duration::from_secs(15))
+        .expect(rc::SUCCESS);
+    let synced = "select synced from pg_replication_slots where slot_name = 'pgha_node_c'";
+    wait_until(
+        || {
+            // A new slot is synchronized only once the primary's copy has
+            // moved past the standby's initial position: consume a little.
+            a.psql(
+                "select pg_logical_emit_message(false, 'pgha', 'x'); \
+                 select pg_replication_slot_advance('pgha_node_c', pg_current_wal_lsn())",
+            );
+            let refused = std::panic::catch_unwind(|| b.psql("select pg_sync_replication_slots()"))
+                .err()
+                .and_then(|e| e.downcast_ref::<String>().cloned());
+            match b.psql(synced).trim() {
+                "t" => Ok(()),
+                other => Err(format!("synced={other:?}, {refused:?}")),
+            }
+        },
+        Duration::from_secs(20),
+        "the failover slot to be synchronized to the standby",
+    );
+    // A leftover of the agent's own, which the standby's monitor drops.
+    b.psql("select pg_create_physical_replication_slot('pgha_node_x', true)");
+    let out = b_agent.run("monitor");
+    out.expect(rc::SUCCESS);
+    // PostgreSQL refuses to drop a synced slot on a standby anyway; the
+    // agent must not even try (a warning at every monitor).
+    assert!(
+        !out.stderr.contains("pgha_node_c"),
+        "the monitor tried to drop the synced slot\n{out}"
+    );
+    assert_eq!(
+        b.psql("select slot_name, synced from pg_replication_slots order by 1")
+            .trim(),
+        "pgha_node_c|t",
+        "the standby dropped its synced slot, or kept a leftover"
+    );
+    b_agent.run("stop").expect(rc::SUCCESS);
+    a_agent.run("stop").expect(rc::SUCCESS);
+}
+
 #[test]
 fn a_standby_that_does_not_stream_for_30_s_is_degraded_with_the_reason() {
     let pg = PgCluster::init("lonely");
