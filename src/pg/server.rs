@@ -94,13 +94,17 @@ pub fn clear_leftovers(inst: &Instance, deadline: Deadline) -> OcfResult<()> {
     // An operator's `postgres --single` is no leftover: killing it would
     // end someone's maintenance; PostgreSQL would refuse to start beside
     // it anyway, so say who holds the data directory.
+    // The program is named by its file name: a full path of a bindir
+    // outside /usr/lib/postgresql (/opt/..., a test's cache) pushed the
+    // words that say what is wrong past the 128 characters Pacemaker keeps.
     if let Some(pid) = orphans.iter().copied().find(|p| process::is_manual_session(*p)) {
+        let argv = process::command_line(pid);
+        let program = argv.first().map(|a| a.rsplit('/').next().unwrap_or(a));
         return Err(OcfError::generic(format!(
             "'{}' (pid {pid}) uses the data directory: not starting beside it",
-            process::command_line(pid)
-                .iter()
-                .take(2)
-                .map(String::as_str)
+            program
+                .into_iter()
+                .chain(argv.iter().skip(1).take(1).map(String::as_str))
                 .collect::<Vec<_>>()
                 .join(" ")
         )));

@@ -53,7 +53,7 @@ impl Receiver {
         let dir = TempDir::new("receivewal");
         let user = postgres_user();
         let conninfo = format!("{} application_name=backup", primary.conninfo());
-        let child = Command::new(format!("{PG_BIN}/pg_receivewal"))
+        let child = Command::new(pg_bin().join("pg_receivewal"))
             .args([
                 "--no-loop",
                 "--no-sync",
@@ -102,7 +102,7 @@ fn synchronous_names(pg: &PgCluster) -> String {
 /// Runs `sql` on `pg` as postgres and says whether it finished within `within`.
 fn finishes_within(pg: &PgCluster, sql: &str, within: Duration) -> bool {
     let user = postgres_user();
-    let mut child = Command::new(format!("{PG_BIN}/psql"))
+    let mut child = Command::new(pg_bin().join("psql"))
         .args([
             "-XAtq",
             "-h",

@@ -75,10 +75,19 @@ fn sigstop_of_the_whole_instance_is_stopped_within_the_timeout() {
         .meta("timeout", "8000")
         .run("stop")
         .expect(rc::SUCCESS);
-    assert!(
-        pg.processes().is_empty(),
-        "processes left after stop: {:?}",
-        pg.processes()
+    // Every process was stopped, so none can exit unless stop SIGKILLed it:
+    // waiting cannot hide one stop missed. It is needed because a process
+    // killed while stopped is still listed here (by its working directory)
+    // for a moment after its executable is released, when the agent (which
+    // also checks /proc/<pid>/exe) already counts it gone: seen once under
+    // load, PostgreSQL 15, "processes left after stop: [Pid(2071)]".
+    wait_until(
+        || match pg.processes() {
+            left if left.is_empty() => Ok(()),
+            left => Err(left),
+        },
+        Duration::from_secs(2),
+        "the SIGKILLed processes to finish exiting",
     );
 }
 

@@ -258,7 +258,7 @@ fn post_stop_notify(agent: &Agent, stopped: &str) {
 /// A commit on `pg` as the system user, in the background: the psql child.
 fn insert_in_background(pg: &PgCluster, sql: &str) -> std::process::Child {
     let user = postgres_user();
-    let mut insert = std::process::Command::new(format!("{PG_BIN}/psql"));
+    let mut insert = std::process::Command::new(pg_bin().join("psql"));
     std::os::unix::process::CommandExt::uid(&mut insert, user.uid.as_raw());
     insert
         .args([
@@ -444,6 +444,143 @@ fn a_standby_streams_through_its_slot_and_a_demoted_primary_drops_its_slots() {
     assert_eq!(a.psql("select count(*) from pg_replication_slots").trim(), "0");
     a_agent.run("stop").expect(rc::SUCCESS);
     b_agent.run("stop").expect(rc::SUCCESS);
+}
+
+/// The agent's slot clean-up (a departed node's slot on the primary, a
+/// former primary's leftovers on a standby) lists physical `pgha_*` slots
+/// only. Logical slots are somebody else's, whatever their name: since
+/// PostgreSQL 17 that includes `failover` slots, which a standby copies as
+/// `synced` slots (always logical) so that logical replication survives a
+/// failover; dropping one would break the subscriber at the next failover.
+#[test]
+fn logical_and_failover_slots_named_like_the_agents_are_never_dropped() {
+    let pg = PgCluster::init("logical");
+    pg.append_conf("wal_level = logical\n");
+    let rsc = format!("t{}logical", std::process::id());
+    let agent = pg
+        .clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres")
+        .param("replication_slots", "true")
+        .param("slot_grace", "0");
+    agent.run("start").expect(rc::SUCCESS);
+    agent.run("promote").expect(rc::SUCCESS);
+    post_start_notify(&agent, "node-a");
+    // node-b and node-c are not members: the slots look like theirs.
+    pg.psql("select pg_create_physical_replication_slot('pgha_node_b', true)");
+    let failover = pg_major() >= 17;
+    pg.psql(&format!(
+        "select pg_create_logical_replication_slot('pgha_node_c', 'pgoutput'{})",
+        if failover { ", false, false, true" } else { "" }
+    ));
+    if failover {
+        assert_eq!(
+            pg.psql("select failover from pg_replication_slots where slot_name = 'pgha_node_c'")
+                .trim(),
+            "t"
+        );
+    }
+    let slots = || pg.psql("select slot_name from pg_replication_slots order by 1");
+    // slot_grace=0: one monitor marks the departure, the next one drops.
+    wait_until(
+        || {
+            agent.run("monitor").expect(rc::RUNNING_PROMOTED);
+            let now = slots();
+            if now.contains("pgha_node_b") {
+                Err(now)
+            } else {
+                Ok(())
+            }
+        },
+        Duration::from_secs(10),
+        "the primary to drop the physical slot of a departed node",
+    );
+    assert_eq!(slots().trim(), "pgha_node_c", "the logical slot was dropped");
+    // A demoted primary drops the physical slots it kept, nothing else.
+    pg.psql("select pg_create_physical_replication_slot('pgha_node_d', true)");
+    agent.run("demote").expect(rc::SUCCESS);
+    agent.run("monitor").expect(rc::SUCCESS);
+    assert_eq!(
+        slots().trim(),
+        "pgha_node_c",
+        "the standby dropped a logical slot"
+    );
+    agent.run("stop").expect(rc::SUCCESS);
+}
+
+/// PostgreSQL 17 and later: a standby that synchronizes failover slots
+/// (`pg_sync_replication_slots()`, or `sync_replication_slots = on`) holds
+/// them as logical slots with `synced = true`, under the primary's names.
+/// A standby's monitor drops the physical `pgha_*` slots left from a time it
+/// was primary; it must keep a synced slot even when its name is `pgha_*`.
+#[test]
+fn a_standby_keeps_synced_slots_named_like_the_agents() {
+    if pg_major() < 17 {
+        eprintln!("PostgreSQL {}: no slot synchronization before 17", pg_major());
+        return;
+    }
+    let a = PgCluster::init("synced-a");
+    a.append_conf("wal_level = logical\n");
+    let rsc = format!("t{}synced", std::process::id());
+    let a_agent = a.clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres");
+    a_agent.run("start").expect(rc::SUCCESS);
+    a_agent.run("promote").expect(rc::SUCCESS);
+    a.psql("select pg_create_physical_replication_slot('pgha_node_b_05c3b726', true)");
+    a.psql("select pg_create_logical_replication_slot('pgha_node_c', 'pgoutput', false, false, true)");
+    let b = PgCluster::basebackup_of(&a, "synced-b");
+    // Slot synchronization needs the standby's slot on the primary
+    // (primary_slot_name, from replication_slots=true), hot_standby_feedback
+    // and a dbname in primary_conninfo.
+    let b_agent = b
+        .clone_agent(&rsc, "node-b", &format!("{} dbname=postgres", a.conninfo()))
+        .param("replication_slots", "true")
+        .param(
+            "start_opts",
+            &format!(
+                "-c unix_socket_directories={} -c hot_standby_feedback=on",
+                b.dir.path.display()
+            ),
+        );
+    b_agent.run("start").expect(rc::SUCCESS);
+    b_agent
+        .run_until("monitor", rc::SUCCESS, Duration::from_secs(15))
+        .expect(rc::SUCCESS);
+    let synced = "select synced from pg_replication_slots where slot_name = 'pgha_node_c'";
+    wait_until(
+        || {
+            // A new slot is synchronized only once the primary's copy has
+            // moved past the standby's initial position: consume a little.
+            a.psql(
+                "select pg_logical_emit_message(false, 'pgha', 'x'); \
+                 select pg_replication_slot_advance('pgha_node_c', pg_current_wal_lsn())",
+            );
+            let refused = std::panic::catch_unwind(|| b.psql("select pg_sync_replication_slots()"))
+                .err()
+                .and_then(|e| e.downcast_ref::<String>().cloned());
+            match b.psql(synced).trim() {
+                "t" => Ok(()),
+                other => Err(format!("synced={other:?}, {refused:?}")),
+            }
+        },
+        Duration::from_secs(20),
+        "the failover slot to be synchronized to the standby",
+    );
+    // A leftover of the agent's own, which the standby's monitor drops.
+    b.psql("select pg_create_physical_replication_slot('pgha_node_x', true)");
+    let out = b_agent.run("monitor");
+    out.expect(rc::SUCCESS);
+    // PostgreSQL refuses to drop a synced slot on a standby anyway; the
+    // agent must not even try (a warning at every monitor).
+    assert!(
+        !out.stderr.contains("pgha_node_c"),
+        "the monitor tried to drop the synced slot\n{out}"
+    );
+    assert_eq!(
+        b.psql("select slot_name, synced from pg_replication_slots order by 1")
+            .trim(),
+        "pgha_node_c|t",
+        "the standby dropped its synced slot, or kept a leftover"
+    );
+    b_agent.run("stop").expect(rc::SUCCESS);
+    a_agent.run("stop").expect(rc::SUCCESS);
 }
 
 #[test]

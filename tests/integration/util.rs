@@ -9,8 +9,10 @@
 //! stderr when they fail.
 //!
 //! The harness checks the host once, at first use ([`require_host`]): the
-//! tests need root, PostgreSQL 15 and Pacemaker's tools, and say so instead
-//! of failing obscurely. The `/run/pgha` files of every resource name a test
+//! tests need root, PostgreSQL and Pacemaker's tools, and say so instead
+//! of failing obscurely. The PostgreSQL binaries are Debian 12's 15 unless
+//! `PGHA_TEST_PG_BIN` names another bin directory ([`pg_bin`]; `tests/pg/`
+//! fetches 17 and 18). The `/run/pgha` files of every resource name a test
 //! ran the agent with are removed when the test ends ([`RunFiles`]). Tests
 //! wait for states with [`wait_until`] or [`Agent::run_until`], never with a
 //! fixed sleep.
@@ -31,7 +33,42 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, User};
 
 pub const AGENT: &str = env!("CARGO_BIN_EXE_pgha");
-pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// The PostgreSQL the tests run when `PGHA_TEST_PG_BIN` is unset: Debian 12's.
+pub const DEFAULT_PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// The bin directory of the PostgreSQL under test: `PGHA_TEST_PG_BIN`, or
+/// [`DEFAULT_PG_BIN`]. The one place that chooses the server binaries:
+/// every cluster is made, copied and queried with them, and every agent is
+/// given them as `bindir`.
+pub fn pg_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var_os("PGHA_TEST_PG_BIN")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_PG_BIN))
+    })
+}
+
+/// The major version of [`pg_bin`]'s server, from `postgres --version`.
+pub fn pg_major() -> u32 {
+    static MAJOR: OnceLock<u32> = OnceLock::new();
+    *MAJOR.get_or_init(|| {
+        let program = pg_bin().join("postgres");
+        let out = Command::new(&program)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
+        let text = String::from_utf8_lossy(&out.stdout);
+        // "postgres (PostgreSQL) 18.1" or "... 17.6 (Debian 17.6-0+deb13u1)"
+        text.split("(PostgreSQL)")
+            .nth(1)
+            .and_then(|v| v.trim().split(['.', ' ']).next()?.parse().ok())
+            .unwrap_or_else(|| panic!("{} --version answered {text:?}", program.display()))
+    })
+}
 
 /// Named OCF exit codes, so assertions read as the spec does.
 pub mod rc {
@@ -60,7 +97,7 @@ pub fn require_host() {
             missing.push("root (the agent switches to the postgres user)".to_string());
         }
         for tool in ["initdb", "pg_ctl", "postgres", "pg_basebackup", "psql"] {
-            let path = Path::new(PG_BIN).join(tool);
+            let path = pg_bin().join(tool);
             if !path.is_file() {
                 missing.push(path.display().to_string());
             }
@@ -81,8 +118,10 @@ pub fn require_host() {
     });
     if let Err(missing) = check {
         panic!(
-            "integration tests need root, PostgreSQL 15 at {PG_BIN} and Pacemaker's tools; \
-             missing: {missing}. Run `bash tests/setup` as root, then `cargo test`"
+            "integration tests need root, PostgreSQL at {} (PGHA_TEST_PG_BIN) and Pacemaker's \
+             tools; missing: {missing}. Run `bash tests/setup` as root (and `tests/pg/fetch-pg18` \
+             for PGHA_TEST_PG_BIN=$(...)), then `cargo test`",
+            pg_bin().display()
         );
     }
 }
@@ -262,7 +301,7 @@ impl PgCluster {
         let datadir = dir.path.join("data");
         let datadir_s = datadir.to_str().unwrap().to_string();
         run_as_postgres(
-            Path::new(PG_BIN).join("initdb"),
+            pg_bin().join("initdb"),
             &[
                 "--no-sync",
                 "--auth-local",
@@ -289,7 +328,7 @@ impl PgCluster {
         let dir = TempDir::new(name);
         let datadir = dir.path.join("data");
         run_as_postgres(
-            Path::new(PG_BIN).join("pg_basebackup"),
+            pg_bin().join("pg_basebackup"),
             &[
                 "-h",
                 primary.dir.path.to_str().unwrap(),
@@ -373,7 +412,7 @@ impl PgCluster {
             ("pgdata", self.datadir.to_str().unwrap().to_string()),
             ("pghost", self.dir.path.to_str().unwrap().to_string()),
             ("pgport", self.port.to_string()),
-            ("bindir", PG_BIN.to_string()),
+            ("bindir", pg_bin().to_str().unwrap().to_string()),
             (
                 "logfile",
                 self.dir.path.join("server.log").to_str().unwrap().to_string(),
@@ -413,7 +452,7 @@ impl PgCluster {
     /// Runs SQL through psql as postgres, returning unaligned tuples.
     pub fn psql(&self, sql: &str) -> String {
         run_as_postgres(
-            Path::new(PG_BIN).join("psql"),
+            pg_bin().join("psql"),
             &[
                 "-XAtq",
                 "-h",

@@ -56,9 +56,17 @@ fn level_10_accepts_a_real_cluster() {
         .env("OCF_CHECK_LEVEL", "10")
         .run("validate-all")
         .expect(rc::SUCCESS);
-    // bindir detected from PG_VERSION when not given.
+    // bindir detected from PG_VERSION when not given: Debian's
+    // /usr/lib/postgresql/<major>/bin, else PATH, which is where binaries
+    // of another origin (PGHA_TEST_PG_BIN) are found.
+    let path = format!(
+        "{}:{}",
+        pg_bin().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     pg.agent()
         .without("bindir")
+        .env("PATH", &path)
         .env("OCF_CHECK_LEVEL", "10")
         .run("validate-all")
         .expect(rc::SUCCESS);
