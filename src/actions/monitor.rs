@@ -138,7 +138,15 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
                 let sync_modes = config.replication_mode != ReplicationMode::Async;
                 publish::primary(ctx, &mut memory, &status, config.maxlag, sync_modes, &me);
                 let sync_risk = sync::maintain(ctx, &mut memory, inst, &status, config, &me);
-                let slots = slots::maintain_primary(ctx, &mut memory, inst, config, &me, &status.slots);
+                let slots = slots::maintain_primary(
+                    ctx,
+                    &mut memory,
+                    inst,
+                    config,
+                    &me,
+                    &status.slots,
+                    &status.lost_slots,
+                );
                 let other_primary = publish::other_primary(ctx, &mut memory, &me);
                 memory.save();
                 Found::Primary {

@@ -92,10 +92,10 @@ pub fn run(ctx: &Context) -> OcfResult {
     pg_promote::promote(&inst, ctx.deadline)
         .map_err(|e| OcfError::generic(format!("pg_promote failed: {e}")).with_source(e))?;
     // One probe confirms the new role and lists the slots already there.
-    let existing_slots = match probe::probe(&inst, ctx.deadline, true) {
+    let (existing_slots, lost_slots) = match probe::probe(&inst, ctx.deadline, true) {
         Ok(health) if !health.in_recovery => match health.replication {
-            Some(Replication::Primary(status)) => status.slots,
-            _ => Vec::new(),
+            Some(Replication::Primary(status)) => (status.slots, status.lost_slots),
+            _ => (Vec::new(), Vec::new()),
         },
         Ok(_) => return Err(OcfError::generic("promoted, but the server is still in recovery")),
         Err(e) => return Err(OcfError::generic(format!("promoted, but the probe failed: {e}"))),
@@ -119,7 +119,15 @@ pub fn run(ctx: &Context) -> OcfResult {
         memory.set_flag(&Key::SyncNoneStreaming, true);
     }
     // Slots for the others now, before their standbys reconnect.
-    if let Err(e) = slots::maintain_primary(ctx, &mut memory, &inst, &config, &me, &existing_slots) {
+    if let Err(e) = slots::maintain_primary(
+        ctx,
+        &mut memory,
+        &inst,
+        &config,
+        &me,
+        &existing_slots,
+        &lost_slots,
+    ) {
         log_warn!("{}", e); // the monitor reports it
     }
     memory.save();

@@ -32,6 +32,10 @@ pub struct PrimaryStatus {
     pub synchronous_standby_names: String,
     /// The agent's physical slots (`pgha_*`) and whether each is in use.
     pub slots: Vec<(String, bool)>,
+    /// Those of them PostgreSQL invalidated (`wal_status` lost: the WAL they
+    /// held was removed, by `max_slot_wal_keep_size` or PostgreSQL 18's
+    /// `idle_replication_slot_timeout`); a standby cannot stream through one.
+    pub lost_slots: Vec<String>,
 }
 
 /// What a standby knows of itself.
@@ -81,8 +85,8 @@ const PRIMARY_SQL: &str = "select ('x' || substr(pg_walfile_name(pg_current_wal_
     pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn)::bigint::text from pg_stat_replication \
     where application_name <> ''; \
     select current_setting('synchronous_standby_names'); \
-    select slot_name, active::text from pg_replication_slots \
-    where slot_type = 'physical' and slot_name like 'pgha\\_%'";
+    select slot_name, active::text, coalesce(to_jsonb(s) ->> 'wal_status' = 'lost', false)::text \
+    from pg_replication_slots s where slot_type = 'physical' and slot_name like 'pgha\\_%'";
 
 const STANDBY_SQL: &str = "select greatest((select timeline_id from pg_control_checkpoint()), \
     coalesce((select received_tli from pg_stat_wal_receiver), 0)), \
@@ -104,12 +108,26 @@ fn first_row(sets: &[Rows], i: usize) -> Vec<Option<String>> {
         .unwrap_or_default()
 }
 
-/// Rows of (slot name, active).
+/// Rows of (slot name, active). `wal_status` (PostgreSQL 13+) is read
+/// through `to_jsonb(s)` in [`PRIMARY_SQL`] so that the same query works on
+/// PostgreSQL 12, where the column does not exist (then it is never lost).
 fn slots(sets: &[Rows], i: usize) -> Vec<(String, bool)> {
     sets.get(i)
         .map(|rows| {
             rows.iter()
                 .filter_map(|r| Some((col(r, 0)?, col::<String>(r, 1)? == "true")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The slot names of result set `i` whose third column says lost.
+fn lost_slots(sets: &[Rows], i: usize) -> Vec<String> {
+    sets.get(i)
+        .map(|rows| {
+            rows.iter()
+                .filter(|r| col::<String>(r, 2).as_deref() == Some("true"))
+                .filter_map(|r| col(r, 0))
                 .collect()
         })
         .unwrap_or_default()
@@ -151,6 +169,7 @@ pub fn query_status(client: &mut Client, in_recovery: bool) -> Result<Replicatio
             replicas,
             synchronous_standby_names: col(&first_row(&sets, 2), 0).unwrap_or_default(),
             slots: slots(&sets, 3),
+            lost_slots: lost_slots(&sets, 3),
         }))
     }
 }

@@ -73,19 +73,31 @@ pub enum ExistingSlot {
     Wait,
     /// Gone for `gone_for` seconds, past the grace, and inactive: drop it.
     Drop { gone_for: u64 },
+    /// Wanted, but PostgreSQL invalidated it (its WAL was removed) and no
+    /// standby uses it: drop it and create it again, so that its standby,
+    /// once rebuilt or back within reach, has a slot that holds WAL again.
+    Recreate,
 }
 
-/// The decision for existing slot `slot` (`active`: a walsender uses it),
-/// whose node has been remembered gone for `gone_for` seconds (None: not
-/// remembered gone).
+/// The decision for existing slot `slot` (`active`: a walsender uses it;
+/// `lost`: PostgreSQL invalidated it), whose node has been remembered gone
+/// for `gone_for` seconds (None: not remembered gone).
 pub fn existing_slot(
     plan: &SlotPlan,
     slot: &str,
     active: bool,
+    lost: bool,
     gone_for: Option<u64>,
     grace_s: u64,
 ) -> ExistingSlot {
-    if plan.slots.values().any(|s| s == slot) || plan.contested.contains(slot) {
+    if plan.slots.values().any(|s| s == slot) {
+        return if lost && !active {
+            ExistingSlot::Recreate
+        } else {
+            ExistingSlot::Wanted
+        };
+    }
+    if plan.contested.contains(slot) {
         return ExistingSlot::Wanted;
     }
     match gone_for {
@@ -214,11 +226,25 @@ mod tests {
         ];
         for (slot, active, gone_for, expected) in table {
             assert_eq!(
-                &existing_slot(&plan, slot, *active, *gone_for, 20),
+                &existing_slot(&plan, slot, *active, false, *gone_for, 20),
                 expected,
                 "{slot} {active} {gone_for:?}"
             );
         }
+        // An invalidated slot of a member is made again, unless in use; one
+        // of a departed node follows the departure rules.
+        assert_eq!(
+            existing_slot(&plan, "pgha_b", false, true, None, 20),
+            ExistingSlot::Recreate
+        );
+        assert_eq!(
+            existing_slot(&plan, "pgha_b", true, true, None, 20),
+            ExistingSlot::Wanted
+        );
+        assert_eq!(
+            existing_slot(&plan, "pgha_c", false, true, Some(20), 20),
+            ExistingSlot::Drop { gone_for: 20 }
+        );
         assert_eq!(missing_slots(&plan, &[("pgha_c".into(), true)]), vec!["pgha_b"]);
         assert!(missing_slots(&plan, &[("pgha_b".into(), false)]).is_empty());
         // Under 128 bytes with the resource name before it (Pacemaker cuts there).

@@ -12,6 +12,10 @@
 //! - the slot of a node that left the cluster is dropped once it has been
 //!   gone for `slot_grace` seconds and the slot is inactive, so retained WAL
 //!   cannot fill the primary's disk (`ocf:heartbeat:pgsql` never cleans up);
+//! - a slot of a member that PostgreSQL invalidated (its WAL removed, by
+//!   `max_slot_wal_keep_size` or PostgreSQL 18's
+//!   `idle_replication_slot_timeout`) is dropped and created again, with a
+//!   warning: its standby cannot stream through it;
 //! - a standby drops the slots it kept from a time it was primary: on a
 //!   standby they would only hold WAL back;
 //! - the primary publishes the slots it keeps as `pgha-<rsc>-slots` (shown by
@@ -42,6 +46,7 @@ pub fn maintain_primary(
     config: &Config,
     me: &str,
     existing: &[(String, bool)],
+    lost: &[String],
 ) -> OcfResult<()> {
     if !config.replication_slots {
         return Ok(());
@@ -64,11 +69,25 @@ pub fn maintain_primary(
     for (slot, active) in existing {
         let key = Key::SlotGone(slot.clone());
         let gone_for = state.age(&key).filter(|_| state.get(&key) == Some(GONE));
-        match rule::existing_slot(&plan, slot, *active, gone_for, config.slot_grace_s) {
+        let is_lost = lost.contains(slot);
+        match rule::existing_slot(&plan, slot, *active, is_lost, gone_for, config.slot_grace_s) {
             // Back in the cluster: forget the departure (a no-op when none).
             ExistingSlot::Wanted if state.get(&key).is_some() => state.set_if_changed(&key, ""),
             ExistingSlot::Wanted | ExistingSlot::Wait => {}
             ExistingSlot::MarkGone => state.set(&key, GONE),
+            ExistingSlot::Recreate => {
+                let again = pg_slots::drop_slot(inst, slot, ctx.deadline)
+                    .and_then(|()| pg_slots::create_slot(inst, slot, ctx.deadline));
+                match again {
+                    Ok(()) => log_warn!(
+                        "replication slot {slot} was invalidated (its WAL was removed): created again; \
+                         its standby may need a rebuild"
+                    ),
+                    Err(e) => {
+                        log_warn!("replication slot {slot} is invalidated and cannot be made again: {e}")
+                    }
+                }
+            }
             ExistingSlot::Drop { gone_for } => match pg_slots::drop_slot(inst, slot, ctx.deadline) {
                 Ok(()) => {
                     log_info!("replication slot {slot} dropped: its node left the cluster {gone_for}s ago");

@@ -615,3 +615,58 @@ fn a_standby_that_does_not_stream_for_30_s_is_degraded_with_the_reason() {
     agent.run("stop").expect(rc::SUCCESS);
     let _ = std::fs::remove_file(memory);
 }
+
+/// Issue 15: a slot PostgreSQL invalidated (here PostgreSQL 18's
+/// idle_replication_slot_timeout; max_slot_wal_keep_size does the same
+/// since 13) cannot serve its standby again: the primary's monitor drops it
+/// and creates it anew, and the standby streams through it once back.
+#[test]
+fn an_invalidated_slot_of_a_member_is_created_again() {
+    if pg_major() < 18 {
+        eprintln!(
+            "PostgreSQL {}: no idle_replication_slot_timeout before 18",
+            pg_major()
+        );
+        return;
+    }
+    let (a, a_agent, _b, b_agent) = pair_with("lostslot", &[("replication_slots", "true")]);
+    let monitor = a_agent.clone().recurring();
+    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
+    let slot = "pgha_node_b_05c3b726";
+    let status = || {
+        a.psql(&format!(
+            "select wal_status from pg_replication_slots where slot_name = '{slot}'"
+        ))
+    };
+    assert_eq!(status().trim(), "reserved");
+    b_agent.run("stop").expect(rc::SUCCESS);
+    a.psql("alter system set idle_replication_slot_timeout = '1s'");
+    a.psql("select pg_reload_conf()");
+    // The timeout is applied by checkpoints.
+    wait_until(
+        || {
+            a.psql("checkpoint");
+            match status().trim() {
+                "lost" => Ok(()),
+                other => Err(other.to_string()),
+            }
+        },
+        Duration::from_secs(20),
+        "the idle slot invalidated",
+    );
+    a.psql("alter system reset idle_replication_slot_timeout");
+    a.psql("select pg_reload_conf()");
+    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
+    assert_eq!(status().trim(), "reserved", "the slot was made again");
+    b_agent.run("start").expect(rc::SUCCESS);
+    b_agent
+        .run_until("monitor", rc::SUCCESS, Duration::from_secs(15))
+        .expect(rc::SUCCESS);
+    wait_for_row(
+        &a,
+        &format!("select active from pg_replication_slots where slot_name = '{slot}'"),
+        "t",
+    );
+    b_agent.run("stop").expect(rc::SUCCESS);
+    a_agent.run("stop").expect(rc::SUCCESS);
+}
