@@ -228,6 +228,13 @@ class Verdict(unittest.TestCase):
         rc, ok, fail, out = self.judge(doc, "--faults", "restart-all")
         self.assertEqual(fail, ["FAIL - sync restart-all: committed rows lost: 3 (ids [])"], out)
 
+    def test_a_run_whose_agent_changed_fails(self):
+        doc = copy.deepcopy(DOUBLE)
+        doc["results"][0]["agent_replaced"] = True
+        rc, ok, fail, out = self.judge(doc)
+        self.assertEqual((rc, len(fail)), (1, 1), out)
+        self.assertIn("the agent's binary changed during the run", fail[0])
+
     def test_double_needs_five_nodes(self):
         p = subprocess.run([sys.executable, SCENARIO, "--faults", "poweroff,double", "--nodes", "3"],
                            capture_output=True, text=True)
