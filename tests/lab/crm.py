@@ -8,6 +8,7 @@
   crm.py failures          one line per failed action: "<node> <op_key> <exitstatus>",
                            then " (<exitreason>)" when the agent gave one
 """
+import html
 import sys
 import xml.etree.ElementTree as ET
 
@@ -47,7 +48,9 @@ def main(argv):
         return 0
     if cmd == "failures":
         for f in root.iter("failure"):
-            reason = f.get("exitreason")
+            # crm_mon escapes the agent's exit reason once more than XML
+            # needs ("&amp;apos;" in the file, "&apos;" once parsed).
+            reason = html.unescape(f.get("exitreason") or "")
             print(f.get("node"), f.get("op_key"), f"{f.get('exitstatus')}" + (f" ({reason})" if reason else ""))
         return 0
     print(__doc__, file=sys.stderr)
