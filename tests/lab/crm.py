@@ -5,8 +5,10 @@
   crm.py roles RSC         one line per instance of RSC: "<node> <role>"
   crm.py primary RSC       the node running RSC Promoted (exit 1 if none)
   crm.py count RSC ROLE    how many instances of RSC run in ROLE
-  crm.py failures          one line per failed action: "<node> <op_key> <exitstatus>"
+  crm.py failures          one line per failed action: "<node> <op_key> <exitstatus>",
+                           then " (<exitreason>)" when the agent gave one
 """
+import html
 import sys
 import xml.etree.ElementTree as ET
 
@@ -46,7 +48,10 @@ def main(argv):
         return 0
     if cmd == "failures":
         for f in root.iter("failure"):
-            print(f.get("node"), f.get("op_key"), f.get("exitstatus"))
+            # crm_mon escapes the agent's exit reason once more than XML
+            # needs ("&amp;apos;" in the file, "&apos;" once parsed).
+            reason = html.unescape(f.get("exitreason") or "")
+            print(f.get("node"), f.get("op_key"), f"{f.get('exitstatus')}" + (f" ({reason})" if reason else ""))
         return 0
     print(__doc__, file=sys.stderr)
     return 2

@@ -83,6 +83,20 @@ SYNC = {"agent": "pgha", "nodes": 3, "runs": 1, "timeout": 120, "params": SYNC_P
                     run("cut", params=SYNC_PARAMS, sync_before='ANY 1 ("node2", "node3")')]}
 
 
+SYNC_BEFORE = 'ANY 1 ("node2", "node3", "node4", "node5")'
+DOUBLE = {"agent": "pgha", "nodes": 5, "runs": 1, "timeout": 120, "params": SYNC_PARAMS,
+          "results": [run("double", params=SYNC_PARAMS, promoted_first="node2", fault2_s=14.1, promoted="node4",
+                          sync_before=SYNC_BEFORE, failed_actions=0, failed_action_names=[],
+                          reconnect_s={"node3": 1.4, "node5": 2.1}, reconnect_all=True,
+                          reconnect_primary="node4")]}
+RESTART = {"agent": "pgha", "nodes": 3, "runs": 1, "timeout": 120, "params": "",
+           "results": [run("restart-all", promoted="node1", quorum_s=9.2, quorum_to_stable_s=20.1,
+                           failed_actions=2, failed_action_names=["node2 pgsqld_start_0 error",
+                                                                  "node3 pgsqld_start_0 error"]),
+                       run("restart-all-but-primary", promoted="node2", lost=12, lost_ids=[1, 2],
+                           quorum_s=8.0, failed_actions=0, failed_action_names=[])]}
+
+
 class Verdict(unittest.TestCase):
     def judge(self, doc, *args):
         with tempfile.TemporaryDirectory() as d:
@@ -146,6 +160,90 @@ class Verdict(unittest.TestCase):
         self.assertEqual((rc, ok, len(fail)), (1, [], 3), out)
         rc, ok, fail, out = self.judge({"results": []})
         self.assertEqual((rc, ok, fail), (1, [], ["FAIL - no run in the results"]), out)
+
+    def test_sync_double_without_loss_passes(self):
+        rc, ok, fail, out = self.judge(DOUBLE, "--faults", "double")
+        self.assertEqual((rc, fail), (0, []), out)
+        self.assertIn("ok   - sync double: no committed row lost", ok)
+        self.assertIn("ok   - sync double: the first new primary node2 was powered off too "
+                      "(14.10 s after the first fault)", ok)
+        self.assertIn("ok   - sync double: no failed resource action left", ok)
+        self.assertIn("# report: sync double: standbys streaming to node4 after its promote: "
+                      "node3 1.40 s, node5 2.10 s", out)
+
+    def test_sync_double_losing_rows_fails(self):
+        doc = copy.deepcopy(DOUBLE)
+        doc["results"][0].update(lost=445, lost_ids=[5, 6])
+        rc, ok, fail, out = self.judge(doc)
+        self.assertEqual((rc, fail), (1, ["FAIL - sync double: committed rows lost: 445 (ids [5, 6])"]), out)
+
+    def test_double_without_the_second_fault_fails(self):
+        doc = copy.deepcopy(DOUBLE)
+        doc["results"][0].update(promoted_first=None, fault2_s=None)
+        rc, ok, fail, out = self.judge(doc)
+        self.assertEqual((rc, len(fail)), (1, 1), out)
+        self.assertIn("the second fault was not injected", fail[0])
+
+    def test_async_double_reports_lost_rows(self):
+        doc = copy.deepcopy(DOUBLE)
+        doc["params"] = ""
+        doc["results"][0].update(params="", lost=358, sync_before=None)
+        rc, ok, fail, out = self.judge(doc)
+        self.assertEqual((rc, fail), (0, []), out)
+        self.assertIn("# report: double: committed rows lost: 358, promoted node4 (former primary node1; "
+                      "async, reported, not judged)", out)
+        self.assertIn("# verdict: 4 checks, 0 failed", out)
+
+    def test_restart_all(self):
+        rc, ok, fail, out = self.judge(RESTART, "--faults", "restart-all,restart-all-but-primary")
+        self.assertEqual((rc, fail), (0, []), out)
+        # Failed actions are reported until there are none, then judged.
+        self.assertIn("# report: restart-all: 2 failed resource actions left: node2 pgsqld_start_0 error; "
+                      "node3 pgsqld_start_0 error", out)
+        self.assertIn("ok   - restart-all-but-primary: no failed resource action left", ok)
+        self.assertIn("# report: restart-all: quorum_s=9.20, quorum_to_stable_s=20.10", out)
+        # async, the former primary off: lost rows are reported.
+        self.assertIn("# report: restart-all-but-primary: committed rows lost: 12", out)
+
+    def test_restart_all_judges_what_it_must(self):
+        cases = [
+            # The former primary promoted again: it has every row.
+            ({"lost": 3, "lost_ids": [1, 2, 3]}, "FAIL - restart-all: committed rows lost: 3 (ids [1, 2, 3])"),
+            ({"recovered": False, "stable_s": None}, "FAIL - restart-all: writes not stable again within 120 s"),
+            ({"promoted": None}, "FAIL - restart-all: no Promoted instance at the end"),
+        ]
+        for fields, want in cases:
+            with self.subTest(want=want):
+                doc = copy.deepcopy(RESTART)
+                doc["results"][0].update(fields)
+                rc, ok, fail, out = self.judge(doc, "--faults", "restart-all")
+                self.assertEqual((rc, fail), (1, [want]), out)
+        # Another node promoted (async): the rows only the former primary had are reported.
+        doc = copy.deepcopy(RESTART)
+        doc["results"][0].update(promoted="node3", lost=3)
+        rc, ok, fail, out = self.judge(doc, "--faults", "restart-all")
+        self.assertEqual((rc, fail), (0, []), out)
+        # In sync mode no row may be lost, whoever is promoted.
+        doc["results"][0].update(params=SYNC_PARAMS, sync_before=SYNC_BEFORE)
+        rc, ok, fail, out = self.judge(doc, "--faults", "restart-all")
+        self.assertEqual(fail, ["FAIL - sync restart-all: committed rows lost: 3 (ids [])"], out)
+
+    def test_a_run_whose_agent_changed_fails(self):
+        doc = copy.deepcopy(DOUBLE)
+        doc["results"][0]["agent_replaced"] = True
+        rc, ok, fail, out = self.judge(doc)
+        self.assertEqual((rc, len(fail)), (1, 1), out)
+        self.assertIn("the agent's binary changed during the run", fail[0])
+
+    def test_double_needs_five_nodes(self):
+        p = subprocess.run([sys.executable, SCENARIO, "--faults", "poweroff,double", "--nodes", "3"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("double needs --nodes 5 or more (it has 3)", p.stderr)
+        p = subprocess.run([sys.executable, SCENARIO, "--faults", "restart-all-but-primary", "--nodes", "2"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("restart-all-but-primary needs --nodes 3 or more", p.stderr)
 
     def test_field(self):
         with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
