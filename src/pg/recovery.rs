@@ -20,6 +20,27 @@ use crate::userfs;
 /// while there is no primary, costs a fork and a connect.
 const RETRY_INTERVAL: &str = "wal_retrieve_retry_interval=1s";
 
+/// What bounds a WAL receiver's wait on a primary that is gone, unless the
+/// operator's `primary_conninfo` sets it: in the lab, after the primary's
+/// node lost power, the standbys' receivers sat up to 35 s in a connect to
+/// the VIP (the kernel's SYN retries) before one reached its new holder.
+/// `connect_timeout=2` (libpq's minimum) ends such a connect; with
+/// `tcp_user_timeout` an established stream whose peer died fails once
+/// data stays unacknowledged for 5 s instead of waiting for
+/// `wal_receiver_timeout`. A conninfo that does not parse (refused earlier
+/// by `Config::parse`) gets both: libpq keeps the last value of a keyword.
+const DEAD_PEER_BOUNDS: [(&str, &str); 2] = [("connect_timeout", "2"), ("tcp_user_timeout", "5000")];
+
+/// ` keyword=value` for each of [`DEAD_PEER_BOUNDS`] the conninfo lacks.
+fn dead_peer_bounds(primary_conninfo: &str) -> String {
+    let parsed = conninfo::parse(primary_conninfo).ok();
+    DEAD_PEER_BOUNDS
+        .iter()
+        .filter(|(keyword, _)| !parsed.as_ref().is_some_and(|c| c.has(keyword)))
+        .map(|(keyword, value)| format!(" {keyword}={value}"))
+        .collect()
+}
+
 /// The server arguments that make a standby follow the primary, through
 /// slot `slot` when given. The operator's `start_opts` may set
 /// `wal_retrieve_retry_interval` themselves; otherwise it is [`RETRY_INTERVAL`].
@@ -32,8 +53,9 @@ pub fn standby_args(
     let mut args = vec![
         "-c".into(),
         format!(
-            "primary_conninfo={} application_name={}",
+            "primary_conninfo={}{} application_name={}",
             primary_conninfo.trim(),
+            dead_peer_bounds(primary_conninfo),
             conninfo::quote_value(node_name)
         ),
         "-c".into(),
@@ -74,7 +96,8 @@ mod tests {
             standby_args("host=10.0.0.9 user=replicator", "node-1", None, &[]),
             vec![
                 "-c",
-                "primary_conninfo=host=10.0.0.9 user=replicator application_name=node-1",
+                "primary_conninfo=host=10.0.0.9 user=replicator connect_timeout=2 tcp_user_timeout=5000 \
+                 application_name=node-1",
                 "-c",
                 "recovery_target_timeline=latest",
                 "-c",
@@ -90,6 +113,12 @@ mod tests {
         assert_eq!(
             standby_args("host=x", "n", Some("pgha_n"), &[])[5],
             "primary_slot_name=pgha_n"
+        );
+        // The operator's own bounds win.
+        assert!(
+            standby_args("host=x connect_timeout=10", "n", None, &[])[1].starts_with(
+                "primary_conninfo=host=x connect_timeout=10 tcp_user_timeout=5000 application_name"
+            )
         );
         // The operator's own retry interval wins.
         let own = ["-c".to_string(), "wal_retrieve_retry_interval=200ms".to_string()];
