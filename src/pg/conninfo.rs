@@ -145,6 +145,18 @@ pub fn parse(s: &str) -> Result<Conninfo, ConninfoError> {
     Ok(Conninfo { pairs })
 }
 
+/// ` keyword=value` for each of `defaults` that `conninfo` does not set, to
+/// append to it. A string that does not parse (refused earlier by
+/// `Config::parse`) gets them all: libpq keeps the last value of a keyword.
+pub fn missing_defaults(conninfo: &str, defaults: &[(&str, &str)]) -> String {
+    let parsed = parse(conninfo).ok();
+    defaults
+        .iter()
+        .filter(|(keyword, _)| !parsed.as_ref().is_some_and(|c| c.has(keyword)))
+        .map(|(keyword, value)| format!(" {keyword}={value}"))
+        .collect()
+}
+
 /// A value as a conninfo token: as is when it needs no quoting, else
 /// single-quoted with `\` and `'` escaped.
 pub fn quote_value(v: &str) -> String {

@@ -27,19 +27,8 @@ const RETRY_INTERVAL: &str = "wal_retrieve_retry_interval=1s";
 /// `connect_timeout=2` (libpq's minimum) ends such a connect; with
 /// `tcp_user_timeout` an established stream whose peer died fails once
 /// data stays unacknowledged for 5 s instead of waiting for
-/// `wal_receiver_timeout`. A conninfo that does not parse (refused earlier
-/// by `Config::parse`) gets both: libpq keeps the last value of a keyword.
+/// `wal_receiver_timeout`.
 const DEAD_PEER_BOUNDS: [(&str, &str); 2] = [("connect_timeout", "2"), ("tcp_user_timeout", "5000")];
-
-/// ` keyword=value` for each of [`DEAD_PEER_BOUNDS`] the conninfo lacks.
-fn dead_peer_bounds(primary_conninfo: &str) -> String {
-    let parsed = conninfo::parse(primary_conninfo).ok();
-    DEAD_PEER_BOUNDS
-        .iter()
-        .filter(|(keyword, _)| !parsed.as_ref().is_some_and(|c| c.has(keyword)))
-        .map(|(keyword, value)| format!(" {keyword}={value}"))
-        .collect()
-}
 
 /// The server arguments that make a standby follow the primary, through
 /// slot `slot` when given. The operator's `start_opts` may set
@@ -55,7 +44,7 @@ pub fn standby_args(
         format!(
             "primary_conninfo={}{} application_name={}",
             primary_conninfo.trim(),
-            dead_peer_bounds(primary_conninfo),
+            conninfo::missing_defaults(primary_conninfo, &DEAD_PEER_BOUNDS),
             conninfo::quote_value(node_name)
         ),
         "-c".into(),

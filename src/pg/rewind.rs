@@ -29,11 +29,8 @@ pub enum Divergence {
 /// nowhere (no primary yet) must not hang the start, so a connect timeout is
 /// added unless the operator gave one.
 ///
-/// `primary_conninfo` was parsed by `Config::parse`; if it somehow does not
-/// parse here, the timeout is added (libpq keeps the last value given).
 pub fn rewind_source(primary_conninfo: &str) -> String {
-    let has_timeout = conninfo::parse(primary_conninfo).is_ok_and(|c| c.has("connect_timeout"));
-    let timeout = if has_timeout { "" } else { " connect_timeout=5" };
+    let timeout = conninfo::missing_defaults(primary_conninfo, &[("connect_timeout", "5")]);
     format!("{} dbname=postgres{timeout}", primary_conninfo.trim())
 }
 
