@@ -264,8 +264,8 @@ pub const PARAMS: &[ParamSpec] = &[
         shortdesc: "Seconds sync mode waits for a standby before it degrades to asynchronous",
         longdesc: "With replication_mode=sync, when no standby streams (right after a promotion, or when the last \
                    synchronous standby went away), commits wait for the standbys the primary expects for up to \
-                   sync_grace seconds (0-86400) before the primary acknowledges them alone; meanwhile and after, \
-                   its monitor is DEGRADED_PROMOTED. Longer: a second failure soon after the first loses no \
+                   sync_grace seconds (0-86400) before the primary acknowledges them alone; its monitor is \
+                   DEGRADED_PROMOTED once the wait has lasted 10 s, and while commits are acknowledged alone. Longer: a second failure soon after the first loses no \
                    acknowledged commit, but writes stall that long when no standby can follow. strict-sync never \
                    degrades.",
     },
