@@ -387,7 +387,7 @@ mod tests {
         assert_eq!(c.system_user, "postgres");
         assert_eq!(c.pgport, 5432);
         assert_eq!(c.pghost, PgHost::Socket("/var/run/postgresql".into()));
-        assert_eq!(c.probe_timeout, Duration::from_secs(5));
+        assert_eq!(c.probe_timeout, Duration::from_secs(3));
         assert_eq!(c.logfile, PathBuf::from("/var/log/pgha/pgsqld.log"));
         assert!(c.start_opts.is_empty());
     }

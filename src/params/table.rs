@@ -131,7 +131,7 @@ pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "probe_timeout",
         kind: Kind::Integer,
-        default: Some("5"),
+        default: Some("3"),
         required: false,
         range: Some((1, 3600)),
         reloadable: true,
@@ -139,7 +139,9 @@ pub const PARAMS: &[ParamSpec] = &[
         shortdesc: "Seconds the health probe may take",
         longdesc: "Upper bound, in seconds (1-3600), of one health probe: connect and the query \
                    select relname from pg_class where relname = 'pg_class'. A server that does not answer in time \
-                   (frozen or overloaded) is reported as failed. Never longer than what is left of the action's timeout.",
+                   (frozen or overloaded) is reported as failed. Never longer than what is left of the action's timeout. \
+                   With the default monitor interval (3 s on the primary), a frozen primary is reported within \
+                   6 s; raise it on a host where connecting can take seconds under load.",
     },
     ParamSpec {
         name: "start_opts",
