@@ -157,10 +157,11 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
             }
             Some(Replication::Standby(status)) => {
                 let mut memory = RunState::load(ctx.resource());
+                // Before publish::standby, which bootstraps on it: the first
+                // monitor after a start already counts as not streaming.
+                memory.set_flag(&Key::ReceiverDown, !status.is_streaming());
                 publish::standby(ctx, &mut memory, &status);
                 slots::maintain_standby(ctx, &mut memory, inst, config, &status.slots);
-                // Also what the bootstrap score waits on (publish::standby).
-                memory.set_flag(&Key::ReceiverDown, !status.is_streaming());
                 let not_streaming_for = memory.flag_age(&Key::ReceiverDown);
                 memory.save();
                 Found::Standby {

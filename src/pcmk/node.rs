@@ -60,6 +60,24 @@ pub fn cluster_nodes(deadline: Deadline) -> Option<Vec<String>> {
     (!nodes.is_empty()).then_some(nodes)
 }
 
+/// The nodes of this node's partition, as corosync sees them now
+/// (`crm_node -p`: names separated by spaces), or None when the cluster
+/// cannot be asked. Unlike [`cluster_nodes`], nodes that are down are not in it.
+pub fn partition(deadline: Deadline) -> Option<Vec<String>> {
+    let out = exec::run(
+        "crm_node",
+        &["-p"],
+        None,
+        deadline.within(std::time::Duration::from_secs(5)),
+    )
+    .ok()?;
+    if !out.success() {
+        return None;
+    }
+    let nodes: Vec<String> = out.stdout.split_whitespace().map(str::to_string).collect();
+    (!nodes.is_empty()).then_some(nodes)
+}
+
 /// `crm_node -l` lines, `<id> <name> <state>`: the names.
 fn parse_crm_node_list(text: &str) -> Vec<String> {
     text.lines()
