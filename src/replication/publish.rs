@@ -23,6 +23,7 @@
 //! Only cluster members are standbys ([`cluster_replicas`]).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::context::Context;
 use crate::pcmk::attrs;
@@ -186,21 +187,39 @@ fn bootstrap_score(ctx: &Context, state: &mut RunState, mine: Position) {
     };
     let me = ctx.node_name();
     // Only asked when no node is promotable: the usual answer costs one call.
-    let (positions, partition) = if scores.values().any(|s| *s > 0) || scores.contains_key(&me) {
-        (BTreeMap::new(), None)
-    } else {
-        (standby_positions(ctx), node::partition(ctx.deadline))
+    let nobody_needs_it = scores.values().any(|s| *s > 0) || scores.contains_key(&me);
+    let former_primary = state.flag(&Key::BootstrapPreferred);
+    let mut attempt = 0;
+    let (decision, positions) = loop {
+        attempt += 1;
+        let (positions, partition) = if nobody_needs_it {
+            (BTreeMap::new(), None)
+        } else {
+            (standby_positions(ctx), node::partition(ctx.deadline))
+        };
+        let view = scores::BootstrapView {
+            me: &me,
+            former_primary,
+            mine,
+            scores: &scores,
+            positions: &positions,
+            partition: partition.as_deref(),
+            waited_s: not_streaming_s.unwrap_or(0),
+        };
+        let decision = scores::bootstrap(&view);
+        // After a full restart the nodes' first monitors run side by side,
+        // and each may look before the others have published: look once
+        // more a second later rather than a whole monitor interval later.
+        if matches!(decision, Bootstrap::Waiting(_))
+            && attempt == 1
+            && ctx.deadline.remaining() > BOOTSTRAP_RETRY * 3
+            && ctx.deadline.sleep(BOOTSTRAP_RETRY)
+        {
+            continue;
+        }
+        break (decision, positions);
     };
-    let view = scores::BootstrapView {
-        me: &me,
-        former_primary: state.flag(&Key::BootstrapPreferred),
-        mine,
-        scores: &scores,
-        positions: &positions,
-        partition: partition.as_deref(),
-        waited_s: not_streaming_s.unwrap_or(0),
-    };
-    match scores::bootstrap(&view) {
+    match decision {
         Bootstrap::NotNeeded => state.set(&Key::BootstrapChecked, "1"),
         Bootstrap::Behind(node) => {
             log_info!("no node is promotable: {node} is as advanced or more ({mine} here), it goes first")
@@ -217,6 +236,10 @@ fn bootstrap_score(ctx: &Context, state: &mut RunState, mine: Position) {
         }
     }
 }
+
+/// How long a standby waiting for the others' positions waits before it
+/// looks again within the same monitor.
+const BOOTSTRAP_RETRY: Duration = Duration::from_secs(1);
 
 /// The positions the other running standbys published (role standby,
 /// timeline and LSN attributes); a node missing one of them is left out.
