@@ -225,13 +225,13 @@ fn standby(
     match cannot_follow {
         Some(why) if rebuild => {
             return Err(OcfError::generic(format!(
-                "cannot follow: {why}; the next start rebuilds it"
+                "cannot follow: {why}; rebuilt at next start"
             )));
         }
         Some(why) => {
             return Err(OcfError::new(
                 OcfCode::Degraded,
-                format!("cannot follow: {why}; rebuild=true rebuilds it"),
+                format!("cannot follow: {why}; needs a rebuild (rebuild=true)"),
             ));
         }
         None => {}
@@ -424,13 +424,13 @@ mod tests {
                 refused(true, false),
                 ErrGeneric,
                 "cannot follow: requested WAL segment 000000010000000000000003 has already been removed; \
-                 the next start rebuilds it",
+                 rebuilt at next start",
             ),
             (
                 refused(false, false),
                 Degraded,
                 "cannot follow: requested WAL segment 000000010000000000000003 has already been removed; \
-                 rebuild=true rebuilds it",
+                 set rebuild=true to rebuild it",
             ),
             // Streaming wins over an old line of the log.
             (refused(true, true), Success, ""),

@@ -155,7 +155,15 @@ pub fn copy(ctx: &Context, config: &Config, old_data: bool, why: &str) -> OcfRes
 /// The data directory as the system user sees it.
 fn facts(user: &SystemUser, deadline: Deadline, datadir: &Path) -> OcfResult<DirFacts> {
     userfs::look_at_dir(user, deadline, datadir)?.map_err(|e| {
-        OcfError::args(format!("cannot look at datadir {}: {e}", datadir.display())).with_source(e)
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            OcfError::perm(format!(
+                "datadir {} is not open to system_user: no base backup into it",
+                datadir.display()
+            ))
+        } else {
+            OcfError::args(format!("cannot look at datadir {}: {e}", datadir.display()))
+        }
+        .with_source(e)
     })
 }
 
