@@ -430,7 +430,7 @@ mod tests {
                 refused(false, false),
                 Degraded,
                 "cannot follow: requested WAL segment 000000010000000000000003 has already been removed; \
-                 set rebuild=true to rebuild it",
+                 needs a rebuild (rebuild=true)",
             ),
             // Streaming wins over an old line of the log.
             (refused(true, true), Success, ""),
