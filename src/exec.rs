@@ -18,7 +18,7 @@ use std::ffi::{CString, OsStr};
 use std::io::{self, Read};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -197,22 +197,7 @@ pub fn run_without_env<S: AsRef<OsStr>>(
     let program_name = program.as_ref().to_string_lossy().into_owned();
     let mut cmd = command(&program_name, program.as_ref(), args, user, deadline, unset)?;
     let started = std::time::Instant::now();
-    let mut child = cmd.spawn().map_err(|error| ExecError::Spawn {
-        program: program_name.clone(),
-        error,
-    })?;
-    let (stdout, stderr) = match (drain(child.stdout.take()), drain(child.stderr.take())) {
-        (Ok(out), Ok(err)) => (out, err),
-        (Err(error), _) | (_, Err(error)) => {
-            // No thread to drain a pipe (pids limit): the child could block
-            // on a full pipe, so it is not left running.
-            terminate(&mut child);
-            return Err(ExecError::Spawn {
-                program: program_name,
-                error,
-            });
-        }
-    };
+    let (mut child, stdout, stderr) = spawn_drained(&mut cmd, &program_name, drain)?;
     let status = wait_bounded(&mut child, program_name, started, deadline)?;
     // The child is gone; a grandchild that kept the pipes open must not hold
     // us past the deadline, so collection is bounded too.
@@ -225,6 +210,31 @@ pub fn run_without_env<S: AsRef<OsStr>>(
         stdout: collect(stdout),
         stderr: collect(stderr),
     })
+}
+
+/// Spawns `cmd` and drains its stdout whole and its stderr with
+/// `stderr_drain`, each on a thread.
+fn spawn_drained(
+    cmd: &mut Command,
+    program_name: &str,
+    stderr_drain: fn(Option<ChildStderr>) -> io::Result<mpsc::Receiver<String>>,
+) -> Result<(Child, mpsc::Receiver<String>, mpsc::Receiver<String>), ExecError> {
+    let mut child = cmd.spawn().map_err(|error| ExecError::Spawn {
+        program: program_name.to_string(),
+        error,
+    })?;
+    match (drain(child.stdout.take()), stderr_drain(child.stderr.take())) {
+        (Ok(out), Ok(err)) => Ok((child, out, err)),
+        (Err(error), _) | (_, Err(error)) => {
+            // No thread to drain a pipe (pids limit): the child could block
+            // on a full pipe, so it is not left running.
+            terminate(&mut child);
+            Err(ExecError::Spawn {
+                program: program_name.to_string(),
+                error,
+            })
+        }
+    }
 }
 
 /// Waits for `child` until `deadline`; past it, or when waiting fails, the
@@ -319,22 +329,7 @@ pub fn run_watched<S: AsRef<OsStr>>(
     let program_name = program.as_ref().to_string_lossy().into_owned();
     let mut cmd = command(&program_name, program.as_ref(), args, user, deadline, &[])?;
     let started = std::time::Instant::now();
-    let mut child = cmd.spawn().map_err(|error| ExecError::Spawn {
-        program: program_name.clone(),
-        error,
-    })?;
-    let stdout = drain(child.stdout.take());
-    let lines = drain_lines(child.stderr.take());
-    let (stdout, lines) = match (stdout, lines) {
-        (Ok(out), Ok(lines)) => (out, lines),
-        (Err(error), _) | (_, Err(error)) => {
-            terminate(&mut child);
-            return Err(ExecError::Spawn {
-                program: program_name,
-                error,
-            });
-        }
-    };
+    let (mut child, stdout, lines) = spawn_drained(&mut cmd, &program_name, drain_lines)?;
     let mut stderr = String::new();
     loop {
         match lines.recv_timeout(deadline.remaining()) {

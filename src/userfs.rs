@@ -223,16 +223,7 @@ pub fn read_small(
 ) -> OcfResult<io::Result<Vec<u8>>> {
     let p = path.to_path_buf();
     as_user(user, deadline, path, move || {
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-            .open(&p)
-            .map_err(|e| symlink_is_named(&p, e))?;
-        let meta = file.metadata()?;
-        let kind = FileKind::of(meta.file_type());
-        if kind != FileKind::Regular {
-            return Err(not_regular(&p, kind));
-        }
+        let (file, _) = open_regular(&p)?;
         let mut buf = Vec::new();
         file.take(cap + 1).read_to_end(&mut buf)?;
         if buf.len() as u64 > cap {
@@ -243,6 +234,23 @@ pub fn read_small(
         }
         Ok(buf)
     })
+}
+
+/// Opens `path` for reading, never following a symlink nor blocking on a
+/// FIFO or device, and only if it is a regular file (checked on the
+/// descriptor); the calling thread's identity decides the access.
+fn open_regular(path: &Path) -> io::Result<(File, fs::Metadata)> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| symlink_is_named(path, e))?;
+    let meta = file.metadata()?;
+    let kind = FileKind::of(meta.file_type());
+    if kind != FileKind::Regular {
+        return Err(not_regular(path, kind));
+    }
+    Ok((file, meta))
 }
 
 /// `O_NOFOLLOW` on a symlink fails with ELOOP, "Too many levels of symbolic
@@ -501,16 +509,7 @@ pub fn read_tail(
     use std::io::{Seek, SeekFrom};
     let p = path.to_path_buf();
     as_user(user, deadline, path, move || {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-            .open(&p)
-            .map_err(|e| symlink_is_named(&p, e))?;
-        let meta = file.metadata()?;
-        let kind = FileKind::of(meta.file_type());
-        if kind != FileKind::Regular {
-            return Err(not_regular(&p, kind));
-        }
+        let (mut file, meta) = open_regular(&p)?;
         file.seek(SeekFrom::Start(meta.len().saturating_sub(max)))?;
         let mut buf = Vec::new();
         file.take(max).read_to_end(&mut buf)?;
