@@ -25,7 +25,8 @@
 //!     diverged, or pg_rewind cannot tell -> pg_rewind when rewind=true,
 //!     else a rebuild when rebuild=true, else refuse with a reason (never
 //!     follow a timeline it forked from); pg_rewind failed (the WAL since
-//!     the fork is gone) -> a rebuild when rebuild=true, else its reason;
+//!     the fork is gone), or its crash recovery failed (its WAL is gone) ->
+//!     a rebuild when rebuild=true, else their reason;
 //!     no primary reachable -> start and wait for one;
 //!   - a standby that the monitor found unable to follow the primary (the
 //!     agent's memory says why) is rebuilt when rebuild=true;
@@ -173,13 +174,14 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<Re
         }
         BeforeCompare::Compare { crash_recover } => {
             if crash_recover {
-                server::crash_recover(inst, ctx.deadline.fraction(0.5))?;
-                let control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?;
-                if control.state != ClusterState::ShutDown {
-                    return Err(OcfError::generic(format!(
-                        "crash recovery left pg_control '{:?}', not shut down: check the server log",
-                        control.state
-                    )));
+                let share = if config.rebuild { 0.3 } else { 0.5 };
+                if let Err(e) = recover_in_place(ctx, inst, share) {
+                    // Its own WAL is gone or broken: it can neither be compared
+                    // nor rewound, only copied again.
+                    return match rejoin::after_repair(e, config.rebuild) {
+                        AfterRewind::Rebuild(why) => Ok(Rejoin::Rebuild(why)),
+                        AfterRewind::Fail(e) => Err(e),
+                    };
                 }
             }
             true
@@ -217,7 +219,7 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<Re
                         former_primary: false,
                     })
                 }
-                Err(e) => match rejoin::after_rewind(e, config.rebuild) {
+                Err(e) => match rejoin::after_repair(e, config.rebuild) {
                     AfterRewind::Rebuild(why) => Ok(Rejoin::Rebuild(why)),
                     AfterRewind::Fail(e) => Err(e),
                 },
@@ -225,6 +227,20 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<Re
         }
         AfterCompare::Refuse(e) => Err(e),
     }
+}
+
+/// Replays a crashed former primary's WAL in single-user mode within
+/// `share` of the time left, and checks that it left it shut down.
+fn recover_in_place(ctx: &Context, inst: &Instance, share: f64) -> OcfResult<()> {
+    server::crash_recover(inst, ctx.deadline.fraction(share))?;
+    let control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?;
+    if control.state != ClusterState::ShutDown {
+        return Err(OcfError::generic(format!(
+            "crash recovery left pg_control '{:?}', not shut down: check the server log",
+            control.state
+        )));
+    }
+    Ok(())
 }
 
 /// Whether another node runs a primary, asked only when the answer matters

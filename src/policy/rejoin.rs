@@ -7,8 +7,9 @@
 //! - [`before_compare`], from what is on disk and what the attributes say;
 //! - [`after_compare`], from pg_rewind's verdict and the `rewind` and
 //!   `rebuild` parameters;
-//! - [`after_rewind`], when pg_rewind itself failed (the WAL since the fork
-//!   point is gone): a rebuild when allowed (issue 14).
+//! - [`after_repair`], when pg_rewind itself failed (the WAL since the fork
+//!   point is gone), or the crash recovery before it did: a rebuild when
+//!   allowed (issue 14).
 
 use crate::ocf::code::OcfError;
 use crate::pg::controldata::ClusterState;
@@ -94,7 +95,7 @@ pub fn after_compare(divergence: &Divergence, rewind: bool, rebuild: bool) -> Af
     }
 }
 
-/// What start does when pg_rewind failed.
+/// What start does when pg_rewind or the crash recovery before it failed.
 #[derive(Debug)]
 pub enum AfterRewind {
     /// Rebuild instead (rebuild=true), for why.
@@ -103,11 +104,13 @@ pub enum AfterRewind {
     Fail(OcfError),
 }
 
-/// pg_rewind failed with `error` (typically: the WAL since the fork point
-/// is gone from the former primary); `rebuild`: the parameter.
-pub fn after_rewind(error: OcfError, rebuild: bool) -> AfterRewind {
+/// Repairing the former primary in place failed with `error` (pg_rewind,
+/// typically because the WAL since the fork point is gone; or the crash
+/// recovery it needs first, because its own WAL is gone); `rebuild`: the
+/// parameter.
+pub fn after_repair(error: OcfError, rebuild: bool) -> AfterRewind {
     if rebuild {
-        AfterRewind::Rebuild(format!("cannot be rewound ({})", error.reason))
+        AfterRewind::Rebuild(format!("cannot be repaired ({})", error.reason))
     } else {
         AfterRewind::Fail(error)
     }
@@ -189,15 +192,15 @@ mod tests {
     #[test]
     fn a_failed_rewind_is_rebuilt_only_when_allowed() {
         let failed = || OcfError::generic("pg_rewind failed: could not find previous WAL record");
-        match after_rewind(failed(), true) {
+        match after_repair(failed(), true) {
             AfterRewind::Rebuild(why) => assert_eq!(
                 why,
-                "cannot be rewound (pg_rewind failed: could not find previous WAL record)"
+                "cannot be repaired (pg_rewind failed: could not find previous WAL record)"
             ),
             other => panic!("{other:?}"),
         }
         assert!(
-            matches!(after_rewind(failed(), false), AfterRewind::Fail(e) if e.reason.starts_with("pg_rewind failed"))
+            matches!(after_repair(failed(), false), AfterRewind::Fail(e) if e.reason.starts_with("pg_rewind failed"))
         );
     }
 }
