@@ -67,8 +67,14 @@ fn a_missing_data_directory_becomes_a_streaming_standby() {
     let (a, a_agent) = primary("boot");
     a.psql("create table t(i int); insert into t values (1)");
     let (b, b_agent) = new_node("boot", &a, &rsc_of(&a_agent));
-    // What Pacemaker's probe sees on a new node: nothing there, not running.
+    // What Pacemaker's probe sees on a new node: nothing there, not running;
+    // and the host checks pass: start copies the primary there.
     b_agent.run("monitor").expect(rc::NOT_RUNNING);
+    b_agent
+        .clone()
+        .env("OCF_CHECK_LEVEL", "10")
+        .run("validate-all")
+        .expect(rc::SUCCESS);
     let start = b_agent.run("start");
     start.expect(rc::SUCCESS);
     assert!(start.stderr.contains("copying the primary"), "{start}");
@@ -121,6 +127,11 @@ fn a_directory_that_is_not_empty_or_not_the_users_is_never_copied_into() {
     fs::write(b.datadir.join("notes.txt"), "mine").unwrap();
     b_agent
         .run("start")
+        .expect_reason(rc::ERR_ARGS, "is not empty (notes.txt)");
+    b_agent
+        .clone()
+        .env("OCF_CHECK_LEVEL", "10")
+        .run("validate-all")
         .expect_reason(rc::ERR_ARGS, "is not empty (notes.txt)");
     assert_eq!(fs::read_to_string(b.datadir.join("notes.txt")).unwrap(), "mine");
     // Empty, but root's: one postgres may read, one it may not even open.
