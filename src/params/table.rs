@@ -199,6 +199,53 @@ pub const PARAMS: &[ParamSpec] = &[
                    standby. When false, such a node refuses to start and says it needs pg_rewind or a rebuild.",
     },
     ParamSpec {
+        name: "bootstrap",
+        kind: Kind::String,
+        default: Some("none"),
+        required: false,
+        range: None,
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "none, or basebackup: build a missing or empty data directory (promotable clone)",
+        longdesc: "basebackup: when a clone instance starts on a node whose data directory is missing or empty, \
+                   the agent copies the current primary with pg_basebackup (as system_user, over primary_conninfo, \
+                   -X stream, through the node's slot when replication_slots is on) and starts the copy as a standby. \
+                   The copy is taken only from the node whose monitor reports the primary, and is discarded unless \
+                   its backup_label says it came from a primary. Refused when the directory is not empty, not owned \
+                   by system_user, is itself a mount point, or is not on data_mount. It runs inside start: size \
+                   op start timeout= for the copy (see the README). none (the default): a missing data directory \
+                   fails the start, so that a disk that failed to mount is never filled over.",
+    },
+    ParamSpec {
+        name: "rebuild",
+        kind: Kind::Boolean,
+        default: Some("false"),
+        required: false,
+        range: None,
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "Rebuild a node that cannot follow the primary (promotable clone)",
+        longdesc: "When a former primary diverged and pg_rewind cannot repair it (or rewind is false), or when the \
+                   monitor found that a standby cannot follow the primary (the WAL it needs was removed, its \
+                   timeline forked), start moves the old data directory aside (renamed <datadir>.pgha-old-<time> \
+                   in the same directory, never deleted; the log says where) and builds a new copy as bootstrap=basebackup \
+                   does. The copy must fit next to the old data, which is checked before it is written.",
+    },
+    ParamSpec {
+        name: "data_mount",
+        kind: Kind::String,
+        default: Some(""),
+        required: false,
+        range: None,
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "Mount point the data directory must be on before a copy is made",
+        longdesc: "Absolute path of the mount point that holds the data directory, e.g. /var/lib/postgresql. \
+                   When set, bootstrap and rebuild copy nothing unless a file system is mounted there and the data \
+                   directory is on it: a disk that failed to appear leaves the start failed instead of filling the \
+                   root file system. Empty: not checked.",
+    },
+    ParamSpec {
         name: "maxlag",
         kind: Kind::Integer,
         default: Some("0"),

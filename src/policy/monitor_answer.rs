@@ -39,10 +39,14 @@ pub enum Found {
         sync_risk: Option<String>,
     },
     /// A clone's standby; `not_streaming_for`: the age of the memory's
-    /// `receiver.down` flag (None while it streams).
+    /// `receiver.down` flag (None while it streams); `cannot_follow`: why
+    /// its log says it can never follow the primary as it is
+    /// ([`crate::pg::follow`]); `rebuild`: the parameter.
     Standby {
         status: StandbyStatus,
         not_streaming_for: Option<u64>,
+        cannot_follow: Option<String>,
+        rebuild: bool,
     },
     /// pg_control: shut down.
     Stopped,
@@ -82,7 +86,9 @@ pub fn answer(found: Found) -> OcfResult {
         Found::Standby {
             status,
             not_streaming_for,
-        } => standby(&status, not_streaming_for),
+            cannot_follow,
+            rebuild,
+        } => standby(&status, not_streaming_for, cannot_follow, rebuild),
         Found::Stopped => Ok(OcfCode::NotRunning),
         Found::Unresponsive { pid, frozen, error } => Err(unresponsive(pid, frozen, error)),
         // Stopped on Pacemaker's order, or found by a probe with no process
@@ -203,10 +209,32 @@ fn split_brain(other: Option<String>) -> OcfResult {
 }
 
 /// A standby that has not streamed for a while is degraded: shown with the
-/// reason (crm_mon, exit reason), never recovered by Pacemaker.
-fn standby(status: &StandbyStatus, not_streaming_for: Option<u64>) -> OcfResult {
+/// reason (crm_mon, exit reason), never recovered by Pacemaker. One that
+/// can never follow as it is fails at once when it may be rebuilt: the
+/// restart Pacemaker then makes is the start that rebuilds it (issue 14);
+/// otherwise it is degraded with the cause, with no wait (it will not heal).
+fn standby(
+    status: &StandbyStatus,
+    not_streaming_for: Option<u64>,
+    cannot_follow: Option<String>,
+    rebuild: bool,
+) -> OcfResult {
     if status.is_streaming() {
         return Ok(OcfCode::Success);
+    }
+    match cannot_follow {
+        Some(why) if rebuild => {
+            return Err(OcfError::generic(format!(
+                "cannot follow: {why}; rebuilt at next start"
+            )));
+        }
+        Some(why) => {
+            return Err(OcfError::new(
+                OcfCode::Degraded,
+                format!("cannot follow: {why}; needs a rebuild (rebuild=true)"),
+            ));
+        }
+        None => {}
     }
     if not_streaming_for.is_some_and(|a| a < NOT_STREAMING_GRACE_S) {
         return Ok(OcfCode::Success);
@@ -306,6 +334,15 @@ mod tests {
         let standby = |receiver, receive, replay, for_s| Found::Standby {
             status: standby_status(receiver, receive, replay),
             not_streaming_for: for_s,
+            cannot_follow: None,
+            rebuild: false,
+        };
+        let removed = "requested WAL segment 000000010000000000000003 has already been removed";
+        let refused = |rebuild, streaming: bool| Found::Standby {
+            status: standby_status(Some(if streaming { "streaming" } else { "waiting" }), None, None),
+            not_streaming_for: Some(0),
+            cannot_follow: Some(removed.to_string()),
+            rebuild,
         };
         let waiting = |for_s| standby(Some("waiting"), Some(0x100), Some(0x100), Some(for_s));
         // (found, code, reason)
@@ -382,6 +419,21 @@ mod tests {
                 Degraded,
                 "standby not replicating: WAL receiver waiting at 0/100 (timeline 2); check primary_conninfo and the server log",
             ),
+            // It can never follow as it is: no grace; rebuilt when allowed.
+            (
+                refused(true, false),
+                ErrGeneric,
+                "cannot follow: requested WAL segment 000000010000000000000003 has already been removed; \
+                 rebuilt at next start",
+            ),
+            (
+                refused(false, false),
+                Degraded,
+                "cannot follow: requested WAL segment 000000010000000000000003 has already been removed; \
+                 needs a rebuild (rebuild=true)",
+            ),
+            // Streaming wins over an old line of the log.
+            (refused(true, true), Success, ""),
             // After a full restart: no receiver, position is what it replayed.
             (
                 standby(None, None, Some(0x3000060), Some(120)),

@@ -11,12 +11,12 @@ use crate::util::*;
 
 /// A primary on "node-a" (started as a standby, then promoted, as in a
 /// cluster) and a standby made from it on "node-b".
-fn pair(name: &str) -> (PgCluster, Agent, PgCluster, Agent) {
+pub(crate) fn pair(name: &str) -> (PgCluster, Agent, PgCluster, Agent) {
     pair_with(name, &[])
 }
 
 /// The same, with extra parameters for both agents.
-fn pair_with(name: &str, extra: &[(&str, &str)]) -> (PgCluster, Agent, PgCluster, Agent) {
+pub(crate) fn pair_with(name: &str, extra: &[(&str, &str)]) -> (PgCluster, Agent, PgCluster, Agent) {
     let with = |mut agent: Agent| {
         for (k, v) in extra {
             agent = agent.param(k, v);
@@ -129,7 +129,7 @@ fn a_crashed_primary_is_failed_promoted_and_demote_recovers_it_in_place() {
 }
 
 /// A failover that leaves the old primary with WAL the new one never got.
-fn diverge(name: &str) -> (PgCluster, Agent, PgCluster, Agent) {
+pub(crate) fn diverge(name: &str) -> (PgCluster, Agent, PgCluster, Agent) {
     let (a, a_agent, b, b_agent) = pair(name);
     a.psql("create table t(i int); insert into t values (1)");
     wait_for_row(&b, "select count(*) from t", "1");
