@@ -18,7 +18,10 @@
 //!     recovered in single-user mode):
 //!     diverged, or pg_rewind cannot tell -> pg_rewind when rewind=true,
 //!     else refuse with a reason (never follow a timeline it forked from);
-//!     no primary reachable -> start and wait for one; then `standby.signal`
+//!     no primary reachable -> start and wait for one; a primary that
+//!     demote made a standby where it stood (remembered until the next
+//!     start) and that shut down cleanly since is compared the same way
+//!     (cut off, it was demoted alone: [`rejoin::needs_compare`]); then `standby.signal`
 //!     and the recovery settings on the command line, as a standby;
 //!   - poll the probe until it answers. If the server exits, the reason
 //!     quotes the cause from its output; at the deadline, ERR_GENERIC with
@@ -48,6 +51,7 @@ use crate::policy::lifecycle::{self, StartPlan};
 use crate::policy::rejoin::{self, AfterCompare, BeforeCompare};
 use crate::replication::publish;
 use crate::runstate::RunState;
+use crate::vocab::Key;
 
 /// Pause between two probes while the server starts.
 const POLL: Duration = Duration::from_millis(100);
@@ -83,10 +87,12 @@ pub fn run(ctx: &Context) -> OcfResult {
             // A killed postmaster's zombie or orphans would make the
             // single-user crash recovery of rejoin_check refuse to run.
             server::clear_leftovers(&inst, ctx.deadline)?;
-            let former_primary = rejoin_check(ctx, &inst, &config)?;
+            let former_primary = rejoin_check(ctx, &inst, &config, memory.flag(&Key::DemotedPrimary))?;
             // With no primary anywhere (first start, full restart), the former
             // primary is the natural first candidate: see publish::bootstrap.
             publish::remember_former_primary(&mut memory, former_primary);
+            // Compared (or nothing to compare with): the demote is history.
+            memory.set_flag(&Key::DemotedPrimary, false);
             memory.save();
             start_standby(ctx, &inst, &config, ctx.deadline)?;
         }
@@ -101,8 +107,9 @@ pub fn run(ctx: &Context) -> OcfResult {
 
 /// A former primary must not follow a timeline it diverged from
 /// ([`rejoin`]). True when this instance was a primary (and may follow, or
-/// lead, now).
-fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<bool> {
+/// lead, now). `demoted`: the memory of a demote since the last start
+/// ([`rejoin::needs_compare`]).
+fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) -> OcfResult<bool> {
     let backup_label = inst.datadir.join("backup_label").exists();
     let state = if backup_label {
         ClusterState::Unknown(String::new()) // not read: a base backup follows as it is
@@ -112,7 +119,8 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<bo
     let was_primary = match rejoin::before_compare(
         backup_label,
         &state,
-        lazy_other_primary(ctx, &state, backup_label),
+        demoted,
+        lazy_other_primary(ctx, &state, backup_label, demoted),
     ) {
         BeforeCompare::Follow { former_primary } => {
             if former_primary {
@@ -131,9 +139,14 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<bo
                     )));
                 }
             }
-            true
+            // A demoted primary shut down as a standby is compared, but it
+            // was no primary at its last start (no bootstrap preference).
+            rejoin::former_primary(backup_label, &state)
         }
     };
+    if demoted && !was_primary {
+        log_info!("demoted primary, shut down as a standby since: comparing its history with the primary's");
+    }
     let divergence = rewind::check_divergence(inst, &config.primary_conninfo, ctx.deadline)?;
     match rejoin::after_compare(&divergence, config.rewind) {
         AfterCompare::Follow => {
@@ -163,8 +176,13 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<bo
 
 /// Whether another node runs a primary, asked only when the answer matters
 /// (a former primary): the attributes are a cluster tool call.
-fn lazy_other_primary(ctx: &Context, state: &ClusterState, backup_label: bool) -> Option<bool> {
-    if rejoin::former_primary(backup_label, state) {
+fn lazy_other_primary(
+    ctx: &Context,
+    state: &ClusterState,
+    backup_label: bool,
+    demoted: bool,
+) -> Option<bool> {
+    if rejoin::needs_compare(backup_label, state, demoted) {
         other_primary(ctx)
     } else {
         None
