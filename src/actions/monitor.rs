@@ -29,7 +29,9 @@
 //!   - promotable clone, standby: SUCCESS when its WAL receiver streams,
 //!     DEGRADED (shown in crm_mon, no recovery) with the receiver's state
 //!     when it has not streamed for 30 s (lost its primary, or cannot follow
-//!     its timeline);
+//!     its timeline); ERR_GENERIC instead for a primary demoted where it
+//!     stood that never streamed since (its history may have diverged: the
+//!     restart's start compares it with the primary, and rewinds it);
 //! - `Unresponsive`: ERR_GENERIC, saying whether it timed out (frozen or
 //!   overloaded: the reason says if the postmaster is SIGSTOPped, and how
 //!   long the probe really waited) or what it answered; ERR_ARGS when the
@@ -162,10 +164,17 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
                 // Also what the bootstrap score waits on (publish::standby).
                 memory.set_flag(&Key::ReceiverDown, !status.is_streaming());
                 let not_streaming_for = memory.flag_age(&Key::ReceiverDown);
+                // A demoted primary that streams followed the new primary:
+                // its history is part of it (monitor_answer::standby).
+                if status.is_streaming() {
+                    memory.set_flag(&Key::DemotedPrimary, false);
+                }
+                let demoted = memory.flag(&Key::DemotedPrimary);
                 memory.save();
                 Found::Standby {
                     status,
                     not_streaming_for,
+                    demoted,
                 }
             }
             None => Found::Running,

@@ -43,6 +43,9 @@ pub enum Found {
     Standby {
         status: StandbyStatus,
         not_streaming_for: Option<u64>,
+        /// A primary demote made a standby where it stood, that has not
+        /// streamed since (the memory's `demoted.primary`).
+        demoted: bool,
     },
     /// pg_control: shut down.
     Stopped,
@@ -82,7 +85,8 @@ pub fn answer(found: Found) -> OcfResult {
         Found::Standby {
             status,
             not_streaming_for,
-        } => standby(&status, not_streaming_for),
+            demoted,
+        } => standby(&status, not_streaming_for, demoted),
         Found::Stopped => Ok(OcfCode::NotRunning),
         Found::Unresponsive { pid, frozen, error } => Err(unresponsive(pid, frozen, error)),
         // Stopped on Pacemaker's order, or found by a probe with no process
@@ -203,13 +207,28 @@ fn split_brain(other: Option<String>) -> OcfResult {
 }
 
 /// A standby that has not streamed for a while is degraded: shown with the
-/// reason (crm_mon, exit reason), never recovered by Pacemaker.
-fn standby(status: &StandbyStatus, not_streaming_for: Option<u64>) -> OcfResult {
+/// reason (crm_mon, exit reason), never recovered by Pacemaker. Except a
+/// primary demoted where it stood (`demoted`) that never streamed since: a
+/// primary cut off from the others is demoted alone and its shutdown
+/// checkpoint is WAL the new primary never had, so it cannot follow until
+/// pg_rewind (issue 15's Debian 13 lab: "new timeline forked off ... before
+/// current recovery point", forever). A failure makes Pacemaker stop and
+/// start it here, and that start compares it with the primary
+/// (rejoin::needs_compare); the start forgets the demote, so this happens
+/// once at most.
+fn standby(status: &StandbyStatus, not_streaming_for: Option<u64>, demoted: bool) -> OcfResult {
     if status.is_streaming() {
         return Ok(OcfCode::Success);
     }
     if not_streaming_for.is_some_and(|a| a < NOT_STREAMING_GRACE_S) {
         return Ok(OcfCode::Success);
+    }
+    if demoted {
+        return Err(OcfError::generic(format!(
+            "demoted primary cannot stream (WAL receiver {} at {}): restart to compare it with the primary",
+            status.receiver.as_deref().unwrap_or("not running"),
+            status.position(),
+        )));
     }
     Err(OcfError::new(
         OcfCode::Degraded,
@@ -306,6 +325,12 @@ mod tests {
         let standby = |receiver, receive, replay, for_s| Found::Standby {
             status: standby_status(receiver, receive, replay),
             not_streaming_for: for_s,
+            demoted: false,
+        };
+        let demoted = |receiver, for_s| Found::Standby {
+            status: standby_status(receiver, Some(0x100), Some(0x100)),
+            not_streaming_for: Some(for_s),
+            demoted: true,
         };
         let waiting = |for_s| standby(Some("waiting"), Some(0x100), Some(0x100), Some(for_s));
         // (found, code, reason)
@@ -381,6 +406,23 @@ mod tests {
                 waiting(NOT_STREAMING_GRACE_S),
                 Degraded,
                 "standby not replicating: WAL receiver waiting at 0/100 (timeline 2); check primary_conninfo and the server log",
+            ),
+            // A primary demoted where it stood that cannot stream: a
+            // failure, so that a restart compares (and rewinds) it.
+            (demoted(Some("waiting"), NOT_STREAMING_GRACE_S - 1), Success, ""),
+            (
+                demoted(Some("waiting"), NOT_STREAMING_GRACE_S),
+                ErrGeneric,
+                "demoted primary cannot stream (WAL receiver waiting at 0/100): restart to compare it with the primary",
+            ),
+            (
+                Found::Standby {
+                    status: standby_status(Some("streaming"), Some(0x100), Some(0x100)),
+                    not_streaming_for: None,
+                    demoted: true,
+                },
+                Success,
+                "",
             ),
             // After a full restart: no receiver, position is what it replayed.
             (
