@@ -157,8 +157,10 @@ pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>, warnings: &[String
     }
     // The slots are the primary's alone; a column would be "-" everywhere else.
     for (node, v) in nodes {
-        if v.role() == Some(NodeRole::Primary)
-            && let Some(slots) = v.fields.get(&Attr::Slots)
+        if let Some(slots) = v
+            .fields
+            .get(&Attr::Slots)
+            .filter(|_| v.role() == Some(NodeRole::Primary))
         {
             out.push_str(&format!("replication slots on {node}: {slots}\n"));
         }

@@ -93,9 +93,7 @@ where
     std::thread::Builder::new()
         .name("userfs".into())
         .spawn(move || {
-            if let Some(who) = who
-                && let Err(e) = become_user(who.uid, who.gid)
-            {
+            if let Some(Err(e)) = who.map(|who| become_user(who.uid, who.gid)) {
                 let _ = tx.send(Err(e));
                 return;
             }

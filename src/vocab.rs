@@ -253,6 +253,12 @@ pub enum Key {
     BootstrapChecked,
     /// Flag: this instance was a primary when it last started.
     BootstrapPreferred,
+    /// Flag: demote made this primary a standby where it stood, and no
+    /// start has compared it with a primary since. A primary cut off from
+    /// the others is demoted alone: its shutdown checkpoint is WAL the next
+    /// primary never received, so it cannot follow as it is (issue 15's
+    /// Debian 13 lab: stuck in "startup" after the network came back).
+    DemotedPrimary,
     /// Flag: this standby's WAL receiver does not stream (since the age).
     ReceiverDown,
     /// Why the monitor found that this standby cannot follow the primary
@@ -285,9 +291,10 @@ const SELF: &str = "_self";
 
 impl Key {
     /// The keys that have no parameter, with their spelling.
-    const FIXED: [(Key, &'static str); 13] = [
+    const FIXED: [(Key, &'static str); 14] = [
         (Key::BootstrapChecked, "bootstrap.checked"),
         (Key::BootstrapPreferred, "bootstrap.preferred"),
+        (Key::DemotedPrimary, "demoted.primary"),
         (Key::ReceiverDown, "receiver.down"),
         (Key::RebuildNeeded, "rebuild.needed"),
         (Key::SplitbrainChecked, "splitbrain.checked"),
@@ -467,7 +474,7 @@ mod tests {
         let fixed: Vec<String> = Key::FIXED.iter().map(|(k, _)| k.to_string()).collect();
         assert_eq!(
             fixed.join(" "),
-            "bootstrap.checked bootstrap.preferred receiver.down rebuild.needed splitbrain.checked splitbrain.other \
+            "bootstrap.checked bootstrap.preferred demoted.primary receiver.down rebuild.needed splitbrain.checked splitbrain.other \
              sync.managed sync.none_streaming stop.forced members.crm_node members.notify members.asked members.unknown"
         );
         let table: Vec<(Key, &str)> = table

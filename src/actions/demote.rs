@@ -62,6 +62,8 @@ pub fn run(ctx: &Context) -> OcfResult {
     // No longer the primary: the scores it wrote are the next primary's job.
     let mut memory = RunState::load(ctx.resource());
     memory.clear_except(Key::is_membership);
+    // The next start compares it with the primary (rejoin::needs_compare).
+    memory.set_flag(&Key::DemotedPrimary, true);
     memory.save();
     start_standby(ctx, &inst, &config, ctx.deadline)?;
     log_info!("demoted: running as a standby");

@@ -32,7 +32,10 @@
 //!     ERR_GENERIC, so that Pacemaker restarts it and the start rebuilds
 //!     it, else DEGRADED naming the cause; otherwise DEGRADED (shown in
 //!     crm_mon, no recovery) with the receiver's state once it has not
-//!     streamed for 30 s (lost its primary);
+//!     streamed for 30 s (lost its primary); ERR_GENERIC instead for a
+//!     primary demoted where it stood that never streamed since (its
+//!     history may have diverged: the restart's start compares it with the
+//!     primary, and rewinds it);
 //! - `Unresponsive`: ERR_GENERIC, saying whether it timed out (frozen or
 //!   overloaded: the reason says if the postmaster is SIGSTOPped, and how
 //!   long the probe really waited) or what it answered; ERR_ARGS when the
@@ -178,12 +181,19 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
                 if let Some(why) = &cannot_follow {
                     memory.set_if_changed(&Key::RebuildNeeded, why);
                 }
+                // A demoted primary that streams followed the new primary:
+                // its history is part of it (monitor_answer::standby).
+                if status.is_streaming() {
+                    memory.set_flag(&Key::DemotedPrimary, false);
+                }
+                let demoted = memory.flag(&Key::DemotedPrimary);
                 memory.save();
                 Found::Standby {
                     status,
                     not_streaming_for,
                     cannot_follow,
                     rebuild: config.rebuild,
+                    demoted,
                 }
             }
             None => Found::Running,

@@ -34,6 +34,9 @@
 //!     old data aside (never deleted; the log says where) and puts the
 //!     copy in place; then `standby.signal` and the recovery settings on
 //!     the command line, as a standby;
+//!   - a primary that demote made a standby where it stood (remembered
+//!     until the next start) and that shut down cleanly since is compared
+//!     the same way (cut off, it was demoted alone: [`rejoin::needs_compare`]);
 //!   - poll the probe until it answers. If the server exits, the reason
 //!     quotes the cause from its output; at the deadline, ERR_GENERIC with
 //!     the last thing it said (Pacemaker then stops it).
@@ -110,13 +113,14 @@ pub fn run(ctx: &Context) -> OcfResult {
             // A killed postmaster's zombie or orphans would make the
             // single-user crash recovery of rejoin_check refuse to run.
             server::clear_leftovers(&inst, ctx.deadline)?;
-            let (mut former_primary, rebuild) = match rejoin_check(ctx, &inst, &config)? {
-                Rejoin::Follow { former_primary } => (
-                    former_primary,
-                    rebuild_standby(memory.get(&Key::RebuildNeeded), config.rebuild),
-                ),
-                Rejoin::Rebuild(why) => (true, Some(why)),
-            };
+            let (mut former_primary, rebuild) =
+                match rejoin_check(ctx, &inst, &config, memory.flag(&Key::DemotedPrimary))? {
+                    Rejoin::Follow { former_primary } => (
+                        former_primary,
+                        rebuild_standby(memory.get(&Key::RebuildNeeded), config.rebuild),
+                    ),
+                    Rejoin::Rebuild(why) => (true, Some(why)),
+                };
             let mut aside = None;
             if let Some(why) = rebuild {
                 aside = build::copy(ctx, &config, true, &format!("rebuild: {why}"))?;
@@ -127,6 +131,8 @@ pub fn run(ctx: &Context) -> OcfResult {
             // With no primary anywhere (first start, full restart), the former
             // primary is the natural first candidate: see publish::bootstrap.
             publish::remember_former_primary(&mut memory, former_primary);
+            // Compared (or nothing to compare with): the demote is history.
+            memory.set_flag(&Key::DemotedPrimary, false);
             memory.save();
             start_standby(ctx, &inst, &config, ctx.deadline).map_err(|e| match &aside {
                 // The reason says where the old data went, even now.
@@ -153,8 +159,9 @@ enum Rejoin {
 }
 
 /// A former primary must not follow a timeline it diverged from
-/// ([`rejoin`]).
-fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<Rejoin> {
+/// ([`rejoin`]). `demoted`: the memory of a demote since the last start
+/// ([`rejoin::needs_compare`]).
+fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) -> OcfResult<Rejoin> {
     let backup_label = inst.datadir.join("backup_label").exists();
     let state = if backup_label {
         ClusterState::Unknown(String::new()) // not read: a base backup follows as it is
@@ -164,7 +171,8 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<Re
     let was_primary = match rejoin::before_compare(
         backup_label,
         &state,
-        lazy_other_primary(ctx, &state, backup_label),
+        demoted,
+        lazy_other_primary(ctx, &state, backup_label, demoted),
     ) {
         BeforeCompare::Follow { former_primary } => {
             if former_primary {
@@ -184,9 +192,14 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config) -> OcfResult<Re
                     };
                 }
             }
-            true
+            // A demoted primary shut down as a standby is compared, but it
+            // was no primary at its last start (no bootstrap preference).
+            rejoin::former_primary(backup_label, &state)
         }
     };
+    if demoted && !was_primary {
+        log_info!("demoted primary, shut down as a standby since: comparing its history with the primary's");
+    }
     let divergence = rewind::check_divergence(inst, &config.primary_conninfo, ctx.deadline)?;
     match rejoin::after_compare(&divergence, config.rewind, config.rebuild) {
         AfterCompare::Follow => {
@@ -245,8 +258,13 @@ fn recover_in_place(ctx: &Context, inst: &Instance, share: f64) -> OcfResult<()>
 
 /// Whether another node runs a primary, asked only when the answer matters
 /// (a former primary): the attributes are a cluster tool call.
-fn lazy_other_primary(ctx: &Context, state: &ClusterState, backup_label: bool) -> Option<bool> {
-    if rejoin::former_primary(backup_label, state) {
+fn lazy_other_primary(
+    ctx: &Context,
+    state: &ClusterState,
+    backup_label: bool,
+    demoted: bool,
+) -> Option<bool> {
+    if rejoin::needs_compare(backup_label, state, demoted) {
         other_primary(ctx)
     } else {
         None

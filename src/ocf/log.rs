@@ -106,11 +106,11 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
     if logger.to_stderr {
         let _ = writeln!(std::io::stderr(), "{} {}: {}", logger.tag, level.label(), message);
     }
-    if logger.syslog_ident.is_some()
-        && let Ok(text) = CString::new(format!("{}: {}", level.label(), message))
-    {
-        // SAFETY: "%s" with one valid C string argument.
-        unsafe { libc::syslog(level.syslog_priority(), c"%s".as_ptr(), text.as_ptr()) };
+    if logger.syslog_ident.is_some() {
+        if let Ok(text) = CString::new(format!("{}: {}", level.label(), message)) {
+            // SAFETY: "%s" with one valid C string argument.
+            unsafe { libc::syslog(level.syslog_priority(), c"%s".as_ptr(), text.as_ptr()) };
+        }
     }
     let line = format!(
         "{}:\t{} {}: {}\n",
@@ -119,13 +119,13 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
         level.label(),
         message
     );
-    if level > Level::Debug
-        && let Some(file) = &logger.log_file
-    {
+    if let Some(file) = logger.log_file.as_ref().filter(|_| level > Level::Debug) {
         append(file, &line);
     }
-    if let Some(file) = &logger.debug_log
-        && Some(file) != logger.log_file.as_ref()
+    if let Some(file) = logger
+        .debug_log
+        .as_ref()
+        .filter(|f| Some(*f) != logger.log_file.as_ref())
     {
         append(file, &line);
     }

@@ -37,11 +37,11 @@ fn parse_primitive_ids(xml: &str) -> Vec<String> {
     let mut ids = Vec::new();
     loop {
         match reader.read_event() {
-            Ok(Event::Start(e) | Event::Empty(e)) if e.name().into_inner() == "primitive" => {
+            Ok(Event::Start(e) | Event::Empty(e)) if e.name().as_ref() == b"primitive" => {
                 let id = e
                     .attributes()
                     .flatten()
-                    .find(|a| a.key.into_inner() == "id")
+                    .find(|a| a.key.as_ref() == b"id")
                     .and_then(|a| {
                         a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
                             .ok()
@@ -94,7 +94,7 @@ fn parse_cluster_facts(xml: &str) -> Option<ClusterFacts> {
             Event::Start(e) => (e, false),
             Event::Empty(e) => (e, true),
             Event::End(e) => {
-                if e.name().into_inner() == section {
+                if e.name().as_ref() == section.as_bytes() {
                     section.clear();
                 }
                 continue;
@@ -102,11 +102,11 @@ fn parse_cluster_facts(xml: &str) -> Option<ClusterFacts> {
             Event::Eof => return seen_configuration.then_some(facts),
             _ => continue,
         };
-        let name = e.name().into_inner().to_string();
+        let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
         let attr = |key: &str| {
             e.attributes()
                 .flatten()
-                .find(|a| a.key.into_inner() == key)
+                .find(|a| a.key.as_ref() == key.as_bytes())
                 .and_then(|a| {
                     a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
                         .ok()

@@ -15,14 +15,13 @@ pub fn local_node_name(env: &OcfEnv, deadline: Deadline) -> String {
     if let Some(name) = env.meta("on_node") {
         return name.trim().to_string();
     }
-    if let Ok(out) = exec::run(
+    let out = exec::run(
         "crm_node",
         &["-n"],
         None,
         deadline.within(std::time::Duration::from_secs(5)),
-    ) && out.success()
-        && !out.stdout.trim().is_empty()
-    {
+    );
+    if let Some(out) = out.ok().filter(|o| o.success() && !o.stdout.trim().is_empty()) {
         return out.stdout.trim().to_string();
     }
     nix::sys::utsname::uname()
@@ -103,11 +102,11 @@ fn parse_cib_nodes(xml: &str) -> Option<Vec<String>> {
     let mut seen_nodes = false;
     loop {
         match reader.read_event().ok()? {
-            Event::Start(e) | Event::Empty(e) => match e.name().into_inner() {
-                "nodes" => seen_nodes = true,
-                "node" => {
+            Event::Start(e) | Event::Empty(e) => match e.name().as_ref() {
+                b"nodes" => seen_nodes = true,
+                b"node" => {
                     for attr in e.attributes().flatten() {
-                        if attr.key.into_inner() == "uname" {
+                        if attr.key.as_ref() == b"uname" {
                             names.push(
                                 attr.normalized_value(quick_xml::XmlVersion::Implicit1_0)
                                     .ok()?

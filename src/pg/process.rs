@@ -166,9 +166,7 @@ pub enum Postmaster {
 /// probe say "stopped", nor stop skip the fast shutdown).
 pub fn postmaster(datadir: &Path, canonical_datadir: &Path) -> Postmaster {
     let recorded = recorded_postmaster_pid(datadir);
-    if let Some(pid) = recorded
-        && is_instance_process(pid, canonical_datadir)
-    {
+    if let Some(pid) = recorded.filter(|&pid| is_instance_process(pid, canonical_datadir)) {
         return Postmaster::Running(pid);
     }
     if let Some(pid) = postmaster_from_processes(canonical_datadir) {

@@ -140,10 +140,10 @@ pub fn clear_leftovers(inst: &Instance, deadline: Deadline) -> OcfResult<()> {
     let pidfile = inst.datadir.join("postmaster.pid");
     let pidfile_text = read_lock_file(inst, &pidfile, deadline)?.unwrap_or_default();
     let mut stale_locks = Vec::new();
-    if let Some(lock) = socket_lock_file(&pidfile_text, inst.port)
-        && read_lock_file(inst, &lock, deadline)?.is_some_and(|t| process::lock_file_pid(&t) == Some(pid))
-    {
-        stale_locks.push(lock);
+    if let Some(lock) = socket_lock_file(&pidfile_text, inst.port) {
+        if read_lock_file(inst, &lock, deadline)?.is_some_and(|t| process::lock_file_pid(&t) == Some(pid)) {
+            stale_locks.push(lock);
+        }
     }
     stale_locks.push(pidfile);
     for lockfile in stale_locks {

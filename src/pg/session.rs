@@ -127,9 +127,7 @@ where
     let (tx, rx) = mpsc::channel();
     let as_uid = as_uid.filter(|uid| Uid::effective().is_root() && !uid.is_root());
     let worker = std::thread::Builder::new().name("sql".into()).spawn(move || {
-        if let Some(uid) = as_uid
-            && let Err(e) = crate::userfs::set_thread_euid(uid)
-        {
+        if let Some((uid, Err(e))) = as_uid.map(|uid| (uid, crate::userfs::set_thread_euid(uid))) {
             let _ = tx.send(Err(SqlError::Other(format!("cannot switch to uid {uid}: {e}"))));
             return;
         }

@@ -47,6 +47,9 @@ pub enum Found {
         not_streaming_for: Option<u64>,
         cannot_follow: Option<String>,
         rebuild: bool,
+        /// A primary demote made a standby where it stood, that has not
+        /// streamed since (the memory's `demoted.primary`).
+        demoted: bool,
     },
     /// pg_control: shut down.
     Stopped,
@@ -88,7 +91,8 @@ pub fn answer(found: Found) -> OcfResult {
             not_streaming_for,
             cannot_follow,
             rebuild,
-        } => standby(&status, not_streaming_for, cannot_follow, rebuild),
+            demoted,
+        } => standby(&status, not_streaming_for, cannot_follow, rebuild, demoted),
         Found::Stopped => Ok(OcfCode::NotRunning),
         Found::Unresponsive { pid, frozen, error } => Err(unresponsive(pid, frozen, error)),
         // Stopped on Pacemaker's order, or found by a probe with no process
@@ -213,11 +217,20 @@ fn split_brain(other: Option<String>) -> OcfResult {
 /// can never follow as it is fails at once when it may be rebuilt: the
 /// restart Pacemaker then makes is the start that rebuilds it (issue 14);
 /// otherwise it is degraded with the cause, with no wait (it will not heal).
+/// A primary demoted where it stood (`demoted`) that never streamed since
+/// fails too: a primary cut off from the others is demoted alone and its
+/// shutdown checkpoint is WAL the new primary never had, so it cannot
+/// follow until pg_rewind (issue 15's Debian 13 lab: "new timeline forked
+/// off ... before current recovery point", forever). The failure makes
+/// Pacemaker stop and start it here, and that start compares it with the
+/// primary (rejoin::needs_compare); the start forgets the demote, so this
+/// happens once at most.
 fn standby(
     status: &StandbyStatus,
     not_streaming_for: Option<u64>,
     cannot_follow: Option<String>,
     rebuild: bool,
+    demoted: bool,
 ) -> OcfResult {
     if status.is_streaming() {
         return Ok(OcfCode::Success);
@@ -238,6 +251,13 @@ fn standby(
     }
     if not_streaming_for.is_some_and(|a| a < NOT_STREAMING_GRACE_S) {
         return Ok(OcfCode::Success);
+    }
+    if demoted {
+        return Err(OcfError::generic(format!(
+            "demoted primary cannot stream (WAL receiver {} at {}): restart to compare it with the primary",
+            status.receiver.as_deref().unwrap_or("not running"),
+            status.position(),
+        )));
     }
     Err(OcfError::new(
         OcfCode::Degraded,
@@ -336,6 +356,7 @@ mod tests {
             not_streaming_for: for_s,
             cannot_follow: None,
             rebuild: false,
+            demoted: false,
         };
         let removed = "requested WAL segment 000000010000000000000003 has already been removed";
         let refused = |rebuild, streaming: bool| Found::Standby {
@@ -343,6 +364,14 @@ mod tests {
             not_streaming_for: Some(0),
             cannot_follow: Some(removed.to_string()),
             rebuild,
+            demoted: false,
+        };
+        let demoted = |receiver, for_s| Found::Standby {
+            status: standby_status(receiver, Some(0x100), Some(0x100)),
+            not_streaming_for: Some(for_s),
+            cannot_follow: None,
+            rebuild: false,
+            demoted: true,
         };
         let waiting = |for_s| standby(Some("waiting"), Some(0x100), Some(0x100), Some(for_s));
         // (found, code, reason)
@@ -434,6 +463,25 @@ mod tests {
             ),
             // Streaming wins over an old line of the log.
             (refused(true, true), Success, ""),
+            // A primary demoted where it stood that cannot stream: a
+            // failure, so that a restart compares (and rewinds) it.
+            (demoted(Some("waiting"), NOT_STREAMING_GRACE_S - 1), Success, ""),
+            (
+                demoted(Some("waiting"), NOT_STREAMING_GRACE_S),
+                ErrGeneric,
+                "demoted primary cannot stream (WAL receiver waiting at 0/100): restart to compare it with the primary",
+            ),
+            (
+                Found::Standby {
+                    status: standby_status(Some("streaming"), Some(0x100), Some(0x100)),
+                    not_streaming_for: None,
+                    cannot_follow: None,
+                    rebuild: false,
+                    demoted: true,
+                },
+                Success,
+                "",
+            ),
             // After a full restart: no receiver, position is what it replayed.
             (
                 standby(None, None, Some(0x3000060), Some(120)),

@@ -38,15 +38,32 @@ pub fn former_primary(backup_label: bool, state: &ClusterState) -> bool {
         )
 }
 
+/// Whether start must ask for a comparison at all: a former primary, or a
+/// primary that demote turned into a standby where it stood and that shut
+/// down cleanly since (`demoted`: the agent's memory of that demote).
+/// The second may hold WAL the next primary never had: a primary cut off
+/// from the cluster is demoted and stopped alone, and its shutdown
+/// checkpoint lies past the point where the new primary's timeline forked
+/// (issue 15, the Debian 13 lab's rejoin after a network cut). A demoted
+/// one that crashed since cannot be compared (pg_rewind wants a clean
+/// shutdown) and follows as before.
+pub fn needs_compare(backup_label: bool, state: &ClusterState, demoted: bool) -> bool {
+    former_primary(backup_label, state)
+        || (demoted && !backup_label && *state == ClusterState::ShutDownInRecovery)
+}
+
 /// `backup_label`: a fresh base backup (its pg_control is the source's);
-/// `state`: pg_control's cluster state; `other_primary`: whether another
-/// node reports a running primary (None: the cluster cannot be asked).
+/// `state`: pg_control's cluster state; `demoted`: see [`needs_compare`];
+/// `other_primary`: whether another node reports a running primary (None:
+/// the cluster cannot be asked).
 pub fn before_compare(
     backup_label: bool,
     state: &ClusterState,
+    demoted: bool,
     other_primary: Option<bool>,
 ) -> BeforeCompare {
-    if !former_primary(backup_label, state) {
+    let was_primary = former_primary(backup_label, state);
+    if !needs_compare(backup_label, state, demoted) {
         // "shut down in recovery": it was a standby.
         return BeforeCompare::Follow {
             former_primary: false,
@@ -56,10 +73,12 @@ pub fn before_compare(
         // The usual case after a local crash: Pacemaker restarts it here to
         // promote it again. Asking pg_rewind would only wait on a VIP that
         // is down.
-        return BeforeCompare::Follow { former_primary: true };
+        return BeforeCompare::Follow {
+            former_primary: was_primary,
+        };
     }
     BeforeCompare::Compare {
-        crash_recover: *state != ClusterState::ShutDown,
+        crash_recover: was_primary && *state != ClusterState::ShutDown,
     }
 }
 
@@ -125,21 +144,31 @@ mod tests {
         use ClusterState::*;
         let follow = |former_primary| BeforeCompare::Follow { former_primary };
         let compare = |crash_recover| BeforeCompare::Compare { crash_recover };
-        // (backup_label, pg_control state, another primary runs, decision)
-        let table: Vec<(bool, ClusterState, Option<bool>, BeforeCompare)> = vec![
-            (true, InProduction, Some(true), follow(false)),
-            (false, ShutDownInRecovery, Some(true), follow(false)),
-            (false, InArchiveRecovery, None, follow(false)),
-            (false, ShutDown, Some(false), follow(true)),
-            (false, InProduction, Some(false), follow(true)),
-            (false, ShutDown, Some(true), compare(false)),
-            (false, ShutDown, None, compare(false)),
-            (false, InProduction, Some(true), compare(true)),
-            (false, InCrashRecovery, None, compare(true)),
+        // (backup_label, pg_control state, demoted, another primary runs, decision)
+        let table: Vec<(bool, ClusterState, bool, Option<bool>, BeforeCompare)> = vec![
+            (true, InProduction, false, Some(true), follow(false)),
+            (false, ShutDownInRecovery, false, Some(true), follow(false)),
+            (false, InArchiveRecovery, false, None, follow(false)),
+            (false, ShutDown, false, Some(false), follow(true)),
+            (false, InProduction, false, Some(false), follow(true)),
+            (false, ShutDown, false, Some(true), compare(false)),
+            (false, ShutDown, false, None, compare(false)),
+            (false, InProduction, false, Some(true), compare(true)),
+            (false, InCrashRecovery, false, None, compare(true)),
+            // A primary demoted where it stood (cut off, then stopped as a
+            // standby): compared, no crash recovery (it shut down cleanly).
+            (false, ShutDownInRecovery, true, Some(true), compare(false)),
+            (false, ShutDownInRecovery, true, None, compare(false)),
+            // ...but not without a primary to compare with, and not when
+            // it crashed since (pg_rewind cannot compare that) or when a
+            // base backup replaced it.
+            (false, ShutDownInRecovery, true, Some(false), follow(false)),
+            (false, InArchiveRecovery, true, Some(true), follow(false)),
+            (true, ShutDownInRecovery, true, Some(true), follow(false)),
         ];
-        for (label, state, other, expected) in table {
-            let what = format!("{label} {state:?} {other:?}");
-            assert_eq!(before_compare(label, &state, other), expected, "{what}");
+        for (label, state, demoted, other, expected) in table {
+            let what = format!("{label} {state:?} {demoted} {other:?}");
+            assert_eq!(before_compare(label, &state, demoted, other), expected, "{what}");
         }
     }
 

@@ -89,9 +89,7 @@ pub fn maintain(
         within_grace,
     );
     let target = rule::target(wanted.as_deref(), state.flag(&Key::SyncManaged));
-    if let Some(target) = target
-        && target != status.synchronous_standby_names
-    {
+    if let Some(target) = target.filter(|t| *t != status.synchronous_standby_names) {
         match settings::set_synchronous_names(inst, &target, ctx.deadline) {
             Ok(()) => log_info!(
                 "synchronous_standby_names: '{}' -> '{target}' ({:?} mode, streaming: {streaming:?})",

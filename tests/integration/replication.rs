@@ -173,6 +173,44 @@ fn a_diverged_former_primary_is_rewound_and_follows_with_rewind_true() {
     b_agent.run("stop").expect(rc::SUCCESS);
 }
 
+/// Issue 15's Debian 13 lab: a primary cut off from the others is demoted
+/// alone (it lost quorum) and restarted as a standby, while another node is
+/// promoted. Its shutdown checkpoint is WAL the new primary never had; as a
+/// standby "shut down in recovery" it used to be taken for a plain standby
+/// at its next start, and sat in "startup" forever.
+#[test]
+fn a_primary_demoted_alone_while_cut_off_is_rewound_at_its_next_start() {
+    let (a, a_agent, b, b_agent) = pair("cutoff");
+    a.psql("create table t(i int); insert into t values (1)");
+    wait_for_row(&b, "select count(*) from t", "1");
+    // The cut: b no longer hears from a (a primary_conninfo that reaches
+    // nothing) and is promoted, while a goes on alone.
+    b_agent.run("stop").expect(rc::SUCCESS);
+    a.psql("insert into t select generate_series(2, 1000)"); // never reaches b
+    let b_cut = b_agent.clone().param("primary_conninfo", "host=127.0.0.1 port=1");
+    b_cut.run("start").expect(rc::SUCCESS);
+    b_cut.run("promote").expect(rc::SUCCESS);
+    b.psql("insert into t values (-1)");
+    // a, cut off, is demoted where it stands and then stopped.
+    let a_agent = a_agent
+        .param("primary_conninfo", &b.conninfo())
+        .param("rewind", "true");
+    a_agent.run("demote").expect(rc::SUCCESS);
+    a_agent.run("stop").expect(rc::SUCCESS);
+    // Back in the cluster: its start must rewind it onto b's timeline.
+    a_agent.run("start").expect(rc::SUCCESS);
+    wait_for_row(&a, "select min(i) from t", "-1");
+    assert_eq!(
+        a.psql("select count(*) from t").trim(),
+        "2",
+        "b's rows, not a's own"
+    );
+    b.psql("insert into t values (-2)");
+    wait_for_row(&a, "select count(*) from t", "3");
+    a_agent.run("stop").expect(rc::SUCCESS);
+    b_agent.run("stop").expect(rc::SUCCESS);
+}
+
 #[test]
 fn clone_settings_are_checked_from_the_environment() {
     let pg = PgCluster::init("clonecfg");

@@ -60,6 +60,21 @@ def load(path=PATH, environ=None):
     return conf
 
 
+def stack(conf):
+    """The nodes' software stack, as tests/lab/lab reads it: a running lab's own
+    ($LAB_DIR/stack, written by `lab up`), else LAB_STACK."""
+    try:
+        with open(os.path.join(conf["LAB_DIR"], "stack")) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return conf["LAB_STACK"]
+
+
+def node_pgbin(conf):
+    """The PostgreSQL bin directory inside the nodes (PGBIN is the host's)."""
+    return conf["DEBIAN13_PGBIN"] if stack(conf) == "debian13" else conf["PGBIN"]
+
+
 def target_dir(repo):
     """Cargo's target directory, as `lab up` reads it: CARGO_TARGET_DIR, else repo/target."""
     return os.path.abspath(os.environ.get("CARGO_TARGET_DIR") or os.path.join(repo, "target"))
