@@ -185,6 +185,10 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
                 // its history is part of it (monitor_answer::standby).
                 if status.is_streaming() {
                     memory.set_flag(&Key::DemotedPrimary, false);
+                    // It follows another primary: no longer the former
+                    // primary that bootstrap prefers, nor the one whose
+                    // promote recovers it in place (policy::safety).
+                    memory.set_flag(&Key::BootstrapPreferred, false);
                 }
                 let demoted = memory.flag(&Key::DemotedPrimary);
                 memory.save();

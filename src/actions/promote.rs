@@ -28,7 +28,7 @@ use std::time::Duration;
 use crate::context::Context;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::{Config, ReplicationMode};
-use crate::pcmk::attrs;
+use crate::pcmk::{attrs, cib};
 use crate::pg::instance::Instance;
 use crate::pg::probe;
 use crate::pg::promote as pg_promote;
@@ -36,6 +36,7 @@ use crate::pg::replication::Replication;
 use crate::pg::settings;
 use crate::pg::state::{self, InstanceState};
 use crate::policy::promotion::{self, Checkpoint, Election, SyncVeto};
+use crate::policy::safety;
 use crate::policy::sync as sync_rule;
 use crate::replication::election::{self, Position};
 use crate::replication::publish::{self, SCORE_BOOTSTRAP, SCORE_PRIMARY, SCORE_STANDBY};
@@ -88,6 +89,19 @@ pub fn run(ctx: &Context) -> OcfResult {
     }
     let expected: Vec<String> = round.participants.iter().filter(|n| **n != me).cloned().collect();
     let sync_set = wait_for_the_expected_standbys(ctx, &inst, &config, &expected);
+    let was_primary_here = RunState::load(&rsc).flag(&Key::BootstrapPreferred);
+    if safety::isolation_wait(
+        cib::cluster_facts(ctx.deadline).as_ref(),
+        was_primary_here,
+        &round.demoted,
+    ) {
+        log_info!(
+            "no fencing: waiting {}s so that a primary cut off from this partition has stopped taking writes \
+             (no-quorum-policy=stop) before this node takes any",
+            safety::ISOLATED_PRIMARY_STOP.as_secs()
+        );
+        ctx.deadline.sleep(safety::ISOLATED_PRIMARY_STOP);
+    }
     log_info!("promoting at {mine} (participants {:?})", round.participants);
     pg_promote::promote(&inst, ctx.deadline)
         .map_err(|e| OcfError::generic(format!("pg_promote failed: {e}")).with_source(e))?;

@@ -26,6 +26,37 @@ fn is_zero_duration(value: &str) -> bool {
     digits.parse::<u64>().map_or(true, |n| n == 0)
 }
 
+/// Whether fencing is on and can be carried out: the first of
+/// `fencing-enabled`/`stonith-enabled` that is set is not false (unset:
+/// Pacemaker's default, on), and a fence device exists.
+pub fn fencing_on(facts: &ClusterFacts) -> bool {
+    let enabled = FENCING_ENABLED
+        .iter()
+        .find_map(|name| facts.options.get(*name))
+        .is_none_or(|v| !is_false(v));
+    enabled && facts.fence_devices > 0
+}
+
+/// How long a promotion waits, without fencing, before the standby takes
+/// writes: a primary cut off from this partition loses quorum when this
+/// partition sees it leave, and Pacemaker there stops it
+/// (`no-quorum-policy=stop`) about 1.2 s later in the lab (its own
+/// controller election, the scheduler, demote's fast shutdown); this
+/// partition's promote came 0.6 s after the membership change, so for
+/// 0.6 s two primaries acknowledged commits (issue 13). Three seconds
+/// keep the isolated side's last commit before the new primary's first.
+pub const ISOLATED_PRIMARY_STOP: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Whether promote waits [`ISOLATED_PRIMARY_STOP`] before `pg_promote`:
+/// not with fencing (Pacemaker promotes only once the lost node is shot),
+/// not when this node was the primary (recovered in place: nobody else
+/// can have written), not when a node is demoted in this round (a
+/// switchover: the old primary stopped writes itself, before this promote).
+/// `facts`: None when the CIB cannot be read: wait, to be safe.
+pub fn isolation_wait(facts: Option<&ClusterFacts>, was_primary_here: bool, demoted: &[String]) -> bool {
+    !facts.is_some_and(fencing_on) && !was_primary_here && demoted.is_empty()
+}
+
 /// What is unsafe about the cluster, one sentence each (none: safe).
 pub fn warnings(facts: &ClusterFacts) -> Vec<String> {
     let mut out = Vec::new();
@@ -44,6 +75,16 @@ pub fn warnings(facts: &ClusterFacts) -> Vec<String> {
         ),
         _ => {}
     }
+    if let Some(policy) = facts
+        .options
+        .get("no-quorum-policy")
+        .filter(|p| matches!(p.trim(), "ignore" | "freeze"))
+    {
+        out.push(format!(
+            "no-quorum-policy={policy}: a primary cut off from the cluster keeps taking writes; use stop \
+             (the default) or demote"
+        ));
+    }
     let delay = facts.options.get("priority-fencing-delay");
     if facts.nodes == 2 && delay.is_none_or(|d| is_zero_duration(d)) {
         out.push(
@@ -58,6 +99,44 @@ pub fn warnings(facts: &ClusterFacts) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13: without fencing, a cut-off primary took commits 0.6 s
+    /// after the survivors' promote; promote now waits for it to stop,
+    /// except where no other primary can be writing.
+    #[test]
+    fn promote_waits_for_an_isolated_primary_only_without_fencing() {
+        let facts = |options: &[(&str, &str)], fence_devices| ClusterFacts {
+            options: options
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            nodes: 3,
+            fence_devices,
+        };
+        let fenced = facts(&[("stonith-enabled", "true")], 1);
+        let default_on = facts(&[], 1);
+        let off = facts(&[("stonith-enabled", "false")], 1);
+        let renamed_off = facts(&[("fencing-enabled", "false"), ("stonith-enabled", "true")], 1);
+        let no_device = facts(&[("stonith-enabled", "true")], 0);
+        assert!(fencing_on(&fenced) && fencing_on(&default_on));
+        assert!(!fencing_on(&off) && !fencing_on(&renamed_off) && !fencing_on(&no_device));
+        let none: &[String] = &[];
+        assert!(
+            !isolation_wait(Some(&fenced), false, none),
+            "fencing: the lost node is shot first"
+        );
+        assert!(
+            isolation_wait(Some(&off), false, none),
+            "a primary may be cut off, still writing"
+        );
+        assert!(isolation_wait(Some(&no_device), false, none));
+        assert!(isolation_wait(None, false, none), "no CIB: wait, to be safe");
+        assert!(!isolation_wait(Some(&off), true, none), "recovered in place");
+        assert!(
+            !isolation_wait(Some(&off), false, &["n1".to_string()]),
+            "switchover"
+        );
+    }
 
     fn facts(options: &[(&str, &str)], nodes: usize, fence_devices: usize) -> ClusterFacts {
         ClusterFacts {
