@@ -81,6 +81,12 @@ impl Context {
     /// environment alone (ERR_CONFIGURED: the same everywhere).
     pub fn check_clone_settings(&self, config: &Config) -> OcfResult<()> {
         if self.mode() != Mode::Promotable {
+            // A primitive has no primary to copy from.
+            if config.bootstrap || config.rebuild {
+                return Err(OcfError::configured(
+                    "bootstrap and rebuild copy the primary: they need a promotable clone",
+                ));
+            }
             return Ok(());
         }
         let promoted_max = self

@@ -18,7 +18,7 @@ use std::ffi::{CString, OsStr};
 use std::io::{self, Read};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -195,16 +195,92 @@ pub fn run_without_env<S: AsRef<OsStr>>(
     unset: &[&str],
 ) -> Result<Output, ExecError> {
     let program_name = program.as_ref().to_string_lossy().into_owned();
-    // Nothing is started once the action's time is up: a loop over nodes
-    // or attributes ends here instead of spawning tools that are killed at
-    // once (or that Pacemaker's own timer would kill with us).
+    let mut cmd = command(&program_name, program.as_ref(), args, user, deadline, unset)?;
+    let started = std::time::Instant::now();
+    let (mut child, stdout, stderr) = spawn_drained(&mut cmd, &program_name, drain)?;
+    let status = wait_bounded(&mut child, program_name, started, deadline)?;
+    // The child is gone; a grandchild that kept the pipes open must not hold
+    // us past the deadline, so collection is bounded too.
+    let collect = |rx: mpsc::Receiver<String>| {
+        rx.recv_timeout(deadline.remaining().max(Duration::from_millis(50)))
+            .unwrap_or_default()
+    };
+    Ok(Output {
+        status,
+        stdout: collect(stdout),
+        stderr: collect(stderr),
+    })
+}
+
+/// Spawns `cmd` and drains its stdout whole and its stderr with
+/// `stderr_drain`, each on a thread.
+fn spawn_drained(
+    cmd: &mut Command,
+    program_name: &str,
+    stderr_drain: fn(Option<ChildStderr>) -> io::Result<mpsc::Receiver<String>>,
+) -> Result<(Child, mpsc::Receiver<String>, mpsc::Receiver<String>), ExecError> {
+    let mut child = cmd.spawn().map_err(|error| ExecError::Spawn {
+        program: program_name.to_string(),
+        error,
+    })?;
+    match (drain(child.stdout.take()), stderr_drain(child.stderr.take())) {
+        (Ok(out), Ok(err)) => Ok((child, out, err)),
+        (Err(error), _) | (_, Err(error)) => {
+            // No thread to drain a pipe (pids limit): the child could block
+            // on a full pipe, so it is not left running.
+            terminate(&mut child);
+            Err(ExecError::Spawn {
+                program: program_name.to_string(),
+                error,
+            })
+        }
+    }
+}
+
+/// Waits for `child` until `deadline`; past it, or when waiting fails, the
+/// child's group is killed and reaped.
+fn wait_bounded(
+    child: &mut Child,
+    program: String,
+    started: std::time::Instant,
+    deadline: Deadline,
+) -> Result<ExitStatus, ExecError> {
+    match child.wait_timeout(deadline.remaining()) {
+        Ok(Some(status)) => Ok(status),
+        Ok(None) => {
+            terminate(child);
+            Err(ExecError::TimedOut {
+                program,
+                after: started.elapsed(),
+            })
+        }
+        Err(error) => {
+            terminate(child);
+            Err(ExecError::Wait { program, error })
+        }
+    }
+}
+
+/// The command every runner spawns: argv, no shell, `LC_ALL=C`, stdin
+/// /dev/null, both outputs piped, its own process group, as `user`.
+/// Nothing is started once the action's time is up: a loop over nodes or
+/// attributes ends here instead of spawning tools that are killed at once
+/// (or that Pacemaker's own timer would kill with us).
+fn command<S: AsRef<OsStr>>(
+    program_name: &str,
+    program: &OsStr,
+    args: &[S],
+    user: Option<&SystemUser>,
+    deadline: Deadline,
+    unset: &[&str],
+) -> Result<Command, ExecError> {
     if deadline.remaining().is_zero() {
         return Err(ExecError::TimedOut {
-            program: program_name,
+            program: program_name.to_string(),
             after: Duration::ZERO,
         });
     }
-    let mut cmd = Command::new(program.as_ref());
+    let mut cmd = Command::new(program);
     for name in unset {
         cmd.env_remove(name);
     }
@@ -217,51 +293,110 @@ pub fn run_without_env<S: AsRef<OsStr>>(
     if let Some(user) = user {
         user.apply(&mut cmd);
     }
+    Ok(cmd)
+}
+
+/// What a watcher of [`run_watched`] wants after a line of output.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Watch {
+    Continue,
+    /// Kill the program (its group, as at a timeout); the reason is
+    /// returned as [`Watched::Stopped`].
+    Stop(String),
+}
+
+/// How a watched program ended.
+#[derive(Debug)]
+pub enum Watched {
+    /// It exited by itself.
+    Exited(Output),
+    /// The watcher stopped it, for this reason.
+    Stopped(String),
+}
+
+/// Runs `program args...` like [`run`], handing each line of its stderr
+/// to `watch` as it comes (for a long copy's progress), so that the caller
+/// can report, and stop it early, while it runs. A line ends at `\n` or
+/// `\r` (progress meters rewrite their line on a terminal). Stdout is
+/// drained and returned as by [`run`]; stderr is returned too.
+pub fn run_watched<S: AsRef<OsStr>>(
+    program: impl AsRef<OsStr>,
+    args: &[S],
+    user: Option<&SystemUser>,
+    deadline: Deadline,
+    mut watch: impl FnMut(&str) -> Watch,
+) -> Result<Watched, ExecError> {
+    let program_name = program.as_ref().to_string_lossy().into_owned();
+    let mut cmd = command(&program_name, program.as_ref(), args, user, deadline, &[])?;
     let started = std::time::Instant::now();
-    let mut child = cmd.spawn().map_err(|error| ExecError::Spawn {
-        program: program_name.clone(),
-        error,
-    })?;
-    let (stdout, stderr) = match (drain(child.stdout.take()), drain(child.stderr.take())) {
-        (Ok(out), Ok(err)) => (out, err),
-        (Err(error), _) | (_, Err(error)) => {
-            // No thread to drain a pipe (pids limit): the child could block
-            // on a full pipe, so it is not left running.
-            terminate(&mut child);
-            return Err(ExecError::Spawn {
-                program: program_name,
-                error,
-            });
+    let (mut child, stdout, lines) = spawn_drained(&mut cmd, &program_name, drain_lines)?;
+    let mut stderr = String::new();
+    loop {
+        match lines.recv_timeout(deadline.remaining()) {
+            Ok(line) => {
+                stderr.push_str(&line);
+                stderr.push('\n');
+                if let Watch::Stop(why) = watch(&line) {
+                    terminate(&mut child);
+                    return Ok(Watched::Stopped(why));
+                }
+            }
+            // stderr closed: the program is exiting (or closed it).
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                terminate(&mut child);
+                return Err(ExecError::TimedOut {
+                    program: program_name,
+                    after: started.elapsed(),
+                });
+            }
         }
-    };
-    let status = match child.wait_timeout(deadline.remaining()) {
-        Ok(Some(status)) => status,
-        Ok(None) => {
-            terminate(&mut child);
-            return Err(ExecError::TimedOut {
-                program: program_name,
-                after: started.elapsed(),
-            });
-        }
-        Err(error) => {
-            terminate(&mut child);
-            return Err(ExecError::Wait {
-                program: program_name,
-                error,
-            });
-        }
-    };
-    // The child is gone; a grandchild that kept the pipes open must not hold
-    // us past the deadline, so collection is bounded too.
-    let collect = |rx: mpsc::Receiver<String>| {
-        rx.recv_timeout(deadline.remaining().max(Duration::from_millis(50)))
-            .unwrap_or_default()
-    };
-    Ok(Output {
+    }
+    let status = wait_bounded(&mut child, program_name, started, deadline)?;
+    Ok(Watched::Exited(Output {
         status,
-        stdout: collect(stdout),
-        stderr: collect(stderr),
-    })
+        stdout: stdout
+            .recv_timeout(deadline.remaining().max(Duration::from_millis(50)))
+            .unwrap_or_default(),
+        stderr,
+    }))
+}
+
+/// Reads a pipe on a thread and sends it line by line (`\n` or `\r`
+/// ends a line; empty lines are skipped); the channel closes at its end.
+fn drain_lines(pipe: Option<impl Read + Send + 'static>) -> io::Result<mpsc::Receiver<String>> {
+    let (tx, rx) = mpsc::channel();
+    if let Some(mut pipe) = pipe {
+        std::thread::Builder::new()
+            .name("drain-lines".into())
+            .spawn(move || {
+                let mut pending = Vec::new();
+                let mut buf = [0u8; 8192];
+                loop {
+                    let n = match pipe.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    for &b in &buf[..n] {
+                        if b == b'\n' || b == b'\r' {
+                            if !pending.is_empty() {
+                                let line = String::from_utf8_lossy(&pending).into_owned();
+                                pending.clear();
+                                if tx.send(line).is_err() {
+                                    return;
+                                }
+                            }
+                        } else {
+                            pending.push(b);
+                        }
+                    }
+                }
+                if !pending.is_empty() {
+                    let _ = tx.send(String::from_utf8_lossy(&pending).into_owned());
+                }
+            })?;
+    }
+    Ok(rx)
 }
 
 /// Reads a pipe to its end on a thread; the text arrives on the channel.
@@ -346,6 +481,53 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, ExecError::TimedOut { .. }), "{err}");
         assert!(!marker.exists(), "the program ran after the deadline");
+    }
+
+    #[test]
+    fn a_watcher_sees_each_line_and_can_stop_the_program() {
+        let mut seen = Vec::new();
+        let done = run_watched(
+            "/bin/sh",
+            &["-c", "printf 'a\\rb\\n' >&2; echo out; exit 4"],
+            None,
+            Deadline::after(Duration::from_secs(5)),
+            |line| {
+                seen.push(line.to_string());
+                Watch::Continue
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, ["a", "b"]);
+        match done {
+            Watched::Exited(out) => {
+                assert_eq!(out.status.code(), Some(4));
+                assert_eq!(out.stdout, "out\n");
+            }
+            other => panic!("{other:?}"),
+        }
+        let started = std::time::Instant::now();
+        let stopped = run_watched(
+            "/bin/sh",
+            &["-c", "echo first >&2; sleep 30"],
+            None,
+            Deadline::after(Duration::from_secs(10)),
+            |line| Watch::Stop(format!("saw {line}")),
+        )
+        .unwrap();
+        assert!(
+            matches!(stopped, Watched::Stopped(ref why) if why == "saw first"),
+            "{stopped:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let cut = run_watched(
+            "/bin/sh",
+            &["-c", "sleep 30"],
+            None,
+            Deadline::after(Duration::from_millis(300)),
+            |_| Watch::Continue,
+        )
+        .unwrap_err();
+        assert!(matches!(cut, ExecError::TimedOut { .. }), "{cut}");
     }
 
     #[test]

@@ -165,6 +165,13 @@ pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>, warnings: &[String
             out.push_str(&format!("replication slots on {node}: {slots}\n"));
         }
     }
+    // A copy under way (bootstrap, rebuild) is rare and long: a line of its
+    // own, like the slots.
+    for (node, v) in nodes {
+        if let Some(build) = v.fields.get(&Attr::Build).filter(|b| *b != NO_VALUE) {
+            out.push_str(&format!("base backup on {node}: {build}\n"));
+        }
+    }
     out.push_str(&format!(
         "would be promoted now: {}\n",
         would_promote(nodes).unwrap_or("nobody")
@@ -251,5 +258,24 @@ mod tests {
         );
         assert!(!text.contains("replication slots on n2"), "{text}");
         assert!(to_json("pgsqld", &nodes, &[]).contains("\"slots\":\"pgha_n2, pgha_n3 (inactive)\""));
+    }
+
+    #[test]
+    fn a_base_backup_under_way_gets_a_line_and_a_field() {
+        let mut building = view("stopped", "-", "-", None);
+        building
+            .fields
+            .insert(Attr::Build, "copying 40% (12/30 MB) from n1".into());
+        let mut done = view("standby", "2", "0/9000000", Some(1000));
+        done.fields.insert(Attr::Build, NO_VALUE.into());
+        let nodes: BTreeMap<String, NodeView> =
+            [("n4".to_string(), building), ("n2".to_string(), done)].into();
+        let text = to_text("pgsqld", &nodes, &[]);
+        assert!(
+            text.contains("base backup on n4: copying 40% (12/30 MB) from n1\n"),
+            "{text}"
+        );
+        assert!(!text.contains("base backup on n2"), "{text}");
+        assert!(to_json("pgsqld", &nodes, &[]).contains("\"build\":\"copying 40% (12/30 MB) from n1\""));
     }
 }

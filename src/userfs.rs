@@ -33,6 +33,13 @@
 //!   under `/var/log`); only in a root-owned directory nobody else can write
 //!   to, through `O_NOFOLLOW` descriptors, then handed over with `fchown`.
 //!
+//! - the data directory before a copy of the primary ([`look_at_dir`],
+//!   [`free_bytes`]), the copy's staging directory beside it
+//!   ([`remove_tree`], only that directory: the agent made it) and the
+//!   renames that put the copy in place and the old data aside
+//!   ([`rename_aside`], [`rename_into`]); the server's `logfile`, whose end
+//!   says why a standby cannot follow ([`read_tail`]).
+//!
 //! Without root (tests run by a user) nothing is switched: the kernel already
 //! checks that user's rights.
 
@@ -214,16 +221,7 @@ pub fn read_small(
 ) -> OcfResult<io::Result<Vec<u8>>> {
     let p = path.to_path_buf();
     as_user(user, deadline, path, move || {
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-            .open(&p)
-            .map_err(|e| symlink_is_named(&p, e))?;
-        let meta = file.metadata()?;
-        let kind = FileKind::of(meta.file_type());
-        if kind != FileKind::Regular {
-            return Err(not_regular(&p, kind));
-        }
+        let (file, _) = open_regular(&p)?;
         let mut buf = Vec::new();
         file.take(cap + 1).read_to_end(&mut buf)?;
         if buf.len() as u64 > cap {
@@ -234,6 +232,23 @@ pub fn read_small(
         }
         Ok(buf)
     })
+}
+
+/// Opens `path` for reading, never following a symlink nor blocking on a
+/// FIFO or device, and only if it is a regular file (checked on the
+/// descriptor); the calling thread's identity decides the access.
+fn open_regular(path: &Path) -> io::Result<(File, fs::Metadata)> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| symlink_is_named(path, e))?;
+    let meta = file.metadata()?;
+    let kind = FileKind::of(meta.file_type());
+    if kind != FileKind::Regular {
+        return Err(not_regular(path, kind));
+    }
+    Ok((file, meta))
 }
 
 /// `O_NOFOLLOW` on a symlink fails with ELOOP, "Too many levels of symbolic
@@ -355,6 +370,147 @@ pub fn rename_aside(
 pub fn remove(user: &SystemUser, deadline: Deadline, path: &Path) -> OcfResult<io::Result<()>> {
     let p = path.to_path_buf();
     as_user(user, deadline, path, move || fs::remove_file(&p))
+}
+
+/// What a directory path holds, as the user sees it without following
+/// its last component.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirFacts {
+    /// None: nothing there.
+    pub kind: Option<FileKind>,
+    pub owner: u32,
+    /// An entry of the directory (the first one read), None when empty.
+    pub first_entry: Option<String>,
+    pub has_pg_version: bool,
+    /// Its file system is not its parent's: it is a mount point.
+    pub mount_point: bool,
+    /// The device of the path, or of its nearest existing ancestor.
+    pub device: u64,
+}
+
+/// Looks at `path` as `user`: its kind and owner (`lstat`), whether it is
+/// empty or holds `PG_VERSION`, and which file system it (or, when it is
+/// missing, its nearest existing ancestor) is on.
+pub fn look_at_dir(user: &SystemUser, deadline: Deadline, path: &Path) -> OcfResult<io::Result<DirFacts>> {
+    let p = path.to_path_buf();
+    as_user(user, deadline, path, move || {
+        let meta = match fs::symlink_metadata(&p) {
+            Ok(meta) => Some(meta),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let parent_device = |from: &Path| -> io::Result<u64> {
+            let mut here = from.parent();
+            while let Some(dir) = here {
+                match fs::metadata(dir) {
+                    Ok(m) => return Ok(m.dev()),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => here = dir.parent(),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(0)
+        };
+        let Some(meta) = meta else {
+            return Ok(DirFacts {
+                kind: None,
+                owner: 0,
+                first_entry: None,
+                has_pg_version: false,
+                mount_point: false,
+                device: parent_device(&p)?,
+            });
+        };
+        let kind = FileKind::of(meta.file_type());
+        let (first_entry, has_pg_version) = if kind == FileKind::Directory {
+            let first = fs::read_dir(&p)?
+                .next()
+                .transpose()?
+                .map(|e| e.file_name().to_string_lossy().into_owned());
+            (first, fs::symlink_metadata(p.join("PG_VERSION")).is_ok())
+        } else {
+            (None, false)
+        };
+        Ok(DirFacts {
+            kind: Some(kind),
+            owner: meta.uid(),
+            first_entry,
+            has_pg_version,
+            mount_point: kind == FileKind::Directory && parent_device(&p)? != meta.dev(),
+            device: meta.dev(),
+        })
+    })
+}
+
+/// Whether a file system is mounted at `dir` (its device is not its
+/// parent's; `/` always is), and its device.
+pub fn mount_of(user: &SystemUser, deadline: Deadline, dir: &Path) -> OcfResult<io::Result<(bool, u64)>> {
+    let d = dir.to_path_buf();
+    as_user(user, deadline, dir, move || {
+        let meta = fs::metadata(&d)?;
+        let mounted = match d.parent() {
+            None => true,
+            Some(parent) => fs::metadata(parent)?.dev() != meta.dev(),
+        };
+        Ok((mounted, meta.dev()))
+    })
+}
+
+/// Bytes the user may still write on the file system of `dir`.
+pub fn free_bytes(user: &SystemUser, deadline: Deadline, dir: &Path) -> OcfResult<io::Result<u64>> {
+    let d = dir.to_path_buf();
+    as_user(user, deadline, dir, move || {
+        let st = nix::sys::statvfs::statvfs(&d)?;
+        Ok((st.blocks_available() as u64).saturating_mul(st.fragment_size() as u64))
+    })
+}
+
+/// Renames `from` to `to` as `user`, replacing `to` only when it is an
+/// empty directory (rename(2) refuses a non-empty one) or missing: what
+/// puts a finished copy where the data directory was empty or missing.
+pub fn rename_into(
+    user: &SystemUser,
+    deadline: Deadline,
+    from: &Path,
+    to: &Path,
+) -> OcfResult<io::Result<()>> {
+    let (f, t) = (from.to_path_buf(), to.to_path_buf());
+    as_user(user, deadline, from, move || {
+        if let Some(meta) = fs::symlink_metadata(&t).ok().filter(|m| !m.is_dir()) {
+            return Err(io::Error::other(format!(
+                "{} is {}, not an empty directory",
+                t.display(),
+                FileKind::of(meta.file_type()).described()
+            )));
+        }
+        fs::rename(&f, &t)
+    })
+}
+
+/// Removes the directory tree `dir` as `user`, never following a symlink
+/// in it (std's `remove_dir_all` opens each level with `O_NOFOLLOW`).
+/// Only for what the agent made itself: an unfinished copy.
+pub fn remove_tree(user: &SystemUser, deadline: Deadline, dir: &Path) -> OcfResult<io::Result<()>> {
+    let d = dir.to_path_buf();
+    as_user(user, deadline, dir, move || fs::remove_dir_all(&d))
+}
+
+/// The last `max` bytes (at most) of the regular file `path`, read as
+/// `user` without following a symlink or blocking on a FIFO.
+pub fn read_tail(
+    user: &SystemUser,
+    deadline: Deadline,
+    path: &Path,
+    max: u64,
+) -> OcfResult<io::Result<Vec<u8>>> {
+    use std::io::{Seek, SeekFrom};
+    let p = path.to_path_buf();
+    as_user(user, deadline, path, move || {
+        let (mut file, meta) = open_regular(&p)?;
+        file.seek(SeekFrom::Start(meta.len().saturating_sub(max)))?;
+        let mut buf = Vec::new();
+        file.take(max).read_to_end(&mut buf)?;
+        Ok(buf)
+    })
 }
 
 /// Whether root may create a missing directory `dir` for the user.
@@ -590,6 +746,63 @@ mod tests {
         assert_eq!(fs::read_to_string(&b).unwrap(), "b");
         let moved = rename_aside(&me(), soon(), &a, "c").unwrap().unwrap();
         assert_eq!(fs::read_to_string(moved).unwrap(), "a");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_directory_is_seen_as_missing_empty_or_an_instance() {
+        let dir = scratch("lookat");
+        let look = |p: &Path| look_at_dir(&me(), soon(), p).unwrap().unwrap();
+        let missing = look(&dir.join("a/b"));
+        assert_eq!(missing.kind, None);
+        assert_eq!(missing.device, fs::metadata(&dir).unwrap().dev());
+        fs::create_dir(dir.join("data")).unwrap();
+        let empty = look(&dir.join("data"));
+        assert_eq!(
+            (empty.kind, empty.first_entry.clone(), empty.mount_point),
+            (Some(FileKind::Directory), None, false)
+        );
+        assert_eq!(empty.owner, Uid::effective().as_raw());
+        fs::write(dir.join("data/PG_VERSION"), "15\n").unwrap();
+        let instance = look(&dir.join("data"));
+        assert!(instance.has_pg_version);
+        assert_eq!(instance.first_entry.as_deref(), Some("PG_VERSION"));
+        std::os::unix::fs::symlink(dir.join("data"), dir.join("link")).unwrap();
+        assert_eq!(look(&dir.join("link")).kind, Some(FileKind::Symlink));
+        assert!(mount_of(&me(), soon(), Path::new("/")).unwrap().unwrap().0);
+        // A directory made inside another is on its file system.
+        let (mounted, device) = mount_of(&me(), soon(), &dir.join("data")).unwrap().unwrap();
+        assert!(!mounted);
+        assert_eq!(device, fs::metadata(&dir).unwrap().dev());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_copy_replaces_only_an_empty_directory() {
+        let dir = scratch("renameinto");
+        let (copy, target) = (dir.join("copy"), dir.join("target"));
+        fs::create_dir(&copy).unwrap();
+        fs::write(copy.join("PG_VERSION"), "15\n").unwrap();
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("keep"), "x").unwrap();
+        assert!(rename_into(&me(), soon(), &copy, &target).unwrap().is_err());
+        assert!(target.join("keep").exists());
+        fs::remove_file(target.join("keep")).unwrap();
+        rename_into(&me(), soon(), &copy, &target).unwrap().unwrap();
+        assert!(target.join("PG_VERSION").exists() && !copy.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_tail_of_a_file_is_its_last_bytes() {
+        let dir = scratch("tail");
+        let file = dir.join("log");
+        fs::write(&file, "first\nsecond\n").unwrap();
+        assert_eq!(read_tail(&me(), soon(), &file, 7).unwrap().unwrap(), b"second\n");
+        assert_eq!(read_tail(&me(), soon(), &file, 100).unwrap().unwrap().len(), 13);
+        let link = dir.join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert_refused(read_tail(&me(), soon(), &link, 7), "is a symlink");
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -48,6 +48,8 @@ pub enum Attr {
     Sync,
     /// The replication slots the primary keeps (public).
     Slots,
+    /// A base backup under way on that node, and its progress (public).
+    Build,
     /// Its election position during a promotion (private).
     Election,
     /// A cleanly demoted primary's shutdown checkpoint (private).
@@ -57,7 +59,7 @@ pub enum Attr {
 }
 
 impl Attr {
-    pub const ALL: [Attr; 10] = [
+    pub const ALL: [Attr; 11] = [
         Attr::Role,
         Attr::Timeline,
         Attr::Lsn,
@@ -65,13 +67,14 @@ impl Attr {
         Attr::Lag,
         Attr::Sync,
         Attr::Slots,
+        Attr::Build,
         Attr::Election,
         Attr::Shutdown,
         Attr::Promotion,
     ];
 
     /// What `pgha status` shows, in its column order.
-    pub const STATUS: [Attr; 7] = [
+    pub const STATUS: [Attr; 8] = [
         Attr::Role,
         Attr::Timeline,
         Attr::Lsn,
@@ -79,6 +82,7 @@ impl Attr {
         Attr::Receiver,
         Attr::Sync,
         Attr::Slots,
+        Attr::Build,
     ];
 
     /// The short name: the last part of `pgha-<rsc>-<field>` (also the
@@ -93,6 +97,7 @@ impl Attr {
             Attr::Lag => "lag",
             Attr::Sync => "sync",
             Attr::Slots => "slots",
+            Attr::Build => "build",
             Attr::Election => "election",
             Attr::Shutdown => "shutdown",
             Attr::Promotion => "master",
@@ -256,6 +261,10 @@ pub enum Key {
     DemotedPrimary,
     /// Flag: this standby's WAL receiver does not stream (since the age).
     ReceiverDown,
+    /// Why the monitor found that this standby cannot follow the primary
+    /// ("" once it streams again): the next start rebuilds it when
+    /// `rebuild` is on.
+    RebuildNeeded,
     /// When the primary last looked for another primary.
     SplitbrainChecked,
     /// The other primary it found ("" for none).
@@ -282,11 +291,12 @@ const SELF: &str = "_self";
 
 impl Key {
     /// The keys that have no parameter, with their spelling.
-    const FIXED: [(Key, &'static str); 13] = [
+    const FIXED: [(Key, &'static str); 14] = [
         (Key::BootstrapChecked, "bootstrap.checked"),
         (Key::BootstrapPreferred, "bootstrap.preferred"),
         (Key::DemotedPrimary, "demoted.primary"),
         (Key::ReceiverDown, "receiver.down"),
+        (Key::RebuildNeeded, "rebuild.needed"),
         (Key::SplitbrainChecked, "splitbrain.checked"),
         (Key::SplitbrainOther, "splitbrain.other"),
         (Key::SyncManaged, "sync.managed"),
@@ -377,6 +387,7 @@ mod tests {
             (Attr::Lag, "pgha-pgsqld-lag", Visibility::Public),
             (Attr::Sync, "pgha-pgsqld-sync", Visibility::Public),
             (Attr::Slots, "pgha-pgsqld-slots", Visibility::Public),
+            (Attr::Build, "pgha-pgsqld-build", Visibility::Public),
             (Attr::Election, "pgha-pgsqld-election", Visibility::Private),
             (Attr::Shutdown, "pgha-pgsqld-shutdown", Visibility::Private),
             (Attr::Promotion, "master-pgsqld", Visibility::Public),
@@ -389,7 +400,9 @@ mod tests {
         let status: Vec<&str> = Attr::STATUS.iter().map(|a| a.field()).collect();
         assert_eq!(
             status,
-            ["role", "timeline", "lsn", "lag", "receiver", "sync", "slots"]
+            [
+                "role", "timeline", "lsn", "lag", "receiver", "sync", "slots", "build"
+            ]
         );
     }
 
@@ -461,7 +474,7 @@ mod tests {
         let fixed: Vec<String> = Key::FIXED.iter().map(|(k, _)| k.to_string()).collect();
         assert_eq!(
             fixed.join(" "),
-            "bootstrap.checked bootstrap.preferred demoted.primary receiver.down splitbrain.checked splitbrain.other \
+            "bootstrap.checked bootstrap.preferred demoted.primary receiver.down rebuild.needed splitbrain.checked splitbrain.other \
              sync.managed sync.none_streaming stop.forced members.crm_node members.notify members.asked members.unknown"
         );
         let table: Vec<(Key, &str)> = table

@@ -26,12 +26,16 @@
 //!     attributes and the standbys' scores (only what changed); another node
 //!     that also reports itself primary: DEGRADED_PROMOTED with a loud
 //!     reason (split brain), never a plain success;
-//!   - promotable clone, standby: SUCCESS when its WAL receiver streams,
-//!     DEGRADED (shown in crm_mon, no recovery) with the receiver's state
-//!     when it has not streamed for 30 s (lost its primary, or cannot follow
-//!     its timeline); ERR_GENERIC instead for a primary demoted where it
-//!     stood that never streamed since (its history may have diverged: the
-//!     restart's start compares it with the primary, and rewinds it);
+//!   - promotable clone, standby: SUCCESS when its WAL receiver streams;
+//!     when it does not, its log says whether it cannot follow at all (the
+//!     WAL it needs was removed, its timeline forked): with rebuild=true
+//!     ERR_GENERIC, so that Pacemaker restarts it and the start rebuilds
+//!     it, else DEGRADED naming the cause; otherwise DEGRADED (shown in
+//!     crm_mon, no recovery) with the receiver's state once it has not
+//!     streamed for 30 s (lost its primary); ERR_GENERIC instead for a
+//!     primary demoted where it stood that never streamed since (its
+//!     history may have diverged: the restart's start compares it with the
+//!     primary, and rewinds it);
 //! - `Unresponsive`: ERR_GENERIC, saying whether it timed out (frozen or
 //!   overloaded: the reason says if the postmaster is SIGSTOPped, and how
 //!   long the probe really waited) or what it answered; ERR_ARGS when the
@@ -58,6 +62,7 @@ use super::stop;
 use crate::context::{Context, Mode};
 use crate::ocf::code::{OcfCode, OcfResult};
 use crate::params::{Config, ReplicationMode};
+use crate::pg::follow;
 use crate::pg::instance::Instance;
 use crate::pg::process::{self, Postmaster};
 use crate::pg::replication::Replication;
@@ -159,11 +164,23 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
             }
             Some(Replication::Standby(status)) => {
                 let mut memory = RunState::load(ctx.resource());
+                // Before publish::standby, which bootstraps on it: the first
+                // monitor after a start already counts as not streaming.
+                memory.set_flag(&Key::ReceiverDown, !status.is_streaming());
                 publish::standby(ctx, &mut memory, &status);
                 slots::maintain_standby(ctx, &mut memory, inst, config, &status.slots);
-                // Also what the bootstrap score waits on (publish::standby).
-                memory.set_flag(&Key::ReceiverDown, !status.is_streaming());
                 let not_streaming_for = memory.flag_age(&Key::ReceiverDown);
+                // Why it does not stream, from its log: only off the steady
+                // path, and remembered for the start that may rebuild it.
+                let cannot_follow = if status.is_streaming() {
+                    memory.set_if_changed(&Key::RebuildNeeded, "");
+                    None
+                } else {
+                    follow::from_logfile(&inst.logfile, &inst.user, ctx.deadline).unwrap_or(None)
+                };
+                if let Some(why) = &cannot_follow {
+                    memory.set_if_changed(&Key::RebuildNeeded, why);
+                }
                 // A demoted primary that streams followed the new primary:
                 // its history is part of it (monitor_answer::standby).
                 if status.is_streaming() {
@@ -175,6 +192,8 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
                     status,
                     not_streaming_for,
                     demoted,
+                    cannot_follow,
+                    rebuild: config.rebuild,
                 }
             }
             None => Found::Running,

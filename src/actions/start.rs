@@ -1,6 +1,12 @@
 //! `start`: bring the server up and return once the health probe answers.
 //!
-//! - parameters or host checks fail: their code (nothing is started);
+//! - parameters fail: their code (nothing is started);
+//! - promotable clone with bootstrap=basebackup, before the host checks
+//!   ([`build::look`]): a missing or empty data directory of the system
+//!   user is filled with a copy of the primary ([`build::copy`]), then
+//!   started below like any standby; a directory that is not empty and not
+//!   an instance, or not the user's, is refused with a reason;
+//! - host checks fail: their code (nothing is started);
 //! - `Running`: success, already running (start is idempotent); in a
 //!   promotable clone a running *primary* is an error: start must leave the
 //!   instance unpromoted (OCF 1.1) and demoting is Pacemaker's decision;
@@ -17,18 +23,27 @@
 //!     checked against it with `pg_rewind --dry-run` (a crashed one is first
 //!     recovered in single-user mode):
 //!     diverged, or pg_rewind cannot tell -> pg_rewind when rewind=true,
-//!     else refuse with a reason (never follow a timeline it forked from);
+//!     else a rebuild when rebuild=true, else refuse with a reason (never
+//!     follow a timeline it forked from); pg_rewind failed (the WAL since
+//!     the fork is gone), or its crash recovery failed (its WAL is gone) ->
+//!     a rebuild when rebuild=true, else their reason;
 //!     no primary reachable -> start and wait for one; a primary that
 //!     demote made a standby where it stood (remembered until the next
 //!     start) and that shut down cleanly since is compared the same way
-//!     (cut off, it was demoted alone: [`rejoin::needs_compare`]); then `standby.signal`
-//!     and the recovery settings on the command line, as a standby;
+//!     (cut off, it was demoted alone: [`rejoin::needs_compare`]);
+//!   - a standby that the monitor found unable to follow the primary (the
+//!     agent's memory says why) is rebuilt when rebuild=true;
+//!   - a rebuild copies the primary beside the data directory, moves the
+//!     old data aside (never deleted; the log says where) and puts the
+//!     copy in place; then `standby.signal` and the recovery settings on
+//!     the command line, as a standby;
 //!   - poll the probe until it answers. If the server exits, the reason
 //!     quotes the cause from its output; at the deadline, ERR_GENERIC with
 //!     the last thing it said (Pacemaker then stops it).
 //!
-//! The decisions are the rules [`lifecycle::start_plan`] and [`rejoin`];
-//! this file gathers what they need and carries them out.
+//! The decisions are the rules [`lifecycle::start_plan`], [`rejoin`] and
+//! [`crate::policy::build`]; this file gathers what they need and carries
+//! them out.
 
 use std::time::Duration;
 
@@ -47,9 +62,10 @@ use crate::pg::rewind::{self, Divergence};
 use crate::pg::server::{self, Spawned};
 use crate::pg::session::SqlError;
 use crate::pg::state;
+use crate::policy::build::{BeforeStart, rebuild_standby};
 use crate::policy::lifecycle::{self, StartPlan};
-use crate::policy::rejoin::{self, AfterCompare, BeforeCompare};
-use crate::replication::publish;
+use crate::policy::rejoin::{self, AfterCompare, AfterRewind, BeforeCompare};
+use crate::replication::{build, publish};
 use crate::runstate::RunState;
 use crate::vocab::Key;
 
@@ -58,7 +74,17 @@ const POLL: Duration = Duration::from_millis(100);
 
 pub fn run(ctx: &Context) -> OcfResult {
     let config = ctx.checked_config()?;
-    let inst = ctx.instance(&config)?;
+    if ctx.mode() == Mode::Promotable {
+        match build::look(ctx, &config)? {
+            BeforeStart::AsItIs => {}
+            BeforeStart::Build => {
+                names::check_node_name(&ctx.node_name())?;
+                build::copy(ctx, &config, false, "the data directory is missing or empty")?;
+            }
+            BeforeStart::Refuse(e) => return Err(e),
+        }
+    }
+    let mut inst = ctx.instance(&config)?;
     match lifecycle::start_plan(
         &state::inspect(&inst, ctx.deadline, false)?,
         ctx.mode() == Mode::Promotable,
@@ -87,14 +113,32 @@ pub fn run(ctx: &Context) -> OcfResult {
             // A killed postmaster's zombie or orphans would make the
             // single-user crash recovery of rejoin_check refuse to run.
             server::clear_leftovers(&inst, ctx.deadline)?;
-            let former_primary = rejoin_check(ctx, &inst, &config, memory.flag(&Key::DemotedPrimary))?;
+            let (mut former_primary, rebuild) =
+                match rejoin_check(ctx, &inst, &config, memory.flag(&Key::DemotedPrimary))? {
+                    Rejoin::Follow { former_primary } => (
+                        former_primary,
+                        rebuild_standby(memory.get(&Key::RebuildNeeded), config.rebuild),
+                    ),
+                    Rejoin::Rebuild(why) => (true, Some(why)),
+                };
+            let mut aside = None;
+            if let Some(why) = rebuild {
+                aside = build::copy(ctx, &config, true, &format!("rebuild: {why}"))?;
+                inst = ctx.instance(&config)?;
+                former_primary = false;
+                memory = RunState::load(ctx.resource());
+            }
             // With no primary anywhere (first start, full restart), the former
             // primary is the natural first candidate: see publish::bootstrap.
             publish::remember_former_primary(&mut memory, former_primary);
             // Compared (or nothing to compare with): the demote is history.
             memory.set_flag(&Key::DemotedPrimary, false);
             memory.save();
-            start_standby(ctx, &inst, &config, ctx.deadline)?;
+            start_standby(ctx, &inst, &config, ctx.deadline).map_err(|e| match &aside {
+                // The reason says where the old data went, even now.
+                Some(old) => OcfError::new(e.code, format!("old data in {}; {}", old.display(), e.reason)),
+                None => e,
+            })?;
         }
     }
     // Running again: a forced stop of ours no longer explains pg_control
@@ -105,11 +149,19 @@ pub fn run(ctx: &Context) -> OcfResult {
     Ok(OcfCode::Success)
 }
 
+/// What [`rejoin_check`] found.
+enum Rejoin {
+    /// Start as a standby; `former_primary`: it was a primary (and may
+    /// follow, or lead, now).
+    Follow { former_primary: bool },
+    /// It cannot follow as it is and rebuild=true: copy the primary.
+    Rebuild(String),
+}
+
 /// A former primary must not follow a timeline it diverged from
-/// ([`rejoin`]). True when this instance was a primary (and may follow, or
-/// lead, now). `demoted`: the memory of a demote since the last start
+/// ([`rejoin`]). `demoted`: the memory of a demote since the last start
 /// ([`rejoin::needs_compare`]).
-fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) -> OcfResult<bool> {
+fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) -> OcfResult<Rejoin> {
     let backup_label = inst.datadir.join("backup_label").exists();
     let state = if backup_label {
         ClusterState::Unknown(String::new()) // not read: a base backup follows as it is
@@ -126,17 +178,18 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) 
             if former_primary {
                 log_info!("former primary, and no other node runs a primary: starting as a standby");
             }
-            return Ok(former_primary);
+            return Ok(Rejoin::Follow { former_primary });
         }
         BeforeCompare::Compare { crash_recover } => {
             if crash_recover {
-                server::crash_recover(inst, ctx.deadline.fraction(0.5))?;
-                let control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?;
-                if control.state != ClusterState::ShutDown {
-                    return Err(OcfError::generic(format!(
-                        "crash recovery left pg_control '{:?}', not shut down: check the server log",
-                        control.state
-                    )));
+                let share = if config.rebuild { 0.3 } else { 0.5 };
+                if let Err(e) = recover_in_place(ctx, inst, share) {
+                    // Its own WAL is gone or broken: it can neither be compared
+                    // nor rewound, only copied again.
+                    return match rejoin::after_repair(e, config.rebuild) {
+                        AfterRewind::Rebuild(why) => Ok(Rejoin::Rebuild(why)),
+                        AfterRewind::Fail(e) => Err(e),
+                    };
                 }
             }
             // A demoted primary shut down as a standby is compared, but it
@@ -148,7 +201,7 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) 
         log_info!("demoted primary, shut down as a standby since: comparing its history with the primary's");
     }
     let divergence = rewind::check_divergence(inst, &config.primary_conninfo, ctx.deadline)?;
-    match rejoin::after_compare(&divergence, config.rewind) {
+    match rejoin::after_compare(&divergence, config.rewind, config.rebuild) {
         AfterCompare::Follow => {
             match &divergence {
                 Divergence::NoPrimary(why) => {
@@ -156,8 +209,11 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) 
                 }
                 _ => log_info!("former primary: its history is part of the primary's, it can follow"),
             }
-            Ok(was_primary)
+            Ok(Rejoin::Follow {
+                former_primary: was_primary,
+            })
         }
+        AfterCompare::Rebuild(why) => Ok(Rejoin::Rebuild(why)),
         AfterCompare::Rewind => {
             match &divergence {
                 Divergence::Diverged(at) => log_info!("former primary diverged ({at}): running pg_rewind"),
@@ -166,12 +222,38 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) 
                 }
                 Divergence::None | Divergence::NoPrimary(_) => {}
             }
-            rewind::rewind(inst, &config.primary_conninfo, ctx.deadline.fraction(0.7))?;
-            log_info!("pg_rewind done");
-            Ok(false)
+            // A rebuild after a failed pg_rewind still needs most of the
+            // budget: pg_rewind gets less when one may follow.
+            let share = if config.rebuild { 0.3 } else { 0.7 };
+            match rewind::rewind(inst, &config.primary_conninfo, ctx.deadline.fraction(share)) {
+                Ok(()) => {
+                    log_info!("pg_rewind done");
+                    Ok(Rejoin::Follow {
+                        former_primary: false,
+                    })
+                }
+                Err(e) => match rejoin::after_repair(e, config.rebuild) {
+                    AfterRewind::Rebuild(why) => Ok(Rejoin::Rebuild(why)),
+                    AfterRewind::Fail(e) => Err(e),
+                },
+            }
         }
         AfterCompare::Refuse(e) => Err(e),
     }
+}
+
+/// Replays a crashed former primary's WAL in single-user mode within
+/// `share` of the time left, and checks that it left it shut down.
+fn recover_in_place(ctx: &Context, inst: &Instance, share: f64) -> OcfResult<()> {
+    server::crash_recover(inst, ctx.deadline.fraction(share))?;
+    let control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?;
+    if control.state != ClusterState::ShutDown {
+        return Err(OcfError::generic(format!(
+            "crash recovery left pg_control '{:?}', not shut down: check the server log",
+            control.state
+        )));
+    }
+    Ok(())
 }
 
 /// Whether another node runs a primary, asked only when the answer matters

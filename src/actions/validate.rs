@@ -14,7 +14,10 @@
 //!   binaries in bindir are of the major version PG_VERSION says; and,
 //!   when a CIB can be read, warnings (never a failure) about an unsafe
 //!   cluster: fencing off, no fence device, two nodes without
-//!   priority-fencing-delay ([`safety::warnings`]).
+//!   priority-fencing-delay ([`safety::warnings`]). With
+//!   bootstrap=basebackup in a clone, a missing or empty data directory
+//!   passes (start copies the primary into it) and one start would refuse
+//!   to copy into fails with the same reason.
 //!
 //! `reload-agent` applies a change of the parameters marked reloadable in
 //! [`crate::params::PARAMS`] (the table alone says which; the metadata, the
@@ -27,7 +30,9 @@ use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::PgHost;
 use crate::pcmk::cib;
 use crate::pg::instance::Instance;
+use crate::policy::build::BeforeStart;
 use crate::policy::safety;
+use crate::replication::build;
 use crate::{log_info, log_warn};
 
 pub fn run(ctx: &Context) -> OcfResult {
@@ -39,6 +44,23 @@ pub fn run(ctx: &Context) -> OcfResult {
         .and_then(|l| l.trim().parse::<u32>().ok())
         .unwrap_or(0);
     if level >= 10 {
+        // A new node: start copies the primary there, and what the copy
+        // refuses (not empty, not the user's) is refused here alike.
+        if ctx.mode() == crate::context::Mode::Promotable {
+            match build::look(ctx, &config)? {
+                BeforeStart::AsItIs => {}
+                BeforeStart::Build => {
+                    check_socket_directory(&config.pghost)?;
+                    crate::pg::names::check_node_name(&ctx.node_name())?;
+                    log_info!(
+                        "{} is missing or empty: start copies the primary there (bootstrap=basebackup)",
+                        config.datadir.display()
+                    );
+                    return Ok(OcfCode::Success);
+                }
+                BeforeStart::Refuse(e) => return Err(e),
+            }
+        }
         let inst = ctx.instance(&config)?;
         check_socket_directory(&config.pghost)?;
         check_binaries_version(&inst, ctx)?;

@@ -38,6 +38,13 @@ pub struct Config {
     /// The connection base standbys stream from (empty: none given).
     pub primary_conninfo: String,
     pub rewind: bool,
+    /// bootstrap=basebackup: a missing or empty data directory is copied
+    /// from the primary.
+    pub bootstrap: bool,
+    /// A node that cannot follow the primary is copied again.
+    pub rebuild: bool,
+    /// The mount point the data directory must be on before a copy.
+    pub data_mount: Option<PathBuf>,
     /// Bytes of lag beyond which a standby is not promotable; 0 = no limit.
     pub maxlag: u64,
     pub replication_mode: ReplicationMode,
@@ -179,6 +186,19 @@ impl Config {
         }
         check_primary_conninfo(&primary_conninfo)?;
         let rewind = parse_bool("rewind", value("rewind"))?;
+        let bootstrap = match value("bootstrap").to_ascii_lowercase().as_str() {
+            "none" => false,
+            "basebackup" => true,
+            other => {
+                return Err(OcfError::configured(format!(
+                    "bootstrap='{other}': use none or basebackup"
+                )));
+            }
+        };
+        let rebuild = parse_bool("rebuild", value("rebuild"))?;
+        let data_mount = get("data_mount")
+            .map(|v| absolute_path("data_mount", v))
+            .transpose()?;
         let maxlag = int("maxlag")?;
         let replication_mode = ReplicationMode::parse(value("replication_mode"))?;
         let sync_standbys = int("sync_standbys")? as u32;
@@ -198,6 +218,9 @@ impl Config {
             logfile,
             primary_conninfo,
             rewind,
+            bootstrap,
+            rebuild,
+            data_mount,
             maxlag,
             replication_mode,
             sync_standbys,
@@ -387,7 +410,7 @@ mod tests {
         assert_eq!(c.system_user, "postgres");
         assert_eq!(c.pgport, 5432);
         assert_eq!(c.pghost, PgHost::Socket("/var/run/postgresql".into()));
-        assert_eq!(c.probe_timeout, Duration::from_secs(5));
+        assert_eq!(c.probe_timeout, Duration::from_secs(3));
         assert_eq!(c.logfile, PathBuf::from("/var/log/pgha/pgsqld.log"));
         assert!(c.start_opts.is_empty());
     }
@@ -499,6 +522,32 @@ mod tests {
             ("maxlag", "-1"),
             ("replication_mode", "semi"),
             ("sync_standbys", "0"),
+        ] {
+            assert_eq!(
+                code_of(&[("pgdata", "/d"), bad]),
+                OcfCode::ErrConfigured,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn building_parameters_parse() {
+        let c = parse(&[("pgdata", "/d")]).unwrap();
+        assert!(!c.bootstrap && !c.rebuild && c.data_mount.is_none());
+        let c = parse(&[
+            ("pgdata", "/d"),
+            ("bootstrap", "BaseBackup"),
+            ("rebuild", "yes"),
+            ("data_mount", "/srv/pg/"),
+        ])
+        .unwrap();
+        assert!(c.bootstrap && c.rebuild);
+        assert_eq!(c.data_mount, Some(PathBuf::from("/srv/pg")));
+        for bad in [
+            ("bootstrap", "initdb"),
+            ("rebuild", "sometimes"),
+            ("data_mount", "srv"),
         ] {
             assert_eq!(
                 code_of(&[("pgdata", "/d"), bad]),

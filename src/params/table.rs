@@ -131,7 +131,7 @@ pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "probe_timeout",
         kind: Kind::Integer,
-        default: Some("5"),
+        default: Some("3"),
         required: false,
         range: Some((1, 3600)),
         reloadable: true,
@@ -139,7 +139,9 @@ pub const PARAMS: &[ParamSpec] = &[
         shortdesc: "Seconds the health probe may take",
         longdesc: "Upper bound, in seconds (1-3600), of one health probe: connect and the query \
                    select relname from pg_class where relname = 'pg_class'. A server that does not answer in time \
-                   (frozen or overloaded) is reported as failed. Never longer than what is left of the action's timeout.",
+                   (frozen or overloaded) is reported as failed. Never longer than what is left of the action's timeout. \
+                   With the default monitor interval (3 s on the primary), a frozen primary is reported within \
+                   6 s; raise it on a host where connecting can take seconds under load.",
     },
     ParamSpec {
         name: "start_opts",
@@ -195,6 +197,53 @@ pub const PARAMS: &[ParamSpec] = &[
                    primary's timeline, run pg_rewind against the primary (primary_conninfo with dbname=postgres; \
                    needs wal_log_hints or data checksums, and a role allowed to run pg_rewind) and start it as a \
                    standby. When false, such a node refuses to start and says it needs pg_rewind or a rebuild.",
+    },
+    ParamSpec {
+        name: "bootstrap",
+        kind: Kind::String,
+        default: Some("none"),
+        required: false,
+        range: None,
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "none, or basebackup: build a missing or empty data directory (promotable clone)",
+        longdesc: "basebackup: when a clone instance starts on a node whose data directory is missing or empty, \
+                   the agent copies the current primary with pg_basebackup (as system_user, over primary_conninfo, \
+                   -X stream, through the node's slot when replication_slots is on) and starts the copy as a standby. \
+                   The copy is taken only from the node whose monitor reports the primary, and is discarded unless \
+                   its backup_label says it came from a primary. Refused when the directory is not empty, not owned \
+                   by system_user, is itself a mount point, or is not on data_mount. It runs inside start: size \
+                   op start timeout= for the copy (see the README). none (the default): a missing data directory \
+                   fails the start, so that a disk that failed to mount is never filled over.",
+    },
+    ParamSpec {
+        name: "rebuild",
+        kind: Kind::Boolean,
+        default: Some("false"),
+        required: false,
+        range: None,
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "Rebuild a node that cannot follow the primary (promotable clone)",
+        longdesc: "When a former primary diverged and pg_rewind cannot repair it (or rewind is false), or when the \
+                   monitor found that a standby cannot follow the primary (the WAL it needs was removed, its \
+                   timeline forked), start moves the old data directory aside (renamed <datadir>.pgha-old-<time> \
+                   in the same directory, never deleted; the log says where) and builds a new copy as bootstrap=basebackup \
+                   does. The copy must fit next to the old data, which is checked before it is written.",
+    },
+    ParamSpec {
+        name: "data_mount",
+        kind: Kind::String,
+        default: Some(""),
+        required: false,
+        range: None,
+        reloadable: true,
+        unique_group: None,
+        shortdesc: "Mount point the data directory must be on before a copy is made",
+        longdesc: "Absolute path of the mount point that holds the data directory, e.g. /var/lib/postgresql. \
+                   When set, bootstrap and rebuild copy nothing unless a file system is mounted there and the data \
+                   directory is on it: a disk that failed to appear leaves the start failed instead of filling the \
+                   root file system. Empty: not checked.",
     },
     ParamSpec {
         name: "maxlag",
@@ -264,8 +313,8 @@ pub const PARAMS: &[ParamSpec] = &[
         shortdesc: "Seconds sync mode waits for a standby before it degrades to asynchronous",
         longdesc: "With replication_mode=sync, when no standby streams (right after a promotion, or when the last \
                    synchronous standby went away), commits wait for the standbys the primary expects for up to \
-                   sync_grace seconds (0-86400) before the primary acknowledges them alone; meanwhile and after, \
-                   its monitor is DEGRADED_PROMOTED. Longer: a second failure soon after the first loses no \
+                   sync_grace seconds (0-86400) before the primary acknowledges them alone; its monitor is \
+                   DEGRADED_PROMOTED once the wait has lasted 10 s, and while commits are acknowledged alone. Longer: a second failure soon after the first loses no \
                    acknowledged commit, but writes stall that long when no standby can follow. strict-sync never \
                    degrades.",
     },

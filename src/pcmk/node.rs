@@ -41,22 +41,35 @@ pub fn local_node_name(env: &OcfEnv, deadline: Deadline) -> String {
 /// node that is only down stays in both, and keeps its slot and score.
 /// When the CIB cannot be read, `crm_node -l` alone answers.
 pub fn cluster_nodes(deadline: Deadline) -> Option<Vec<String>> {
-    let out = exec::run(
-        "crm_node",
-        &["-l"],
-        None,
-        deadline.within(std::time::Duration::from_secs(5)),
-    )
-    .ok()?;
-    if !out.success() {
-        return None;
-    }
-    let listed = parse_crm_node_list(&out.stdout);
+    let listed = parse_crm_node_list(&crm_node("-l", deadline)?);
     let nodes = match configured_nodes(deadline) {
         Some(configured) => listed.into_iter().filter(|n| configured.contains(n)).collect(),
         None => listed,
     };
     (!nodes.is_empty()).then_some(nodes)
+}
+
+/// The nodes of this node's partition, as corosync sees them now
+/// (`crm_node -p`: names separated by spaces), or None when the cluster
+/// cannot be asked. Unlike [`cluster_nodes`], nodes that are down are not in it.
+pub fn partition(deadline: Deadline) -> Option<Vec<String>> {
+    let nodes: Vec<String> = crm_node("-p", deadline)?
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    (!nodes.is_empty()).then_some(nodes)
+}
+
+/// What `crm_node <option>` prints, or None when it fails (no cluster).
+fn crm_node(option: &str, deadline: Deadline) -> Option<String> {
+    let out = exec::run(
+        "crm_node",
+        &[option],
+        None,
+        deadline.within(std::time::Duration::from_secs(5)),
+    )
+    .ok()?;
+    out.success().then_some(out.stdout)
 }
 
 /// `crm_node -l` lines, `<id> <name> <state>`: the names.

@@ -95,6 +95,30 @@ pub fn find_bindir(major: u32, path_var: Option<&str>) -> OcfResult<PathBuf> {
         })
 }
 
+/// The bin directory of the newest PostgreSQL installed the way Debian
+/// (`/usr/lib/postgresql/<major>/bin`) or PGDG's RPMs (`/usr/pgsql-<major>/bin`)
+/// do that holds `program`: what copies a primary into an empty data
+/// directory, where no PG_VERSION tells the major version yet (a newer
+/// pg_basebackup copies an older server; the copy's PG_VERSION then picks
+/// the server binaries).
+pub fn newest_bindir_with(program: &str) -> Option<PathBuf> {
+    let mut found: Vec<(u32, PathBuf)> = Vec::new();
+    for (root, prefix, suffix) in [("/usr/lib/postgresql", "", "bin"), ("/usr", "pgsql-", "bin")] {
+        let Ok(entries) = fs::read_dir(root) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(major) = name.strip_prefix(prefix).and_then(|v| v.parse::<u32>().ok()) else {
+                continue;
+            };
+            let dir = entry.path().join(suffix);
+            if major >= MIN_MAJOR && is_executable(&dir.join(program)) {
+                found.push((major, dir));
+            }
+        }
+    }
+    found.into_iter().max().map(|(_, dir)| dir)
+}
+
 /// Checks that `bindir` holds every required program.
 pub fn check_bindir(bindir: &Path) -> OcfResult<()> {
     for program in REQUIRED_PROGRAMS {

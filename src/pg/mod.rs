@@ -1,8 +1,10 @@
 //! PostgreSQL: everything the agent knows about the database server, and
 //! nothing about Pacemaker or the OCF protocol.
 
+pub mod basebackup;
 pub mod conninfo;
 pub mod controldata;
+pub mod follow;
 pub mod instance;
 pub mod layout;
 pub mod lsn;

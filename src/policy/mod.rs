@@ -19,8 +19,11 @@
 //! - [`monitor_answer`]: what the monitor answers for what it found;
 //! - [`lifecycle`]: what start and demote do with the state they find;
 //! - [`rejoin`]: whether a former primary may follow as it is, must be
-//!   rewound, or must not start.
+//!   rewound or rebuilt, or must not start;
+//! - [`build`]: when a node copies the primary (bootstrap, rebuild), from
+//!   where, onto what, and whether the copy is kept.
 
+pub mod build;
 pub mod lifecycle;
 pub mod members;
 pub mod monitor_answer;

@@ -39,13 +39,17 @@ pub enum Found {
         sync_risk: Option<String>,
     },
     /// A clone's standby; `not_streaming_for`: the age of the memory's
-    /// `receiver.down` flag (None while it streams).
+    /// `receiver.down` flag (None while it streams); `cannot_follow`: why
+    /// its log says it can never follow the primary as it is
+    /// ([`crate::pg::follow`]); `rebuild`: the parameter.
     Standby {
         status: StandbyStatus,
         not_streaming_for: Option<u64>,
         /// A primary demote made a standby where it stood, that has not
         /// streamed since (the memory's `demoted.primary`).
         demoted: bool,
+        cannot_follow: Option<String>,
+        rebuild: bool,
     },
     /// pg_control: shut down.
     Stopped,
@@ -86,7 +90,9 @@ pub fn answer(found: Found) -> OcfResult {
             status,
             not_streaming_for,
             demoted,
-        } => standby(&status, not_streaming_for, demoted),
+            cannot_follow,
+            rebuild,
+        } => standby(&status, not_streaming_for, demoted, cannot_follow, rebuild),
         Found::Stopped => Ok(OcfCode::NotRunning),
         Found::Unresponsive { pid, frozen, error } => Err(unresponsive(pid, frozen, error)),
         // Stopped on Pacemaker's order, or found by a probe with no process
@@ -207,21 +213,47 @@ fn split_brain(other: Option<String>) -> OcfResult {
 }
 
 /// A standby that has not streamed for a while is degraded: shown with the
-/// reason (crm_mon, exit reason), never recovered by Pacemaker. Except a
-/// primary demoted where it stood (`demoted`) that never streamed since: a
-/// primary cut off from the others is demoted alone and its shutdown
-/// checkpoint is WAL the new primary never had, so it cannot follow until
-/// pg_rewind (issue 15's Debian 13 lab: "new timeline forked off ... before
-/// current recovery point", forever). A failure makes Pacemaker stop and
-/// start it here, and that start compares it with the primary
-/// (rejoin::needs_compare); the start forgets the demote, so this happens
-/// once at most.
-fn standby(status: &StandbyStatus, not_streaming_for: Option<u64>, demoted: bool) -> OcfResult {
+/// reason (crm_mon, exit reason), never recovered by Pacemaker. One that
+/// can never follow as it is fails at once when it may be rebuilt: the
+/// restart Pacemaker then makes is the start that rebuilds it (issue 14);
+/// otherwise it is degraded with the cause, with no wait (it will not heal).
+/// Except a primary demoted where it stood (`demoted`) that never streamed
+/// since: a primary cut off from the others is demoted alone and its
+/// shutdown checkpoint is WAL the new primary never had, so it cannot
+/// follow until pg_rewind (issue 15's Debian 13 lab: "new timeline forked
+/// off ... before current recovery point", forever). A failure makes
+/// Pacemaker stop and start it here, and that start compares it with the
+/// primary (rejoin::needs_compare) and rewinds it; the start forgets the
+/// demote, so this happens once at most.
+fn standby(
+    status: &StandbyStatus,
+    not_streaming_for: Option<u64>,
+    demoted: bool,
+    cannot_follow: Option<String>,
+    rebuild: bool,
+) -> OcfResult {
     if status.is_streaming() {
         return Ok(OcfCode::Success);
     }
-    if not_streaming_for.is_some_and(|a| a < NOT_STREAMING_GRACE_S) {
-        return Ok(OcfCode::Success);
+    match cannot_follow {
+        Some(why) if rebuild => {
+            return Err(OcfError::generic(format!(
+                "cannot follow: {why}; rebuilt at next start"
+            )));
+        }
+        // A demoted primary: the restart's start may rewind it (below).
+        Some(why) if !demoted => {
+            return Err(OcfError::new(
+                OcfCode::Degraded,
+                format!("cannot follow: {why}; needs a rebuild (rebuild=true)"),
+            ));
+        }
+        Some(_) => {}
+        None => {
+            if not_streaming_for.is_some_and(|a| a < NOT_STREAMING_GRACE_S) {
+                return Ok(OcfCode::Success);
+            }
+        }
     }
     if demoted {
         return Err(OcfError::generic(format!(
@@ -326,11 +358,23 @@ mod tests {
             status: standby_status(receiver, receive, replay),
             not_streaming_for: for_s,
             demoted: false,
+            cannot_follow: None,
+            rebuild: false,
+        };
+        let removed = "requested WAL segment 000000010000000000000003 has already been removed";
+        let refused = |rebuild, streaming: bool| Found::Standby {
+            status: standby_status(Some(if streaming { "streaming" } else { "waiting" }), None, None),
+            not_streaming_for: Some(0),
+            cannot_follow: Some(removed.to_string()),
+            rebuild,
+            demoted: false,
         };
         let demoted = |receiver, for_s| Found::Standby {
             status: standby_status(receiver, Some(0x100), Some(0x100)),
             not_streaming_for: Some(for_s),
             demoted: true,
+            cannot_follow: None,
+            rebuild: false,
         };
         let waiting = |for_s| standby(Some("waiting"), Some(0x100), Some(0x100), Some(for_s));
         // (found, code, reason)
@@ -420,10 +464,40 @@ mod tests {
                     status: standby_status(Some("streaming"), Some(0x100), Some(0x100)),
                     not_streaming_for: None,
                     demoted: true,
+                    cannot_follow: None,
+                    rebuild: false,
                 },
                 Success,
                 "",
             ),
+            // It can never follow as it is: no grace; rebuilt when allowed.
+            (
+                refused(true, false),
+                ErrGeneric,
+                "cannot follow: requested WAL segment 000000010000000000000003 has already been removed; \
+                 rebuilt at next start",
+            ),
+            (
+                refused(false, false),
+                Degraded,
+                "cannot follow: requested WAL segment 000000010000000000000003 has already been removed; \
+                 needs a rebuild (rebuild=true)",
+            ),
+            // A demoted primary that cannot follow: the restart may rewind
+            // it, so a failure at once rather than DEGRADED.
+            (
+                Found::Standby {
+                    status: standby_status(Some("waiting"), Some(0x100), Some(0x100)),
+                    not_streaming_for: Some(0),
+                    demoted: true,
+                    cannot_follow: Some("timeline forked".into()),
+                    rebuild: false,
+                },
+                ErrGeneric,
+                "demoted primary cannot stream (WAL receiver waiting at 0/100): restart to compare it with the primary",
+            ),
+            // Streaming wins over an old line of the log.
+            (refused(true, true), Success, ""),
             // After a full restart: no receiver, position is what it replayed.
             (
                 standby(None, None, Some(0x3000060), Some(120)),

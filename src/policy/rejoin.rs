@@ -5,7 +5,11 @@
 //! `start` asks in two steps, because the second one costs a crash
 //! recovery and a `pg_rewind --dry-run` against the primary:
 //! - [`before_compare`], from what is on disk and what the attributes say;
-//! - [`after_compare`], from pg_rewind's verdict and the `rewind` parameter.
+//! - [`after_compare`], from pg_rewind's verdict and the `rewind` and
+//!   `rebuild` parameters;
+//! - [`after_repair`], when pg_rewind itself failed (the WAL since the fork
+//!   point is gone), or the crash recovery before it did: a rebuild when
+//!   allowed (issue 14).
 
 use crate::ocf::code::OcfError;
 use crate::pg::controldata::ClusterState;
@@ -86,22 +90,48 @@ pub enum AfterCompare {
     Follow,
     /// Run pg_rewind (rewind=true), then start as a standby.
     Rewind,
+    /// Move the data aside and copy the primary (rebuild=true), for why.
+    Rebuild(String),
     /// Refuse to start, with the reason.
     Refuse(OcfError),
 }
 
-/// From pg_rewind's verdict; `rewind`: the `rewind` parameter.
-pub fn after_compare(divergence: &Divergence, rewind: bool) -> AfterCompare {
+/// From pg_rewind's verdict; `rewind`, `rebuild`: the parameters.
+pub fn after_compare(divergence: &Divergence, rewind: bool, rebuild: bool) -> AfterCompare {
     match divergence {
         Divergence::None | Divergence::NoPrimary(_) => AfterCompare::Follow,
         Divergence::Undecided(_) | Divergence::Diverged(_) if rewind => AfterCompare::Rewind,
+        Divergence::Undecided(why) | Divergence::Diverged(why) if rebuild => {
+            AfterCompare::Rebuild(format!("diverged from the primary ({why})"))
+        }
         // Following blindly could corrupt: a decision is needed.
         Divergence::Undecided(why) => AfterCompare::Refuse(OcfError::generic(format!(
             "cannot check the timeline against the primary ({why}): needs pg_rewind or a rebuild"
         ))),
         Divergence::Diverged(at) => AfterCompare::Refuse(OcfError::generic(format!(
-            "diverged from the primary ({at}): needs pg_rewind (rewind=true) or a rebuild"
+            "diverged from the primary ({at}): needs pg_rewind (rewind=true) or rebuild=true"
         ))),
+    }
+}
+
+/// What start does when pg_rewind or the crash recovery before it failed.
+#[derive(Debug)]
+pub enum AfterRewind {
+    /// Rebuild instead (rebuild=true), for why.
+    Rebuild(String),
+    /// Fail the start with pg_rewind's reason.
+    Fail(OcfError),
+}
+
+/// Repairing the former primary in place failed with `error` (pg_rewind,
+/// typically because the WAL since the fork point is gone; or the crash
+/// recovery it needs first, because its own WAL is gone); `rebuild`: the
+/// parameter.
+pub fn after_repair(error: OcfError, rebuild: bool) -> AfterRewind {
+    if rebuild {
+        AfterRewind::Rebuild(format!("cannot be repaired ({})", error.reason))
+    } else {
+        AfterRewind::Fail(error)
     }
 }
 
@@ -145,25 +175,61 @@ mod tests {
     #[test]
     fn a_divergence_is_rewound_or_refused_never_followed() {
         let d = |s: &str| s.to_string();
-        let table: Vec<(Divergence, bool, &str)> = vec![
-            (Divergence::None, false, "Follow"),
-            (Divergence::NoPrimary(d("refused")), false, "Follow"),
-            (Divergence::Diverged(d("at 0/3000060")), true, "Rewind"),
-            (Divergence::Undecided(d("no WAL")), true, "Rewind"),
+        // (verdict, rewind, rebuild, decision)
+        let table: Vec<(Divergence, bool, bool, &str)> = vec![
+            (Divergence::None, false, false, "Follow"),
+            (Divergence::None, false, true, "Follow"),
+            (Divergence::NoPrimary(d("refused")), false, true, "Follow"),
+            (Divergence::Diverged(d("at 0/3000060")), true, false, "Rewind"),
+            (Divergence::Undecided(d("no WAL")), true, false, "Rewind"),
+            // pg_rewind first when both are allowed: it copies far less.
+            (Divergence::Diverged(d("at 0/3000060")), true, true, "Rewind"),
             (
                 Divergence::Diverged(d("at 0/3000060")),
+                false,
+                true,
+                "Rebuild(\"diverged from the primary (at 0/3000060)\")",
+            ),
+            (
+                Divergence::Undecided(d("no WAL")),
+                false,
+                true,
+                "Rebuild(\"diverged from the primary (no WAL)\")",
+            ),
+            (
+                Divergence::Diverged(d("at 0/3000060")),
+                false,
                 false,
                 "needs pg_rewind (rewind=true)",
             ),
             (
                 Divergence::Undecided(d("no WAL")),
                 false,
+                false,
                 "cannot check the timeline",
             ),
         ];
-        for (divergence, rewind, expected) in table {
-            let got = format!("{:?}", after_compare(&divergence, rewind));
-            assert!(got.contains(expected), "{divergence:?} rewind={rewind}: {got}");
+        for (divergence, rewind, rebuild, expected) in table {
+            let got = format!("{:?}", after_compare(&divergence, rewind, rebuild));
+            assert!(
+                got.contains(expected),
+                "{divergence:?} rewind={rewind} rebuild={rebuild}: {got}"
+            );
         }
+    }
+
+    #[test]
+    fn a_failed_rewind_is_rebuilt_only_when_allowed() {
+        let failed = || OcfError::generic("pg_rewind failed: could not find previous WAL record");
+        match after_repair(failed(), true) {
+            AfterRewind::Rebuild(why) => assert_eq!(
+                why,
+                "cannot be repaired (pg_rewind failed: could not find previous WAL record)"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(after_repair(failed(), false), AfterRewind::Fail(e) if e.reason.starts_with("pg_rewind failed"))
+        );
     }
 }

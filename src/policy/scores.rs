@@ -9,8 +9,9 @@
 //! after [`DISCONNECT_GRACE_S`]; in sync modes a standby that is not
 //! synchronous gets at most [`SCORE_NOT_SYNC`]. The primary's own score is
 //! [`SCORE_PRIMARY`]. With no primary at all (first start, or every node
-//! restarted), a standby gives itself [`SCORE_BOOTSTRAP`] (one more for a
-//! former primary) so that Pacemaker has someone to promote.
+//! restarted), the most advanced standby that is up gives itself
+//! [`SCORE_BOOTSTRAP`] (one more for a former primary) so that Pacemaker has
+//! someone to promote ([`bootstrap`]).
 //!
 //! `crate::replication::publish` reads the memory and the attributes, calls these
 //! rules and writes what they decide.
@@ -18,6 +19,7 @@
 use std::collections::BTreeMap;
 
 use crate::pg::replication::Replica;
+use crate::policy::promotion::Position;
 use crate::vocab::SyncState;
 
 pub const SCORE_PRIMARY: i64 = 1001;
@@ -38,8 +40,9 @@ pub const SEGMENT: u64 = 16 * 1024 * 1024;
 /// primary lowers its score to [`SCORE_DISCONNECTED`].
 pub const DISCONNECT_GRACE_S: u64 = 30;
 
-/// How long a standby that was not a primary waits, not streaming, before
-/// it gives itself the bootstrap score.
+/// How long a standby with no primary waits for the position of a node of
+/// its partition that has not published one yet (its instance is still
+/// starting, or it runs no instance of the clone) before it decides without.
 pub const BOOTSTRAP_WAIT_S: u64 = 10;
 
 /// A standby looks for a promotable node at most this often.
@@ -117,27 +120,85 @@ pub fn after_grace(score: i64, missing_for: Option<u64>) -> ScoreDecision {
     }
 }
 
-/// Whether a standby with no primary streaming to it looks at the promotion
-/// scores now: at most every [`BOOTSTRAP_CHECK_S`] (`checked_age`: since it
-/// last looked); a former primary (`preferred`), the natural first
-/// candidate, at once; the others once they have not streamed for
-/// [`BOOTSTRAP_WAIT_S`] (`not_streaming_for`), so that it goes first.
-pub fn bootstrap_due(checked_age: Option<u64>, preferred: bool, not_streaming_for: Option<u64>) -> bool {
-    if checked_age.is_some_and(|a| a < BOOTSTRAP_CHECK_S) {
-        return false;
-    }
-    preferred || not_streaming_for.is_some_and(|a| a >= BOOTSTRAP_WAIT_S)
+/// Whether a standby with no primary streaming to it (`not_streaming_for`
+/// is Some) looks at the promotion scores now: at once, unless it looked
+/// less than [`BOOTSTRAP_CHECK_S`] ago and found someone promotable
+/// (`checked_age`).
+pub fn bootstrap_due(checked_age: Option<u64>, not_streaming_for: Option<u64>) -> bool {
+    not_streaming_for.is_some() && checked_age.is_none_or(|a| a >= BOOTSTRAP_CHECK_S)
 }
 
-/// The bootstrap score this standby gives itself, if any: only when no node
-/// has a positive score and this node (`me`) has none at all. A former
-/// primary gets one more; the election at promote time still hands the
-/// promotion to a more advanced standby if there is one.
-pub fn bootstrap_score(preferred: bool, scores: &BTreeMap<String, i64>, me: &str) -> Option<i64> {
-    if scores.values().any(|s| *s > 0) || scores.contains_key(me) {
-        return None;
+/// What a standby that no primary streams to knows when it considers the
+/// bootstrap score (first start, or every node restarted).
+#[derive(Debug)]
+pub struct BootstrapView<'a> {
+    pub me: &'a str,
+    /// This instance was a primary when it last started: it wins ties.
+    pub former_primary: bool,
+    pub mine: Position,
+    /// Every node's promotion score.
+    pub scores: &'a BTreeMap<String, i64>,
+    /// The positions the other running standbys published.
+    pub positions: &'a BTreeMap<String, Position>,
+    /// The nodes of this partition (`crm_node -p`); None when unknown.
+    pub partition: Option<&'a [String]>,
+    /// Seconds since this standby stopped streaming (or started).
+    pub waited_s: u64,
+}
+
+/// The bootstrap decision.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// A node is promotable already, or this one has a score: nothing to do
+    /// for [`BOOTSTRAP_CHECK_S`].
+    NotNeeded,
+    /// `node`, up in this partition, is more advanced (or ties and goes
+    /// first): it takes the score. Looked at again at the next monitor.
+    Behind(String),
+    /// These nodes of the partition have not published a position yet.
+    Waiting(Vec<String>),
+    /// Give ourselves this score.
+    Score(i64),
+}
+
+/// With no primary anywhere, Pacemaker needs a node with a positive score
+/// to promote. The most advanced standby that is up gives itself
+/// [`SCORE_BOOTSTRAP`] (one more for a former primary) as soon as every node
+/// of its partition has published its position, or [`BOOTSTRAP_WAIT_S`]
+/// after it stopped streaming: a node behind another candidate that is up is
+/// never the one (issue 12; the election at promote time checks again).
+/// Ties go to the former primary, then to the first name.
+pub fn bootstrap(view: &BootstrapView) -> Bootstrap {
+    if view.scores.values().any(|s| *s > 0) || view.scores.contains_key(view.me) {
+        return Bootstrap::NotNeeded;
     }
-    Some(if preferred {
+    let others = view.positions.iter().filter(|(n, _)| n.as_str() != view.me);
+    if let Some((node, _)) = others
+        .clone()
+        .filter(|(_, p)| **p > view.mine)
+        .max_by_key(|(_, p)| **p)
+    {
+        return Bootstrap::Behind(node.clone());
+    }
+    if !view.former_primary {
+        if let Some((node, _)) = others
+            .filter(|(n, p)| **p == view.mine && n.as_str() < view.me)
+            .min_by_key(|(n, _)| n.as_str())
+        {
+            return Bootstrap::Behind(node.clone());
+        }
+    }
+    let unpublished: Vec<String> = view
+        .partition
+        .unwrap_or_default()
+        .iter()
+        .filter(|n| n.as_str() != view.me && !view.positions.contains_key(n.as_str()))
+        .cloned()
+        .collect();
+    if !unpublished.is_empty() && view.waited_s < BOOTSTRAP_WAIT_S {
+        return Bootstrap::Waiting(unpublished);
+    }
+    Bootstrap::Score(if view.former_primary {
         SCORE_BOOTSTRAP + 1
     } else {
         SCORE_BOOTSTRAP
@@ -315,67 +376,156 @@ mod tests {
     }
 
     #[test]
-    fn bootstrap_score_only_when_nobody_is_promotable() {
-        // (checked age, preferred, not streaming for, scores, expected):
-        // None = not due (no look at the scores), Some(score) otherwise.
-        type Row = (
-            Option<u64>,
+    fn bootstrap_is_due_while_not_streaming_and_not_just_checked() {
+        assert!(!bootstrap_due(None, None), "streaming");
+        assert!(bootstrap_due(None, Some(0)), "at once, first monitor after start");
+        assert!(!bootstrap_due(Some(BOOTSTRAP_CHECK_S - 1), Some(300)));
+        assert!(bootstrap_due(Some(BOOTSTRAP_CHECK_S), Some(300)));
+    }
+
+    /// Issue 12: after a full restart without the former primary, the
+    /// standbys waited 10 s and a monitor interval (22-27 s to stable writes)
+    /// before one gave itself a score. Now the most advanced one that is up
+    /// goes as soon as every node of the partition published its position.
+    #[test]
+    fn the_most_advanced_standby_that_is_up_takes_the_bootstrap_score() {
+        let pos = |tl, lsn| Position {
+            timeline: tl,
+            lsn: Lsn(lsn),
+        };
+        let names = |v: &[&str]| v.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let all = names(&["n1", "n2", "n3"]);
+        // (former primary, mine, scores, others' positions, partition, waited, expected)
+        type Row<'a> = (
             bool,
-            Option<u64>,
-            &'static [(&'static str, i64)],
-            Option<Option<i64>>,
+            Position,
+            &'a [(&'a str, i64)],
+            Vec<(&'a str, Position)>,
+            Option<&'a [String]>,
+            u64,
+            Bootstrap,
         );
-        let table: &[Row] = &[
-            // A former primary goes first.
-            (None, true, Some(0), &[], Some(Some(SCORE_BOOTSTRAP + 1))),
+        let table: Vec<Row> = vec![
+            // Everyone up has published; we are the most advanced: at once.
             (
-                None,
+                false,
+                pos(2, 300),
+                &[],
+                vec![("n2", pos(2, 200)), ("n3", pos(1, 900))],
+                Some(&all),
+                0,
+                Bootstrap::Score(SCORE_BOOTSTRAP),
+            ),
+            (
                 true,
-                None,
+                pos(2, 300),
                 &[("n2", -1000)],
-                Some(Some(SCORE_BOOTSTRAP + 1)),
+                vec![("n2", pos(2, 300)), ("n3", pos(2, 300))],
+                Some(&all),
+                0,
+                Bootstrap::Score(SCORE_BOOTSTRAP + 1),
             ),
-            // The others wait BOOTSTRAP_WAIT_S not streaming.
-            (None, false, None, &[], None),
-            (None, false, Some(BOOTSTRAP_WAIT_S - 1), &[], None),
+            // Another node that is up is more advanced: never us.
             (
-                None,
-                false,
-                Some(BOOTSTRAP_WAIT_S),
-                &[],
-                Some(Some(SCORE_BOOTSTRAP)),
-            ),
-            (
-                None,
-                false,
-                Some(300),
-                &[("n2", 0), ("n3", -1)],
-                Some(Some(SCORE_BOOTSTRAP)),
-            ),
-            // Looked less than a minute ago.
-            (Some(BOOTSTRAP_CHECK_S - 1), true, Some(300), &[], None),
-            (
-                Some(BOOTSTRAP_CHECK_S),
                 true,
-                Some(300),
+                pos(2, 300),
                 &[],
-                Some(Some(SCORE_BOOTSTRAP + 1)),
+                vec![("n2", pos(2, 301)), ("n3", pos(3, 1))],
+                Some(&all),
+                600,
+                Bootstrap::Behind("n3".into()),
             ),
-            // Someone is promotable.
-            (None, true, Some(300), &[("n2", 1)], Some(None)),
-            (None, false, Some(300), &[("n2", SCORE_STANDBY)], Some(None)),
-            // This node has a score already, even a non-positive one.
-            (None, false, Some(300), &[("n1", -1)], Some(None)),
-            (None, true, Some(300), &[("n1", SCORE_BOOTSTRAP)], Some(None)),
+            // A tie goes to the first name, unless we were the primary.
+            (
+                false,
+                pos(2, 300),
+                &[],
+                vec![("n0", pos(2, 300))],
+                None,
+                0,
+                Bootstrap::Behind("n0".into()),
+            ),
+            (
+                true,
+                pos(2, 300),
+                &[],
+                vec![("n0", pos(2, 300))],
+                None,
+                0,
+                Bootstrap::Score(SCORE_BOOTSTRAP + 1),
+            ),
+            (
+                false,
+                pos(2, 300),
+                &[],
+                vec![("n2", pos(2, 300))],
+                Some(&all[..2]),
+                0,
+                Bootstrap::Score(SCORE_BOOTSTRAP),
+            ),
+            // A node of the partition has not published: wait, but not forever.
+            (
+                false,
+                pos(2, 300),
+                &[],
+                vec![("n3", pos(2, 100))],
+                Some(&all),
+                BOOTSTRAP_WAIT_S - 1,
+                Bootstrap::Waiting(names(&["n2"])),
+            ),
+            (
+                false,
+                pos(2, 300),
+                &[],
+                vec![("n3", pos(2, 100))],
+                Some(&all),
+                BOOTSTRAP_WAIT_S,
+                Bootstrap::Score(SCORE_BOOTSTRAP),
+            ),
+            // Partition unknown: the positions published decide.
+            (
+                false,
+                pos(2, 300),
+                &[],
+                vec![],
+                None,
+                0,
+                Bootstrap::Score(SCORE_BOOTSTRAP),
+            ),
+            // Someone is promotable, or this node has a score already.
+            (
+                true,
+                pos(9, 9),
+                &[("n2", 1)],
+                vec![],
+                Some(&all),
+                600,
+                Bootstrap::NotNeeded,
+            ),
+            (
+                false,
+                pos(9, 9),
+                &[("n1", -1)],
+                vec![],
+                Some(&all),
+                600,
+                Bootstrap::NotNeeded,
+            ),
         ];
-        for &(checked, preferred, not_streaming, scores, expected) in table {
+        for (former_primary, mine, scores, positions, partition, waited_s, expected) in table {
             let scores: BTreeMap<String, i64> = scores.iter().map(|(n, s)| (n.to_string(), *s)).collect();
-            let got = bootstrap_due(checked, preferred, not_streaming)
-                .then(|| bootstrap_score(preferred, &scores, "n1"));
-            assert_eq!(
-                got, expected,
-                "checked {checked:?} preferred {preferred} not streaming {not_streaming:?} {scores:?}"
-            );
+            let positions: BTreeMap<String, Position> =
+                positions.iter().map(|(n, p)| (n.to_string(), *p)).collect();
+            let view = BootstrapView {
+                me: "n1",
+                former_primary,
+                mine,
+                scores: &scores,
+                positions: &positions,
+                partition,
+                waited_s,
+            };
+            assert_eq!(bootstrap(&view), expected, "{view:?}");
         }
     }
 }

@@ -148,9 +148,31 @@ pub fn describe(slots: &mut [(String, bool)]) -> String {
     }
 }
 
+/// The slot names in an attribute value that [`describe`] wrote: what a
+/// node about to copy the primary reads to know whether its slot exists.
+pub fn described_names(value: &str) -> Vec<String> {
+    value
+        .split(", ")
+        .map(|s| s.trim_end_matches(" (inactive)").trim())
+        .filter(|s| !s.is_empty() && *s != NO_VALUE)
+        .map(str::to_string)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_slot_names_read_back_from_the_attribute() {
+        let mut slots = vec![
+            ("pgha_node3".to_string(), false),
+            ("pgha_node2".to_string(), true),
+        ];
+        let value = describe(&mut slots);
+        assert_eq!(described_names(&value), ["pgha_node2", "pgha_node3"]);
+        assert!(described_names(&describe(&mut [])).is_empty());
+    }
 
     #[test]
     fn the_attribute_lists_the_slots_in_order_and_marks_the_unused() {

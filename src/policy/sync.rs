@@ -77,22 +77,37 @@ pub fn within_grace(none_streaming_for: Option<u64>, grace_s: u64) -> bool {
     none_streaming_for.is_none_or(|age| age < grace_s)
 }
 
+/// How long a primary in a sync mode may wait for its standbys before its
+/// monitor reports it: they reconnect within a second or two of a
+/// promotion (`wal_retrieve_retry_interval=1s`, the VIP move), and after a
+/// full-cluster restart they are still starting when the new primary's
+/// first monitor runs. A DEGRADED_PROMOTED then would stay in crm_mon's
+/// "Failed Resource Actions" for a wait that was normal (issue 12).
+pub const RECONNECT_ALLOWANCE_S: u64 = 10;
+
 /// Why a primary in a sync mode is at risk, for its monitor's
-/// DEGRADED_PROMOTED (None: a synchronous standby streams, or async).
+/// DEGRADED_PROMOTED (None: a synchronous standby streams, or async, or the
+/// commits have waited for less than [`RECONNECT_ALLOWANCE_S`]).
+/// `none_streaming_for`: seconds since no standby streams (None: one does).
 pub fn degraded_reason(
     mode: ReplicationMode,
     wanted: Option<&str>,
     streaming: usize,
+    none_streaming_for: Option<u64>,
     grace_s: u64,
 ) -> Option<String> {
     if streaming > 0 {
         return None;
     }
+    let still_reconnecting = none_streaming_for.is_none_or(|age| age < RECONNECT_ALLOWANCE_S);
     match (mode, wanted) {
         (ReplicationMode::Async, _) | (_, None) => None,
+        // Commits are acknowledged by this node alone: at once.
         (ReplicationMode::Sync, Some("")) => Some(
             "replication_mode=sync: no standby streams: commits are acknowledged without one".to_string(),
         ),
+        // Commits wait: nothing is lost, the standbys are expected back.
+        (_, Some(_)) if still_reconnecting => None,
         (ReplicationMode::Sync, Some(_)) => Some(format!(
             "replication_mode=sync: no standby streams: commits wait for one, at most sync_grace={grace_s}s"
         )),
@@ -275,30 +290,53 @@ mod tests {
         assert!(!within_grace(Some(0), 0), "sync_grace=0: degrade at once");
 
         use ReplicationMode::*;
-        assert_eq!(degraded_reason(Sync, Some("ANY 1 (\"b\")"), 1, 30), None);
-        assert_eq!(degraded_reason(Async, None, 0, 30), None);
+        let waited = Some(RECONNECT_ALLOWANCE_S);
+        assert_eq!(degraded_reason(Sync, Some("ANY 1 (\"b\")"), 1, None, 30), None);
+        assert_eq!(degraded_reason(Async, None, 0, waited, 30), None);
         assert!(
-            degraded_reason(Sync, Some(""), 0, 30)
+            degraded_reason(Sync, Some(""), 0, Some(0), 30)
                 .unwrap()
-                .contains("without one")
+                .contains("without one"),
+            "acknowledged alone: reported at once"
         );
         assert!(
-            degraded_reason(Sync, Some("ANY 1 (\"b\")"), 0, 30)
+            degraded_reason(Sync, Some("ANY 1 (\"b\")"), 0, waited, 30)
                 .unwrap()
                 .contains("commits wait")
         );
         assert!(
-            degraded_reason(StrictSync, Some("ANY 1 (*)"), 0, 30)
+            degraded_reason(StrictSync, Some("ANY 1 (*)"), 0, waited, 30)
                 .unwrap()
                 .contains("strict-sync")
         );
         for reason in [
-            degraded_reason(Sync, Some(""), 0, 3600),
-            degraded_reason(Sync, Some("x"), 0, 1),
+            degraded_reason(Sync, Some(""), 0, waited, 3600),
+            degraded_reason(Sync, Some("x"), 0, waited, 1),
         ] {
             assert!(
                 reason.unwrap().len() < 100,
                 "room for the resource name under 128 bytes"
+            );
+        }
+    }
+
+    /// After a full-cluster restart the new primary's first monitor ran
+    /// while its standbys were still starting, answered 191, and left a
+    /// failed action on crm_mon for a normal wait (issue 12).
+    #[test]
+    fn a_primary_waiting_for_reconnecting_standbys_is_not_degraded_at_once() {
+        use ReplicationMode::*;
+        let names = Some("ANY 1 (\"b\")");
+        for mode in [Sync, StrictSync] {
+            assert_eq!(degraded_reason(mode, names, 0, Some(0), 30), None, "{mode:?}");
+            assert_eq!(
+                degraded_reason(mode, names, 0, Some(RECONNECT_ALLOWANCE_S - 1), 30),
+                None,
+                "{mode:?}"
+            );
+            assert!(
+                degraded_reason(mode, names, 0, Some(RECONNECT_ALLOWANCE_S), 30).is_some(),
+                "{mode:?}: a wait that lasts is reported"
             );
         }
     }

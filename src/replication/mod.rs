@@ -8,8 +8,10 @@
 //! - [`sync`]: the synchronous standby set of a primary;
 //! - [`slots`]: the replication slots a primary keeps for the other nodes;
 //! - [`election`]: the positions nodes exchange while a new primary is
-//!   chosen.
+//!   chosen;
+//! - [`build`]: a copy of the primary into this node (bootstrap, rebuild).
 
+pub mod build;
 pub mod election;
 pub mod publish;
 pub mod slots;

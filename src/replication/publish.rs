@@ -13,14 +13,17 @@
 //! (slightly less when more than a WAL segment behind the best one);
 //! connecting or catching up -> -1; beyond `maxlag` -> -10; disconnected ->
 //! -1000. The primary's own score is [`SCORE_PRIMARY`]. With no primary at
-//! all (first start, or every node restarted), a standby gives itself
-//! [`SCORE_BOOTSTRAP`] (one more for a former primary) so that Pacemaker has
-//! someone to promote; the election at promote time then picks the most
-//! advanced standby. These decisions are pure rules in
+//! all (first start, or every node restarted), the most advanced standby that
+//! is up gives itself [`SCORE_BOOTSTRAP`] (one more for a former primary) so
+//! that Pacemaker has someone to promote, once every node of its partition
+//! has published its position; the election at promote time checks again. These decisions are pure rules in
 //! [`crate::policy::scores`]; this module reads the memory and the
 //! attributes they need and writes what they decide.
 //!
 //! Only cluster members are standbys ([`cluster_replicas`]).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::context::Context;
 use crate::pcmk::attrs;
@@ -28,7 +31,8 @@ use crate::pcmk::node;
 use crate::pg::lsn::Lsn;
 use crate::pg::replication::{PrimaryStatus, StandbyStatus};
 use crate::policy::members::{cluster_replicas, known_standbys};
-use crate::policy::scores::{self, SCORE_DISCONNECTED, ScoreDecision};
+use crate::policy::promotion::Position;
+use crate::policy::scores::{self, Bootstrap, SCORE_DISCONNECTED, ScoreDecision};
 use crate::runstate::RunState;
 use crate::vocab::{Attr, Key, NO_VALUE, NodeRole};
 use crate::{log_info, log_warn};
@@ -160,22 +164,20 @@ pub fn standby(ctx: &Context, state: &mut RunState, status: &StandbyStatus) {
         publish_attr(ctx, state, Attr::Lag, &lag.to_string(), VOLATILE_S);
     }
     if !status.is_streaming() {
-        bootstrap_score(ctx, state);
+        bootstrap_score(ctx, state, Position::of_standby(status));
     }
 }
 
-/// With no primary streaming to us: if no node has a positive score, give
-/// ourselves the bootstrap score. Checked at most once a minute.
-fn bootstrap_score(ctx: &Context, state: &mut RunState) {
-    // Let a former primary, the natural first candidate, go first: others
-    // wait until they have not streamed for a while (first start, restart).
-    let preferred = state.flag(&Key::BootstrapPreferred);
+/// With no primary streaming to us: if no node has a positive score and we
+/// are the most advanced standby that is up, give ourselves the bootstrap
+/// score ([`scores::bootstrap`]). Looked at every monitor while that is
+/// undecided, once a minute while another node is promotable.
+fn bootstrap_score(ctx: &Context, state: &mut RunState, mine: Position) {
     let checked_age = state.age(&Key::BootstrapChecked);
     let not_streaming_s = state.flag_age(&Key::ReceiverDown);
-    if !scores::bootstrap_due(checked_age, preferred, not_streaming_s) {
+    if !scores::bootstrap_due(checked_age, not_streaming_s) {
         return;
     }
-    state.set(&Key::BootstrapChecked, "1");
     let scores = match attrs::promotion_scores(ctx.resource(), ctx.deadline) {
         Ok(scores) => scores,
         Err(e) => {
@@ -183,10 +185,78 @@ fn bootstrap_score(ctx: &Context, state: &mut RunState) {
             return;
         }
     };
-    if let Some(score) = scores::bootstrap_score(preferred, &scores, &ctx.node_name()) {
-        log_info!("no node is promotable and no primary streams to us: bootstrap score {score}");
-        publish_score(ctx, state, None, score);
+    let me = ctx.node_name();
+    // Only asked when no node is promotable: the usual answer costs one call.
+    let nobody_needs_it = scores.values().any(|s| *s > 0) || scores.contains_key(&me);
+    let former_primary = state.flag(&Key::BootstrapPreferred);
+    let mut attempt = 0;
+    let (decision, positions) = loop {
+        attempt += 1;
+        let (positions, partition) = if nobody_needs_it {
+            (BTreeMap::new(), None)
+        } else {
+            (standby_positions(ctx), node::partition(ctx.deadline))
+        };
+        let view = scores::BootstrapView {
+            me: &me,
+            former_primary,
+            mine,
+            scores: &scores,
+            positions: &positions,
+            partition: partition.as_deref(),
+            waited_s: not_streaming_s.unwrap_or(0),
+        };
+        let decision = scores::bootstrap(&view);
+        // After a full restart the nodes' first monitors run side by side,
+        // and each may look before the others have published: look once
+        // more a second later rather than a whole monitor interval later.
+        if matches!(decision, Bootstrap::Waiting(_))
+            && attempt == 1
+            && ctx.deadline.remaining() > BOOTSTRAP_RETRY * 3
+            && ctx.deadline.sleep(BOOTSTRAP_RETRY)
+        {
+            continue;
+        }
+        break (decision, positions);
+    };
+    match decision {
+        Bootstrap::NotNeeded => state.set(&Key::BootstrapChecked, "1"),
+        Bootstrap::Behind(node) => {
+            log_info!("no node is promotable: {node} is as advanced or more ({mine} here), it goes first")
+        }
+        Bootstrap::Waiting(nodes) => {
+            log_info!("no node is promotable: waiting for the positions of {nodes:?} ({mine} here)")
+        }
+        Bootstrap::Score(score) => {
+            log_info!(
+                "no node is promotable and no primary streams to us: bootstrap score {score} ({mine}, the most advanced of {:?})",
+                positions
+            );
+            publish_score(ctx, state, None, score);
+        }
     }
+}
+
+/// How long a standby waiting for the others' positions waits before it
+/// looks again within the same monitor.
+const BOOTSTRAP_RETRY: Duration = Duration::from_secs(1);
+
+/// The positions the other running standbys published (role standby,
+/// timeline and LSN attributes); a node missing one of them is left out.
+fn standby_positions(ctx: &Context) -> BTreeMap<String, Position> {
+    let query = |attr| attrs::query_all(ctx.resource(), attr, ctx.deadline).unwrap_or_default();
+    let roles = query(Attr::Role);
+    let timelines = query(Attr::Timeline);
+    let lsns = query(Attr::Lsn);
+    roles
+        .iter()
+        .filter(|(_, role)| NodeRole::parse(role) == Some(NodeRole::Standby))
+        .filter_map(|(node, _)| {
+            let timeline = timelines.get(node)?.parse().ok()?;
+            let lsn = lsns.get(node)?.parse().ok()?;
+            Some((node.clone(), Position { timeline, lsn }))
+        })
+        .collect()
 }
 
 /// Remembers (start) whether this instance was a primary when it last

@@ -112,10 +112,20 @@ pub fn maintain(
             );
         }
     }
-    rule::degraded_reason(
+    let none_streaming_for = state.flag_age(&Key::SyncNoneStreaming);
+    let risk = rule::degraded_reason(
         config.replication_mode,
         wanted.as_deref(),
         streaming.len(),
+        none_streaming_for,
         config.sync_grace_s,
-    )
+    );
+    if risk.is_none() && streaming.is_empty() && wanted.as_deref().is_some_and(|w| !w.is_empty()) {
+        log_info!(
+            "no standby streams yet ({}s): commits wait for {:?}",
+            none_streaming_for.unwrap_or(0),
+            wanted.as_deref().unwrap_or_default()
+        );
+    }
+    risk
 }

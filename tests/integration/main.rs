@@ -4,6 +4,8 @@
 
 mod util;
 
+/// Standbys that build themselves: bootstrap=basebackup and rebuild (issue 14).
+mod build;
 /// Replication clients that are not nodes, names that need quoting or
 /// collide as slot names, passwords in primary_conninfo.
 mod clients;

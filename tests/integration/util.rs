@@ -347,6 +347,23 @@ impl PgCluster {
         Self::with_own_socket(name, dir, datadir, "")
     }
 
+    /// A node's cluster that does not exist yet: its temporary directory,
+    /// no data directory (what a new node or a replaced disk has). Its
+    /// agents must put the socket directory on the command line, as
+    /// [`PgCluster::clone_agent`] does: the copy it gets carries its
+    /// source's postgresql.conf.
+    pub fn not_made(name: &str) -> PgCluster {
+        let dir = TempDir::new(name);
+        let port = unique_port();
+        PgCluster {
+            rsc: format!("t{}-{name}-{port}", std::process::id()),
+            files: Arc::default(),
+            port,
+            datadir: dir.path.join("data"),
+            dir,
+        }
+    }
+
     /// A cluster in `dir` listening on a socket there (so tests never
     /// collide on a port), with `extra` appended to its configuration.
     fn with_own_socket(name: &str, dir: TempDir, datadir: PathBuf, extra: &str) -> PgCluster {

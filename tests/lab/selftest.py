@@ -122,6 +122,30 @@ class Verdict(unittest.TestCase):
         self.assertEqual((rc, len(ok), fail), (0, 9, []), out)
         self.assertTrue(all(line.startswith("ok   - sync ") for line in ok), out)
 
+    def test_fencing_verdicts(self):
+        """Issue 13: with fencing, a kill -9 or a freeze is recovered by the
+        agent's stop, never by shooting a node; a cut-off primary is fenced,
+        and alone; the isolated side stops acknowledging before the survivors
+        promote."""
+        fenced = {"agent": "pgha", "nodes": 3, "runs": 1, "timeout": 120, "params": "", "results": [
+            run("freeze-instance", fencing="reboot", fenced=[]),
+            run("cut", fencing="reboot", fenced=["reboot node1"], isolated_last_commit_s=6.5,
+                isolated_commits=600, promote_s=9.0)]}
+        rc, ok, fail, out = self.judge(fenced)
+        self.assertEqual((rc, fail), (0, []), out)
+        self.assertIn("ok   - freeze-instance: no node fenced", ok)
+        self.assertIn("ok   - cut: the cut-off primary node1 was fenced, and only it (reboot node1)", ok)
+        bad = copy.deepcopy(fenced)
+        bad["results"][0]["fenced"] = ["reboot node1"]
+        bad["results"][1].update(fenced=["reboot node2", "reboot node1"], isolated_last_commit_s=9.5)
+        rc, ok, fail, out = self.judge(bad)
+        self.assertEqual(rc, 1, out)
+        self.assertEqual(fail, [
+            "FAIL - freeze-instance: fenced without need: reboot node1",
+            "FAIL - cut: the cut-off primary node1 was fenced, and only it (reboot node2, reboot node1)",
+            "FAIL - cut: the isolated side acknowledged 600 commits after the cut, the last 9.50 s after it; "
+            "the survivors promoted at 9.00 s"], out)
+
     def test_lost_rows_fail(self):
         doc = copy.deepcopy(ASYNC)
         doc["results"][1].update(lost=3, lost_ids=[7, 8, 9])

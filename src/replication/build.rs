@@ -1,0 +1,328 @@
+//! Copying the primary into this node (issue 14): a new node or a replaced
+//! disk (`bootstrap=basebackup`), a former primary that cannot be rewound
+//! or a standby that cannot follow (`rebuild=true`).
+//!
+//! The copy is made beside the data directory, in `<datadir>.pgha-build`
+//! (same parent, so the same file system), and only a finished copy of a
+//! primary is renamed into place: nothing that pg_basebackup left half
+//! written, cut by the deadline or killed with the agent, ever sits where
+//! the server starts from (a leftover `.pgha-build` is removed by the next
+//! copy: the agent made it). Old data is renamed aside to
+//! `<datadir>.pgha-old-<UTC time>` in the same directory, never deleted.
+//! Everything in those directories is done as the system user
+//! ([`userfs`]); pg_basebackup runs as that user too.
+//!
+//! The decisions (whether to copy, from which node, onto what, whether it
+//! fits, whether the copy is kept) are the rules of [`build`]; this module
+//! gathers their inputs and carries them out, and publishes the progress as
+//! `pgha-<rsc>-build` (`crm_mon -A`, `pgha status`) and in the log.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::context::Context;
+use crate::deadline::{self, Deadline};
+use crate::exec::{SystemUser, Watch};
+use crate::ocf::code::{OcfError, OcfResult};
+use crate::params::Config;
+use crate::pcmk::attrs;
+use crate::pg::basebackup::{self, Progress, SlotUse};
+use crate::pg::{layout, names};
+use crate::policy::build::{self, BeforeStart, DataDirSeen, Placement, Source};
+use crate::policy::slots::described_names;
+use crate::replication::publish;
+use crate::runstate::RunState;
+use crate::userfs::{self, DirFacts, FileKind};
+use crate::vocab::{Attr, Key, NO_VALUE};
+use crate::{log_info, log_warn};
+
+/// What a start found in the data directory and may copy into.
+pub fn look(ctx: &Context, config: &Config) -> OcfResult<BeforeStart> {
+    if !config.bootstrap {
+        return Ok(BeforeStart::AsItIs);
+    }
+    let user = SystemUser::lookup(&config.system_user)?;
+    let facts = facts(&user, ctx.deadline, &config.datadir)?;
+    let seen = match facts.kind {
+        None => DataDirSeen::Missing,
+        Some(FileKind::Directory) if facts.has_pg_version => DataDirSeen::Instance,
+        Some(FileKind::Directory) => match &facts.first_entry {
+            None => DataDirSeen::Empty {
+                owner_ok: facts.owner == userfs::expected_owner(&user).as_raw(),
+            },
+            Some(first) => DataDirSeen::Foreign { first: first.clone() },
+        },
+        Some(kind) => DataDirSeen::Foreign {
+            first: kind.described().to_string(),
+        },
+    };
+    Ok(build::before_start(
+        &seen,
+        true,
+        &config.datadir.display().to_string(),
+    ))
+}
+
+/// Where the old data went, when there was some.
+pub type MovedAside = Option<PathBuf>;
+
+/// Copies the primary into the data directory: `old_data`, an instance
+/// there is renamed aside once the copy is complete (rebuild); otherwise
+/// the directory is missing or empty ([`look`] said so). `why` is logged.
+pub fn copy(ctx: &Context, config: &Config, old_data: bool, why: &str) -> OcfResult<MovedAside> {
+    let user = SystemUser::lookup(&config.system_user)?;
+    let datadir = &config.datadir;
+    let shown = datadir.display().to_string();
+    let facts = facts(&user, ctx.deadline, datadir)?;
+    let expected_mount = match &config.data_mount {
+        None => None,
+        Some(mount) => {
+            let (mounted, device) = userfs::mount_of(&user, ctx.deadline, mount)?
+                .map_err(|e| OcfError::args(format!("data_mount {}: {e}", mount.display())))?;
+            Some((mounted, device == facts.device))
+        }
+    };
+    let mount_shown = config
+        .data_mount
+        .as_deref()
+        .map(|m| m.display().to_string())
+        .unwrap_or_default();
+    build::placement(
+        &Placement {
+            datadir_is_mount_point: facts.mount_point,
+            expected_mount,
+        },
+        &shown,
+        &mount_shown,
+    )?;
+    let me = ctx.node_name();
+    let primaries = publish::primaries(ctx).ok();
+    let source = build::source(primaries.as_deref(), &me)?;
+    let from = match &source {
+        Source::Primary(node) => node.clone(),
+        Source::Unknown => "primary_conninfo".to_string(),
+    };
+    let bindir = match &config.bindir {
+        Some(dir) => dir.clone(),
+        None => layout::newest_bindir_with("pg_basebackup").ok_or_else(|| {
+            OcfError::installed("pg_basebackup not found: install PostgreSQL's client programs or set bindir")
+        })?,
+    };
+    let staging = beside(datadir, "pgha-build");
+    clear_unfinished(&user, ctx.deadline, &staging)?;
+    let slot_name = names::slot_name(&me);
+    let slot = slot_use(ctx, config, &source, &slot_name);
+    log_info!(
+        "{why}: copying the primary from {from} into {} (then {shown})",
+        staging.display()
+    );
+    let mut memory = RunState::load(ctx.resource());
+    let copied = run_copy(ctx, &user, &bindir, &staging, config, slot, &from, &mut memory)
+        .and_then(|()| basebackup::backup_label(&user, &staging, ctx.deadline))
+        .and_then(|label| build::copied_from(&label));
+    publish::publish_node_attr(ctx, &mut memory, None, Attr::Build, NO_VALUE, 0);
+    memory.save();
+    if let Err(e) = copied {
+        discard(&user, ctx.deadline, &staging);
+        return Err(e);
+    }
+    let aside = if old_data {
+        let name = format!(
+            "{}.pgha-old-{}",
+            file_name(datadir),
+            deadline::utc_stamp(deadline::unix_seconds())
+        );
+        let moved = userfs::rename_aside(&user, ctx.deadline, datadir, &name)?.map_err(|e| {
+            OcfError::generic(format!("cannot move {shown} aside to {name}: {e}")).with_source(e)
+        })?;
+        log_warn!(
+            "old data of {shown} moved aside to {} (nothing deleted; remove it once unneeded)",
+            moved.display()
+        );
+        Some(moved)
+    } else {
+        None
+    };
+    userfs::rename_into(&user, ctx.deadline, &staging, datadir)?.map_err(|e| {
+        OcfError::generic(format!("cannot put the copy in place at {shown}: {e}")).with_source(e)
+    })?;
+    memory.remove(&Key::RebuildNeeded);
+    memory.save();
+    log_info!("copy of the primary in place at {shown}");
+    Ok(aside)
+}
+
+/// The data directory as the system user sees it.
+fn facts(user: &SystemUser, deadline: Deadline, datadir: &Path) -> OcfResult<DirFacts> {
+    userfs::look_at_dir(user, deadline, datadir)?.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            OcfError::perm(format!(
+                "datadir {} is not open to system_user: no base backup into it",
+                datadir.display()
+            ))
+        } else {
+            OcfError::args(format!("cannot look at datadir {}: {e}", datadir.display()))
+        }
+        .with_source(e)
+    })
+}
+
+/// `<dir>.<suffix>` in the same parent directory.
+fn beside(dir: &Path, suffix: &str) -> PathBuf {
+    dir.with_file_name(format!("{}.{suffix}", file_name(dir)))
+}
+
+fn file_name(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Removes what an earlier copy left unfinished at `staging` (cut by its
+/// deadline, or the agent killed): the agent's own directory.
+fn clear_unfinished(user: &SystemUser, deadline: Deadline, staging: &Path) -> OcfResult<()> {
+    let left = userfs::look_at_dir(user, deadline, staging)?
+        .map(|f| f.kind.is_some())
+        .unwrap_or(false);
+    if left {
+        log_warn!("removing the unfinished copy left at {}", staging.display());
+        userfs::remove_tree(user, deadline, staging)?.map_err(|e| {
+            OcfError::generic(format!(
+                "cannot remove the unfinished copy {}: {e}",
+                staging.display()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Removes a copy that will not be used; what the deadline leaves of it
+/// the next copy removes ([`clear_unfinished`]), and it never sits where
+/// the server starts from.
+fn discard(user: &SystemUser, deadline: Deadline, staging: &Path) {
+    match userfs::remove_tree(user, deadline, staging) {
+        Ok(Ok(())) => log_info!("unfinished copy {} removed", staging.display()),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Ok(Err(e)) => log_warn!("cannot remove the unfinished copy {}: {e}", staging.display()),
+        Err(e) => log_warn!(
+            "the unfinished copy {} is removed by the next copy: {}",
+            staging.display(),
+            e
+        ),
+    }
+}
+
+/// Through the node's slot when slots are on: the one the primary keeps
+/// (its `pgha-<rsc>-slots` lists it), else a new one. With no cluster to
+/// ask, the slot is created.
+fn slot_use<'a>(ctx: &Context, config: &Config, source: &Source, slot: &'a str) -> SlotUse<'a> {
+    if !config.replication_slots {
+        return SlotUse::None;
+    }
+    let kept = match source {
+        Source::Primary(node) => attrs::query_all(ctx.resource(), Attr::Slots, ctx.deadline)
+            .ok()
+            .and_then(|all| all.get(node).map(|v| described_names(v)))
+            .is_some_and(|names| names.iter().any(|n| n == slot)),
+        Source::Unknown => false,
+    };
+    if kept {
+        SlotUse::Existing(slot)
+    } else {
+        SlotUse::Create(slot)
+    }
+}
+
+/// Part of the time left that the copy never takes: putting it in place
+/// and starting the server must fit after it, or the start fails at the
+/// deadline with a finished copy unused.
+fn reserve(left: Duration) -> Duration {
+    (left / 7).max(Duration::from_secs(3))
+}
+
+/// Runs pg_basebackup, checking the space at its first report and logging
+/// and publishing its progress.
+#[allow(clippy::too_many_arguments)]
+fn run_copy(
+    ctx: &Context,
+    user: &SystemUser,
+    bindir: &Path,
+    staging: &Path,
+    config: &Config,
+    slot: SlotUse,
+    from: &str,
+    memory: &mut RunState,
+) -> OcfResult<()> {
+    let left = ctx.deadline.remaining();
+    let budget = ctx.deadline.within(left.saturating_sub(reserve(left)));
+    let args = basebackup::args(staging, &config.primary_conninfo, slot);
+    let parent = staging.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let mut available: Option<u64> = None;
+    let mut last: Option<(u32, Instant)> = None;
+    let started = Instant::now();
+    basebackup::run(bindir, user, &args, budget, |p: Progress| {
+        if available.is_none() {
+            let free = userfs::free_bytes(user, ctx.deadline, &nearest_existing(&parent))
+                .ok()
+                .and_then(|r| r.ok())
+                .unwrap_or(u64::MAX);
+            available = Some(free);
+            if !build::fits(p.total_bytes(), free) {
+                return Watch::Stop(format!(
+                    "the copy needs {} MB and {} has {} MB free: make room",
+                    p.total_bytes() >> 20,
+                    parent.display(),
+                    free >> 20
+                ));
+            }
+        }
+        let since = last.map(|(_, at)| at.elapsed().as_secs()).unwrap_or(0);
+        if build::report_due(p.percent(), last.map(|(pct, _)| pct), since) {
+            let text = format!(
+                "copying {}% ({}/{} MB) from {from}",
+                p.percent(),
+                p.done_kb >> 10,
+                p.total_kb >> 10
+            );
+            log_info!("base backup: {text}, {}s", started.elapsed().as_secs());
+            publish::publish_node_attr(ctx, memory, None, Attr::Build, &text, 0);
+            last = Some((p.percent(), Instant::now()));
+        }
+        Watch::Continue
+    })?;
+    log_info!("base backup done in {}s", started.elapsed().as_secs());
+    Ok(())
+}
+
+/// `dir`, or its nearest ancestor that exists (pg_basebackup creates the
+/// missing ones): where free space is counted.
+fn nearest_existing(dir: &Path) -> PathBuf {
+    let mut here = dir;
+    while !here.exists() {
+        match here.parent() {
+            Some(p) => here = p,
+            None => break,
+        }
+    }
+    here.to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_copy_and_the_old_data_stay_beside_the_data_directory() {
+        let d = Path::new("/var/lib/postgresql/15/main");
+        assert_eq!(
+            beside(d, "pgha-build"),
+            PathBuf::from("/var/lib/postgresql/15/main.pgha-build")
+        );
+    }
+
+    #[test]
+    fn the_copy_leaves_time_to_start_the_server() {
+        assert_eq!(reserve(Duration::from_secs(18)), Duration::from_secs(3));
+        assert_eq!(reserve(Duration::from_secs(700)), Duration::from_secs(100));
+    }
+}
