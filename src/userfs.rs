@@ -475,9 +475,7 @@ pub fn rename_into(
 ) -> OcfResult<io::Result<()>> {
     let (f, t) = (from.to_path_buf(), to.to_path_buf());
     as_user(user, deadline, from, move || {
-        if let Ok(meta) = fs::symlink_metadata(&t)
-            && !meta.is_dir()
-        {
+        if let Some(meta) = fs::symlink_metadata(&t).ok().filter(|m| !m.is_dir()) {
             return Err(io::Error::other(format!(
                 "{} is {}, not an empty directory",
                 t.display(),

@@ -180,12 +180,13 @@ pub fn bootstrap(view: &BootstrapView) -> Bootstrap {
     {
         return Bootstrap::Behind(node.clone());
     }
-    if !view.former_primary
-        && let Some((node, _)) = others
+    if !view.former_primary {
+        if let Some((node, _)) = others
             .filter(|(n, p)| **p == view.mine && n.as_str() < view.me)
             .min_by_key(|(n, _)| n.as_str())
-    {
-        return Bootstrap::Behind(node.clone());
+        {
+            return Bootstrap::Behind(node.clone());
+        }
     }
     let unpublished: Vec<String> = view
         .partition
