@@ -146,6 +146,20 @@ class Verdict(unittest.TestCase):
             "FAIL - cut: the isolated side acknowledged 600 commits after the cut, the last 9.50 s after it; "
             "the survivors promoted at 9.00 s"], out)
 
+    def test_two_node_cut_with_fencing(self):
+        """Two nodes: the primary's node wins the fence race, the standby is shot."""
+        doc = {"agent": "pgha", "nodes": 2, "runs": 1, "timeout": 120, "params": "", "results": [
+            run("cut", nodes=2, fencing="reboot", fenced=["reboot node2"], promoted="node1", promote_s=None,
+                isolated_last_commit_s=119.0, isolated_commits=11000)]}
+        rc, ok, fail, out = self.judge(doc)
+        self.assertEqual((rc, fail), (0, []), out)
+        bad = copy.deepcopy(doc)
+        bad["results"][0].update(fenced=["reboot node1"], promoted="node2", promote_s=20.0)
+        rc, ok, fail, out = self.judge(bad)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("FAIL - cut: two nodes: the standby was fenced, the primary node1 won the race and is the one "
+                      "primary (reboot node1; promoted node2)", fail)
+
     def test_lost_rows_fail(self):
         doc = copy.deepcopy(ASYNC)
         doc["results"][1].update(lost=3, lost_ids=[7, 8, 9])
