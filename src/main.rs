@@ -6,30 +6,15 @@
 //! `ocf-exit-reason:` line Pacemaker shows in `crm_mon`. Nothing else exits
 //! the process.
 
-mod actions;
-mod context;
-mod deadline;
-mod doc;
-mod exec;
-mod ocf;
-mod params;
-mod pcmk;
-mod pg;
-mod policy;
-mod replication;
-mod runstate;
-mod status;
-mod userfs;
-mod vocab;
-
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use context::Context;
-use ocf::code::{OcfCode, OcfError};
-use ocf::env::OcfEnv;
+use pgha::context::Context;
+use pgha::ocf::code::{OcfCode, OcfError};
+use pgha::ocf::env::OcfEnv;
+use pgha::{actions, doc, log_error, log_warn, ocf, status};
 
 /// The OCF provider directory the agent is installed under (ocf/resource.d/pgha).
 const OCF_PROVIDER: &str = "pgha";
