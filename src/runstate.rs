@@ -192,7 +192,7 @@ impl RunState {
 
     /// Whether flag `key` is on ([`Key::flag`]).
     pub fn flag(&self, key: &Key) -> bool {
-        self.get(key) == Some(key.flag(true))
+        self.get(key).and_then(|v| key.parse_flag(v)) == Some(true)
     }
 
     /// Seconds since flag `key` was turned on, None while it is off.
@@ -203,6 +203,17 @@ impl RunState {
     /// Turns flag `key` on or off; its age counts from the last change.
     pub fn set_flag(&mut self, key: &Key, on: bool) {
         self.set_if_changed(key, key.flag(on));
+    }
+
+    /// Sets flag `key` on or off and restarts its age whatever it held: a
+    /// stamp of when something was last looked at, and what was found.
+    pub fn stamp_flag(&mut self, key: &Key, on: bool) {
+        self.set(key, key.flag(on));
+    }
+
+    /// Stamps `key` ([`RunState::stamp_flag`] on): its age alone counts.
+    pub fn stamp(&mut self, key: &Key) {
+        self.stamp_flag(key, true);
     }
 
     /// Every key this version knows (older ones' are skipped).
@@ -290,6 +301,25 @@ mod tests {
         assert_eq!(s.scored_nodes(), vec!["node-2"], "not this node's own score");
         assert_eq!(s.remembered_standbys(), vec!["node-3"]);
         let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_stamp_restarts_its_age_and_says_what_was_found() {
+        let mut s = RunState::load("../not-saved");
+        s.stamp_flag(&Key::MembersAsked, false);
+        assert_eq!(s.get(&Key::MembersAsked), Some("failed"));
+        assert!(!s.flag(&Key::MembersAsked));
+        s.stamp_flag(&Key::MembersAsked, true);
+        assert_eq!(s.get(&Key::MembersAsked), Some("ok"));
+        assert!(s.flag(&Key::MembersAsked));
+        assert_eq!(s.age(&Key::MembersAsked), Some(0));
+        s.stamp(&Key::SplitbrainChecked);
+        assert_eq!(s.get(&Key::SplitbrainChecked), Some("1"));
+        let gone = Key::SlotGone("pgha_n".into());
+        s.stamp_flag(&gone, true);
+        assert_eq!((s.get(&gone), s.flag_age(&gone)), (Some("gone"), Some(0)));
+        s.set(&gone, "1");
+        assert!(!s.flag(&gone), "a slot is gone only as spelled");
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub fn would_promote(nodes: &BTreeMap<String, NodeView>) -> Option<&str> {
         let lsn = v
             .fields
             .get(&Attr::Lsn)
-            .and_then(|l| l.parse::<crate::pg::lsn::Lsn>().ok())
+            .and_then(|l| l.parse::<crate::vocab::Lsn>().ok())
             .unwrap_or_default();
         (tl, lsn)
     };

@@ -2,18 +2,24 @@
 //!
 //! Each type here alone owns the spelling, the parse and (for attributes)
 //! the visibility of one kind of string that another node, a later call of
-//! the agent, `pgha status` or the lab scripts read back:
+//! the agent, `pgha status` or the lab scripts read back, or that
+//! PostgreSQL or Pacemaker hand to the agent:
 //!
 //! - [`Attr`]: the node attributes `pgha-<rsc>-<field>` and the promotion
 //!   score `master-<rsc>`, each public (`crm_mon -A`) or private (attrd);
 //! - [`NodeRole`]: the value of `pgha-<rsc>-role`;
 //! - [`SyncState`]: `pg_stat_replication.sync_state` as published in
 //!   `pgha-<rsc>-sync`, with its ranking;
+//! - [`WalSenderState`]: `pg_stat_replication.state`;
+//! - [`ReceiverStatus`]: `pg_stat_wal_receiver.status`, published in
+//!   `pgha-<rsc>-receiver`;
+//! - [`Lsn`] and [`Position`]: a WAL location (`X/Y`, `pgha-<rsc>-lsn`) and
+//!   an election position (`<timeline>:<LSN>`, `pgha-<rsc>-election` and
+//!   `pgha-<rsc>-shutdown`);
 //! - [`Key`]: the keys of the agent's memory (`/run/pgha/<rsc>.state`, see
-//!   [`crate::runstate`]), with the spelling of its flags.
-//!
-//! Election positions (`<timeline>:<LSN>`) are
-//! `crate::policy::promotion::Position`, which has its own Display/FromStr.
+//!   [`crate::runstate`]), with the spelling of its flags ([`Key::flag`]);
+//! - [`parse_bool`]: the boolean spellings of OCF parameters and of
+//!   Pacemaker's options.
 //!
 //! A typo in any of these is a silent wrong failover on another node: every
 //! spelling below is pinned by a table in the tests, and every type
@@ -21,6 +27,7 @@
 //! this one, and it on none.
 
 use std::fmt;
+use std::str::FromStr;
 
 /// Who sees an attribute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,49 +176,66 @@ impl fmt::Display for NodeRole {
     }
 }
 
-/// A standby's `sync_state` as the primary sees it (`pg_stat_replication`),
-/// or that it no longer connects ([`Attr::Sync`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SyncState {
-    Sync,
-    Quorum,
-    Potential,
-    Async,
-    /// Known to the primary, but not in `pg_stat_replication` any more.
-    Disconnected,
-    /// Anything else PostgreSQL may say (an empty `sync_state` while a
-    /// walsender starts), kept as it was spelled.
-    Other(String),
+/// One PostgreSQL column's words: each named variant has one spelling,
+/// anything else PostgreSQL may say is kept as it was spelled (`Other`), so
+/// that what is published or logged is what the server said.
+macro_rules! column_words {
+    (
+        $(#[$meta:meta])*
+        $name:ident {
+            $($(#[$vmeta:meta])* $variant:ident = $spelling:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+            /// Anything else, kept as it was spelled.
+            Other(String),
+        }
+
+        impl $name {
+            /// Every named word (not `Other`).
+            pub const NAMED: [$name; [$($spelling),+].len()] = [$($name::$variant),+];
+
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $spelling,)+
+                    $name::Other(s) => s,
+                }
+            }
+
+            pub fn parse(s: &str) -> $name {
+                match s {
+                    $($spelling => $name::$variant,)+
+                    other => $name::Other(other.to_string()),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+column_words! {
+    /// A standby's `sync_state` as the primary sees it (`pg_stat_replication`),
+    /// or that it no longer connects ([`Attr::Sync`]). `Other` is mostly an
+    /// empty `sync_state` while a walsender starts.
+    SyncState {
+        Sync = "sync",
+        Quorum = "quorum",
+        Potential = "potential",
+        Async = "async",
+        /// Known to the primary, but not in `pg_stat_replication` any more.
+        Disconnected = "disconnected",
+    }
 }
 
 impl SyncState {
-    /// Every named state (not [`SyncState::Other`]).
-    pub const NAMED: [SyncState; 5] = [
-        SyncState::Sync,
-        SyncState::Quorum,
-        SyncState::Potential,
-        SyncState::Async,
-        SyncState::Disconnected,
-    ];
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            SyncState::Sync => "sync",
-            SyncState::Quorum => "quorum",
-            SyncState::Potential => "potential",
-            SyncState::Async => "async",
-            SyncState::Disconnected => "disconnected",
-            SyncState::Other(s) => s,
-        }
-    }
-
-    pub fn parse(s: &str) -> SyncState {
-        SyncState::NAMED
-            .into_iter()
-            .find(|n| n.as_str() == s)
-            .unwrap_or_else(|| SyncState::Other(s.to_string()))
-    }
-
     /// A standby that confirms commits (synchronous or in the quorum).
     pub fn is_synchronous(&self) -> bool {
         matches!(self, SyncState::Sync | SyncState::Quorum)
@@ -228,9 +252,116 @@ impl SyncState {
     }
 }
 
-impl fmt::Display for SyncState {
+column_words! {
+    /// A walsender's `pg_stat_replication.state` (PostgreSQL's
+    /// `WalSndGetStateString`). `Other` holds an empty string when the
+    /// column is NULL.
+    WalSenderState {
+        Startup = "startup",
+        Catchup = "catchup",
+        /// Sending WAL as it is written: the only state that counts as a
+        /// standby following its primary.
+        Streaming = "streaming",
+        Backup = "backup",
+        Stopping = "stopping",
+    }
+}
+
+column_words! {
+    /// A standby's WAL receiver, `pg_stat_wal_receiver.status`
+    /// (PostgreSQL's `WalRcvGetStateString`), as published in
+    /// [`Attr::Receiver`]. The view has no row while no receiver runs: that
+    /// is published with PostgreSQL's own word for it, [`ReceiverStatus::Stopped`].
+    ReceiverStatus {
+        Stopped = "stopped",
+        Starting = "starting",
+        /// Receiving WAL from the primary.
+        Streaming = "streaming",
+        Waiting = "waiting",
+        Restarting = "restarting",
+        Stopping = "stopping",
+    }
+}
+
+/// A WAL location (PostgreSQL's `pg_lsn`): `X/Y` text, compared as a 64-bit
+/// number. Published in [`Attr::Lsn`] and inside every [`Position`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Lsn(pub u64);
+
+impl FromStr for Lsn {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Lsn, String> {
+        let (hi, lo) = s
+            .trim()
+            .split_once('/')
+            .ok_or_else(|| format!("'{s}' is not an LSN"))?;
+        let hi = u32::from_str_radix(hi, 16).map_err(|_| format!("'{s}' is not an LSN"))?;
+        let lo = u32::from_str_radix(lo, 16).map_err(|_| format!("'{s}' is not an LSN"))?;
+        Ok(Lsn((u64::from(hi) << 32) | u64::from(lo)))
+    }
+}
+
+impl fmt::Display for Lsn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        write!(f, "{:X}/{:X}", self.0 >> 32, self.0 & 0xFFFF_FFFF)
+    }
+}
+
+/// How far a node could go if promoted now. Its one spelling,
+/// `<timeline>:<LSN>`, is [`Display`](fmt::Display) / [`FromStr`]: the
+/// election attribute ([`Attr::Election`]) and the shutdown checkpoint
+/// ([`Attr::Shutdown`]) carry it between nodes; the standbys' published
+/// [`Attr::Timeline`] and [`Attr::Lsn`] are its two halves. Ordered by
+/// timeline, then LSN. A standby's own position is
+/// `Position::of_standby` (in [`crate::policy::promotion`], with the rule
+/// that picks which of its LSNs counts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub timeline: u32,
+    pub lsn: Lsn,
+}
+
+impl Position {
+    /// The position of a node that published its timeline and LSN as two
+    /// attributes; None when either is not one.
+    pub fn from_halves(timeline: &str, lsn: &str) -> Option<Position> {
+        Some(Position {
+            timeline: timeline.parse().ok()?,
+            lsn: lsn.parse().ok()?,
+        })
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.timeline, self.lsn)
+    }
+}
+
+impl FromStr for Position {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Position, String> {
+        let (tl, lsn) = s
+            .split_once(':')
+            .ok_or_else(|| format!("'{s}' is not timeline:LSN"))?;
+        Ok(Position {
+            timeline: tl.parse().map_err(|_| format!("'{s}': bad timeline"))?,
+            lsn: lsn.parse()?,
+        })
+    }
+}
+
+/// The boolean spellings that OCF parameters (`ocf_is_true`) and
+/// Pacemaker's options (`crm_str_to_boolean`) share, in any case, blanks
+/// around ignored; None for anything else (each caller says what that
+/// means: an error, or Pacemaker's default).
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "yes" | "y" | "true" | "on" => Some(true),
+        "0" | "no" | "n" | "false" | "off" => Some(false),
+        _ => None,
     }
 }
 
@@ -247,9 +378,10 @@ pub enum Key {
     Missing(String),
     /// Flag: a standby this primary has seen (strict-sync waits for it).
     Standby(String),
-    /// "gone" while the node of this slot has left the cluster.
+    /// Flag (on: "gone"): the node of this slot has left the cluster
+    /// (since the key's age).
     SlotGone(String),
-    /// When a standby last looked for a promotable node.
+    /// Stamp: when a standby last looked for a promotable node and found one.
     BootstrapChecked,
     /// Flag: this instance was a primary when it last started.
     BootstrapPreferred,
@@ -265,7 +397,7 @@ pub enum Key {
     /// ("" once it streams again): the next start rebuilds it when
     /// `rebuild` is on.
     RebuildNeeded,
-    /// When the primary last looked for another primary.
+    /// Stamp: when the primary last looked for another primary.
     SplitbrainChecked,
     /// The other primary it found ("" for none).
     SplitbrainOther,
@@ -280,7 +412,8 @@ pub enum Key {
     MembersCrmNode,
     /// The nodes of the last clone notification.
     MembersNotify,
-    /// "ok" or "failed": whether `crm_node -l` answered, last time asked.
+    /// Stamped flag (on: "ok", off: "failed"): whether `crm_node -l`
+    /// answered, last time asked (the age: when).
     MembersAsked,
     /// Flag: no membership is known (logged once).
     MembersUnknown,
@@ -342,14 +475,26 @@ impl Key {
         )
     }
 
-    /// The value of a flag key, on or off. Off is "0" for the keys that
-    /// have always been written that way, "" for the others.
+    /// The value of a flag key, on or off: what every key whose value is
+    /// one of two words holds, and what a stamp (a key whose age alone
+    /// counts) holds on. On is "1" but for the two keys that have always
+    /// had words of their own; off is "0" for the keys that have always
+    /// been written that way, "" for the others.
     pub fn flag(&self, on: bool) -> &'static str {
         match (self, on) {
+            (Key::SlotGone(_), true) => "gone",
+            (Key::MembersAsked, true) => "ok",
+            (Key::MembersAsked, false) => "failed",
             (_, true) => "1",
             (Key::BootstrapPreferred | Key::SyncManaged, false) => "0",
             (_, false) => "",
         }
+    }
+
+    /// Reads a value of flag key `self` as [`Key::flag`] spells it; None
+    /// for anything else (a key that is not a flag, a hand-edited value).
+    pub fn parse_flag(&self, value: &str) -> Option<bool> {
+        [true, false].into_iter().find(|on| self.flag(*on) == value)
     }
 }
 
@@ -509,16 +654,122 @@ mod tests {
     }
 
     #[test]
-    fn flags_are_spelled_as_ever() {
+    fn flags_are_spelled_as_ever_and_round_trip() {
         let table = [
             (Key::ReceiverDown, "1", ""),
             (Key::Missing("n".into()), "1", ""),
+            (Key::Standby("n".into()), "1", ""),
             (Key::MembersUnknown, "1", ""),
+            (Key::DemotedPrimary, "1", ""),
+            (Key::SyncNoneStreaming, "1", ""),
+            (Key::BootstrapChecked, "1", ""),
+            (Key::SplitbrainChecked, "1", ""),
             (Key::BootstrapPreferred, "1", "0"),
             (Key::SyncManaged, "1", "0"),
+            (Key::SlotGone("pgha_n".into()), "gone", ""),
+            (Key::MembersAsked, "ok", "failed"),
         ];
         for (key, on, off) in table {
             assert_eq!((key.flag(true), key.flag(false)), (on, off), "{key}");
+            assert_eq!(key.parse_flag(on), Some(true), "{key}");
+            assert_eq!(key.parse_flag(off), Some(false), "{key}");
+            assert_eq!(key.parse_flag("yes"), None, "{key}");
+        }
+        assert_eq!(Key::MembersAsked.parse_flag(""), None, "neither ok nor failed");
+        assert_eq!(Key::SlotGone("s".into()).parse_flag("1"), None);
+    }
+
+    #[test]
+    fn walsender_states_are_spelled_as_postgresql_does_and_round_trip() {
+        let table = [
+            (WalSenderState::Startup, "startup"),
+            (WalSenderState::Catchup, "catchup"),
+            (WalSenderState::Streaming, "streaming"),
+            (WalSenderState::Backup, "backup"),
+            (WalSenderState::Stopping, "stopping"),
+        ];
+        assert_eq!(table.len(), WalSenderState::NAMED.len());
+        for (state, spelling) in table {
+            assert_eq!(state.as_str(), spelling);
+            assert_eq!(WalSenderState::parse(spelling), state);
+            assert_eq!(WalSenderState::parse(&state.to_string()), state);
+        }
+        for other in ["", "Streaming", "streaming "] {
+            assert_eq!(WalSenderState::parse(other), WalSenderState::Other(other.into()));
+            assert_eq!(WalSenderState::parse(other).as_str(), other, "kept as spelled");
+        }
+    }
+
+    #[test]
+    fn receiver_states_are_spelled_as_postgresql_does_and_round_trip() {
+        let table = [
+            (ReceiverStatus::Stopped, "stopped"),
+            (ReceiverStatus::Starting, "starting"),
+            (ReceiverStatus::Streaming, "streaming"),
+            (ReceiverStatus::Waiting, "waiting"),
+            (ReceiverStatus::Restarting, "restarting"),
+            (ReceiverStatus::Stopping, "stopping"),
+        ];
+        assert_eq!(table.len(), ReceiverStatus::NAMED.len());
+        for (status, spelling) in table {
+            assert_eq!(status.as_str(), spelling);
+            assert_eq!(ReceiverStatus::parse(spelling), status);
+            assert_eq!(ReceiverStatus::parse(&status.to_string()), status);
+        }
+        assert_eq!(ReceiverStatus::parse("odd"), ReceiverStatus::Other("odd".into()));
+        assert_eq!(ReceiverStatus::parse("odd").as_str(), "odd");
+    }
+
+    #[test]
+    fn lsns_round_trip_and_order() {
+        let a: Lsn = "0/16B3748".parse().unwrap();
+        let b: Lsn = "1/0".parse().unwrap();
+        assert!(a < b);
+        assert_eq!(b.0, 1 << 32);
+        assert_eq!(a.to_string(), "0/16B3748");
+        assert_eq!(Lsn(u64::MAX).to_string(), "FFFFFFFF/FFFFFFFF");
+        assert_eq!(Lsn(u64::MAX).to_string().parse::<Lsn>(), Ok(Lsn(u64::MAX)));
+        assert!("16B3748".parse::<Lsn>().is_err());
+        assert!("g/1".parse::<Lsn>().is_err());
+    }
+
+    #[test]
+    fn positions_round_trip_and_order_by_timeline_first() {
+        let table = [
+            ("12:1/A0", 12, (1 << 32) | 0xA0),
+            ("1:0/0", 1, 0),
+            ("3:0/5000000", 3, 0x500_0000),
+        ];
+        for (spelling, timeline, lsn) in table {
+            let position = Position {
+                timeline,
+                lsn: Lsn(lsn),
+            };
+            assert_eq!(position.to_string(), spelling);
+            assert_eq!(spelling.parse::<Position>(), Ok(position));
+            let (tl, lsn) = spelling.split_once(':').unwrap();
+            assert_eq!(Position::from_halves(tl, lsn), Some(position), "{spelling}");
+        }
+        for bad in ["1-0/0", "x:0/0", "1:0", ":0/0", ""] {
+            assert!(bad.parse::<Position>().is_err(), "{bad:?}");
+        }
+        assert_eq!(Position::from_halves("-", "0/0"), None);
+        assert_eq!(Position::from_halves("2", "-"), None);
+        let p = |s: &str| s.parse::<Position>().unwrap();
+        assert!(p("2:0/1") > p("1:F/0"), "timeline first");
+        assert!(p("2:0/2") > p("2:0/1"));
+    }
+
+    #[test]
+    fn booleans_are_spelled_as_ocf_and_pacemaker_do() {
+        for on in ["1", "yes", "y", "true", "on", "TRUE", " Yes "] {
+            assert_eq!(parse_bool(on), Some(true), "{on:?}");
+        }
+        for off in ["0", "no", "n", "false", "off", "NO", "Off"] {
+            assert_eq!(parse_bool(off), Some(false), "{off:?}");
+        }
+        for neither in ["", "2", "maybe", "t", "f"] {
+            assert_eq!(parse_bool(neither), None, "{neither:?}");
         }
     }
 }

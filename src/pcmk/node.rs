@@ -146,12 +146,12 @@ pub fn members(deadline: Deadline, memory: &mut RunState) -> Option<Vec<String>>
         match cluster_nodes(deadline) {
             Some(nodes) => {
                 memory.set(&Key::MembersCrmNode, &nodes.join(" "));
-                memory.set(&Key::MembersAsked, "ok");
+                memory.stamp_flag(&Key::MembersAsked, true);
             }
-            None => memory.set(&Key::MembersAsked, "failed"),
+            None => memory.stamp_flag(&Key::MembersAsked, false),
         }
     }
-    let source = if memory.get(&Key::MembersAsked) == Some("ok") {
+    let source = if memory.flag(&Key::MembersAsked) {
         Some(&Key::MembersCrmNode)
     } else {
         [&Key::MembersCrmNode, &Key::MembersNotify]

@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::deadline::Deadline;
 use crate::exec::{self, SystemUser};
 use crate::ocf::code::{OcfError, OcfResult};
-use crate::pg::lsn::Lsn;
+use crate::vocab::Lsn;
 
 /// "Database cluster state" from pg_control.
 #[derive(Clone, Debug, PartialEq, Eq)]

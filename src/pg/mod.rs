@@ -7,7 +7,6 @@ pub mod controldata;
 pub mod follow;
 pub mod instance;
 pub mod layout;
-pub mod lsn;
 pub mod names;
 pub mod probe;
 pub mod process;

@@ -5,18 +5,16 @@
 
 use postgres::Client;
 
-use crate::pg::lsn::Lsn;
 use crate::pg::session::{Rows, simple_query_sets};
+use crate::vocab::{Lsn, ReceiverStatus, SyncState, WalSenderState};
 
 /// A standby as the primary sees it in `pg_stat_replication`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Replica {
     /// `application_name`: the standby's Pacemaker node name.
     pub name: String,
-    /// `state`: streaming, catchup, startup, backup, stopping.
-    pub state: String,
-    /// `sync_state`: async, potential, sync, quorum.
-    pub sync_state: String,
+    pub state: WalSenderState,
+    pub sync_state: SyncState,
     pub flush: Option<Lsn>,
     /// Bytes between the primary's current WAL position and `flush`.
     pub lag: Option<u64>,
@@ -45,9 +43,9 @@ pub struct StandbyStatus {
     pub timeline: u32,
     pub receive: Option<Lsn>,
     pub replay: Option<Lsn>,
-    /// `pg_stat_wal_receiver.status` (streaming, starting, waiting, ...), None
-    /// when no WAL receiver runs.
-    pub receiver: Option<String>,
+    /// `pg_stat_wal_receiver.status`, None when no WAL receiver runs (the
+    /// view has no row).
+    pub receiver: Option<ReceiverStatus>,
     /// The primary's WAL position at its last message, when streaming.
     pub primary_end: Option<Lsn>,
     /// Slots left from a time this instance was a primary.
@@ -63,7 +61,13 @@ impl StandbyStatus {
     }
 
     pub fn is_streaming(&self) -> bool {
-        self.receiver.as_deref() == Some("streaming")
+        self.receiver == Some(ReceiverStatus::Streaming)
+    }
+
+    /// The receiver's status as published: PostgreSQL's own word for a
+    /// receiver that does not run when none does.
+    pub fn receiver_state(&self) -> &ReceiverStatus {
+        self.receiver.as_ref().unwrap_or(&ReceiverStatus::Stopped)
     }
 
     /// Bytes behind the primary, as last reported by it.
@@ -142,7 +146,7 @@ pub fn query_status(client: &mut Client, in_recovery: bool) -> Result<Replicatio
             timeline: col(&me, 0).unwrap_or(0),
             receive: col(&me, 1),
             replay: col(&me, 2),
-            receiver: col(&receiver, 0),
+            receiver: col::<String>(&receiver, 0).map(|s| ReceiverStatus::parse(&s)),
             primary_end: col(&receiver, 1),
             slots: slots(&sets, 2),
         }))
@@ -155,8 +159,8 @@ pub fn query_status(client: &mut Client, in_recovery: bool) -> Result<Replicatio
                 rows.iter()
                     .map(|r| Replica {
                         name: col(r, 0).unwrap_or_default(),
-                        state: col(r, 1).unwrap_or_default(),
-                        sync_state: col(r, 2).unwrap_or_default(),
+                        state: WalSenderState::parse(&col::<String>(r, 1).unwrap_or_default()),
+                        sync_state: SyncState::parse(&col::<String>(r, 2).unwrap_or_default()),
                         flush: col(r, 3),
                         lag: col(r, 4),
                     })
@@ -191,5 +195,29 @@ mod tests {
         assert_eq!(s.position(), Lsn(150));
         assert_eq!(s.lag(), Some(250));
         assert!(!s.is_streaming());
+    }
+
+    #[test]
+    fn a_standby_streams_only_when_its_receiver_says_so() {
+        // (pg_stat_wal_receiver.status, streaming, as published)
+        let table = [
+            (None, false, "stopped"),
+            (Some("streaming"), true, "streaming"),
+            (Some("waiting"), false, "waiting"),
+            (Some("starting"), false, "starting"),
+            (Some("Streaming"), false, "Streaming"),
+        ];
+        for (status, streaming, published) in table {
+            let s = StandbyStatus {
+                timeline: 1,
+                receive: None,
+                replay: None,
+                receiver: status.map(ReceiverStatus::parse),
+                primary_end: None,
+                slots: Vec::new(),
+            };
+            assert_eq!(s.is_streaming(), streaming, "{status:?}");
+            assert_eq!(s.receiver_state().as_str(), published, "{status:?}");
+        }
     }
 }

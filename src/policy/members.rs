@@ -36,7 +36,7 @@ pub fn known_standbys(remembered: Vec<String>, members: Option<&[String]>, me: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pg::lsn::Lsn;
+    use crate::vocab::{Lsn, SyncState, WalSenderState};
 
     #[test]
     fn only_other_members_are_standbys() {
@@ -65,8 +65,8 @@ mod tests {
     fn replica(name: &str, state: &str, flush: u64, lag: u64) -> Replica {
         Replica {
             name: name.into(),
-            state: state.into(),
-            sync_state: "async".into(),
+            state: WalSenderState::parse(state),
+            sync_state: SyncState::Async,
             flush: Some(Lsn(flush)),
             lag: Some(lag),
         }

@@ -255,7 +255,7 @@ fn standby(
     if demoted {
         return Err(OcfError::generic(format!(
             "demoted primary cannot stream (WAL receiver {} at {}): restart to compare it with the primary",
-            status.receiver.as_deref().unwrap_or("not running"),
+            status.receiver.as_ref().map_or("not running", |r| r.as_str()),
             status.position(),
         )));
     }
@@ -263,7 +263,7 @@ fn standby(
         OcfCode::Degraded,
         format!(
             "standby not replicating: WAL receiver {} at {} (timeline {}); check primary_conninfo and the server log",
-            status.receiver.as_deref().unwrap_or("not running"),
+            status.receiver.as_ref().map_or("not running", |r| r.as_str()),
             status.position(),
             status.timeline
         ),
@@ -315,7 +315,7 @@ fn state_name(state: &ClusterState) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pg::lsn::Lsn;
+    use crate::vocab::{Lsn, ReceiverStatus};
     use postgres::error::SqlState;
     use std::time::Duration;
 
@@ -324,7 +324,7 @@ mod tests {
             timeline: 2,
             receive: receive.map(Lsn),
             replay: replay.map(Lsn),
-            receiver: receiver.map(str::to_string),
+            receiver: receiver.map(ReceiverStatus::parse),
             primary_end: None,
             slots: Vec::new(),
         }

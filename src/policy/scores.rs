@@ -19,8 +19,8 @@
 use std::collections::BTreeMap;
 
 use crate::pg::replication::Replica;
-use crate::policy::promotion::Position;
-use crate::vocab::SyncState;
+use crate::policy::promotion::most_advanced;
+use crate::vocab::{Position, WalSenderState};
 
 pub const SCORE_PRIMARY: i64 = 1001;
 pub const SCORE_STANDBY: i64 = 1000;
@@ -62,13 +62,13 @@ pub fn standby_scores(
 ) -> BTreeMap<String, i64> {
     let best = replicas
         .iter()
-        .filter(|r| r.state == "streaming")
+        .filter(|r| r.state == WalSenderState::Streaming)
         .filter_map(|r| r.flush)
         .max()
         .unwrap_or_default();
     let mut scores: BTreeMap<String, i64> = known.iter().map(|n| (n.clone(), SCORE_DISCONNECTED)).collect();
     for r in replicas.iter().filter(|r| r.name != me) {
-        let score = if r.state != "streaming" {
+        let score = if r.state != WalSenderState::Streaming {
             SCORE_CATCHUP
         } else if maxlag > 0 && r.lag.unwrap_or(u64::MAX) > maxlag {
             SCORE_LAGGING
@@ -85,10 +85,7 @@ pub fn standby_scores(
     }
     scores.remove(me);
     if sync_modes {
-        for r in replicas
-            .iter()
-            .filter(|r| !SyncState::parse(&r.sync_state).is_synchronous())
-        {
+        for r in replicas.iter().filter(|r| !r.sync_state.is_synchronous()) {
             if let Some(score) = scores.get_mut(&r.name) {
                 *score = (*score).min(SCORE_NOT_SYNC);
             }
@@ -173,12 +170,8 @@ pub fn bootstrap(view: &BootstrapView) -> Bootstrap {
         return Bootstrap::NotNeeded;
     }
     let others = view.positions.iter().filter(|(n, _)| n.as_str() != view.me);
-    if let Some((node, _)) = others
-        .clone()
-        .filter(|(_, p)| **p > view.mine)
-        .max_by_key(|(_, p)| **p)
-    {
-        return Bootstrap::Behind(node.clone());
+    if let Some((node, _)) = most_advanced(view.mine, others.clone()) {
+        return Bootstrap::Behind(node.to_string());
     }
     if !view.former_primary {
         if let Some((node, _)) = others
@@ -208,13 +201,13 @@ pub fn bootstrap(view: &BootstrapView) -> Bootstrap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pg::lsn::Lsn;
+    use crate::vocab::{Lsn, SyncState};
 
     fn replica(name: &str, state: &str, sync_state: &str, flush: u64, lag: u64) -> Replica {
         Replica {
             name: name.into(),
-            state: state.into(),
-            sync_state: sync_state.into(),
+            state: WalSenderState::parse(state),
+            sync_state: SyncState::parse(sync_state),
             flush: Some(Lsn(flush)),
             lag: Some(lag),
         }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::params::ReplicationMode;
 use crate::pg::names::quote_standby_name;
 use crate::pg::replication::Replica;
-use crate::vocab::SyncState;
+use crate::vocab::{SyncState, WalSenderState};
 
 /// The `synchronous_standby_names` a primary should have, or None when the
 /// agent does not manage it (async). `streaming` and `known` hold cluster
@@ -132,7 +132,7 @@ pub fn target(wanted: Option<&str>, managed_by_us: bool) -> Option<String> {
 pub fn streaming(replicas: &[Replica]) -> Vec<String> {
     replicas
         .iter()
-        .filter(|r| r.state == "streaming")
+        .filter(|r| r.state == WalSenderState::Streaming)
         .map(|r| r.name.clone())
         .collect()
 }
@@ -148,7 +148,7 @@ pub fn standby_sync_states(replicas: &[Replica], known: &[String], me: &str) -> 
         .map(|n| (n.clone(), SyncState::Disconnected))
         .collect();
     for r in replicas {
-        let seen = SyncState::parse(&r.sync_state);
+        let seen = r.sync_state.clone();
         // A walsender first seen with an unranked state (an empty one while
         // it starts) is published empty, as it always was.
         let entry = states
@@ -232,8 +232,8 @@ mod tests {
     fn replica(name: &str, sync_state: &str) -> Replica {
         Replica {
             name: name.into(),
-            state: "streaming".into(),
-            sync_state: sync_state.into(),
+            state: WalSenderState::Streaming,
+            sync_state: SyncState::parse(sync_state),
             flush: None,
             lag: None,
         }

@@ -23,7 +23,7 @@ use crate::pcmk::attrs;
 use crate::runstate::{self, AgentFile};
 use crate::vocab::Attr;
 
-pub use crate::policy::promotion::Position;
+pub use crate::vocab::Position;
 
 /// Publishes this node's position.
 pub fn publish(rsc: &str, position: Position, deadline: Deadline) -> crate::ocf::code::OcfResult<()> {
@@ -59,36 +59,54 @@ pub fn shutdown_checkpoints(rsc: &str, deadline: Deadline) -> BTreeMap<String, P
 
 /// Who takes part in this round, and who was demoted in it (a switchover):
 /// what the promoting node's pre-promote notification leaves for its
-/// promote (same node, same transition) in [`AgentFile::Election`].
+/// promote (same node, same transition) in [`AgentFile::Election`]. Its one
+/// spelling is [`Round::to_text`] / [`Round::parse`]: a line
+/// `participant <node>` per participant, then `demoted <node>` per demoted
+/// node (a node name has no newline: Pacemaker's node names are XML
+/// attribute values of one line).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Round {
     pub participants: Vec<String>,
     pub demoted: Vec<String>,
 }
 
+const PARTICIPANT: &str = "participant";
+const DEMOTED: &str = "demoted";
+
+impl Round {
+    pub fn to_text(&self) -> String {
+        let mut text = String::new();
+        for n in &self.participants {
+            text.push_str(&format!("{PARTICIPANT} {n}\n"));
+        }
+        for n in &self.demoted {
+            text.push_str(&format!("{DEMOTED} {n}\n"));
+        }
+        text
+    }
+
+    /// Reads [`Round::to_text`]; lines it does not know are skipped (a
+    /// later version's additions).
+    pub fn parse(text: &str) -> Round {
+        let mut round = Round::default();
+        for line in text.lines() {
+            match line.split_once(' ') {
+                Some((PARTICIPANT, n)) => round.participants.push(n.to_string()),
+                Some((DEMOTED, n)) => round.demoted.push(n.to_string()),
+                _ => {}
+            }
+        }
+        round
+    }
+}
+
 pub fn save_round(rsc: &str, round: &Round) {
-    let mut text = String::new();
-    for n in &round.participants {
-        text.push_str(&format!("participant {n}\n"));
-    }
-    for n in &round.demoted {
-        text.push_str(&format!("demoted {n}\n"));
-    }
-    runstate::write_file(rsc, AgentFile::Election, &text);
+    runstate::write_file(rsc, AgentFile::Election, &round.to_text());
 }
 
 /// The round written by pre-promote, and forgets it.
 pub fn take_round(rsc: &str) -> Option<Round> {
-    let text = runstate::take_file(rsc, AgentFile::Election)?;
-    let mut round = Round::default();
-    for line in text.lines() {
-        match line.split_once(' ') {
-            Some(("participant", n)) => round.participants.push(n.to_string()),
-            Some(("demoted", n)) => round.demoted.push(n.to_string()),
-            _ => {}
-        }
-    }
-    Some(round)
+    runstate::take_file(rsc, AgentFile::Election).map(|text| Round::parse(&text))
 }
 
 /// Waits until every participant but `me` has published, or the deadline.
@@ -119,5 +137,45 @@ pub fn collect(
         if missing.is_empty() || !deadline.sleep(Duration::from_millis(200)) {
             return (published, missing);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_round_file_is_spelled_as_ever_and_round_trips() {
+        let names = |l: &[&str]| l.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        // (round, the file's text)
+        let table = [
+            (Round::default(), ""),
+            (
+                Round {
+                    participants: names(&["node-a", "node b"]),
+                    demoted: Vec::new(),
+                },
+                "participant node-a\nparticipant node b\n",
+            ),
+            (
+                Round {
+                    participants: names(&["n2", "n3"]),
+                    demoted: names(&["n1"]),
+                },
+                "participant n2\nparticipant n3\ndemoted n1\n",
+            ),
+        ];
+        for (round, text) in table {
+            assert_eq!(round.to_text(), text);
+            assert_eq!(Round::parse(text), round, "{text:?}");
+        }
+        assert_eq!(
+            Round::parse("participant n2\nvoter n9\nnonsense\ndemoted n1"),
+            Round {
+                participants: names(&["n2"]),
+                demoted: names(&["n1"]),
+            },
+            "unknown lines are skipped"
+        );
     }
 }

@@ -28,13 +28,11 @@ use std::time::Duration;
 use crate::context::Context;
 use crate::pcmk::attrs;
 use crate::pcmk::node;
-use crate::pg::lsn::Lsn;
 use crate::pg::replication::{PrimaryStatus, StandbyStatus};
 use crate::policy::members::{cluster_replicas, known_standbys};
-use crate::policy::promotion::Position;
 use crate::policy::scores::{self, Bootstrap, SCORE_DISCONNECTED, ScoreDecision};
 use crate::runstate::RunState;
-use crate::vocab::{Attr, Key, NO_VALUE, NodeRole};
+use crate::vocab::{Attr, Key, Lsn, NO_VALUE, NodeRole, Position};
 use crate::{log_info, log_warn};
 
 pub use crate::policy::scores::{SCORE_BOOTSTRAP, SCORE_PRIMARY, SCORE_STANDBY};
@@ -151,7 +149,7 @@ pub fn primary(
 /// has a positive one.
 pub fn standby(ctx: &Context, state: &mut RunState, status: &StandbyStatus) {
     // The receiver's state, not a role: PostgreSQL has no receiver to show.
-    let receiver = status.receiver.as_deref().unwrap_or("stopped");
+    let receiver = status.receiver_state().as_str();
     publish_instance(
         ctx,
         state,
@@ -220,7 +218,7 @@ fn bootstrap_score(ctx: &Context, state: &mut RunState, mine: Position) {
         break (decision, positions);
     };
     match decision {
-        Bootstrap::NotNeeded => state.set(&Key::BootstrapChecked, "1"),
+        Bootstrap::NotNeeded => state.stamp(&Key::BootstrapChecked),
         Bootstrap::Behind(node) => {
             log_info!("no node is promotable: {node} is as advanced or more ({mine} here), it goes first")
         }
@@ -252,9 +250,8 @@ fn standby_positions(ctx: &Context) -> BTreeMap<String, Position> {
         .iter()
         .filter(|(_, role)| NodeRole::parse(role) == Some(NodeRole::Standby))
         .filter_map(|(node, _)| {
-            let timeline = timelines.get(node)?.parse().ok()?;
-            let lsn = lsns.get(node)?.parse().ok()?;
-            Some((node.clone(), Position { timeline, lsn }))
+            let position = Position::from_halves(timelines.get(node)?, lsns.get(node)?)?;
+            Some((node.clone(), position))
         })
         .collect()
 }
@@ -288,7 +285,7 @@ pub fn other_primary(ctx: &Context, state: &mut RunState, me: &str) -> Option<St
             .map(str::to_string);
     }
     let other = primaries(ctx).ok()?.into_iter().find(|node| node != me);
-    state.set(&Key::SplitbrainChecked, "1");
+    state.stamp(&Key::SplitbrainChecked);
     state.set(&Key::SplitbrainOther, other.as_deref().unwrap_or(""));
     other
 }

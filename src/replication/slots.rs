@@ -33,9 +33,6 @@ use crate::runstate::RunState;
 use crate::vocab::{Attr, Key, NO_VALUE};
 use crate::{log_info, log_warn};
 
-/// Memory value of [`Key::SlotGone`] while the slot's node is away.
-const GONE: &str = "gone";
-
 /// On the primary: create the missing slots, drop those of departed nodes
 /// ([`rule::existing_slot`]). Two nodes whose names map to one slot:
 /// DEGRADED_PROMOTED naming both.
@@ -68,13 +65,13 @@ pub fn maintain_primary(
     }
     for (slot, active) in existing {
         let key = Key::SlotGone(slot.clone());
-        let gone_for = state.age(&key).filter(|_| state.get(&key) == Some(GONE));
+        let gone_for = state.flag_age(&key);
         let is_lost = lost.contains(slot);
         match rule::existing_slot(&plan, slot, *active, is_lost, gone_for, config.slot_grace_s) {
             // Back in the cluster: forget the departure (a no-op when none).
-            ExistingSlot::Wanted if state.get(&key).is_some() => state.set_if_changed(&key, ""),
+            ExistingSlot::Wanted if state.get(&key).is_some() => state.set_flag(&key, false),
             ExistingSlot::Wanted | ExistingSlot::Wait => {}
-            ExistingSlot::MarkGone => state.set(&key, GONE),
+            ExistingSlot::MarkGone => state.stamp_flag(&key, true),
             ExistingSlot::Recreate => {
                 let again = pg_slots::drop_slot(inst, slot, ctx.deadline)
                     .and_then(|()| pg_slots::create_slot(inst, slot, ctx.deadline));
@@ -91,7 +88,7 @@ pub fn maintain_primary(
             ExistingSlot::Drop { gone_for } => match pg_slots::drop_slot(inst, slot, ctx.deadline) {
                 Ok(()) => {
                     log_info!("replication slot {slot} dropped: its node left the cluster {gone_for}s ago");
-                    state.set(&key, "");
+                    state.stamp_flag(&key, false);
                     continue;
                 }
                 Err(e) => log_warn!("cannot drop replication slot {slot}: {e}"),
