@@ -26,16 +26,38 @@ pub enum ClusterState {
 }
 
 impl ClusterState {
+    /// Every named state, as `pg_controldata` spells it (LC_ALL=C; the
+    /// words of PostgreSQL's `dbState()`).
+    const NAMED: [(ClusterState, &'static str); 7] = [
+        (ClusterState::StartingUp, "starting up"),
+        (ClusterState::ShutDown, "shut down"),
+        (ClusterState::ShutDownInRecovery, "shut down in recovery"),
+        (ClusterState::ShuttingDown, "shutting down"),
+        (ClusterState::InCrashRecovery, "in crash recovery"),
+        (ClusterState::InArchiveRecovery, "in archive recovery"),
+        (ClusterState::InProduction, "in production"),
+    ];
+
     pub fn parse(s: &str) -> ClusterState {
-        match s.trim() {
-            "starting up" => ClusterState::StartingUp,
-            "shut down" => ClusterState::ShutDown,
-            "shut down in recovery" => ClusterState::ShutDownInRecovery,
-            "shutting down" => ClusterState::ShuttingDown,
-            "in crash recovery" => ClusterState::InCrashRecovery,
-            "in archive recovery" => ClusterState::InArchiveRecovery,
-            "in production" => ClusterState::InProduction,
-            other => ClusterState::Unknown(other.to_string()),
+        let s = s.trim();
+        ClusterState::NAMED
+            .iter()
+            .find(|(_, spelling)| *spelling == s)
+            .map_or_else(
+                || ClusterState::Unknown(s.to_string()),
+                |(state, _)| state.clone(),
+            )
+    }
+
+    /// The state as pg_control spells it (an unknown one as it was read).
+    pub fn as_str(&self) -> &str {
+        match self {
+            ClusterState::Unknown(s) => s,
+            named => ClusterState::NAMED
+                .iter()
+                .find(|(state, _)| state == named)
+                .map(|(_, spelling)| *spelling)
+                .expect("every state but Unknown is in NAMED"),
         }
     }
 
@@ -130,6 +152,23 @@ Min recovery ending loc's timeline:   0
         assert_eq!(c.state, ClusterState::InProduction);
         assert_eq!(c.timeline, 3);
         assert_eq!(c.checkpoint, "0/1A2B3C8".parse().unwrap());
+    }
+
+    #[test]
+    fn states_are_spelled_as_pg_controldata_does_and_round_trip() {
+        let spelled: Vec<&str> = ClusterState::NAMED.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(
+            spelled.join(", "),
+            "starting up, shut down, shut down in recovery, shutting down, in crash recovery, \
+             in archive recovery, in production"
+        );
+        for (state, spelling) in &ClusterState::NAMED {
+            assert_eq!(&ClusterState::parse(spelling), state);
+            assert_eq!(ClusterState::parse(&format!(" {spelling}\n")), *state, "trimmed");
+        }
+        let odd = ClusterState::parse("weird ");
+        assert_eq!(odd.as_str(), "weird");
+        assert_eq!(ClusterState::parse(odd.as_str()), odd);
     }
 
     #[test]

@@ -115,7 +115,10 @@ pub fn answer(found: Found) -> OcfResult {
             ..
         } => Err(OcfError::new(
             OcfCode::FailedPromoted,
-            "the primary crashed: no postmaster, pg_control says 'in production'",
+            format!(
+                "the primary crashed: no postmaster, pg_control says '{}'",
+                ClusterState::InProduction.as_str()
+            ),
         )),
         Found::Crashed { state, .. } => Err(crashed(&state)),
     }
@@ -295,21 +298,8 @@ fn crashed(state: &ClusterState) -> OcfError {
     };
     OcfError::generic(format!(
         "{what} crashed: no postmaster, but pg_control says '{}'",
-        state_name(state)
+        state.as_str()
     ))
-}
-
-fn state_name(state: &ClusterState) -> &str {
-    match state {
-        ClusterState::StartingUp => "starting up",
-        ClusterState::ShutDown => "shut down",
-        ClusterState::ShutDownInRecovery => "shut down in recovery",
-        ClusterState::ShuttingDown => "shutting down",
-        ClusterState::InCrashRecovery => "in crash recovery",
-        ClusterState::InArchiveRecovery => "in archive recovery",
-        ClusterState::InProduction => "in production",
-        ClusterState::Unknown(s) => s,
-    }
 }
 
 #[cfg(test)]
