@@ -62,19 +62,20 @@ impl Context {
     }
 
     /// Primitive or promotable clone, from the meta attributes Pacemaker
-    /// adds to every action of a promotable clone (`promoted_max`, and the
-    /// legacy `master_max`); no query of a live cluster is needed.
+    /// adds to every action of a promotable clone ([`Context::promoted_max`]);
+    /// no query of a live cluster is needed.
     pub fn mode(&self) -> Mode {
-        if self
-            .env
-            .meta("promoted_max")
-            .or(self.env.meta("master_max"))
-            .is_some()
-        {
+        if self.promoted_max().is_some() {
             Mode::Promotable
         } else {
             Mode::Primitive
         }
+    }
+
+    /// The clone's `promoted-max` (`promoted_max`, or the legacy
+    /// `master_max`): present exactly in a promotable clone's actions.
+    fn promoted_max(&self) -> Option<&str> {
+        self.env.meta("promoted_max").or(self.env.meta("master_max"))
     }
 
     /// In a promotable clone, the settings it cannot work without, from the
@@ -89,11 +90,7 @@ impl Context {
             }
             return Ok(());
         }
-        let promoted_max = self
-            .env
-            .meta("promoted_max")
-            .or(self.env.meta("master_max"))
-            .unwrap_or("1");
+        let promoted_max = self.promoted_max().unwrap_or("1");
         if promoted_max.trim() != "1" {
             return Err(OcfError::configured(format!(
                 "promoted-max={promoted_max}: PostgreSQL has one primary; set promoted-max=1"

@@ -22,14 +22,17 @@ pub const AGENT: AgentInfo = AgentInfo {
     name: "postgresql",
     version: env!("CARGO_PKG_VERSION"),
     shortdesc: "PostgreSQL server with a bounded health probe",
-    longdesc: "Manages a PostgreSQL server, alone as a primitive or with streaming replication as a \
+    longdesc: concat!(
+        "Manages a PostgreSQL server, alone as a primitive or with streaming replication as a \
         promotable clone (promotable notify=true promoted-max=1): instances start as hot standbys following \
         primary_conninfo, the most advanced standby (timeline, then WAL position) is promoted, and a former \
-        primary rejoins as a standby, with pg_rewind when rewind=true. Its monitor runs the query \
-        select relname from pg_class where relname = 'pg_class' within probe_timeout, so a frozen or \
+        primary rejoins as a standby, with pg_rewind when rewind=true. Its monitor runs the query ",
+        crate::probe_query!(),
+        " within probe_timeout, so a frozen or \
         overloaded server is reported as failed instead of hanging the monitor; a crash is told from a \
         clean shutdown by pg_control. Start and stop run the server directly as system_user (no shell, \
-        no pg_ctl) and escalate stop from fast to immediate to SIGKILL within the operation timeout.",
+        no pg_ctl) and escalate stop from fast to immediate to SIGKILL within the operation timeout."
+    ),
 };
 
 /// One action of the agent: the only place its name is written. Dispatch,

@@ -225,8 +225,11 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
     out.push_str(".SH \"OPERATIONAL NOTES\"\n");
     out.push_str(".SS \"What the agent writes\"\n.PP\n");
     let logfile = if has_param("logfile") {
-        " It appends the server's own output to the file named by \\fBlogfile\\fR \
-         (default /var/log/pgha/<resource>.log)."
+        concat!(
+            " It appends the server's own output to the file named by \\fBlogfile\\fR (default ",
+            crate::default_logfile_dir!(),
+            "/<resource>.log)."
+        )
     } else {
         ""
     };

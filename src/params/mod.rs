@@ -178,7 +178,10 @@ impl Config {
         check_start_opts(&start_opts)?;
         let logfile = match get("logfile") {
             Some(v) => absolute_path("logfile", v)?,
-            None => PathBuf::from(format!("/var/log/pgha/{}.log", resource.unwrap_or("postgresql"))),
+            None => PathBuf::from(format!(
+                concat!(crate::default_logfile_dir!(), "/{}.log"),
+                resource.unwrap_or("postgresql")
+            )),
         };
         let primary_conninfo = value("primary_conninfo").to_string();
         if primary_conninfo.contains('\n') {
@@ -314,12 +317,23 @@ fn integer(name: &str, value: &str, min: u64, max: u64) -> OcfResult<u64> {
     }
 }
 
-/// Parses a boolean the way `ocf_is_true` does (yes, true, 1, on...).
+/// The directory of the default `logfile` (`<dir>/<resource>.log`), as a
+/// literal: the parameter table and the man page `concat!` it, so that the
+/// default they state is the one applied.
+#[macro_export]
+macro_rules! default_logfile_dir {
+    () => {
+        "/var/log/pgha"
+    };
+}
+
+/// Parses a boolean the way `ocf_is_true` does (yes, true, 1, on...,
+/// [`crate::vocab::parse_bool`]); empty is false, anything else an error.
 pub fn parse_bool(name: &str, value: &str) -> OcfResult<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "1" | "yes" | "y" | "true" | "on" => Ok(true),
-        "0" | "no" | "n" | "false" | "off" | "" => Ok(false),
-        _ => Err(OcfError::configured(format!(
+    match crate::vocab::parse_bool(value) {
+        Some(b) => Ok(b),
+        None if value.trim().is_empty() => Ok(false),
+        None => Err(OcfError::configured(format!(
             "{name}='{value}' is not a boolean (true or false)"
         ))),
     }
@@ -400,6 +414,27 @@ mod tests {
 
     fn code_of(pairs: &[(&str, &str)]) -> OcfCode {
         parse(pairs).unwrap_err().code
+    }
+
+    #[test]
+    fn boolean_parameters_read_as_ocf_is_true_and_empty_is_false() {
+        let table = [
+            ("yes", Some(true)),
+            ("ON", Some(true)),
+            ("1", Some(true)),
+            ("off", Some(false)),
+            ("N", Some(false)),
+            ("", Some(false)),
+            ("  ", Some(false)),
+            ("maybe", None),
+        ];
+        for (value, expected) in table {
+            assert_eq!(parse_bool("rewind", value).ok(), expected, "{value:?}");
+        }
+        assert_eq!(
+            parse_bool("rewind", "maybe").unwrap_err().reason,
+            "rewind='maybe' is not a boolean (true or false)"
+        );
     }
 
     #[test]

@@ -137,11 +137,14 @@ pub const PARAMS: &[ParamSpec] = &[
         reloadable: true,
         unique_group: None,
         shortdesc: "Seconds the health probe may take",
-        longdesc: "Upper bound, in seconds (1-3600), of one health probe: connect and the query \
-                   select relname from pg_class where relname = 'pg_class'. A server that does not answer in time \
+        longdesc: concat!(
+            "Upper bound, in seconds (1-3600), of one health probe: connect and the query ",
+            crate::probe_query!(),
+            ". A server that does not answer in time \
                    (frozen or overloaded) is reported as failed. Never longer than what is left of the action's timeout. \
                    With the default monitor interval (3 s on the primary), a frozen primary is reported within \
-                   6 s; raise it on a host where connecting can take seconds under load.",
+                   6 s; raise it on a host where connecting can take seconds under load."
+        ),
     },
     ParamSpec {
         name: "start_opts",
@@ -164,9 +167,12 @@ pub const PARAMS: &[ParamSpec] = &[
         reloadable: false,
         unique_group: None,
         shortdesc: "File for the server's own output",
-        longdesc: "Absolute path of the file the server's stdout and stderr are appended to (what it prints before \
-                   or without a logging collector); start quotes startup errors from it. \
-                   Default: /var/log/pgha/<resource>.log.",
+        longdesc: concat!(
+            "Absolute path of the file the server's stdout and stderr are appended to (what it prints before \
+             or without a logging collector); start quotes startup errors from it. Default: ",
+            crate::default_logfile_dir!(),
+            "/<resource>.log."
+        ),
     },
     ParamSpec {
         name: "primary_conninfo",

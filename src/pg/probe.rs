@@ -14,8 +14,18 @@ use crate::pg::replication::{self, Replication};
 use crate::pg::session::SqlError;
 use crate::pg::session::simple_query_sets;
 
-/// The query the probe runs.
-pub const PROBE_SQL: &str = "select relname from pg_class where relname = 'pg_class'";
+/// The query the probe runs, as a literal: the metadata and the parameter
+/// table quote it with `concat!`, so that the text an operator reads is the
+/// query that runs.
+#[macro_export]
+macro_rules! probe_query {
+    () => {
+        "select relname from pg_class where relname = 'pg_class'"
+    };
+}
+
+/// The query the probe runs ([`probe_query!`]).
+pub const PROBE_SQL: &str = crate::probe_query!();
 
 /// What a successful probe learnt.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 //! fails because of them: the cluster is the operator's to configure.
 
 use crate::pcmk::cib::ClusterFacts;
+use crate::vocab::parse_bool;
 
 /// The option that switches fencing on or off: Pacemaker 3.0.2 renamed
 /// `stonith-enabled` to `fencing-enabled` and reads both, the new name
@@ -14,10 +15,7 @@ const FENCING_ENABLED: [&str; 2] = ["fencing-enabled", "stonith-enabled"];
 
 /// Pacemaker's boolean spellings of false (`crm_is_true` is their negation).
 fn is_false(value: &str) -> bool {
-    matches!(
-        value.trim().to_ascii_lowercase().as_str(),
-        "false" | "no" | "off" | "n" | "0"
-    )
+    parse_bool(value) == Some(false)
 }
 
 /// Whether a Pacemaker duration (`10s`, `500ms`, `1min`, `0`) is zero.
