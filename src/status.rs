@@ -194,8 +194,8 @@ pub fn run(args: &[String]) -> OcfResult<String> {
         None => find_resource(deadline)?,
     };
     let nodes = collect(&rsc, deadline)?;
-    let warnings = cib::cluster_facts(deadline)
-        .map(|facts| safety::warnings(&facts))
+    let warnings = cib::configuration(deadline)
+        .map(|c| safety::warnings(&safety::ClusterFacts::new(c.options, c.nodes, c.fence_devices)))
         .unwrap_or_default();
     Ok(if json {
         to_json(&rsc, &nodes, &warnings) + "\n"

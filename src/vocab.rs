@@ -10,7 +10,7 @@
 //! - [`NodeRole`]: the value of `pgha-<rsc>-role`;
 //! - [`SyncState`]: `pg_stat_replication.sync_state` as published in
 //!   `pgha-<rsc>-sync`, with its ranking;
-//! - [`WalSenderState`]: `pg_stat_replication.state`;
+//! - [`WalSenderState`]: a walsender's `pg_stat_replication.state`;
 //! - [`ReceiverStatus`]: `pg_stat_wal_receiver.status`, published in
 //!   `pgha-<rsc>-receiver`;
 //! - [`Lsn`] and [`Position`]: a WAL location (`X/Y`, `pgha-<rsc>-lsn`) and

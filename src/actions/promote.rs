@@ -91,7 +91,9 @@ pub fn run(ctx: &Context) -> OcfResult {
     let sync_set = wait_for_the_expected_standbys(ctx, &inst, &config, &expected);
     let was_primary_here = RunState::load(&rsc).flag(&Key::BootstrapPreferred);
     if safety::isolation_wait(
-        cib::cluster_facts(ctx.deadline).as_ref(),
+        cib::configuration(ctx.deadline)
+            .map(|c| safety::ClusterFacts::new(c.options, c.nodes, c.fence_devices))
+            .as_ref(),
         was_primary_here,
         &round.demoted,
     ) {

@@ -76,7 +76,8 @@ pub fn run(ctx: &Context) -> OcfResult {
         );
         // Never a failure: the cluster is the operator's to configure, and
         // with no cluster here there is nothing to read.
-        if let Some(facts) = cib::cluster_facts(ctx.deadline) {
+        if let Some(c) = cib::configuration(ctx.deadline) {
+            let facts = safety::ClusterFacts::new(c.options, c.nodes, c.fence_devices);
             for warning in safety::warnings(&facts) {
                 log_warn!("{warning}");
             }

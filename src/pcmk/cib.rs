@@ -55,9 +55,10 @@ fn parse_primitive_ids(xml: &str) -> Vec<String> {
     }
 }
 
-/// What the cluster's configuration says about its safety.
+/// What the CIB's configuration says that bears on the cluster's safety
+/// (the callers hand it to `policy::safety` as its plain `ClusterFacts`).
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct ClusterFacts {
+pub struct Configuration {
     /// The cluster options (`crm_config` name/value pairs; the last one of
     /// a name wins, as with Pacemaker's own property sets in order).
     pub options: BTreeMap<String, String>,
@@ -68,10 +69,10 @@ pub struct ClusterFacts {
     pub fence_devices: usize,
 }
 
-/// The cluster's facts, or None when no CIB can be read (no cluster here:
-/// the callers then say nothing). `CIB_file` is honoured, as by every
-/// Pacemaker tool.
-pub fn cluster_facts(deadline: Deadline) -> Option<ClusterFacts> {
+/// The cluster's configuration, or None when no CIB can be read (no
+/// cluster here: the callers then say nothing). `CIB_file` is honoured, as
+/// by every Pacemaker tool.
+pub fn configuration(deadline: Deadline) -> Option<Configuration> {
     let out = exec::run(
         "cibadmin",
         &["--query", "--scope", "configuration"],
@@ -79,14 +80,14 @@ pub fn cluster_facts(deadline: Deadline) -> Option<ClusterFacts> {
         deadline.within(Duration::from_secs(5)),
     )
     .ok()?;
-    out.success().then(|| parse_cluster_facts(&out.stdout)).flatten()
+    out.success().then(|| parse_configuration(&out.stdout)).flatten()
 }
 
-/// Reads [`ClusterFacts`] from a `<configuration>`; None when it is not one.
-fn parse_cluster_facts(xml: &str) -> Option<ClusterFacts> {
+/// Reads a [`Configuration`] from a `<configuration>`; None when it is not one.
+fn parse_configuration(xml: &str) -> Option<Configuration> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(xml);
-    let mut facts = ClusterFacts::default();
+    let mut facts = Configuration::default();
     let mut section = String::new();
     let mut seen_configuration = false;
     loop {
@@ -147,7 +148,7 @@ mod tests {
     }
 
     #[test]
-    fn cluster_facts_are_read_from_the_configuration() {
+    fn safety_settings_are_read_from_the_configuration() {
         let xml = r#"<configuration>
   <crm_config>
     <cluster_property_set id="cib-bootstrap-options">
@@ -166,7 +167,7 @@ mod tests {
   </resources>
   <constraints/>
 </configuration>"#;
-        let facts = parse_cluster_facts(xml).unwrap();
+        let facts = parse_configuration(xml).unwrap();
         assert_eq!(facts.nodes, 2);
         assert_eq!(facts.fence_devices, 2);
         assert_eq!(
@@ -178,10 +179,10 @@ mod tests {
             facts.options.get("priority-fencing-delay").map(String::as_str),
             Some("10s")
         );
-        assert_eq!(parse_cluster_facts("Call cib_query failed"), None);
+        assert_eq!(parse_configuration("Call cib_query failed"), None);
         assert_eq!(
-            parse_cluster_facts("<configuration/>").unwrap(),
-            ClusterFacts::default()
+            parse_configuration("<configuration/>").unwrap(),
+            Configuration::default()
         );
     }
 }

@@ -1,12 +1,37 @@
 //! Whether the cluster is configured safely for a database: fencing on, a
 //! fence device to carry it out, and, with two nodes, a fencing delay that
-//! lets the primary win a fence race. A pure rule over what the CIB says
-//! ([`crate::pcmk::cib::ClusterFacts`]); `validate-all` (at
-//! OCF_CHECK_LEVEL 10) and `pgha status` print its warnings, and nothing
-//! fails because of them: the cluster is the operator's to configure.
+//! lets the primary win a fence race. A pure rule over what the CIB says,
+//! as plain data ([`ClusterFacts`], which the callers fill from
+//! `pcmk::cib::configuration`); `validate-all` (at OCF_CHECK_LEVEL 10) and
+//! `pgha status` print its warnings, and nothing fails because of them: the
+//! cluster is the operator's to configure.
 
-use crate::pcmk::cib::ClusterFacts;
+use std::collections::BTreeMap;
+
 use crate::vocab::parse_bool;
+
+/// What the cluster's configuration says about its safety.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ClusterFacts {
+    /// The cluster options (`crm_config` name/value pairs; the last one of
+    /// a name wins, as with Pacemaker's own property sets in order).
+    pub options: BTreeMap<String, String>,
+    /// The nodes the CIB configures.
+    pub nodes: usize,
+    /// The fence devices (`class="stonith"` primitives, anywhere in the
+    /// resources section).
+    pub fence_devices: usize,
+}
+
+impl ClusterFacts {
+    pub fn new(options: BTreeMap<String, String>, nodes: usize, fence_devices: usize) -> ClusterFacts {
+        ClusterFacts {
+            options,
+            nodes,
+            fence_devices,
+        }
+    }
+}
 
 /// The option that switches fencing on or off: Pacemaker 3.0.2 renamed
 /// `stonith-enabled` to `fencing-enabled` and reads both, the new name
