@@ -12,7 +12,7 @@ use crate::deadline::Deadline;
 use crate::pg::instance::Instance;
 use crate::pg::replication::{self, Replication};
 use crate::pg::session::SqlError;
-use crate::pg::session::simple_query_sets;
+use crate::pg::session::{simple_query_sets, text_bool};
 
 /// The query the probe runs, as a literal: the metadata and the parameter
 /// table quote it with `concat!`, so that the text an operator reads is the
@@ -53,7 +53,7 @@ pub fn probe(inst: &Instance, deadline: Deadline, with_replication: bool) -> Res
         if relname.as_deref() != Some("pg_class") || in_recovery.is_none() {
             return Ok(Err(format!("unexpected answer to the probe: {sets:?}")));
         }
-        let in_recovery = in_recovery.as_deref() == Some("t");
+        let in_recovery = text_bool(in_recovery.as_deref()) == Some(true);
         let replication = if with_replication {
             Some(replication::query_status(client, in_recovery)?)
         } else {

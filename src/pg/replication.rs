@@ -5,7 +5,7 @@
 
 use postgres::Client;
 
-use crate::pg::session::{Rows, simple_query_sets};
+use crate::pg::session::{Rows, simple_query_sets, text_bool};
 use crate::vocab::{Lsn, ReceiverStatus, SyncState, WalSenderState};
 
 /// A standby as the primary sees it in `pg_stat_replication`.
@@ -119,7 +119,10 @@ fn slots(sets: &[Rows], i: usize) -> Vec<(String, bool)> {
     sets.get(i)
         .map(|rows| {
             rows.iter()
-                .filter_map(|r| Some((col(r, 0)?, col::<String>(r, 1)? == "true")))
+                .filter_map(|r| {
+                    let active = col::<String>(r, 1)?;
+                    Some((col(r, 0)?, text_bool(Some(&active)) == Some(true)))
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -130,7 +133,7 @@ fn lost_slots(sets: &[Rows], i: usize) -> Vec<String> {
     sets.get(i)
         .map(|rows| {
             rows.iter()
-                .filter(|r| col::<String>(r, 2).as_deref() == Some("true"))
+                .filter(|r| text_bool(col::<String>(r, 2).as_deref()) == Some(true))
                 .filter_map(|r| col(r, 0))
                 .collect()
         })

@@ -166,6 +166,17 @@ pub enum PgHost {
     Tcp(String),
 }
 
+/// A boolean as PostgreSQL writes it as text: `t` / `f` (a boolean
+/// column, simple protocol) or `true` / `false` (a boolean cast to text);
+/// None for anything else, NULL included.
+pub fn text_bool(text: Option<&str>) -> Option<bool> {
+    match text? {
+        "t" | "true" => Some(true),
+        "f" | "false" => Some(false),
+        _ => None,
+    }
+}
+
 /// One result set of a simple-protocol query: rows of nullable text columns.
 pub type Rows = Vec<Vec<Option<String>>>;
 
@@ -185,4 +196,25 @@ pub fn simple_query_sets(client: &mut Client, sql: &str) -> Result<Vec<Rows>, po
     }
     sets.pop();
     Ok(sets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans_read_as_postgresql_writes_them() {
+        let table = [
+            (Some("t"), Some(true)),
+            (Some("true"), Some(true)),
+            (Some("f"), Some(false)),
+            (Some("false"), Some(false)),
+            (Some("yes"), None),
+            (Some(""), None),
+            (None, None),
+        ];
+        for (text, expected) in table {
+            assert_eq!(text_bool(text), expected, "{text:?}");
+        }
+    }
 }
