@@ -287,7 +287,7 @@ mod tests {
         let path = dir.join("r.state");
         let mut s = RunState::load_from(path.clone());
         assert_eq!(s.get(&Key::StopForced), None);
-        s.set(&Key::StopForced, "1");
+        s.set(&Key::StopForced, "1764720000.123456789");
         s.set(&Key::Score(Some("node-2".into())), "1000");
         s.set(&Key::Score(None), "1001");
         s.remember_standby("node-3");
@@ -296,7 +296,7 @@ mod tests {
         assert!(text.contains("score.node-2\t1000\t"), "{text}");
         assert!(text.contains("standby.node-3\t1\t"), "{text}");
         let s = RunState::load_from(path);
-        assert!(s.is_fresh(&Key::StopForced, "1", 60));
+        assert!(s.is_fresh(&Key::StopForced, "1764720000.123456789", 60));
         assert!(!s.is_fresh(&Key::StopForced, "2", 60));
         assert_eq!(s.scored_nodes(), vec!["node-2"], "not this node's own score");
         assert_eq!(s.remembered_standbys(), vec!["node-3"]);
@@ -357,7 +357,7 @@ mod tests {
             Some(PathBuf::from("/run/pgha/pgsqld.election"))
         );
         let mut s = RunState::load("../../tmp/pgha-escape");
-        s.set(&Key::StopForced, "1");
+        s.set(&Key::StopForced, "1764720000.123456789");
         s.save();
         assert!(!Path::new("/tmp/pgha-escape.state").exists());
     }

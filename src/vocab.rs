@@ -679,45 +679,34 @@ mod tests {
         assert_eq!(Key::SlotGone("s".into()).parse_flag("1"), None);
     }
 
-    #[test]
-    fn walsender_states_are_spelled_as_postgresql_does_and_round_trip() {
-        let table = [
-            (WalSenderState::Startup, "startup"),
-            (WalSenderState::Catchup, "catchup"),
-            (WalSenderState::Streaming, "streaming"),
-            (WalSenderState::Backup, "backup"),
-            (WalSenderState::Stopping, "stopping"),
-        ];
-        assert_eq!(table.len(), WalSenderState::NAMED.len());
-        for (state, spelling) in table {
-            assert_eq!(state.as_str(), spelling);
-            assert_eq!(WalSenderState::parse(spelling), state);
-            assert_eq!(WalSenderState::parse(&state.to_string()), state);
-        }
-        for other in ["", "Streaming", "streaming "] {
-            assert_eq!(WalSenderState::parse(other), WalSenderState::Other(other.into()));
-            assert_eq!(WalSenderState::parse(other).as_str(), other, "kept as spelled");
-        }
+    /// Pins the spelling of every named word of a [`column_words!`] type,
+    /// checks that each round-trips, and that anything else is kept as it
+    /// was spelled.
+    macro_rules! assert_column_words {
+        ($ty:ident { $($variant:ident = $spelling:literal,)+ }) => {{
+            let table = [$(($ty::$variant, $spelling)),+];
+            assert_eq!(table.len(), $ty::NAMED.len(), "every {} word is in the table", stringify!($ty));
+            for (word, spelling) in table {
+                assert_eq!(word.as_str(), spelling);
+                assert_eq!($ty::parse(spelling), word);
+                assert_eq!($ty::parse(&word.to_string()), word);
+            }
+            for other in ["", "Streaming", "odd "] {
+                assert_eq!($ty::parse(other), $ty::Other(other.into()));
+                assert_eq!($ty::parse(other).as_str(), other, "kept as spelled");
+            }
+        }};
     }
 
     #[test]
-    fn receiver_states_are_spelled_as_postgresql_does_and_round_trip() {
-        let table = [
-            (ReceiverStatus::Stopped, "stopped"),
-            (ReceiverStatus::Starting, "starting"),
-            (ReceiverStatus::Streaming, "streaming"),
-            (ReceiverStatus::Waiting, "waiting"),
-            (ReceiverStatus::Restarting, "restarting"),
-            (ReceiverStatus::Stopping, "stopping"),
-        ];
-        assert_eq!(table.len(), ReceiverStatus::NAMED.len());
-        for (status, spelling) in table {
-            assert_eq!(status.as_str(), spelling);
-            assert_eq!(ReceiverStatus::parse(spelling), status);
-            assert_eq!(ReceiverStatus::parse(&status.to_string()), status);
-        }
-        assert_eq!(ReceiverStatus::parse("odd"), ReceiverStatus::Other("odd".into()));
-        assert_eq!(ReceiverStatus::parse("odd").as_str(), "odd");
+    fn postgresql_column_words_are_spelled_as_postgresql_does_and_round_trip() {
+        // One call a column: the words as PostgreSQL's source spells them.
+        assert_column_words!(WalSenderState { Startup = "startup", Catchup = "catchup",
+            Streaming = "streaming", Backup = "backup", Stopping = "stopping", });
+        assert_column_words!(ReceiverStatus { Stopped = "stopped", Starting = "starting",
+            Streaming = "streaming", Waiting = "waiting", Restarting = "restarting", Stopping = "stopping", });
+        assert_column_words!(SyncState { Sync = "sync", Quorum = "quorum", Potential = "potential",
+            Async = "async", Disconnected = "disconnected", });
     }
 
     #[test]
