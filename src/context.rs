@@ -62,8 +62,8 @@ impl Context {
     }
 
     /// Primitive or promotable clone, from the meta attributes Pacemaker
-    /// adds to every action of a promotable clone ([`Context::promoted_max`]);
-    /// no query of a live cluster is needed.
+    /// adds to every action of a promotable clone (`promoted_max`, or the
+    /// legacy `master_max`); no query of a live cluster is needed.
     pub fn mode(&self) -> Mode {
         if self.promoted_max().is_some() {
             Mode::Promotable
@@ -72,8 +72,8 @@ impl Context {
         }
     }
 
-    /// The clone's `promoted-max` (`promoted_max`, or the legacy
-    /// `master_max`): present exactly in a promotable clone's actions.
+    /// The clone's `promoted-max`: present exactly in a promotable clone's
+    /// actions.
     fn promoted_max(&self) -> Option<&str> {
         self.env.meta("promoted_max").or(self.env.meta("master_max"))
     }

@@ -78,10 +78,7 @@ fn pre_promote(ctx: &Context) {
     match state::inspect(&inst, ctx.deadline, true) {
         Ok(InstanceState::Running { health, .. }) => {
             if let Some(Replication::Standby(status)) = health.replication {
-                let position = Position {
-                    timeline: status.timeline,
-                    lsn: status.position(),
-                };
+                let position = Position::of_standby(&status);
                 match election::publish(ctx.resource(), position, ctx.deadline) {
                     Ok(()) => log_info!("pre-promote: published position {position}"),
                     Err(e) => log_warn!("pre-promote: cannot publish position {position}: {}", e),
