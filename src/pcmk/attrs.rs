@@ -157,4 +157,17 @@ mod tests {
         assert_eq!(parse_score(&all["node3"]), Some(-1000));
         assert_eq!(parse_score("-INFINITY"), Some(-1_000_000));
     }
+
+    #[test]
+    fn scores_round_trip_as_crm_attribute_is_given_them() {
+        // The agent's scores (primary, standby, behind, bootstrap, catch-up,
+        // lagging, disconnected) as `--update=<score>` writes them.
+        for score in [1001, 1000, 900, 500, 2, 1, 0, -1, -10, -1000] {
+            assert_eq!(parse_score(&score.to_string()), Some(score), "{score}");
+        }
+        assert_eq!(parse_score("+INFINITY"), Some(1_000_000));
+        assert_eq!(parse_score(" 5 "), Some(5));
+        assert_eq!(parse_score(""), None);
+        assert_eq!(parse_score("high"), None);
+    }
 }
