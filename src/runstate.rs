@@ -43,6 +43,10 @@ pub enum AgentFile {
 }
 
 impl AgentFile {
+    /// Every file the agent keeps for a resource: what removing a
+    /// resource's traces (the integration tests, when one ends) goes over.
+    pub const ALL: [AgentFile; 2] = [AgentFile::State, AgentFile::Election];
+
     fn ext(self) -> &'static str {
         match self {
             AgentFile::State => "state",
@@ -51,8 +55,9 @@ impl AgentFile {
     }
 }
 
-/// `/run/pgha/<rsc>.<ext>`, or None when `rsc` is not a resource id.
-fn agent_file(rsc: &str, file: AgentFile) -> Option<PathBuf> {
+/// `/run/pgha/<rsc>.<ext>`, or None when `rsc` is not a resource id (then
+/// the agent writes nothing for it).
+pub fn agent_file(rsc: &str, file: AgentFile) -> Option<PathBuf> {
     is_resource_id(rsc).then(|| PathBuf::from(DIR).join(format!("{rsc}.{}", file.ext())))
 }
 
@@ -188,6 +193,16 @@ impl RunState {
         self.entries
             .insert(key.to_string(), (value.to_string(), unix_seconds()));
         self.dirty = true;
+    }
+
+    /// Makes `key` look `seconds` older than it is (nothing when absent):
+    /// what an integration test does to the memory instead of waiting out
+    /// an age the agent acts on.
+    pub fn backdate(&mut self, key: &Key, seconds: u64) {
+        if let Some((_, at)) = self.entries.get_mut(&key.to_string()) {
+            *at = at.saturating_sub(seconds);
+            self.dirty = true;
+        }
     }
 
     /// Whether flag `key` is on ([`Key::flag`]).
@@ -332,6 +347,25 @@ mod tests {
         s.set_flag(&Key::ReceiverDown, false);
         assert_eq!(s.get(&Key::ReceiverDown), Some(""));
         assert_eq!(s.flag_age(&Key::ReceiverDown), None);
+    }
+
+    #[test]
+    fn backdating_ages_a_key_and_nothing_else() {
+        let mut s = RunState::load("../not-saved");
+        s.set_flag(&Key::ReceiverDown, true);
+        s.set(&Key::StopForced, "1");
+        s.backdate(&Key::ReceiverDown, 60);
+        s.backdate(&Key::SyncManaged, 60);
+        assert!(
+            s.flag_age(&Key::ReceiverDown).is_some_and(|a| a >= 60),
+            "aged by 60 s"
+        );
+        assert_eq!(s.get(&Key::ReceiverDown), Some("1"), "the value is kept");
+        assert!(
+            s.age(&Key::StopForced).is_some_and(|a| a < 60),
+            "other keys keep their age"
+        );
+        assert_eq!(s.get(&Key::SyncManaged), None, "an absent key is not created");
     }
 
     #[test]

@@ -4,32 +4,16 @@
 //! honest and never a panic.
 
 use std::fs;
-use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 
 use crate::util::*;
-
-fn started(name: &str) -> (PgCluster, Agent) {
-    let pg = PgCluster::init(name);
-    let agent = pg.agent();
-    agent.run("start").expect(rc::SUCCESS);
-    (pg, agent)
-}
-
-fn assert_stopped(pg: &PgCluster) {
-    assert!(
-        pg.processes().is_empty(),
-        "processes left after stop: {:?}",
-        pg.processes()
-    );
-}
 
 #[test]
 fn stop_stops_whatever_unrelated_parameter_is_broken() {
@@ -41,16 +25,15 @@ fn stop_stops_whatever_unrelated_parameter_is_broken() {
         ("pgport", "not-a-port"),
     ] {
         if pg.processes().is_empty() {
-            agent.run("start").expect(rc::SUCCESS);
+            agent.run("start").expect(OcfCode::Success);
         }
         let broken = agent.clone().param(name, bad);
         // While it runs, the configuration error is what monitor reports.
-        broken.clone().run("monitor").expect(rc::ERR_CONFIGURED);
-        broken.run("stop").expect(rc::SUCCESS);
-        assert_stopped(&pg);
+        broken.clone().run("monitor").expect(OcfCode::ErrConfigured);
+        broken.run("stop").expect(OcfCode::Success);
+        pg.assert_no_processes(&format!("stop with {name}={bad}"));
         // And once stopped, it is stopped, not failed everywhere.
-        broken.run("monitor").expect(rc::NOT_RUNNING);
-        broken.clone().recurring().run("monitor").expect(rc::NOT_RUNNING);
+        broken.expect_monitors(OcfCode::NotRunning);
     }
 }
 
@@ -63,10 +46,10 @@ fn a_probe_with_a_failed_host_check_never_says_stopped_while_postgres_runs() {
     let no_controldata = agent.clone().param("bindir", fake_bindir.path.to_str().unwrap());
     no_controldata
         .run("monitor")
-        .expect_reason(rc::DEGRADED, "pg_controldata");
+        .expect_reason(OcfCode::Degraded, "pg_controldata");
     // The data directory with a mode PostgreSQL would refuse at start.
     fs::set_permissions(&pg.datadir, fs::Permissions::from_mode(0o777)).unwrap();
-    agent.run("monitor").expect_reason(rc::DEGRADED, "mode");
+    agent.run("monitor").expect_reason(OcfCode::Degraded, "mode");
     fs::set_permissions(&pg.datadir, fs::Permissions::from_mode(0o700)).unwrap();
     // A system user missing from passwd: the probe connects as that role,
     // which the server refuses: an error with the reason, never 7.
@@ -74,80 +57,90 @@ fn a_probe_with_a_failed_host_check_never_says_stopped_while_postgres_runs() {
         .clone()
         .param("system_user", "pgha-no-such-user")
         .run("monitor");
+    let code = out.code();
     assert!(
-        out.code != rc::NOT_RUNNING && out.code != rc::SUCCESS,
-        "a missing user must not look stopped or healthy\n{out}"
+        !matches!(code, Some(OcfCode::NotRunning | OcfCode::Success) | None),
+        "a missing user must not look stopped or healthy, and is an OCF code\n{out}"
     );
-    out.expect(out.code);
-    agent.run("monitor").expect(rc::SUCCESS);
-    agent.run("stop").expect(rc::SUCCESS);
+    out.expect(code.unwrap());
+    agent.run("monitor").expect(OcfCode::Success);
+    agent.run("stop").expect(OcfCode::Success);
     // Nothing runs: a probe with the failed check says not running.
-    no_controldata.run("monitor").expect(rc::NOT_RUNNING);
+    no_controldata.run("monitor").expect(OcfCode::NotRunning);
 }
 
 #[test]
 fn monitor_after_a_forced_stop_is_not_running() {
     let (pg, agent) = started("forcedstop");
     pg.psql("create table t(i int); insert into t values (7)");
-    kill(pg.postmaster_pid().unwrap(), Signal::SIGSTOP).unwrap();
-    let out = agent.clone().meta("timeout", "8000").run("stop");
-    out.expect(rc::SUCCESS);
-    assert!(out.stderr.contains("SIGKILL"), "{out}");
-    assert_stopped(&pg);
-    agent.run("monitor").expect(rc::NOT_RUNNING);
-    agent.clone().recurring().run("monitor").expect(rc::NOT_RUNNING);
-    agent.run("start").expect(rc::SUCCESS);
-    assert_eq!(pg.psql("select i from t").trim(), "7");
+    pg.signal_postmaster(Signal::SIGSTOP);
+    agent
+        .clone()
+        .meta("timeout", "8000")
+        .run("stop")
+        .expect(OcfCode::Success)
+        .expect_logged("SIGKILL", "a frozen server is killed");
+    pg.assert_no_processes("after a forced stop");
+    agent.expect_monitors(OcfCode::NotRunning);
+    agent.run("start").expect(OcfCode::Success);
+    pg.assert_query(
+        "select i from t",
+        "7",
+        "the start after a forced stop keeps the row",
+    );
     // A crash after that start is a crash again, not the old forced stop.
-    kill(pg.postmaster_pid().unwrap(), Signal::SIGKILL).unwrap();
-    let crashed = agent
+    pg.crash();
+    agent
         .clone()
         .recurring()
-        .run_until("monitor", rc::ERR_GENERIC, Duration::from_secs(10));
-    crashed.expect_reason(rc::ERR_GENERIC, "crashed");
-    agent.run("stop").expect(rc::SUCCESS);
+        .run_until("monitor", OcfCode::ErrGeneric, Duration::from_secs(10))
+        .expect_reason(OcfCode::ErrGeneric, "crashed");
+    agent.run("stop").expect(OcfCode::Success);
 }
 
 #[test]
 fn a_deleted_postmaster_pid_still_gets_a_fast_shutdown() {
     let (pg, agent) = started("nopidfile");
     fs::remove_file(pg.datadir.join("postmaster.pid")).unwrap();
-    agent.run("monitor").expect(rc::SUCCESS);
-    let out = agent.run("stop");
-    out.expect(rc::SUCCESS);
-    assert!(out.stderr.contains("fast shutdown"), "{out}");
-    assert_stopped(&pg);
+    agent.run("monitor").expect(OcfCode::Success);
+    agent
+        .run("stop")
+        .expect(OcfCode::Success)
+        .expect_logged("fast shutdown", "a server with no pid file is shut down fast");
+    pg.assert_no_processes("after stop");
     let control = run_as_postgres(pg_bin().join("pg_controldata"), &[pg.datadir.to_str().unwrap()]);
     assert!(
         control.contains("Database cluster state:               shut down"),
-        "{control}"
+        "expected a cluster shut down cleanly:\n{control}"
     );
 }
 
 #[test]
 fn start_never_kills_a_manual_single_user_postgres() {
     let pg = PgCluster::init("single");
-    let user = postgres_user();
-    let mut single = Command::new(pg_bin().join("postgres"))
+    let mut single = postgres_command(pg_bin().join("postgres"));
+    single
         .args(["--single", "-D", pg.datadir.to_str().unwrap(), "postgres"])
-        .uid(user.uid.as_raw())
-        .gid(user.gid.as_raw())
-        .current_dir("/tmp")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = nix::unistd::Pid::from_raw(single.id() as i32);
-    let seen = std::time::Instant::now() + Duration::from_secs(10);
-    while !pg.processes().contains(&pid) && std::time::Instant::now() < seen {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = pg.agent().run("start");
-    out.expect_reason(rc::ERR_GENERIC, "uses the data directory");
-    assert!(kill(pid, None).is_ok(), "start killed the single-user session");
-    let _ = single.stdin.take().map(|mut s| s.write_all(b""));
-    let _ = single.wait();
+        .stderr(Stdio::null());
+    let single = Background::spawn(single);
+    let pid = single.pid();
+    wait_until(
+        || {
+            let now = pg.processes();
+            if now.contains(&pid) { Ok(()) } else { Err(now) }
+        },
+        Duration::from_secs(10),
+        "the single-user postgres to work in the data directory",
+    );
+    pg.agent()
+        .run("start")
+        .expect_reason(OcfCode::ErrGeneric, "uses the data directory");
+    assert!(
+        kill(pid, None).is_ok(),
+        "start killed the single-user session {pid}"
+    );
 }
 
 #[test]
@@ -160,16 +153,11 @@ fn a_closed_stdout_is_an_error_exit_not_a_panic() {
     ] {
         let (read, write) = nix::unistd::pipe().unwrap();
         drop(read);
-        let out = Command::new(AGENT)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(write.as_fd().try_clone_to_owned().unwrap()))
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_ne!(out.status.code(), Some(101), "{args:?} panicked: {stderr}");
-        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        let mut cmd = Agent::bare().command(args);
+        cmd.stdout(Stdio::from(write.as_fd().try_clone_to_owned().unwrap()));
+        let out = outcome_of(cmd);
+        assert_ne!(out.status, Some(PANIC_EXIT), "{args:?} panicked\n{out}");
+        out.expect_not_logged("panicked", "a closed stdout is no panic");
     }
 }
 
@@ -182,23 +170,26 @@ fn a_resource_name_never_leads_out_of_run_pgha() {
         pg.agent()
             .env("OCF_RESOURCE_INSTANCE", bad)
             .run("start")
-            .expect_reason(rc::ERR_CONFIGURED, "OCF_RESOURCE_INSTANCE");
-        assert!(!escape.with_extension("state").exists());
+            .expect_reason(OcfCode::ErrConfigured, "OCF_RESOURCE_INSTANCE");
+        assert!(
+            !escape.with_extension("state").exists(),
+            "resource {bad:?} wrote {}",
+            escape.with_extension("state").display()
+        );
     }
-    assert!(pg.processes().is_empty());
+    pg.assert_no_processes("a start refused for its resource name runs nothing");
     // No name at all is no shared default either; stop still stops.
-    let mut nameless = pg.agent();
-    nameless.env.insert("OCF_RESOURCE_INSTANCE".into(), String::new());
-    nameless.run("start").expect(rc::ERR_CONFIGURED);
-    pg.agent().run("start").expect(rc::SUCCESS);
-    nameless.run("stop").expect(rc::SUCCESS);
-    assert!(pg.processes().is_empty());
+    let nameless = pg.agent().env("OCF_RESOURCE_INSTANCE", "");
+    nameless.run("start").expect(OcfCode::ErrConfigured);
+    pg.agent().run("start").expect(OcfCode::Success);
+    nameless.run("stop").expect(OcfCode::Success);
+    pg.assert_no_processes("a stop with no resource name");
 }
 
 #[test]
 fn a_probe_cut_short_by_the_deadline_says_how_long_it_waited() {
     let (pg, agent) = started("honesttimeout");
-    kill(pg.postmaster_pid().unwrap(), Signal::SIGSTOP).unwrap();
+    pg.signal_postmaster(Signal::SIGSTOP);
     // probe_timeout 5 s, but the action has 3 s (2.5 s after the margin).
     let out = agent
         .clone()
@@ -206,15 +197,18 @@ fn a_probe_cut_short_by_the_deadline_says_how_long_it_waited() {
         .meta("timeout", "3000")
         .recurring()
         .run("monitor");
-    out.expect_reason(rc::ERR_GENERIC, "no answer");
-    let reason = out.exit_reason().unwrap();
-    assert!(!reason.contains("within 5"), "{out}");
-    assert!(reason.contains("within 2."), "{out}");
+    out.expect_reason(OcfCode::ErrGeneric, "no answer")
+        .expect_reason(OcfCode::ErrGeneric, "within 2.");
+    let reason = out.exit_reason().unwrap_or_default();
+    assert!(
+        !reason.contains("within 5"),
+        "the reason names the time waited, not probe_timeout: {reason:?}\n{out}"
+    );
     agent
         .clone()
         .meta("timeout", "8000")
         .run("stop")
-        .expect(rc::SUCCESS);
+        .expect(OcfCode::Success);
 }
 
 #[test]
@@ -223,46 +217,44 @@ fn an_invalid_server_argument_is_quoted_not_called_silent() {
     pg.agent()
         .param("start_opts", "stray-word")
         .run("start")
-        .expect_reason(rc::ERR_GENERIC, "invalid argument");
-    assert!(pg.processes().is_empty());
+        .expect_reason(OcfCode::ErrGeneric, "invalid argument");
+    pg.assert_no_processes("a server that refused its arguments");
 }
 
 #[test]
 fn a_corrupt_pg_control_is_called_corrupt_not_a_crash() {
     let (pg, agent) = started("corruptcontrol");
-    agent.run("stop").expect(rc::SUCCESS);
+    agent.run("stop").expect(OcfCode::Success);
     let control = pg.datadir.join("global/pg_control");
     let mut bytes = fs::read(&control).unwrap();
     bytes[16] ^= 0xff; // inside the checksummed data
     fs::write(&control, bytes).unwrap();
     agent
-        .clone()
-        .recurring()
-        .run("monitor")
-        .expect_reason(rc::ERR_GENERIC, "corrupt");
+        .recurring_monitor()
+        .expect_reason(OcfCode::ErrGeneric, "corrupt");
 }
 
 #[test]
 fn validation_catches_what_only_a_start_would_find() {
     let pg = PgCluster::init("level10");
-    let level10 = pg.agent().env("OCF_CHECK_LEVEL", "10");
-    level10.run("validate-all").expect(rc::SUCCESS);
-    level10
-        .clone()
-        .param("pghost", "/nonexistent/socket/dir")
-        .run("validate-all")
-        .expect_reason(rc::ERR_ARGS, "pghost");
-    level10
-        .clone()
-        .param("start_opts", "-p 5999")
-        .run("validate-all")
-        .expect_reason(rc::ERR_CONFIGURED, "start_opts");
+    let level10 = pg.agent().check_level_10();
+    level10.validate().expect(OcfCode::Success);
+    for (name, value, code) in [
+        ("pghost", "/nonexistent/socket/dir", OcfCode::ErrArgs),
+        ("start_opts", "-p 5999", OcfCode::ErrConfigured),
+    ] {
+        level10
+            .clone()
+            .param(name, value)
+            .validate()
+            .expect_reason(code, name);
+    }
     // A supported major that is not the binaries' own.
     let other = if pg_major() == 16 { 17 } else { 16 };
     fs::write(pg.datadir.join("PG_VERSION"), format!("{other}\n")).unwrap();
     level10
-        .run("validate-all")
-        .expect_reason(rc::ERR_INSTALLED, &format!("PG_VERSION says {other}"));
+        .validate()
+        .expect_reason(OcfCode::ErrInstalled, &format!("PG_VERSION says {other}"));
 }
 
 #[test]
@@ -285,35 +277,16 @@ fn a_thread_that_cannot_be_created_is_an_error_with_a_reason_not_a_panic() {
     }
     let (pg, agent) = started("pidslimit");
     let procs = cgroup.join("cgroup.procs");
-    let mut cmd = Command::new(AGENT);
-    cmd.arg("monitor")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(
-            agent
-                .params
-                .iter()
-                .map(|(k, v)| (format!("OCF_RESKEY_{k}"), v.clone())),
-        )
-        .envs(&agent.env)
-        .env("OCF_RESKEY_CRM_meta_timeout", "10000")
-        .stdin(Stdio::null());
+    let mut cmd = agent.clone().meta("timeout", "10000").command(&["monitor"]);
     // SAFETY: the child only writes its own pid ("0") to a cgroup file
     // before exec.
     unsafe {
         cmd.pre_exec(move || fs::write(&procs, "0"));
     }
-    let out = cmd.output().unwrap();
+    let out = outcome_of(cmd);
     let _ = fs::remove_dir(&cgroup);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(rc::ERR_GENERIC), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let reasons: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("ocf-exit-reason:"))
-        .collect();
-    assert_eq!(reasons.len(), 1, "{stderr}");
-    assert!(reasons[0].contains("thread"), "{stderr}");
-    agent.run("stop").expect(rc::SUCCESS);
+    out.expect_reason(OcfCode::ErrGeneric, "thread")
+        .expect_not_logged("panicked", "a thread that cannot be created is no panic");
+    agent.run("stop").expect(OcfCode::Success);
     drop(pg);
 }

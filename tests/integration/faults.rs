@@ -1,3 +1,7 @@
+//! Crashes, freezes, stale pid files and servers that refuse to start: the
+//! agent answers each with the code Pacemaker recovers by, within its
+//! timeout.
+
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -5,57 +9,39 @@ use nix::sys::signal::{Signal, kill};
 
 use crate::util::*;
 
-fn started(name: &str) -> (PgCluster, Agent) {
-    let pg = PgCluster::init(name);
-    let agent = pg.agent();
-    agent.run("start").expect(rc::SUCCESS);
-    (pg, agent)
-}
-
 #[test]
 fn kill_9_of_the_postmaster_is_reported_as_a_crash_and_start_recovers() {
     let (pg, agent) = started("kill9");
     pg.psql("create table t(i int); insert into t values (42)");
-    let postmaster = pg.postmaster_pid().unwrap();
-    kill(postmaster, Signal::SIGKILL).unwrap();
-    wait_gone(postmaster);
+    pg.crash();
     agent
-        .clone()
-        .recurring()
-        .run("monitor")
-        .expect_reason(rc::ERR_GENERIC, "crashed");
+        .recurring_monitor()
+        .expect_reason(OcfCode::ErrGeneric, "crashed");
     // A probe (a node booting after a power loss) finds it not running once
     // no process of it is left, so Pacemaker just starts it (issue 12).
-    agent
-        .run_until("monitor", rc::NOT_RUNNING, Duration::from_secs(10))
-        .expect(rc::NOT_RUNNING);
-    agent.run("start").expect(rc::SUCCESS);
-    assert_eq!(pg.psql("select i from t").trim(), "42");
-    agent.run("stop").expect(rc::SUCCESS);
+    agent.expect_within("monitor", OcfCode::NotRunning, Duration::from_secs(10));
+    agent.run("start").expect(OcfCode::Success);
+    pg.assert_query("select i from t", "42", "the crash recovery keeps the row");
+    agent.run("stop").expect(OcfCode::Success);
 }
 
 #[test]
 fn sigstop_of_the_postmaster_fails_the_monitor_within_the_probe_timeout() {
     let (pg, agent) = started("sigstop");
     let agent = agent.param("probe_timeout", "2").recurring();
-    let pid = pg.postmaster_pid().unwrap();
-    kill(pid, Signal::SIGSTOP).unwrap();
-    let out = agent.run("monitor");
-    out.expect_reason(rc::ERR_GENERIC, "no answer");
-    assert!(out.exit_reason().unwrap().contains("SIGSTOP"), "{out}");
-    assert!(
-        out.elapsed < Duration::from_secs(4),
-        "monitor took {:?}\n{out}",
-        out.elapsed
-    );
-    let stop = agent.clone().meta("timeout", "10000").run("stop");
-    stop.expect(rc::SUCCESS);
-    assert!(stop.elapsed < Duration::from_secs(10), "{stop}");
-    assert!(
-        pg.processes().is_empty(),
-        "processes left after stop: {:?}",
-        pg.processes()
-    );
+    pg.signal_postmaster(Signal::SIGSTOP);
+    agent
+        .run("monitor")
+        .expect_reason(OcfCode::ErrGeneric, "no answer")
+        .expect_reason(OcfCode::ErrGeneric, "SIGSTOP")
+        .expect_within(Duration::from_secs(4));
+    agent
+        .clone()
+        .meta("timeout", "10000")
+        .run("stop")
+        .expect(OcfCode::Success)
+        .expect_within(Duration::from_secs(10));
+    pg.assert_no_processes("after stop");
 }
 
 #[test]
@@ -69,12 +55,12 @@ fn sigstop_of_the_whole_instance_is_stopped_within_the_timeout() {
         .param("probe_timeout", "1")
         .recurring()
         .run("monitor")
-        .expect(rc::ERR_GENERIC);
+        .expect(OcfCode::ErrGeneric);
     agent
         .clone()
         .meta("timeout", "8000")
         .run("stop")
-        .expect(rc::SUCCESS);
+        .expect(OcfCode::Success);
     // Every process was stopped, so none can exit unless stop SIGKILLed it:
     // waiting cannot hide one stop missed. It is needed because a process
     // killed while stopped is still listed here (by its working directory)
@@ -100,18 +86,14 @@ fn a_stale_postmaster_pid_does_not_prevent_a_start() {
         kill(pid, Signal::SIGKILL).unwrap();
     }
     // Wait for init to reap the killed postmaster, so its pid is free.
-    let reaped = std::time::Instant::now() + Duration::from_secs(20);
-    while kill(old_pid, None).is_ok() && std::time::Instant::now() < reaped {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_gone(old_pid);
     // Make the pid file name a live process of the same user that is not
     // PostgreSQL: the case PostgreSQL itself cannot tell from a running server.
-    let user = postgres_user();
-    let mut impostor = std::process::Command::new("sleep");
-    std::os::unix::process::CommandExt::uid(&mut impostor, user.uid.as_raw());
-    let mut impostor = impostor.arg("60").spawn().unwrap();
+    let mut impostor = postgres_command("sleep");
+    impostor.arg("60");
+    let impostor = Background::spawn(impostor);
+    let impostor_pid = impostor.pid().to_string();
     let mut lines: Vec<&str> = pidfile.lines().collect();
-    let impostor_pid = impostor.id().to_string();
     lines[0] = &impostor_pid;
     let recorded = lines.join("\n") + "\n";
     std::fs::write(pg.datadir.join("postmaster.pid"), &recorded).unwrap();
@@ -120,22 +102,22 @@ fn a_stale_postmaster_pid_does_not_prevent_a_start() {
     let lock_text = std::fs::read_to_string(&socket_lock).unwrap();
     let rest: Vec<&str> = lock_text.lines().skip(1).collect();
     std::fs::write(&socket_lock, format!("{impostor_pid}\n{}\n", rest.join("\n"))).unwrap();
-    agent.clone().recurring().run("monitor").expect(rc::ERR_GENERIC);
-    agent.run("start").expect(rc::SUCCESS);
-    agent.clone().recurring().run("monitor").expect(rc::SUCCESS);
-    agent.run("stop").expect(rc::SUCCESS);
-    let _ = impostor.kill();
-    let _ = impostor.wait();
+    agent.recurring_monitor().expect(OcfCode::ErrGeneric);
+    agent.run("start").expect(OcfCode::Success);
+    agent.recurring_monitor().expect(OcfCode::Success);
+    agent.run("stop").expect(OcfCode::Success);
 }
 
 #[test]
 fn a_bad_setting_fails_the_start_with_the_cause() {
     let pg = PgCluster::init("badsetting");
     pg.append_conf("shared_buffers = 'lots'\n");
-    let out = pg.agent().meta("timeout", "15000").run("start");
-    out.expect_reason(rc::ERR_GENERIC, "invalid value for parameter");
-    assert!(out.elapsed < Duration::from_secs(15), "{out}");
-    assert!(pg.processes().is_empty());
+    pg.agent()
+        .meta("timeout", "15000")
+        .run("start")
+        .expect_reason(OcfCode::ErrGeneric, "invalid value for parameter")
+        .expect_within(Duration::from_secs(15));
+    pg.assert_no_processes("a server that refused its configuration");
 }
 
 #[test]
@@ -144,12 +126,11 @@ fn a_busy_port_fails_the_start_with_could_not_bind() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     pg.append_conf("listen_addresses = '127.0.0.1'\n");
-    let out = pg
-        .agent()
+    pg.agent()
         .param("pgport", &port.to_string())
         .meta("timeout", "15000")
-        .run("start");
-    out.expect_reason(rc::ERR_GENERIC, "could not bind");
+        .run("start")
+        .expect_reason(OcfCode::ErrGeneric, "could not bind");
     drop(listener);
 }
 
@@ -167,12 +148,11 @@ fn a_start_that_cannot_finish_gives_up_before_the_timeout() {
     let timeout = Duration::from_secs(10);
     let pg = PgCluster::init("wronghost");
     let elsewhere = TempDir::new("elsewhere");
-    let out = pg
-        .agent()
+    pg.agent()
         .param("pghost", elsewhere.path.to_str().unwrap())
         .meta("timeout", &timeout.as_millis().to_string())
-        .run("start");
-    out.expect_reason(rc::ERR_GENERIC, "not ready before the start timeout");
-    assert!(out.elapsed < timeout, "{out}");
-    pg.agent().run("stop").expect(rc::SUCCESS);
+        .run("start")
+        .expect_reason(OcfCode::ErrGeneric, "not ready before the start timeout")
+        .expect_within(timeout);
+    pg.agent().run("stop").expect(OcfCode::Success);
 }

@@ -9,31 +9,30 @@ use crate::util::*;
 fn ocft_pgsqlms_sequences() {
     let pg = PgCluster::init("ocft");
     let agent = pg.agent();
-    agent.run("stop").expect(rc::SUCCESS);
-    agent.run("validate-all").expect(rc::SUCCESS);
-    agent.run("monitor").expect(rc::NOT_RUNNING);
-    agent.clone().recurring().run("monitor").expect(rc::NOT_RUNNING);
-    agent.run("start").expect(rc::SUCCESS);
-    agent.run("start").expect(rc::SUCCESS);
-    agent.run("monitor").expect(rc::SUCCESS);
-    agent.clone().recurring().run("monitor").expect(rc::SUCCESS);
-    assert_eq!(
-        pg.psql("select relname from pg_class where relname = 'pg_class'")
-            .trim(),
-        "pg_class"
+    agent.run("stop").expect(OcfCode::Success);
+    agent.validate().expect(OcfCode::Success);
+    agent.expect_monitors(OcfCode::NotRunning);
+    agent.run("start").expect(OcfCode::Success);
+    agent.run("start").expect(OcfCode::Success);
+    agent.expect_monitors(OcfCode::Success);
+    pg.assert_query(
+        "select relname from pg_class where relname = 'pg_class'",
+        "pg_class",
+        "the started server answers queries",
     );
-    agent.run("stop").expect(rc::SUCCESS);
-    assert!(pg.processes().is_empty(), "stop left processes behind");
-    agent.run("stop").expect(rc::SUCCESS);
-    agent.run("monitor").expect(rc::NOT_RUNNING);
-    agent.run("bogus-action").expect(rc::ERR_UNIMPLEMENTED);
+    agent.run("stop").expect(OcfCode::Success);
+    pg.assert_no_processes("stop left processes behind");
+    agent.run("stop").expect(OcfCode::Success);
+    agent.run("monitor").expect(OcfCode::NotRunning);
+    agent.run("bogus-action").expect(OcfCode::ErrUnimplemented);
 }
 
 #[test]
 fn usage_and_help_exit_0() {
-    let out = Agent::bare().run("usage");
-    out.expect(rc::SUCCESS);
-    assert!(out.stdout.contains("meta-data"), "{out}");
+    Agent::bare()
+        .run("usage")
+        .expect(OcfCode::Success)
+        .expect_stdout("meta-data", "the help lists the actions");
 }
 
 #[test]
@@ -42,9 +41,9 @@ fn start_opts_reach_the_server_as_separate_arguments() {
     let agent = pg
         .agent()
         .param("start_opts", "-c application_name='pgha test' -c work_mem=3MB");
-    agent.run("start").expect(rc::SUCCESS);
-    assert_eq!(pg.psql("show work_mem").trim(), "3MB");
-    agent.run("stop").expect(rc::SUCCESS);
+    agent.run("start").expect(OcfCode::Success);
+    pg.assert_query("show work_mem", "3MB", "the server got start_opts' -c work_mem");
+    agent.run("stop").expect(OcfCode::Success);
 }
 
 #[test]
@@ -53,7 +52,7 @@ fn the_probe_authenticates_as_system_user_by_peer() {
     // local connections by peer only. The probe must connect as postgres.
     let pg = PgCluster::init_with_auth("peer", "peer");
     let agent = pg.agent();
-    agent.run("start").expect(rc::SUCCESS);
-    agent.clone().recurring().run("monitor").expect(rc::SUCCESS);
-    agent.run("stop").expect(rc::SUCCESS);
+    agent.run("start").expect(OcfCode::Success);
+    agent.recurring_monitor().expect(OcfCode::Success);
+    agent.run("stop").expect(OcfCode::Success);
 }

@@ -1,9 +1,7 @@
 use crate::util::*;
 
 fn metadata_xml() -> String {
-    let out = Agent::bare().run("meta-data");
-    out.expect(rc::SUCCESS);
-    out.stdout.clone()
+    pgha_output(&["meta-data"])
 }
 
 #[test]
@@ -11,7 +9,7 @@ fn metadata_validates_against_the_pcs_ocf_1_1_schema() {
     let dir = TempDir::new("md");
     let file = dir.path.join("metadata.xml");
     std::fs::write(&file, metadata_xml()).unwrap();
-    let (code, out, err) = run_tool(
+    run_tool(
         "xmllint",
         &[
             "--noout",
@@ -19,22 +17,23 @@ fn metadata_validates_against_the_pcs_ocf_1_1_schema() {
             "/usr/share/pcs/data/ocf-1.1.rng",
             file.to_str().unwrap(),
         ],
-    );
-    assert_eq!(code, 0, "xmllint rejected the metadata:\n{out}\n{err}");
+    )
+    .expect_success();
 }
 
 #[test]
 fn metadata_declares_ocf_1_1_and_the_crate_version() {
     let xml = metadata_xml();
-    assert!(xml.contains("<version>1.1</version>"), "{xml}");
-    assert!(
-        xml.contains(&format!(
-            r#"<resource-agent name="postgresql" version="{}">"#,
-            env!("CARGO_PKG_VERSION")
-        )),
-        "{xml}"
+    let agent = format!(
+        r#"<resource-agent name="postgresql" version="{}">"#,
+        env!("CARGO_PKG_VERSION")
     );
-    assert!(xml.contains(r#"<action name="reload-agent""#), "{xml}");
+    for expected in ["<version>1.1</version>", &agent, r#"<action name="reload-agent""#] {
+        assert!(
+            xml.contains(expected),
+            "expected {expected} in the metadata:\n{xml}"
+        );
+    }
     assert!(
         !xml.contains(r#"name="methods""#),
         "advertise only actions that do something"
@@ -44,38 +43,38 @@ fn metadata_declares_ocf_1_1_and_the_crate_version() {
 #[test]
 fn crm_resource_and_pcs_read_the_metadata() {
     install_into_ocf_root();
-    let (code, out, err) = run_tool("crm_resource", &["--show-metadata", "ocf:pgha:postgresql"]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("probe_timeout"), "{out}");
-    let (code, out, err) = run_tool("pcs", &["resource", "describe", "ocf:pgha:postgresql"]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("pgdata (required)"), "{out}");
+    run_tool("crm_resource", &["--show-metadata", "ocf:pgha:postgresql"])
+        .expect_success()
+        .expect_stdout("probe_timeout", "crm_resource shows the parameters");
+    let pcs = run_tool("pcs", &["resource", "describe", "ocf:pgha:postgresql"]);
+    pcs.expect_success()
+        .expect_stdout("pgdata (required)", "pcs shows the required parameter");
     assert!(
-        !err.to_lowercase().contains("warning") && !out.to_lowercase().contains("warning"),
-        "{out}{err}"
+        !pcs.stderr.to_lowercase().contains("warning") && !pcs.stdout.to_lowercase().contains("warning"),
+        "pcs reads the metadata without a warning\n{pcs}"
+    );
+}
+
+/// Asserts that README.md holds the output of `pgha doc <topic>`, the
+/// table it generates.
+#[track_caller]
+fn assert_readme_has(topic: &str, table: &str) {
+    let generated = pgha_output(&["doc", topic]);
+    assert!(
+        readme().contains(&generated),
+        "README.md's {table} is stale: paste the output of `pgha doc {topic}`"
     );
 }
 
 #[test]
 fn readme_parameter_table_is_the_generated_one() {
-    let out = std::process::Command::new(AGENT)
-        .args(["doc", "markdown"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let table = String::from_utf8(out.stdout).unwrap();
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    assert!(
-        readme.contains(&table),
-        "README.md's parameter table is stale: paste the output of `pgha doc markdown`"
-    );
+    assert_readme_has("markdown", "parameter table");
 }
 
 /// `pgha <args>`, which must succeed; its stdout.
+#[track_caller]
 fn pgha_output(args: &[&str]) -> String {
-    let out = std::process::Command::new(AGENT).args(args).output().unwrap();
-    assert!(out.status.success(), "pgha {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap()
+    pgha(args).expect(OcfCode::Success).stdout.clone()
 }
 
 fn readme() -> String {
@@ -112,11 +111,7 @@ fn advertised_actions() -> Vec<String> {
 
 #[test]
 fn readme_return_codes_are_the_generated_ones() {
-    let table = pgha_output(&["doc", "codes"]);
-    assert!(
-        readme().contains(&table),
-        "README.md's return-code table is stale: paste the output of `pgha doc codes`"
-    );
+    assert_readme_has("codes", "return-code table");
 }
 
 /// Issue 11: the man page said 190 and 191 were never returned, while
@@ -130,10 +125,12 @@ fn man_page_lists_every_return_code_of_the_table() {
         .and_then(|rest| rest.split("\n.SH ").next())
         .expect("RETURN CODES section");
     let codes = table_codes();
-    assert!(
-        codes.contains(&"190".to_string()) && codes.contains(&"191".to_string()),
-        "{codes:?}"
-    );
+    for promised in [OcfCode::Degraded, OcfCode::DegradedPromoted] {
+        assert!(
+            codes.contains(&promised.as_i32().to_string()),
+            "the return-code table lists {promised}: {codes:?}"
+        );
+    }
     for code in codes {
         assert!(
             section.contains(&format!(".PP\n\\fB{code}\\fR (")),
@@ -165,7 +162,7 @@ fn every_advertised_action_is_in_the_help_the_man_page_and_dispatch() {
         );
     }
     let usage = Agent::bare().run("usage");
-    usage.expect(rc::SUCCESS);
+    usage.expect(OcfCode::Success);
     let page = pgha_output(&["doc", "man"]);
     let synopsis = page
         .split(".SH \"SYNOPSIS\"")
@@ -175,10 +172,7 @@ fn every_advertised_action_is_in_the_help_the_man_page_and_dispatch() {
         .next()
         .unwrap();
     for action in &actions {
-        assert!(
-            usage.stdout.contains(action.as_str()),
-            "{action} missing from the help:\n{usage}"
-        );
+        usage.expect_stdout(action, "every advertised action is in the help");
         let roff_name = action.replace('-', "\\-");
         assert!(
             page.contains(&format!(".PP\n\\fB{roff_name}\\fR")),
@@ -190,10 +184,9 @@ fn every_advertised_action_is_in_the_help_the_man_page_and_dispatch() {
         );
         // promote and demote of a primitive answer 3 too, with their own
         // reason; only dispatch's fallback says "not implemented".
-        let out = Agent::bare().run(action);
-        assert!(
-            !out.stderr.contains("is not implemented by this agent"),
-            "{action} is advertised but not dispatched:\n{out}"
+        Agent::bare().run(action).expect_not_logged(
+            "is not implemented by this agent",
+            "an advertised action is dispatched",
         );
     }
 }

@@ -5,142 +5,74 @@
 
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
+use pgha::runstate::RunState;
+use pgha::vocab::Key;
 
 use crate::util::*;
 
-/// A primary on "node-a" (started as a standby, then promoted, as in a
-/// cluster) and a standby made from it on "node-b".
-pub(crate) fn pair(name: &str) -> (PgCluster, Agent, PgCluster, Agent) {
-    pair_with(name, &[])
-}
+/// What a sync-mode primary names in synchronous_standby_names for node-b.
+const ANY_NODE_B: &str = "ANY 1 (\"node-b\")";
 
-/// The same, with extra parameters for both agents.
-pub(crate) fn pair_with(name: &str, extra: &[(&str, &str)]) -> (PgCluster, Agent, PgCluster, Agent) {
-    let with = |mut agent: Agent| {
-        for (k, v) in extra {
-            agent = agent.param(k, v);
-        }
-        agent
-    };
-    let a = PgCluster::init(&format!("{name}-a"));
-    // pg_rewind needs hint bits logged and the WAL since the last common
-    // checkpoint kept on the former primary.
-    a.append_conf("wal_log_hints = on\nwal_keep_size = '256MB'\n");
-    let rsc = format!("t{}{name}", std::process::id());
-    // The first node follows nobody yet: its conninfo names the other one.
-    let a_agent = with(a.clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres"));
-    a_agent.run("start").expect(rc::SUCCESS);
-    // Not streaming (no primary yet) is not worth a report in the first 30 s.
-    a_agent.run("monitor").expect(rc::SUCCESS);
-    a_agent.run("promote").expect(rc::SUCCESS);
-    // A primary alone in sync mode says so at once: its commits are
-    // acknowledged with no standby. In strict-sync they wait, which is
-    // reported only once the wait has lasted (its own test below).
-    let sync_mode = extra
-        .iter()
-        .any(|(k, v)| *k == "replication_mode" && *v == "sync");
-    let alone = if sync_mode {
-        rc::DEGRADED_PROMOTED
-    } else {
-        rc::RUNNING_PROMOTED
-    };
-    a_agent.run("monitor").expect(alone);
-    let b = PgCluster::basebackup_of(&a, &format!("{name}-b"));
-    let b_agent = with(b.clone_agent(&rsc, "node-b", &a.conninfo()));
-    // A base backup never started is stopped, not a crashed primary, even
-    // though it carries its source's pg_control ("in production").
-    b_agent.run("monitor").expect(rc::NOT_RUNNING);
-    b_agent.run("start").expect(rc::SUCCESS);
-    let streaming = b_agent.run_until("monitor", rc::SUCCESS, Duration::from_secs(15));
-    if streaming.code != rc::SUCCESS {
-        let log = std::fs::read_to_string(b.dir.path.join("server.log")).unwrap_or_default();
-        panic!("the standby does not stream\n{streaming}\n--- its server log\n{log}");
-    }
-    // Pacemaker's post-start notification: its node list is the membership
-    // the agent falls back on with no cluster to ask (only members are standbys).
-    post_start_notify(&a_agent, "node-a node-b");
-    (a, a_agent, b, b_agent)
-}
+/// The slot the primary keeps for node-b: "-" is folded, so the name
+/// carries the FNV-1a hash of "node-b".
+const NODE_B_SLOT: &str = "pgha_node_b_05c3b726";
 
 #[test]
 fn a_standby_starts_following_the_primary_with_its_node_name() {
     let (a, a_agent, b, b_agent) = pair("follow");
-    a.psql("create table t(i int); insert into t values (1)");
-    wait_for_row(&b, "select count(*) from t", "1");
-    assert_eq!(
-        a.psql("select application_name from pg_stat_replication").trim(),
-        "node-b"
+    replicated_table(&a, &b);
+    a.assert_query(
+        "select application_name from pg_stat_replication",
+        "node-b",
+        "the standby streams under its node name",
     );
-    assert_eq!(b.psql("select pg_is_in_recovery()").trim(), "t");
+    b.assert_query("select pg_is_in_recovery()", "t", "the standby is in recovery");
     // The operator's configuration is untouched: settings come on the command line.
     let conf = std::fs::read_to_string(b.datadir.join("postgresql.conf")).unwrap();
     assert!(
         !conf
             .lines()
             .any(|l| l.trim_start().starts_with("primary_conninfo")),
-        "postgresql.conf was rewritten"
+        "postgresql.conf was rewritten with a primary_conninfo:\n{conf}"
     );
-    assert!(b.datadir.join("standby.signal").exists());
-    b_agent.run("stop").expect(rc::SUCCESS);
-    a_agent.run("stop").expect(rc::SUCCESS);
+    assert!(
+        b.datadir.join("standby.signal").exists(),
+        "the standby has its standby.signal in {}",
+        b.datadir.display()
+    );
+    stop_all(&[&b_agent, &a_agent]);
 }
 
 #[test]
 fn switchover_demotes_the_primary_and_promotes_the_standby_without_a_rebuild() {
     let (a, a_agent, b, b_agent) = pair("switch");
-    a.psql("create table t(i int); insert into t values (1)");
-    wait_for_row(&b, "select count(*) from t", "1");
+    replicated_table(&a, &b);
     // Pacemaker's order: demote the old primary (it restarts as a standby of
     // the new one), then promote the target.
     let a_agent = a_agent.param("primary_conninfo", &b.conninfo());
-    a_agent.run("demote").expect(rc::SUCCESS);
-    b_agent.run("promote").expect(rc::SUCCESS);
-    b_agent.run("monitor").expect(rc::RUNNING_PROMOTED);
+    a_agent.run("demote").expect(OcfCode::Success);
+    b_agent.run("promote").expect(OcfCode::Success);
+    b_agent.run("monitor").expect(OcfCode::RunningPromoted);
     b.psql("insert into t values (2)");
-    wait_for_row(&a, "select count(*) from t", "2");
-    a_agent
-        .run_until("monitor", rc::SUCCESS, Duration::from_secs(15))
-        .expect(rc::SUCCESS);
-    a_agent.run("stop").expect(rc::SUCCESS);
-    b_agent.run("stop").expect(rc::SUCCESS);
+    a.wait_for_row("select count(*) from t", "2");
+    assert_streams(&a_agent, &a);
+    stop_all(&[&a_agent, &b_agent]);
 }
 
 #[test]
 fn a_crashed_primary_is_failed_promoted_and_demote_recovers_it_in_place() {
     let (a, a_agent, _b, b_agent) = pair("crash");
     a.psql("create table t(i int); insert into t values (7)");
-    let postmaster = a.postmaster_pid().unwrap();
-    kill(postmaster, Signal::SIGKILL).unwrap();
-    wait_gone(postmaster);
+    a.crash();
     a_agent
-        .clone()
-        .recurring()
-        .run("monitor")
-        .expect_reason(rc::FAILED_PROMOTED, "crashed");
+        .recurring_monitor()
+        .expect_reason(OcfCode::FailedPromoted, "crashed");
     // Pacemaker recovers a failed primary with demote, stop, start, promote.
-    a_agent.run("demote").expect(rc::SUCCESS);
-    a_agent.run("stop").expect(rc::SUCCESS);
-    a_agent.run("start").expect(rc::SUCCESS);
-    a_agent.run("promote").expect(rc::SUCCESS);
-    assert_eq!(a.psql("select i from t").trim(), "7");
-    b_agent.run("stop").expect(rc::SUCCESS);
-    a_agent.run("stop").expect(rc::SUCCESS);
-}
-
-/// A failover that leaves the old primary with WAL the new one never got.
-pub(crate) fn diverge(name: &str) -> (PgCluster, Agent, PgCluster, Agent) {
-    let (a, a_agent, b, b_agent) = pair(name);
-    a.psql("create table t(i int); insert into t values (1)");
-    wait_for_row(&b, "select count(*) from t", "1");
-    b_agent.run("stop").expect(rc::SUCCESS);
-    a.psql("insert into t select generate_series(2, 1000)"); // never reaches b
-    a_agent.run("stop").expect(rc::SUCCESS);
-    b_agent.run("start").expect(rc::SUCCESS);
-    b_agent.run("promote").expect(rc::SUCCESS);
-    b.psql("insert into t values (-1)");
-    let a_agent = a_agent.param("primary_conninfo", &b.conninfo());
-    (a, a_agent, b, b_agent)
+    for action in ["demote", "stop", "start", "promote"] {
+        a_agent.run(action).expect(OcfCode::Success);
+    }
+    a.assert_query("select i from t", "7", "the crashed primary's row survives");
+    stop_all(&[&b_agent, &a_agent]);
 }
 
 #[test]
@@ -148,29 +80,19 @@ fn a_diverged_former_primary_refuses_to_start_without_rewind() {
     let (a, a_agent, _b, b_agent) = diverge("norewind");
     a_agent
         .run("start")
-        .expect_reason(rc::ERR_GENERIC, "needs pg_rewind");
-    assert!(a.processes().is_empty(), "it must not run at all");
-    b_agent.run("stop").expect(rc::SUCCESS);
+        .expect_reason(OcfCode::ErrGeneric, "needs pg_rewind");
+    a.assert_no_processes("a diverged former primary must not run at all");
+    b_agent.run("stop").expect(OcfCode::Success);
 }
 
 #[test]
 fn a_diverged_former_primary_is_rewound_and_follows_with_rewind_true() {
     let (a, a_agent, b, b_agent) = diverge("rewind");
     let a_agent = a_agent.param("rewind", "true");
-    a_agent.run("start").expect(rc::SUCCESS);
-    a_agent
-        .run_until("monitor", rc::SUCCESS, Duration::from_secs(20))
-        .expect(rc::SUCCESS);
-    wait_for_row(&a, "select count(*) from t", "2");
-    assert_eq!(
-        a.psql("select min(i) from t").trim(),
-        "-1",
-        "the new primary's history"
-    );
-    b.psql("insert into t values (-2)");
-    wait_for_row(&a, "select count(*) from t", "3");
-    a_agent.run("stop").expect(rc::SUCCESS);
-    b_agent.run("stop").expect(rc::SUCCESS);
+    a_agent.run("start").expect(OcfCode::Success);
+    assert_streams(&a_agent, &a);
+    assert_follows_the_new_primary(&a, &b);
+    stop_all(&[&a_agent, &b_agent]);
 }
 
 /// Issue 15's Debian 13 lab: a primary cut off from the others is demoted
@@ -180,165 +102,121 @@ fn a_diverged_former_primary_is_rewound_and_follows_with_rewind_true() {
 /// at its next start, and sat in "startup" forever.
 #[test]
 fn a_primary_demoted_alone_while_cut_off_is_rewound_at_its_next_start() {
-    let (a, a_agent, b, b_agent) = pair("cutoff");
-    a.psql("create table t(i int); insert into t values (1)");
-    wait_for_row(&b, "select count(*) from t", "1");
     // The cut: b no longer hears from a (a primary_conninfo that reaches
     // nothing) and is promoted, while a goes on alone.
-    b_agent.run("stop").expect(rc::SUCCESS);
+    let (a, a_agent, b, b_agent) = standby_stopped_behind("cutoff");
     a.psql("insert into t select generate_series(2, 1000)"); // never reaches b
     let b_cut = b_agent.clone().param("primary_conninfo", "host=127.0.0.1 port=1");
-    b_cut.run("start").expect(rc::SUCCESS);
-    b_cut.run("promote").expect(rc::SUCCESS);
+    b_cut.run("start").expect(OcfCode::Success);
+    b_cut.run("promote").expect(OcfCode::Success);
     b.psql("insert into t values (-1)");
     // a, cut off, is demoted where it stands and then stopped.
     let a_agent = a_agent
         .param("primary_conninfo", &b.conninfo())
         .param("rewind", "true");
-    a_agent.run("demote").expect(rc::SUCCESS);
-    a_agent.run("stop").expect(rc::SUCCESS);
+    a_agent.run("demote").expect(OcfCode::Success);
+    a_agent.run("stop").expect(OcfCode::Success);
     // Back in the cluster: its start must rewind it onto b's timeline.
-    a_agent.run("start").expect(rc::SUCCESS);
-    wait_for_row(&a, "select min(i) from t", "-1");
-    assert_eq!(
-        a.psql("select count(*) from t").trim(),
-        "2",
-        "b's rows, not a's own"
-    );
-    b.psql("insert into t values (-2)");
-    wait_for_row(&a, "select count(*) from t", "3");
-    a_agent.run("stop").expect(rc::SUCCESS);
-    b_agent.run("stop").expect(rc::SUCCESS);
+    a_agent.run("start").expect(OcfCode::Success);
+    assert_follows_the_new_primary(&a, &b);
+    stop_all(&[&a_agent, &b_agent]);
 }
 
 #[test]
 fn clone_settings_are_checked_from_the_environment() {
     let pg = PgCluster::init("clonecfg");
-    let agent = pg.clone_agent("tclonecfg", "node-a", "host=/x user=postgres");
-    agent
-        .clone()
-        .meta("notify", "false")
-        .run("validate-all")
-        .expect_reason(rc::ERR_CONFIGURED, "notify=true");
-    agent
-        .clone()
-        .meta("promoted_max", "2")
-        .run("validate-all")
-        .expect_reason(rc::ERR_CONFIGURED, "promoted-max");
-    agent
-        .clone()
-        .param("primary_conninfo", "")
-        .run("validate-all")
-        .expect_reason(rc::ERR_CONFIGURED, "primary_conninfo");
-    agent.run("validate-all").expect(rc::SUCCESS);
-}
-
-fn synchronous_names(pg: &PgCluster) -> String {
-    pg.psql("show synchronous_standby_names").trim().to_string()
+    let agent = pg.clone_agent(&resource_name("clonecfg"), "node-a", "host=/x user=postgres");
+    for (broken, reason) in [
+        (agent.clone().meta("notify", "false"), "notify=true"),
+        (agent.clone().meta("promoted_max", "2"), "promoted-max"),
+        (agent.clone().param("primary_conninfo", ""), "primary_conninfo"),
+    ] {
+        broken.validate().expect_reason(OcfCode::ErrConfigured, reason);
+    }
+    agent.validate().expect(OcfCode::Success);
 }
 
 #[test]
 fn sync_mode_follows_the_streaming_standbys_and_degrades_when_none_is_left() {
     // sync_grace=0: degrade as soon as no standby streams (the wait within
     // the grace has its own test below).
-    let (a, a_agent, _b, b_agent) = pair_with("sync", &[("replication_mode", "sync"), ("sync_grace", "0")]);
+    let (a, a_agent, b, b_agent) = pair_with("sync", &[("replication_mode", "sync"), ("sync_grace", "0")]);
     let monitor = a_agent.clone().recurring();
-    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
-    assert_eq!(synchronous_names(&a), "ANY 1 (\"node-b\")");
-    assert_eq!(
-        a.psql("select sync_state from pg_stat_replication").trim(),
-        "quorum"
+    monitor.run("monitor").expect(OcfCode::RunningPromoted);
+    a.assert_sync_names(ANY_NODE_B, "sync mode names the streaming standby");
+    a.assert_query(
+        "select sync_state from pg_stat_replication",
+        "quorum",
+        "the standby may confirm commits",
     );
+    let auto_conf = std::fs::read_to_string(a.datadir.join("postgresql.auto.conf")).unwrap();
     assert!(
-        std::fs::read_to_string(a.datadir.join("postgresql.auto.conf"))
-            .unwrap()
-            .contains("node-b")
+        auto_conf.contains("node-b"),
+        "the setting is in postgresql.auto.conf, which holds:\n{auto_conf}"
     );
     a.psql("create table t(i int); insert into t values (1)");
     // A standby stopped by the cluster: the primary's post-stop
     // notification applies it at once, without waiting for a monitor.
-    b_agent.run("stop").expect(rc::SUCCESS);
+    b_agent.run("stop").expect(OcfCode::Success);
     post_stop_notify(&a_agent, "node-b");
-    assert_eq!(
-        synchronous_names(&a),
+    a.assert_sync_names(
         "",
-        "with no standby left, sync mode degrades to async (post-stop notification)"
+        "with no standby left, sync mode degrades to async (post-stop notification)",
     );
     a.psql("insert into t values (2)");
     monitor
         .run("monitor")
-        .expect_reason(rc::DEGRADED_PROMOTED, "commits are acknowledged without one");
-    b_agent.run("start").expect(rc::SUCCESS);
-    b_agent
-        .run_until("monitor", rc::SUCCESS, Duration::from_secs(15))
-        .expect(rc::SUCCESS);
-    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
-    assert_eq!(synchronous_names(&a), "ANY 1 (\"node-b\")");
+        .expect_reason(OcfCode::DegradedPromoted, "commits are acknowledged without one");
+    b_agent.run("start").expect(OcfCode::Success);
+    assert_streams(&b_agent, &b);
+    monitor.run("monitor").expect(OcfCode::RunningPromoted);
+    a.assert_sync_names(ANY_NODE_B, "the standby back is named again");
     // A standby gone without a notification: the primary's monitor.
-    b_agent.run("stop").expect(rc::SUCCESS);
-    monitor.run("monitor").expect(rc::DEGRADED_PROMOTED);
-    assert_eq!(
-        synchronous_names(&a),
-        "",
-        "with no standby left, sync mode degrades to async (monitor)"
-    );
-    a_agent.run("stop").expect(rc::SUCCESS);
+    b_agent.run("stop").expect(OcfCode::Success);
+    monitor.run("monitor").expect(OcfCode::DegradedPromoted);
+    a.assert_sync_names("", "with no standby left, sync mode degrades to async (monitor)");
+    a_agent.run("stop").expect(OcfCode::Success);
 }
 
-fn post_stop_notify(agent: &Agent, stopped: &str) {
-    agent
-        .clone()
-        .meta("notify_type", "post")
-        .meta("notify_operation", "stop")
-        .meta("notify_stop_uname", stopped)
-        .run("notify")
-        .expect(rc::SUCCESS);
-}
-
-/// A commit on `pg` as the system user, in the background: the psql child.
-fn insert_in_background(pg: &PgCluster, sql: &str) -> std::process::Child {
-    let user = postgres_user();
-    let mut insert = std::process::Command::new(pg_bin().join("psql"));
-    std::os::unix::process::CommandExt::uid(&mut insert, user.uid.as_raw());
-    insert
-        .args([
-            "-XAtq",
-            "-h",
-            pg.dir.path.to_str().unwrap(),
-            "-p",
-            &pg.port.to_string(),
-            "-d",
-            "postgres",
-        ])
-        .args(["-c", sql])
-        .current_dir("/tmp")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-/// Asserts that the commit of `child` is in and waits for a synchronous
-/// standby (only then does "not acknowledged" mean something).
+/// A commit of `sql` on `pg`, in the background, asserted to be in and
+/// waiting for a synchronous standby (only then does "not acknowledged"
+/// mean something); `what` is the failure it pins.
 #[track_caller]
-fn assert_commit_waits(pg: &PgCluster, child: &mut std::process::Child, what: &str) {
-    wait_for_row(
-        pg,
+fn waiting_commit(pg: &PgCluster, sql: &str, what: &str) -> Background {
+    let mut commit = pg.psql_in_background(sql);
+    pg.wait_for_row(
         "select count(*) from pg_stat_activity where wait_event = 'SyncRep'",
         "1",
     );
-    assert!(child.try_wait().unwrap().is_none(), "{what}");
+    assert!(
+        commit.is_running(),
+        "{what}: expected `{sql}` to wait for a synchronous standby"
+    );
+    commit
 }
 
-/// Waits (bounded) for `child` to exit; its status.
-fn wait_exit(child: &mut std::process::Child, within: Duration, what: &str) -> std::process::ExitStatus {
-    let end = std::time::Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(std::time::Instant::now() < end, "{what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// Asserts that a primary's `monitor` does not report at once what it
+/// waits for (its standbys are expected back within seconds), and reports
+/// it, with `reason`, once the wait lasts.
+#[track_caller]
+fn assert_reported_once_the_wait_lasts(monitor: &Agent, reason: &str) {
+    monitor.run("monitor").expect(OcfCode::RunningPromoted);
+    monitor.expect_reason_within(
+        "monitor",
+        OcfCode::DegradedPromoted,
+        reason,
+        Duration::from_secs(20),
+    );
+}
+
+/// Asserts that `commit` completes, successfully, within `within`.
+#[track_caller]
+fn assert_commit_completes(commit: &mut Background, within: Duration, what: &str) {
+    let status = commit.exit_within(within);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{what}: expected the commit to succeed within {within:?}, got {status:?}"
+    );
 }
 
 /// Issue 12: with no standby streaming, sync mode keeps waiting for the
@@ -350,41 +228,31 @@ fn sync_mode_waits_for_its_standbys_for_sync_grace_before_it_degrades() {
     let (a, a_agent, _b, b_agent) =
         pair_with("syncgrace", &[("replication_mode", "sync"), ("sync_grace", "4")]);
     let monitor = a_agent.clone().recurring();
-    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
+    monitor.run("monitor").expect(OcfCode::RunningPromoted);
     a.psql("create table t(i int)");
-    b_agent.run("stop").expect(rc::SUCCESS);
+    b_agent.run("stop").expect(OcfCode::Success);
     post_stop_notify(&a_agent, "node-b");
-    assert_eq!(
-        synchronous_names(&a),
-        "ANY 1 (\"node-b\")",
-        "within sync_grace the known standby is still waited for"
+    a.assert_sync_names(
+        ANY_NODE_B,
+        "within sync_grace the known standby is still waited for",
     );
-    let mut insert = insert_in_background(&a, "insert into t values (1)");
-    assert_commit_waits(
+    let mut insert = waiting_commit(
         &a,
-        &mut insert,
+        "insert into t values (1)",
         "the commit was acknowledged with no standby, within sync_grace",
     );
     // Waiting for a standby that may come back is not reported at once
-    // (the standbys of a new primary are still reconnecting).
-    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
-    // Once the grace is over, the monitor degrades to asynchronous and the
-    // waiting commit is acknowledged.
-    let degraded = monitor.run_until_reason(
-        "monitor",
-        rc::DEGRADED_PROMOTED,
-        "acknowledged without one",
-        Duration::from_secs(20),
-    );
-    degraded.expect_reason(rc::DEGRADED_PROMOTED, "acknowledged without one");
-    assert_eq!(synchronous_names(&a), "");
-    let status = wait_exit(
+    // (the standbys of a new primary are still reconnecting). Once the
+    // grace is over, the monitor degrades to asynchronous and the waiting
+    // commit is acknowledged.
+    assert_reported_once_the_wait_lasts(&monitor, "acknowledged without one");
+    a.assert_sync_names("", "after sync_grace, sync mode degrades to async");
+    assert_commit_completes(
         &mut insert,
         Duration::from_secs(10),
         "the commit still waits after sync_grace",
     );
-    assert!(status.success());
-    a_agent.run("stop").expect(rc::SUCCESS);
+    a_agent.run("stop").expect(OcfCode::Success);
 }
 
 /// Issue 12: a standby promoted in sync mode names the other participants
@@ -394,107 +262,102 @@ fn sync_mode_waits_for_its_standbys_for_sync_grace_before_it_degrades() {
 #[test]
 fn a_new_sync_primary_waits_for_the_expected_standbys_from_its_first_commit() {
     let (_a, a_agent, b, b_agent) = pair_with("syncpromote", &[("replication_mode", "sync")]);
-    a_agent.run("stop").expect(rc::SUCCESS);
-    b_agent
-        .clone()
-        .meta("notify_type", "pre")
-        .meta("notify_operation", "promote")
-        .meta("notify_promote_uname", "node-b")
-        .meta("notify_active_uname", "node-b node-c")
-        .meta("notify_all_uname", "node-a node-b node-c")
-        .run("notify")
-        .expect(rc::SUCCESS);
-    b_agent.run("promote").expect(rc::SUCCESS);
-    assert_eq!(synchronous_names(&b), "ANY 1 (\"node-c\")");
-    let mut first = insert_in_background(&b, "create table after_promotion(i int)");
-    assert_commit_waits(
+    a_agent.run("stop").expect(OcfCode::Success);
+    notify(
+        &b_agent,
+        "pre",
+        "promote",
+        &[
+            ("promote", "node-b"),
+            ("active", "node-b node-c"),
+            ("all", "node-a node-b node-c"),
+        ],
+    );
+    b_agent.run("promote").expect(OcfCode::Success);
+    b.assert_sync_names(
+        "ANY 1 (\"node-c\")",
+        "the new primary names the other participant of the election",
+    );
+    let first = waiting_commit(
         &b,
-        &mut first,
+        "create table after_promotion(i int)",
         "the new primary acknowledged a commit no other node has",
     );
-    let monitor = b_agent.clone().recurring();
-    // Its standbys are expected back within seconds: not reported at once,
-    // and reported once the wait lasts.
-    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
-    monitor
-        .run_until_reason(
-            "monitor",
-            rc::DEGRADED_PROMOTED,
-            "commits wait for one",
-            Duration::from_secs(20),
-        )
-        .expect_reason(rc::DEGRADED_PROMOTED, "commits wait for one");
-    let _ = first.kill();
-    b_agent.run("stop").expect(rc::SUCCESS);
+    assert_reported_once_the_wait_lasts(&b_agent.clone().recurring(), "commits wait for one");
+    drop(first);
+    b_agent.run("stop").expect(OcfCode::Success);
 }
 
 #[test]
 fn strict_sync_blocks_commits_instead_of_degrading() {
     let (a, a_agent, b, b_agent) = pair_with("strict", &[("replication_mode", "strict-sync")]);
     let monitor = a_agent.clone().recurring();
-    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
-    assert_eq!(synchronous_names(&a), "ANY 1 (\"node-b\")");
+    monitor.run("monitor").expect(OcfCode::RunningPromoted);
+    a.assert_sync_names(ANY_NODE_B, "strict mode names the streaming standby");
     a.psql("create table t(i int)");
-    b_agent.run("stop").expect(rc::SUCCESS);
-    monitor
-        .run_until_reason(
-            "monitor",
-            rc::DEGRADED_PROMOTED,
-            "strict-sync: no standby streams",
-            Duration::from_secs(20),
-        )
-        .expect_reason(rc::DEGRADED_PROMOTED, "strict-sync: no standby streams");
-    assert_eq!(
-        synchronous_names(&a),
-        "ANY 1 (\"node-b\")",
-        "strict mode never degrades"
+    b_agent.run("stop").expect(OcfCode::Success);
+    monitor.expect_reason_within(
+        "monitor",
+        OcfCode::DegradedPromoted,
+        "strict-sync: no standby streams",
+        Duration::from_secs(20),
     );
-    let mut insert = insert_in_background(&a, "insert into t values (1)");
-    assert_commit_waits(&a, &mut insert, "the commit was acknowledged with no standby");
-    b_agent.run("start").expect(rc::SUCCESS);
-    let status = wait_exit(
+    a.assert_sync_names(ANY_NODE_B, "strict mode never degrades");
+    let mut insert = waiting_commit(
+        &a,
+        "insert into t values (1)",
+        "the commit was acknowledged with no standby",
+    );
+    b_agent.run("start").expect(OcfCode::Success);
+    assert_commit_completes(
         &mut insert,
         Duration::from_secs(20),
         "the commit never completed once the standby was back",
     );
-    assert!(status.success());
-    assert_eq!(b.psql("select count(*) from t").trim(), "1");
-    b_agent.run("stop").expect(rc::SUCCESS);
-    a_agent.run("stop").expect(rc::SUCCESS);
+    b.assert_query(
+        "select count(*) from t",
+        "1",
+        "the standby has the waiting commit",
+    );
+    stop_all(&[&b_agent, &a_agent]);
+}
+
+/// `select <column> from pg_replication_slots` for slot `slot`.
+fn slot_column(column: &str, slot: &str) -> String {
+    format!("select {column} from pg_replication_slots where slot_name = '{slot}'")
 }
 
 #[test]
 fn a_standby_streams_through_its_slot_and_a_demoted_primary_drops_its_slots() {
     let (a, a_agent, b, b_agent) = pair("slots");
-    // The slot the primary keeps for node-b (in a cluster, from crm_node -l);
-    // "-" is folded, so the name carries the FNV-1a hash of "node-b".
-    a.psql("select pg_create_physical_replication_slot('pgha_node_b_05c3b726', true)");
+    // The slot the primary keeps for node-b (in a cluster, from crm_node -l).
+    a.psql(&format!(
+        "select pg_create_physical_replication_slot('{NODE_B_SLOT}', true)"
+    ));
     let b_agent = b_agent.param("replication_slots", "true");
-    b_agent.run("stop").expect(rc::SUCCESS);
-    b_agent.run("start").expect(rc::SUCCESS);
-    b_agent
-        .run_until("monitor", rc::SUCCESS, Duration::from_secs(15))
-        .expect(rc::SUCCESS);
-    assert_eq!(
-        a.psql("select active from pg_replication_slots where slot_name = 'pgha_node_b_05c3b726'")
-            .trim(),
+    b_agent.run("stop").expect(OcfCode::Success);
+    b_agent.run("start").expect(OcfCode::Success);
+    assert_streams(&b_agent, &b);
+    a.assert_query(
+        &slot_column("active", NODE_B_SLOT),
         "t",
-        "the standby streams through its slot"
+        "the standby streams through its slot",
     );
     // Switch over: a, now a standby, must not keep slots that hold WAL back.
     let a_agent = a_agent
         .param("primary_conninfo", &b.conninfo())
         .param("replication_slots", "true");
     a.psql("select pg_create_physical_replication_slot('pgha_node_c', true)");
-    a_agent.run("demote").expect(rc::SUCCESS);
-    b_agent.run("promote").expect(rc::SUCCESS);
+    a_agent.run("demote").expect(OcfCode::Success);
+    b_agent.run("promote").expect(OcfCode::Success);
     b.psql("select pg_create_physical_replication_slot('pgha_node_a', true)");
-    a_agent
-        .run_until("monitor", rc::SUCCESS, Duration::from_secs(15))
-        .expect(rc::SUCCESS);
-    assert_eq!(a.psql("select count(*) from pg_replication_slots").trim(), "0");
-    a_agent.run("stop").expect(rc::SUCCESS);
-    b_agent.run("stop").expect(rc::SUCCESS);
+    assert_streams(&a_agent, &a);
+    a.assert_query(
+        "select count(*) from pg_replication_slots",
+        "0",
+        "the demoted primary dropped its slots",
+    );
+    stop_all(&[&a_agent, &b_agent]);
 }
 
 /// The agent's slot clean-up (a departed node's slot on the primary, a
@@ -505,15 +368,11 @@ fn a_standby_streams_through_its_slot_and_a_demoted_primary_drops_its_slots() {
 /// failover; dropping one would break the subscriber at the next failover.
 #[test]
 fn logical_and_failover_slots_named_like_the_agents_are_never_dropped() {
-    let pg = PgCluster::init("logical");
-    pg.append_conf("wal_level = logical\n");
-    let rsc = format!("t{}logical", std::process::id());
-    let agent = pg
-        .clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres")
-        .param("replication_slots", "true")
-        .param("slot_grace", "0");
-    agent.run("start").expect(rc::SUCCESS);
-    agent.run("promote").expect(rc::SUCCESS);
+    let (pg, agent) = primary(
+        "logical",
+        "wal_level = logical\n",
+        &[("replication_slots", "true"), ("slot_grace", "0")],
+    );
     post_start_notify(&agent, "node-a");
     // node-b and node-c are not members: the slots look like theirs.
     pg.psql("select pg_create_physical_replication_slot('pgha_node_b', true)");
@@ -523,17 +382,17 @@ fn logical_and_failover_slots_named_like_the_agents_are_never_dropped() {
         if failover { ", false, false, true" } else { "" }
     ));
     if failover {
-        assert_eq!(
-            pg.psql("select failover from pg_replication_slots where slot_name = 'pgha_node_c'")
-                .trim(),
-            "t"
+        pg.assert_query(
+            &slot_column("failover", "pgha_node_c"),
+            "t",
+            "the logical slot is a failover slot",
         );
     }
     let slots = || pg.psql("select slot_name from pg_replication_slots order by 1");
     // slot_grace=0: one monitor marks the departure, the next one drops.
     wait_until(
         || {
-            agent.run("monitor").expect(rc::RUNNING_PROMOTED);
+            agent.run("monitor").expect(OcfCode::RunningPromoted);
             let now = slots();
             if now.contains("pgha_node_b") {
                 Err(now)
@@ -547,14 +406,14 @@ fn logical_and_failover_slots_named_like_the_agents_are_never_dropped() {
     assert_eq!(slots().trim(), "pgha_node_c", "the logical slot was dropped");
     // A demoted primary drops the physical slots it kept, nothing else.
     pg.psql("select pg_create_physical_replication_slot('pgha_node_d', true)");
-    agent.run("demote").expect(rc::SUCCESS);
-    agent.run("monitor").expect(rc::SUCCESS);
+    agent.run("demote").expect(OcfCode::Success);
+    agent.run("monitor").expect(OcfCode::Success);
     assert_eq!(
         slots().trim(),
         "pgha_node_c",
         "the standby dropped a logical slot"
     );
-    agent.run("stop").expect(rc::SUCCESS);
+    agent.run("stop").expect(OcfCode::Success);
 }
 
 /// PostgreSQL 17 and later: a standby that synchronizes failover slots
@@ -568,20 +427,21 @@ fn a_standby_keeps_synced_slots_named_like_the_agents() {
         eprintln!("PostgreSQL {}: no slot synchronization before 17", pg_major());
         return;
     }
-    let a = PgCluster::init("synced-a");
-    a.append_conf("wal_level = logical\n");
-    let rsc = format!("t{}synced", std::process::id());
-    let a_agent = a.clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres");
-    a_agent.run("start").expect(rc::SUCCESS);
-    a_agent.run("promote").expect(rc::SUCCESS);
-    a.psql("select pg_create_physical_replication_slot('pgha_node_b_05c3b726', true)");
+    let (a, a_agent) = primary("synced", "wal_level = logical\n", &[]);
+    a.psql(&format!(
+        "select pg_create_physical_replication_slot('{NODE_B_SLOT}', true)"
+    ));
     a.psql("select pg_create_logical_replication_slot('pgha_node_c', 'pgoutput', false, false, true)");
     let b = PgCluster::basebackup_of(&a, "synced-b");
     // Slot synchronization needs the standby's slot on the primary
     // (primary_slot_name, from replication_slots=true), hot_standby_feedback
     // and a dbname in primary_conninfo.
     let b_agent = b
-        .clone_agent(&rsc, "node-b", &format!("{} dbname=postgres", a.conninfo()))
+        .clone_agent(
+            &a_agent.rsc(),
+            "node-b",
+            &format!("{} dbname=postgres", a.conninfo()),
+        )
         .param("replication_slots", "true")
         .param(
             "start_opts",
@@ -590,11 +450,9 @@ fn a_standby_keeps_synced_slots_named_like_the_agents() {
                 b.dir.path.display()
             ),
         );
-    b_agent.run("start").expect(rc::SUCCESS);
-    b_agent
-        .run_until("monitor", rc::SUCCESS, Duration::from_secs(15))
-        .expect(rc::SUCCESS);
-    let synced = "select synced from pg_replication_slots where slot_name = 'pgha_node_c'";
+    b_agent.run("start").expect(OcfCode::Success);
+    assert_streams(&b_agent, &b);
+    let synced = slot_column("synced", "pgha_node_c");
     wait_until(
         || {
             // A new slot is synchronized only once the primary's copy has
@@ -603,12 +461,10 @@ fn a_standby_keeps_synced_slots_named_like_the_agents() {
                 "select pg_logical_emit_message(false, 'pgha', 'x'); \
                  select pg_replication_slot_advance('pgha_node_c', pg_current_wal_lsn())",
             );
-            let refused = std::panic::catch_unwind(|| b.psql("select pg_sync_replication_slots()"))
-                .err()
-                .and_then(|e| e.downcast_ref::<String>().cloned());
-            match b.psql(synced).trim() {
+            let refused = b.try_psql("select pg_sync_replication_slots()").err();
+            match b.psql(&synced).trim() {
                 "t" => Ok(()),
-                other => Err(format!("synced={other:?}, {refused:?}")),
+                other => Err(format!("synced={other:?}, {:?}", refused.map(|o| o.stderr))),
             }
         },
         Duration::from_secs(20),
@@ -616,55 +472,40 @@ fn a_standby_keeps_synced_slots_named_like_the_agents() {
     );
     // A leftover of the agent's own, which the standby's monitor drops.
     b.psql("select pg_create_physical_replication_slot('pgha_node_x', true)");
-    let out = b_agent.run("monitor");
-    out.expect(rc::SUCCESS);
     // PostgreSQL refuses to drop a synced slot on a standby anyway; the
     // agent must not even try (a warning at every monitor).
-    assert!(
-        !out.stderr.contains("pgha_node_c"),
-        "the monitor tried to drop the synced slot\n{out}"
-    );
-    assert_eq!(
-        b.psql("select slot_name, synced from pg_replication_slots order by 1")
-            .trim(),
+    b_agent
+        .run("monitor")
+        .expect(OcfCode::Success)
+        .expect_not_logged("pgha_node_c", "the monitor tried to drop the synced slot");
+    b.assert_query(
+        "select slot_name, synced from pg_replication_slots order by 1",
         "pgha_node_c|t",
-        "the standby dropped its synced slot, or kept a leftover"
+        "the standby dropped its synced slot, or kept a leftover",
     );
-    b_agent.run("stop").expect(rc::SUCCESS);
-    a_agent.run("stop").expect(rc::SUCCESS);
+    stop_all(&[&b_agent, &a_agent]);
 }
 
 #[test]
 fn a_standby_that_does_not_stream_for_30_s_is_degraded_with_the_reason() {
     let pg = PgCluster::init("lonely");
-    let rsc = format!("t{}lonely", std::process::id());
-    let agent = pg
-        .clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres")
-        .recurring();
-    agent.run("start").expect(rc::SUCCESS);
-    agent.run("monitor").expect(rc::SUCCESS);
+    let rsc = resource_name("lonely");
+    let agent = pg.clone_agent(&rsc, "node-a", NO_PRIMARY_YET).recurring();
+    agent.run("start").expect(OcfCode::Success);
+    agent.run("monitor").expect(OcfCode::Success);
     // The agent's memory says it has not streamed since a minute ago.
-    let memory = format!("/run/pgha/{rsc}.state");
-    let text = std::fs::read_to_string(&memory).unwrap();
-    let minute_ago = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        - 60;
-    let aged: String = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("receiver.down\t") {
-                format!("receiver.down\t1\t{minute_ago}\n")
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    std::fs::write(&memory, aged).unwrap();
-    agent.run("monitor").expect_reason(190, "standby not replicating");
-    agent.run("stop").expect(rc::SUCCESS);
-    let _ = std::fs::remove_file(memory);
+    let mut mem = RunState::load(&rsc);
+    assert!(
+        mem.flag(&Key::ReceiverDown),
+        "the first monitor remembers that the receiver does not stream: {:?}",
+        memory_text(&rsc)
+    );
+    mem.backdate(&Key::ReceiverDown, 60);
+    mem.save();
+    agent
+        .run("monitor")
+        .expect_reason(OcfCode::Degraded, "standby not replicating");
+    agent.run("stop").expect(OcfCode::Success);
 }
 
 /// Issue 15: a slot PostgreSQL invalidated (here PostgreSQL 18's
@@ -680,24 +521,19 @@ fn an_invalidated_slot_of_a_member_is_created_again() {
         );
         return;
     }
-    let (a, a_agent, _b, b_agent) = pair_with("lostslot", &[("replication_slots", "true")]);
+    let (a, a_agent, b, b_agent) = pair_with("lostslot", &[("replication_slots", "true")]);
     let monitor = a_agent.clone().recurring();
-    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
-    let slot = "pgha_node_b_05c3b726";
-    let status = || {
-        a.psql(&format!(
-            "select wal_status from pg_replication_slots where slot_name = '{slot}'"
-        ))
-    };
-    assert_eq!(status().trim(), "reserved");
-    b_agent.run("stop").expect(rc::SUCCESS);
+    monitor.run("monitor").expect(OcfCode::RunningPromoted);
+    let status = slot_column("wal_status", NODE_B_SLOT);
+    a.assert_query(&status, "reserved", "the standby's slot holds its WAL");
+    b_agent.run("stop").expect(OcfCode::Success);
     a.psql("alter system set idle_replication_slot_timeout = '1s'");
     a.psql("select pg_reload_conf()");
     // The timeout is applied by checkpoints.
     wait_until(
         || {
             a.psql("checkpoint");
-            match status().trim() {
+            match a.psql(&status).trim() {
                 "lost" => Ok(()),
                 other => Err(other.to_string()),
             }
@@ -707,17 +543,10 @@ fn an_invalidated_slot_of_a_member_is_created_again() {
     );
     a.psql("alter system reset idle_replication_slot_timeout");
     a.psql("select pg_reload_conf()");
-    monitor.run("monitor").expect(rc::RUNNING_PROMOTED);
-    assert_eq!(status().trim(), "reserved", "the slot was made again");
-    b_agent.run("start").expect(rc::SUCCESS);
-    b_agent
-        .run_until("monitor", rc::SUCCESS, Duration::from_secs(15))
-        .expect(rc::SUCCESS);
-    wait_for_row(
-        &a,
-        &format!("select active from pg_replication_slots where slot_name = '{slot}'"),
-        "t",
-    );
-    b_agent.run("stop").expect(rc::SUCCESS);
-    a_agent.run("stop").expect(rc::SUCCESS);
+    monitor.run("monitor").expect(OcfCode::RunningPromoted);
+    a.assert_query(&status, "reserved", "the slot was made again");
+    b_agent.run("start").expect(OcfCode::Success);
+    assert_streams(&b_agent, &b);
+    a.wait_for_row(&slot_column("active", NODE_B_SLOT), "t");
+    stop_all(&[&b_agent, &a_agent]);
 }

@@ -1,38 +1,49 @@
 //! Test harness: real PostgreSQL servers in temporary directories, and the
-//! built agent run through its OCF environment.
+//! built agent run through its OCF environment. The one set of helpers of
+//! the integration tests: a test file keeps only what no other file needs.
 //!
 //! Each [`PgCluster`] is an `initdb` in a fresh directory under /tmp, owned
 //! by the `postgres` user, listening on a Unix socket in that directory (so
 //! tests never collide on a port) and dropped with every process it started.
-//! [`Agent::run`] runs the binary as Pacemaker would and returns an
-//! [`Outcome`] whose assertions print the command, environment, stdout and
+//! [`Agent::run`] runs the binary as Pacemaker would; every process a test
+//! runs ([`outcome_of`]) gives an [`Outcome`] whose assertions compare
+//! named [`OcfCode`]s and print the command, environment, stdout and
 //! stderr when they fail.
+//!
+//! What the agent spells (exit codes, attribute names, memory keys, the
+//! files under /run/pgha) comes from the crate itself, never spelt again
+//! here: [`OcfCode`], `pgha::vocab`, [`pgha::runstate`].
 //!
 //! The harness checks the host once, at first use ([`require_host`]): the
 //! tests need root, PostgreSQL and Pacemaker's tools, and say so instead
 //! of failing obscurely. The PostgreSQL binaries are Debian 12's 15 unless
 //! `PGHA_TEST_PG_BIN` names another bin directory ([`pg_bin`]; `tests/pg/`
-//! fetches 17 and 18). The `/run/pgha` files of every resource name a test
+//! fetches 17 and 18). The /run/pgha files of every resource name a test
 //! ran the agent with are removed when the test ends ([`RunFiles`]). Tests
 //! wait for states with [`wait_until`] or [`Agent::run_until`], never with a
 //! fixed sleep.
-
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, User};
+use pgha::runstate::{AgentFile, agent_file};
+
+pub use pgha::ocf::code::OcfCode;
 
 pub const AGENT: &str = env!("CARGO_BIN_EXE_pgha");
+
+/// The exit status of a Rust program that panicked: never an answer the
+/// agent may give.
+pub const PANIC_EXIT: i32 = 101;
 
 /// The PostgreSQL the tests run when `PGHA_TEST_PG_BIN` is unset: Debian 12's.
 pub const DEFAULT_PG_BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -55,35 +66,16 @@ pub fn pg_bin() -> &'static Path {
 pub fn pg_major() -> u32 {
     static MAJOR: OnceLock<u32> = OnceLock::new();
     *MAJOR.get_or_init(|| {
-        let program = pg_bin().join("postgres");
-        let out = Command::new(&program)
-            .arg("--version")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
-        let text = String::from_utf8_lossy(&out.stdout);
+        let version = run_tool(pg_bin().join("postgres"), &["--version"]);
         // "postgres (PostgreSQL) 18.1" or "... 17.6 (Debian 17.6-0+deb13u1)"
-        text.split("(PostgreSQL)")
+        version
+            .expect_success()
+            .stdout
+            .split("(PostgreSQL)")
             .nth(1)
             .and_then(|v| v.trim().split(['.', ' ']).next()?.parse().ok())
-            .unwrap_or_else(|| panic!("{} --version answered {text:?}", program.display()))
+            .unwrap_or_else(|| panic!("a major version in postgres --version\n{version}"))
     })
-}
-
-/// Named OCF exit codes, so assertions read as the spec does.
-pub mod rc {
-    pub const SUCCESS: i32 = 0;
-    pub const ERR_GENERIC: i32 = 1;
-    pub const ERR_ARGS: i32 = 2;
-    pub const ERR_UNIMPLEMENTED: i32 = 3;
-    pub const ERR_PERM: i32 = 4;
-    pub const ERR_INSTALLED: i32 = 5;
-    pub const ERR_CONFIGURED: i32 = 6;
-    pub const NOT_RUNNING: i32 = 7;
-    pub const RUNNING_PROMOTED: i32 = 8;
-    pub const FAILED_PROMOTED: i32 = 9;
-    pub const DEGRADED: i32 = 190;
-    pub const DEGRADED_PROMOTED: i32 = 191;
 }
 
 /// What the integration tests need of the host, checked once at first use so
@@ -131,25 +123,41 @@ fn on_path(program: &str) -> bool {
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
-/// Polls `cond` every 50 ms until it returns `Ok`, or panics after `within`
-/// naming `what` and the state `cond` last reported as `Err`: a test waits
-/// for the state it needs, never for a fixed time.
-#[track_caller]
-pub fn wait_until<S: std::fmt::Debug>(mut cond: impl FnMut() -> Result<(), S>, within: Duration, what: &str) {
+// ---------------------------------------------------------------- waiting
+
+/// Calls `probe` every `every` until it returns `Ok`, or until `within` has
+/// passed: then its last `Err`. The one polling loop of the tests.
+pub fn poll<T, S>(
+    within: Duration,
+    every: Duration,
+    mut probe: impl FnMut() -> Result<T, S>,
+) -> Result<T, S> {
     let end = Instant::now() + within;
     loop {
-        match cond() {
-            Ok(()) => return,
-            Err(last) if Instant::now() >= end => {
-                panic!("waited {within:?} for {what}; last observed: {last:?}")
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        match probe() {
+            Ok(value) => return Ok(value),
+            Err(last) if Instant::now() >= end => return Err(last),
+            Err(_) => std::thread::sleep(every),
         }
     }
 }
 
-/// Waits (10 s at most) until `pid`, killed, is gone and reaped: what a
-/// monitor then sees is a crash, not a process still dying.
+/// Polls `cond` every 50 ms until it returns `Ok`, or panics after `within`
+/// naming `what` and the state `cond` last reported as `Err`: a test waits
+/// for the state it needs, never for a fixed time.
+#[track_caller]
+pub fn wait_until<T, S: std::fmt::Debug>(
+    cond: impl FnMut() -> Result<T, S>,
+    within: Duration,
+    what: &str,
+) -> T {
+    poll(within, Duration::from_millis(50), cond)
+        .unwrap_or_else(|last| panic!("waited {within:?} for {what}; last observed: {last:?}"))
+}
+
+/// Waits (20 s at most) until `pid`, killed, is gone and reaped: what a
+/// monitor then sees is a crash, not a process still dying, and the pid
+/// is free.
 #[track_caller]
 pub fn wait_gone(pid: Pid) {
     wait_until(
@@ -157,10 +165,12 @@ pub fn wait_gone(pid: Pid) {
             Err(_) => Ok(()),
             Ok(()) => Err(format!("process {pid} still exists")),
         },
-        Duration::from_secs(10),
+        Duration::from_secs(20),
         "the killed process to be reaped",
     );
 }
+
+// ---------------------------------------------------------------- /run/pgha
 
 /// Resource names in use by the tests running now, with how many
 /// [`RunFiles`] hold each: the default `pgsqld` of agents made without a
@@ -174,24 +184,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The resource names a test ran the agent with. A cluster and every agent
 /// made from it share one; when the last of them drops (the test ended,
-/// passed or panicked), each name no other running test uses loses its
-/// `/run/pgha/<rsc>.state` and `/run/pgha/<rsc>.election`.
+/// passed or panicked), each name no other running test uses loses every
+/// [`AgentFile`] the agent keeps for it.
 #[derive(Default)]
 pub struct RunFiles {
     names: Mutex<BTreeSet<String>>,
 }
 
 impl RunFiles {
-    /// Records that the agent runs as resource `rsc`. Names that are not a
-    /// plain file name (the tests of bad OCF_RESOURCE_INSTANCE values) are
-    /// never recorded, so nothing outside /run/pgha is ever removed.
+    /// Records that the agent runs as resource `rsc`. Names the agent keeps
+    /// no file for (the tests of bad OCF_RESOURCE_INSTANCE values) are never
+    /// recorded, so nothing outside /run/pgha is ever removed.
     fn note(&self, rsc: &str) {
-        let plain = !rsc.is_empty()
-            && !rsc.starts_with('.')
-            && rsc
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if plain && lock(&self.names).insert(rsc.to_string()) {
+        let kept = agent_file(rsc, AgentFile::State).is_some();
+        if kept && lock(&self.names).insert(rsc.to_string()) {
             *lock(&IN_USE).entry(rsc.to_string()).or_insert(0) += 1;
         }
     }
@@ -207,13 +213,274 @@ impl Drop for RunFiles {
             *count -= 1;
             if *count == 0 {
                 in_use.remove(name);
-                for ext in ["state", "election"] {
-                    let _ = fs::remove_file(format!("/run/pgha/{name}.{ext}"));
+                for path in AgentFile::ALL.iter().filter_map(|&file| agent_file(name, file)) {
+                    let _ = fs::remove_file(path);
                 }
             }
         }
     }
 }
+
+/// The text of the agent's memory file of resource `rsc` ("" when none):
+/// for what no key names (a string that must appear nowhere in it).
+pub fn memory_text(rsc: &str) -> String {
+    agent_file(rsc, AgentFile::State)
+        .and_then(|path| fs::read_to_string(path).ok())
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------- processes
+
+/// What one process run by a test did: the agent, a PostgreSQL or Pacemaker
+/// tool. Its `Display` is everything needed to see why an assertion failed.
+pub struct Outcome {
+    /// The program and its arguments.
+    pub argv: Vec<String>,
+    /// The environment set for it (all of it when the command cleared it).
+    pub vars: Vec<(String, String)>,
+    /// The exit status; None when a signal ended it.
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+/// Runs `cmd` (stdin from /dev/null, stdout and stderr captured unless set)
+/// and waits for it.
+pub fn outcome_of(mut cmd: Command) -> Outcome {
+    let argv = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let vars = cmd
+        .get_envs()
+        .filter_map(|(k, v)| {
+            Some((
+                k.to_string_lossy().into_owned(),
+                v?.to_string_lossy().into_owned(),
+            ))
+        })
+        .collect();
+    let started = Instant::now();
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {argv:?}: {e}"));
+    Outcome {
+        argv,
+        vars,
+        status: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Runs a program with `args` and waits for it.
+pub fn run_tool(program: impl AsRef<Path>, args: &[&str]) -> Outcome {
+    require_host();
+    let mut cmd = Command::new(program.as_ref());
+    cmd.args(args);
+    outcome_of(cmd)
+}
+
+/// A command for `program` as the postgres user (with its group), from /tmp,
+/// its stdin /dev/null.
+pub fn postgres_command(program: impl AsRef<Path>) -> Command {
+    let user = postgres_user();
+    let mut cmd = Command::new(program.as_ref());
+    cmd.uid(user.uid.as_raw())
+        .gid(user.gid.as_raw())
+        .current_dir("/tmp")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs a program as postgres and panics with its output if it fails; its
+/// stdout.
+#[track_caller]
+pub fn run_as_postgres(program: impl AsRef<Path>, args: &[&str]) -> String {
+    let mut cmd = postgres_command(program);
+    cmd.args(args);
+    outcome_of(cmd).expect_success().stdout.clone()
+}
+
+/// `pgha <args>` outside any OCF action (`doc man`, `usage`), with the
+/// environment of [`Agent::bare`].
+pub fn pgha(args: &[&str]) -> Outcome {
+    outcome_of(Agent::bare().command(args))
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "command: {}", self.argv.join(" "))?;
+        for (k, v) in &self.vars {
+            writeln!(f, "  {k}={v}")?;
+        }
+        match self.code() {
+            Some(code) => writeln!(f, "exit code: {code} after {:?}", self.elapsed)?,
+            None => writeln!(f, "exit status: {:?} after {:?}", self.status, self.elapsed)?,
+        }
+        writeln!(f, "--- stdout\n{}", self.stdout)?;
+        writeln!(f, "--- stderr\n{}", self.stderr)
+    }
+}
+
+impl Outcome {
+    /// The OCF code it exited with; None for a status that is none (a
+    /// signal, a panic).
+    pub fn code(&self) -> Option<OcfCode> {
+        OcfCode::ALL.into_iter().find(|c| Some(c.as_i32()) == self.status)
+    }
+
+    /// Whether it exited with `code`.
+    pub fn is(&self, code: OcfCode) -> bool {
+        self.status == Some(code.as_i32())
+    }
+
+    /// The exit reason line, without its prefix.
+    pub fn exit_reason(&self) -> Option<&str> {
+        self.exit_reasons().next()
+    }
+
+    fn exit_reasons(&self) -> impl Iterator<Item = &str> {
+        self.stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix("ocf-exit-reason:"))
+    }
+
+    /// Asserts that a tool (not the agent) exited 0.
+    #[track_caller]
+    pub fn expect_success(&self) -> &Outcome {
+        assert_eq!(self.status, Some(0), "expected exit status 0\n{self}");
+        self
+    }
+
+    /// Asserts the agent's exit code, and what goes with it: no exit reason
+    /// after a success, exactly one, under Pacemaker's 128 characters, after
+    /// a failure.
+    #[track_caller]
+    pub fn expect(&self, code: OcfCode) -> &Outcome {
+        assert!(self.is(code), "expected exit code {code}\n{self}");
+        let reasons = self.exit_reasons().count();
+        if matches!(
+            code,
+            OcfCode::Success | OcfCode::NotRunning | OcfCode::RunningPromoted
+        ) {
+            assert_eq!(reasons, 0, "a success ({code}) printed an exit reason\n{self}");
+        } else {
+            assert_eq!(
+                reasons, 1,
+                "a failure ({code}) must print exactly one exit reason\n{self}"
+            );
+            let reason = self.exit_reason().unwrap_or_default();
+            assert!(
+                reason.len() < 128,
+                "an exit reason under 128 bytes, not {}\n{self}",
+                reason.len()
+            );
+        }
+        self
+    }
+
+    /// Asserts the code and that the exit reason mentions `needle`.
+    #[track_caller]
+    pub fn expect_reason(&self, code: OcfCode, needle: &str) -> &Outcome {
+        self.expect(code);
+        let reason = self.exit_reason().unwrap_or("");
+        assert!(
+            reason.contains(needle),
+            "expected an exit reason with {needle:?}, not {reason:?}\n{self}"
+        );
+        self
+    }
+
+    /// Asserts that `text` (its `stream`) has `needle`, or lacks it when
+    /// not `present`; `what` says what that means.
+    #[track_caller]
+    fn expect_text(&self, stream: &str, text: &str, needle: &str, present: bool, what: &str) -> &Outcome {
+        let expected = if present { "in" } else { "not in" };
+        assert_eq!(
+            text.contains(needle),
+            present,
+            "{what}: expected {needle:?} {expected} {stream}\n{self}"
+        );
+        self
+    }
+
+    /// Asserts that the agent's log (stderr) has `needle`; `what` says
+    /// what that line means.
+    #[track_caller]
+    pub fn expect_logged(&self, needle: &str, what: &str) -> &Outcome {
+        self.expect_text("the log", &self.stderr, needle, true, what)
+    }
+
+    /// Asserts that the agent's log (stderr) lacks `needle`.
+    #[track_caller]
+    pub fn expect_not_logged(&self, needle: &str, what: &str) -> &Outcome {
+        self.expect_text("the log", &self.stderr, needle, false, what)
+    }
+
+    /// Asserts that its stdout has `needle`; `what` says what that means.
+    #[track_caller]
+    pub fn expect_stdout(&self, needle: &str, what: &str) -> &Outcome {
+        self.expect_text("stdout", &self.stdout, needle, true, what)
+    }
+
+    /// Asserts that it took less than `bound`.
+    #[track_caller]
+    pub fn expect_within(&self, bound: Duration) -> &Outcome {
+        assert!(
+            self.elapsed < bound,
+            "expected an answer within {bound:?}, took {:?}\n{self}",
+            self.elapsed
+        );
+        self
+    }
+}
+
+/// A process started in the background (a commit that may wait for a
+/// standby), killed and reaped when dropped.
+pub struct Background {
+    child: Child,
+}
+
+impl Background {
+    /// Starts `cmd`.
+    pub fn spawn(mut cmd: Command) -> Background {
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", cmd.get_program()));
+        Background { child }
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Whether it still runs.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// Its exit status, if it exits within `within`.
+    pub fn exit_within(&mut self, within: Duration) -> Option<ExitStatus> {
+        poll(within, Duration::from_millis(100), || {
+            self.child.try_wait().expect("try_wait").ok_or(())
+        })
+        .ok()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------- files
 
 /// The `postgres` system user, which owns test clusters.
 pub fn postgres_user() -> User {
@@ -223,18 +490,30 @@ pub fn postgres_user() -> User {
         .expect("the postgres user exists (postgresql package)")
 }
 
-/// A temporary directory owned by postgres, removed on drop.
+/// A temporary directory under /tmp, mode 0755, removed on drop.
 pub struct TempDir {
     pub path: PathBuf,
 }
 
 impl TempDir {
+    /// Owned by postgres.
     pub fn new(name: &str) -> TempDir {
+        let dir = TempDir::made(name);
+        let user = postgres_user();
+        nix::unistd::chown(&dir.path, Some(user.uid), Some(user.gid)).unwrap();
+        dir
+    }
+
+    /// Owned by root: postgres can read it but create nothing in it, like
+    /// /etc or /var/log.
+    pub fn root_only(name: &str) -> TempDir {
+        TempDir::made(&format!("root-{name}"))
+    }
+
+    fn made(name: &str) -> TempDir {
         require_host();
         let template = format!("/tmp/pgha-test-{name}-XXXXXX");
         let path = nix::unistd::mkdtemp(template.as_str()).expect("mkdtemp");
-        let user = postgres_user();
-        nix::unistd::chown(&path, Some(user.uid), Some(user.gid)).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
         TempDir { path }
     }
@@ -246,27 +525,19 @@ impl Drop for TempDir {
     }
 }
 
-/// Runs a program as postgres and panics with its output if it fails.
-pub fn run_as_postgres(program: impl AsRef<Path>, args: &[&str]) -> String {
-    let user = postgres_user();
-    let out = Command::new(program.as_ref())
-        .args(args)
-        .uid(user.uid.as_raw())
-        .gid(user.gid.as_raw())
-        .current_dir("/tmp")
-        .stdin(Stdio::null())
-        .output()
-        .expect("spawn");
-    assert!(
-        out.status.success(),
-        "{} {:?} failed: {}\n{}",
-        program.as_ref().display(),
-        args,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// The entries of `dir` whose names start with `prefix`, sorted.
+pub fn entries_starting_with(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found
 }
+
+// ---------------------------------------------------------------- clusters
 
 /// A port no other test of this process uses (sockets are per directory, so
 /// this only matters where a test listens on TCP).
@@ -276,14 +547,28 @@ pub fn unique_port() -> u16 {
     base + NEXT.fetch_add(1, Ordering::SeqCst)
 }
 
+/// The resource name of this test process for `name`: its own, so that
+/// parallel tests (and other checkouts' test runs) never share an agent's
+/// memory in /run/pgha.
+pub fn resource_name(name: &str) -> String {
+    format!("t{}-{name}", std::process::id())
+}
+
+/// The `primary_conninfo` of a node that follows nobody yet (the first
+/// primary): it names no server that exists.
+pub const NO_PRIMARY_YET: &str = "host=/nonexistent port=1 user=postgres";
+
+/// What pg_rewind needs of a primary: hint bits logged, and the WAL since
+/// the last common checkpoint kept on the former primary.
+pub const REWINDABLE: &str = "wal_log_hints = on\nwal_keep_size = '256MB'\n";
+
 /// A PostgreSQL cluster made by initdb in a temporary directory.
 pub struct PgCluster {
     pub dir: TempDir,
     pub datadir: PathBuf,
     pub port: u16,
-    /// The resource name its agents run as unless a test names another:
-    /// its own, so that parallel tests (and other checkouts' test runs) never
-    /// share an agent's memory in /run/pgha.
+    /// The resource name its agents run as unless a test names another
+    /// ([`resource_name`]).
     pub rsc: String,
     /// Shared with every agent of this cluster.
     pub files: Arc<RunFiles>,
@@ -297,27 +582,10 @@ impl PgCluster {
 
     /// `initdb` a new cluster whose local (socket) connections use `auth`.
     pub fn init_with_auth(name: &str, auth: &str) -> PgCluster {
-        let dir = TempDir::new(name);
-        let datadir = dir.path.join("data");
-        let datadir_s = datadir.to_str().unwrap().to_string();
-        run_as_postgres(
-            pg_bin().join("initdb"),
-            &[
-                "--no-sync",
-                "--auth-local",
-                auth,
-                "--auth-host",
-                "trust",
-                "-U",
-                "postgres",
-                "-D",
-                &datadir_s,
-            ],
-        );
-        Self::with_own_socket(
+        Self::made_by(
             name,
-            dir,
-            datadir,
+            "initdb",
+            &["--no-sync", "--auth-local", auth, "--auth-host", "trust"],
             "listen_addresses = ''\nfsync = off\nshared_buffers = 16MB\n",
         )
     }
@@ -325,26 +593,26 @@ impl PgCluster {
     /// A copy of running `primary` made with pg_basebackup, with its own
     /// socket directory; nothing is started.
     pub fn basebackup_of(primary: &PgCluster, name: &str) -> PgCluster {
+        let host = primary.dir.path.to_str().unwrap();
+        let port = primary.port.to_string();
+        Self::made_by(
+            name,
+            "pg_basebackup",
+            &["-h", host, "-p", &port, "-X", "stream", "-c", "fast"],
+            "",
+        )
+    }
+
+    /// A cluster whose data directory `tool` (initdb, pg_basebackup) makes,
+    /// run as postgres with `args` and the superuser and data directory;
+    /// `conf` appended to its configuration.
+    fn made_by(name: &str, tool: &str, args: &[&str], conf: &str) -> PgCluster {
         let dir = TempDir::new(name);
         let datadir = dir.path.join("data");
-        run_as_postgres(
-            pg_bin().join("pg_basebackup"),
-            &[
-                "-h",
-                primary.dir.path.to_str().unwrap(),
-                "-p",
-                &primary.port.to_string(),
-                "-U",
-                "postgres",
-                "-X",
-                "stream",
-                "-c",
-                "fast",
-                "-D",
-                datadir.to_str().unwrap(),
-            ],
-        );
-        Self::with_own_socket(name, dir, datadir, "")
+        let mut argv = args.to_vec();
+        argv.extend(["-U", "postgres", "-D", datadir.to_str().unwrap()]);
+        run_as_postgres(pg_bin().join(tool), &argv);
+        Self::with_own_socket(name, dir, datadir, conf)
     }
 
     /// A node's cluster that does not exist yet: its temporary directory,
@@ -354,12 +622,16 @@ impl PgCluster {
     /// source's postgresql.conf.
     pub fn not_made(name: &str) -> PgCluster {
         let dir = TempDir::new(name);
+        Self::in_dir(name, dir.path.join("data"), dir)
+    }
+
+    fn in_dir(name: &str, datadir: PathBuf, dir: TempDir) -> PgCluster {
         let port = unique_port();
         PgCluster {
-            rsc: format!("t{}-{name}-{port}", std::process::id()),
+            rsc: resource_name(&format!("{name}-{port}")),
             files: Arc::default(),
             port,
-            datadir: dir.path.join("data"),
+            datadir,
             dir,
         }
     }
@@ -367,14 +639,7 @@ impl PgCluster {
     /// A cluster in `dir` listening on a socket there (so tests never
     /// collide on a port), with `extra` appended to its configuration.
     fn with_own_socket(name: &str, dir: TempDir, datadir: PathBuf, extra: &str) -> PgCluster {
-        let port = unique_port();
-        let cluster = PgCluster {
-            rsc: format!("t{}-{name}-{port}", std::process::id()),
-            files: Arc::default(),
-            port,
-            datadir,
-            dir,
-        };
+        let cluster = Self::in_dir(name, datadir, dir);
         cluster.append_conf(&format!(
             "unix_socket_directories = '{}'\n{extra}",
             cluster.dir.path.display()
@@ -430,10 +695,7 @@ impl PgCluster {
             ("pghost", self.dir.path.to_str().unwrap().to_string()),
             ("pgport", self.port.to_string()),
             ("bindir", pg_bin().to_str().unwrap().to_string()),
-            (
-                "logfile",
-                self.dir.path.join("server.log").to_str().unwrap().to_string(),
-            ),
+            ("logfile", self.server_log_path().to_str().unwrap().to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -450,9 +712,31 @@ impl PgCluster {
         }
     }
 
+    /// Where the agent's `logfile` sends the server's output.
+    pub fn server_log_path(&self) -> PathBuf {
+        self.dir.path.join("server.log")
+    }
+
+    /// The server's log ("" when there is none yet).
+    pub fn server_log(&self) -> String {
+        fs::read_to_string(self.server_log_path()).unwrap_or_default()
+    }
+
     pub fn postmaster_pid(&self) -> Option<Pid> {
         let text = fs::read_to_string(self.datadir.join("postmaster.pid")).ok()?;
         text.lines().next()?.trim().parse().ok().map(Pid::from_raw)
+    }
+
+    /// Sends `signal` to the postmaster; its pid.
+    pub fn signal_postmaster(&self, signal: Signal) -> Pid {
+        let pid = self.postmaster_pid().expect("a postmaster.pid");
+        kill(pid, signal).unwrap_or_else(|e| panic!("{signal} to the postmaster {pid}: {e}"));
+        pid
+    }
+
+    /// Crashes the server: SIGKILL to the postmaster, which is then gone.
+    pub fn crash(&self) {
+        wait_gone(self.signal_postmaster(Signal::SIGKILL));
     }
 
     /// Every process whose working directory is the data directory.
@@ -466,22 +750,101 @@ impl PgCluster {
             .collect()
     }
 
-    /// Runs SQL through psql as postgres, returning unaligned tuples.
+    /// Asserts that no process works in the data directory; `what` says
+    /// why none should.
+    #[track_caller]
+    pub fn assert_no_processes(&self, what: &str) {
+        let left = self.processes();
+        assert!(
+            left.is_empty(),
+            "{what}: expected no process in {}, found {left:?}",
+            self.datadir.display()
+        );
+    }
+
+    /// psql as postgres on this cluster's socket, running `sql`, tuples
+    /// unaligned.
+    fn psql_command(&self, sql: &str) -> Command {
+        let mut cmd = postgres_command(pg_bin().join("psql"));
+        cmd.args([
+            "-XAtq",
+            "-h",
+            self.dir.path.to_str().unwrap(),
+            "-p",
+            &self.port.to_string(),
+            "-d",
+            "postgres",
+            "-c",
+            sql,
+        ]);
+        cmd
+    }
+
+    /// Runs SQL through psql as postgres: its output, or the whole outcome
+    /// when psql fails.
+    pub fn try_psql(&self, sql: &str) -> Result<String, Outcome> {
+        let out = outcome_of(self.psql_command(sql));
+        if out.status == Some(0) {
+            Ok(out.stdout)
+        } else {
+            Err(out)
+        }
+    }
+
+    /// Runs SQL through psql as postgres, returning unaligned tuples; panics
+    /// with psql's output when it fails.
+    #[track_caller]
     pub fn psql(&self, sql: &str) -> String {
-        run_as_postgres(
-            pg_bin().join("psql"),
-            &[
-                "-XAtq",
-                "-h",
-                self.dir.path.to_str().unwrap(),
-                "-p",
-                &self.port.to_string(),
-                "-d",
-                "postgres",
-                "-c",
-                sql,
-            ],
-        )
+        self.try_psql(sql)
+            .unwrap_or_else(|out| panic!("expected psql to succeed\n{out}"))
+    }
+
+    /// Asserts that `sql` answers `expected` (trimmed); `what` says what
+    /// the answer means.
+    #[track_caller]
+    pub fn assert_query(&self, sql: &str, expected: &str, what: &str) {
+        assert_eq!(self.psql(sql).trim(), expected, "{what} (`{sql}`)");
+    }
+
+    /// Waits (15 s at most) until `sql` answers `expected`.
+    #[track_caller]
+    pub fn wait_for_row(&self, sql: &str, expected: &str) {
+        wait_until(
+            || match self.try_psql(sql) {
+                Ok(got) if got.trim() == expected => Ok(()),
+                Ok(got) => Err(got),
+                Err(failed) => Err(failed.to_string()),
+            },
+            Duration::from_secs(15),
+            &format!("`{sql}` to answer {expected:?}"),
+        );
+    }
+
+    /// `sql` through psql as postgres, in the background (its output
+    /// discarded): a commit that may wait for a standby.
+    pub fn psql_in_background(&self, sql: &str) -> Background {
+        let mut cmd = self.psql_command(sql);
+        cmd.stdout(Stdio::null());
+        Background::spawn(cmd)
+    }
+
+    /// Asserts that `sql` completes, successfully, within 10 s: a commit
+    /// that waits for no standby that is gone.
+    #[track_caller]
+    pub fn assert_commits(&self, sql: &str, what: &str) {
+        let within = Duration::from_secs(10);
+        let status = self.psql_in_background(sql).exit_within(within);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{what}: expected `{sql}` to complete within {within:?}, got {status:?}"
+        );
+    }
+
+    /// Asserts that the server applies `expected` as
+    /// synchronous_standby_names; `what` says why.
+    #[track_caller]
+    pub fn assert_sync_names(&self, expected: &str, what: &str) {
+        self.assert_query("show synchronous_standby_names", expected, what);
     }
 }
 
@@ -490,12 +853,13 @@ impl Drop for PgCluster {
         for pid in self.processes() {
             let _ = kill(pid, Signal::SIGKILL);
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !self.processes().is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let _ = poll(Duration::from_secs(5), Duration::from_millis(20), || {
+            self.processes().is_empty().then_some(()).ok_or(())
+        });
     }
 }
+
+// ---------------------------------------------------------------- the agent
 
 /// The agent with an OCF environment.
 #[derive(Clone)]
@@ -522,6 +886,11 @@ impl Agent {
         self
     }
 
+    /// With every parameter of `params` set.
+    pub fn params(self, params: &[(&str, &str)]) -> Agent {
+        params.iter().fold(self, |agent, (k, v)| agent.param(k, v))
+    }
+
     pub fn without(mut self, name: &str) -> Agent {
         self.params.remove(name);
         self
@@ -542,6 +911,57 @@ impl Agent {
         self.meta("interval", "15000")
     }
 
+    /// A recurring monitor's run (a probe is `run("monitor")`).
+    pub fn recurring_monitor(&self) -> Outcome {
+        self.clone().recurring().run("monitor")
+    }
+
+    /// Asserts that a probe and a recurring monitor both answer `code`.
+    #[track_caller]
+    pub fn expect_monitors(&self, code: OcfCode) {
+        self.run("monitor").expect(code);
+        self.recurring_monitor().expect(code);
+    }
+
+    /// validate-all at the level of its environment (0 unless set).
+    pub fn validate(&self) -> Outcome {
+        self.run("validate-all")
+    }
+
+    /// validate-all at level 10 ([`Agent::check_level_10`]).
+    pub fn validate_level_10(&self) -> Outcome {
+        self.clone().check_level_10().validate()
+    }
+
+    /// Asserts that validate-all at level 10 and start both refuse, with
+    /// `code` and the same exit reason, holding `needle`: what a start would
+    /// find, validation finds first.
+    #[track_caller]
+    pub fn expect_refused(&self, code: OcfCode, needle: &str) {
+        let validate = self.validate_level_10();
+        validate.expect_reason(code, needle);
+        let start = self.run("start");
+        start.expect_reason(code, needle);
+        assert_eq!(
+            start.exit_reason(),
+            validate.exit_reason(),
+            "start and validate-all give the same reason\n{validate}\n{start}"
+        );
+    }
+
+    /// With `OCF_CHECK_LEVEL=10`: validate-all checks the host too.
+    pub fn check_level_10(self) -> Agent {
+        self.env("OCF_CHECK_LEVEL", "10")
+    }
+
+    /// The resource name it runs as.
+    pub fn rsc(&self) -> String {
+        self.env
+            .get("OCF_RESOURCE_INSTANCE")
+            .cloned()
+            .unwrap_or_else(|| "pgsqld".to_string())
+    }
+
     fn vars(&self) -> Vec<(String, String)> {
         let mut vars = vec![
             ("OCF_ROOT".to_string(), "/usr/lib/ocf".to_string()),
@@ -552,7 +972,7 @@ impl Agent {
             ("HA_LOGFILE".into(), "/dev/stderr".into()),
         ];
         if !self.env.contains_key("OCF_RESOURCE_INSTANCE") {
-            vars.push(("OCF_RESOURCE_INSTANCE".into(), "pgsqld".into()));
+            vars.push(("OCF_RESOURCE_INSTANCE".into(), self.rsc()));
         }
         vars.extend(
             self.params
@@ -568,121 +988,68 @@ impl Agent {
         vars
     }
 
-    /// Runs `action` and waits for it.
-    pub fn run(&self, action: &str) -> Outcome {
-        let vars = self.vars();
-        let rsc = vars.iter().rev().find(|(k, _)| k == "OCF_RESOURCE_INSTANCE");
-        if let Some((_, rsc)) = rsc {
-            self.files.note(rsc);
-        }
-        let started = Instant::now();
-        let out = Command::new(AGENT)
-            .arg(action)
+    /// The agent with `args` in this environment (and PATH, nothing else),
+    /// for a test that must adjust the command before [`outcome_of`].
+    pub fn command(&self, args: &[&str]) -> Command {
+        self.files.note(&self.rsc());
+        let mut cmd = Command::new(AGENT);
+        cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(vars.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run the agent");
-        Outcome {
-            action: action.to_string(),
-            vars,
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            elapsed: started.elapsed(),
-        }
+            .envs(self.vars());
+        cmd
     }
 
-    /// Runs `action` until it returns `code` or `within` passes.
-    pub fn run_until(&self, action: &str, code: i32, within: Duration) -> Outcome {
-        let end = Instant::now() + within;
-        loop {
+    /// Runs `action` and waits for it.
+    pub fn run(&self, action: &str) -> Outcome {
+        outcome_of(self.command(&[action]))
+    }
+
+    /// Runs `action` until `done` holds of its outcome or `within` passes;
+    /// the last outcome.
+    fn run_until_done(&self, action: &str, within: Duration, done: impl Fn(&Outcome) -> bool) -> Outcome {
+        let until = poll(within, Duration::from_millis(200), || {
             let out = self.run(action);
-            if out.code == code || Instant::now() >= end {
-                return out;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+            if done(&out) { Ok(out) } else { Err(out) }
+        });
+        until.unwrap_or_else(|last| last)
+    }
+
+    /// Runs `action` until it returns `code` or `within` passes; the last
+    /// outcome.
+    pub fn run_until(&self, action: &str, code: OcfCode, within: Duration) -> Outcome {
+        self.run_until_done(action, within, |out| out.is(code))
     }
 
     /// Runs `action` until it exits with `code` and an exit reason holding
     /// `needle`, or `within` has passed; the last outcome.
-    pub fn run_until_reason(&self, action: &str, code: i32, needle: &str, within: Duration) -> Outcome {
-        let end = Instant::now() + within;
-        loop {
-            let out = self.run(action);
-            let found = out.code == code && out.exit_reason().is_some_and(|r| r.contains(needle));
-            if found || Instant::now() >= end {
-                return out;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-/// What one run of the agent did.
-pub struct Outcome {
-    pub action: String,
-    pub vars: Vec<(String, String)>,
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-    pub elapsed: Duration,
-}
-
-impl std::fmt::Display for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "command: {AGENT} {}", self.action)?;
-        for (k, v) in &self.vars {
-            writeln!(f, "  {k}={v}")?;
-        }
-        writeln!(f, "exit code: {} after {:?}", self.code, self.elapsed)?;
-        writeln!(f, "--- stdout\n{}", self.stdout)?;
-        writeln!(f, "--- stderr\n{}", self.stderr)
-    }
-}
-
-impl Outcome {
-    /// The exit reason line, without its prefix.
-    pub fn exit_reason(&self) -> Option<&str> {
-        self.stderr
-            .lines()
-            .find_map(|l| l.strip_prefix("ocf-exit-reason:"))
+    pub fn run_until_reason(&self, action: &str, code: OcfCode, needle: &str, within: Duration) -> Outcome {
+        self.run_until_done(action, within, |out| {
+            out.is(code) && out.exit_reason().is_some_and(|r| r.contains(needle))
+        })
     }
 
+    /// Asserts that `action` returns `code` within `within`.
     #[track_caller]
-    pub fn expect(&self, code: i32) -> &Outcome {
-        assert_eq!(self.code, code, "unexpected exit code\n{self}");
-        let reasons = self
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("ocf-exit-reason:"))
-            .count();
-        if code == rc::SUCCESS || code == rc::NOT_RUNNING || code == rc::RUNNING_PROMOTED {
-            assert_eq!(reasons, 0, "a success printed an exit reason\n{self}");
-        } else {
-            assert_eq!(reasons, 1, "a failure must print exactly one exit reason\n{self}");
-            let reason = self.exit_reason().unwrap();
-            assert!(
-                reason.len() < 128,
-                "exit reason of {} bytes\n{self}",
-                reason.len()
-            );
-        }
-        self
+    pub fn expect_within(&self, action: &str, code: OcfCode, within: Duration) -> Outcome {
+        let out = self.run_until(action, code, within);
+        out.expect(code);
+        out
     }
 
-    /// Asserts the code and that the exit reason mentions `needle`.
+    /// Asserts that `action` returns `code` with an exit reason holding
+    /// `needle` within `within`.
     #[track_caller]
-    pub fn expect_reason(&self, code: i32, needle: &str) -> &Outcome {
-        self.expect(code);
-        let reason = self.exit_reason().unwrap_or("");
-        assert!(
-            reason.contains(needle),
-            "exit reason {reason:?} lacks {needle:?}\n{self}"
-        );
-        self
+    pub fn expect_reason_within(
+        &self,
+        action: &str,
+        code: OcfCode,
+        needle: &str,
+        within: Duration,
+    ) -> Outcome {
+        let out = self.run_until_reason(action, code, needle, within);
+        out.expect_reason(code, needle);
+        out
     }
 }
 
@@ -701,44 +1068,183 @@ pub fn install_into_ocf_root() {
     fs::rename(&tmp, &link).unwrap();
 }
 
-/// Runs a program and returns (exit code, stdout, stderr).
-pub fn run_tool(program: &str, args: &[&str]) -> (i32, String, String) {
-    require_host();
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run {program}: {e}"));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+// ---------------------------------------------------------------- clones
+
+/// A clone notification of `kind` ("pre", "post") for `operation`, with the
+/// node lists `lists` (`("all", "node-a node-b")` is `notify_all_uname`);
+/// it must succeed.
+#[track_caller]
+pub fn notify(agent: &Agent, kind: &str, operation: &str, lists: &[(&str, &str)]) {
+    lists
+        .iter()
+        .fold(
+            agent
+                .clone()
+                .meta("notify_type", kind)
+                .meta("notify_operation", operation),
+            |n, (list, nodes)| n.meta(&format!("notify_{list}_uname"), nodes),
+        )
+        .run("notify")
+        .expect(OcfCode::Success);
 }
 
 /// A post-start clone notification listing `all` as `notify_all_uname`.
+#[track_caller]
 pub fn post_start_notify(agent: &Agent, all: &str) {
-    agent
-        .clone()
-        .meta("notify_type", "post")
-        .meta("notify_operation", "start")
-        .meta("notify_all_uname", all)
-        .run("notify")
-        .expect(rc::SUCCESS);
+    notify(agent, "post", "start", &[("all", all)]);
 }
 
-/// Waits (15 s at most) until `sql` on `pg` answers `expected`.
-pub fn wait_for_row(pg: &PgCluster, sql: &str, expected: &str) {
-    let end = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let got = std::panic::catch_unwind(|| pg.psql(sql)).unwrap_or_default();
-        if got.trim() == expected {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < end,
-            "{sql} gave {got:?}, not {expected:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
+/// A post-stop clone notification listing `stopped` as `notify_stop_uname`.
+#[track_caller]
+pub fn post_stop_notify(agent: &Agent, stopped: &str) {
+    notify(agent, "post", "stop", &[("stop", stopped)]);
+}
+
+/// Stops each agent, in this order; each stop must succeed.
+#[track_caller]
+pub fn stop_all(agents: &[&Agent]) {
+    for agent in agents {
+        agent.run("stop").expect(OcfCode::Success);
     }
+}
+
+/// Creates table `t` with one row (1) on primary `a` and waits until its
+/// standby `b` has it.
+#[track_caller]
+pub fn replicated_table(a: &PgCluster, b: &PgCluster) {
+    a.psql("create table t(i int); insert into t values (1)");
+    b.wait_for_row("select count(*) from t", "1");
+}
+
+/// After [`diverge`]: `a` has `b`'s history, not its own (2 rows, the least
+/// -1), and follows `b`'s new commits.
+#[track_caller]
+pub fn assert_follows_the_new_primary(a: &PgCluster, b: &PgCluster) {
+    a.wait_for_row("select count(*) from t", "2");
+    a.assert_query(
+        "select min(i) from t",
+        "-1",
+        "the new primary's history, not its own",
+    );
+    b.psql("insert into t values (-2)");
+    a.wait_for_row("select count(*) from t", "3");
+}
+
+/// A cluster of its own, started by its agent as a primitive.
+#[track_caller]
+pub fn started(name: &str) -> (PgCluster, Agent) {
+    let pg = PgCluster::init(name);
+    let agent = pg.agent();
+    agent.run("start").expect(OcfCode::Success);
+    (pg, agent)
+}
+
+/// A primary on "node-a" (cluster `<name>-a` with `conf` appended, agent
+/// parameters `params`, resource [`resource_name`]`(name)`), started as a
+/// standby and promoted, as in a cluster, and its agent.
+#[track_caller]
+pub fn primary(name: &str, conf: &str, params: &[(&str, &str)]) -> (PgCluster, Agent) {
+    let a = PgCluster::init(&format!("{name}-a"));
+    a.append_conf(conf);
+    let agent = a
+        .clone_agent(&resource_name(name), "node-a", NO_PRIMARY_YET)
+        .params(params);
+    agent.run("start").expect(OcfCode::Success);
+    // Not streaming (no primary yet) is not worth a report in the first 30 s.
+    agent.run("monitor").expect(OcfCode::Success);
+    agent.run("promote").expect(OcfCode::Success);
+    // A primary alone in sync mode says so at once: its commits are
+    // acknowledged with no standby. In strict-sync they wait, which is
+    // reported only once the wait has lasted (a test of its own).
+    let sync_mode = params.contains(&("replication_mode", "sync"));
+    let alone = if sync_mode {
+        OcfCode::DegradedPromoted
+    } else {
+        OcfCode::RunningPromoted
+    };
+    agent.run("monitor").expect(alone);
+    (a, agent)
+}
+
+/// Asserts (within 20 s) that `agent`'s standby on `pg` is healthy, its
+/// monitor a success; else panics with the server's log.
+#[track_caller]
+pub fn assert_streams(agent: &Agent, pg: &PgCluster) {
+    let out = agent.run_until("monitor", OcfCode::Success, Duration::from_secs(20));
+    if !out.is(OcfCode::Success) {
+        panic!(
+            "expected the standby to stream\n{out}\n--- its server log\n{}",
+            pg.server_log()
+        );
+    }
+}
+
+/// A standby of running primary `a` on node `node` (a base backup, cluster
+/// `name`), its agent with `params`; started, and streaming under its node
+/// name.
+#[track_caller]
+pub fn standby(
+    a: &PgCluster,
+    rsc: &str,
+    node: &str,
+    name: &str,
+    params: &[(&str, &str)],
+) -> (PgCluster, Agent) {
+    let b = PgCluster::basebackup_of(a, name);
+    let agent = b.clone_agent(rsc, node, &a.conninfo()).params(params);
+    // A base backup never started is stopped, not a crashed primary, even
+    // though it carries its source's pg_control ("in production").
+    agent.run("monitor").expect(OcfCode::NotRunning);
+    agent.run("start").expect(OcfCode::Success);
+    assert_streams(&agent, &b);
+    a.wait_for_row(
+        &format!(
+            "select count(*) from pg_stat_replication where application_name = '{}' and state = 'streaming'",
+            node.replace('\'', "''")
+        ),
+        "1",
+    );
+    (b, agent)
+}
+
+/// A primary on "node-a" and a standby made from it on "node-b", both
+/// agents with `params`, the primary told of both nodes.
+#[track_caller]
+pub fn pair_with(name: &str, params: &[(&str, &str)]) -> (PgCluster, Agent, PgCluster, Agent) {
+    let (a, a_agent) = primary(name, REWINDABLE, params);
+    let (b, b_agent) = standby(&a, &a_agent.rsc(), "node-b", &format!("{name}-b"), params);
+    // Pacemaker's post-start notification: its node list is the membership
+    // the agent falls back on with no cluster to ask (only members are standbys).
+    post_start_notify(&a_agent, "node-a node-b");
+    (a, a_agent, b, b_agent)
+}
+
+/// [`pair_with`] no extra parameters.
+#[track_caller]
+pub fn pair(name: &str) -> (PgCluster, Agent, PgCluster, Agent) {
+    pair_with(name, &[])
+}
+
+/// A [`pair`] whose standby has the [`replicated_table`] and is stopped:
+/// what the primary writes now, it lacks.
+#[track_caller]
+pub fn standby_stopped_behind(name: &str) -> (PgCluster, Agent, PgCluster, Agent) {
+    let (a, a_agent, b, b_agent) = pair(name);
+    replicated_table(&a, &b);
+    b_agent.run("stop").expect(OcfCode::Success);
+    (a, a_agent, b, b_agent)
+}
+
+/// A failover that leaves the old primary with WAL the new one never got:
+/// b promoted, a stopped, its agent following b.
+#[track_caller]
+pub fn diverge(name: &str) -> (PgCluster, Agent, PgCluster, Agent) {
+    let (a, a_agent, b, b_agent) = standby_stopped_behind(name);
+    a.psql("insert into t select generate_series(2, 1000)"); // never reaches b
+    a_agent.run("stop").expect(OcfCode::Success);
+    b_agent.run("start").expect(OcfCode::Success);
+    b_agent.run("promote").expect(OcfCode::Success);
+    b.psql("insert into t values (-1)");
+    let a_agent = a_agent.param("primary_conninfo", &b.conninfo());
+    (a, a_agent, b, b_agent)
 }
