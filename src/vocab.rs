@@ -706,10 +706,20 @@ impl FromStr for SyncStandbyNames {
         let tokens = sync_tokens(s)?;
         let syntax = || format!("'{s}': not a synchronous_standby_names");
         let (method, num_sync, list) = match tokens.as_slice() {
-            [SyncToken::Any, SyncToken::Num(k), SyncToken::Open, list @ .., SyncToken::Close] => {
-                (SyncMethod::Any, k.as_str(), list)
-            }
-            [SyncToken::First, SyncToken::Num(k), SyncToken::Open, list @ .., SyncToken::Close]
+            [
+                SyncToken::Any,
+                SyncToken::Num(k),
+                SyncToken::Open,
+                list @ ..,
+                SyncToken::Close,
+            ] => (SyncMethod::Any, k.as_str(), list),
+            [
+                SyncToken::First,
+                SyncToken::Num(k),
+                SyncToken::Open,
+                list @ ..,
+                SyncToken::Close,
+            ]
             | [SyncToken::Num(k), SyncToken::Open, list @ .., SyncToken::Close] => {
                 (SyncMethod::First, k.as_str(), list)
             }
@@ -760,7 +770,9 @@ impl FromStr for RoundId {
     type Err = String;
 
     fn from_str(s: &str) -> Result<RoundId, String> {
-        let one_spelling = s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let one_spelling = s.len() == 8
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !one_spelling {
             return Err(format!("'{s}' is not a round id"));
         }
@@ -790,9 +802,7 @@ impl FromStr for RoundPosition {
     type Err = String;
 
     fn from_str(s: &str) -> Result<RoundPosition, String> {
-        let (position, round) = s
-            .split_once('@')
-            .ok_or_else(|| format!("'{s}' names no round"))?;
+        let (position, round) = s.split_once('@').ok_or_else(|| format!("'{s}' names no round"))?;
         Ok(RoundPosition {
             position: position.parse()?,
             round: round.parse()?,
@@ -1112,7 +1122,10 @@ mod tests {
             ("any 1 (\"*\")", "ANY 1 (*)"),
             ("a, b", "FIRST 1 (\"a\", \"b\")"),
             ("2 (a, b)", "FIRST 2 (\"a\", \"b\")"),
-            (r#"ANY 1 (Upper, "it's", "node""1")"#, r#"ANY 1 ("Upper", "it's", "node""1")"#),
+            (
+                r#"ANY 1 (Upper, "it's", "node""1")"#,
+                r#"ANY 1 ("Upper", "it's", "node""1")"#,
+            ),
         ];
         for (value, spelling) in table {
             let read: SyncStandbyNames = value.parse().unwrap();
@@ -1125,7 +1138,13 @@ mod tests {
     fn listed_standbys_match_as_postgresql_matches_application_name() {
         let names: SyncStandbyNames = "ANY 1 (\"Node-B\", c)".parse().unwrap();
         // (application_name, listed)
-        let table = [("node-b", true), ("NODE-B", true), ("c", true), ("d", false), ("", false)];
+        let table = [
+            ("node-b", true),
+            ("NODE-B", true),
+            ("c", true),
+            ("d", false),
+            ("", false),
+        ];
         for (name, listed) in table {
             assert_eq!(names.lists(name), listed, "{name:?}");
         }
@@ -1152,7 +1171,7 @@ mod tests {
             assert_eq!(tagged.round.to_string().parse::<RoundId>(), Ok(tagged.round));
         }
         for bad in [
-            "3:0/5000000",           // untagged: an older agent's, or stale
+            "3:0/5000000", // untagged: an older agent's, or stale
             "3:0/5000000@",
             "3:0/5000000@2a",
             "3:0/5000000@0000002A", // one spelling: lower case
