@@ -19,6 +19,7 @@
 //!   part in the election for the candidate to have every acknowledged
 //!   commit;
 //! - [`members`]: who counts as a standby of this cluster;
+//! - [`walsenders`]: which walsender is which node (its slot's holder);
 //! - [`monitor_answer`]: what the monitor answers for what it found;
 //! - [`lifecycle`]: what start and demote do with the state they find;
 //! - [`rejoin`]: whether a former primary may follow as it is, must be
@@ -37,3 +38,4 @@ pub mod safety;
 pub mod scores;
 pub mod slots;
 pub mod sync;
+pub mod walsenders;

@@ -164,7 +164,8 @@ pub fn quorum_gate(
             need,
             missing,
         },
-        _ => Gate::Wait {
+        // Async returned above: no gate.
+        ReplicationMode::StrictSync | ReplicationMode::Async => Gate::Wait {
             reason: format!(
                 "strict-sync: {have} of the {need} standbys needed ({what}) take part; waiting for {shown} \
                  or the old primary"
