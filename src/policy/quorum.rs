@@ -231,16 +231,12 @@ mod tests {
         }
     }
 
-    /// One case: (mode, list in force, participants with positions,
-    /// candidate, old primary, waited s, expected). The candidate is at
-    /// its entry in the participants; sync_grace is 30 s.
+    /// One case: (list in force, participants with positions, candidate,
+    /// expected). The candidate is at its entry in the participants.
     type Row = (
-        ReplicationMode,
         &'static str,
         &'static [(&'static str, &'static str)],
         &'static str,
-        Option<&'static str>,
-        u64,
         Want,
     );
 
@@ -248,24 +244,25 @@ mod tests {
     const BEHIND: &str = "3:0/4000000";
     const AHEAD: &str = "3:0/6000000";
 
-    fn run(table: &[Row]) {
-        for (mode, list, participants, candidate, old_primary, waited, want) in table {
+    /// Runs `table` in `mode`, the old primary being `old_primary`, the
+    /// candidate having waited `waited_s` of a sync_grace of 30 s.
+    fn run(mode: ReplicationMode, old_primary: Option<&str>, waited_s: u64, table: &[Row]) {
+        for (list, participants, candidate, want) in table {
             let in_force: SyncStandbyNames = list.parse().unwrap();
             let positions: BTreeMap<String, Position> = participants
                 .iter()
                 .map(|(n, p)| (n.to_string(), pos(p)))
                 .collect();
-            let mine = positions[*candidate];
             let who = Candidate {
                 name: candidate,
-                position: mine,
-                waited_s: *waited,
+                position: positions[*candidate],
+                waited_s,
             };
-            let gate = quorum_gate(*mode, &in_force, &positions, *old_primary, who, 30);
+            let gate = quorum_gate(mode, &in_force, &positions, old_primary, who, 30);
             assert_eq!(
                 shape(&gate),
                 wanted(want),
-                "{mode:?} {list} {participants:?} candidate {candidate} old primary {old_primary:?} waited {waited}"
+                "{mode:?} {list} {participants:?} candidate {candidate} old primary {old_primary:?} waited {waited_s}"
             );
         }
     }
@@ -275,195 +272,98 @@ mod tests {
         use Want::*;
         let table: &[Row] = &[
             // k = 1, N = 2: both needed.
-            (
-                StrictSync,
-                "ANY 1 (a, b)",
-                &[("a", AT), ("b", AT)],
-                "a",
-                None,
-                0,
-                Promote,
-            ),
-            (
-                StrictSync,
-                "ANY 1 (a, b)",
-                &[("a", AT)],
-                "a",
-                None,
-                0,
-                Wait(1, 2, &["b"]),
-            ),
+            ("ANY 1 (a, b)", &[("a", AT), ("b", AT)], "a", Promote),
+            ("ANY 1 (a, b)", &[("a", AT)], "a", Wait(1, 2, &["b"])),
             // k = 1, N = 3 and 4: all of them.
             (
-                StrictSync,
                 "ANY 1 (a, b, c)",
                 &[("a", AT), ("b", BEHIND), ("c", AT)],
                 "a",
-                None,
-                0,
                 Promote,
             ),
             (
-                StrictSync,
                 "ANY 1 (a, b, c)",
                 &[("a", AT), ("b", AT)],
                 "a",
-                None,
-                0,
                 Wait(2, 3, &["c"]),
             ),
             (
-                StrictSync,
                 "ANY 1 (a, b, c, d)",
                 &[("a", AT), ("b", AT), ("c", AT)],
                 "a",
-                None,
-                0,
                 Wait(3, 4, &["d"]),
             ),
             (
-                StrictSync,
                 "ANY 1 (a, b, c, d)",
                 &[("a", AT), ("b", AT), ("c", AT), ("d", BEHIND)],
                 "a",
-                None,
-                0,
                 Promote,
             ),
             // k = 2, N = 2: one of them; N = 3: two; N = 4: three.
-            (StrictSync, "ANY 2 (a, b)", &[("a", AT)], "a", None, 0, Promote),
+            ("ANY 2 (a, b)", &[("a", AT)], "a", Promote),
+            ("ANY 2 (a, b, c)", &[("a", AT), ("c", BEHIND)], "a", Promote),
+            ("ANY 2 (a, b, c)", &[("a", AT)], "a", Wait(1, 2, &["b", "c"])),
             (
-                StrictSync,
-                "ANY 2 (a, b, c)",
-                &[("a", AT), ("c", BEHIND)],
-                "a",
-                None,
-                0,
-                Promote,
-            ),
-            (
-                StrictSync,
-                "ANY 2 (a, b, c)",
-                &[("a", AT)],
-                "a",
-                None,
-                0,
-                Wait(1, 2, &["b", "c"]),
-            ),
-            (
-                StrictSync,
                 "ANY 2 (a, b, c, d)",
                 &[("a", AT), ("b", AT), ("d", AT)],
                 "a",
-                None,
-                0,
                 Promote,
             ),
             (
-                StrictSync,
                 "ANY 2 (a, b, c, d)",
                 &[("a", AT), ("b", AT)],
                 "a",
-                None,
-                0,
                 Wait(2, 3, &["c", "d"]),
             ),
             // FIRST k, its short form and a plain list take the same bound.
+            ("FIRST 1 (a, b)", &[("a", AT)], "a", Wait(1, 2, &["b"])),
+            ("a, b", &[("b", AT)], "b", Wait(1, 2, &["a"])),
+            ("FIRST 2 (a, b, c)", &[("b", AT), ("c", AT)], "c", Promote),
+            ("2 (a, b, c)", &[("b", AT)], "b", Wait(1, 2, &["a", "c"])),
             (
-                StrictSync,
-                "FIRST 1 (a, b)",
-                &[("a", AT)],
-                "a",
-                None,
-                0,
-                Wait(1, 2, &["b"]),
-            ),
-            (StrictSync, "a, b", &[("b", AT)], "b", None, 0, Wait(1, 2, &["a"])),
-            (
-                StrictSync,
-                "FIRST 2 (a, b, c)",
-                &[("b", AT), ("c", AT)],
-                "c",
-                None,
-                0,
-                Promote,
-            ),
-            (
-                StrictSync,
-                "2 (a, b, c)",
-                &[("b", AT)],
-                "b",
-                None,
-                0,
-                Wait(1, 2, &["a", "c"]),
-            ),
-            (
-                StrictSync,
                 "FIRST 2 (a, b, c, d)",
                 &[("a", AT), ("b", AT), ("c", AT)],
                 "a",
-                None,
-                0,
                 Promote,
             ),
             // Issue 22's outage: the primary and p2, which confirmed its
             // last commits, lost together; p3 never confirmed them.
             (
-                StrictSync,
                 "ANY 1 (p2, p3, p4, p5)",
                 &[("p3", AT), ("p4", AT), ("p5", BEHIND)],
                 "p3",
-                None,
-                600,
                 Wait(3, 4, &["p2"]),
             ),
             // The candidate need not be listed itself: the quorum covers.
-            (
-                Sync,
-                "ANY 2 (b, c)",
-                &[("a", AT), ("b", AT)],
-                "a",
-                None,
-                0,
-                Promote,
-            ),
+            ("ANY 2 (b, c)", &[("a", AT), ("b", AT)], "a", Promote),
             // Names match as PostgreSQL matches them (ASCII case ignored),
             // and a name listed twice counts once.
             (
-                StrictSync,
                 "ANY 1 (\"Node-B\", c)",
                 &[("node-b", AT), ("c", AT)],
                 "node-b",
-                None,
-                0,
                 Promote,
             ),
-            (
-                StrictSync,
-                "ANY 1 (b, B, c)",
-                &[("b", AT)],
-                "b",
-                None,
-                0,
-                Wait(1, 2, &["c"]),
-            ),
+            ("ANY 1 (b, B, c)", &[("b", AT)], "b", Wait(1, 2, &["c"])),
             // More commits required than standbys listed: none was ever
             // acknowledged under this list.
-            (StrictSync, "ANY 3 (a, b)", &[("x", AT)], "x", None, 0, Promote),
+            ("ANY 3 (a, b)", &[("x", AT)], "x", Promote),
         ];
-        run(table);
+        run(StrictSync, None, 0, table);
+        run(Sync, None, 0, table);
     }
 
     #[test]
     fn no_gate_without_a_list_that_names_the_standbys() {
         use Want::*;
         let table: &[Row] = &[
-            (StrictSync, "", &[("a", AT)], "a", None, 0, Promote),
-            (StrictSync, "ANY 1 (*)", &[("a", AT)], "a", None, 0, Promote),
-            (Sync, "ANY 1 (b, *)", &[("a", AT)], "a", None, 0, Promote),
-            (Async, "ANY 1 (a, b)", &[("a", AT)], "a", None, 0, Promote),
+            ("", &[("a", AT)], "a", Promote),
+            ("ANY 1 (*)", &[("a", AT)], "a", Promote),
+            ("ANY 1 (b, *)", &[("a", AT)], "a", Promote),
         ];
-        run(table);
+        run(StrictSync, None, 0, table);
+        run(Sync, None, 0, table);
+        run(Async, None, 0, &[("ANY 1 (a, b)", &[("a", AT)], "a", Promote)]);
     }
 
     #[test]
@@ -472,66 +372,34 @@ mod tests {
         let table: &[Row] = &[
             // A listed participant ahead: hand over to it; from its side
             // the gate promotes.
-            (
-                StrictSync,
-                "ANY 1 (a, b)",
-                &[("a", AT), ("b", AHEAD)],
-                "a",
-                None,
-                0,
-                HandOver("b"),
-            ),
-            (
-                StrictSync,
-                "ANY 1 (a, b)",
-                &[("a", AT), ("b", AHEAD)],
-                "b",
-                None,
-                0,
-                Promote,
-            ),
+            ("ANY 1 (a, b)", &[("a", AT), ("b", AHEAD)], "a", HandOver("b")),
+            ("ANY 1 (a, b)", &[("a", AT), ("b", AHEAD)], "b", Promote),
             // Ties go to the candidate; two equal ahead: the last by name.
+            ("ANY 1 (a, b)", &[("a", AT), ("b", AT)], "b", Promote),
             (
-                StrictSync,
-                "ANY 1 (a, b)",
-                &[("a", AT), ("b", AT)],
-                "b",
-                None,
-                0,
-                Promote,
-            ),
-            (
-                StrictSync,
                 "ANY 1 (a, b, c)",
                 &[("a", AT), ("b", AHEAD), ("c", AHEAD)],
                 "a",
-                None,
-                0,
                 HandOver("c"),
             ),
             // A timeline ahead counts as ahead.
             (
-                StrictSync,
                 "ANY 2 (a, b)",
                 &[("a", AT), ("b", "4:0/1000000")],
                 "a",
-                None,
-                0,
                 HandOver("b"),
             ),
             // An unlisted participant ahead is not the gate's business
             // (it has no acknowledged commit the listed ones lack).
             (
-                StrictSync,
                 "ANY 1 (a, b)",
                 &[("a", AT), ("b", AT), ("x", AHEAD)],
                 "a",
-                None,
-                0,
                 Promote,
             ),
         ];
-        run(table);
+        run(StrictSync, None, 0, table);
+        run(Sync, None, 0, table);
 
         // The lab's deadlock: "a" is the most advanced and was labelled
         // "disconnected" (a stale label after a reconnect) while "b" was
@@ -562,91 +430,44 @@ mod tests {
     #[test]
     fn the_old_primary_counts_as_absent() {
         use Want::*;
-        let table: &[Row] = &[
-            (
-                StrictSync,
-                "ANY 1 (a, b)",
-                &[("a", AT), ("b", AHEAD)],
-                "a",
-                Some("b"),
-                0,
-                Wait(1, 2, &["b"]),
-            ),
-            (
-                StrictSync,
-                "ANY 2 (a, b, c)",
-                &[("a", AT), ("b", AT), ("c", AHEAD)],
-                "a",
-                Some("c"),
-                0,
-                Promote,
-            ),
-        ];
-        run(table);
+        let b_was_primary: &[Row] = &[(
+            "ANY 1 (a, b)",
+            &[("a", AT), ("b", AHEAD)],
+            "a",
+            Wait(1, 2, &["b"]),
+        )];
+        run(StrictSync, Some("b"), 0, b_was_primary);
+        let c_was_primary: &[Row] = &[(
+            "ANY 2 (a, b, c)",
+            &[("a", AT), ("b", AT), ("c", AHEAD)],
+            "a",
+            Promote,
+        )];
+        run(StrictSync, Some("c"), 0, c_was_primary);
     }
 
     #[test]
     fn sync_waits_for_the_quorum_up_to_sync_grace_then_names_who_may_lose() {
         use Want::*;
-        let table: &[Row] = &[
-            (
-                Sync,
-                "ANY 1 (a, b, c)",
-                &[("a", AT)],
-                "a",
-                None,
-                0,
-                Wait(1, 3, &["b", "c"]),
-            ),
-            (
-                Sync,
-                "ANY 1 (a, b, c)",
-                &[("a", AT)],
-                "a",
-                None,
-                29,
-                Wait(1, 3, &["b", "c"]),
-            ),
-            (
-                Sync,
-                "ANY 1 (a, b, c)",
-                &[("a", AT)],
-                "a",
-                None,
-                30,
-                Loss(&["b", "c"]),
-            ),
+        let waiting: &[Row] = &[("ANY 1 (a, b, c)", &[("a", AT)], "a", Wait(1, 3, &["b", "c"]))];
+        run(Sync, None, 0, waiting);
+        run(Sync, None, 29, waiting);
+        // strict-sync never gives up.
+        run(StrictSync, None, 86_400, waiting);
+        let grace_over: &[Row] = &[
+            ("ANY 1 (a, b, c)", &[("a", AT)], "a", Loss(&["b", "c"])),
             // Past the grace, still the best of those present.
+            ("ANY 1 (a, b, c)", &[("a", AT), ("b", AHEAD)], "a", HandOver("b")),
+            ("ANY 1 (a, b, c)", &[("a", AT), ("b", AHEAD)], "b", Loss(&["c"])),
+            // The quorum back in time: no loss.
             (
-                Sync,
                 "ANY 1 (a, b, c)",
-                &[("a", AT), ("b", AHEAD)],
+                &[("a", AT), ("b", AT), ("c", AT)],
                 "a",
-                None,
-                30,
-                HandOver("b"),
-            ),
-            (
-                Sync,
-                "ANY 1 (a, b, c)",
-                &[("a", AT), ("b", AHEAD)],
-                "b",
-                None,
-                30,
-                Loss(&["c"]),
-            ),
-            // strict-sync never gives up.
-            (
-                StrictSync,
-                "ANY 1 (a, b, c)",
-                &[("a", AT)],
-                "a",
-                None,
-                86_400,
-                Wait(1, 3, &["b", "c"]),
+                Promote,
             ),
         ];
-        run(table);
+        run(Sync, None, 30, grace_over);
 
         let list: SyncStandbyNames = "ANY 1 (a, b, c)".parse().unwrap();
         let only_a: BTreeMap<String, Position> = [("a".to_string(), pos(AT))].into();
