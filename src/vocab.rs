@@ -19,7 +19,11 @@
 //! - [`Key`]: the keys of the agent's memory (`/run/pgha/<rsc>.state`, see
 //!   [`crate::runstate`]), with the spelling of its flags ([`Key::flag`]);
 //! - [`parse_bool`]: the boolean spellings of OCF parameters and of
-//!   Pacemaker's options.
+//!   Pacemaker's options;
+//! - [`SyncStandbyNames`]: a value of `synchronous_standby_names` in
+//!   PostgreSQL's own grammar, as a primary publishes the list in force;
+//! - [`RoundId`] and [`RoundPosition`]: an election position tagged with
+//!   the round it was published for (`<timeline>:<LSN>@<round>`).
 //!
 //! A typo in any of these is a silent wrong failover on another node: every
 //! spelling below is pinned by a table in the tests, and every type
@@ -518,6 +522,294 @@ impl fmt::Display for Key {
     }
 }
 
+/// How `synchronous_standby_names` counts the standbys that confirm a
+/// commit (PostgreSQL's `syncrep_gram.y`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncMethod {
+    /// `FIRST k (...)`, also spelled `k (...)`, and a plain list (`FIRST
+    /// 1`): the first k connected standbys in list order confirm.
+    First,
+    /// `ANY k (...)`: any k of the listed standbys confirm (every listed
+    /// one is reported `quorum`).
+    Any,
+}
+
+impl SyncMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncMethod::First => "FIRST",
+            SyncMethod::Any => "ANY",
+        }
+    }
+}
+
+/// A value of `synchronous_standby_names`, as PostgreSQL's grammar reads
+/// it (`syncrep_scanner.l`, `syncrep_gram.y`, the check hook in
+/// `syncrep.c`):
+///
+/// - `""`: no synchronous standby, commits are acknowledged by the primary
+///   alone ([`SyncStandbyNames::Empty`]);
+/// - `FIRST k (a, b)`, `k (a, b)` (= FIRST), `ANY k (a, b)`, and a plain
+///   list `a, b` (= `FIRST 1 (a, b)`); keywords in any case, blanks
+///   anywhere between tokens; k > 0 (PostgreSQL refuses 0), k may exceed
+///   the number of names (commits then wait forever);
+/// - a name is an identifier (`[A-Za-z_\x80-\xff][A-Za-z_\x80-\xff0-9$]*`,
+///   kept as written), a number, `*` (any standby), or a double-quoted
+///   identifier with `""` for a quote; unquoted `any` and `first` are
+///   keywords, not names. A quoted `"*"` is the wildcard too (`syncrep.c`
+///   compares the name with `*` after parsing).
+///
+/// PostgreSQL matches a name with a walsender's `application_name` without
+/// regard to ASCII case (`pg_strcasecmp`): [`SyncStandbyNames::lists`]
+/// does the same.
+///
+/// Its one spelling is [`Display`](fmt::Display): `ANY 2 ("a", "b")`,
+/// every name quoted but `*`, which is exactly what
+/// `policy::sync::synchronous_names` writes; [`FromStr`] reads every value
+/// PostgreSQL accepts, so what a primary reads back from
+/// `current_setting` and publishes can be parsed on every node after it
+/// is gone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncStandbyNames {
+    /// The empty value: nothing waits for a standby.
+    Empty,
+    List {
+        method: SyncMethod,
+        num_sync: u32,
+        names: Vec<String>,
+    },
+}
+
+/// The wildcard name of `synchronous_standby_names`.
+pub const ANY_STANDBY: &str = "*";
+
+impl SyncStandbyNames {
+    /// Whether node `name` is one of the listed standbys, as PostgreSQL
+    /// matches it (ASCII case ignored; `*` lists everyone).
+    pub fn lists(&self, name: &str) -> bool {
+        match self {
+            SyncStandbyNames::Empty => false,
+            SyncStandbyNames::List { names, .. } => names
+                .iter()
+                .any(|n| n == ANY_STANDBY || n.eq_ignore_ascii_case(name)),
+        }
+    }
+
+    /// Whether the list names `*`: any standby may confirm, so nobody can
+    /// tell from the list which ones did.
+    pub fn has_wildcard(&self) -> bool {
+        matches!(self, SyncStandbyNames::List { names, .. } if names.iter().any(|n| n == ANY_STANDBY))
+    }
+}
+
+impl fmt::Display for SyncStandbyNames {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let SyncStandbyNames::List {
+            method,
+            num_sync,
+            names,
+        } = self
+        else {
+            return Ok(());
+        };
+        write!(f, "{} {num_sync} (", method.as_str())?;
+        for (i, name) in names.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            if name == ANY_STANDBY {
+                f.write_str(ANY_STANDBY)?;
+            } else {
+                write!(f, "\"{}\"", name.replace('"', "\"\""))?;
+            }
+        }
+        f.write_str(")")
+    }
+}
+
+/// A token of `syncrep_scanner.l`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SyncToken {
+    Any,
+    First,
+    /// `[0-9]+`: a count, or a name when no `(` follows.
+    Num(String),
+    Name(String),
+    Comma,
+    Open,
+    Close,
+}
+
+fn sync_tokens(s: &str) -> Result<Vec<SyncToken>, String> {
+    let is_first = |c: char| c == '_' || c.is_ascii_alphabetic() || !c.is_ascii();
+    let is_next = |c: char| is_first(c) || c.is_ascii_digit() || c == '$';
+    let mut tokens = Vec::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        let token = match c {
+            // flex's {space}: [ \t\n\r\f\v]
+            ' ' | '\t' | '\n' | '\r' | '\x0c' | '\x0b' => continue,
+            ',' => SyncToken::Comma,
+            '(' => SyncToken::Open,
+            ')' => SyncToken::Close,
+            '*' => SyncToken::Name(ANY_STANDBY.to_string()),
+            '"' => {
+                let mut name = String::new();
+                loop {
+                    match chars.next() {
+                        None => return Err(format!("'{s}': unterminated quoted identifier")),
+                        Some('"') if chars.peek() == Some(&'"') => {
+                            chars.next();
+                            name.push('"');
+                        }
+                        Some('"') => break,
+                        Some(c) => name.push(c),
+                    }
+                }
+                SyncToken::Name(name)
+            }
+            c if c.is_ascii_digit() => {
+                let mut num = c.to_string();
+                while let Some(d) = chars.next_if(|d| d.is_ascii_digit()) {
+                    num.push(d);
+                }
+                SyncToken::Num(num)
+            }
+            c if is_first(c) => {
+                let mut word = c.to_string();
+                while let Some(d) = chars.next_if(|d| is_next(*d)) {
+                    word.push(d);
+                }
+                if word.eq_ignore_ascii_case("any") {
+                    SyncToken::Any
+                } else if word.eq_ignore_ascii_case("first") {
+                    SyncToken::First
+                } else {
+                    SyncToken::Name(word)
+                }
+            }
+            other => return Err(format!("'{s}': unexpected '{other}'")),
+        };
+        tokens.push(token);
+    }
+    Ok(tokens)
+}
+
+impl FromStr for SyncStandbyNames {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<SyncStandbyNames, String> {
+        // The check hook parses only a non-empty value.
+        if s.is_empty() {
+            return Ok(SyncStandbyNames::Empty);
+        }
+        let tokens = sync_tokens(s)?;
+        let syntax = || format!("'{s}': not a synchronous_standby_names");
+        let (method, num_sync, list) = match tokens.as_slice() {
+            [
+                SyncToken::Any,
+                SyncToken::Num(k),
+                SyncToken::Open,
+                list @ ..,
+                SyncToken::Close,
+            ] => (SyncMethod::Any, k.as_str(), list),
+            [
+                SyncToken::First,
+                SyncToken::Num(k),
+                SyncToken::Open,
+                list @ ..,
+                SyncToken::Close,
+            ]
+            | [SyncToken::Num(k), SyncToken::Open, list @ .., SyncToken::Close] => {
+                (SyncMethod::First, k.as_str(), list)
+            }
+            list => (SyncMethod::First, "1", list),
+        };
+        let num_sync: u32 = num_sync.parse().map_err(|_| syntax())?;
+        if num_sync == 0 {
+            return Err(format!(
+                "'{s}': the number of synchronous standbys must be greater than zero"
+            ));
+        }
+        // standby_list: standby_name (',' standby_name)*, a name being a
+        // NAME or a NUM.
+        let mut names = Vec::new();
+        for (i, token) in list.iter().enumerate() {
+            match (i % 2, token) {
+                (0, SyncToken::Name(n) | SyncToken::Num(n)) => names.push(n.clone()),
+                (1, SyncToken::Comma) => {}
+                _ => return Err(syntax()),
+            }
+        }
+        if list.len() % 2 == 0 {
+            return Err(syntax()); // empty, or a trailing comma
+        }
+        Ok(SyncStandbyNames::List {
+            method,
+            num_sync,
+            names,
+        })
+    }
+}
+
+/// Which election round a position was published for: the same 8 hex
+/// digits on every node of the round, computed from what the pre-promote
+/// notification tells each of them alike
+/// (`policy::promotion::round_id`). A position from another round (a
+/// failed earlier one, whose post-promote never came) does not vote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RoundId(pub u32);
+
+impl fmt::Display for RoundId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:08x}", self.0)
+    }
+}
+
+impl FromStr for RoundId {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<RoundId, String> {
+        let one_spelling = s.len() == 8
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !one_spelling {
+            return Err(format!("'{s}' is not a round id"));
+        }
+        u32::from_str_radix(s, 16)
+            .map(RoundId)
+            .map_err(|_| format!("'{s}' is not a round id"))
+    }
+}
+
+/// An election position with its round: `<timeline>:<LSN>@<round>`, the
+/// value of [`Attr::Election`] once positions are tagged. A bare
+/// `<timeline>:<LSN>` (an agent of an older version) is not one: it names
+/// no round, so it cannot be told from a stale one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoundPosition {
+    pub position: Position,
+    pub round: RoundId,
+}
+
+impl fmt::Display for RoundPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.position, self.round)
+    }
+}
+
+impl FromStr for RoundPosition {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<RoundPosition, String> {
+        let (position, round) = s.split_once('@').ok_or_else(|| format!("'{s}' names no round"))?;
+        Ok(RoundPosition {
+            position: position.parse()?,
+            round: round.parse()?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -759,6 +1051,135 @@ mod tests {
         }
         for neither in ["", "2", "maybe", "t", "f"] {
             assert_eq!(parse_bool(neither), None, "{neither:?}");
+        }
+    }
+
+    #[test]
+    fn synchronous_standby_names_read_as_postgresql_grammar_does() {
+        use SyncMethod::*;
+        let list = |method, num_sync, names: &[&str]| SyncStandbyNames::List {
+            method,
+            num_sync,
+            names: names.iter().map(|n| n.to_string()).collect(),
+        };
+        // (value, as read)
+        let table = [
+            ("", SyncStandbyNames::Empty),
+            ("a", list(First, 1, &["a"])),
+            ("a, b", list(First, 1, &["a", "b"])),
+            ("a,b", list(First, 1, &["a", "b"])),
+            ("2 (a, b)", list(First, 2, &["a", "b"])),
+            ("FIRST 2 (a, b)", list(First, 2, &["a", "b"])),
+            ("first 2(a,b)", list(First, 2, &["a", "b"])),
+            ("FiRsT 1 (a)", list(First, 1, &["a"])),
+            ("ANY 2 (a, \"b-c\")", list(Any, 2, &["a", "b-c"])),
+            ("any 1 (a)", list(Any, 1, &["a"])),
+            (" \tANY\n1 ( a ,\r b ) ", list(Any, 1, &["a", "b"])),
+            ("ANY 1 (*)", list(Any, 1, &["*"])),
+            ("*", list(First, 1, &["*"])),
+            ("ANY 1 (\"*\")", list(Any, 1, &["*"])), // the wildcard, quoted
+            (r#"ANY 1 ("node""1", "it's")"#, list(Any, 1, &["node\"1", "it's"])),
+            ("ANY 1 (\"\")", list(Any, 1, &[""])),
+            ("ANY 1 (\"any\", \"FIRST\")", list(Any, 1, &["any", "FIRST"])),
+            ("Node_B$2", list(First, 1, &["Node_B$2"])), // kept as written
+            ("1, 2", list(First, 1, &["1", "2"])),       // numbers are names
+            ("2 (1, 2)", list(First, 2, &["1", "2"])),
+            ("ANY 3 (a, b)", list(Any, 3, &["a", "b"])), // k > N is accepted
+            ("anyone, firstly", list(First, 1, &["anyone", "firstly"])),
+            ("ANY 1 (nœud)", list(Any, 1, &["nœud"])),
+        ];
+        for (value, expected) in table {
+            assert_eq!(value.parse::<SyncStandbyNames>(), Ok(expected), "{value:?}");
+        }
+        for bad in [
+            " ",
+            "ANY (a)",
+            "ANY 0 (a)",
+            "0 (a)",
+            "ANY 1 ()",
+            "ANY 1 (a,)",
+            "ANY 1 (a b)",
+            "ANY 1 a",
+            "ANY 1 (a))",
+            "ANY 1 (\"a)",
+            "a, any",
+            "a (b)",
+            "node-b",
+            "ANY 99999999999 (a)",
+            "a;b",
+        ] {
+            assert!(bad.parse::<SyncStandbyNames>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn synchronous_standby_names_have_one_spelling_and_round_trip() {
+        // (value, its one spelling)
+        let table = [
+            ("", ""),
+            ("ANY 2 (\"b\", \"c\")", "ANY 2 (\"b\", \"c\")"),
+            ("ANY 1 (*)", "ANY 1 (*)"),
+            ("any 1 (\"*\")", "ANY 1 (*)"),
+            ("a, b", "FIRST 1 (\"a\", \"b\")"),
+            ("2 (a, b)", "FIRST 2 (\"a\", \"b\")"),
+            (
+                r#"ANY 1 (Upper, "it's", "node""1")"#,
+                r#"ANY 1 ("Upper", "it's", "node""1")"#,
+            ),
+        ];
+        for (value, spelling) in table {
+            let read: SyncStandbyNames = value.parse().unwrap();
+            assert_eq!(read.to_string(), spelling, "{value:?}");
+            assert_eq!(spelling.parse::<SyncStandbyNames>(), Ok(read), "{spelling:?}");
+        }
+    }
+
+    #[test]
+    fn listed_standbys_match_as_postgresql_matches_application_name() {
+        let names: SyncStandbyNames = "ANY 1 (\"Node-B\", c)".parse().unwrap();
+        // (application_name, listed)
+        let table = [
+            ("node-b", true),
+            ("NODE-B", true),
+            ("c", true),
+            ("d", false),
+            ("", false),
+        ];
+        for (name, listed) in table {
+            assert_eq!(names.lists(name), listed, "{name:?}");
+        }
+        assert!(!names.has_wildcard());
+        let wildcard: SyncStandbyNames = "ANY 1 (a, *)".parse().unwrap();
+        assert!(wildcard.has_wildcard() && wildcard.lists("anyone"));
+        assert!(!SyncStandbyNames::Empty.lists("a") && !SyncStandbyNames::Empty.has_wildcard());
+    }
+
+    #[test]
+    fn round_positions_have_one_spelling_and_round_trip() {
+        // (spelling, position, round)
+        let table = [
+            ("3:0/5000000@0000002a", "3:0/5000000", 0x2a),
+            ("12:1/A0@ffffffff", "12:1/A0", u32::MAX),
+        ];
+        for (spelling, position, round) in table {
+            let tagged = RoundPosition {
+                position: position.parse().unwrap(),
+                round: RoundId(round),
+            };
+            assert_eq!(tagged.to_string(), spelling);
+            assert_eq!(spelling.parse::<RoundPosition>(), Ok(tagged));
+            assert_eq!(tagged.round.to_string().parse::<RoundId>(), Ok(tagged.round));
+        }
+        for bad in [
+            "3:0/5000000", // untagged: an older agent's, or stale
+            "3:0/5000000@",
+            "3:0/5000000@2a",
+            "3:0/5000000@0000002A", // one spelling: lower case
+            "3:0/5000000@0000002g",
+            "x@0000002a",
+            "3:0/5000000@0000002a@0000002a",
+        ] {
+            assert!(bad.parse::<RoundPosition>().is_err(), "{bad:?}");
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod basebackup;
 pub mod conninfo;
 pub mod controldata;
 pub mod follow;
+pub mod history;
 pub mod instance;
 pub mod layout;
 pub mod names;

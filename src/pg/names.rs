@@ -40,7 +40,7 @@ pub fn quote_standby_name(name: &str) -> String {
 
 /// FNV-1a, 32 bits (the reference constants): a stable hash of a node
 /// name that needs no dependency and never changes between releases.
-fn fnv1a32(bytes: &[u8]) -> u32 {
+pub fn fnv1a32(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5_u32, |h, b| {
         (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
     })

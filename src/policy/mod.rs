@@ -15,7 +15,11 @@
 //! - [`sync`]: the `synchronous_standby_names` a primary should have, and
 //!   the sync state published for each standby;
 //! - [`slots`]: which slots a primary keeps, creates and drops;
+//! - [`quorum`]: whether enough of the listed synchronous standbys take
+//!   part in the election for the candidate to have every acknowledged
+//!   commit;
 //! - [`members`]: who counts as a standby of this cluster;
+//! - [`walsenders`]: which walsender is which node (its slot's holder);
 //! - [`monitor_answer`]: what the monitor answers for what it found;
 //! - [`lifecycle`]: what start and demote do with the state they find;
 //! - [`rejoin`]: whether a former primary may follow as it is, must be
@@ -28,8 +32,10 @@ pub mod lifecycle;
 pub mod members;
 pub mod monitor_answer;
 pub mod promotion;
+pub mod quorum;
 pub mod rejoin;
 pub mod safety;
 pub mod scores;
 pub mod slots;
 pub mod sync;
+pub mod walsenders;

@@ -3,13 +3,14 @@
 //! mode lets this standby be promoted. The action (`actions::promote`)
 //! reads the round, the published positions, the shutdown checkpoints and
 //! the sync attributes, calls these rules, and logs / fails / hands over as
-//! they decide.
+//! they decide. [`round_id`] and [`round_positions`] keep the election to
+//! this round's participants (issue 22: stale positions voted).
 
 use std::collections::BTreeMap;
 
 use crate::params::ReplicationMode;
 use crate::pg::replication::StandbyStatus;
-use crate::vocab::{Position, SyncState};
+use crate::vocab::{Position, RoundId, RoundPosition, SyncState};
 
 impl Position {
     /// A standby's position: its timeline, and the greater of what it
@@ -155,6 +156,55 @@ pub fn sync_veto(
         return SyncVeto::StrictSyncAbsent(synchronous);
     }
     SyncVeto::Allowed
+}
+
+/// The id of an election round, the same on every node that takes part:
+/// computed from what the pre-promote notification gives each of them
+/// alike (the nodes to be promoted, the participants, the demoted ones;
+/// each list in any order). A later round with other participants or
+/// another target gets another id, so a position published for an earlier
+/// round whose post-promote never came (a failed promote) no longer
+/// votes. Two rounds with the very same lists share an id: between them
+/// every participant publishes again, and a node outside them cannot
+/// count ([`round_positions`]).
+pub fn round_id(promoting: &[String], participants: &[String], demoted: &[String]) -> RoundId {
+    // A node name has no NUL and no newline (it is a one-line XML attribute
+    // value), so the canonical text is unambiguous.
+    let mut text = String::new();
+    for list in [promoting, participants, demoted] {
+        let mut list: Vec<&str> = list.iter().map(String::as_str).collect();
+        list.sort_unstable();
+        list.dedup();
+        for name in list {
+            text.push_str(name);
+            text.push('\0');
+        }
+        text.push('\n');
+    }
+    RoundId(crate::pg::names::fnv1a32(text.as_bytes()))
+}
+
+/// The positions that vote in round `round`: those of its `participants`
+/// whose published value ([`Attr`](crate::vocab::Attr)`::Election`, by
+/// node) is tagged with this round. A stopped or banned node keeps the
+/// value it published in an earlier round (withdrawn only at post-promote,
+/// which a failed promote never gets): it is not a participant, and a
+/// participant's own earlier value names another round, so neither wins
+/// an election it takes no part in. An untagged or unreadable value is
+/// left out too; the participant then counts as missing.
+pub fn round_positions(
+    round: RoundId,
+    participants: &[String],
+    published: &BTreeMap<String, String>,
+) -> BTreeMap<String, Position> {
+    published
+        .iter()
+        .filter(|(node, _)| participants.contains(node))
+        .filter_map(|(node, value)| {
+            let tagged: RoundPosition = value.parse().ok()?;
+            (tagged.round == round).then(|| (node.clone(), tagged.position))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -413,6 +463,105 @@ mod tests {
                 sync_veto(mode, "n1", &names(participants), &states),
                 expected,
                 "{mode:?} {participants:?} {states:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_node_of_a_round_computes_its_id_alike_and_another_round_differs() {
+        let id = |p: &[&str], a: &[&str], d: &[&str]| round_id(&names(p), &names(a), &names(d));
+        let this = id(&["n2"], &["n2", "n3", "n4"], &[]);
+        assert_eq!(
+            this,
+            id(&["n2"], &["n4", "n2", "n3", "n3"], &[]),
+            "order and repeats do not matter"
+        );
+        // (what differs, another round)
+        let others = [
+            ("another target", id(&["n3"], &["n2", "n3", "n4"], &[])),
+            ("a participant less", id(&["n2"], &["n2", "n3"], &[])),
+            ("a switchover", id(&["n2"], &["n2", "n3", "n4"], &["n1"])),
+            (
+                "the names moved between lists",
+                id(&["n2"], &["n2", "n3"], &["n4"]),
+            ),
+            ("names that run together", id(&["n2"], &["n2n3", "n4"], &[])),
+        ];
+        for (what, other) in others {
+            assert_ne!(this, other, "{what}");
+        }
+        // Pinned: agents of one release on different nodes, or of two
+        // releases during an upgrade, must agree on the id.
+        assert_eq!(
+            this.to_string(),
+            format!("{:08x}", crate::pg::names::fnv1a32(b"n2\0\nn2\0n3\0n4\0\n\n"))
+        );
+    }
+
+    #[test]
+    fn only_this_rounds_participants_vote() {
+        let round = RoundId(0x2a);
+        let earlier = RoundId(0x29);
+        let tagged = |p: &str, r: RoundId| {
+            RoundPosition {
+                position: pos(p),
+                round: r,
+            }
+            .to_string()
+        };
+        // (participants, published by node, expected votes)
+        type Row = (
+            &'static [&'static str],
+            Vec<(&'static str, String)>,
+            &'static [(&'static str, &'static str)],
+        );
+        let table: Vec<Row> = vec![
+            (
+                &["n2", "n3"],
+                vec![("n2", tagged("3:0/500", round)), ("n3", tagged("3:0/400", round))],
+                &[("n2", "3:0/500"), ("n3", "3:0/400")],
+            ),
+            // A stale, higher position of a node that is stopped or
+            // banned now (outside the round): ignored, even tagged.
+            (
+                &["n2", "n3"],
+                vec![
+                    ("n2", tagged("3:0/500", round)),
+                    ("n3", tagged("3:0/400", round)),
+                    ("n5", tagged("4:0/900", earlier)),
+                    ("n6", tagged("4:0/900", round)),
+                ],
+                &[("n2", "3:0/500"), ("n3", "3:0/400")],
+            ),
+            // A participant that has not published for this round yet:
+            // its earlier value does not stand in for it.
+            (
+                &["n2", "n3"],
+                vec![
+                    ("n2", tagged("3:0/500", round)),
+                    ("n3", tagged("3:0/900", earlier)),
+                ],
+                &[("n2", "3:0/500")],
+            ),
+            // Untagged (an older agent) or unreadable: left out.
+            (
+                &["n2", "n3", "n4"],
+                vec![
+                    ("n2", tagged("3:0/500", round)),
+                    ("n3", "3:0/900".to_string()),
+                    ("n4", "garbage".to_string()),
+                ],
+                &[("n2", "3:0/500")],
+            ),
+            (&[], vec![("n2", tagged("3:0/500", round))], &[]),
+        ];
+        for (participants, published, expected) in table {
+            let published: BTreeMap<String, String> =
+                published.into_iter().map(|(n, v)| (n.to_string(), v)).collect();
+            assert_eq!(
+                round_positions(round, &names(participants), &published),
+                positions(expected),
+                "{participants:?} {published:?}"
             );
         }
     }

@@ -1,0 +1,476 @@
+//! Timeline histories: which WAL a node holds is named by its timeline
+//! *and* the fork points of every ancestor, not by the timeline number.
+//!
+//! The PostgreSQL facts behind it:
+//!
+//! - a promotion creates timeline T+1 where T is the newest timeline whose
+//!   history file the server finds (`findNewestTimeLine`: it probes
+//!   `pg_wal` and the archive for `T+1.history`, `T+2.history`...), and
+//!   writes `NNNNNNNN.history` (the new timeline in 8 hex digits): one line
+//!   `parentTLI<TAB>switchpoint<TAB>reason` per ancestor, oldest first,
+//!   the switchpoint being the LSN at which that ancestor was left
+//!   (`writeTimeLineHistory`); a reader skips blank lines and `#` comments,
+//!   reads `%u\t%X/%X` and ignores the rest of the line, and requires
+//!   increasing timeline ids below the file's own (`readTimeLineHistory`);
+//! - timeline numbers are not identities: two primaries that never saw
+//!   each other's history file both create timeline 3 (issue 22: after an
+//!   async double fault a third primary reused the number of a second one
+//!   that died before any standby got its history file; pg_rewind compared
+//!   numbers, said "no rewind required", and the node followed a history
+//!   it had forked from). Two histories with the same number and
+//!   different fork points are different histories: [`compare_by_history`]
+//!   says [`ByHistory::Diverged`], never compares the numbers;
+//! - a standby streams from a primary only if its own timeline is in the
+//!   primary's history and it has no WAL past the point where that
+//!   history left it ([`follows`]); otherwise it must be rewound or
+//!   rebuilt.
+//!
+//! [`History`] has two spellings: PostgreSQL's file ([`History::from_file`],
+//! read only) and the compact form a node publishes
+//! (`1@0/3000060,2@0/5000000,3`, [`Display`](fmt::Display) /
+//! [`FromStr`]), so that every node knows the others' histories when it
+//! compares positions.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::vocab::{Lsn, Position};
+
+/// The history of a node's current timeline: every ancestor with the LSN
+/// at which it was left, oldest first, and the current timeline. Timeline
+/// ids increase along it, all below `current`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct History {
+    pub ancestors: Vec<(u32, Lsn)>,
+    pub current: u32,
+}
+
+/// The name of timeline `timeline`'s history file in `pg_wal` (timeline 1
+/// has none).
+pub fn history_file_name(timeline: u32) -> String {
+    format!("{timeline:08X}.history")
+}
+
+impl History {
+    /// A timeline with no ancestor: timeline 1 after `initdb`.
+    pub fn root(timeline: u32) -> History {
+        History {
+            ancestors: Vec::new(),
+            current: timeline,
+        }
+    }
+
+    /// Reads the text of `history_file_name(timeline)` as
+    /// `readTimeLineHistory` does.
+    pub fn from_file(timeline: u32, text: &str) -> Result<History, String> {
+        let mut ancestors = Vec::new();
+        for line in text.lines() {
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            // sscanf's "\t" matches any run of blanks; the reason that
+            // follows the switchpoint is ignored.
+            let mut fields = line.split_whitespace();
+            let parent: u32 = fields.next().and_then(|f| f.parse().ok()).ok_or_else(|| {
+                format!("syntax error in history file: {line:?}: expected a numeric timeline ID")
+            })?;
+            let switchpoint: Lsn = fields.next().and_then(|f| f.parse().ok()).ok_or_else(|| {
+                format!(
+                    "syntax error in history file: {line:?}: expected a write-ahead log switchpoint location"
+                )
+            })?;
+            ancestors.push((parent, switchpoint));
+        }
+        History::checked(ancestors, timeline)
+    }
+
+    /// `ancestors` and `current` as a history, if the ids increase.
+    fn checked(ancestors: Vec<(u32, Lsn)>, current: u32) -> Result<History, String> {
+        let mut ids = ancestors.iter().map(|(t, _)| *t).chain([current]);
+        let mut last = ids.next().unwrap_or(current);
+        for id in ids {
+            if id <= last {
+                return Err(format!(
+                    "invalid history of timeline {current}: timeline IDs must increase ({last} then {id})"
+                ));
+            }
+            last = id;
+        }
+        Ok(History { ancestors, current })
+    }
+
+    /// Every timeline number this history used: its ancestors and its
+    /// current one.
+    pub fn timelines(&self) -> impl Iterator<Item = u32> + '_ {
+        self.ancestors.iter().map(|(t, _)| *t).chain([self.current])
+    }
+
+    /// Where this history left `timeline`: Some(Some(lsn)) for an
+    /// ancestor, Some(None) for the current one (not left), None when the
+    /// timeline is not in this history.
+    fn left_at(&self, timeline: u32) -> Option<Option<Lsn>> {
+        if timeline == self.current {
+            return Some(None);
+        }
+        self.ancestors
+            .iter()
+            .find(|(t, _)| *t == timeline)
+            .map(|(_, end)| Some(*end))
+    }
+}
+
+impl fmt::Display for History {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (timeline, end) in &self.ancestors {
+            write!(f, "{timeline}@{end},")?;
+        }
+        write!(f, "{}", self.current)
+    }
+}
+
+impl FromStr for History {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<History, String> {
+        let bad = || format!("'{s}' is not a timeline history");
+        let (ancestors, current) = match s.rsplit_once(',') {
+            Some((ancestors, current)) => (Some(ancestors), current),
+            None => (None, s),
+        };
+        let current: u32 = current.parse().map_err(|_| bad())?;
+        let ancestors = match ancestors {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|entry| {
+                    let (timeline, end) = entry.split_once('@')?;
+                    Some((timeline.parse().ok()?, end.parse().ok()?))
+                })
+                .collect::<Option<Vec<(u32, Lsn)>>>()
+                .ok_or_else(bad)?,
+        };
+        History::checked(ancestors, current)
+    }
+}
+
+/// Whether a node at `position` can stream from a primary with `history`
+/// without a rewind: its timeline is in that history, and it holds no WAL
+/// past the point where the history left that timeline (at the point
+/// exactly is fine: the next timeline starts there).
+pub fn follows(history: &History, position: Position) -> bool {
+    match history.left_at(position.timeline) {
+        None => false,
+        Some(None) => true,
+        Some(Some(end)) => position.lsn <= end,
+    }
+}
+
+/// Whether history `a` is a prefix of `b`: `b` is `a` itself, or went on
+/// from `a`'s current timeline, every fork point of `a` being one of `b`'s.
+pub fn is_prefix(a: &History, b: &History) -> bool {
+    let n = a.ancestors.len();
+    if b.ancestors.len() < n || b.ancestors[..n] != a.ancestors[..] {
+        return false;
+    }
+    match b.ancestors.get(n) {
+        None => a.current == b.current,
+        Some((timeline, _)) => *timeline == a.current,
+    }
+}
+
+/// How one node's WAL compares with another's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ByHistory {
+    /// Holds all the other has, and more.
+    Ahead,
+    /// The other holds all this one has, and more.
+    Behind,
+    /// The same history, at the same LSN.
+    Equal,
+    /// Each holds WAL the other lacks (or a position is not on its own
+    /// history's current timeline): not comparable; one must be rewound.
+    Diverged,
+}
+
+/// Whether all the WAL of `x` (at `x_pos`, history `x_hist`) is WAL of
+/// `y`: `x`'s history is a prefix of `y`'s and `x` stops no later than `y`
+/// on `x`'s timeline, where `y` left it or stands.
+fn contained(x_pos: Position, x_hist: &History, y_pos: Position, y_hist: &History) -> bool {
+    if !is_prefix(x_hist, y_hist) {
+        return false;
+    }
+    match y_hist.left_at(x_pos.timeline) {
+        Some(None) => x_pos.lsn <= y_pos.lsn,
+        Some(Some(end)) => x_pos.lsn <= end,
+        None => false,
+    }
+}
+
+/// Compares node `a` with node `b` by history: ahead and behind mean one
+/// holds all the other's WAL and more; two histories that share a timeline
+/// number with different fork points are [`ByHistory::Diverged`], whatever
+/// the numbers say. A position must be on its history's current timeline.
+pub fn compare_by_history(a_pos: Position, a_hist: &History, b_pos: Position, b_hist: &History) -> ByHistory {
+    if a_pos.timeline != a_hist.current || b_pos.timeline != b_hist.current {
+        return ByHistory::Diverged;
+    }
+    match (
+        contained(a_pos, a_hist, b_pos, b_hist),
+        contained(b_pos, b_hist, a_pos, a_hist),
+    ) {
+        (true, true) => ByHistory::Equal,
+        (true, false) => ByHistory::Behind,
+        (false, true) => ByHistory::Ahead,
+        (false, false) => ByHistory::Diverged,
+    }
+}
+
+/// The timeline a promotion would create, and whether another node is
+/// known to have used that number already.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextTimeline {
+    /// No other node is known to have used it.
+    Free(u32),
+    /// Another node used it: promoting would make a second, different
+    /// timeline of that number.
+    Collides(u32),
+}
+
+/// The timeline a promotion of this node would create, `newest_known` + 1
+/// (`newest_known`: the newest timeline it has a history file for, its own
+/// unless `pg_wal` holds later ones), checked against `known_used`, every
+/// number in the histories other nodes published ([`History::timelines`]).
+/// A collision is avoided by giving the node the other's history files
+/// first (PostgreSQL then creates the next free number), not by promoting.
+pub fn next_timeline_free(known_used: &[u32], newest_known: u32) -> NextTimeline {
+    let next = newest_known.saturating_add(1);
+    if known_used.contains(&next) {
+        NextTimeline::Collides(next)
+    } else {
+        NextTimeline::Free(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pos(s: &str) -> Position {
+        s.parse().unwrap()
+    }
+
+    fn hist(s: &str) -> History {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn history_files_read_as_postgresql_reads_them() {
+        // (timeline, file text, the history)
+        let table = [
+            (2, "1\t0/3000060\tno recovery target specified\n", "1@0/3000060,2"),
+            (
+                4,
+                "1\t0/3000060\tno recovery target specified\n\n\
+                 # a comment\n   \n2\t0/5000000\tbefore 2000-01-01 00:00:00+00\n \t3  0/5A00F28\n",
+                "1@0/3000060,2@0/5000000,3@0/5A00F28,4",
+            ),
+            // A history may skip numbers: timeline 2 was another branch.
+            (3, "1\t0/3000060\tno recovery target specified\n", "1@0/3000060,3"),
+            (1, "", "1"),
+            (
+                7,
+                "1\t0/3000060\n3\t1/a0\textra\tfields\n",
+                "1@0/3000060,3@1/A0,7",
+            ),
+        ];
+        for (timeline, text, expected) in table {
+            assert_eq!(History::from_file(timeline, text), Ok(hist(expected)), "{text:?}");
+        }
+        // (timeline, file text)
+        let bad = [
+            (3, "x\t0/3000060\n"),
+            (3, "1\n"),
+            (3, "1\tnowhere\n"),
+            (3, "2\t0/3000060\n1\t0/4000000\n"), // not increasing
+            (3, "1\t0/3000060\n1\t0/4000000\n"),
+            (2, "1\t0/3000060\n2\t0/4000000\n"), // not below the file's own
+        ];
+        for (timeline, text) in bad {
+            assert!(History::from_file(timeline, text).is_err(), "{text:?}");
+        }
+        assert_eq!(history_file_name(2), "00000002.history");
+        assert_eq!(history_file_name(0x1A), "0000001A.history");
+    }
+
+    #[test]
+    fn published_histories_have_one_spelling_and_round_trip() {
+        let table = [
+            (History::root(1), "1"),
+            (
+                History {
+                    ancestors: vec![(1, Lsn(0x300_0060)), (2, Lsn(0x500_0000))],
+                    current: 3,
+                },
+                "1@0/3000060,2@0/5000000,3",
+            ),
+            (
+                History {
+                    ancestors: vec![(5, Lsn(u64::MAX))],
+                    current: 9,
+                },
+                "5@FFFFFFFF/FFFFFFFF,9",
+            ),
+        ];
+        for (history, spelling) in table {
+            assert_eq!(history.to_string(), spelling);
+            assert_eq!(spelling.parse::<History>(), Ok(history));
+        }
+        for bad in [
+            "",
+            "x",
+            "1,",
+            ",2",
+            "1@0/3000060",
+            "1@0/3000060,",
+            "1,2",
+            "1@x,2",
+            "2@0/1,1",
+            "2@0/1,2",
+            "1@0/1;2",
+        ] {
+            assert!(bad.parse::<History>().is_err(), "{bad:?}");
+        }
+        assert_eq!(hist("1@0/1,3@0/2,4").timelines().collect::<Vec<_>>(), [1, 3, 4]);
+    }
+
+    #[test]
+    fn a_node_follows_a_history_only_up_to_where_it_left_the_nodes_timeline() {
+        let primary = hist("1@0/3000060,2@0/5000000,3");
+        // (position, follows)
+        let table = [
+            ("3:0/9000000", true), // on the primary's timeline
+            ("2:0/4000000", true),
+            ("2:0/5000000", true),  // at the fork point exactly
+            ("2:0/5000001", false), // past it: WAL the primary never had
+            ("1:0/3000060", true),
+            ("1:0/3000061", false),
+            ("4:0/1000000", false), // a timeline the primary never had
+            ("5:0/0", false),
+        ];
+        for (position, follows_it) in table {
+            assert_eq!(follows(&primary, pos(position)), follows_it, "{position}");
+        }
+        // A node's own timeline 2 forked elsewhere is another timeline 2:
+        // following goes by the numbers, so the histories must agree first.
+        assert!(!is_prefix(&hist("1@0/2000000,2"), &primary));
+    }
+
+    #[test]
+    fn a_history_is_a_prefix_of_the_ones_that_went_on_from_it() {
+        // (a, b, a is a prefix of b)
+        let table = [
+            ("1", "1", true),
+            ("1", "1@0/3000060,2", true),
+            ("1@0/3000060,2", "1@0/3000060,2@0/5000000,3", true),
+            ("1@0/3000060,2", "1@0/3000060,2", true),
+            ("1@0/3000060,2@0/5000000,3", "1@0/3000060,2", false),
+            // The same number, forked elsewhere.
+            ("1@0/3000060,2", "1@0/4000000,2", false),
+            ("1@0/3000060,2@0/5000000,3", "1@0/3000060,2@0/6000000,3", false),
+            // Went on from another timeline.
+            ("1@0/3000060,2", "1@0/3000060,3", false),
+            ("1@0/3000060,3", "1@0/3000060,2@0/5000000,3", false),
+            ("2", "1@0/3000060,2", false),
+        ];
+        for (a, b, prefix) in table {
+            assert_eq!(is_prefix(&hist(a), &hist(b)), prefix, "{a} of {b}");
+        }
+    }
+
+    #[test]
+    fn positions_compare_by_history_never_by_timeline_number_alone() {
+        use ByHistory::*;
+        // (a position, a history, b position, b history, a compared with b)
+        let table = [
+            // The same timeline: by LSN.
+            ("1:0/5000000", "1", "1:0/4000000", "1", Ahead),
+            ("1:0/4000000", "1", "1:0/5000000", "1", Behind),
+            ("1:0/5000000", "1", "1:0/5000000", "1", Equal),
+            // A standby that never left timeline 1, before the fork.
+            ("2:0/4000000", "1@0/3000060,2", "1:0/3000000", "1", Ahead),
+            ("1:0/3000060", "1", "2:0/4000000", "1@0/3000060,2", Behind),
+            // ... or past the fork point: each has WAL the other lacks.
+            ("2:0/4000000", "1@0/3000060,2", "1:0/3500000", "1", Diverged),
+            // Issue 22: two primaries both made timeline 3, from different
+            // fork points of 2. By number, b would be ahead (3:0/7000000 >
+            // 3:0/6000000); by history they diverged.
+            (
+                "3:0/6000000",
+                "1@0/3000060,2@0/5000000,3",
+                "3:0/7000000",
+                "1@0/3000060,2@0/5800000,3",
+                Diverged,
+            ),
+            // A prefix further on.
+            (
+                "3:0/6000000",
+                "1@0/3000060,2@0/5000000,3",
+                "2:0/4000000",
+                "1@0/3000060,2",
+                Ahead,
+            ),
+            (
+                "2:0/5000000",
+                "1@0/3000060,2",
+                "3:0/5000000",
+                "1@0/3000060,2@0/5000000,3",
+                Behind,
+            ),
+            // A higher number that is not a descendant: diverged, not ahead.
+            (
+                "3:0/9000000",
+                "1@0/3000060,3",
+                "2:0/4000000",
+                "1@0/3000060,2",
+                Diverged,
+            ),
+            // A position that is not on its own history's timeline.
+            (
+                "2:0/4000000",
+                "1@0/3000060,2",
+                "1:0/3000000",
+                "1@0/3000060,2",
+                Diverged,
+            ),
+        ];
+        for (a_pos, a_hist, b_pos, b_hist, expected) in table {
+            assert_eq!(
+                compare_by_history(pos(a_pos), &hist(a_hist), pos(b_pos), &hist(b_hist)),
+                expected,
+                "{a_pos} [{a_hist}] vs {b_pos} [{b_hist}]"
+            );
+        }
+    }
+
+    #[test]
+    fn a_promotion_must_not_create_a_timeline_number_another_node_used() {
+        // (known used, newest known here, verdict)
+        let table: &[(&[u32], u32, NextTimeline)] = &[
+            (&[], 1, NextTimeline::Free(2)),
+            (&[1, 2], 2, NextTimeline::Free(3)),
+            // Issue 22: a second primary made 3 and died before anyone got
+            // 00000003.history; this node, on 2, would make 3 again.
+            (&[1, 2, 3], 2, NextTimeline::Collides(3)),
+            (&[1, 3], 2, NextTimeline::Collides(3)),
+            (&[1, 2, 5], 2, NextTimeline::Free(3)),
+        ];
+        for (known_used, newest, expected) in table {
+            assert_eq!(
+                next_timeline_free(known_used, *newest),
+                *expected,
+                "{known_used:?} {newest}"
+            );
+        }
+    }
+}
