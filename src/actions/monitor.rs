@@ -61,14 +61,14 @@
 use super::stop;
 use crate::context::{Context, Mode};
 use crate::ocf::code::{OcfCode, OcfResult};
-use crate::params::{Config, ReplicationMode};
+use crate::params::Config;
 use crate::pg::follow;
 use crate::pg::instance::Instance;
 use crate::pg::process::{self, Postmaster};
 use crate::pg::replication::Replication;
 use crate::pg::state::{self, InstanceState};
 use crate::policy::monitor_answer::{self, Found, HostCheckFailed};
-use crate::replication::{publish, slots, sync};
+use crate::replication::{publish, slots, upkeep};
 use crate::runstate::RunState;
 use crate::vocab::Key;
 use crate::{log_info, log_warn};
@@ -142,24 +142,12 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
             Some(Replication::Primary(status)) => {
                 let mut memory = RunState::load(ctx.resource());
                 let me = ctx.node_name();
-                let sync_modes = config.replication_mode != ReplicationMode::Async;
-                publish::primary(ctx, &mut memory, &status, config.maxlag, sync_modes, &me);
-                let sync_risk = sync::maintain(ctx, &mut memory, inst, &status, config, &me);
-                let slots = slots::maintain_primary(
-                    ctx,
-                    &mut memory,
-                    inst,
-                    config,
-                    &me,
-                    &status.slots,
-                    &status.lost_slots,
-                );
-                let other_primary = publish::other_primary(ctx, &mut memory, &me);
+                let upkeep = upkeep::primary(ctx, &mut memory, inst, &status, config, &me);
                 memory.save();
                 Found::Primary {
-                    other_primary,
-                    slots,
-                    sync_risk,
+                    other_primary: upkeep.other_primary,
+                    slot_collision: upkeep.slot_collision,
+                    sync_risk: upkeep.sync_risk,
                 }
             }
             Some(Replication::Standby(status)) => {
@@ -167,7 +155,7 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
                 // Before publish::standby, which bootstraps on it: the first
                 // monitor after a start already counts as not streaming.
                 memory.set_flag(&Key::ReceiverDown, !status.is_streaming());
-                publish::standby(ctx, &mut memory, &status);
+                publish::standby(ctx, &mut memory, inst, &status);
                 slots::maintain_standby(ctx, &mut memory, inst, config, &status.slots);
                 let not_streaming_for = memory.flag_age(&Key::ReceiverDown);
                 // Why it does not stream, from its log: only off the steady

@@ -122,7 +122,7 @@ pub fn run(ctx: &Context) -> OcfResult {
     let mut memory = RunState::load(&rsc);
     memory.clear_except(Key::is_membership);
     let followers = promotion::followers(mine, &published, &me);
-    publish::after_promotion(ctx, &mut memory, &followers);
+    publish::after_promotion(ctx, &mut memory, &inst, &followers);
     if sync_set {
         // The monitor keeps waiting for them until one streams, or until
         // sync_grace (counted from now) is over.
@@ -133,7 +133,7 @@ pub fn run(ctx: &Context) -> OcfResult {
         memory.set_flag(&Key::SyncNoneStreaming, true);
     }
     // Slots for the others now, before their standbys reconnect.
-    if let Err(e) = slots::maintain_primary(
+    if let Some(collision) = slots::maintain_primary(
         ctx,
         &mut memory,
         &inst,
@@ -142,7 +142,7 @@ pub fn run(ctx: &Context) -> OcfResult {
         &existing_slots,
         &lost_slots,
     ) {
-        log_warn!("{}", e); // the monitor reports it
+        log_warn!("{collision}"); // the monitor reports it
     }
     memory.save();
     log_info!("promoted; standbys that can follow: {followers:?} (score {SCORE_STANDBY})");

@@ -1,18 +1,26 @@
 //! What the actions do to keep replication consistent with reality, shared
 //! between them: each step gathers what a rule of [`crate::policy`] needs
 //! (the server's report, the attributes, the agent's memory), calls it, and
-//! applies its decision (attribute writes, ALTER SYSTEM, slots).
+//! hands its plan to [`apply`] (attribute writes, ALTER SYSTEM, slots).
 //!
-//! - [`publish`]: the node attributes and promotion scores the monitors
-//!   write (every other step writes attributes through it);
+//! - [`upkeep`]: the primary's monitor upkeep: one view gathered, one plan
+//!   ([`crate::policy::upkeep`]), applied by [`apply`];
+//! - [`apply`]: the one place a plan's steps are carried out (attribute
+//!   and score writes, ALTER SYSTEM, slots, memory);
+//! - [`members`]: the cluster's members, cached in the memory;
+//! - [`publish`]: the node attributes and promotion scores a standby and a
+//!   new primary write;
 //! - [`sync`]: the synchronous standby set of a primary;
 //! - [`slots`]: the replication slots a primary keeps for the other nodes;
 //! - [`election`]: the positions nodes exchange while a new primary is
 //!   chosen;
 //! - [`build`]: a copy of the primary into this node (bootstrap, rebuild).
 
+pub mod apply;
 pub mod build;
 pub mod election;
+pub mod members;
 pub mod publish;
 pub mod slots;
 pub mod sync;
+pub mod upkeep;

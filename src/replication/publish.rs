@@ -20,7 +20,11 @@
 //! [`crate::policy::scores`]; this module reads the memory and the
 //! attributes they need and writes what they decide.
 //!
-//! Only cluster members are standbys ([`cluster_replicas`]).
+//! Only cluster members are standbys
+//! ([`crate::policy::members::cluster_replicas`]). The primary's part is
+//! planned in [`crate::policy::upkeep`] and gathered in
+//! [`crate::replication::upkeep`]; every write goes through
+//! [`crate::replication::apply`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -28,143 +32,35 @@ use std::time::Duration;
 use crate::context::Context;
 use crate::pcmk::attrs;
 use crate::pcmk::node;
-use crate::pg::lsn::Lsn;
-use crate::pg::replication::{PrimaryStatus, StandbyStatus};
-use crate::policy::members::{cluster_replicas, known_standbys};
+use crate::pg::instance::Instance;
+use crate::pg::replication::StandbyStatus;
 use crate::policy::promotion::Position;
-use crate::policy::scores::{self, Bootstrap, SCORE_DISCONNECTED, ScoreDecision};
+use crate::policy::scores::{self, Bootstrap};
+use crate::policy::upkeep::{self, REFRESH_S, Remember, Step, VOLATILE_S};
+use crate::replication::apply;
 use crate::runstate::RunState;
 use crate::vocab::{Attr, Key, NO_VALUE, NodeRole};
 use crate::{log_info, log_warn};
 
 pub use crate::policy::scores::{SCORE_BOOTSTRAP, SCORE_PRIMARY, SCORE_STANDBY};
 
-/// Rewrite an unchanged value after this long.
-pub const REFRESH_S: u64 = 300;
-/// Refresh positions and lag at most this often.
-pub const VOLATILE_S: u64 = 60;
-
-/// Writes attribute `attr` = `value` here if it changed.
-fn publish_attr(ctx: &Context, state: &mut RunState, attr: Attr, value: &str, max_age_s: u64) {
-    publish_node_attr(ctx, state, None, attr, value, max_age_s);
-}
-
-/// Writes attribute `attr` = `value` of `node` (None: here) if it changed.
-pub fn publish_node_attr(
-    ctx: &Context,
-    state: &mut RunState,
-    node: Option<&str>,
-    attr: Attr,
-    value: &str,
-    max_age_s: u64,
-) {
-    let key = Key::Attr(attr, node.map(str::to_string));
-    if state.is_fresh(&key, value, max_age_s) {
-        return;
-    }
-    match attrs::set(ctx.resource(), attr, Some(value), node, ctx.deadline) {
-        Ok(()) => state.set(&key, value),
-        Err(e) => log_warn!("cannot set {}: {}", attr.name(ctx.resource()), e),
-    }
-}
-
-/// Sets the promotion score of `node` (None: here) if it changed.
-fn publish_score(ctx: &Context, state: &mut RunState, node: Option<&str>, score: i64) {
-    let key = Key::Score(node.map(str::to_string));
-    let value = score.to_string();
-    if state.is_fresh(&key, &value, REFRESH_S) {
-        return;
-    }
-    match attrs::set_promotion_score(ctx.resource(), node, score, ctx.deadline) {
-        Ok(()) => {
-            log_info!(
-                "promotion score of {} set to {score}",
-                node.unwrap_or("this node")
-            );
-            state.set(&key, &value);
-        }
-        Err(e) => log_warn!(
-            "cannot set the promotion score of {}: {}",
-            node.unwrap_or("this node"),
-            e
-        ),
-    }
-}
-
-/// What every running instance publishes: its role, timeline, WAL
-/// position (refreshed at most every [`VOLATILE_S`]) and receiver state.
-fn publish_instance(
-    ctx: &Context,
-    state: &mut RunState,
-    role: NodeRole,
-    timeline: u32,
-    lsn: Lsn,
-    receiver: &str,
-) {
-    publish_attr(ctx, state, Attr::Role, role.as_str(), REFRESH_S);
-    publish_attr(ctx, state, Attr::Timeline, &timeline.to_string(), REFRESH_S);
-    publish_attr(ctx, state, Attr::Receiver, receiver, REFRESH_S);
-    publish_attr(ctx, state, Attr::Lsn, &lsn.to_string(), VOLATILE_S);
-}
-
-/// The primary's monitor: its attributes, its score and its standbys'.
-pub fn primary(
-    ctx: &Context,
-    state: &mut RunState,
-    status: &PrimaryStatus,
-    maxlag: u64,
-    sync_modes: bool,
-    me: &str,
-) {
-    publish_instance(
-        ctx,
-        state,
-        NodeRole::Primary,
-        status.timeline,
-        status.current,
-        NO_VALUE,
-    );
-    publish_score(ctx, state, None, SCORE_PRIMARY);
-    // Only cluster members get a score: a pg_receivewal's application_name
-    // is not a node (crm_attribute would have been handed any string).
-    let members = node::members(ctx.deadline, state);
-    let members = members.as_deref();
-    let status = &PrimaryStatus {
-        replicas: cluster_replicas(&status.replicas, members, me),
-        ..status.clone()
-    };
-    let known = known_standbys(state.scored_nodes(), members, me);
-    let scores = scores::standby_scores(&status.replicas, maxlag, sync_modes, me, &known);
-    for (node, score) in scores {
-        // The memory counts how long it has been missing; the rule
-        // (scores::after_grace) says whether its score drops yet.
-        let missing = Key::Missing(node.clone());
-        state.set_flag(&missing, score == SCORE_DISCONNECTED);
-        match scores::after_grace(score, state.flag_age(&missing)) {
-            ScoreDecision::Hold => {}
-            ScoreDecision::Publish(score) => publish_score(ctx, state, Some(&node), score),
-        }
-    }
-}
-
 /// A standby's monitor: its attributes, and the bootstrap score when no node
 /// has a positive one.
-pub fn standby(ctx: &Context, state: &mut RunState, status: &StandbyStatus) {
+pub fn standby(ctx: &Context, state: &mut RunState, inst: &Instance, status: &StandbyStatus) {
     // The receiver's state, not a role: PostgreSQL has no receiver to show.
     let receiver = status.receiver.as_deref().unwrap_or("stopped");
-    publish_instance(
-        ctx,
-        state,
-        NodeRole::Standby,
-        status.timeline,
-        status.position(),
-        receiver,
-    );
+    let mut steps = upkeep::instance_steps(NodeRole::Standby, status.timeline, status.position(), receiver);
     if let Some(lag) = status.lag() {
-        publish_attr(ctx, state, Attr::Lag, &lag.to_string(), VOLATILE_S);
+        steps.push(Step::Attr {
+            node: None,
+            attr: Attr::Lag,
+            value: lag.to_string(),
+            max_age_s: VOLATILE_S,
+        });
     }
+    apply::apply(ctx, state, inst, steps);
     if !status.is_streaming() {
-        bootstrap_score(ctx, state, Position::of_standby(status));
+        bootstrap_score(ctx, state, inst, Position::of_standby(status));
     }
 }
 
@@ -172,7 +68,7 @@ pub fn standby(ctx: &Context, state: &mut RunState, status: &StandbyStatus) {
 /// are the most advanced standby that is up, give ourselves the bootstrap
 /// score ([`scores::bootstrap`]). Looked at every monitor while that is
 /// undecided, once a minute while another node is promotable.
-fn bootstrap_score(ctx: &Context, state: &mut RunState, mine: Position) {
+fn bootstrap_score(ctx: &Context, state: &mut RunState, inst: &Instance, mine: Position) {
     let checked_age = state.age(&Key::BootstrapChecked);
     let not_streaming_s = state.flag_age(&Key::ReceiverDown);
     if !scores::bootstrap_due(checked_age, not_streaming_s) {
@@ -232,7 +128,7 @@ fn bootstrap_score(ctx: &Context, state: &mut RunState, mine: Position) {
                 "no node is promotable and no primary streams to us: bootstrap score {score} ({mine}, the most advanced of {:?})",
                 positions
             );
-            publish_score(ctx, state, None, score);
+            apply::apply(ctx, state, inst, vec![Step::Score { node: None, score }]);
         }
     }
 }
@@ -269,28 +165,25 @@ pub fn remember_former_primary(state: &mut RunState, former_primary: bool) {
 /// participant of the election that can follow us, so that a second failure
 /// before our first monitor still finds a candidate (PAF has no promotable
 /// standby until its next primary monitor).
-pub fn after_promotion(ctx: &Context, state: &mut RunState, followers: &[String]) {
-    publish_score(ctx, state, None, SCORE_PRIMARY);
+pub fn after_promotion(ctx: &Context, state: &mut RunState, inst: &Instance, followers: &[String]) {
+    let mut steps = vec![Step::Score {
+        node: None,
+        score: SCORE_PRIMARY,
+    }];
     for node in followers {
-        publish_score(ctx, state, Some(node), SCORE_STANDBY);
-        state.remember_standby(node);
+        steps.push(Step::Score {
+            node: Some(node.clone()),
+            score: SCORE_STANDBY,
+        });
+        steps.push(Step::Memory(Remember::flag(Key::Standby(node.clone()), true)));
     }
-    publish_attr(ctx, state, Attr::Role, NodeRole::Primary.as_str(), REFRESH_S);
-}
-
-/// Another node that reports itself primary, checked at most once a minute
-/// from the role attributes the monitors publish.
-pub fn other_primary(ctx: &Context, state: &mut RunState, me: &str) -> Option<String> {
-    if state.age(&Key::SplitbrainChecked).is_some_and(|a| a < VOLATILE_S) {
-        return state
-            .get(&Key::SplitbrainOther)
-            .filter(|o| !o.is_empty())
-            .map(str::to_string);
-    }
-    let other = primaries(ctx).ok()?.into_iter().find(|node| node != me);
-    state.set(&Key::SplitbrainChecked, "1");
-    state.set(&Key::SplitbrainOther, other.as_deref().unwrap_or(""));
-    other
+    steps.push(Step::Attr {
+        node: None,
+        attr: Attr::Role,
+        value: NodeRole::Primary.as_str().to_string(),
+        max_age_s: REFRESH_S,
+    });
+    apply::apply(ctx, state, inst, steps);
 }
 
 /// The nodes whose role attribute says primary.
@@ -304,7 +197,12 @@ pub fn primaries(ctx: &Context) -> crate::ocf::code::OcfResult<Vec<String>> {
 
 /// Forgets this node's role attributes (stop).
 pub fn clear_role(ctx: &Context, state: &mut RunState) {
-    publish_attr(ctx, state, Attr::Role, NodeRole::Stopped.as_str(), REFRESH_S);
-    publish_attr(ctx, state, Attr::Receiver, NO_VALUE, REFRESH_S);
-    publish_attr(ctx, state, Attr::Lag, NO_VALUE, REFRESH_S);
+    let stopped = [
+        (Attr::Role, NodeRole::Stopped.as_str()),
+        (Attr::Receiver, NO_VALUE),
+        (Attr::Lag, NO_VALUE),
+    ];
+    for (attr, value) in stopped {
+        apply::publish_node_attr(ctx, state, None, attr, value, REFRESH_S);
+    }
 }
