@@ -1,6 +1,6 @@
 //! The name Pacemaker knows this node by, and the cluster's members as
 //! Pacemaker's tools list them (parsed here; remembered and chosen between
-//! by `crate::replication::members`).
+//! by `crate::replication::upkeep`).
 //!
 //! Pacemaker passes it to every action as `CRM_meta_on_node`; `crm_node -n`
 //! needs a running controller, and the kernel's node name is the last resort

@@ -18,17 +18,17 @@
 //! The primary's plan ([`primary_plan`]) is made of one rule per step:
 //! [`instance_steps`] (its own attributes and score), [`score_steps`] (the
 //! standbys' scores), [`sync_plan`] (synchronous_standby_names and the sync
-//! attributes), [`slots_plan`] (the slots it keeps) and [`other_primary`]
-//! (split brain).
+//! attributes) and [`slots_plan`] (the slots it keeps).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ocf::log::Level;
 use crate::params::ReplicationMode;
 use crate::pg::lsn::Lsn;
-use crate::pg::replication::{PrimaryStatus, Replica};
+use crate::pg::replication::{PrimaryStatus, Replica, StandbyStatus};
 use crate::policy::members::{cluster_replicas, known_standbys};
-use crate::policy::scores::{self, SCORE_DISCONNECTED, SCORE_PRIMARY, ScoreDecision};
+use crate::policy::promotion::Position;
+use crate::policy::scores::{self, Bootstrap, SCORE_DISCONNECTED, SCORE_PRIMARY, ScoreDecision};
 use crate::policy::slots::{self as slot_rule, ExistingSlot};
 use crate::policy::sync as sync_rule;
 use crate::vocab::{Attr, Key, NO_VALUE, NodeRole};
@@ -47,16 +47,11 @@ pub enum Remember {
     /// Set `key` to the value, its age restarting now.
     Set(Key, String),
     /// Set `key` to the value only when it holds another (or none): its age
-    /// counts from the last change. Flags are written so.
+    /// counts from the last change.
     Change(Key, String),
-}
-
-impl Remember {
-    /// Turns flag `key` on or off ([`Key::flag`]).
-    pub fn flag(key: Key, on: bool) -> Remember {
-        let value = key.flag(on).to_string();
-        Remember::Change(key, value)
-    }
+    /// Turn flag `key` on or off ([`Key::flag`]), a [`Remember::Change`] of
+    /// its spelling: its age counts from the last change.
+    Flag(Key, bool),
 }
 
 /// One thing an upkeep does, in the order of the plan.
@@ -153,23 +148,6 @@ pub struct PrimaryMemory {
     pub slot_gone_for: BTreeMap<String, u64>,
 }
 
-/// Another primary, as far as this monitor knows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PrimariesSeen {
-    /// Looked less than [`VOLATILE_S`] ago: the one found then.
-    Remembered(Option<String>),
-    /// Asked now: the nodes whose role attribute says primary.
-    Asked(Vec<String>),
-    /// Asked now, and the attributes could not be read.
-    Unknown,
-}
-
-/// Whether the primary looks for another primary now (at most once a
-/// minute), given the age of its last look.
-pub fn other_primary_due(checked_age: Option<u64>) -> bool {
-    checked_age.is_none_or(|a| a >= VOLATILE_S)
-}
-
 /// What a primary's upkeep gathered besides the server's own report
 /// ([`PrimaryStatus`]): who is in the cluster and what the memory holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -185,8 +163,6 @@ pub struct PrimaryView {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PrimaryPlan {
     pub steps: Vec<Step>,
-    /// Another node that reports itself primary.
-    pub other_primary: Option<String>,
     /// Sync modes: why commits are at risk.
     pub sync_risk: Option<String>,
     /// Two members map to one slot: the reason naming both.
@@ -194,9 +170,8 @@ pub struct PrimaryPlan {
 }
 
 /// The primary's monitor: its attributes and score, the standbys' scores,
-/// synchronous replication, the slots, and a look for another primary
-/// (`primaries`: what the monitor knows of the others' roles).
-pub fn primary_plan(view: &PrimaryView, status: &PrimaryStatus, primaries: &PrimariesSeen) -> PrimaryPlan {
+/// synchronous replication and the slots.
+pub fn primary_plan(view: &PrimaryView, status: &PrimaryStatus) -> PrimaryPlan {
     let mut steps = instance_steps(NodeRole::Primary, status.timeline, status.current, NO_VALUE);
     steps.push(Step::Score {
         node: None,
@@ -207,11 +182,8 @@ pub fn primary_plan(view: &PrimaryView, status: &PrimaryStatus, primaries: &Prim
     steps.extend(sync.steps);
     let slots = slots_plan(view, &status.slots, &status.lost_slots);
     steps.extend(slots.steps);
-    let (other_primary, look) = other_primary(primaries, &view.me);
-    steps.extend(look);
     PrimaryPlan {
         steps,
-        other_primary,
         sync_risk: sync.risk,
         slot_collision: slots.collision,
     }
@@ -248,7 +220,7 @@ pub fn score_steps(view: &PrimaryView, replicas: &[Replica]) -> Vec<Step> {
     for (node, score) in scores {
         let missing = score == SCORE_DISCONNECTED;
         let missing_for = flag_age_after(view.memory.missing_for.get(&node).copied(), missing);
-        steps.push(Step::Memory(Remember::flag(Key::Missing(node.clone()), missing)));
+        steps.push(Step::Memory(Remember::Flag(Key::Missing(node.clone()), missing)));
         match scores::after_grace(score, missing_for) {
             ScoreDecision::Hold => {}
             ScoreDecision::Publish(score) => steps.push(Step::Score {
@@ -281,7 +253,7 @@ pub fn sync_plan(view: &PrimaryView, status: &PrimaryStatus) -> SyncPlan {
     let streaming = sync_rule::streaming(&replicas);
     let mut steps: Vec<Step> = streaming
         .iter()
-        .map(|name| Step::Memory(Remember::flag(Key::Standby(name.clone()), true)))
+        .map(|name| Step::Memory(Remember::Flag(Key::Standby(name.clone()), true)))
         .collect();
     let remembered: BTreeSet<String> = view
         .memory
@@ -298,7 +270,7 @@ pub fn sync_plan(view: &PrimaryView, status: &PrimaryStatus) -> SyncPlan {
         .cloned()
         .collect();
     let none_streaming = streaming.is_empty();
-    steps.push(Step::Memory(Remember::flag(
+    steps.push(Step::Memory(Remember::Flag(
         Key::SyncNoneStreaming,
         none_streaming,
     )));
@@ -322,7 +294,7 @@ pub fn sync_plan(view: &PrimaryView, status: &PrimaryStatus) -> SyncPlan {
             streaming: streaming.clone(),
         });
     }
-    steps.push(Step::Memory(Remember::flag(Key::SyncManaged, wanted.is_some())));
+    steps.push(Step::Memory(Remember::Flag(Key::SyncManaged, wanted.is_some())));
     if config.replication_mode != ReplicationMode::Async {
         for (node, sync_state) in sync_rule::standby_sync_states(&replicas, &known, &view.me) {
             steps.push(Step::Attr {
@@ -409,25 +381,214 @@ pub fn slots_plan(view: &PrimaryView, existing: &[(String, bool)], lost: &[Strin
     }
 }
 
-/// Another node that reports itself primary, and what to remember of the
-/// look: a fresh answer is remembered for [`VOLATILE_S`], a failed look
-/// not at all.
-pub fn other_primary(seen: &PrimariesSeen, me: &str) -> (Option<String>, Vec<Step>) {
-    match seen {
-        PrimariesSeen::Remembered(other) => (other.clone(), Vec::new()),
-        PrimariesSeen::Unknown => (None, Vec::new()),
-        PrimariesSeen::Asked(primaries) => {
-            let other = primaries.iter().find(|node| *node != me).cloned();
-            let steps = vec![
-                Step::Memory(Remember::Set(Key::SplitbrainChecked, "1".to_string())),
-                Step::Memory(Remember::Set(
-                    Key::SplitbrainOther,
-                    other.clone().unwrap_or_default(),
-                )),
-            ];
-            (other, steps)
-        }
+/// What the memory holds that a standby's upkeep reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StandbyMemory {
+    /// Seconds its receiver has not streamed (None: the flag is off).
+    pub receiver_down_for: Option<u64>,
+    /// Seconds since it last looked for a promotable node.
+    pub bootstrap_checked_age: Option<u64>,
+    /// It was a primary when it last started: bootstrap prefers it.
+    pub former_primary: bool,
+    /// A primary demoted where it stood, not compared with a primary since.
+    pub demoted_primary: bool,
+}
+
+/// What a standby with no primary streaming to it read of the others to
+/// decide on the bootstrap score ([`scores::bootstrap`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BootstrapSeen {
+    pub me: String,
+    /// Every node's promotion score.
+    pub scores: BTreeMap<String, i64>,
+    /// The positions the other running standbys published (read only when
+    /// no node is promotable: [`bootstrap_needs_positions`]).
+    pub positions: BTreeMap<String, Position>,
+    /// The nodes of this partition (None: unknown, or not asked).
+    pub partition: Option<Vec<String>>,
+}
+
+/// Whether a standby looks at the others for the bootstrap score now
+/// ([`scores::bootstrap_due`]), given what the memory says: the receiver
+/// flag as this monitor leaves it counts (the first monitor after a start
+/// already counts as not streaming).
+pub fn bootstrap_due(status: &StandbyStatus, memory: &StandbyMemory) -> bool {
+    let down_for = flag_age_after(memory.receiver_down_for, !status.is_streaming());
+    scores::bootstrap_due(memory.bootstrap_checked_age, down_for)
+}
+
+/// Whether the positions and the partition are worth asking: no node is
+/// promotable and this one has no score. The usual answer costs one call.
+pub fn bootstrap_needs_positions(scores: &BTreeMap<String, i64>, me: &str) -> bool {
+    !(scores.values().any(|s| *s > 0) || scores.contains_key(me))
+}
+
+/// Seconds since the receiver stopped streaming, as this monitor leaves
+/// its flag (0 right after it stopped, or after a start).
+pub fn bootstrap_waited_s(status: &StandbyStatus, memory: &StandbyMemory) -> u64 {
+    flag_age_after(memory.receiver_down_for, !status.is_streaming()).unwrap_or(0)
+}
+
+/// The bootstrap decision for what was read (`mine`: this standby's
+/// position), `waited_s` after the receiver stopped streaming.
+pub fn bootstrap_decision(
+    seen: &BootstrapSeen,
+    mine: Position,
+    memory: &StandbyMemory,
+    waited_s: u64,
+) -> Bootstrap {
+    scores::bootstrap(&scores::BootstrapView {
+        me: &seen.me,
+        former_primary: memory.former_primary,
+        mine,
+        scores: &seen.scores,
+        positions: &seen.positions,
+        partition: seen.partition.as_deref(),
+        waited_s,
+    })
+}
+
+/// What a standby's monitor gathered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StandbyView {
+    pub status: StandbyStatus,
+    pub memory: StandbyMemory,
+    /// Why its log says it can never follow the primary as it is (read
+    /// only while it does not stream).
+    pub cannot_follow: Option<String>,
+    pub replication_slots: bool,
+}
+
+/// A standby's upkeep, and what its monitor answers from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StandbyPlan {
+    pub steps: Vec<Step>,
+    /// Seconds it has not streamed (None while it streams).
+    pub not_streaming_for: Option<u64>,
+    /// Whether it is a demoted primary not compared with a primary since.
+    pub demoted: bool,
+}
+
+/// A standby's monitor: the receiver flag, its attributes, the slots left
+/// from a time it was primary dropped (on a standby they would only hold
+/// WAL back), and what its log says; the bootstrap score is a second plan
+/// ([`bootstrap_plan`]), made once these are published. A
+/// demoted primary that streams followed the new primary: its history is
+/// part of it (monitor_answer::standby); it is no longer the former primary
+/// that bootstrap prefers, nor the one whose promote recovers it in place
+/// (policy::safety).
+pub fn standby_plan(view: &StandbyView) -> StandbyPlan {
+    let status = &view.status;
+    let streaming = status.is_streaming();
+    let not_streaming_for = flag_age_after(view.memory.receiver_down_for, !streaming);
+    let mut steps = vec![Step::Memory(Remember::Flag(Key::ReceiverDown, !streaming))];
+    // The receiver's state, not a role: PostgreSQL has no receiver to show.
+    let receiver = status.receiver.as_deref().unwrap_or("stopped");
+    steps.extend(instance_steps(
+        NodeRole::Standby,
+        status.timeline,
+        status.position(),
+        receiver,
+    ));
+    if let Some(lag) = status.lag() {
+        steps.push(own_attr(Attr::Lag, &lag.to_string(), VOLATILE_S));
     }
+    steps.extend(
+        status
+            .slots
+            .iter()
+            .map(|(slot, _)| Step::DropLeftoverSlot(slot.clone())),
+    );
+    if view.replication_slots {
+        steps.push(own_attr(Attr::Slots, NO_VALUE, REFRESH_S));
+    }
+    if streaming {
+        steps.push(Step::Memory(Remember::Change(Key::RebuildNeeded, String::new())));
+        steps.push(Step::Memory(Remember::Flag(Key::DemotedPrimary, false)));
+        steps.push(Step::Memory(Remember::Flag(Key::BootstrapPreferred, false)));
+    } else if let Some(why) = &view.cannot_follow {
+        steps.push(Step::Memory(Remember::Change(Key::RebuildNeeded, why.clone())));
+    }
+    StandbyPlan {
+        steps,
+        not_streaming_for,
+        demoted: view.memory.demoted_primary && !streaming,
+    }
+}
+
+/// The bootstrap score of a standby no primary streams to, once its own
+/// position is published (the others look for it, as it looks for
+/// theirs): what the decision ([`bootstrap_decision`]) writes and says.
+pub fn bootstrap_plan(seen: &BootstrapSeen, status: &StandbyStatus, memory: &StandbyMemory) -> Vec<Step> {
+    let mine = Position::of_standby(status);
+    let positions = &seen.positions;
+    match bootstrap_decision(seen, mine, memory, bootstrap_waited_s(status, memory)) {
+        Bootstrap::NotNeeded => vec![Step::Memory(Remember::Set(
+            Key::BootstrapChecked,
+            "1".to_string(),
+        ))],
+        Bootstrap::Behind(node) => vec![Step::Log(
+            Level::Info,
+            format!("no node is promotable: {node} is as advanced or more ({mine} here), it goes first"),
+        )],
+        Bootstrap::Waiting(nodes) => vec![Step::Log(
+            Level::Info,
+            format!("no node is promotable: waiting for the positions of {nodes:?} ({mine} here)"),
+        )],
+        Bootstrap::Score(score) => vec![
+            Step::Log(
+                Level::Info,
+                format!(
+                    "no node is promotable and no primary streams to us: bootstrap score {score} ({mine}, the most advanced of {positions:?})"
+                ),
+            ),
+            Step::Score { node: None, score },
+        ],
+    }
+}
+
+/// Right after a promotion: its score, and a standby's score for every
+/// participant of the election that can follow it (`followers`), so that a
+/// second failure before its first monitor still finds a candidate (PAF has
+/// no promotable standby until its next primary monitor); its role. In sync
+/// modes, with `synchronous_standby_names` set for `expected` before the
+/// promotion (None: not set), the first monitor keeps waiting for them
+/// until one streams, or until `sync_grace` (counted from now) is over.
+pub fn promoted_steps(followers: &[String], expected: Option<&[String]>) -> Vec<Step> {
+    let mut steps = vec![Step::Score {
+        node: None,
+        score: SCORE_PRIMARY,
+    }];
+    for node in followers {
+        steps.push(Step::Score {
+            node: Some(node.clone()),
+            score: scores::SCORE_STANDBY,
+        });
+        steps.push(Step::Memory(Remember::Flag(Key::Standby(node.clone()), true)));
+    }
+    steps.push(own_attr(Attr::Role, NodeRole::Primary.as_str(), REFRESH_S));
+    if let Some(expected) = expected {
+        steps.extend(
+            expected
+                .iter()
+                .map(|node| Step::Memory(Remember::Flag(Key::Standby(node.clone()), true))),
+        );
+        steps.push(Step::Memory(Remember::Flag(Key::SyncManaged, true)));
+        steps.push(Step::Memory(Remember::Flag(Key::SyncNoneStreaming, true)));
+    }
+    steps
+}
+
+/// A clone instance about to start as a standby, compared with the
+/// primary (or with nothing to compare with): the demote is history, and
+/// with no primary anywhere (first start, full restart) a former primary
+/// (`former_primary`) is the natural first bootstrap candidate
+/// ([`bootstrap_decision`]).
+pub fn standby_start_steps(former_primary: bool) -> Vec<Step> {
+    vec![
+        Step::Memory(Remember::Flag(Key::BootstrapPreferred, former_primary)),
+        Step::Memory(Remember::Flag(Key::DemotedPrimary, false)),
+    ]
 }
 
 #[cfg(test)]
@@ -497,7 +658,7 @@ mod tests {
     }
 
     fn missing(node: &str, on: bool) -> Step {
-        Step::Memory(Remember::flag(Key::Missing(s(node)), on))
+        Step::Memory(Remember::Flag(Key::Missing(s(node)), on))
     }
 
     fn score(node: &str, score: i64) -> Step {
@@ -509,7 +670,7 @@ mod tests {
 
     #[test]
     fn the_primary_publishes_itself_first() {
-        let plan = primary_plan(&view(), &status(), &PrimariesSeen::Remembered(None));
+        let plan = primary_plan(&view(), &status());
         assert_eq!(
             plan.steps[..5],
             [
@@ -524,7 +685,6 @@ mod tests {
             ],
             "role, timeline, receiver, position, then its own score"
         );
-        assert_eq!(plan.other_primary, None);
         assert_eq!(plan.sync_risk, None);
         assert_eq!(plan.slot_collision, None);
     }
@@ -606,15 +766,15 @@ mod tests {
     }
 
     fn standby_flag(node: &str) -> Step {
-        Step::Memory(Remember::flag(Key::Standby(s(node)), true))
+        Step::Memory(Remember::Flag(Key::Standby(s(node)), true))
     }
 
     fn none_streaming(on: bool) -> Step {
-        Step::Memory(Remember::flag(Key::SyncNoneStreaming, on))
+        Step::Memory(Remember::Flag(Key::SyncNoneStreaming, on))
     }
 
     fn managed(on: bool) -> Step {
-        Step::Memory(Remember::flag(Key::SyncManaged, on))
+        Step::Memory(Remember::Flag(Key::SyncManaged, on))
     }
 
     fn sync_attr(node: &str, value: &str) -> Step {
@@ -984,32 +1144,304 @@ mod tests {
         }
     }
 
+    /// A standby on timeline 2 at 0/3000000 that streams, with nothing
+    /// remembered and slots off: each row changes what it tests.
+    fn standby_view() -> StandbyView {
+        StandbyView {
+            status: StandbyStatus {
+                timeline: 2,
+                receive: Some(Lsn(0x3000000)),
+                replay: Some(Lsn(0x3000000)),
+                receiver: Some(s("streaming")),
+                primary_end: Some(Lsn(0x3000100)),
+                slots: Vec::new(),
+            },
+            memory: StandbyMemory::default(),
+            cannot_follow: None,
+            replication_slots: false,
+        }
+    }
+
+    fn not_streaming(v: &mut StandbyView) {
+        v.status.receiver = Some(s("waiting"));
+        v.status.primary_end = None;
+    }
+
+    /// The steps every standby takes first: the receiver flag, its role,
+    /// timeline, receiver state and position.
+    fn standby_head(receiver: &str) -> Vec<Step> {
+        vec![
+            Step::Memory(Remember::Flag(Key::ReceiverDown, receiver != "streaming")),
+            own_attr(Attr::Role, "standby", REFRESH_S),
+            own_attr(Attr::Timeline, "2", REFRESH_S),
+            own_attr(Attr::Receiver, receiver, REFRESH_S),
+            own_attr(Attr::Lsn, &Lsn(0x3000000).to_string(), VOLATILE_S),
+        ]
+    }
+
+    fn seen(scores: &[(&str, i64)], positions: &[(&str, u64)], partition: Option<&[&str]>) -> BootstrapSeen {
+        BootstrapSeen {
+            me: s("n1"),
+            scores: scores.iter().map(|(n, v)| (s(n), *v)).collect(),
+            positions: positions
+                .iter()
+                .map(|(n, lsn)| {
+                    (
+                        s(n),
+                        Position {
+                            timeline: 2,
+                            lsn: Lsn(*lsn),
+                        },
+                    )
+                })
+                .collect(),
+            partition: partition.map(names),
+        }
+    }
+
     #[test]
-    fn another_primary_by_table() {
-        let checked = |other: &str| {
+    fn standby_upkeep_by_table() {
+        let streaming_tail = || {
             vec![
-                Step::Memory(Remember::Set(Key::SplitbrainChecked, s("1"))),
-                Step::Memory(Remember::Set(Key::SplitbrainOther, s(other))),
+                Step::Memory(Remember::Change(Key::RebuildNeeded, String::new())),
+                Step::Memory(Remember::Flag(Key::DemotedPrimary, false)),
+                Step::Memory(Remember::Flag(Key::BootstrapPreferred, false)),
             ]
         };
-        let table = [
-            (PrimariesSeen::Remembered(None), None, vec![]),
-            (PrimariesSeen::Remembered(Some(s("n2"))), Some("n2"), vec![]),
-            (PrimariesSeen::Unknown, None, vec![]),
-            (PrimariesSeen::Asked(names(&["n1"])), None, checked("")),
+        let lag = own_attr(Attr::Lag, "256", VOLATILE_S);
+        type Row = (&'static str, fn(&mut StandbyView), Vec<Step>, Option<u64>, bool);
+        let table: Vec<Row> = vec![
             (
-                PrimariesSeen::Asked(names(&["n1", "n2"])),
-                Some("n2"),
-                checked("n2"),
+                "streaming: its attributes and lag; no longer demoted nor preferred",
+                |v| v.memory.demoted_primary = true,
+                [standby_head("streaming"), vec![lag.clone()], streaming_tail()].concat(),
+                None,
+                false,
+            ),
+            (
+                "slots on: it says it keeps none, and drops the leftovers",
+                |v| {
+                    v.replication_slots = true;
+                    v.status.slots = vec![(s("pgha_n2"), false)];
+                },
+                [
+                    standby_head("streaming"),
+                    vec![
+                        lag.clone(),
+                        Step::DropLeftoverSlot(s("pgha_n2")),
+                        own_attr(Attr::Slots, NO_VALUE, REFRESH_S),
+                    ],
+                    streaming_tail(),
+                ]
+                .concat(),
+                None,
+                false,
+            ),
+            (
+                "just stopped streaming: the flag goes on, not streaming for 0 s",
+                not_streaming,
+                standby_head("waiting"),
+                Some(0),
+                false,
+            ),
+            (
+                "no receiver at all: stopped; a demoted primary stays demoted",
+                |v| {
+                    v.status.receiver = None;
+                    v.status.primary_end = None;
+                    v.memory.receiver_down_for = Some(40);
+                    v.memory.demoted_primary = true;
+                },
+                standby_head("stopped"),
+                Some(40),
+                true,
+            ),
+            (
+                "its log says it cannot follow: remembered for the start",
+                |v| {
+                    not_streaming(v);
+                    v.memory.receiver_down_for = Some(40);
+                    v.cannot_follow = Some(s("requested WAL segment has already been removed"));
+                },
+                [
+                    standby_head("waiting"),
+                    vec![Step::Memory(Remember::Change(
+                        Key::RebuildNeeded,
+                        s("requested WAL segment has already been removed"),
+                    ))],
+                ]
+                .concat(),
+                Some(40),
+                false,
             ),
         ];
-        for (seen, other, steps) in table {
-            let (found, look) = other_primary(&seen, "n1");
-            assert_eq!(found.as_deref(), other, "{seen:?}");
-            assert_eq!(look, steps, "{seen:?}");
+        for (what, change, steps, not_streaming_for, demoted) in table {
+            let mut v = standby_view();
+            change(&mut v);
+            let plan = standby_plan(&v);
+            assert_eq!(plan.steps, steps, "{what}");
+            assert_eq!(plan.not_streaming_for, not_streaming_for, "{what}");
+            assert_eq!(plan.demoted, demoted, "{what}");
         }
-        assert!(other_primary_due(None));
-        assert!(!other_primary_due(Some(VOLATILE_S - 1)));
-        assert!(other_primary_due(Some(VOLATILE_S)));
+    }
+
+    #[test]
+    fn bootstrap_by_table() {
+        let mine = Position {
+            timeline: 2,
+            lsn: Lsn(0x3000000),
+        };
+        type Row = (&'static str, fn(&mut StandbyView, &mut BootstrapSeen), Vec<Step>);
+        let table: Vec<Row> = vec![
+            (
+                "bootstrap: another node is promotable, nothing for a minute",
+                |v, seen_by| {
+                    not_streaming(v);
+                    *seen_by = seen(&[("n2", 1000)], &[], None);
+                },
+                vec![Step::Memory(Remember::Set(Key::BootstrapChecked, s("1")))],
+            ),
+            (
+                "bootstrap: waiting for a node of the partition to publish",
+                |v, seen_by| {
+                    not_streaming(v);
+                    *seen_by = seen(&[], &[], Some(&["n1", "n2"]));
+                },
+                vec![Step::Log(
+                    Level::Info,
+                    format!("no node is promotable: waiting for the positions of [\"n2\"] ({mine} here)"),
+                )],
+            ),
+            (
+                "bootstrap: behind a more advanced standby, which goes first",
+                |v, seen_by| {
+                    not_streaming(v);
+                    *seen_by = seen(&[], &[("n2", 0x4000000)], Some(&["n1", "n2"]));
+                },
+                vec![Step::Log(
+                    Level::Info,
+                    format!("no node is promotable: n2 is as advanced or more ({mine} here), it goes first"),
+                )],
+            ),
+            (
+                "bootstrap: the most advanced takes the score",
+                |v, seen_by| {
+                    not_streaming(v);
+                    *seen_by = seen(&[], &[("n2", 0x2000000)], Some(&["n1", "n2"]));
+                },
+                vec![
+                    Step::Log(
+                        Level::Info,
+                        format!(
+                            "no node is promotable and no primary streams to us: bootstrap score {} ({mine}, the most advanced of {{\"n2\": Position {{ timeline: 2, lsn: Lsn(33554432) }}}})",
+                            scores::SCORE_BOOTSTRAP
+                        ),
+                    ),
+                    Step::Score {
+                        node: None,
+                        score: scores::SCORE_BOOTSTRAP,
+                    },
+                ],
+            ),
+            (
+                "bootstrap: a former primary wins the tie, one point more",
+                |v, seen_by| {
+                    not_streaming(v);
+                    v.memory.former_primary = true;
+                    *seen_by = seen(&[], &[], Some(&["n1"]));
+                },
+                vec![
+                    Step::Log(
+                        Level::Info,
+                        format!(
+                            "no node is promotable and no primary streams to us: bootstrap score {} ({mine}, the most advanced of {{}})",
+                            scores::SCORE_BOOTSTRAP + 1
+                        ),
+                    ),
+                    Step::Score {
+                        node: None,
+                        score: scores::SCORE_BOOTSTRAP + 1,
+                    },
+                ],
+            ),
+        ];
+        for (what, change, steps) in table {
+            let mut v = standby_view();
+            let mut seen_by = seen(&[], &[], None);
+            change(&mut v, &mut seen_by);
+            assert_eq!(bootstrap_plan(&seen_by, &v.status, &v.memory), steps, "{what}");
+        }
+    }
+
+    #[test]
+    fn bootstrap_is_looked_at_only_when_due_and_positions_only_when_nobody_is_promotable() {
+        let mut v = standby_view();
+        assert!(!bootstrap_due(&v.status, &v.memory), "streaming: never");
+        not_streaming(&mut v);
+        assert!(
+            bootstrap_due(&v.status, &v.memory),
+            "just stopped streaming: at once"
+        );
+        v.memory.bootstrap_checked_age = Some(scores::BOOTSTRAP_CHECK_S - 1);
+        assert!(
+            !bootstrap_due(&v.status, &v.memory),
+            "found someone promotable a moment ago"
+        );
+        v.memory.bootstrap_checked_age = Some(scores::BOOTSTRAP_CHECK_S);
+        assert!(bootstrap_due(&v.status, &v.memory), "a minute later");
+        let scores = |v: &[(&str, i64)]| {
+            v.iter()
+                .map(|(n, s)| (n.to_string(), *s))
+                .collect::<BTreeMap<_, _>>()
+        };
+        assert!(bootstrap_needs_positions(&scores(&[("n2", -1)]), "n1"));
+        assert!(!bootstrap_needs_positions(&scores(&[("n2", 1000)]), "n1"));
+        assert!(
+            !bootstrap_needs_positions(&scores(&[("n1", -1)]), "n1"),
+            "it has a score"
+        );
+    }
+
+    #[test]
+    fn a_new_primary_scores_its_followers_and_waits_for_the_expected_ones() {
+        let flag = |key: Key| Step::Memory(Remember::Flag(key, true));
+        let head = vec![
+            Step::Score {
+                node: None,
+                score: SCORE_PRIMARY,
+            },
+            score("n2", scores::SCORE_STANDBY),
+            flag(Key::Standby(s("n2"))),
+            own_attr(Attr::Role, "primary", REFRESH_S),
+        ];
+        assert_eq!(promoted_steps(&names(&["n2"]), None), head, "async");
+        assert_eq!(
+            promoted_steps(&names(&["n2"]), Some(&names(&["n2", "n3"]))),
+            [
+                head.clone(),
+                vec![
+                    flag(Key::Standby(s("n2"))),
+                    flag(Key::Standby(s("n3"))),
+                    flag(Key::SyncManaged),
+                    flag(Key::SyncNoneStreaming),
+                ],
+            ]
+            .concat(),
+            "sync names set before the promotion"
+        );
+    }
+
+    #[test]
+    fn a_standby_start_forgets_the_demote_and_remembers_a_former_primary() {
+        for former in [false, true] {
+            assert_eq!(
+                standby_start_steps(former),
+                [
+                    Step::Memory(Remember::Flag(Key::BootstrapPreferred, former)),
+                    Step::Memory(Remember::Flag(Key::DemotedPrimary, false)),
+                ],
+                "former primary: {former}"
+            );
+        }
     }
 }

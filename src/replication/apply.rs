@@ -103,6 +103,7 @@ fn remember(memory: &mut RunState, write: Remember) {
     match write {
         Remember::Set(key, value) => memory.set(&key, &value),
         Remember::Change(key, value) => memory.set_if_changed(&key, &value),
+        Remember::Flag(key, on) => memory.set_flag(&key, on),
     }
 }
 

@@ -30,7 +30,7 @@ use crate::pg::basebackup::{self, Progress, SlotUse};
 use crate::pg::{layout, names};
 use crate::policy::build::{self, BeforeStart, DataDirSeen, Placement, Source};
 use crate::policy::slots::described_names;
-use crate::replication::{apply, publish};
+use crate::replication::{apply, upkeep};
 use crate::runstate::RunState;
 use crate::userfs::{self, DirFacts, FileKind};
 use crate::vocab::{Attr, Key, NO_VALUE};
@@ -96,7 +96,7 @@ pub fn copy(ctx: &Context, config: &Config, old_data: bool, why: &str) -> OcfRes
         &mount_shown,
     )?;
     let me = ctx.node_name();
-    let primaries = publish::primaries(ctx).ok();
+    let primaries = upkeep::primaries(ctx.resource(), ctx.deadline).ok();
     let source = build::source(primaries.as_deref(), &me)?;
     let from = match &source {
         Source::Primary(node) => node.clone(),

@@ -3,13 +3,13 @@
 //! (the server's report, the attributes, the agent's memory), calls it, and
 //! hands its plan to [`apply`] (attribute writes, ALTER SYSTEM, slots).
 //!
-//! - [`upkeep`]: the primary's monitor upkeep: one view gathered, one plan
-//!   ([`crate::policy::upkeep`]), applied by [`apply`];
+//! - [`upkeep`]: the monitors' upkeep: one view gathered (the members
+//!   among it, cached in the memory), one plan ([`crate::policy::upkeep`]),
+//!   applied by [`apply`];
 //! - [`apply`]: the one place a plan's steps are carried out (attribute
 //!   and score writes, ALTER SYSTEM, slots, memory);
-//! - [`members`]: the cluster's members, cached in the memory;
-//! - [`publish`]: the node attributes and promotion scores a standby and a
-//!   new primary write;
+//! - [`publish`]: the scores and attributes of a new primary, and the role
+//!   a stop clears;
 //! - [`sync`]: the synchronous standby set of a primary;
 //! - [`slots`]: the replication slots a primary keeps for the other nodes;
 //! - [`election`]: the positions nodes exchange while a new primary is
@@ -19,7 +19,6 @@
 pub mod apply;
 pub mod build;
 pub mod election;
-pub mod members;
 pub mod publish;
 pub mod slots;
 pub mod sync;

@@ -3,7 +3,7 @@
 //!
 //! - every other node of the cluster (its members: `crm_node -l`, asked at
 //!   most once a minute, else the last membership remembered, see
-//!   [`crate::replication::members::members`]) gets a physical slot
+//!   [`crate::replication::upkeep::members`]) gets a physical slot
 //!   ([`crate::pg::names::slot_name`]) before its standby needs it;
 //! - two nodes whose names map to the same slot get none, and the primary's
 //!   monitor is DEGRADED_PROMOTED naming both;
@@ -27,10 +27,9 @@
 use crate::context::Context;
 use crate::params::Config;
 use crate::pg::instance::Instance;
-use crate::policy::upkeep::{self as rule, REFRESH_S, Step};
+use crate::policy::upkeep as rule;
 use crate::replication::{apply, upkeep};
 use crate::runstate::RunState;
-use crate::vocab::{Attr, NO_VALUE};
 
 /// On the primary (right after promote): create the missing slots, drop
 /// those of departed nodes ([`rule::slots_plan`]). Two nodes whose names map
@@ -49,32 +48,9 @@ pub fn maintain_primary(
     if !config.replication_slots {
         return None; // not even the members are asked
     }
-    let view = upkeep::primary_view(ctx, memory, config, me);
+    let members = upkeep::members(ctx.deadline, memory);
+    let view = upkeep::primary_view(members, memory, config, me);
     let plan = rule::slots_plan(&view, existing, lost);
     apply::apply(ctx, memory, inst, plan.steps);
     plan.collision
-}
-
-/// On a standby: drop the slots left from a time it was the primary, and
-/// say that this node keeps none.
-pub fn maintain_standby(
-    ctx: &Context,
-    memory: &mut RunState,
-    inst: &Instance,
-    config: &Config,
-    existing: &[(String, bool)],
-) {
-    let mut steps: Vec<Step> = existing
-        .iter()
-        .map(|(slot, _)| Step::DropLeftoverSlot(slot.clone()))
-        .collect();
-    if config.replication_slots {
-        steps.push(Step::Attr {
-            node: None,
-            attr: Attr::Slots,
-            value: NO_VALUE.to_string(),
-            max_age_s: REFRESH_S,
-        });
-    }
-    apply::apply(ctx, memory, inst, steps);
 }

@@ -42,7 +42,8 @@ pub fn refresh_on_notify(ctx: &Context) {
         _ => return,
     };
     let mut memory = RunState::load(ctx.resource());
-    let view = upkeep::primary_view(ctx, &mut memory, &config, &ctx.node_name());
+    let members = upkeep::members(ctx.deadline, &mut memory);
+    let view = upkeep::primary_view(members, &memory, &config, &ctx.node_name());
     let plan = rule::sync_plan(&view, &status);
     apply::apply(ctx, &mut memory, &inst, plan.steps);
     if let Some(risk) = plan.risk {
