@@ -765,6 +765,15 @@ mod tests {
         }
     }
 
+    /// Sync mode, the agent's names in force waiting for n2, which it
+    /// remembers having seen stream.
+    fn sync_with_n2(v: &mut Case) {
+        v.view.config.replication_mode = ReplicationMode::Sync;
+        v.status.synchronous_standby_names = s(r#"ANY 1 ("n2")"#);
+        v.view.memory.remembered_standbys = names(&["n2"]);
+        v.view.memory.sync_managed = true;
+    }
+
     fn standby_flag(node: &str) -> Step {
         Step::Memory(Remember::Flag(Key::Standby(s(node)), true))
     }
@@ -854,10 +863,7 @@ mod tests {
             (
                 "sync, none streams, within the grace: commits wait for the known one",
                 |v| {
-                    v.view.config.replication_mode = Sync;
-                    v.status.synchronous_standby_names = s(r#"ANY 1 ("n2")"#);
-                    v.view.memory.remembered_standbys = names(&["n2"]);
-                    v.view.memory.sync_managed = true;
+                    sync_with_n2(v);
                     v.view.memory.none_streaming_for = Some(5);
                 },
                 vec![
@@ -874,10 +880,7 @@ mod tests {
             (
                 "sync, none streams past the reconnect allowance: degraded, still waiting",
                 |v| {
-                    v.view.config.replication_mode = Sync;
-                    v.status.synchronous_standby_names = s(r#"ANY 1 ("n2")"#);
-                    v.view.memory.remembered_standbys = names(&["n2"]);
-                    v.view.memory.sync_managed = true;
+                    sync_with_n2(v);
                     v.view.memory.none_streaming_for = Some(30);
                 },
                 vec![
@@ -892,10 +895,7 @@ mod tests {
             (
                 "sync, none streams after the grace: asynchronous, degraded",
                 |v| {
-                    v.view.config.replication_mode = Sync;
-                    v.status.synchronous_standby_names = s(r#"ANY 1 ("n2")"#);
-                    v.view.memory.remembered_standbys = names(&["n2"]);
-                    v.view.memory.sync_managed = true;
+                    sync_with_n2(v);
                     v.view.memory.none_streaming_for = Some(60);
                 },
                 vec![
@@ -973,6 +973,11 @@ mod tests {
         }
     }
 
+    /// The memory says the node of `slot` left `age` seconds ago.
+    fn gone(v: &mut Case, slot: &str, age: u64) {
+        v.view.memory.slot_gone_for.insert(s(slot), age);
+    }
+
     fn gone_key(slot: &str) -> Key {
         Key::SlotGone(s(slot))
     }
@@ -987,10 +992,12 @@ mod tests {
             Vec<Step>,
             Option<&'static str>,
         );
+        // The members' slots, and the one of n9, which left the cluster.
+        let with_n9 = |active| vec![("pgha_n2", true), ("pgha_n3", true), ("pgha_n9", active)];
         let table: Vec<Row> = vec![
             (
                 "replication_slots=false: nothing",
-                |_| {},
+                |v| v.view.config.replication_slots = false,
                 vec![],
                 vec![],
                 vec![],
@@ -999,7 +1006,6 @@ mod tests {
             (
                 "no membership known: nothing created or dropped blindly",
                 |v| {
-                    v.view.config.replication_slots = true;
                     v.view.members = None;
                 },
                 vec![("pgha_n9", false)],
@@ -1009,7 +1015,7 @@ mod tests {
             ),
             (
                 "the others' slots are created",
-                |v| v.view.config.replication_slots = true,
+                |_| {},
                 vec![],
                 vec![],
                 vec![
@@ -1021,7 +1027,7 @@ mod tests {
             ),
             (
                 "existing slots are kept as they are",
-                |v| v.view.config.replication_slots = true,
+                |_| {},
                 vec![("pgha_n2", true), ("pgha_n3", false)],
                 vec![],
                 vec![slots_attr(&[("pgha_n2", true), ("pgha_n3", false)])],
@@ -1029,52 +1035,35 @@ mod tests {
             ),
             (
                 "a departed node's slot: its departure is remembered",
-                |v| v.view.config.replication_slots = true,
-                vec![("pgha_n2", true), ("pgha_n3", true), ("pgha_n9", false)],
+                |_| {},
+                with_n9(false),
                 vec![],
                 vec![
                     Step::Memory(Remember::Set(gone_key("pgha_n9"), s(GONE))),
-                    slots_attr(&[("pgha_n2", true), ("pgha_n3", true), ("pgha_n9", false)]),
+                    slots_attr(&with_n9(false)),
                 ],
                 None,
             ),
             (
                 "gone within slot_grace: kept",
-                |v| {
-                    v.view.config.replication_slots = true;
-                    v.view.memory.slot_gone_for.insert(s("pgha_n9"), 599);
-                },
-                vec![("pgha_n2", true), ("pgha_n3", true), ("pgha_n9", false)],
+                |v| gone(v, "pgha_n9", 599),
+                with_n9(false),
                 vec![],
-                vec![slots_attr(&[
-                    ("pgha_n2", true),
-                    ("pgha_n3", true),
-                    ("pgha_n9", false),
-                ])],
+                vec![slots_attr(&with_n9(false))],
                 None,
             ),
             (
                 "gone past slot_grace but in use: kept",
-                |v| {
-                    v.view.config.replication_slots = true;
-                    v.view.memory.slot_gone_for.insert(s("pgha_n9"), 600);
-                },
-                vec![("pgha_n2", true), ("pgha_n3", true), ("pgha_n9", true)],
+                |v| gone(v, "pgha_n9", 600),
+                with_n9(true),
                 vec![],
-                vec![slots_attr(&[
-                    ("pgha_n2", true),
-                    ("pgha_n3", true),
-                    ("pgha_n9", true),
-                ])],
+                vec![slots_attr(&with_n9(true))],
                 None,
             ),
             (
                 "gone past slot_grace and inactive: dropped",
-                |v| {
-                    v.view.config.replication_slots = true;
-                    v.view.memory.slot_gone_for.insert(s("pgha_n9"), 600);
-                },
-                vec![("pgha_n2", true), ("pgha_n3", true), ("pgha_n9", false)],
+                |v| gone(v, "pgha_n9", 600),
+                with_n9(false),
                 vec![],
                 vec![
                     Step::DropSlot {
@@ -1088,10 +1077,7 @@ mod tests {
             ),
             (
                 "back in the cluster: the departure is forgotten",
-                |v| {
-                    v.view.config.replication_slots = true;
-                    v.view.memory.slot_gone_for.insert(s("pgha_n3"), 100);
-                },
+                |v| gone(v, "pgha_n3", 100),
                 vec![("pgha_n2", true), ("pgha_n3", false)],
                 vec![],
                 vec![
@@ -1102,7 +1088,7 @@ mod tests {
             ),
             (
                 "invalidated and unused: recreated",
-                |v| v.view.config.replication_slots = true,
+                |_| {},
                 vec![("pgha_n2", false), ("pgha_n3", true)],
                 vec!["pgha_n2"],
                 vec![
@@ -1113,7 +1099,7 @@ mod tests {
             ),
             (
                 "invalidated but a walsender uses it: kept",
-                |v| v.view.config.replication_slots = true,
+                |_| {},
                 vec![("pgha_n2", true), ("pgha_n3", true)],
                 vec!["pgha_n2"],
                 vec![slots_attr(&[("pgha_n2", true), ("pgha_n3", true)])],
@@ -1122,7 +1108,6 @@ mod tests {
             (
                 "two members map to one slot: neither gets it, degraded naming both",
                 |v| {
-                    v.view.config.replication_slots = true;
                     // db-1's folded slot is the plain name of the other.
                     v.view.members = Some(names(&["n1", "db-1", "db_1_4476ec01"]));
                 },
@@ -1136,6 +1121,7 @@ mod tests {
         ];
         for (what, change, existing, lost, steps, collision) in table {
             let mut v = case();
+            v.view.config.replication_slots = true;
             change(&mut v);
             let existing: Vec<(String, bool)> = existing.iter().map(|(n, a)| (s(n), *a)).collect();
             let plan = slots_plan(&v.view, &existing, &names(&lost));
