@@ -55,22 +55,24 @@
 //!
 //! The answer for each of these states is the pure rule
 //! [`monitor_answer::answer`] (and [`monitor_answer::with_host_problem`]);
-//! this file gathers what it needs (the inspection, the upkeep's results,
-//! the memory's ages) and does the upkeep.
+//! this file gathers what it needs (the inspection, the upkeep's results).
+//! The upkeep of a running clone instance is [`upkeep::primary`] or
+//! [`upkeep::standby`]: one view gathered, one plan
+//! ([`crate::policy::upkeep`]), applied in one place; its degraded answers
+//! (split brain, slot collision, sync risk, not streaming) come back as
+//! data for the answer.
 
 use super::stop;
 use crate::context::{Context, Mode};
 use crate::ocf::code::{OcfCode, OcfResult};
-use crate::params::{Config, ReplicationMode};
-use crate::pg::follow;
+use crate::params::Config;
 use crate::pg::instance::Instance;
 use crate::pg::process::{self, Postmaster};
 use crate::pg::replication::Replication;
 use crate::pg::state::{self, InstanceState};
 use crate::policy::monitor_answer::{self, Found, HostCheckFailed};
-use crate::replication::{publish, slots, sync};
+use crate::replication::upkeep;
 use crate::runstate::RunState;
-use crate::vocab::Key;
 use crate::{log_info, log_warn};
 
 pub fn run(ctx: &Context) -> OcfResult {
@@ -142,62 +144,24 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
             Some(Replication::Primary(status)) => {
                 let mut memory = RunState::load(ctx.resource());
                 let me = ctx.node_name();
-                let sync_modes = config.replication_mode != ReplicationMode::Async;
-                publish::primary(ctx, &mut memory, &status, config.maxlag, sync_modes, &me);
-                let sync_risk = sync::maintain(ctx, &mut memory, inst, &status, config, &me);
-                let slots = slots::maintain_primary(
-                    ctx,
-                    &mut memory,
-                    inst,
-                    config,
-                    &me,
-                    &status.slots,
-                    &status.lost_slots,
-                );
-                let other_primary = publish::other_primary(ctx, &mut memory, &me);
+                let upkeep = upkeep::primary(ctx, &mut memory, inst, &status, config, &me);
                 memory.save();
                 Found::Primary {
-                    other_primary,
-                    slots,
-                    sync_risk,
+                    other_primary: upkeep.other_primary,
+                    slot_collision: upkeep.slot_collision,
+                    sync_risk: upkeep.sync_risk,
                 }
             }
             Some(Replication::Standby(status)) => {
                 let mut memory = RunState::load(ctx.resource());
-                // Before publish::standby, which bootstraps on it: the first
-                // monitor after a start already counts as not streaming.
-                memory.set_flag(&Key::ReceiverDown, !status.is_streaming());
-                publish::standby(ctx, &mut memory, &status);
-                slots::maintain_standby(ctx, &mut memory, inst, config, &status.slots);
-                let not_streaming_for = memory.flag_age(&Key::ReceiverDown);
-                // Why it does not stream, from its log: only off the steady
-                // path, and remembered for the start that may rebuild it.
-                let cannot_follow = if status.is_streaming() {
-                    memory.set_if_changed(&Key::RebuildNeeded, "");
-                    None
-                } else {
-                    follow::from_logfile(&inst.logfile, &inst.user, ctx.deadline).unwrap_or(None)
-                };
-                if let Some(why) = &cannot_follow {
-                    memory.set_if_changed(&Key::RebuildNeeded, why);
-                }
-                // A demoted primary that streams followed the new primary:
-                // its history is part of it (monitor_answer::standby).
-                if status.is_streaming() {
-                    memory.set_flag(&Key::DemotedPrimary, false);
-                    // It follows another primary: no longer the former
-                    // primary that bootstrap prefers, nor the one whose
-                    // promote recovers it in place (policy::safety).
-                    memory.set_flag(&Key::BootstrapPreferred, false);
-                }
-                let demoted = memory.flag(&Key::DemotedPrimary);
+                let upkeep = upkeep::standby(ctx, &mut memory, inst, &status, config);
                 memory.save();
                 Found::Standby {
                     status,
-                    not_streaming_for,
-                    cannot_follow,
+                    not_streaming_for: upkeep.not_streaming_for,
+                    cannot_follow: upkeep.cannot_follow,
                     rebuild: config.rebuild,
-                    demoted,
+                    demoted: upkeep.demoted,
                 }
             }
             None => Found::Running,

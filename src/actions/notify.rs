@@ -15,11 +15,10 @@
 
 use crate::context::Context;
 use crate::ocf::code::{OcfCode, OcfResult};
-use crate::pcmk::node;
 use crate::pg::replication::Replication;
 use crate::pg::state::{self, InstanceState};
 use crate::replication::election::{self, Position, Round};
-use crate::replication::sync;
+use crate::replication::{sync, upkeep};
 use crate::runstate::RunState;
 use crate::{log_info, log_warn};
 
@@ -39,7 +38,7 @@ pub fn run(ctx: &Context) -> OcfResult {
     let all = list(ctx, "notify_all_uname");
     if !all.is_empty() {
         let mut memory = RunState::load(ctx.resource());
-        node::remember_notified_members(&mut memory, &all);
+        upkeep::remember_notified_members(&mut memory, &all);
         memory.save();
     }
     let kind = ctx.env.meta("notify_type").unwrap_or("").to_string();

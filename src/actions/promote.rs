@@ -38,9 +38,10 @@ use crate::pg::state::{self, InstanceState};
 use crate::policy::promotion::{self, Checkpoint, Election, SyncVeto};
 use crate::policy::safety;
 use crate::policy::sync as sync_rule;
+use crate::policy::upkeep;
 use crate::replication::election::{self, Position};
-use crate::replication::publish::{self, SCORE_BOOTSTRAP, SCORE_PRIMARY, SCORE_STANDBY};
-use crate::replication::slots;
+use crate::replication::publish::{SCORE_BOOTSTRAP, SCORE_PRIMARY, SCORE_STANDBY};
+use crate::replication::{apply, slots};
 use crate::runstate::RunState;
 use crate::vocab::{Attr, Key};
 use crate::{log_info, log_warn};
@@ -124,18 +125,15 @@ pub fn run(ctx: &Context) -> OcfResult {
     let mut memory = RunState::load(&rsc);
     memory.clear_except(Key::is_membership);
     let followers = promotion::followers(mine, &published, &me);
-    publish::after_promotion(ctx, &mut memory, &followers);
-    if sync_set {
-        // The monitor keeps waiting for them until one streams, or until
-        // sync_grace (counted from now) is over.
-        for node in &expected {
-            memory.remember_standby(node);
-        }
-        memory.set_flag(&Key::SyncManaged, true);
-        memory.set_flag(&Key::SyncNoneStreaming, true);
-    }
+    let expected = sync_set.then_some(expected.as_slice());
+    apply::apply(
+        ctx,
+        &mut memory,
+        &inst,
+        upkeep::promoted_steps(&followers, expected),
+    );
     // Slots for the others now, before their standbys reconnect.
-    if let Err(e) = slots::maintain_primary(
+    if let Some(collision) = slots::maintain_primary(
         ctx,
         &mut memory,
         &inst,
@@ -144,7 +142,7 @@ pub fn run(ctx: &Context) -> OcfResult {
         &existing_slots,
         &lost_slots,
     ) {
-        log_warn!("{}", e); // the monitor reports it
+        log_warn!("{collision}"); // the monitor reports it
     }
     memory.save();
     log_info!("promoted; standbys that can follow: {followers:?} (score {SCORE_STANDBY})");

@@ -65,7 +65,8 @@ use crate::pg::state;
 use crate::policy::build::{BeforeStart, rebuild_standby};
 use crate::policy::lifecycle::{self, StartPlan};
 use crate::policy::rejoin::{self, AfterCompare, AfterRewind, BeforeCompare};
-use crate::replication::{build, publish};
+use crate::policy::upkeep as upkeep_rule;
+use crate::replication::{apply, build, upkeep};
 use crate::runstate::RunState;
 use crate::vocab::Key;
 
@@ -128,11 +129,12 @@ pub fn run(ctx: &Context) -> OcfResult {
                 former_primary = false;
                 memory = RunState::load(ctx.resource());
             }
-            // With no primary anywhere (first start, full restart), the former
-            // primary is the natural first candidate: see publish::bootstrap.
-            publish::remember_former_primary(&mut memory, former_primary);
-            // Compared (or nothing to compare with): the demote is history.
-            memory.set_flag(&Key::DemotedPrimary, false);
+            apply::apply(
+                ctx,
+                &mut memory,
+                &inst,
+                upkeep_rule::standby_start_steps(former_primary),
+            );
             memory.save();
             start_standby(ctx, &inst, &config, ctx.deadline).map_err(|e| match &aside {
                 // The reason says where the old data went, even now.
@@ -275,7 +277,7 @@ fn lazy_other_primary(
 /// attribute); None when the cluster cannot be asked.
 fn other_primary(ctx: &Context) -> Option<bool> {
     let me = ctx.node_name();
-    let primaries = publish::primaries(ctx).ok()?;
+    let primaries = upkeep::primaries(ctx.resource(), ctx.deadline).ok()?;
     Some(primaries.iter().any(|node| *node != me))
 }
 

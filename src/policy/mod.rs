@@ -24,6 +24,8 @@
 //! - [`lifecycle`]: what start and demote do with the state they find;
 //! - [`rejoin`]: whether a former primary may follow as it is, must be
 //!   rewound or rebuilt, or must not start;
+//! - [`upkeep`]: the monitors' upkeep as a view and a plan (attributes,
+//!   scores, sync names, slots, memory);
 //! - [`build`]: when a node copies the primary (bootstrap, rebuild), from
 //!   where, onto what, and whether the copy is kept.
 
@@ -38,4 +40,5 @@ pub mod safety;
 pub mod scores;
 pub mod slots;
 pub mod sync;
+pub mod upkeep;
 pub mod walsenders;

@@ -34,7 +34,8 @@ pub enum Found {
     /// result (a collision with a standby's slot fails it).
     Primary {
         other_primary: Option<String>,
-        slots: OcfResult<()>,
+        /// Two members map to one slot: the reason naming both.
+        slot_collision: Option<String>,
         /// Sync modes: why commits are at risk (no standby streams).
         sync_risk: Option<String>,
     },
@@ -78,10 +79,13 @@ pub fn answer(found: Found) -> OcfResult {
         Found::Running => Ok(OcfCode::Success),
         Found::Primary {
             other_primary,
-            slots,
+            slot_collision,
             sync_risk,
         } => split_brain(other_primary)
-            .and_then(|code| slots.map(|()| code))
+            .and_then(|code| match slot_collision {
+                None => Ok(code),
+                Some(reason) => Err(OcfError::new(OcfCode::DegradedPromoted, reason)),
+            })
             .and_then(|code| match sync_risk {
                 None => Ok(code),
                 Some(risk) => Err(OcfError::new(OcfCode::DegradedPromoted, risk)),
@@ -371,7 +375,7 @@ mod tests {
             (
                 Found::Primary {
                     other_primary: None,
-                    slots: Ok(()),
+                    slot_collision: None,
                     sync_risk: None,
                 },
                 RunningPromoted,
@@ -380,7 +384,7 @@ mod tests {
             (
                 Found::Primary {
                     other_primary: Some("n2".into()),
-                    slots: Ok(()),
+                    slot_collision: None,
                     sync_risk: None,
                 },
                 DegradedPromoted,
@@ -390,7 +394,7 @@ mod tests {
             (
                 Found::Primary {
                     other_primary: Some("n2".into()),
-                    slots: Err(OcfError::generic("slot collision")),
+                    slot_collision: Some("slot collision".into()),
                     sync_risk: None,
                 },
                 DegradedPromoted,
@@ -399,10 +403,10 @@ mod tests {
             (
                 Found::Primary {
                     other_primary: None,
-                    slots: Err(OcfError::generic("slot collision")),
+                    slot_collision: Some("slot collision".into()),
                     sync_risk: None,
                 },
-                ErrGeneric,
+                DegradedPromoted,
                 "slot collision",
             ),
             // Sync mode with no standby streaming: degraded, after split
@@ -410,7 +414,7 @@ mod tests {
             (
                 Found::Primary {
                     other_primary: None,
-                    slots: Ok(()),
+                    slot_collision: None,
                     sync_risk: Some("no standby streams".into()),
                 },
                 DegradedPromoted,
@@ -419,10 +423,10 @@ mod tests {
             (
                 Found::Primary {
                     other_primary: None,
-                    slots: Err(OcfError::generic("slot collision")),
+                    slot_collision: Some("slot collision".into()),
                     sync_risk: Some("no standby streams".into()),
                 },
-                ErrGeneric,
+                DegradedPromoted,
                 "slot collision",
             ),
             (

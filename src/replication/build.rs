@@ -30,7 +30,7 @@ use crate::pg::basebackup::{self, Progress, SlotUse};
 use crate::pg::{layout, names};
 use crate::policy::build::{self, BeforeStart, DataDirSeen, Placement, Source};
 use crate::policy::slots::described_names;
-use crate::replication::publish;
+use crate::replication::{apply, upkeep};
 use crate::runstate::RunState;
 use crate::userfs::{self, DirFacts, FileKind};
 use crate::vocab::{Attr, Key, NO_VALUE};
@@ -96,7 +96,7 @@ pub fn copy(ctx: &Context, config: &Config, old_data: bool, why: &str) -> OcfRes
         &mount_shown,
     )?;
     let me = ctx.node_name();
-    let primaries = publish::primaries(ctx).ok();
+    let primaries = upkeep::primaries(ctx.resource(), ctx.deadline).ok();
     let source = build::source(primaries.as_deref(), &me)?;
     let from = match &source {
         Source::Primary(node) => node.clone(),
@@ -120,7 +120,7 @@ pub fn copy(ctx: &Context, config: &Config, old_data: bool, why: &str) -> OcfRes
     let copied = run_copy(ctx, &user, &bindir, &staging, config, slot, &from, &mut memory)
         .and_then(|()| basebackup::backup_label(&user, &staging, ctx.deadline))
         .and_then(|label| build::copied_from(&label));
-    publish::publish_node_attr(ctx, &mut memory, None, Attr::Build, NO_VALUE, 0);
+    apply::publish_node_attr(ctx, &mut memory, None, Attr::Build, NO_VALUE, 0);
     memory.save();
     if let Err(e) = copied {
         discard(&user, ctx.deadline, &staging);
@@ -285,7 +285,7 @@ fn run_copy(
                 p.total_kb >> 10
             );
             log_info!("base backup: {text}, {}s", started.elapsed().as_secs());
-            publish::publish_node_attr(ctx, memory, None, Attr::Build, &text, 0);
+            apply::publish_node_attr(ctx, memory, None, Attr::Build, &text, 0);
             last = Some((p.percent(), Instant::now()));
         }
         Watch::Continue
