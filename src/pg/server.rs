@@ -315,11 +315,17 @@ fn read_log_from(log: &File, offset: u64) -> String {
 /// Replays the WAL of a crashed instance in single-user mode, leaving it
 /// cleanly shut down (what pg_rewind itself does before rewinding, and what
 /// a normal start would do first). No new timeline is created.
+///
+/// With fsync on, unlike pg_rewind's `--single -F`: pg_rewind syncs the
+/// whole data directory when it is done, but here the server may be started
+/// right after, and pg_control then says "shut down", so that start syncs
+/// nothing. With fsync on, the replay itself first syncs the data directory
+/// (the crashed server's writes still in the page cache) and its checkpoints
+/// reach the disk, as in any crash recovery (issue 23).
 pub fn crash_recover(inst: &Instance, deadline: Deadline) -> OcfResult<()> {
     let pgdata = inst.pgdata.to_string_lossy().into_owned();
     let mut args = vec![
         "--single".to_string(),
-        "-F".into(),
         "-D".into(),
         pgdata,
         "-c".into(),

@@ -1,0 +1,92 @@
+//! Issue 23, the second hardening round: each test pins one edge where
+//! a crash, a hostile database superuser or the system user could make the
+//! agent put data at risk or trust what it should not.
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+
+use crate::util::*;
+
+/// A bin directory whose `postgres` records every argv it is run with (one
+/// line each, in `argv.log` beside it) and then runs the real one; the other
+/// programs are links to [`pg_bin`]'s.
+struct RecordingBindir {
+    dir: TempDir,
+}
+
+impl RecordingBindir {
+    fn new(name: &str) -> RecordingBindir {
+        let dir = TempDir::new(name);
+        for entry in fs::read_dir(pg_bin()).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name() != "postgres" {
+                symlink(entry.path(), dir.path.join(entry.file_name())).unwrap();
+            }
+        }
+        let log = dir.path.join("argv.log");
+        fs::write(&log, "").unwrap();
+        let user = postgres_user();
+        nix::unistd::chown(&log, Some(user.uid), Some(user.gid)).unwrap();
+        let script = format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            pg_bin().join("postgres").display()
+        );
+        let wrapper = dir.path.join("postgres");
+        fs::write(&wrapper, script).unwrap();
+        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+        RecordingBindir { dir }
+    }
+
+    fn path(&self) -> &Path {
+        &self.dir.path
+    }
+
+    /// The argvs run so far.
+    fn runs(&self) -> Vec<String> {
+        fs::read_to_string(self.dir.path.join("argv.log"))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// A crashed primary is replayed in single-user mode and, with no other
+/// primary, started as a standby at once: pg_control then says "shut down",
+/// so the start does not sync the data directory. The replay itself must
+/// run with fsync on, or a power loss right after it loses the checkpoint's
+/// pages (issue 23).
+#[test]
+fn crash_recovery_of_a_former_primary_runs_with_fsync_on() {
+    let pg = PgCluster::init("nofsync");
+    let rsc = format!("t{}nofsync", std::process::id());
+    let agent = pg.clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres");
+    agent.run("start").expect(rc::SUCCESS);
+    agent.run("promote").expect(rc::SUCCESS);
+    pg.psql("create table t(i int); insert into t values (7)");
+    let postmaster = pg.postmaster_pid().unwrap();
+    kill(postmaster, Signal::SIGKILL).unwrap();
+    wait_gone(postmaster);
+    agent
+        .run_until("monitor", rc::NOT_RUNNING, Duration::from_secs(10))
+        .expect(rc::NOT_RUNNING);
+    let bindir = RecordingBindir::new("nofsync-bin");
+    let agent = agent.param("bindir", bindir.path().to_str().unwrap());
+    let start = agent.run("start");
+    start.expect(rc::SUCCESS);
+    let runs = bindir.runs();
+    let single: Vec<&String> = runs.iter().filter(|r| r.contains("--single")).collect();
+    assert_eq!(single.len(), 1, "no crash recovery ran: {runs:?}\n{start}");
+    assert!(
+        !single[0].split_whitespace().any(|a| a == "-F"),
+        "crash recovery ran with fsync off: {}",
+        single[0]
+    );
+    assert_eq!(pg.psql("select i from t").trim(), "7");
+    agent.run("stop").expect(rc::SUCCESS);
+}
