@@ -120,20 +120,28 @@ where
 
 /// Makes the calling thread, and only it, act as `uid`:`gid` with no other
 /// group (file access as that user; the real and saved ids stay root's).
+fn become_user(uid: Uid, gid: Gid) -> io::Result<()> {
+    become_thread_user(uid, gid, &[gid])
+}
+
+/// Makes the calling thread, and only it, act as `uid`:`gid` with exactly
+/// `groups` as its supplementary groups; the real and saved ids stay root's.
+/// [`crate::pg::session`] gives its SQL thread the system user's groups
+/// this way, the credentials [`SystemUser::apply`] gives a child.
 ///
 /// Linux keeps credentials per thread; glibc's wrappers (`setgroups`,
 /// `setresuid`...) broadcast the change to every thread of the process
 /// (POSIX semantics), so the raw system calls are used. Groups first: once
 /// the effective uid is not 0, the thread may no longer change them.
-fn become_user(uid: Uid, gid: Gid) -> io::Result<()> {
+pub fn become_thread_user(uid: Uid, gid: Gid, groups: &[Gid]) -> io::Result<()> {
     let keep = nix::libc::uid_t::MAX; // -1: leave the real and saved ids
-    let groups = [gid.as_raw()];
-    // SAFETY: setgroups reads `groups` (1 element, alive for the call);
-    // setresgid and setresuid take integers and touch no memory.
+    let groups: Vec<nix::libc::gid_t> = groups.iter().map(|g| g.as_raw()).collect();
+    // SAFETY: setgroups reads `groups.len()` elements of `groups`, alive
+    // for the call; setresgid and setresuid take integers and touch no memory.
     unsafe {
         check(nix::libc::syscall(
             nix::libc::SYS_setgroups,
-            1usize,
+            groups.len(),
             groups.as_ptr(),
         ))?;
         check(nix::libc::syscall(
@@ -142,16 +150,13 @@ fn become_user(uid: Uid, gid: Gid) -> io::Result<()> {
             gid.as_raw(),
             keep,
         ))?;
+        check(nix::libc::syscall(
+            nix::libc::SYS_setresuid,
+            keep,
+            uid.as_raw(),
+            keep,
+        ))
     }
-    set_thread_euid(uid)
-}
-
-/// Sets the effective uid of the calling thread only (see [`become_user`]);
-/// [`crate::pg::session`] uses it so that peer authentication sees the user.
-pub fn set_thread_euid(uid: Uid) -> io::Result<()> {
-    let keep = nix::libc::uid_t::MAX;
-    // SAFETY: setresuid takes three integers and touches no memory.
-    check(unsafe { nix::libc::syscall(nix::libc::SYS_setresuid, keep, uid.as_raw(), keep) })
 }
 
 fn check(rc: nix::libc::c_long) -> io::Result<()> {

@@ -90,3 +90,34 @@ fn crash_recovery_of_a_former_primary_runs_with_fsync_on() {
     assert_eq!(pg.psql("select i from t").trim(), "7");
     agent.run("stop").expect(rc::SUCCESS);
 }
+
+/// The SQL session runs as the system user with the user's groups only, as
+/// the children do: a socket only root's group may open (planted in the
+/// socket directory, or a server's socket re-owned) is refused to it, as it
+/// is to `psql` run by postgres (issue 23: the worker thread kept gid 0).
+#[test]
+fn the_probe_cannot_open_a_socket_only_roots_group_may_open() {
+    let pg = PgCluster::init("rootgroup");
+    let agent = pg.agent();
+    agent.run("start").expect(rc::SUCCESS);
+    agent.run("monitor").expect(rc::SUCCESS);
+    let socket = pg.dir.path.join(format!(".s.PGSQL.{}", pg.port));
+    nix::unistd::chown(
+        &socket,
+        Some(nix::unistd::Uid::from_raw(0)),
+        Some(nix::unistd::Gid::from_raw(0)),
+    )
+    .unwrap();
+    fs::set_permissions(&socket, fs::Permissions::from_mode(0o770)).unwrap();
+    let monitor = agent.clone().recurring().run("monitor");
+    assert_ne!(
+        monitor.code,
+        rc::SUCCESS,
+        "the probe connected with root's group\n{monitor}"
+    );
+    assert!(
+        monitor.exit_reason().unwrap_or("").contains("ermission denied"),
+        "{monitor}"
+    );
+    agent.run("stop").expect(rc::SUCCESS);
+}
