@@ -30,6 +30,14 @@ use std::path::PathBuf;
 use crate::deadline::Deadline;
 use crate::exec::SystemUser;
 
+/// The agent's sessions resolve names in the catalog only. Its SQL names
+/// functions and views unqualified (`pg_is_in_recovery()`,
+/// `pg_stat_replication`), and a database superuser's `ALTER ROLE ... SET
+/// search_path = evil, pg_catalog` would make them its own; an option of the
+/// startup packet outranks a role's setting. pg_temp is named last, or it
+/// would be searched first for relations (issue 23).
+const SEARCH_PATH: &str = "pg_catalog,pg_temp";
+
 /// Where and as whom to connect.
 #[derive(Clone, Debug)]
 pub struct ConnTarget {
@@ -52,7 +60,10 @@ impl ConnTarget {
             .dbname(&self.dbname)
             .application_name("pgha")
             .connect_timeout(timeout.max(Duration::from_secs(1)))
-            .options(&format!("-c statement_timeout={}", timeout.as_millis().max(1)));
+            .options(&format!(
+                "-c statement_timeout={} -c search_path={SEARCH_PATH}",
+                timeout.as_millis().max(1)
+            ));
         config
     }
 }

@@ -121,3 +121,30 @@ fn the_probe_cannot_open_a_socket_only_roots_group_may_open() {
     );
     agent.run("stop").expect(rc::SUCCESS);
 }
+
+/// A database superuser's `ALTER ROLE postgres SET search_path` puts a
+/// schema of its own before pg_catalog: the agent's unqualified names would
+/// then call its functions and read its views. The agent's sessions pin
+/// search_path, so a primary still reads as one (issue 23).
+#[test]
+fn a_shadowing_schema_in_search_path_cannot_forge_what_the_agent_reads() {
+    let pg = PgCluster::init("searchpath");
+    let rsc = format!("t{}searchpath", std::process::id());
+    let agent = pg.clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres");
+    agent.run("start").expect(rc::SUCCESS);
+    agent.run("promote").expect(rc::SUCCESS);
+    agent.run("monitor").expect(rc::RUNNING_PROMOTED);
+    pg.psql(
+        "create schema evil; \
+         create function evil.pg_is_in_recovery() returns boolean language sql as 'select true'; \
+         create view evil.pg_stat_replication as select * from pg_catalog.pg_stat_replication; \
+         alter role postgres set search_path = evil, pg_catalog",
+    );
+    assert_eq!(
+        pg.psql("select pg_is_in_recovery()").trim(),
+        "t",
+        "the plant does not shadow"
+    );
+    agent.run("monitor").expect(rc::RUNNING_PROMOTED);
+    agent.run("stop").expect(rc::SUCCESS);
+}
