@@ -260,18 +260,29 @@ fn check_start_opts(words: &[String]) -> OcfResult<()> {
     Ok(())
 }
 
+/// The libpq keywords whose value is a secret, with where it goes instead:
+/// `password` (the server's) and `sslpassword` (the passphrase of `sslkey`,
+/// issue 23).
+const SECRET_CONNINFO_KEYWORDS: &[(&str, &str)] = &[
+    ("password", "put it in system_user's ~/.pgpass"),
+    (
+        "sslpassword",
+        "use an unencrypted sslkey only system_user can read",
+    ),
+];
+
 /// `primary_conninfo` must be a keyword/value string the agent can extend
-/// (not a URI) and must hold no password: the agent passes it on the command
-/// lines of postgres (`-c primary_conninfo=`) and pg_rewind
-/// (`--source-server=`), which `/proc/<pid>/cmdline` shows to every user.
-/// libpq expands a `dbname` that is itself a connection string or a URI,
-/// so such a dbname is refused too (it could hide a password).
+/// (not a URI) and must hold no secret ([`SECRET_CONNINFO_KEYWORDS`]): the
+/// agent passes it on the command lines of postgres (`-c primary_conninfo=`)
+/// and pg_rewind (`--source-server=`), which `/proc/<pid>/cmdline` shows to
+/// every user. libpq expands a `dbname` that is itself a connection string
+/// or a URI, so such a dbname is refused too (it could hide a password).
 fn check_primary_conninfo(value: &str) -> OcfResult<()> {
     let info = conninfo::parse(value).map_err(|e| OcfError::configured(format!("primary_conninfo: {e}")))?;
-    if info.has("password") {
-        return Err(OcfError::configured(
-            "primary_conninfo: no password= (it shows in ps); put it in system_user's ~/.pgpass",
-        ));
+    if let Some((keyword, instead)) = SECRET_CONNINFO_KEYWORDS.iter().find(|(k, _)| info.has(k)) {
+        return Err(OcfError::configured(format!(
+            "primary_conninfo: no {keyword}= (it shows in ps); {instead}"
+        )));
     }
     if info
         .pairs
@@ -599,6 +610,8 @@ mod tests {
             ("host='/run/pg sock' user=r connect_timeout=3", None),
             ("host=x user=r password=secret", Some(".pgpass")),
             ("host=x user=r password = ''", Some(".pgpass")),
+            ("host=x user=r sslkey=/k sslpassword=s", Some("no sslpassword=")),
+            ("host=x user=r sslkey=/k", None),
             ("host=x dbname='host=y password=s'", Some("dbname")),
             ("dbname=postgresql://u:pw@h/db", Some("dbname")),
             ("postgresql://replicator@10.0.0.9/postgres", Some("URI")),

@@ -148,3 +148,23 @@ fn a_shadowing_schema_in_search_path_cannot_forge_what_the_agent_reads() {
     agent.run("monitor").expect(rc::RUNNING_PROMOTED);
     agent.run("stop").expect(rc::SUCCESS);
 }
+
+/// `sslpassword=` (the client key's passphrase) would reach the command
+/// lines of postgres and pg_rewind, as `password=` would: both are refused
+/// (issue 23).
+#[test]
+fn an_sslpassword_in_primary_conninfo_is_err_configured() {
+    let pg = PgCluster::init("sslpassword");
+    let agent = pg.clone_agent(
+        "tsslpassword",
+        "node-a",
+        "host=/x user=postgres sslkey=/k sslpassword=secret",
+    );
+    agent
+        .run("validate-all")
+        .expect_reason(rc::ERR_CONFIGURED, "no sslpassword=");
+    agent
+        .run("start")
+        .expect_reason(rc::ERR_CONFIGURED, "no sslpassword=");
+    assert!(pg.processes().is_empty());
+}
