@@ -16,8 +16,9 @@
 
 use std::ffi::{CString, OsStr};
 use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -84,6 +85,28 @@ impl SystemUser {
     /// Makes `cmd` run as this user, with its groups, HOME, USER and LOGNAME.
     /// Without root privileges (tests run by a user) the identity is kept.
     pub fn apply(&self, cmd: &mut Command) {
+        self.apply_with_cwd(cmd, None);
+    }
+
+    /// Like [`apply`](Self::apply), and the program starts in `dir`, a
+    /// directory the user controls (the data directory), entered as the
+    /// user. `Command::current_dir` would enter it as root: std changes
+    /// the directory before the `pre_exec` hooks that drop privileges, so
+    /// root would resolve a path the user may have made a symlink, or one
+    /// the user cannot enter (issue 23).
+    pub fn apply_in(&self, cmd: &mut Command, dir: &Path) -> io::Result<()> {
+        if !Uid::effective().is_root() {
+            cmd.current_dir(dir);
+            self.apply(cmd);
+            return Ok(());
+        }
+        let dir = CString::new(dir.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in the directory's name"))?;
+        self.apply_with_cwd(cmd, Some(dir));
+        Ok(())
+    }
+
+    fn apply_with_cwd(&self, cmd: &mut Command, dir: Option<CString>) {
         cmd.env("HOME", &self.home)
             .env("USER", &self.name)
             .env("LOGNAME", &self.name);
@@ -92,12 +115,18 @@ impl SystemUser {
         }
         let (uid, gid, groups) = (self.uid, self.gid, self.groups());
         // SAFETY: the closure only makes async-signal-safe syscalls on data
-        // computed before fork.
+        // computed before fork (the directory's name included: no
+        // allocation after fork).
         unsafe {
             cmd.pre_exec(move || {
                 setgroups(&groups).map_err(io::Error::from)?;
                 setgid(gid).map_err(io::Error::from)?;
                 setuid(uid).map_err(io::Error::from)?;
+                if let Some(dir) = &dir {
+                    if nix::libc::chdir(dir.as_ptr()) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
                 Ok(())
             });
         }

@@ -83,6 +83,20 @@ where
     bounded(who, deadline, path, op)
 }
 
+/// Runs `op` on a worker thread as the agent itself, within `deadline`: for
+/// stop, which must work without the user database
+/// ([`crate::actions::stop`]), and only for a lookup that changes nothing
+/// (`canonicalize`, `lstat`, a lock file's read that refuses symlinks and
+/// FIFOs), whose one danger left is a hung file system under the data
+/// directory (a stop that hangs gets the node fenced without a reason).
+pub fn within<T, F>(deadline: Deadline, path: &Path, op: F) -> OcfResult<io::Result<T>>
+where
+    T: Send + 'static,
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+{
+    bounded(None, deadline, path, op)
+}
+
 /// Runs `op` on a worker thread, as `who` if given, within `deadline`.
 fn bounded<T, F>(who: Option<Identity>, deadline: Deadline, path: &Path, op: F) -> OcfResult<io::Result<T>>
 where

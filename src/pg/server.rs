@@ -238,11 +238,13 @@ pub fn spawn(inst: &Instance, extra_args: &[String], deadline: Deadline) -> OcfR
         .arg(inst.port.to_string())
         .args(&inst.start_opts)
         .args(extra_args)
-        .current_dir(&inst.datadir)
         .stdin(Stdio::null())
         .stdout(log_out)
         .stderr(log_err);
-    inst.user.apply(&mut cmd);
+    // Entered as the user: the data directory is the user's to change.
+    inst.user.apply_in(&mut cmd, &inst.datadir).map_err(|e| {
+        OcfError::configured(format!("datadir {}: {e}", inst.datadir.display())).with_source(e)
+    })?;
     // SAFETY: setsid is async-signal-safe. A session of its own keeps the
     // server alive when the agent exits and out of the agent's process group.
     unsafe {
@@ -359,7 +361,7 @@ pub enum StopMode {
 /// It needs only the data directory: the instance's processes are found by
 /// it, so a stop works even where the binaries or the user are gone.
 pub fn stop(datadir: &Path, canonical_datadir: &Path, deadline: Deadline) -> OcfResult<StopMode> {
-    let pid = match process::postmaster(datadir, canonical_datadir) {
+    let pid = match process::postmaster_within(datadir, canonical_datadir, deadline.fraction(0.2)) {
         Postmaster::Running(pid) => pid,
         Postmaster::NoPidFile | Postmaster::Stale(_) => {
             let orphans = process::instance_processes(canonical_datadir);

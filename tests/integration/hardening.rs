@@ -168,3 +168,36 @@ fn an_sslpassword_in_primary_conninfo_is_err_configured() {
         .expect_reason(rc::ERR_CONFIGURED, "no sslpassword=");
     assert!(pg.processes().is_empty());
 }
+
+/// The postmaster's working directory is entered as the system user, after
+/// the privilege drop: std's `current_dir` would enter it as root, so a
+/// directory the user cannot enter (or a symlink the user planted to one)
+/// would be entered anyway (issue 23).
+#[test]
+fn a_child_enters_its_directory_as_the_system_user() {
+    let user = pgha::exec::SystemUser::lookup("postgres").unwrap();
+    let dir = TempDir::new("chdir");
+    let locked = dir.path.join("root-only");
+    fs::create_dir(&locked).unwrap();
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o700)).unwrap();
+    let run_in = |cwd: &Path| {
+        let mut cmd = std::process::Command::new("/bin/pwd");
+        cmd.stdin(std::process::Stdio::null());
+        user.apply_in(&mut cmd, cwd).unwrap();
+        cmd.output()
+    };
+    let refused = run_in(&locked);
+    assert_eq!(
+        refused.as_ref().map_err(|e| e.kind()).err(),
+        Some(std::io::ErrorKind::PermissionDenied),
+        "root entered a directory postgres cannot: {refused:?}"
+    );
+    let link = dir.path.join("planted");
+    symlink(&locked, &link).unwrap();
+    assert!(run_in(&link).is_err(), "root followed a symlink into it");
+    let out = run_in(&dir.path).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        dir.path.to_str().unwrap()
+    );
+}
