@@ -7,7 +7,9 @@
 //!   group list is computed before spawning, and `setgroups`, `setgid`,
 //!   `setuid` are bare syscalls in `pre_exec`;
 //! - stdin from /dev/null, `LC_ALL=C` so that parsed output is English;
-//! - its own process group, so that a timeout reaches its children too;
+//! - its own process group, so that a timeout reaches its children too,
+//!   and SIGKILL when the agent dies (`PR_SET_PDEATHSIG`), so that nothing
+//!   it ran goes on without it;
 //! - stdout and stderr drained on threads (a child that fills a pipe would
 //!   otherwise look like a timeout).
 //!
@@ -322,7 +324,37 @@ fn command<S: AsRef<OsStr>>(
     if let Some(user) = user {
         user.apply(&mut cmd);
     }
+    die_with_the_agent(&mut cmd);
     Ok(cmd)
+}
+
+/// Makes the child get SIGKILL when the agent dies: in a process group of
+/// its own it gets no signal meant for the agent's, and a pg_basebackup
+/// left running after Pacemaker killed the agent at its timeout went on
+/// writing into the staging directory the next start clears (issue 23); a
+/// pg_rewind left running would race the next one.
+///
+/// The kernel sends it when the *thread* that forked exits: every runner
+/// here waits for its child on the thread that spawned it, so that thread
+/// outlives the child unless the agent dies. Registered after
+/// [`SystemUser::apply`]'s hook because a change of credentials clears
+/// the setting; and an agent that died before it was set is seen as a
+/// parent that is no longer the agent.
+fn die_with_the_agent(cmd: &mut Command) {
+    let agent = nix::unistd::getpid().as_raw();
+    // SAFETY: prctl and getppid are async-signal-safe and take integers.
+    unsafe {
+        cmd.pre_exec(move || {
+            let signal = nix::libc::SIGKILL as nix::libc::c_ulong;
+            if nix::libc::prctl(nix::libc::PR_SET_PDEATHSIG, signal, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if nix::libc::getppid() != agent {
+                return Err(io::Error::other("the agent exited before its child started"));
+            }
+            Ok(())
+        });
+    }
 }
 
 /// What a watcher of [`run_watched`] wants after a line of output.

@@ -201,3 +201,108 @@ fn a_child_enters_its_directory_as_the_system_user() {
         dir.path.to_str().unwrap()
     );
 }
+
+/// The parent pid and the command name of `pid`, from `/proc/<pid>/stat`.
+fn parent_and_name(pid: i32) -> Option<(i32, String)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (head, rest) = stat.rsplit_once(')')?;
+    let name = head.split_once('(')?.1.to_string();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    if fields.first() == Some(&"Z") {
+        return None; // dead, waiting for its reaper
+    }
+    Some((fields.get(1)?.parse().ok()?, name))
+}
+
+/// The children of `parent` named `name`.
+fn children_named(parent: u32, name: &str) -> Vec<i32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| parent_and_name(*pid).is_some_and(|(p, n)| p == parent as i32 && n == name))
+        .collect()
+}
+
+/// A start that copies the primary is killed (Pacemaker's timeout, an
+/// operator's kill -9): pg_basebackup, in a process group of its own, went
+/// on writing into `.pgha-build`, which the next start clears. It now dies
+/// with the agent (issue 23).
+#[test]
+fn pg_basebackup_dies_with_a_killed_agent() {
+    let a = PgCluster::init("pdeath-a");
+    let rsc = format!("t{}pdeath", std::process::id());
+    let a_agent = a.clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres");
+    a_agent.run("start").expect(rc::SUCCESS);
+    a_agent.run("promote").expect(rc::SUCCESS);
+    let b = PgCluster::not_made("pdeath-b");
+    let b_agent = b
+        .clone_agent(&rsc, "node-b", &a.conninfo())
+        .param("bootstrap", "basebackup");
+    // The environment the harness runs the agent with, to start it here.
+    let vars = b_agent.run("meta-data").vars;
+    let mut start = std::process::Command::new(AGENT)
+        .arg("start")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut copy = None;
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    while copy.is_none() && std::time::Instant::now() < end {
+        copy = children_named(start.id(), "pg_basebackup").first().copied();
+        if copy.is_none() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let Some(copy) = copy else {
+        let _ = start.kill();
+        let _ = start.wait();
+        panic!("the start never ran pg_basebackup");
+    };
+    let copy = nix::unistd::Pid::from_raw(copy);
+    // With its source frozen it cannot finish before the agent dies (not
+    // itself: a stopped member of a group orphaned by the agent's death
+    // gets SIGHUP from the kernel, which would kill it anyway).
+    let source = a.processes();
+    for pid in &source {
+        let _ = kill(*pid, Signal::SIGSTOP);
+    }
+    start.kill().unwrap();
+    start.wait().unwrap();
+    // pg_basebackup -X stream is two processes: the copy and its WAL
+    // streamer. Either one left writes into the staging directory.
+    let target = b.dir.path.to_str().unwrap().to_string();
+    let copies = || -> Vec<i32> {
+        fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| parent_and_name(*pid).is_some_and(|(_, n)| n == "pg_basebackup"))
+            .filter(|pid| {
+                fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&target))
+            })
+            .collect()
+    };
+    // Without the fix the copy dies only of SIGPIPE, at its next progress
+    // report to the dead agent's pipe, seconds later: 1 s tells them apart.
+    let end = std::time::Instant::now() + Duration::from_secs(1);
+    while !copies().is_empty() && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let survivors = copies();
+    for pid in &survivors {
+        let _ = kill(nix::unistd::Pid::from_raw(*pid), Signal::SIGKILL);
+    }
+    for pid in &source {
+        let _ = kill(*pid, Signal::SIGCONT);
+    }
+    assert!(
+        survivors.is_empty(),
+        "pg_basebackup {survivors:?} outlived the agent (the copy was {copy})"
+    );
+    a_agent.run("stop").expect(rc::SUCCESS);
+}
