@@ -108,7 +108,7 @@ impl Location {
     pub fn parse(values: &BTreeMap<String, String>) -> OcfResult<Location> {
         let get = |name: &str| values.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
         let pgdata = match get("pgdata") {
-            Some(v) => absolute_path("pgdata", v)?,
+            Some(v) => instance_path("pgdata", v)?,
             None => {
                 return Err(OcfError::configured(
                     "pgdata is required: set it to the directory holding postgresql.conf",
@@ -116,7 +116,7 @@ impl Location {
             }
         };
         let datadir = match get("datadir") {
-            Some(v) => absolute_path("datadir", v)?,
+            Some(v) => instance_path("datadir", v)?,
             None => pgdata.clone(),
         };
         Ok(Location { pgdata, datadir })
@@ -305,15 +305,37 @@ pub fn unknown_names(values: &BTreeMap<String, String>) -> Vec<&str> {
         .collect()
 }
 
+/// An absolute path, without its trailing `/` and `.` components (`/` stays
+/// `/`: a mount point may be the root).
+///
+/// The environment holds text, and a value that is not UTF-8 reaches the
+/// parameters with U+FFFD in its place ([`crate::ocf::env`]): no such path
+/// exists, so it is refused by name rather than looked for (issue 23).
 fn absolute_path(name: &str, value: &str) -> OcfResult<PathBuf> {
+    if value.contains(char::REPLACEMENT_CHARACTER) {
+        return Err(OcfError::configured(format!(
+            "{name} is not valid UTF-8: the agent takes paths as text; rename the directory or link to it"
+        )));
+    }
     if !value.starts_with('/') {
         return Err(OcfError::configured(format!(
             "{name} '{value}' must be an absolute path"
         )));
     }
-    Ok(PathBuf::from(value.trim_end_matches('/').to_string())
-        .components()
-        .collect())
+    Ok(PathBuf::from(value).components().collect())
+}
+
+/// The path of the instance's directory (`pgdata`, `datadir`): absolute,
+/// and not the root, which no instance can be (it was trimmed to an empty
+/// path, "pgdata does not exist on this host").
+fn instance_path(name: &str, value: &str) -> OcfResult<PathBuf> {
+    let path = absolute_path(name, value)?;
+    if path.parent().is_none() {
+        return Err(OcfError::configured(format!(
+            "{name} '/' is the root directory: set it to the instance's directory"
+        )));
+    }
+    Ok(path)
 }
 
 fn integer(name: &str, value: &str, min: u64, max: u64) -> OcfResult<u64> {
@@ -601,6 +623,35 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn instance_paths_name_the_parameter_when_they_cannot_be_one() {
+        let refused: &[(&[(&str, &str)], &str)] = &[
+            (&[("pgdata", "/")], "pgdata '/' is the root directory"),
+            (&[("pgdata", "///")], "pgdata '/' is the root directory"),
+            (
+                &[("pgdata", "/d"), ("datadir", "/")],
+                "datadir '/' is the root directory",
+            ),
+            (&[("pgdata", "/d/\u{FFFD}")], "pgdata is not valid UTF-8"),
+            (
+                &[("pgdata", "/d"), ("bindir", "/b\u{FFFD}")],
+                "bindir is not valid UTF-8",
+            ),
+        ];
+        for (values, needle) in refused {
+            let e = parse(values).unwrap_err();
+            assert_eq!(e.code, OcfCode::ErrConfigured, "{values:?}");
+            assert!(e.reason.contains(needle), "{values:?}: {}", e.reason);
+        }
+        let config = parse(&[("pgdata", "/d/"), ("data_mount", "/")]).unwrap();
+        assert_eq!(config.pgdata, PathBuf::from("/d"));
+        assert_eq!(
+            config.data_mount,
+            Some(PathBuf::from("/")),
+            "the root is a mount point"
+        );
     }
 
     #[test]

@@ -306,3 +306,44 @@ fn pg_basebackup_dies_with_a_killed_agent() {
     );
     a_agent.run("stop").expect(rc::SUCCESS);
 }
+
+/// `pgdata=/` said "pgdata does not exist on this host" (the trailing `/`
+/// was trimmed to nothing), and a pgdata that is not UTF-8 said "pgdata is
+/// required" (the value was dropped): both now name the parameter and what
+/// is wrong with it, at level 0 (issue 23).
+#[test]
+fn pgdata_at_the_root_or_not_utf8_is_err_configured_naming_it() {
+    use std::os::unix::ffi::OsStringExt;
+    let agent = Agent::bare().param("pgdata", "/");
+    agent
+        .run("validate-all")
+        .expect_reason(rc::ERR_CONFIGURED, "pgdata '/' is the root directory");
+    agent
+        .clone()
+        .param("pgdata", "/var/lib/pg")
+        .param("datadir", "//")
+        .run("validate-all")
+        .expect_reason(rc::ERR_CONFIGURED, "datadir '/' is the root directory");
+    let vars = agent.run("meta-data").vars;
+    let out = std::process::Command::new(AGENT)
+        .arg("validate-all")
+        .env_clear()
+        .envs(
+            vars.iter()
+                .filter(|(k, _)| k != "OCF_RESKEY_pgdata")
+                .map(|(k, v)| (k, v)),
+        )
+        .env(
+            "OCF_RESKEY_pgdata",
+            std::ffi::OsString::from_vec(b"/var/lib/pg-\xff".to_vec()),
+        )
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(rc::ERR_CONFIGURED), "{stderr}");
+    assert!(
+        stderr.contains("ocf-exit-reason:") && stderr.contains("pgdata is not valid UTF-8"),
+        "{stderr}"
+    );
+}
