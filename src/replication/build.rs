@@ -262,18 +262,14 @@ fn run_copy(
     let started = Instant::now();
     basebackup::run(bindir, user, &args, budget, |p: Progress| {
         if available.is_none() {
-            let free = userfs::free_bytes(user, ctx.deadline, &nearest_existing(&parent))
-                .ok()
-                .and_then(|r| r.ok())
-                .unwrap_or(u64::MAX);
-            available = Some(free);
-            if !build::fits(p.total_bytes(), free) {
-                return Watch::Stop(format!(
-                    "the copy needs {} MB and {} has {} MB free: make room",
-                    p.total_bytes() >> 20,
-                    parent.display(),
-                    free >> 20
-                ));
+            let free = match userfs::free_bytes(user, ctx.deadline, &nearest_existing(&parent)) {
+                Ok(Ok(free)) => Ok(free),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(e) => Err(e.reason),
+            };
+            match room_for_the_copy(p.total_bytes(), free, &parent) {
+                Ok(free) => available = Some(free),
+                Err(why) => return Watch::Stop(why),
             }
         }
         let since = last.map(|(_, at)| at.elapsed().as_secs()).unwrap_or(0);
@@ -292,6 +288,28 @@ fn run_copy(
     })?;
     log_info!("base backup done in {}s", started.elapsed().as_secs());
     Ok(())
+}
+
+/// Whether a copy of `total` bytes fits in `parent`, given what its
+/// `statvfs` said (`free`): the free bytes, or why the copy stops. A free
+/// space that cannot be read stops it too: counting it as unlimited let a
+/// copy fill the file system it was meant to be checked against (issue 23).
+fn room_for_the_copy(total: u64, free: Result<u64, String>, parent: &Path) -> Result<u64, String> {
+    let free = free.map_err(|e| {
+        format!(
+            "cannot read the free space of {} ({e}): no copy",
+            parent.display()
+        )
+    })?;
+    if !build::fits(total, free) {
+        return Err(format!(
+            "the copy needs {} MB and {} has {} MB free: make room",
+            total >> 20,
+            parent.display(),
+            free >> 20
+        ));
+    }
+    Ok(free)
 }
 
 /// `dir`, or its nearest ancestor that exists (pg_basebackup creates the
@@ -317,6 +335,20 @@ mod tests {
         assert_eq!(
             beside(d, "pgha-build"),
             PathBuf::from("/var/lib/postgresql/15/main.pgha-build")
+        );
+    }
+
+    #[test]
+    fn a_copy_goes_on_only_where_the_free_space_was_read_and_suffices() {
+        let parent = Path::new("/var/lib/postgresql/15");
+        let gb = 1u64 << 30;
+        assert_eq!(room_for_the_copy(gb, Ok(100 * gb), parent), Ok(100 * gb));
+        let full = room_for_the_copy(100 * gb, Ok(gb), parent).unwrap_err();
+        assert!(full.contains("make room"), "{full}");
+        let unread = room_for_the_copy(gb, Err("Input/output error".into()), parent).unwrap_err();
+        assert_eq!(
+            unread,
+            "cannot read the free space of /var/lib/postgresql/15 (Input/output error): no copy"
         );
     }
 
