@@ -37,7 +37,7 @@
 //!   [`free_bytes`]), the copy's staging directory beside it
 //!   ([`remove_tree`], only that directory: the agent made it) and the
 //!   renames that put the copy in place and the old data aside
-//!   ([`rename_aside`], [`rename_into`]); the server's `logfile`, whose end
+//!   ([`rename_aside`], [`rename_into`], [`exchange`]); the server's `logfile`, whose end
 //!   says why a standby cannot follow ([`read_tail`]).
 //!
 //! Without root (tests run by a user) nothing is switched: the kernel already
@@ -382,6 +382,24 @@ pub fn rename_aside(
             RenameFlags::RENAME_NOREPLACE,
         )?;
         Ok(target)
+    })
+}
+
+/// Swaps `a` and `b` in one step, as `user` (`RENAME_EXCHANGE`): both must
+/// exist, and at no moment is either name empty. What puts a rebuilt copy
+/// where the old data was, so that a failure or a kill at any point leaves
+/// a complete data directory.
+pub fn exchange(user: &SystemUser, deadline: Deadline, a: &Path, b: &Path) -> OcfResult<io::Result<()>> {
+    let (a, b) = (a.to_path_buf(), b.to_path_buf());
+    as_user(user, deadline, &a.clone(), move || {
+        renameat2(
+            nix::fcntl::AT_FDCWD,
+            &a,
+            nix::fcntl::AT_FDCWD,
+            &b,
+            RenameFlags::RENAME_EXCHANGE,
+        )?;
+        Ok(())
     })
 }
 
@@ -765,6 +783,20 @@ mod tests {
         assert_eq!(fs::read_to_string(&b).unwrap(), "b");
         let moved = rename_aside(&me(), soon(), &a, "c").unwrap().unwrap();
         assert_eq!(fs::read_to_string(moved).unwrap(), "a");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_exchange_swaps_two_names_and_needs_both() {
+        let dir = scratch("exchange");
+        let (a, b) = (dir.join("a"), dir.join("b"));
+        fs::write(&a, "a").unwrap();
+        fs::write(&b, "b").unwrap();
+        exchange(&me(), soon(), &a, &b).unwrap().unwrap();
+        assert_eq!(fs::read_to_string(&a).unwrap(), "b");
+        assert_eq!(fs::read_to_string(&b).unwrap(), "a");
+        assert!(exchange(&me(), soon(), &a, &dir.join("c")).unwrap().is_err());
+        assert_eq!(fs::read_to_string(&a).unwrap(), "b");
         fs::remove_dir_all(&dir).unwrap();
     }
 
