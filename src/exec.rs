@@ -84,6 +84,18 @@ impl SystemUser {
             .unwrap_or_else(|| vec![self.gid])
     }
 
+    /// The user this process runs as: what unit tests act as.
+    #[cfg(test)]
+    pub(crate) fn of_this_process() -> SystemUser {
+        let user = User::from_uid(Uid::effective()).unwrap().unwrap();
+        SystemUser {
+            name: user.name,
+            uid: user.uid,
+            gid: user.gid,
+            home: user.dir,
+        }
+    }
+
     /// Makes `cmd` run as this user, with its groups, HOME, USER and LOGNAME.
     /// Without root privileges (tests run by a user) the identity is kept.
     pub fn apply(&self, cmd: &mut Command) {

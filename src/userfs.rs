@@ -689,26 +689,27 @@ pub fn create_owned_dir(user: &SystemUser, deadline: Deadline, dir: &Path) -> Oc
     })
 }
 
+/// A new empty directory for a unit test, `pgha-<name>-<pid>` under the
+/// temporary directory.
+#[cfg(test)]
+pub(crate) fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pgha-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
 
     fn me() -> SystemUser {
-        let user = nix::unistd::User::from_uid(Uid::effective()).unwrap().unwrap();
-        SystemUser {
-            name: user.name,
-            uid: user.uid,
-            gid: user.gid,
-            home: user.dir,
-        }
+        SystemUser::of_this_process()
     }
 
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("pgha-userfs-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
+        scratch_dir(&format!("userfs-{name}"))
     }
 
     fn soon() -> Deadline {

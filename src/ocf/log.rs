@@ -241,13 +241,6 @@ mod tests {
         assert_eq!(facility_code("bogus"), None);
     }
 
-    fn scratch(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("pgha-log-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir(&dir).unwrap();
-        dir
-    }
-
     /// Appends on a thread: a sink that blocks fails the test instead of
     /// hanging it.
     fn append_within_a_second(path: &std::path::Path) -> bool {
@@ -262,7 +255,9 @@ mod tests {
 
     #[test]
     fn a_log_file_is_appended_to_only_if_it_is_a_regular_file() {
-        let dir = scratch("sinks");
+        let dir = std::env::temp_dir().join(format!("pgha-log-sinks-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
         let file = dir.join("agent.log");
         assert!(append_within_a_second(&file));
         assert!(append_within_a_second(&file));

@@ -454,22 +454,11 @@ mod tests {
     }
 
     fn me() -> SystemUser {
-        let user = nix::unistd::User::from_uid(nix::unistd::Uid::effective())
-            .unwrap()
-            .unwrap();
-        SystemUser {
-            name: user.name,
-            uid: user.uid,
-            gid: user.gid,
-            home: user.dir,
-        }
+        SystemUser::of_this_process()
     }
 
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("pgha-build-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+        userfs::scratch_dir(&format!("build-{name}"))
     }
 
     /// A directory holding one file `which` that says `text`.
