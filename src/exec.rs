@@ -7,7 +7,9 @@
 //!   group list is computed before spawning, and `setgroups`, `setgid`,
 //!   `setuid` are bare syscalls in `pre_exec`;
 //! - stdin from /dev/null, `LC_ALL=C` so that parsed output is English;
-//! - its own process group, so that a timeout reaches its children too;
+//! - its own process group, so that a timeout reaches its children too,
+//!   and SIGKILL when the agent dies (`PR_SET_PDEATHSIG`), so that nothing
+//!   it ran goes on without it;
 //! - stdout and stderr drained on threads (a child that fills a pipe would
 //!   otherwise look like a timeout).
 //!
@@ -16,8 +18,9 @@
 
 use std::ffi::{CString, OsStr};
 use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -81,9 +84,43 @@ impl SystemUser {
             .unwrap_or_else(|| vec![self.gid])
     }
 
+    /// The user this process runs as: what unit tests act as.
+    #[cfg(test)]
+    pub(crate) fn of_this_process() -> SystemUser {
+        let user = User::from_uid(Uid::effective()).unwrap().unwrap();
+        SystemUser {
+            name: user.name,
+            uid: user.uid,
+            gid: user.gid,
+            home: user.dir,
+        }
+    }
+
     /// Makes `cmd` run as this user, with its groups, HOME, USER and LOGNAME.
     /// Without root privileges (tests run by a user) the identity is kept.
     pub fn apply(&self, cmd: &mut Command) {
+        self.apply_with_cwd(cmd, None);
+    }
+
+    /// Like [`apply`](Self::apply), and the program starts in `dir`, a
+    /// directory the user controls (the data directory), entered as the
+    /// user. `Command::current_dir` would enter it as root: std changes
+    /// the directory before the `pre_exec` hooks that drop privileges, so
+    /// root would resolve a path the user may have made a symlink, or one
+    /// the user cannot enter (issue 23).
+    pub fn apply_in(&self, cmd: &mut Command, dir: &Path) -> io::Result<()> {
+        if !Uid::effective().is_root() {
+            cmd.current_dir(dir);
+            self.apply(cmd);
+            return Ok(());
+        }
+        let dir = CString::new(dir.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in the directory's name"))?;
+        self.apply_with_cwd(cmd, Some(dir));
+        Ok(())
+    }
+
+    fn apply_with_cwd(&self, cmd: &mut Command, dir: Option<CString>) {
         cmd.env("HOME", &self.home)
             .env("USER", &self.name)
             .env("LOGNAME", &self.name);
@@ -92,12 +129,18 @@ impl SystemUser {
         }
         let (uid, gid, groups) = (self.uid, self.gid, self.groups());
         // SAFETY: the closure only makes async-signal-safe syscalls on data
-        // computed before fork.
+        // computed before fork (the directory's name included: no
+        // allocation after fork).
         unsafe {
             cmd.pre_exec(move || {
                 setgroups(&groups).map_err(io::Error::from)?;
                 setgid(gid).map_err(io::Error::from)?;
                 setuid(uid).map_err(io::Error::from)?;
+                if let Some(dir) = &dir {
+                    if nix::libc::chdir(dir.as_ptr()) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
                 Ok(())
             });
         }
@@ -293,7 +336,37 @@ fn command<S: AsRef<OsStr>>(
     if let Some(user) = user {
         user.apply(&mut cmd);
     }
+    die_with_the_agent(&mut cmd);
     Ok(cmd)
+}
+
+/// Makes the child get SIGKILL when the agent dies: in a process group of
+/// its own it gets no signal meant for the agent's, and a pg_basebackup
+/// left running after Pacemaker killed the agent at its timeout went on
+/// writing into the staging directory the next start clears (issue 23); a
+/// pg_rewind left running would race the next one.
+///
+/// The kernel sends it when the *thread* that forked exits: every runner
+/// here waits for its child on the thread that spawned it, so that thread
+/// outlives the child unless the agent dies. Registered after
+/// [`SystemUser::apply`]'s hook because a change of credentials clears
+/// the setting; and an agent that died before it was set is seen as a
+/// parent that is no longer the agent.
+fn die_with_the_agent(cmd: &mut Command) {
+    let agent = nix::unistd::getpid().as_raw();
+    // SAFETY: prctl and getppid are async-signal-safe and take integers.
+    unsafe {
+        cmd.pre_exec(move || {
+            let signal = nix::libc::SIGKILL as nix::libc::c_ulong;
+            if nix::libc::prctl(nix::libc::PR_SET_PDEATHSIG, signal, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if nix::libc::getppid() != agent {
+                return Err(io::Error::other("the agent exited before its child started"));
+            }
+            Ok(())
+        });
+    }
 }
 
 /// What a watcher of [`run_watched`] wants after a line of output.

@@ -37,7 +37,7 @@
 //!   [`free_bytes`]), the copy's staging directory beside it
 //!   ([`remove_tree`], only that directory: the agent made it) and the
 //!   renames that put the copy in place and the old data aside
-//!   ([`rename_aside`], [`rename_into`]); the server's `logfile`, whose end
+//!   ([`rename_aside`], [`rename_into`], [`exchange`]); the server's `logfile`, whose end
 //!   says why a standby cannot follow ([`read_tail`]).
 //!
 //! Without root (tests run by a user) nothing is switched: the kernel already
@@ -83,6 +83,20 @@ where
     bounded(who, deadline, path, op)
 }
 
+/// Runs `op` on a worker thread as the agent itself, within `deadline`: for
+/// stop, which must work without the user database
+/// ([`crate::actions::stop`]), and only for a lookup that changes nothing
+/// (`canonicalize`, `lstat`, a lock file's read that refuses symlinks and
+/// FIFOs), whose one danger left is a hung file system under the data
+/// directory (a stop that hangs gets the node fenced without a reason).
+pub fn within<T, F>(deadline: Deadline, path: &Path, op: F) -> OcfResult<io::Result<T>>
+where
+    T: Send + 'static,
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+{
+    bounded(None, deadline, path, op)
+}
+
 /// Runs `op` on a worker thread, as `who` if given, within `deadline`.
 fn bounded<T, F>(who: Option<Identity>, deadline: Deadline, path: &Path, op: F) -> OcfResult<io::Result<T>>
 where
@@ -120,20 +134,28 @@ where
 
 /// Makes the calling thread, and only it, act as `uid`:`gid` with no other
 /// group (file access as that user; the real and saved ids stay root's).
+fn become_user(uid: Uid, gid: Gid) -> io::Result<()> {
+    become_thread_user(uid, gid, &[gid])
+}
+
+/// Makes the calling thread, and only it, act as `uid`:`gid` with exactly
+/// `groups` as its supplementary groups; the real and saved ids stay root's.
+/// [`crate::pg::session`] gives its SQL thread the system user's groups
+/// this way, the credentials [`SystemUser::apply`] gives a child.
 ///
 /// Linux keeps credentials per thread; glibc's wrappers (`setgroups`,
 /// `setresuid`...) broadcast the change to every thread of the process
 /// (POSIX semantics), so the raw system calls are used. Groups first: once
 /// the effective uid is not 0, the thread may no longer change them.
-fn become_user(uid: Uid, gid: Gid) -> io::Result<()> {
+pub fn become_thread_user(uid: Uid, gid: Gid, groups: &[Gid]) -> io::Result<()> {
     let keep = nix::libc::uid_t::MAX; // -1: leave the real and saved ids
-    let groups = [gid.as_raw()];
-    // SAFETY: setgroups reads `groups` (1 element, alive for the call);
-    // setresgid and setresuid take integers and touch no memory.
+    let groups: Vec<nix::libc::gid_t> = groups.iter().map(|g| g.as_raw()).collect();
+    // SAFETY: setgroups reads `groups.len()` elements of `groups`, alive
+    // for the call; setresgid and setresuid take integers and touch no memory.
     unsafe {
         check(nix::libc::syscall(
             nix::libc::SYS_setgroups,
-            1usize,
+            groups.len(),
             groups.as_ptr(),
         ))?;
         check(nix::libc::syscall(
@@ -142,16 +164,13 @@ fn become_user(uid: Uid, gid: Gid) -> io::Result<()> {
             gid.as_raw(),
             keep,
         ))?;
+        check(nix::libc::syscall(
+            nix::libc::SYS_setresuid,
+            keep,
+            uid.as_raw(),
+            keep,
+        ))
     }
-    set_thread_euid(uid)
-}
-
-/// Sets the effective uid of the calling thread only (see [`become_user`]);
-/// [`crate::pg::session`] uses it so that peer authentication sees the user.
-pub fn set_thread_euid(uid: Uid) -> io::Result<()> {
-    let keep = nix::libc::uid_t::MAX;
-    // SAFETY: setresuid takes three integers and touches no memory.
-    check(unsafe { nix::libc::syscall(nix::libc::SYS_setresuid, keep, uid.as_raw(), keep) })
 }
 
 fn check(rc: nix::libc::c_long) -> io::Result<()> {
@@ -363,6 +382,24 @@ pub fn rename_aside(
             RenameFlags::RENAME_NOREPLACE,
         )?;
         Ok(target)
+    })
+}
+
+/// Swaps `a` and `b` in one step, as `user` (`RENAME_EXCHANGE`): both must
+/// exist, and at no moment is either name empty. What puts a rebuilt copy
+/// where the old data was, so that a failure or a kill at any point leaves
+/// a complete data directory.
+pub fn exchange(user: &SystemUser, deadline: Deadline, a: &Path, b: &Path) -> OcfResult<io::Result<()>> {
+    let (a, b) = (a.to_path_buf(), b.to_path_buf());
+    as_user(user, deadline, &a.clone(), move || {
+        renameat2(
+            nix::fcntl::AT_FDCWD,
+            &a,
+            nix::fcntl::AT_FDCWD,
+            &b,
+            RenameFlags::RENAME_EXCHANGE,
+        )?;
+        Ok(())
     })
 }
 
@@ -652,26 +689,27 @@ pub fn create_owned_dir(user: &SystemUser, deadline: Deadline, dir: &Path) -> Oc
     })
 }
 
+/// A new empty directory for a unit test, `pgha-<name>-<pid>` under the
+/// temporary directory.
+#[cfg(test)]
+pub(crate) fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pgha-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
 
     fn me() -> SystemUser {
-        let user = nix::unistd::User::from_uid(Uid::effective()).unwrap().unwrap();
-        SystemUser {
-            name: user.name,
-            uid: user.uid,
-            gid: user.gid,
-            home: user.dir,
-        }
+        SystemUser::of_this_process()
     }
 
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("pgha-userfs-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
+        scratch_dir(&format!("userfs-{name}"))
     }
 
     fn soon() -> Deadline {
@@ -746,6 +784,20 @@ mod tests {
         assert_eq!(fs::read_to_string(&b).unwrap(), "b");
         let moved = rename_aside(&me(), soon(), &a, "c").unwrap().unwrap();
         assert_eq!(fs::read_to_string(moved).unwrap(), "a");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_exchange_swaps_two_names_and_needs_both() {
+        let dir = scratch("exchange");
+        let (a, b) = (dir.join("a"), dir.join("b"));
+        fs::write(&a, "a").unwrap();
+        fs::write(&b, "b").unwrap();
+        exchange(&me(), soon(), &a, &b).unwrap().unwrap();
+        assert_eq!(fs::read_to_string(&a).unwrap(), "b");
+        assert_eq!(fs::read_to_string(&b).unwrap(), "a");
+        assert!(exchange(&me(), soon(), &a, &dir.join("c")).unwrap().is_err());
+        assert_eq!(fs::read_to_string(&a).unwrap(), "b");
         fs::remove_dir_all(&dir).unwrap();
     }
 

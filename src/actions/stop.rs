@@ -25,11 +25,13 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::context::{Context, Mode};
+use crate::deadline::Deadline;
 use crate::ocf::code::{OcfCode, OcfResult};
 use crate::pg::process;
 use crate::pg::server::{self, StopMode};
 use crate::replication::publish;
 use crate::runstate::RunState;
+use crate::userfs;
 use crate::vocab::Key;
 use crate::{log_info, log_warn};
 
@@ -40,7 +42,8 @@ const FORCED: &Key = &Key::StopForced;
 
 pub fn run(ctx: &Context) -> OcfResult {
     let location = ctx.location()?;
-    let canonical = process::canonical_datadir(&location.datadir);
+    // Bounded: a data directory on a hung mount must not hang the stop.
+    let canonical = process::canonical_datadir_within(&location.datadir, ctx.deadline.fraction(0.2));
     let mode = server::stop(&location.datadir, &canonical, ctx.deadline)?;
     match mode {
         StopMode::AlreadyStopped => log_info!("already stopped"),
@@ -53,7 +56,11 @@ pub fn run(ctx: &Context) -> OcfResult {
         return Ok(OcfCode::Success);
     };
     let mut memory = RunState::load(rsc);
-    remember(&mut memory, mode, &location.datadir);
+    remember(
+        &mut memory,
+        mode,
+        control_stamp_within(&location.datadir, ctx.deadline.fraction(0.5)),
+    );
     if ctx.mode() == Mode::Promotable {
         publish::clear_role(ctx, &mut memory);
     }
@@ -67,11 +74,20 @@ fn control_stamp(datadir: &Path) -> Option<String> {
     Some(format!("{}.{:09}", meta.mtime(), meta.mtime_nsec()))
 }
 
-/// Records how the instance was stopped: a forced stop is remembered, a
-/// clean one forgets an older forced one.
-fn remember(memory: &mut RunState, mode: StopMode, datadir: &Path) {
+/// [`control_stamp`] within `deadline`, on a worker thread (see
+/// [`userfs::within`]): None when the file system does not answer.
+fn control_stamp_within(datadir: &Path, deadline: Deadline) -> Option<String> {
+    let path = datadir.to_path_buf();
+    userfs::within(deadline, datadir, move || Ok(control_stamp(&path)))
+        .ok()?
+        .ok()?
+}
+
+/// Records how the instance was stopped, with pg_control's `stamp`: a
+/// forced stop is remembered, a clean one forgets an older forced one.
+fn remember(memory: &mut RunState, mode: StopMode, stamp: Option<String>) {
     match mode {
-        StopMode::Immediate | StopMode::Killed => match control_stamp(datadir) {
+        StopMode::Immediate | StopMode::Killed => match stamp {
             Some(stamp) => memory.set(FORCED, &stamp),
             None => log_warn!("cannot stat pg_control: the forced stop is not remembered"),
         },

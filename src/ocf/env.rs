@@ -40,9 +40,17 @@ pub struct OcfEnv {
 impl OcfEnv {
     /// Reads the real process environment.
     pub fn from_process() -> Self {
-        Self::from_vars(
-            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
-        )
+        // A parameter that is not UTF-8 is kept, with U+FFFD in its place,
+        // so that its check names it instead of calling it missing.
+        Self::from_vars(std::env::vars_os().filter_map(|(k, v)| {
+            let k = k.into_string().ok()?;
+            let v = match v.into_string() {
+                Ok(v) => v,
+                Err(v) if k.starts_with(RESKEY_PREFIX) => v.to_string_lossy().into_owned(),
+                Err(_) => return None,
+            };
+            Some((k, v))
+        }))
     }
 
     /// Builds the environment from name/value pairs (tests use this).

@@ -11,6 +11,8 @@ use std::ffi::CString;
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io::{IsTerminal, Write};
+use std::os::fd::FromRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::OnceLock;
 
 use nix::libc;
@@ -131,9 +133,36 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
     }
 }
 
+/// Appends `line` to the log file at `path`, or to nothing: logging never
+/// fails an action.
+///
+/// Root opens it, at a path from the environment that may lie in a
+/// directory others can write to: a symlink there is not followed
+/// (`O_NOFOLLOW`), a FIFO cannot hang the action (`O_NONBLOCK`: open fails
+/// with no reader), and only a regular file is written to, checked on the
+/// open descriptor (issue 23). `/dev/stderr` and `/dev/stdout`, which
+/// resource-agents' tools and the tests use, name the agent's own
+/// descriptors: those are written to as they are, without opening a path.
 fn append(path: &str, line: &str) {
-    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(path) {
-        let _ = f.write_all(line.as_bytes());
+    let own = match path {
+        "/dev/stderr" => Some(libc::STDERR_FILENO),
+        "/dev/stdout" => Some(libc::STDOUT_FILENO),
+        _ => None,
+    };
+    if let Some(fd) = own {
+        // SAFETY: fd 1 or 2, borrowed for this write only (not closed).
+        let mut file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
+        let _ = file.write_all(line.as_bytes());
+        return;
+    }
+    let opened = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path);
+    let Ok(mut file) = opened else { return };
+    if file.metadata().is_ok_and(|m| m.file_type().is_file()) {
+        let _ = file.write_all(line.as_bytes());
     }
 }
 
@@ -210,6 +239,45 @@ mod tests {
         assert_eq!(facility_code("DAEMON"), Some(libc::LOG_DAEMON));
         assert_eq!(facility_code("local7"), Some(libc::LOG_LOCAL7));
         assert_eq!(facility_code("bogus"), None);
+    }
+
+    /// Appends on a thread: a sink that blocks fails the test instead of
+    /// hanging it.
+    fn append_within_a_second(path: &std::path::Path) -> bool {
+        let path = path.to_str().unwrap().to_string();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            append(&path, "line\n");
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(1)).is_ok()
+    }
+
+    #[test]
+    fn a_log_file_is_appended_to_only_if_it_is_a_regular_file() {
+        let dir = std::env::temp_dir().join(format!("pgha-log-sinks-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let file = dir.join("agent.log");
+        assert!(append_within_a_second(&file));
+        assert!(append_within_a_second(&file));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "line\nline\n");
+        // Root must not write through a link someone planted (issue 23).
+        let target = dir.join("target");
+        std::fs::write(&target, "").unwrap();
+        let link = dir.join("link.log");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(append_within_a_second(&link));
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "",
+            "the symlink was followed"
+        );
+        // Nor hang on a FIFO nobody reads (open for writing blocks).
+        let fifo = dir.join("fifo.log");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert!(append_within_a_second(&fifo), "logging blocked on a FIFO");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -108,7 +108,7 @@ impl Location {
     pub fn parse(values: &BTreeMap<String, String>) -> OcfResult<Location> {
         let get = |name: &str| values.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
         let pgdata = match get("pgdata") {
-            Some(v) => absolute_path("pgdata", v)?,
+            Some(v) => instance_path("pgdata", v)?,
             None => {
                 return Err(OcfError::configured(
                     "pgdata is required: set it to the directory holding postgresql.conf",
@@ -116,7 +116,7 @@ impl Location {
             }
         };
         let datadir = match get("datadir") {
-            Some(v) => absolute_path("datadir", v)?,
+            Some(v) => instance_path("datadir", v)?,
             None => pgdata.clone(),
         };
         Ok(Location { pgdata, datadir })
@@ -260,18 +260,29 @@ fn check_start_opts(words: &[String]) -> OcfResult<()> {
     Ok(())
 }
 
+/// The libpq keywords whose value is a secret, with where it goes instead:
+/// `password` (the server's) and `sslpassword` (the passphrase of `sslkey`,
+/// issue 23).
+const SECRET_CONNINFO_KEYWORDS: &[(&str, &str)] = &[
+    ("password", "put it in system_user's ~/.pgpass"),
+    (
+        "sslpassword",
+        "use an unencrypted sslkey only system_user can read",
+    ),
+];
+
 /// `primary_conninfo` must be a keyword/value string the agent can extend
-/// (not a URI) and must hold no password: the agent passes it on the command
-/// lines of postgres (`-c primary_conninfo=`) and pg_rewind
-/// (`--source-server=`), which `/proc/<pid>/cmdline` shows to every user.
-/// libpq expands a `dbname` that is itself a connection string or a URI,
-/// so such a dbname is refused too (it could hide a password).
+/// (not a URI) and must hold no secret ([`SECRET_CONNINFO_KEYWORDS`]): the
+/// agent passes it on the command lines of postgres (`-c primary_conninfo=`)
+/// and pg_rewind (`--source-server=`), which `/proc/<pid>/cmdline` shows to
+/// every user. libpq expands a `dbname` that is itself a connection string
+/// or a URI, so such a dbname is refused too (it could hide a password).
 fn check_primary_conninfo(value: &str) -> OcfResult<()> {
     let info = conninfo::parse(value).map_err(|e| OcfError::configured(format!("primary_conninfo: {e}")))?;
-    if info.has("password") {
-        return Err(OcfError::configured(
-            "primary_conninfo: no password= (it shows in ps); put it in system_user's ~/.pgpass",
-        ));
+    if let Some((keyword, instead)) = SECRET_CONNINFO_KEYWORDS.iter().find(|(k, _)| info.has(k)) {
+        return Err(OcfError::configured(format!(
+            "primary_conninfo: no {keyword}= (it shows in ps); {instead}"
+        )));
     }
     if info
         .pairs
@@ -294,15 +305,37 @@ pub fn unknown_names(values: &BTreeMap<String, String>) -> Vec<&str> {
         .collect()
 }
 
+/// An absolute path, without its trailing `/` and `.` components (`/` stays
+/// `/`: a mount point may be the root).
+///
+/// The environment holds text, and a value that is not UTF-8 reaches the
+/// parameters with U+FFFD in its place ([`crate::ocf::env`]): no such path
+/// exists, so it is refused by name rather than looked for (issue 23).
 fn absolute_path(name: &str, value: &str) -> OcfResult<PathBuf> {
+    if value.contains(char::REPLACEMENT_CHARACTER) {
+        return Err(OcfError::configured(format!(
+            "{name} is not valid UTF-8: the agent takes paths as text; rename the directory or link to it"
+        )));
+    }
     if !value.starts_with('/') {
         return Err(OcfError::configured(format!(
             "{name} '{value}' must be an absolute path"
         )));
     }
-    Ok(PathBuf::from(value.trim_end_matches('/').to_string())
-        .components()
-        .collect())
+    Ok(PathBuf::from(value).components().collect())
+}
+
+/// The path of the instance's directory (`pgdata`, `datadir`): absolute,
+/// and not the root, which no instance can be (it was trimmed to an empty
+/// path, "pgdata does not exist on this host").
+fn instance_path(name: &str, value: &str) -> OcfResult<PathBuf> {
+    let path = absolute_path(name, value)?;
+    if path.parent().is_none() {
+        return Err(OcfError::configured(format!(
+            "{name} '/' is the root directory: set it to the instance's directory"
+        )));
+    }
+    Ok(path)
 }
 
 fn integer(name: &str, value: &str, min: u64, max: u64) -> OcfResult<u64> {
@@ -593,12 +626,43 @@ mod tests {
     }
 
     #[test]
+    fn instance_paths_name_the_parameter_when_they_cannot_be_one() {
+        let refused: &[(&[(&str, &str)], &str)] = &[
+            (&[("pgdata", "/")], "pgdata '/' is the root directory"),
+            (&[("pgdata", "///")], "pgdata '/' is the root directory"),
+            (
+                &[("pgdata", "/d"), ("datadir", "/")],
+                "datadir '/' is the root directory",
+            ),
+            (&[("pgdata", "/d/\u{FFFD}")], "pgdata is not valid UTF-8"),
+            (
+                &[("pgdata", "/d"), ("bindir", "/b\u{FFFD}")],
+                "bindir is not valid UTF-8",
+            ),
+        ];
+        for (values, needle) in refused {
+            let e = parse(values).unwrap_err();
+            assert_eq!(e.code, OcfCode::ErrConfigured, "{values:?}");
+            assert!(e.reason.contains(needle), "{values:?}: {}", e.reason);
+        }
+        let config = parse(&[("pgdata", "/d/"), ("data_mount", "/")]).unwrap();
+        assert_eq!(config.pgdata, PathBuf::from("/d"));
+        assert_eq!(
+            config.data_mount,
+            Some(PathBuf::from("/")),
+            "the root is a mount point"
+        );
+    }
+
+    #[test]
     fn primary_conninfo_holds_no_password_and_no_uri() {
         let table: &[(&str, Option<&str>)] = &[
             ("host=10.0.0.9 user=replicator", None),
             ("host='/run/pg sock' user=r connect_timeout=3", None),
             ("host=x user=r password=secret", Some(".pgpass")),
             ("host=x user=r password = ''", Some(".pgpass")),
+            ("host=x user=r sslkey=/k sslpassword=s", Some("no sslpassword=")),
+            ("host=x user=r sslkey=/k", None),
             ("host=x dbname='host=y password=s'", Some("dbname")),
             ("dbname=postgresql://u:pw@h/db", Some("dbname")),
             ("postgresql://replicator@10.0.0.9/postgres", Some("URI")),

@@ -168,7 +168,7 @@ impl Instance {
         T: Send + 'static,
         F: FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send + 'static,
     {
-        session::with_client(&self.target, Some(self.user.uid), timeout, deadline, work)
+        session::with_client(&self.target, Some(&self.user), timeout, deadline, work)
     }
 }
 

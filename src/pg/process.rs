@@ -24,9 +24,29 @@ use std::path::{Path, PathBuf};
 
 use nix::unistd::Pid;
 
+use crate::deadline::Deadline;
+use crate::log_warn;
+use crate::userfs;
+
 /// The data directory as the kernel reports working directories.
 pub fn canonical_datadir(datadir: &Path) -> PathBuf {
     fs::canonicalize(datadir).unwrap_or_else(|_| datadir.to_path_buf())
+}
+
+/// [`canonical_datadir`] within `deadline` (see [`userfs::within`]): on a
+/// file system that does not answer, the path as given, so that the
+/// processes whose working directory it is are still found (the kernel
+/// answers `/proc/<pid>/cwd` without asking the file system).
+pub fn canonical_datadir_within(datadir: &Path, deadline: Deadline) -> PathBuf {
+    let path = datadir.to_path_buf();
+    match userfs::within(deadline, datadir, move || fs::canonicalize(path)) {
+        Ok(Ok(canonical)) => canonical,
+        Ok(Err(_)) => datadir.to_path_buf(),
+        Err(e) => {
+            log_warn!("{e}: looking for its processes by the path as given");
+            datadir.to_path_buf()
+        }
+    }
 }
 
 /// True if `pid` is a `postgres` process whose working directory is `datadir`.
@@ -165,7 +185,29 @@ pub enum Postmaster {
 /// (a pid file deleted or garbled under a running server must not make a
 /// probe say "stopped", nor stop skip the fast shutdown).
 pub fn postmaster(datadir: &Path, canonical_datadir: &Path) -> Postmaster {
-    let recorded = recorded_postmaster_pid(datadir);
+    postmaster_recorded(recorded_postmaster_pid(datadir), canonical_datadir)
+}
+
+/// [`postmaster`] with `postmaster.pid` read within `deadline` (see
+/// [`userfs::within`]): a pid file on a file system that does not answer
+/// counts as none, and the postmaster is looked for in the process table,
+/// which the kernel answers by itself.
+pub fn postmaster_within(datadir: &Path, canonical_datadir: &Path, deadline: Deadline) -> Postmaster {
+    let path = datadir.join("postmaster.pid");
+    let read = path.clone();
+    let recorded = match userfs::within(deadline, &path, move || Ok(recorded_pid(&read))) {
+        Ok(Ok(recorded)) => recorded,
+        Ok(Err(_)) => None,
+        Err(e) => {
+            log_warn!("{e}: looking for the postmaster in the process table");
+            None
+        }
+    };
+    postmaster_recorded(recorded, canonical_datadir)
+}
+
+/// [`postmaster`] given what `postmaster.pid` says.
+fn postmaster_recorded(recorded: Option<Pid>, canonical_datadir: &Path) -> Postmaster {
     if let Some(pid) = recorded.filter(|&pid| is_instance_process(pid, canonical_datadir)) {
         return Postmaster::Running(pid);
     }

@@ -238,11 +238,13 @@ pub fn spawn(inst: &Instance, extra_args: &[String], deadline: Deadline) -> OcfR
         .arg(inst.port.to_string())
         .args(&inst.start_opts)
         .args(extra_args)
-        .current_dir(&inst.datadir)
         .stdin(Stdio::null())
         .stdout(log_out)
         .stderr(log_err);
-    inst.user.apply(&mut cmd);
+    // Entered as the user: the data directory is the user's to change.
+    inst.user.apply_in(&mut cmd, &inst.datadir).map_err(|e| {
+        OcfError::configured(format!("datadir {}: {e}", inst.datadir.display())).with_source(e)
+    })?;
     // SAFETY: setsid is async-signal-safe. A session of its own keeps the
     // server alive when the agent exits and out of the agent's process group.
     unsafe {
@@ -315,11 +317,17 @@ fn read_log_from(log: &File, offset: u64) -> String {
 /// Replays the WAL of a crashed instance in single-user mode, leaving it
 /// cleanly shut down (what pg_rewind itself does before rewinding, and what
 /// a normal start would do first). No new timeline is created.
+///
+/// With fsync on, unlike pg_rewind's `--single -F`: pg_rewind syncs the
+/// whole data directory when it is done, but here the server may be started
+/// right after, and pg_control then says "shut down", so that start syncs
+/// nothing. With fsync on, the replay itself first syncs the data directory
+/// (the crashed server's writes still in the page cache) and its checkpoints
+/// reach the disk, as in any crash recovery (issue 23).
 pub fn crash_recover(inst: &Instance, deadline: Deadline) -> OcfResult<()> {
     let pgdata = inst.pgdata.to_string_lossy().into_owned();
     let mut args = vec![
         "--single".to_string(),
-        "-F".into(),
         "-D".into(),
         pgdata,
         "-c".into(),
@@ -353,7 +361,7 @@ pub enum StopMode {
 /// It needs only the data directory: the instance's processes are found by
 /// it, so a stop works even where the binaries or the user are gone.
 pub fn stop(datadir: &Path, canonical_datadir: &Path, deadline: Deadline) -> OcfResult<StopMode> {
-    let pid = match process::postmaster(datadir, canonical_datadir) {
+    let pid = match process::postmaster_within(datadir, canonical_datadir, deadline.fraction(0.2)) {
         Postmaster::Running(pid) => pid,
         Postmaster::NoPidFile | Postmaster::Stale(_) => {
             let orphans = process::instance_processes(canonical_datadir);

@@ -13,7 +13,10 @@
 //! Peer authentication over a Unix socket identifies the client by the
 //! effective uid it had at `connect()`. The agent runs as root and connects as
 //! `system_user`, like `psql` run by that user would: the worker thread, and
-//! only it, switches its effective uid before connecting.
+//! only it, takes the user's uid, gid and supplementary groups before
+//! connecting, the credentials of the agent's children. With root's groups
+//! it could open a socket only group root may open, one the user could not
+//! (issue 23).
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -25,6 +28,15 @@ use postgres::{Client, Config, NoTls, SimpleQueryMessage};
 use std::path::PathBuf;
 
 use crate::deadline::Deadline;
+use crate::exec::SystemUser;
+
+/// The agent's sessions resolve names in the catalog only. Its SQL names
+/// functions and views unqualified (`pg_is_in_recovery()`,
+/// `pg_stat_replication`), and a database superuser's `ALTER ROLE ... SET
+/// search_path = evil, pg_catalog` would make them its own; an option of the
+/// startup packet outranks a role's setting. pg_temp is named last, or it
+/// would be searched first for relations (issue 23).
+const SEARCH_PATH: &str = "pg_catalog,pg_temp";
 
 /// Where and as whom to connect.
 #[derive(Clone, Debug)]
@@ -48,7 +60,10 @@ impl ConnTarget {
             .dbname(&self.dbname)
             .application_name("pgha")
             .connect_timeout(timeout.max(Duration::from_secs(1)))
-            .options(&format!("-c statement_timeout={}", timeout.as_millis().max(1)));
+            .options(&format!(
+                "-c statement_timeout={} -c search_path={SEARCH_PATH}",
+                timeout.as_millis().max(1)
+            ));
         config
     }
 }
@@ -106,10 +121,11 @@ impl std::fmt::Display for SqlError {
 impl std::error::Error for SqlError {}
 
 /// Connects to `target` and runs `work` on the connection, all within
-/// `timeout` (never past `deadline`). Runs as `as_uid` for peer authentication.
+/// `timeout` (never past `deadline`). Runs as `as_user` (with its groups)
+/// for peer authentication.
 pub fn with_client<T, F>(
     target: &ConnTarget,
-    as_uid: Option<Uid>,
+    as_user: Option<&SystemUser>,
     timeout: Duration,
     deadline: Deadline,
     work: F,
@@ -125,11 +141,21 @@ where
     }
     let config = target.config(allowed);
     let (tx, rx) = mpsc::channel();
-    let as_uid = as_uid.filter(|uid| Uid::effective().is_root() && !uid.is_root());
+    let as_user = as_user
+        .filter(|user| Uid::effective().is_root() && !user.uid.is_root())
+        .cloned();
     let worker = std::thread::Builder::new().name("sql".into()).spawn(move || {
-        if let Some((uid, Err(e))) = as_uid.map(|uid| (uid, crate::userfs::set_thread_euid(uid))) {
-            let _ = tx.send(Err(SqlError::Other(format!("cannot switch to uid {uid}: {e}"))));
-            return;
+        if let Some(user) = as_user {
+            // The group list is asked for here, within the timeout: NSS
+            // (LDAP, sssd) may not answer.
+            let switched = crate::userfs::become_thread_user(user.uid, user.gid, &user.groups());
+            if let Err(e) = switched {
+                let _ = tx.send(Err(SqlError::Other(format!(
+                    "cannot switch to uid {}: {e}",
+                    user.uid
+                ))));
+                return;
+            }
         }
         match config.connect(NoTls) {
             Ok(mut client) => {

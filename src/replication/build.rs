@@ -8,7 +8,10 @@
 //! written, cut by the deadline or killed with the agent, ever sits where
 //! the server starts from (a leftover `.pgha-build` is removed by the next
 //! copy: the agent made it). Old data is renamed aside to
-//! `<datadir>.pgha-old-<UTC time>` in the same directory, never deleted.
+//! `<datadir>.pgha-old-<UTC time>` (`-2`, `-3`... when taken) in the same
+//! directory, never deleted; the copy takes its place in one exchange
+//! (`RENAME_EXCHANGE`, through `<datadir>.pgha-ready`), so that the data
+//! directory is never missing ([`put_in_place`]).
 //! Everything in those directories is done as the system user
 //! ([`userfs`]); pg_basebackup runs as that user too.
 //!
@@ -109,6 +112,14 @@ pub fn copy(ctx: &Context, config: &Config, old_data: bool, why: &str) -> OcfRes
         })?,
     };
     let staging = beside(datadir, "pgha-build");
+    let stamp = deadline::utc_stamp(deadline::unix_seconds());
+    if let Some(moved) = set_aside_leftover(&user, ctx.deadline, datadir, &stamp)? {
+        log_warn!(
+            "an interrupted rebuild left {} (a copy or old data): moved aside to {} (nothing deleted)",
+            beside(datadir, READY).display(),
+            moved.display()
+        );
+    }
     clear_unfinished(&user, ctx.deadline, &staging)?;
     let slot_name = names::slot_name(&me);
     let slot = slot_use(ctx, config, &source, &slot_name);
@@ -127,13 +138,11 @@ pub fn copy(ctx: &Context, config: &Config, old_data: bool, why: &str) -> OcfRes
         return Err(e);
     }
     let aside = if old_data {
-        let name = format!(
-            "{}.pgha-old-{}",
-            file_name(datadir),
-            deadline::utc_stamp(deadline::unix_seconds())
-        );
-        let moved = userfs::rename_aside(&user, ctx.deadline, datadir, &name)?.map_err(|e| {
-            OcfError::generic(format!("cannot move {shown} aside to {name}: {e}")).with_source(e)
+        let moved = put_in_place(&user, ctx.deadline, &staging, datadir, &stamp, || {
+            // The copy is the data directory from here on: a kill before
+            // the rename aside must not make the next start copy again.
+            memory.remove(&Key::RebuildNeeded);
+            memory.save();
         })?;
         log_warn!(
             "old data of {shown} moved aside to {} (nothing deleted; remove it once unneeded)",
@@ -141,15 +150,107 @@ pub fn copy(ctx: &Context, config: &Config, old_data: bool, why: &str) -> OcfRes
         );
         Some(moved)
     } else {
+        userfs::rename_into(&user, ctx.deadline, &staging, datadir)?.map_err(|e| {
+            OcfError::generic(format!("cannot put the copy in place at {shown}: {e}")).with_source(e)
+        })?;
         None
     };
-    userfs::rename_into(&user, ctx.deadline, &staging, datadir)?.map_err(|e| {
-        OcfError::generic(format!("cannot put the copy in place at {shown}: {e}")).with_source(e)
-    })?;
     memory.remove(&Key::RebuildNeeded);
     memory.save();
     log_info!("copy of the primary in place at {shown}");
     Ok(aside)
+}
+
+/// Where a verified copy waits for its exchange with the old data, and
+/// where the old data is just after it: never removed by the agent (unlike
+/// `.pgha-build`), only moved aside ([`set_aside_leftover`]).
+const READY: &str = "pgha-ready";
+
+/// Puts the verified copy at `staging` in place of the old data in
+/// `datadir`, and the old data aside as `<datadir>.pgha-old-<stamp>` (a
+/// free variant of it); `swapped` runs once the copy is in place. Where the
+/// old data went is returned.
+///
+/// Two renames (old data aside, then the copy in) left no data directory
+/// when the second failed, and the next start failed or copied again over
+/// a finished copy (issue 23). Now every step is one rename: the copy to
+/// `.pgha-ready`; one exchange of it with the data directory; the old data,
+/// then at `.pgha-ready`, aside. Stopped anywhere, the data directory holds
+/// a complete instance and nothing is at a name the agent deletes.
+fn put_in_place(
+    user: &SystemUser,
+    deadline: Deadline,
+    staging: &Path,
+    datadir: &Path,
+    stamp: &str,
+    swapped: impl FnOnce(),
+) -> OcfResult<PathBuf> {
+    let shown = datadir.display();
+    let ready = beside(datadir, READY);
+    userfs::rename_aside(user, deadline, staging, &file_name(&ready))?.map_err(|e| {
+        OcfError::generic(format!("cannot move the copy to {}: {e}", ready.display())).with_source(e)
+    })?;
+    userfs::exchange(user, deadline, &ready, datadir)?.map_err(|e| {
+        OcfError::generic(format!("cannot put the copy in place at {shown}: {e}")).with_source(e)
+    })?;
+    swapped();
+    let old_name = format!("{}.pgha-old-{stamp}", file_name(datadir));
+    match move_aside(user, deadline, &ready, &old_name) {
+        Ok(moved) => Ok(moved),
+        // The copy is in place and the old data kept: no reason to fail
+        // the start; the next copy moves it aside.
+        Err(e) => {
+            log_warn!("the old data of {shown} stays at {}: {e}", ready.display());
+            Ok(ready)
+        }
+    }
+}
+
+/// Renames `path` aside to `name`, or `name-2`, `name-3`... when taken
+/// (two rebuilds within one second share a stamp), never replacing one.
+fn move_aside(user: &SystemUser, deadline: Deadline, path: &Path, name: &str) -> OcfResult<PathBuf> {
+    for n in 1..=100 {
+        let candidate = if n == 1 {
+            name.to_string()
+        } else {
+            format!("{name}-{n}")
+        };
+        match userfs::rename_aside(user, deadline, path, &candidate)? {
+            Ok(moved) => return Ok(moved),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(OcfError::generic(format!(
+                    "cannot move {} aside to {candidate}: {e}",
+                    path.display()
+                ))
+                .with_source(e));
+            }
+        }
+    }
+    Err(OcfError::generic(format!(
+        "cannot move {} aside: {name} and 99 variants are taken",
+        path.display()
+    )))
+}
+
+/// Moves aside what an interrupted put-in-place left at `.pgha-ready`
+/// ([`put_in_place`]): a verified copy or the old data, either way data
+/// that is kept. Where it went, if there was something.
+fn set_aside_leftover(
+    user: &SystemUser,
+    deadline: Deadline,
+    datadir: &Path,
+    stamp: &str,
+) -> OcfResult<Option<PathBuf>> {
+    let ready = beside(datadir, READY);
+    let left = userfs::look_at_dir(user, deadline, &ready)?
+        .map(|f| f.kind.is_some())
+        .unwrap_or(false);
+    if !left {
+        return Ok(None);
+    }
+    let name = format!("{}.pgha-old-{stamp}", file_name(datadir));
+    move_aside(user, deadline, &ready, &name).map(Some)
 }
 
 /// The data directory as the system user sees it.
@@ -262,18 +363,14 @@ fn run_copy(
     let started = Instant::now();
     basebackup::run(bindir, user, &args, budget, |p: Progress| {
         if available.is_none() {
-            let free = userfs::free_bytes(user, ctx.deadline, &nearest_existing(&parent))
-                .ok()
-                .and_then(|r| r.ok())
-                .unwrap_or(u64::MAX);
-            available = Some(free);
-            if !build::fits(p.total_bytes(), free) {
-                return Watch::Stop(format!(
-                    "the copy needs {} MB and {} has {} MB free: make room",
-                    p.total_bytes() >> 20,
-                    parent.display(),
-                    free >> 20
-                ));
+            let free = match userfs::free_bytes(user, ctx.deadline, &nearest_existing(&parent)) {
+                Ok(Ok(free)) => Ok(free),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(e) => Err(e.reason),
+            };
+            match room_for_the_copy(p.total_bytes(), free, &parent) {
+                Ok(free) => available = Some(free),
+                Err(why) => return Watch::Stop(why),
             }
         }
         let since = last.map(|(_, at)| at.elapsed().as_secs()).unwrap_or(0);
@@ -292,6 +389,28 @@ fn run_copy(
     })?;
     log_info!("base backup done in {}s", started.elapsed().as_secs());
     Ok(())
+}
+
+/// Whether a copy of `total` bytes fits in `parent`, given what its
+/// `statvfs` said (`free`): the free bytes, or why the copy stops. A free
+/// space that cannot be read stops it too: counting it as unlimited let a
+/// copy fill the file system it was meant to be checked against (issue 23).
+fn room_for_the_copy(total: u64, free: Result<u64, String>, parent: &Path) -> Result<u64, String> {
+    let free = free.map_err(|e| {
+        format!(
+            "cannot read the free space of {} ({e}): no copy",
+            parent.display()
+        )
+    })?;
+    if !build::fits(total, free) {
+        return Err(format!(
+            "the copy needs {} MB and {} has {} MB free: make room",
+            total >> 20,
+            parent.display(),
+            free >> 20
+        ));
+    }
+    Ok(free)
 }
 
 /// `dir`, or its nearest ancestor that exists (pg_basebackup creates the
@@ -318,6 +437,90 @@ mod tests {
             beside(d, "pgha-build"),
             PathBuf::from("/var/lib/postgresql/15/main.pgha-build")
         );
+    }
+
+    #[test]
+    fn a_copy_goes_on_only_where_the_free_space_was_read_and_suffices() {
+        let parent = Path::new("/var/lib/postgresql/15");
+        let gb = 1u64 << 30;
+        assert_eq!(room_for_the_copy(gb, Ok(100 * gb), parent), Ok(100 * gb));
+        let full = room_for_the_copy(100 * gb, Ok(gb), parent).unwrap_err();
+        assert!(full.contains("make room"), "{full}");
+        let unread = room_for_the_copy(gb, Err("Input/output error".into()), parent).unwrap_err();
+        assert_eq!(
+            unread,
+            "cannot read the free space of /var/lib/postgresql/15 (Input/output error): no copy"
+        );
+    }
+
+    fn me() -> SystemUser {
+        SystemUser::of_this_process()
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        userfs::scratch_dir(&format!("build-{name}"))
+    }
+
+    /// A directory holding one file `which` that says `text`.
+    fn dir_with(path: &Path, text: &str) {
+        std::fs::create_dir(path).unwrap();
+        std::fs::write(path.join("which"), text).unwrap();
+    }
+
+    fn which(path: &Path) -> String {
+        std::fs::read_to_string(path.join("which")).unwrap_or_default()
+    }
+
+    /// Two rebuilds in one second had the same `.pgha-old-` name, and the
+    /// second failed between its two renames, with no data directory left.
+    #[test]
+    fn a_rebuild_puts_the_copy_in_place_in_one_exchange_and_never_reuses_an_old_name() {
+        let dir = scratch("exchange");
+        let (datadir, staging) = (dir.join("main"), dir.join("main.pgha-build"));
+        let soon = Deadline::after(Duration::from_secs(5));
+        let stamp = "20261203T120000Z";
+        dir_with(
+            &dir.join(format!("main.pgha-old-{stamp}")),
+            "an earlier rebuild's",
+        );
+        dir_with(&datadir, "old");
+        dir_with(&staging, "copy");
+        let aside = put_in_place(&me(), soon, &staging, &datadir, stamp, || {}).unwrap();
+        assert_eq!(which(&datadir), "copy");
+        assert_eq!(which(&aside), "old");
+        assert_eq!(aside, dir.join(format!("main.pgha-old-{stamp}-2")));
+        assert_eq!(
+            which(&dir.join(format!("main.pgha-old-{stamp}"))),
+            "an earlier rebuild's"
+        );
+        assert!(!staging.exists() && !beside(&datadir, "pgha-ready").exists());
+        // When the exchange is done the copy is in place: the caller is told
+        // then, before the old data is renamed aside.
+        dir_with(&staging, "copy 2");
+        let mut in_place = String::new();
+        put_in_place(&me(), soon, &staging, &datadir, stamp, || {
+            in_place = which(&datadir)
+        })
+        .unwrap();
+        assert_eq!(in_place, "copy 2");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// What an interrupted put-in-place left at `.pgha-ready` (the verified
+    /// copy, or the old data after the exchange) is moved aside before the
+    /// next copy, never deleted.
+    #[test]
+    fn a_leftover_ready_directory_is_moved_aside_not_removed() {
+        let dir = scratch("leftover");
+        let datadir = dir.join("main");
+        let soon = Deadline::after(Duration::from_secs(5));
+        dir_with(&beside(&datadir, "pgha-ready"), "old");
+        let moved = set_aside_leftover(&me(), soon, &datadir, "20261203T120000Z")
+            .unwrap()
+            .unwrap();
+        assert_eq!(which(&moved), "old");
+        assert_eq!(set_aside_leftover(&me(), soon, &datadir, "x").unwrap(), None);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

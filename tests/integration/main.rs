@@ -13,6 +13,9 @@ mod clients;
 mod contract;
 /// Crashes, freezes, stale pid files and servers that refuse to start.
 mod faults;
+/// Issue 23: crash recovery's durability, the SQL session's credentials and
+/// search_path, secrets on command lines, children outliving the agent.
+mod hardening;
 /// The sequences of resource-agents' ocft config for pgsqlms.
 mod lifecycle;
 /// meta-data against the OCF 1.1 schema pcs uses, and through crm_resource/pcs.

@@ -1,0 +1,349 @@
+//! Issue 23, the second hardening round: each test pins one edge where
+//! a crash, a hostile database superuser or the system user could make the
+//! agent put data at risk or trust what it should not.
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+
+use crate::util::*;
+
+/// A bin directory whose `postgres` records every argv it is run with (one
+/// line each, in `argv.log` beside it) and then runs the real one; the other
+/// programs are links to [`pg_bin`]'s.
+struct RecordingBindir {
+    dir: TempDir,
+}
+
+impl RecordingBindir {
+    fn new(name: &str) -> RecordingBindir {
+        let dir = TempDir::new(name);
+        for entry in fs::read_dir(pg_bin()).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name() != "postgres" {
+                symlink(entry.path(), dir.path.join(entry.file_name())).unwrap();
+            }
+        }
+        let log = dir.path.join("argv.log");
+        fs::write(&log, "").unwrap();
+        let user = postgres_user();
+        nix::unistd::chown(&log, Some(user.uid), Some(user.gid)).unwrap();
+        let script = format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            pg_bin().join("postgres").display()
+        );
+        let wrapper = dir.path.join("postgres");
+        fs::write(&wrapper, script).unwrap();
+        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+        RecordingBindir { dir }
+    }
+
+    fn path(&self) -> &Path {
+        &self.dir.path
+    }
+
+    /// The argvs run so far.
+    fn runs(&self) -> Vec<String> {
+        fs::read_to_string(self.dir.path.join("argv.log"))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// A crashed primary is replayed in single-user mode and, with no other
+/// primary, started as a standby at once: pg_control then says "shut down",
+/// so the start does not sync the data directory. The replay itself must
+/// run with fsync on, or a power loss right after it loses the checkpoint's
+/// pages (issue 23).
+#[test]
+fn crash_recovery_of_a_former_primary_runs_with_fsync_on() {
+    let pg = PgCluster::init("nofsync");
+    let rsc = format!("t{}nofsync", std::process::id());
+    let agent = pg.clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres");
+    agent.run("start").expect(rc::SUCCESS);
+    agent.run("promote").expect(rc::SUCCESS);
+    pg.psql("create table t(i int); insert into t values (7)");
+    let postmaster = pg.postmaster_pid().unwrap();
+    kill(postmaster, Signal::SIGKILL).unwrap();
+    wait_gone(postmaster);
+    agent
+        .run_until("monitor", rc::NOT_RUNNING, Duration::from_secs(10))
+        .expect(rc::NOT_RUNNING);
+    let bindir = RecordingBindir::new("nofsync-bin");
+    let agent = agent.param("bindir", bindir.path().to_str().unwrap());
+    let start = agent.run("start");
+    start.expect(rc::SUCCESS);
+    let runs = bindir.runs();
+    let single: Vec<&String> = runs.iter().filter(|r| r.contains("--single")).collect();
+    assert_eq!(single.len(), 1, "no crash recovery ran: {runs:?}\n{start}");
+    assert!(
+        !single[0].split_whitespace().any(|a| a == "-F"),
+        "crash recovery ran with fsync off: {}",
+        single[0]
+    );
+    assert_eq!(pg.psql("select i from t").trim(), "7");
+    agent.run("stop").expect(rc::SUCCESS);
+}
+
+/// The SQL session runs as the system user with the user's groups only, as
+/// the children do: a socket only root's group may open (planted in the
+/// socket directory, or a server's socket re-owned) is refused to it, as it
+/// is to `psql` run by postgres (issue 23: the worker thread kept gid 0).
+#[test]
+fn the_probe_cannot_open_a_socket_only_roots_group_may_open() {
+    let pg = PgCluster::init("rootgroup");
+    let agent = pg.agent();
+    agent.run("start").expect(rc::SUCCESS);
+    agent.run("monitor").expect(rc::SUCCESS);
+    let socket = pg.dir.path.join(format!(".s.PGSQL.{}", pg.port));
+    nix::unistd::chown(
+        &socket,
+        Some(nix::unistd::Uid::from_raw(0)),
+        Some(nix::unistd::Gid::from_raw(0)),
+    )
+    .unwrap();
+    fs::set_permissions(&socket, fs::Permissions::from_mode(0o770)).unwrap();
+    let monitor = agent.clone().recurring().run("monitor");
+    assert_ne!(
+        monitor.code,
+        rc::SUCCESS,
+        "the probe connected with root's group\n{monitor}"
+    );
+    assert!(
+        monitor.exit_reason().unwrap_or("").contains("ermission denied"),
+        "{monitor}"
+    );
+    agent.run("stop").expect(rc::SUCCESS);
+}
+
+/// A database superuser's `ALTER ROLE postgres SET search_path` puts a
+/// schema of its own before pg_catalog: the agent's unqualified names would
+/// then call its functions and read its views. The agent's sessions pin
+/// search_path, so a primary still reads as one (issue 23).
+#[test]
+fn a_shadowing_schema_in_search_path_cannot_forge_what_the_agent_reads() {
+    let pg = PgCluster::init("searchpath");
+    let rsc = format!("t{}searchpath", std::process::id());
+    let agent = pg.clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres");
+    agent.run("start").expect(rc::SUCCESS);
+    agent.run("promote").expect(rc::SUCCESS);
+    agent.run("monitor").expect(rc::RUNNING_PROMOTED);
+    pg.psql(
+        "create schema evil; \
+         create function evil.pg_is_in_recovery() returns boolean language sql as 'select true'; \
+         create view evil.pg_stat_replication as select * from pg_catalog.pg_stat_replication; \
+         alter role postgres set search_path = evil, pg_catalog",
+    );
+    assert_eq!(
+        pg.psql("select pg_is_in_recovery()").trim(),
+        "t",
+        "the plant does not shadow"
+    );
+    agent.run("monitor").expect(rc::RUNNING_PROMOTED);
+    agent.run("stop").expect(rc::SUCCESS);
+}
+
+/// `sslpassword=` (the client key's passphrase) would reach the command
+/// lines of postgres and pg_rewind, as `password=` would: both are refused
+/// (issue 23).
+#[test]
+fn an_sslpassword_in_primary_conninfo_is_err_configured() {
+    let pg = PgCluster::init("sslpassword");
+    let agent = pg.clone_agent(
+        "tsslpassword",
+        "node-a",
+        "host=/x user=postgres sslkey=/k sslpassword=secret",
+    );
+    agent
+        .run("validate-all")
+        .expect_reason(rc::ERR_CONFIGURED, "no sslpassword=");
+    agent
+        .run("start")
+        .expect_reason(rc::ERR_CONFIGURED, "no sslpassword=");
+    assert!(pg.processes().is_empty());
+}
+
+/// The postmaster's working directory is entered as the system user, after
+/// the privilege drop: std's `current_dir` would enter it as root, so a
+/// directory the user cannot enter (or a symlink the user planted to one)
+/// would be entered anyway (issue 23).
+#[test]
+fn a_child_enters_its_directory_as_the_system_user() {
+    let user = pgha::exec::SystemUser::lookup("postgres").unwrap();
+    let dir = TempDir::new("chdir");
+    let locked = dir.path.join("root-only");
+    fs::create_dir(&locked).unwrap();
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o700)).unwrap();
+    let run_in = |cwd: &Path| {
+        let mut cmd = std::process::Command::new("/bin/pwd");
+        cmd.stdin(std::process::Stdio::null());
+        user.apply_in(&mut cmd, cwd).unwrap();
+        cmd.output()
+    };
+    let refused = run_in(&locked);
+    assert_eq!(
+        refused.as_ref().map_err(|e| e.kind()).err(),
+        Some(std::io::ErrorKind::PermissionDenied),
+        "root entered a directory postgres cannot: {refused:?}"
+    );
+    let link = dir.path.join("planted");
+    symlink(&locked, &link).unwrap();
+    assert!(run_in(&link).is_err(), "root followed a symlink into it");
+    let out = run_in(&dir.path).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        dir.path.to_str().unwrap()
+    );
+}
+
+/// The parent pid and the command name of `pid`, from `/proc/<pid>/stat`.
+fn parent_and_name(pid: i32) -> Option<(i32, String)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (head, rest) = stat.rsplit_once(')')?;
+    let name = head.split_once('(')?.1.to_string();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    if fields.first() == Some(&"Z") {
+        return None; // dead, waiting for its reaper
+    }
+    Some((fields.get(1)?.parse().ok()?, name))
+}
+
+/// The children of `parent` named `name`.
+fn children_named(parent: u32, name: &str) -> Vec<i32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| parent_and_name(*pid).is_some_and(|(p, n)| p == parent as i32 && n == name))
+        .collect()
+}
+
+/// A start that copies the primary is killed (Pacemaker's timeout, an
+/// operator's kill -9): pg_basebackup, in a process group of its own, went
+/// on writing into `.pgha-build`, which the next start clears. It now dies
+/// with the agent (issue 23).
+#[test]
+fn pg_basebackup_dies_with_a_killed_agent() {
+    let a = PgCluster::init("pdeath-a");
+    let rsc = format!("t{}pdeath", std::process::id());
+    let a_agent = a.clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres");
+    a_agent.run("start").expect(rc::SUCCESS);
+    a_agent.run("promote").expect(rc::SUCCESS);
+    let b = PgCluster::not_made("pdeath-b");
+    let b_agent = b
+        .clone_agent(&rsc, "node-b", &a.conninfo())
+        .param("bootstrap", "basebackup");
+    // The environment the harness runs the agent with, to start it here.
+    let vars = b_agent.run("meta-data").vars;
+    let mut start = std::process::Command::new(AGENT)
+        .arg("start")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut copy = None;
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    while copy.is_none() && std::time::Instant::now() < end {
+        copy = children_named(start.id(), "pg_basebackup").first().copied();
+        if copy.is_none() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let Some(copy) = copy else {
+        let _ = start.kill();
+        let _ = start.wait();
+        panic!("the start never ran pg_basebackup");
+    };
+    let copy = nix::unistd::Pid::from_raw(copy);
+    // With its source frozen it cannot finish before the agent dies (not
+    // itself: a stopped member of a group orphaned by the agent's death
+    // gets SIGHUP from the kernel, which would kill it anyway).
+    let source = a.processes();
+    for pid in &source {
+        let _ = kill(*pid, Signal::SIGSTOP);
+    }
+    start.kill().unwrap();
+    start.wait().unwrap();
+    // pg_basebackup -X stream is two processes: the copy and its WAL
+    // streamer. Either one left writes into the staging directory.
+    let target = b.dir.path.to_str().unwrap().to_string();
+    let copies = || -> Vec<i32> {
+        fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| parent_and_name(*pid).is_some_and(|(_, n)| n == "pg_basebackup"))
+            .filter(|pid| {
+                fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&target))
+            })
+            .collect()
+    };
+    // Without the fix the copy dies only of SIGPIPE, at its next progress
+    // report to the dead agent's pipe, seconds later: 1 s tells them apart.
+    let end = std::time::Instant::now() + Duration::from_secs(1);
+    while !copies().is_empty() && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let survivors = copies();
+    for pid in &survivors {
+        let _ = kill(nix::unistd::Pid::from_raw(*pid), Signal::SIGKILL);
+    }
+    for pid in &source {
+        let _ = kill(*pid, Signal::SIGCONT);
+    }
+    assert!(
+        survivors.is_empty(),
+        "pg_basebackup {survivors:?} outlived the agent (the copy was {copy})"
+    );
+    a_agent.run("stop").expect(rc::SUCCESS);
+}
+
+/// `pgdata=/` said "pgdata does not exist on this host" (the trailing `/`
+/// was trimmed to nothing), and a pgdata that is not UTF-8 said "pgdata is
+/// required" (the value was dropped): both now name the parameter and what
+/// is wrong with it, at level 0 (issue 23).
+#[test]
+fn pgdata_at_the_root_or_not_utf8_is_err_configured_naming_it() {
+    use std::os::unix::ffi::OsStringExt;
+    let agent = Agent::bare().param("pgdata", "/");
+    agent
+        .run("validate-all")
+        .expect_reason(rc::ERR_CONFIGURED, "pgdata '/' is the root directory");
+    agent
+        .clone()
+        .param("pgdata", "/var/lib/pg")
+        .param("datadir", "//")
+        .run("validate-all")
+        .expect_reason(rc::ERR_CONFIGURED, "datadir '/' is the root directory");
+    let vars = agent.run("meta-data").vars;
+    let out = std::process::Command::new(AGENT)
+        .arg("validate-all")
+        .env_clear()
+        .envs(
+            vars.iter()
+                .filter(|(k, _)| k != "OCF_RESKEY_pgdata")
+                .map(|(k, v)| (k, v)),
+        )
+        .env(
+            "OCF_RESKEY_pgdata",
+            std::ffi::OsString::from_vec(b"/var/lib/pg-\xff".to_vec()),
+        )
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(rc::ERR_CONFIGURED), "{stderr}");
+    assert!(
+        stderr.contains("ocf-exit-reason:") && stderr.contains("pgdata is not valid UTF-8"),
+        "{stderr}"
+    );
+}
