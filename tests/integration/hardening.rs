@@ -63,22 +63,18 @@ impl RecordingBindir {
 /// pages (issue 23).
 #[test]
 fn crash_recovery_of_a_former_primary_runs_with_fsync_on() {
-    let pg = PgCluster::init("nofsync");
-    let rsc = format!("t{}nofsync", std::process::id());
-    let agent = pg.clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres");
-    agent.run("start").expect(rc::SUCCESS);
-    agent.run("promote").expect(rc::SUCCESS);
+    let (pg, agent) = primary("nofsync", "", &[]);
     pg.psql("create table t(i int); insert into t values (7)");
     let postmaster = pg.postmaster_pid().unwrap();
     kill(postmaster, Signal::SIGKILL).unwrap();
     wait_gone(postmaster);
     agent
-        .run_until("monitor", rc::NOT_RUNNING, Duration::from_secs(10))
-        .expect(rc::NOT_RUNNING);
+        .run_until("monitor", OcfCode::NotRunning, Duration::from_secs(10))
+        .expect(OcfCode::NotRunning);
     let bindir = RecordingBindir::new("nofsync-bin");
     let agent = agent.param("bindir", bindir.path().to_str().unwrap());
     let start = agent.run("start");
-    start.expect(rc::SUCCESS);
+    start.expect(OcfCode::Success);
     let runs = bindir.runs();
     let single: Vec<&String> = runs.iter().filter(|r| r.contains("--single")).collect();
     assert_eq!(single.len(), 1, "no crash recovery ran: {runs:?}\n{start}");
@@ -87,8 +83,12 @@ fn crash_recovery_of_a_former_primary_runs_with_fsync_on() {
         "crash recovery ran with fsync off: {}",
         single[0]
     );
-    assert_eq!(pg.psql("select i from t").trim(), "7");
-    agent.run("stop").expect(rc::SUCCESS);
+    assert_eq!(
+        pg.psql("select i from t").trim(),
+        "7",
+        "the row committed before the crash is there after recovery"
+    );
+    agent.run("stop").expect(OcfCode::Success);
 }
 
 /// The SQL session runs as the system user with the user's groups only, as
@@ -99,8 +99,8 @@ fn crash_recovery_of_a_former_primary_runs_with_fsync_on() {
 fn the_probe_cannot_open_a_socket_only_roots_group_may_open() {
     let pg = PgCluster::init("rootgroup");
     let agent = pg.agent();
-    agent.run("start").expect(rc::SUCCESS);
-    agent.run("monitor").expect(rc::SUCCESS);
+    agent.run("start").expect(OcfCode::Success);
+    agent.run("monitor").expect(OcfCode::Success);
     let socket = pg.dir.path.join(format!(".s.PGSQL.{}", pg.port));
     nix::unistd::chown(
         &socket,
@@ -111,15 +111,15 @@ fn the_probe_cannot_open_a_socket_only_roots_group_may_open() {
     fs::set_permissions(&socket, fs::Permissions::from_mode(0o770)).unwrap();
     let monitor = agent.clone().recurring().run("monitor");
     assert_ne!(
-        monitor.code,
-        rc::SUCCESS,
+        monitor.code(),
+        Some(OcfCode::Success),
         "the probe connected with root's group\n{monitor}"
     );
     assert!(
         monitor.exit_reason().unwrap_or("").contains("ermission denied"),
-        "{monitor}"
+        "the refusal names the socket's permissions\n{monitor}"
     );
-    agent.run("stop").expect(rc::SUCCESS);
+    agent.run("stop").expect(OcfCode::Success);
 }
 
 /// A database superuser's `ALTER ROLE postgres SET search_path` puts a
@@ -128,12 +128,7 @@ fn the_probe_cannot_open_a_socket_only_roots_group_may_open() {
 /// search_path, so a primary still reads as one (issue 23).
 #[test]
 fn a_shadowing_schema_in_search_path_cannot_forge_what_the_agent_reads() {
-    let pg = PgCluster::init("searchpath");
-    let rsc = format!("t{}searchpath", std::process::id());
-    let agent = pg.clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres");
-    agent.run("start").expect(rc::SUCCESS);
-    agent.run("promote").expect(rc::SUCCESS);
-    agent.run("monitor").expect(rc::RUNNING_PROMOTED);
+    let (pg, agent) = primary("searchpath", "", &[]);
     pg.psql(
         "create schema evil; \
          create function evil.pg_is_in_recovery() returns boolean language sql as 'select true'; \
@@ -145,8 +140,8 @@ fn a_shadowing_schema_in_search_path_cannot_forge_what_the_agent_reads() {
         "t",
         "the plant does not shadow"
     );
-    agent.run("monitor").expect(rc::RUNNING_PROMOTED);
-    agent.run("stop").expect(rc::SUCCESS);
+    agent.run("monitor").expect(OcfCode::RunningPromoted);
+    agent.run("stop").expect(OcfCode::Success);
 }
 
 /// `sslpassword=` (the client key's passphrase) would reach the command
@@ -162,11 +157,14 @@ fn an_sslpassword_in_primary_conninfo_is_err_configured() {
     );
     agent
         .run("validate-all")
-        .expect_reason(rc::ERR_CONFIGURED, "no sslpassword=");
+        .expect_reason(OcfCode::ErrConfigured, "no sslpassword=");
     agent
         .run("start")
-        .expect_reason(rc::ERR_CONFIGURED, "no sslpassword=");
-    assert!(pg.processes().is_empty());
+        .expect_reason(OcfCode::ErrConfigured, "no sslpassword=");
+    assert!(
+        pg.processes().is_empty(),
+        "no process of the instance is left after stop"
+    );
 }
 
 /// The postmaster's working directory is entered as the system user, after
@@ -230,10 +228,10 @@ fn children_named(parent: u32, name: &str) -> Vec<i32> {
 #[test]
 fn pg_basebackup_dies_with_a_killed_agent() {
     let a = PgCluster::init("pdeath-a");
-    let rsc = format!("t{}pdeath", std::process::id());
-    let a_agent = a.clone_agent(&rsc, "node-a", "host=/nonexistent port=1 user=postgres");
-    a_agent.run("start").expect(rc::SUCCESS);
-    a_agent.run("promote").expect(rc::SUCCESS);
+    let rsc = resource_name("pdeath");
+    let a_agent = a.clone_agent(&rsc, "node-a", NO_PRIMARY_YET);
+    a_agent.run("start").expect(OcfCode::Success);
+    a_agent.run("promote").expect(OcfCode::Success);
     let b = PgCluster::not_made("pdeath-b");
     let b_agent = b
         .clone_agent(&rsc, "node-b", &a.conninfo())
@@ -304,7 +302,7 @@ fn pg_basebackup_dies_with_a_killed_agent() {
         survivors.is_empty(),
         "pg_basebackup {survivors:?} outlived the agent (the copy was {copy})"
     );
-    a_agent.run("stop").expect(rc::SUCCESS);
+    a_agent.run("stop").expect(OcfCode::Success);
 }
 
 /// `pgdata=/` said "pgdata does not exist on this host" (the trailing `/`
@@ -317,13 +315,13 @@ fn pgdata_at_the_root_or_not_utf8_is_err_configured_naming_it() {
     let agent = Agent::bare().param("pgdata", "/");
     agent
         .run("validate-all")
-        .expect_reason(rc::ERR_CONFIGURED, "pgdata '/' is the root directory");
+        .expect_reason(OcfCode::ErrConfigured, "pgdata '/' is the root directory");
     agent
         .clone()
         .param("pgdata", "/var/lib/pg")
         .param("datadir", "//")
         .run("validate-all")
-        .expect_reason(rc::ERR_CONFIGURED, "datadir '/' is the root directory");
+        .expect_reason(OcfCode::ErrConfigured, "datadir '/' is the root directory");
     let vars = agent.run("meta-data").vars;
     let out = std::process::Command::new(AGENT)
         .arg("validate-all")
@@ -341,7 +339,11 @@ fn pgdata_at_the_root_or_not_utf8_is_err_configured_naming_it() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(rc::ERR_CONFIGURED), "{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(OcfCode::ErrConfigured.as_i32()),
+        "a pgdata that is not UTF-8 is refused by name: {stderr}"
+    );
     assert!(
         stderr.contains("ocf-exit-reason:") && stderr.contains("pgdata is not valid UTF-8"),
         "{stderr}"
