@@ -79,7 +79,7 @@ pub fn run(ctx: &Context) -> OcfResult {
     let location = ctx.location()?;
     // Only the branches below that look at the process table need it: the
     // steady path (parameters and host checks fine) resolves it in Instance.
-    let canonical = || process::canonical_datadir(&location.datadir);
+    let canonical = || process::canonical_datadir_within(&location.datadir, ctx.deadline.fraction(0.2));
     let config = match ctx.checked_config() {
         Ok(config) => config,
         Err(e) => {
@@ -94,10 +94,11 @@ pub fn run(ctx: &Context) -> OcfResult {
         Ok(inst) => (inst, None),
         Err(problem) => {
             let canonical = canonical();
-            let postmaster = match process::postmaster(&location.datadir, &canonical) {
-                Postmaster::Running(pid) => Some(pid),
-                Postmaster::NoPidFile | Postmaster::Stale(_) => None,
-            };
+            let postmaster =
+                match process::postmaster_within(&location.datadir, &canonical, ctx.deadline.fraction(0.2)) {
+                    Postmaster::Running(pid) => Some(pid),
+                    Postmaster::NoPidFile | Postmaster::Stale(_) => None,
+                };
             let orphans = postmaster.is_none() && !process::instance_processes(&canonical).is_empty();
             match monitor_answer::when_host_check_fails(problem, postmaster, orphans, ctx.is_probe()) {
                 HostCheckFailed::MonitorRunning { pid, problem } => {
