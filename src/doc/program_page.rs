@@ -51,7 +51,7 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
         out.push_str(&format!(
             "\\fBpgha {}\\fR {}\n.br\n",
             escape(c.name),
-            escape(c.args)
+            escape(&c.args())
         ));
     }
     out.push_str(&format!(
@@ -71,11 +71,11 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
     out.push_str(".SH \"COMMANDS\"\n");
     for c in OPERATOR_COMMANDS {
         let mut body = escape(&normalize_spaces(c.purpose));
-        for (option, meaning) in c.options {
+        for (option, meaning) in c.options() {
             body.push_str(&format!(
                 "\n.PP\n{}\n.RS 4\n{}\n.RE",
-                option_heading(option),
-                escape(&normalize_spaces(meaning))
+                option_heading(&option),
+                escape(&normalize_spaces(&meaning))
             ));
         }
         if c.name == "doc" {
@@ -87,7 +87,11 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
                 ));
             }
         }
-        entry(&mut out, &format!("{} {}", bold(c.name), escape(c.args)), &body);
+        entry(
+            &mut out,
+            &format!("{} {}", bold(c.name), escape(&c.args())),
+            &body,
+        );
     }
 
     out.push_str(&format!(
@@ -251,8 +255,8 @@ mod tests {
                 "{}",
                 c.name
             );
-            for (option, _) in c.options {
-                assert!(commands.contains(&option_heading(option)), "{option}");
+            for (option, _) in c.options() {
+                assert!(commands.contains(&option_heading(&option)), "{option}");
             }
         }
         for t in TOPICS {
