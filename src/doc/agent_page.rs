@@ -106,7 +106,10 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
         if p.unique_group.is_some() {
             attrs.insert(0, "unique".to_string());
         }
-        attrs.push(p.kind.ocf_name().to_string());
+        attrs.push(match p.kind.options() {
+            [] => p.kind.ocf_name().to_string(),
+            options => format!("one of {}", options.join("|")),
+        });
         attrs.push(default_phrase(p).unwrap_or_else(|| "no default".to_string()));
         if p.reloadable {
             attrs.push("reloadable".to_string());
@@ -303,6 +306,14 @@ mod tests {
                 "parameter {} missing from the man page",
                 p.name
             );
+            if let [_, ..] = p.kind.options() {
+                let values = format!("one of {}, ", escape(&p.kind.options().join("|")));
+                assert!(
+                    page.contains(&values),
+                    "the values of {} are not on the page",
+                    p.name
+                );
+            }
             if let Some(d) = p.default.filter(|d| !d.is_empty()) {
                 assert!(
                     page.contains(&format!("default {}", escape(d))),
