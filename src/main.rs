@@ -9,12 +9,13 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{Arg, ArgAction, ArgMatches, FromArgMatches};
+use clap::{Arg, ArgAction, FromArgMatches};
 
 use pgha::context::Context;
 use pgha::doc::{DocArgs, OPERATOR_COMMANDS};
 use pgha::ocf::code::{OcfCode, OcfError};
 use pgha::ocf::env::OcfEnv;
+use pgha::ocf::metadata::normalize_spaces;
 use pgha::status::StatusArgs;
 use pgha::{actions, doc, log_error, log_warn, ocf, status};
 
@@ -73,10 +74,6 @@ fn ignored_args() -> Arg {
         .hide(true)
 }
 
-fn normalize_spaces(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 fn main() -> ExitCode {
     // No path of the agent panics on purpose; should one still, Pacemaker
     // gets an exit reason and OCF_ERR_GENERIC instead of Rust's 101.
@@ -93,16 +90,11 @@ fn main() -> ExitCode {
         return clap_exit(&cli().error(clap::error::ErrorKind::MissingSubcommand, "no action given"));
     };
     match name {
-        "status" => parsed::<StatusArgs>(args).map_or_else(|e| clap_exit(&e), |a| print_status(&a)),
-        "doc" => parsed::<DocArgs>(args).map_or_else(|e| clap_exit(&e), |a| print_doc(&a.topic)),
+        "status" => StatusArgs::from_arg_matches(args).map_or_else(|e| clap_exit(&e), |a| print_status(&a)),
+        "doc" => DocArgs::from_arg_matches(args).map_or_else(|e| clap_exit(&e), |a| print_doc(&a.topic)),
         "usage" => print_out(&cli().render_help().to_string()),
         action => run_action(action),
     }
-}
-
-/// The arguments of one of the binary's own commands, as clap parsed them.
-fn parsed<T: FromArgMatches>(matches: &ArgMatches) -> Result<T, clap::Error> {
-    T::from_arg_matches(matches)
 }
 
 /// clap's answer to `--help`, `--version` or a wrong argument: the help
@@ -215,7 +207,7 @@ fn exit(code: OcfCode) -> ExitCode {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<ArgMatches, clap::Error> {
+    fn parse(args: &[&str]) -> Result<clap::ArgMatches, clap::Error> {
         cli().try_get_matches_from(std::iter::once("pgha").chain(args.iter().copied()))
     }
 
