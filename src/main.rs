@@ -9,11 +9,14 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Arg, ArgAction, FromArgMatches};
 
 use pgha::context::Context;
+use pgha::doc::{DocArgs, OPERATOR_COMMANDS};
 use pgha::ocf::code::{OcfCode, OcfError};
 use pgha::ocf::env::OcfEnv;
+use pgha::ocf::metadata::normalize_spaces;
+use pgha::status::StatusArgs;
 use pgha::{actions, doc, log_error, log_warn, ocf, status};
 
 /// The OCF provider directory the agent is installed under (ocf/resource.d/pgha).
@@ -22,28 +25,53 @@ const OCF_PROVIDER: &str = "pgha";
 /// Pacemaker cuts exit reasons at 128 bytes (EXIT_REASON_MAX_LEN).
 const EXIT_REASON_MAX: usize = 127;
 
-/// The help after the usage line: the OCF actions from the action table,
-/// then the binary's own commands from [`doc::help_line`] (status, doc,
-/// usage, --version), which are not OCF actions and are handled here before
-/// dispatch; pgha(8) documents the same two tables.
-fn actions_help() -> String {
-    format!(
-        "Actions (OCF 1.1): {}, usage.
-{}
-Parameters are read from OCF_RESKEY_<name> environment variables; run `pgha meta-data` to list them.",
-        actions::names().join(", "),
-        doc::help_line()
-    )
+/// The command line: one subcommand per OCF action of
+/// [`actions::ACTION_TABLE`], then the binary's own commands of
+/// [`OPERATOR_COMMANDS`] with the arguments they declare to clap; pgha(8)
+/// documents the same two tables. An action name not in the table still
+/// parses (an external subcommand), so that dispatch answers it with
+/// OCF_ERR_UNIMPLEMENTED as OCF 1.1 asks, and any further argument of an
+/// action is accepted and ignored, as OCF 1.1 also asks.
+fn cli() -> clap::Command {
+    let actions = actions::ACTION_TABLE
+        .iter()
+        .map(|a| clap::Command::new(a.name).about(a.purpose).arg(ignored_args()));
+    let commands = OPERATOR_COMMANDS
+        .iter()
+        .filter(|c| !c.name.starts_with('-'))
+        .map(|c| {
+            let command = clap::Command::new(c.name);
+            let command = match c.arguments {
+                Some(add) => add(command),
+                // usage (alias help): the OCF 1.1 words for this help.
+                None => command.visible_alias("help").arg(ignored_args()),
+            };
+            // After the arguments: a derived Args would set its own about.
+            command.about(normalize_spaces(c.purpose))
+        });
+    clap::Command::new("pgha")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("PostgreSQL resource agent for Pacemaker (ocf:pgha:postgresql)")
+        .after_help(
+            "Parameters are read from OCF_RESKEY_<name> environment variables; run `pgha meta-data` to list them.",
+        )
+        .subcommand_value_name("ACTION")
+        .subcommand_help_heading("Actions (OCF 1.1) and commands for operators")
+        .disable_help_subcommand(true)
+        .allow_external_subcommands(true)
+        .arg_required_else_help(true)
+        .subcommands(actions)
+        .subcommands(commands)
 }
 
-#[derive(Parser, Debug)]
-#[command(name = "pgha", version, about = "PostgreSQL resource agent for Pacemaker (ocf:pgha:postgresql)", after_help = actions_help())]
-struct Cli {
-    /// The OCF action to run.
-    action: Option<String>,
-    /// Ignored, as OCF 1.1 asks of any further argument.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+/// What OCF 1.1 tells an agent to ignore: any argument after the action.
+fn ignored_args() -> Arg {
+    Arg::new("ignored")
+        .num_args(0..)
+        .action(ArgAction::Append)
+        .trailing_var_arg(true)
+        .allow_hyphen_values(true)
+        .hide(true)
 }
 
 fn main() -> ExitCode {
@@ -53,19 +81,38 @@ fn main() -> ExitCode {
         let _ = writeln!(std::io::stderr(), "ocf-exit-reason:internal error: {info}");
         std::process::exit(OcfCode::ErrGeneric.as_i32());
     }));
-    let cli = Cli::parse();
-    let action = match cli.action.as_deref() {
-        Some("doc") => return print_doc(cli.rest.first().map(String::as_str)),
-        Some("status") => return print_status(&cli.rest),
-        Some("usage" | "help") => {
-            return print_out(&format!("usage: pgha <action>\n{}\n", actions_help()));
-        }
-        Some(action) => action.to_string(),
-        None => {
-            print_err(&format!("usage: pgha <action>\n{}", actions_help()));
-            return exit(OcfCode::ErrArgs);
-        }
+    let matches = match cli().try_get_matches() {
+        Ok(matches) => matches,
+        Err(e) => return clap_exit(&e),
     };
+    let Some((name, args)) = matches.subcommand() else {
+        // arg_required_else_help answers a bare `pgha`; nothing else gets here.
+        return clap_exit(&cli().error(clap::error::ErrorKind::MissingSubcommand, "no action given"));
+    };
+    match name {
+        "status" => StatusArgs::from_arg_matches(args).map_or_else(|e| clap_exit(&e), |a| print_status(&a)),
+        "doc" => DocArgs::from_arg_matches(args).map_or_else(|e| clap_exit(&e), |a| print_doc(&a.topic)),
+        "usage" => print_out(&cli().render_help().to_string()),
+        action => run_action(action),
+    }
+}
+
+/// clap's answer to `--help`, `--version` or a wrong argument: the help
+/// and the version on stdout with success, an error on stderr with
+/// OCF_ERR_ARGS (clap's own exit status for it, 2, is the same number).
+fn clap_exit(e: &clap::Error) -> ExitCode {
+    let text = e.render().to_string();
+    if e.use_stderr() {
+        print_err(text.trim_end());
+        exit(OcfCode::ErrArgs)
+    } else {
+        print_out(&text)
+    }
+}
+
+/// An OCF action: the parameters from the environment, the action from
+/// [`actions::dispatch`], the outcome as the one exit.
+fn run_action(action: &str) -> ExitCode {
     let env = OcfEnv::from_process();
     ocf::log::init(&env);
     let prefix = env
@@ -73,10 +120,10 @@ fn main() -> ExitCode {
         .clone()
         .unwrap_or_else(|| "ocf-exit-reason:".to_string());
     let ctx = Context::new(env);
-    match actions::dispatch(&action, &ctx) {
+    match actions::dispatch(action, &ctx) {
         Ok(code) => exit(code),
         Err(error) => {
-            report(&action, &prefix, ctx.env.resource_name(), &error);
+            report(action, &prefix, ctx.env.resource_name(), &error);
             exit(error.code)
         }
     }
@@ -84,9 +131,10 @@ fn main() -> ExitCode {
 
 /// `pgha doc <topic>`: documentation generated from the tables (the
 /// README's parameter and return-code tables, the man pages
-/// ocf_pgha_postgresql(7) and pgha(8)); the topics are [`doc::TOPICS`].
-fn print_doc(topic: Option<&str>) -> ExitCode {
-    match topic.and_then(|t| doc::render(t, OCF_PROVIDER)) {
+/// ocf_pgha_postgresql(7) and pgha(8)); clap has checked that the topic is
+/// one of [`doc::TOPICS`].
+fn print_doc(topic: &str) -> ExitCode {
+    match doc::render(topic, OCF_PROVIDER) {
         Some(text) => print_out(&text),
         None => {
             print_err(&format!("usage: pgha doc {}", doc::topic_names()));
@@ -96,7 +144,7 @@ fn print_doc(topic: Option<&str>) -> ExitCode {
 }
 
 /// `pgha status [--resource NAME] [--json]`: the replication view.
-fn print_status(args: &[String]) -> ExitCode {
+fn print_status(args: &StatusArgs) -> ExitCode {
     match status::run(args) {
         Ok(text) => print_out(&text),
         Err(e) => {
@@ -159,30 +207,75 @@ fn exit(code: OcfCode) -> ExitCode {
 mod tests {
     use super::*;
 
+    fn parse(args: &[&str]) -> Result<clap::ArgMatches, clap::Error> {
+        cli().try_get_matches_from(std::iter::once("pgha").chain(args.iter().copied()))
+    }
+
     #[test]
-    fn help_names_every_action_of_the_table() {
-        let help = actions_help();
-        let listed = help
-            .strip_prefix("Actions (OCF 1.1): ")
-            .and_then(|h| h.split_once(".\n"))
-            .map(|(list, _)| list.split(", ").collect::<Vec<_>>())
-            .unwrap_or_default();
+    fn help_names_every_action_of_the_table_and_every_command() {
+        cli().debug_assert();
+        let help = cli().render_help().to_string();
         for a in actions::ACTION_TABLE {
             assert!(
-                listed.contains(&a.name),
+                help.lines()
+                    .any(|l| l.trim_start().starts_with(&format!("{} ", a.name))),
                 "{} missing from the help:\n{help}",
                 a.name
             );
         }
-        assert!(listed.contains(&"usage"), "{help}");
+        for c in OPERATOR_COMMANDS.iter().filter(|c| !c.name.starts_with('-')) {
+            assert!(
+                help.contains(&format!("  {} ", c.name)),
+                "{} missing:\n{help}",
+                c.name
+            );
+        }
+    }
+
+    /// Pacemaker passes one action and nothing else, but OCF 1.1 asks that
+    /// an unknown action reach the agent (it answers UNIMPLEMENTED) and
+    /// that further arguments be ignored.
+    #[test]
+    fn every_action_parses_with_anything_after_it_and_so_does_an_unknown_one() {
+        for a in actions::ACTION_TABLE {
+            let m = parse(&[a.name, "extra", "--bogus", "-x"]).unwrap();
+            assert_eq!(m.subcommand_name(), Some(a.name));
+        }
+        let m = parse(&["bogus-action", "--x"]).unwrap();
+        assert_eq!(m.subcommand_name(), Some("bogus-action"));
+        for words in [&["usage", "x"][..], &["help"]] {
+            assert_eq!(parse(words).unwrap().subcommand_name(), Some("usage"));
+        }
+    }
+
+    #[test]
+    fn status_and_doc_arguments_are_checked_by_clap() {
+        let m = parse(&["status", "--resource", "pgsqld", "--json"]).unwrap();
+        let (_, sub) = m.subcommand().unwrap();
+        let args = StatusArgs::from_arg_matches(sub).unwrap();
+        assert_eq!(args.resource.as_deref(), Some("pgsqld"));
+        assert!(args.json);
+        for wrong in [
+            &["status", "--resource"][..],
+            &["status", "--bogus"],
+            &["doc"],
+            &["doc", "nope"],
+            &[],
+        ] {
+            let e = parse(wrong).unwrap_err();
+            assert!(e.use_stderr(), "{wrong:?}");
+            assert_eq!(e.exit_code(), OcfCode::ErrArgs.as_i32(), "{wrong:?}");
+        }
+        for topic in doc::TOPICS {
+            assert!(parse(&["doc", topic.name]).is_ok(), "{}", topic.name);
+        }
     }
 
     /// `pgha --version` prints Cargo's version: the one place it is written,
     /// which the packages and the metadata also carry.
     #[test]
     fn version_is_the_crate_version() {
-        use clap::CommandFactory;
-        assert_eq!(Cli::command().get_version(), Some(env!("CARGO_PKG_VERSION")));
+        assert_eq!(cli().get_version(), Some(env!("CARGO_PKG_VERSION")));
     }
 
     #[test]

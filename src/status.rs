@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use serde_json::{Map, Value, json};
+
 use crate::deadline::Deadline;
 use crate::ocf::code::{OcfError, OcfResult};
 use crate::pcmk::{attrs, cib};
@@ -80,58 +82,52 @@ fn find_resource(deadline: Deadline) -> OcfResult<String> {
     }
 }
 
-fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Renders the view as JSON (written by hand: one small object).
+/// Renders the view as one JSON object: `resource`, `primary`,
+/// `would_promote`, `nodes` (one object per node: `node`, each field of
+/// [`Attr::STATUS`] in that order, `score`; null where a node has none) and
+/// `warnings`.
 pub fn to_json(rsc: &str, nodes: &BTreeMap<String, NodeView>, warnings: &[String]) -> String {
-    let rows: Vec<String> = nodes
+    let rows: Vec<Value> = nodes
         .iter()
         .map(|(node, v)| {
-            let mut parts = vec![format!("\"node\":{}", json_string(node))];
+            let mut row = Map::new();
+            row.insert("node".into(), json!(node));
             for attr in Attr::STATUS {
-                let value = v
-                    .fields
-                    .get(&attr)
-                    .map(|s| json_string(s))
-                    .unwrap_or_else(|| "null".into());
-                parts.push(format!("\"{}\":{value}", attr.field()));
+                row.insert(attr.field().into(), json!(v.fields.get(&attr)));
             }
-            parts.push(format!(
-                "\"score\":{}",
-                v.score.map(|s| s.to_string()).unwrap_or_else(|| "null".into())
-            ));
-            format!("{{{}}}", parts.join(","))
+            row.insert("score".into(), json!(v.score));
+            Value::Object(row)
         })
         .collect();
-    let primary = nodes.iter().find(|(_, v)| v.role() == Some(NodeRole::Primary));
-    format!(
-        "{{\"resource\":{},\"primary\":{},\"would_promote\":{},\"nodes\":[{}],\"warnings\":[{}]}}",
-        json_string(rsc),
-        primary
-            .map(|(n, _)| json_string(n))
-            .unwrap_or_else(|| "null".into()),
-        would_promote(nodes)
-            .map(json_string)
-            .unwrap_or_else(|| "null".into()),
-        rows.join(","),
-        warnings
-            .iter()
-            .map(|w| json_string(w))
-            .collect::<Vec<_>>()
-            .join(",")
-    )
+    let primary = nodes
+        .iter()
+        .find(|(_, v)| v.role() == Some(NodeRole::Primary))
+        .map(|(n, _)| n);
+    json!({
+        "resource": rsc,
+        "primary": primary,
+        "would_promote": would_promote(nodes),
+        "nodes": rows,
+        "warnings": warnings,
+    })
+    .to_string()
+}
+
+/// `text` for a terminal, its line breaks kept: node names and values come
+/// from other nodes' attributes, which anyone allowed to run attrd_updater
+/// can set, so a control character (an ANSI escape sequence, a carriage
+/// return that overwrites the line) is shown as `\u{1b}` instead of reaching
+/// the terminal (issue 23). The table's own text holds none.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Renders the view as a table.
@@ -179,25 +175,39 @@ pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>, warnings: &[String
     for warning in warnings {
         out.push_str(&format!("warning: {warning}\n"));
     }
-    out
+    printable(&out)
+}
+
+/// The arguments of `pgha status`; clap parses them, and pgha(8) lists
+/// them from here ([`crate::doc`]).
+#[derive(clap::Args, Debug, Default)]
+pub struct StatusArgs {
+    #[arg(
+        long,
+        value_name = "NAME",
+        help = "The resource to show; by default the one ocf:pgha:postgresql primitive of the CIB."
+    )]
+    pub resource: Option<String>,
+    #[arg(
+        long,
+        help = "One JSON object (resource, primary, would_promote, nodes) instead of the table, for scripts \
+                and monitoring."
+    )]
+    pub json: bool,
 }
 
 /// Runs `pgha status`.
-pub fn run(args: &[String]) -> OcfResult<String> {
+pub fn run(args: &StatusArgs) -> OcfResult<String> {
     let deadline = Deadline::after(Duration::from_secs(30));
-    let json = args.iter().any(|a| a == "--json");
-    let rsc = match args.iter().position(|a| a == "--resource") {
-        Some(i) => args
-            .get(i + 1)
-            .cloned()
-            .ok_or_else(|| OcfError::args("--resource needs a name"))?,
+    let rsc = match &args.resource {
+        Some(name) => name.clone(),
         None => find_resource(deadline)?,
     };
     let nodes = collect(&rsc, deadline)?;
     let warnings = cib::configuration(deadline)
         .map(|c| safety::warnings(&safety::ClusterFacts::new(c.options, c.nodes, c.fence_devices)))
         .unwrap_or_default();
-    Ok(if json {
+    Ok(if args.json {
         to_json(&rsc, &nodes, &warnings) + "\n"
     } else {
         to_text(&rsc, &nodes, &warnings)
@@ -277,5 +287,50 @@ mod tests {
         );
         assert!(!text.contains("base backup on n2"), "{text}");
         assert!(to_json("pgsqld", &nodes, &[]).contains("\"build\":\"copying 40% (12/30 MB) from n1\""));
+    }
+
+    /// The keys and their order are what scripts read: resource, primary,
+    /// would_promote, nodes (node, the status fields, score), warnings.
+    #[test]
+    fn json_keeps_its_keys_in_order_with_nulls_for_what_a_node_lacks() {
+        let nodes: BTreeMap<String, NodeView> =
+            [("n1".to_string(), view("primary", "2", "0/9000000", Some(1001)))].into();
+        let fields: String = Attr::STATUS
+            .iter()
+            .map(|a| {
+                let value = match a {
+                    Attr::Role => "\"primary\"",
+                    Attr::Timeline => "\"2\"",
+                    Attr::Lsn => "\"0/9000000\"",
+                    _ => "null",
+                };
+                format!(",\"{}\":{value}", a.field())
+            })
+            .collect();
+        assert_eq!(
+            to_json("pgsqld", &nodes, &["a \"b\"\u{1b}".to_string()]),
+            format!(
+                "{{\"resource\":\"pgsqld\",\"primary\":\"n1\",\"would_promote\":null,\
+                 \"nodes\":[{{\"node\":\"n1\"{fields},\"score\":1001}}],\"warnings\":[\"a \\\"b\\\"\\u001b\"]}}"
+            )
+        );
+    }
+
+    /// Issue 23: a value set on another node with an ANSI sequence in it
+    /// reached the operator's terminal as it was.
+    #[test]
+    fn control_characters_from_other_nodes_never_reach_the_terminal() {
+        let mut v = view("standby\u{1b}[2J", "2", "0/9000000\r", Some(1000));
+        v.fields.insert(Attr::Build, "copying\u{7}".into());
+        let nodes: BTreeMap<String, NodeView> = [("n\u{1b}]0;x\u{7}2".to_string(), v)].into();
+        let text = to_text("pgsqld", &nodes, &["w\u{9b}".to_string()]);
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        assert!(text.contains("standby\\u{1b}[2J"), "{text}");
+        assert!(
+            text.contains("base backup on n\\u{1b}]0;x\\u{7}2: copying\\u{7}\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("warning: w\\u{9b}\n"), "{text}");
+        assert_eq!(text.lines().count(), 6, "{text}");
     }
 }

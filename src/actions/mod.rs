@@ -192,7 +192,7 @@ pub fn dispatch(action: &str, ctx: &Context) -> OcfResult {
 mod tests {
     use super::*;
     use crate::ocf::metadata;
-    use crate::params::PARAMS;
+    use crate::params::ocf_parameters;
 
     #[test]
     fn action_names_are_unique_and_their_specs_carry_them() {
@@ -221,7 +221,7 @@ mod tests {
     #[test]
     fn metadata_advertises_every_action_of_the_table() {
         let mut out = Vec::new();
-        metadata::write(&mut out, &AGENT, PARAMS, &advertised()).unwrap();
+        metadata::write(&mut out, &AGENT, &ocf_parameters(), &advertised()).unwrap();
         let xml = String::from_utf8(out).unwrap();
         for a in ACTION_TABLE {
             assert!(

@@ -11,7 +11,7 @@
 //! the action table has `promote`, and sentences about a parameter only when
 //! the parameter table has it: the page describes the agent it ships with.
 
-use super::roff::{bold, entry, escape, example_block, title};
+use super::roff::{bold, entry, escape, example_block, name_section, prose, title};
 use super::sections::{default_phrase, files, ocf_path, return_code_entries};
 use crate::actions::Action;
 use crate::ocf::metadata::{ActionSpec, AgentInfo, normalize_spaces};
@@ -76,11 +76,7 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
     let mut out = String::new();
     title(&mut out, &page_name, 7, agent.version, "OCF resource agents");
 
-    out.push_str(&format!(
-        ".SH \"NAME\"\n{} \\- {}\n",
-        escape(&page_name),
-        escape(&normalize_spaces(agent.shortdesc))
-    ));
+    name_section(&mut out, &page_name, &normalize_spaces(agent.shortdesc));
 
     let names: Vec<&str> = table.iter().map(|a| a.name).collect();
     out.push_str(&format!(
@@ -106,7 +102,10 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
         if p.unique_group.is_some() {
             attrs.insert(0, "unique".to_string());
         }
-        attrs.push(p.kind.ocf_name().to_string());
+        attrs.push(match p.kind.options() {
+            [] => p.kind.ocf_name().to_string(),
+            options => format!("one of {}", options.join("|")),
+        });
         attrs.push(default_phrase(p).unwrap_or_else(|| "no default".to_string()));
         if p.reloadable {
             attrs.push("reloadable".to_string());
@@ -144,11 +143,14 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
         };
         entry(&mut out, &heading, &escape(&text));
     }
-    out.push_str(
-        ".PP\nAny other action returns 3 (OCF_ERR_UNIMPLEMENTED); \\fBusage\\fR prints a short help. \
-         Every failure prints one \\fBocf\\-exit\\-reason:\\fR line of under 128 characters, which \
-         \\fBcrm_mon\\fR(8) shows.\n",
-    );
+    out.push_str(&format!(
+        ".PP\n{}\n",
+        prose(
+            "Any other action returns 3 (OCF_ERR_UNIMPLEMENTED); {} prints a short help. Every failure prints \
+             one {} line of under 128 characters, which {}(8) shows.",
+            &[bold("usage"), bold("ocf-exit-reason:"), bold("crm_mon")]
+        )
+    ));
 
     out.push_str(".SH \"RETURN CODES\"\n");
     return_code_entries(&mut out, promotable);
@@ -217,10 +219,16 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
             )],
         );
     }
-    out.push_str(
-        ".PP\n\\fBpcs resource create ... \\-\\-agent\\-validation\\fR and \\fBcrm_resource \\-\\-validate\\fR \
-         run validate\\-all and work on any node, even with no cluster running.\n",
-    );
+    out.push_str(&format!(
+        ".PP\n{}\n",
+        prose(
+            "{} and {} run validate-all and work on any node, even with no cluster running.",
+            &[
+                bold("pcs resource create ... --agent-validation"),
+                bold("crm_resource --validate")
+            ]
+        )
+    ));
 
     out.push_str(".SH \"OPERATIONAL NOTES\"\n");
     out.push_str(".SS \"What the agent writes\"\n.PP\n");
@@ -237,12 +245,16 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
         "The agent never rewrites postgresql.conf, pg_hba.conf or any other configuration file.{logfile}\n"
     ));
     if promotable {
-        out.push_str(
-            ".PP\nTo start an instance as a standby it creates \\fBstandby.signal\\fR in the data directory and \
-             passes the recovery settings (primary_conninfo and the like) to the server on its command line as \
-             \\fB\\-c\\fR options, so they never land in a configuration file and nothing is left behind to \
-             disagree with the cluster's state. Promotion removes the standby state through PostgreSQL itself.\n",
-        );
+        out.push_str(&format!(
+            ".PP\n{}\n",
+            prose(
+                "To start an instance as a standby it creates {} in the data directory and passes the recovery \
+                 settings (primary_conninfo and the like) to the server on its command line as {} options, so \
+                 they never land in a configuration file and nothing is left behind to disagree with the \
+                 cluster's state. Promotion removes the standby state through PostgreSQL itself.",
+                &[bold("standby.signal"), bold("-c")]
+            )
+        ));
         out.push_str(
             ".SS \"Switchover\"\n.PP\nTo move the primary role to another node, let Pacemaker do it:\n",
         );
@@ -250,10 +262,14 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
             &mut out,
             &[format!("pcs resource move --promoted {resource}-clone <node>")],
         );
-        out.push_str(
-            ".PP\npcs 0.11 removes the location constraint it needs once the primary runs on the new node. \
-             With pcs 0.10, add \\fB\\-\\-autodelete\\fR, or remove the constraint afterwards:\n",
-        );
+        out.push_str(&format!(
+            ".PP\n{}\n",
+            prose(
+                "pcs 0.11 removes the location constraint it needs once the primary runs on the new node. With \
+                 pcs 0.10, add {}, or remove the constraint afterwards:",
+                &[bold("--autodelete")]
+            )
+        ));
         example_block(&mut out, &[format!("pcs resource clear {resource}-clone")]);
         out.push_str(
             ".PP\nNever promote or stop PostgreSQL by hand (pg_ctl, systemctl) while Pacemaker manages it.\n",
@@ -306,6 +322,14 @@ mod tests {
                 "parameter {} missing from the man page",
                 p.name
             );
+            if let [_, ..] = p.kind.options() {
+                let values = format!("one of {}, ", escape(&p.kind.options().join("|")));
+                assert!(
+                    page.contains(&values),
+                    "the values of {} are not on the page",
+                    p.name
+                );
+            }
             if let Some(d) = p.default.filter(|d| !d.is_empty()) {
                 assert!(
                     page.contains(&format!("default {}", escape(d))),

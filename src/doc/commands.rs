@@ -1,84 +1,118 @@
-//! The binary's own commands, for operators: what `main` handles before OCF
-//! dispatch. The help text (`pgha usage`, `pgha --help`) and the manual page
-//! pgha(8) are both written from [`OPERATOR_COMMANDS`], so neither can offer
-//! a command or an option the other lacks. The options themselves are parsed
-//! where each command runs (`status` in `src/status.rs`).
+//! The binary's own commands, for operators: what `main` handles besides the
+//! OCF actions. Their arguments are declared once, as clap parses them
+//! ([`crate::status::StatusArgs`], [`super::DocArgs`]); `main` builds its
+//! parser from [`OPERATOR_COMMANDS`], and the help line and the manual page
+//! pgha(8) are written from the same table and the same clap definitions,
+//! so none of them can offer a command or an option the others lack.
+
+use clap::Args;
+
+use super::DocArgs;
+use crate::status::StatusArgs;
 
 /// One command of the binary.
 pub struct Command {
     /// What the operator types after `pgha`.
     pub name: &'static str,
-    /// Its arguments, in synopsis notation.
-    pub args: &'static str,
-    /// What it does, for the man page.
+    /// What it does, for the help and the man page.
     pub purpose: &'static str,
-    /// Each option with its meaning, for the man page.
-    pub options: &'static [(&'static str, &'static str)],
+    /// Adds its arguments to a clap command; None: it takes none.
+    pub arguments: Option<fn(clap::Command) -> clap::Command>,
 }
 
 impl Command {
+    /// Its arguments as clap declares them (none for `usage`, `--version`).
+    pub fn clap_args(&self) -> Vec<clap::Arg> {
+        let cmd = clap::Command::new(self.name);
+        let cmd = match self.arguments {
+            Some(add) => add(cmd),
+            None => cmd,
+        };
+        cmd.get_arguments().cloned().collect()
+    }
+
+    /// Its arguments in synopsis notation: `[--resource NAME] [--json]`,
+    /// `markdown|codes|man|man8`.
+    pub fn args(&self) -> String {
+        self.clap_args()
+            .iter()
+            .map(|a| match a.get_long() {
+                Some(_) if a.is_required_set() => option_spelling(a),
+                Some(_) => format!("[{}]", option_spelling(a)),
+                None => a
+                    .get_possible_values()
+                    .iter()
+                    .map(|v| v.get_name().to_string())
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Each option with its meaning, for the man page: `("--resource NAME",
+    /// "The resource to show; ...")`.
+    pub fn options(&self) -> Vec<(String, String)> {
+        self.clap_args()
+            .iter()
+            .filter(|a| a.get_long().is_some())
+            .map(|a| {
+                let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+                (option_spelling(a), help)
+            })
+            .collect()
+    }
+
     /// `status [--resource NAME] [--json]`.
     pub fn synopsis(&self) -> String {
-        if self.args.is_empty() {
+        let args = self.args();
+        if args.is_empty() {
             self.name.to_string()
         } else {
-            format!("{} {}", self.name, self.args)
+            format!("{} {args}", self.name)
         }
     }
 }
 
-/// Every command, in the order the help and the man page list them. The
-/// `doc` topics are those of [`super::TOPICS`] (a test checks they agree).
+/// `--resource NAME` or `--json`.
+fn option_spelling(arg: &clap::Arg) -> String {
+    let long = format!("--{}", arg.get_long().unwrap_or_default());
+    match arg.get_value_names() {
+        Some(names) if arg.get_action().takes_values() => {
+            let names: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
+            format!("{long} {}", names.join(" "))
+        }
+        _ => long,
+    }
+}
+
+/// Every command, in the order the help and the man page list them.
 pub const OPERATOR_COMMANDS: &[Command] = &[
     Command {
         name: "status",
-        args: "[--resource NAME] [--json]",
         purpose: "Prints the replication view of the cluster, from any node: each node's role, timeline, WAL \
             position, lag, WAL receiver, sync state and promotion score, the replication slots the primary keeps, \
             and the standby Pacemaker would promote now. It reads what the agents publish (node attributes \
             pgha-<resource>-* and the promotion scores, from pacemaker-attrd) and never connects to PostgreSQL.",
-        options: &[
-            (
-                "--resource NAME",
-                "The resource to show; by default the one ocf:pgha:postgresql primitive of the CIB.",
-            ),
-            (
-                "--json",
-                "One JSON object (resource, primary, would_promote, nodes) instead of the table, for scripts \
-                 and monitoring.",
-            ),
-        ],
+        arguments: Some(StatusArgs::augment_args),
     },
     Command {
         name: "doc",
-        args: "markdown|codes|man|man8",
         purpose: "Prints documentation generated from the agent's own tables, so that it cannot disagree with \
             the binary that prints it.",
-        options: &[],
+        arguments: Some(DocArgs::augment_args),
     },
     Command {
         name: "usage",
-        args: "",
         purpose: "Prints the OCF actions and these commands (also help and --help).",
-        options: &[],
+        arguments: None,
     },
     Command {
         name: "--version",
-        args: "",
         purpose: "Prints the version of the agent, which is the version of its package and of its metadata.",
-        options: &[],
+        arguments: None,
     },
 ];
-
-/// The help's line for operators: `pgha status [--resource NAME] [--json];
-/// pgha doc markdown|codes|man|man8; ...`.
-pub fn help_line() -> String {
-    let commands: Vec<String> = OPERATOR_COMMANDS
-        .iter()
-        .map(|c| format!("pgha {}", c.synopsis()))
-        .collect();
-    format!("For operators: {}.", commands.join("; "))
-}
 
 #[cfg(test)]
 mod tests {
@@ -88,7 +122,7 @@ mod tests {
     #[test]
     fn doc_arguments_are_the_topics() {
         let doc = OPERATOR_COMMANDS.iter().find(|c| c.name == "doc").unwrap();
-        assert_eq!(doc.args, topic_names());
+        assert_eq!(doc.args(), topic_names());
     }
 
     #[test]
@@ -101,14 +135,16 @@ mod tests {
                 "{} is an OCF action",
                 c.name
             );
-            for (option, _) in c.options {
+            for (option, meaning) in c.options() {
+                assert!(meaning.ends_with('.'), "{option} of {} has no sentence", c.name);
                 assert!(
-                    c.args.contains(option),
+                    c.args().contains(&option),
                     "{option} is not in the synopsis of {}",
                     c.name
                 );
             }
         }
-        assert!(help_line().contains("pgha status [--resource NAME] [--json]"));
+        let status = OPERATOR_COMMANDS.iter().find(|c| c.name == "status").unwrap();
+        assert_eq!(status.synopsis(), "status [--resource NAME] [--json]");
     }
 }

@@ -11,12 +11,16 @@ use crate::params::ParamSpec;
 pub fn parameter_table(params: &[ParamSpec]) -> String {
     let mut out = String::from("| parameter | default | reloadable | description |\n|---|---|---|---|\n");
     for p in params {
-        let default = match (p.required, p.default) {
+        let mut default = match (p.required, p.default) {
             (true, _) => "(required)".to_string(),
             (false, Some("")) => "(empty)".to_string(),
             (false, Some(d)) => format!("`{d}`"),
             (false, None) => "(computed)".to_string(),
         };
+        if let [_, ..] = p.kind.options() {
+            let values: Vec<String> = p.kind.options().iter().map(|v| format!("`{v}`")).collect();
+            default.push_str(&format!(" (one of {})", values.join(", ")));
+        }
         let reloadable = if p.reloadable { "yes" } else { "no" };
         let text = normalize_spaces(p.longdesc)
             .replace('|', "\\|")
@@ -54,5 +58,18 @@ mod tests {
             );
         }
         assert_eq!(table.lines().count(), OcfCode::ALL.len() + 2);
+    }
+
+    #[test]
+    fn a_select_lists_its_values_after_its_default() {
+        let table = parameter_table(crate::params::PARAMS);
+        assert!(
+            table.contains("| `replication_mode` | `async` (one of `async`, `sync`, `strict-sync`) | yes |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| `bootstrap` | `none` (one of `none`, `basebackup`) | yes |"),
+            "{table}"
+        );
     }
 }

@@ -16,7 +16,7 @@ mod program_page;
 mod roff;
 mod sections;
 
-pub use commands::help_line;
+pub use commands::OPERATOR_COMMANDS;
 
 use crate::actions::{ACTION_TABLE, AGENT};
 use crate::params::PARAMS;
@@ -54,6 +54,18 @@ pub const TOPICS: &[Topic] = &[
         render: |provider| program_page::render(provider, &AGENT, PARAMS, ACTION_TABLE),
     },
 ];
+
+/// The arguments of `pgha doc`: one topic of [`TOPICS`], which clap checks
+/// and lists in its help and errors.
+#[derive(clap::Args, Debug)]
+pub struct DocArgs {
+    #[arg(
+        value_name = "TOPIC",
+        value_parser = clap::builder::PossibleValuesParser::new(TOPICS.iter().map(|t| t.name)),
+        help = "What to print."
+    )]
+    pub topic: String,
+}
 
 /// The text of topic `name`, or None when there is no such topic.
 pub fn render(name: &str, provider: &str) -> Option<String> {

@@ -13,7 +13,7 @@
 
 use super::TOPICS;
 use super::commands::OPERATOR_COMMANDS;
-use super::roff::{bold, entry, escape, title};
+use super::roff::{bold, entry, escape, italic, name_section, prose, title};
 use super::sections::{default_phrase, files, ocf_path, return_code_entries};
 use crate::actions::Action;
 use crate::deadline::DEFAULT_TIMEOUT;
@@ -40,18 +40,21 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
     let mut out = String::new();
     title(&mut out, "pgha", 8, agent.version, "System Administration");
 
-    out.push_str(&format!(
-        ".SH \"NAME\"\npgha \\- PostgreSQL resource agent for Pacemaker (ocf:{provider}:{}) and its commands \
-         for operators\n",
-        escape(agent.name)
-    ));
+    name_section(
+        &mut out,
+        "pgha",
+        &format!(
+            "PostgreSQL resource agent for Pacemaker (ocf:{provider}:{}) and its commands for operators",
+            agent.name
+        ),
+    );
 
     out.push_str(".SH \"SYNOPSIS\"\n");
     for c in OPERATOR_COMMANDS {
         out.push_str(&format!(
             "\\fBpgha {}\\fR {}\n.br\n",
             escape(c.name),
-            escape(c.args)
+            escape(&c.args())
         ));
     }
     out.push_str(&format!(
@@ -71,11 +74,11 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
     out.push_str(".SH \"COMMANDS\"\n");
     for c in OPERATOR_COMMANDS {
         let mut body = escape(&normalize_spaces(c.purpose));
-        for (option, meaning) in c.options {
+        for (option, meaning) in c.options() {
             body.push_str(&format!(
                 "\n.PP\n{}\n.RS 4\n{}\n.RE",
-                option_heading(option),
-                escape(&normalize_spaces(meaning))
+                option_heading(&option),
+                escape(&normalize_spaces(&meaning))
             ));
         }
         if c.name == "doc" {
@@ -87,15 +90,21 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
                 ));
             }
         }
-        entry(&mut out, &format!("{} {}", bold(c.name), escape(c.args)), &body);
+        entry(
+            &mut out,
+            &format!("{} {}", bold(c.name), escape(&c.args())),
+            &body,
+        );
     }
 
     out.push_str(&format!(
-        ".SH \"OCF ACTIONS\"\n.PP\nPacemaker runs \\fB{}\\fR \\fIaction\\fR with the resource's parameters in \
-         the environment (see ENVIRONMENT), and reads the exit status (see EXIT STATUS) and, on failure, the \
-         one \\fBocf\\-exit\\-reason:\\fR line the agent prints on standard error, which \\fBcrm_mon\\fR(8) \
-         shows. The actions:\n",
-        escape(&ocf)
+        ".SH \"OCF ACTIONS\"\n.PP\n{}\n",
+        prose(
+            "Pacemaker runs {} {} with the resource's parameters in the environment (see ENVIRONMENT), and reads \
+             the exit status (see EXIT STATUS) and, on failure, the one {} line the agent prints on standard \
+             error, which {}(8) shows. The actions:",
+            &[bold(&ocf), italic("action"), bold("ocf-exit-reason:"), bold("crm_mon")]
+        )
     ));
     for a in table {
         entry(&mut out, &bold(a.name), &escape(a.purpose));
@@ -109,12 +118,22 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
         let pcs: Vec<String> = by_hand.iter().map(|(_, pcs, _)| bold(pcs)).collect();
         let crm: Vec<String> = by_hand.iter().map(|(_, _, crm)| bold(crm)).collect();
         out.push_str(&format!(
-            ".PP\nTo run an action by hand with the resource's configured parameters, the way Pacemaker runs \
-             it: \\fBpcs resource\\fR {} \\fIresource\\fR, or \\fBcrm_resource\\fR {} \\fB\\-\\-resource\\fR \
-             \\fIresource\\fR. Both bypass the cluster: use them while the cluster does not manage the resource \
-             (\\fBpcs resource unmanage\\fR).\n",
-            pcs.join(" | "),
-            crm.join(" | ")
+            ".PP\n{}\n",
+            prose(
+                "To run an action by hand with the resource's configured parameters, the way Pacemaker runs it: \
+                 {} {} {}, or {} {} {} {}. Both bypass the cluster: use them while the cluster does not manage \
+                 the resource ({}).",
+                &[
+                    bold("pcs resource"),
+                    pcs.join(" | "),
+                    italic("resource"),
+                    bold("crm_resource"),
+                    crm.join(" | "),
+                    bold("--resource"),
+                    italic("resource"),
+                    bold("pcs resource unmanage"),
+                ]
+            )
         ));
     }
 
@@ -251,8 +270,8 @@ mod tests {
                 "{}",
                 c.name
             );
-            for (option, _) in c.options {
-                assert!(commands.contains(&option_heading(option)), "{option}");
+            for (option, _) in c.options() {
+                assert!(commands.contains(&option_heading(&option)), "{option}");
             }
         }
         for t in TOPICS {

@@ -5,9 +5,17 @@
 /// Roff text: backslashes and hyphens escaped, and a line that would start
 /// with a control character (`.` or `'`) protected with `\&`.
 pub fn escape(text: &str) -> String {
-    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
-    escaped
-        .lines()
+    protect_lines(&escape_chars(text))
+}
+
+/// Backslashes and hyphens escaped, for text inside a line.
+fn escape_chars(text: &str) -> String {
+    text.replace('\\', "\\e").replace('-', "\\-")
+}
+
+/// `\&` before a line that would start with a control character.
+fn protect_lines(text: &str) -> String {
+    text.lines()
         .map(|line| {
             if line.starts_with('.') || line.starts_with('\'') {
                 format!("\\&{line}")
@@ -21,6 +29,31 @@ pub fn escape(text: &str) -> String {
 
 pub fn bold(text: &str) -> String {
     format!("\\fB{}\\fR", escape(text))
+}
+
+pub fn italic(text: &str) -> String {
+    format!("\\fI{}\\fR", escape(text))
+}
+
+/// A sentence of prose in roff: the words of `template` escaped, each `{}`
+/// replaced by the next of `parts`, which are roff already ([`bold`],
+/// [`italic`], [`escape`]). Prose is never escaped by hand: a `-` typed
+/// without its backslash is a hyphen that may break a command line.
+pub fn prose(template: &str, parts: &[String]) -> String {
+    let mut pieces = template.split("{}");
+    let mut out = escape_chars(pieces.next().unwrap_or(""));
+    let mut parts = parts.iter();
+    for piece in pieces {
+        out.push_str(parts.next().map_or("", String::as_str));
+        out.push_str(&escape_chars(piece));
+    }
+    debug_assert!(parts.next().is_none(), "more parts than {{}} in {template:?}");
+    protect_lines(&out)
+}
+
+/// The NAME section: `name \- what it is`, as man(7) has it.
+pub fn name_section(out: &mut String, name: &str, what: &str) {
+    out.push_str(&format!(".SH \"NAME\"\n{} \\- {}\n", escape(name), escape(what)));
 }
 
 /// The `.TH` line and the settings both pages start with: no hyphenation,
@@ -68,6 +101,18 @@ mod tests {
     fn escape_protects_control_characters() {
         assert_eq!(escape("a-b \\n"), "a\\-b \\en");
         assert_eq!(escape(".x\n'y\nz"), "\\&.x\n\\&'y\nz");
+    }
+
+    #[test]
+    fn prose_escapes_its_words_and_keeps_its_parts() {
+        assert_eq!(
+            prose("run {} with -c, then {}.", &[bold("pcs --x"), italic("node")]),
+            "run \\fBpcs \\-\\-x\\fR with \\-c, then \\fInode\\fR."
+        );
+        assert_eq!(prose("{}", &[bold("a")]), "\\fBa\\fR");
+        // A word after a part is inside the line: no \& before its dot.
+        assert_eq!(prose("{}. b", &[italic("a")]), "\\fIa\\fR. b");
+        assert_eq!(prose(".a {}", &[bold("b")]), "\\&.a \\fBb\\fR");
     }
 
     #[test]

@@ -1,4 +1,8 @@
-//! OCF 1.1 metadata XML, written from the parameter and action tables.
+//! OCF 1.1 metadata XML, written from the agent's description, its
+//! parameters and its actions. The parameters come as OCF describes them
+//! ([`Parameter`]): the parameter table converts itself
+//! (`crate::params::ocf_parameters`), so the protocol layer knows nothing of
+//! the agent's own parameters.
 //!
 //! quick-xml's writer escapes every text and attribute, so descriptions can
 //! hold `<`, `&` or quotes safely: the XML is never assembled with format!.
@@ -9,8 +13,6 @@ use std::io::{self, Write};
 
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
-
-use crate::params::ParamSpec;
 
 /// Who the agent is.
 pub struct AgentInfo {
@@ -31,11 +33,34 @@ pub struct ActionSpec {
     pub role: Option<&'static str>,
 }
 
+/// One `<parameter>`.
+#[derive(Clone, Copy, Debug)]
+pub struct Parameter {
+    pub name: &'static str,
+    /// Parameters in the same group must not be equal across resources.
+    pub unique_group: Option<&'static str>,
+    pub required: bool,
+    pub reloadable: bool,
+    pub shortdesc: &'static str,
+    pub longdesc: &'static str,
+    pub content: Content,
+}
+
+/// Its `<content>`: the type and default, and for `select` the values.
+#[derive(Clone, Copy, Debug)]
+pub struct Content {
+    /// `string`, `integer`, `boolean` or `select`.
+    pub type_name: &'static str,
+    pub default: Option<&'static str>,
+    /// The `<option value>`s of a select, in order; empty otherwise.
+    pub options: &'static [&'static str],
+}
+
 /// Writes the metadata document to `out`.
 pub fn write(
     out: impl Write,
     agent: &AgentInfo,
-    params: &[ParamSpec],
+    params: &[Parameter],
     actions: &[ActionSpec],
 ) -> io::Result<()> {
     let mut w = Writer::new_with_indent(out, b' ', 2);
@@ -72,7 +97,7 @@ fn description<W: Write>(w: &mut Writer<W>, tag: &str, text: &str) -> io::Result
     Ok(())
 }
 
-fn parameter<W: Write>(w: &mut Writer<W>, p: &ParamSpec) -> io::Result<()> {
+fn parameter<W: Write>(w: &mut Writer<W>, p: &Parameter) -> io::Result<()> {
     let mut el = w.create_element("parameter").with_attribute(("name", p.name));
     if let Some(group) = p.unique_group {
         el = el.with_attribute(("unique-group", group));
@@ -84,11 +109,22 @@ fn parameter<W: Write>(w: &mut Writer<W>, p: &ParamSpec) -> io::Result<()> {
             description(w, "shortdesc", p.shortdesc)?;
             let mut content = w
                 .create_element("content")
-                .with_attribute(("type", p.kind.ocf_name()));
-            if let Some(default) = p.default {
+                .with_attribute(("type", p.content.type_name));
+            if let Some(default) = p.content.default {
                 content = content.with_attribute(("default", default));
             }
-            content.write_empty()?;
+            if p.content.options.is_empty() {
+                content.write_empty()?;
+            } else {
+                content.write_inner_content(|w| {
+                    for option in p.content.options {
+                        w.create_element("option")
+                            .with_attribute(("value", *option))
+                            .write_empty()?;
+                    }
+                    Ok(())
+                })?;
+            }
             Ok(())
         })?;
     Ok(())
@@ -128,7 +164,6 @@ pub fn normalize_spaces(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::params::Kind;
 
     #[test]
     fn escapes_text_and_writes_attributes() {
@@ -138,17 +173,29 @@ mod tests {
             shortdesc: "s",
             longdesc: "x < y & \"z\"",
         };
-        let params = [ParamSpec {
+        let p = Parameter {
             name: "p",
-            kind: Kind::Integer,
-            default: Some("5"),
-            required: false,
-            range: Some((0, 10)),
-            reloadable: true,
             unique_group: None,
+            required: false,
+            reloadable: true,
             shortdesc: "short",
             longdesc: "long   text",
-        }];
+            content: Content {
+                type_name: "integer",
+                default: Some("5"),
+                options: &[],
+            },
+        };
+        let mode = Parameter {
+            name: "mode",
+            content: Content {
+                type_name: "select",
+                default: Some("b"),
+                options: &["a", "b"],
+            },
+            ..p
+        };
+        let params = [p, mode];
         let actions = [ActionSpec {
             name: "monitor",
             timeout_s: 10,
@@ -165,6 +212,13 @@ mod tests {
             "{xml}"
         );
         assert!(xml.contains(r#"<content type="integer" default="5"/>"#), "{xml}");
+        assert!(
+            xml.contains(
+                "<content type=\"select\" default=\"b\">\n        <option value=\"a\"/>\n        \
+                 <option value=\"b\"/>\n      </content>"
+            ),
+            "{xml}"
+        );
         assert!(
             xml.contains(r#"<action name="monitor" timeout="10s" interval="15s" role="Promoted"/>"#),
             "{xml}"

@@ -18,9 +18,7 @@ use crate::pg::instance::Settings;
 pub use crate::pg::session::PgHost;
 
 mod table;
-#[cfg(test)]
-pub use table::Kind;
-pub use table::{PARAMS, ParamSpec, spec};
+pub use table::{Kind, PARAMS, ParamSpec, ocf_parameters, spec};
 
 /// The agent's configuration, checked for syntax only.
 #[derive(Clone, Debug)]
@@ -82,16 +80,75 @@ pub enum ReplicationMode {
 }
 
 impl ReplicationMode {
-    fn parse(v: &str) -> OcfResult<ReplicationMode> {
-        match v.trim().to_ascii_lowercase().as_str() {
-            "async" => Ok(ReplicationMode::Async),
-            "sync" => Ok(ReplicationMode::Sync),
-            "strict-sync" | "strict_sync" => Ok(ReplicationMode::StrictSync),
-            other => Err(OcfError::configured(format!(
-                "replication_mode='{other}': use async, sync or strict-sync"
-            ))),
+    /// Every mode, in the order the metadata lists them.
+    pub const ALL: [ReplicationMode; 3] = [
+        ReplicationMode::Async,
+        ReplicationMode::Sync,
+        ReplicationMode::StrictSync,
+    ];
+    /// The values of `replication_mode`: the table's select options, which
+    /// [`Self::parse`] accepts (a test checks they are [`Self::ALL`]).
+    pub const NAMES: &'static [&'static str] = &[
+        ReplicationMode::Async.name(),
+        ReplicationMode::Sync.name(),
+        ReplicationMode::StrictSync.name(),
+    ];
+
+    /// The value's one spelling.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ReplicationMode::Async => "async",
+            ReplicationMode::Sync => "sync",
+            ReplicationMode::StrictSync => "strict-sync",
         }
     }
+
+    fn parse(v: &str) -> OcfResult<ReplicationMode> {
+        choice("replication_mode", v, &Self::ALL, Self::name)
+    }
+}
+
+/// What start does with a missing or empty data directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// Fails the start: a disk that failed to mount is never filled over.
+    None,
+    /// Copies the primary with pg_basebackup.
+    Basebackup,
+}
+
+impl Bootstrap {
+    pub const ALL: [Bootstrap; 2] = [Bootstrap::None, Bootstrap::Basebackup];
+    /// The values of `bootstrap`, as [`ReplicationMode::NAMES`].
+    pub const NAMES: &'static [&'static str] = &[Bootstrap::None.name(), Bootstrap::Basebackup.name()];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Bootstrap::None => "none",
+            Bootstrap::Basebackup => "basebackup",
+        }
+    }
+
+    fn parse(v: &str) -> OcfResult<Bootstrap> {
+        choice("bootstrap", v, &Self::ALL, Self::name)
+    }
+}
+
+/// The one of `all` that `value` names, ignoring case and reading `_` as
+/// `-` (`strict_sync` has always been accepted); otherwise ERR_CONFIGURED
+/// with the list: `replication_mode='semi': use async, sync or strict-sync`.
+fn choice<T: Copy>(param: &str, value: &str, all: &[T], name: fn(T) -> &'static str) -> OcfResult<T> {
+    let word = value.trim().to_ascii_lowercase();
+    if let Some(found) = all.iter().copied().find(|v| name(*v) == word.replace('_', "-")) {
+        return Ok(found);
+    }
+    let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
+    let list = match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    Err(OcfError::configured(format!("{param}='{word}': use {list}")))
 }
 
 /// Where the instance is: the only parameters stop needs. Parsed apart
@@ -189,15 +246,7 @@ impl Config {
         }
         check_primary_conninfo(&primary_conninfo)?;
         let rewind = parse_bool("rewind", value("rewind"))?;
-        let bootstrap = match value("bootstrap").to_ascii_lowercase().as_str() {
-            "none" => false,
-            "basebackup" => true,
-            other => {
-                return Err(OcfError::configured(format!(
-                    "bootstrap='{other}': use none or basebackup"
-                )));
-            }
-        };
+        let bootstrap = Bootstrap::parse(value("bootstrap"))? == Bootstrap::Basebackup;
         let rebuild = parse_bool("rebuild", value("rebuild"))?;
         let data_mount = get("data_mount")
             .map(|v| absolute_path("data_mount", v))
@@ -721,6 +770,61 @@ mod tests {
                 (_, None) => {}
             }
         }
+    }
+
+    /// The select options of the table are the values the parse accepts,
+    /// each its own spelling; anything else is refused with the list.
+    #[test]
+    fn select_options_are_the_values_validation_accepts() {
+        assert_eq!(
+            ReplicationMode::NAMES,
+            ReplicationMode::ALL.map(ReplicationMode::name)
+        );
+        assert_eq!(Bootstrap::NAMES, Bootstrap::ALL.map(Bootstrap::name));
+        let mut selects = 0;
+        for p in PARAMS {
+            let Kind::Select(options) = p.kind else { continue };
+            selects += 1;
+            assert!(
+                p.default.is_some_and(|d| options.contains(&d)),
+                "the default of {} is not one of its options",
+                p.name
+            );
+            for option in options {
+                assert!(
+                    parse(&[("pgdata", "/d"), (p.name, option)]).is_ok(),
+                    "{}={option}",
+                    p.name
+                );
+                let upper = option.to_ascii_uppercase();
+                assert!(
+                    parse(&[("pgdata", "/d"), (p.name, &upper)]).is_ok(),
+                    "{}={upper}",
+                    p.name
+                );
+            }
+            let e = parse(&[("pgdata", "/d"), (p.name, "bogus")]).unwrap_err();
+            assert_eq!(e.code, OcfCode::ErrConfigured);
+            for option in options {
+                assert!(e.reason.contains(option), "{}", e.reason);
+            }
+        }
+        assert_eq!(selects, 2, "bootstrap and replication_mode");
+        for mode in ReplicationMode::ALL {
+            assert_eq!(ReplicationMode::parse(mode.name()).unwrap(), mode);
+        }
+        assert_eq!(
+            ReplicationMode::parse(" Strict_Sync ").unwrap(),
+            ReplicationMode::StrictSync
+        );
+        assert_eq!(
+            ReplicationMode::parse("semi").unwrap_err().reason,
+            "replication_mode='semi': use async, sync or strict-sync"
+        );
+        assert_eq!(
+            Bootstrap::parse("InitDB").unwrap_err().reason,
+            "bootstrap='initdb': use none or basebackup"
+        );
     }
 
     fn normalize(text: &str) -> String {

@@ -3,12 +3,18 @@
 //! man pages, the README table and [`super::Config::parse`] read it, and
 //! nothing else restates a default or a range.
 
+use super::{Bootstrap, ReplicationMode};
+use crate::ocf::metadata::{Content, Parameter};
+
 /// The value type of a parameter, as OCF 1.1 `content@type` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     String,
     Integer,
     Boolean,
+    /// One of these words (OCF 1.1 `select`, whose `<option>`s pcs and
+    /// crmsh show): the list the parameter's enum spells and parses.
+    Select(&'static [&'static str]),
 }
 
 impl Kind {
@@ -17,6 +23,15 @@ impl Kind {
             Kind::String => "string",
             Kind::Integer => "integer",
             Kind::Boolean => "boolean",
+            Kind::Select(_) => "select",
+        }
+    }
+
+    /// The allowed values of a select; empty for the other types.
+    pub fn options(self) -> &'static [&'static str] {
+        match self {
+            Kind::Select(options) => options,
+            _ => &[],
         }
     }
 }
@@ -206,7 +221,7 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "bootstrap",
-        kind: Kind::String,
+        kind: Kind::Select(Bootstrap::NAMES),
         default: Some("none"),
         required: false,
         range: None,
@@ -265,7 +280,7 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "replication_mode",
-        kind: Kind::String,
+        kind: Kind::Select(ReplicationMode::NAMES),
         default: Some("async"),
         required: false,
         range: None,
@@ -337,6 +352,30 @@ pub const PARAMS: &[ParamSpec] = &[
                    in the cluster before dropping it, so that its retained WAL cannot fill the primary's disk.",
     },
 ];
+
+impl ParamSpec {
+    /// The parameter as the OCF metadata describes it.
+    pub fn ocf(&self) -> Parameter {
+        Parameter {
+            name: self.name,
+            unique_group: self.unique_group,
+            required: self.required,
+            reloadable: self.reloadable,
+            shortdesc: self.shortdesc,
+            longdesc: self.longdesc,
+            content: Content {
+                type_name: self.kind.ocf_name(),
+                default: self.default,
+                options: self.kind.options(),
+            },
+        }
+    }
+}
+
+/// Every parameter of [`PARAMS`] as the OCF metadata describes it.
+pub fn ocf_parameters() -> Vec<Parameter> {
+    PARAMS.iter().map(ParamSpec::ocf).collect()
+}
 
 /// Looks a parameter up by name.
 pub fn spec(name: &str) -> Option<&'static ParamSpec> {

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use serde_json::json;
 
 #[derive(Parser, Debug)]
 #[command(about = "Write load through the lab VIP; one JSON line per attempt")]
@@ -164,21 +165,6 @@ fn now_ms() -> u128 {
         .unwrap_or(0)
 }
 
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// Table names are identifiers, never pasted unchecked into SQL.
 fn checked_identifier(name: &str) -> Result<&str> {
     let ok = !name.is_empty()
@@ -263,14 +249,17 @@ fn main() -> Result<()> {
             Outcome::Failed => failed += 1,
             Outcome::Unknown => unknown += 1,
         }
-        writeln!(
-            out,
-            "{{\"id\":{id},\"start_ms\":{start_ms},\"end_ms\":{},\"latency_us\":{},\"outcome\":\"{}\",\"error\":{}}}",
-            now_ms(),
-            start.elapsed().as_micros(),
-            outcome.as_str(),
-            json_string(&error)
-        )?;
+        // One line per attempt, keys in the order the module doc gives
+        // (serde_json's preserve_order); tests/lab/scenario reads them by name.
+        let line = json!({
+            "id": id,
+            "start_ms": start_ms,
+            "end_ms": now_ms(),
+            "latency_us": start.elapsed().as_micros(),
+            "outcome": outcome.as_str(),
+            "error": error,
+        });
+        writeln!(out, "{line}")?;
         out.flush()?;
         id += 1;
         // Keep the rate, but never burst to catch up after a slow attempt.
