@@ -167,11 +167,6 @@ pub fn advertised() -> Vec<ActionSpec> {
         .collect()
 }
 
-/// The action names, for the help text: `start, stop, ...`.
-pub fn names() -> Vec<&'static str> {
-    ACTION_TABLE.iter().map(|a| a.name).collect()
-}
-
 /// Runs `action`; the names are those of the OCF 1.1 API, from
 /// [`ACTION_TABLE`].
 pub fn dispatch(action: &str, ctx: &Context) -> OcfResult {
