@@ -200,8 +200,8 @@ pub const PARAMS: &[ParamSpec] = &[
         shortdesc: "How standbys reach the primary (promotable clone)",
         longdesc: "libpq connection string a standby uses to stream from the primary, typically \
                    host=<VIP> port=5432 user=replicator, in libpq's keyword=value form (a URI is refused: the agent \
-                   appends to it). A password= is refused (command lines are world-readable): put it in \
-                   system_user's ~/.pgpass. \
+                   appends to it). A password= or sslpassword= is refused (command lines are world-readable): put the password in \
+                   system_user's ~/.pgpass, and use a key only system_user can read. \
                    The agent adds application_name=<node name> and passes it to the server at start with \
                    recovery_target_timeline=latest; postgresql.conf is never rewritten. Required in a promotable clone.",
     },
