@@ -21,7 +21,9 @@
 //!   X/Y`, `incorrect resource manager data checksum in record at X/Y`;
 //! - no error, and a zero exit: it reached `--end`, the end of the newest
 //!   segment file of the timeline in `pg_wal` (a `pg_switch_wal`, or a
-//!   receiver that stopped at a segment boundary). `--end` is always given:
+//!   receiver that stopped at a segment boundary). That is an upper bound
+//!   only: restartpoints recycle old segments under future names, and the
+//!   old pages of such a file stop the read first. `--end` is always given:
 //!   without it, pg_waldump waits 5 s for a next segment that does not exist
 //!   (its follow-mode retry, `WALDumpOpenSegment`) and then says `could not
 //!   find file "<segment>"`, which is read as the start of that segment;
