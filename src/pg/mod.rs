@@ -20,3 +20,4 @@ pub mod session;
 pub mod settings;
 pub mod slots;
 pub mod state;
+pub mod waldump;

@@ -50,14 +50,33 @@ pub struct StandbyStatus {
     pub primary_end: Option<Lsn>,
     /// Slots left from a time this instance was a primary.
     pub slots: Vec<(String, bool)>,
+    /// `wal_segment_size`, in bytes: what names a WAL file's first LSN.
+    pub wal_segment_size: Option<u64>,
+    /// The end of the valid WAL this standby holds in `pg_wal`, read only
+    /// when no receiver has run since it started ([`Self::needs_wal_end`]);
+    /// None otherwise, or when it could not be read.
+    pub wal_end: Option<Lsn>,
 }
 
 impl StandbyStatus {
-    /// The greater of received and replayed: how far this standby could go
-    /// if promoted now (PAF #225 used the received LSN only, which after a
-    /// restart is the start of a segment on every node).
+    /// How far this standby could go if promoted now: the greatest of what
+    /// it received, replayed and holds on disk (PAF #225 used the received
+    /// LSN only, which after a restart is the start of a segment on every
+    /// node; the replay position alone loses the election for a node whose
+    /// replay is held back, issue 22).
     pub fn position(&self) -> Lsn {
-        self.receive.max(self.replay).unwrap_or_default()
+        self.receive
+            .max(self.replay)
+            .max(self.wal_end)
+            .unwrap_or_default()
+    }
+
+    /// True when the server knows no received position (no WAL receiver has
+    /// run since it started), so the WAL on disk must be read to know how
+    /// far it goes. A standby that streams, or ever did since its start,
+    /// never needs it: the steady path costs no extra process.
+    pub fn needs_wal_end(&self) -> bool {
+        self.receive.is_none() && self.replay.is_some()
     }
 
     pub fn is_streaming(&self) -> bool {
@@ -94,7 +113,8 @@ const PRIMARY_SQL: &str = "select ('x' || substr(pg_walfile_name(pg_current_wal_
 
 const STANDBY_SQL: &str = "select greatest((select timeline_id from pg_control_checkpoint()), \
     coalesce((select received_tli from pg_stat_wal_receiver), 0)), \
-    pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text; \
+    pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text, \
+    (select setting from pg_settings where name = 'wal_segment_size'); \
     select status, latest_end_lsn::text from pg_stat_wal_receiver; \
     select slot_name, active::text from pg_replication_slots \
     where slot_type = 'physical' and slot_name like 'pgha\\_%'";
@@ -152,6 +172,8 @@ pub fn query_status(client: &mut Client, in_recovery: bool) -> Result<Replicatio
             receiver: col::<String>(&receiver, 0).map(|s| ReceiverStatus::parse(&s)),
             primary_end: col(&receiver, 1),
             slots: slots(&sets, 2),
+            wal_segment_size: col(&me, 3),
+            wal_end: None,
         }))
     } else {
         let sets = simple_query_sets(client, PRIMARY_SQL)?;
@@ -194,10 +216,41 @@ mod tests {
             receiver: None,
             primary_end: Some(Lsn(400)),
             slots: Vec::new(),
+            wal_segment_size: None,
+            wal_end: None,
         };
         assert_eq!(s.position(), Lsn(150));
         assert_eq!(s.lag(), Some(250));
         assert!(!s.is_streaming());
+        assert!(!s.needs_wal_end(), "a receiver ran: its position is known");
+    }
+
+    #[test]
+    fn after_a_restart_the_position_is_the_end_of_the_wal_on_disk() {
+        // (receive, replay, wal end on disk, needs the disk read, position)
+        let table = [
+            (None, Some(150), Some(900), true, 900),
+            // Replay caught up with the disk: the same.
+            (None, Some(900), Some(900), true, 900),
+            // The disk could not be read: the replay position stands.
+            (None, Some(150), None, true, 150),
+            (Some(100), Some(150), None, false, 150),
+            (None, None, None, false, 0),
+        ];
+        for (receive, replay, wal_end, needs, position) in table {
+            let s = StandbyStatus {
+                timeline: 1,
+                receive: receive.map(Lsn),
+                replay: replay.map(Lsn),
+                receiver: None,
+                primary_end: None,
+                slots: Vec::new(),
+                wal_segment_size: Some(16 << 20),
+                wal_end: wal_end.map(Lsn),
+            };
+            assert_eq!(s.needs_wal_end(), needs, "{receive:?} {replay:?}");
+            assert_eq!(s.position(), Lsn(position), "{receive:?} {replay:?} {wal_end:?}");
+        }
     }
 
     #[test]
@@ -218,6 +271,8 @@ mod tests {
                 receiver: status.map(ReceiverStatus::parse),
                 primary_end: None,
                 slots: Vec::new(),
+                wal_segment_size: None,
+                wal_end: None,
             };
             assert_eq!(s.is_streaming(), streaming, "{status:?}");
             assert_eq!(s.receiver_state().as_str(), published, "{status:?}");

@@ -18,12 +18,16 @@ use std::time::Duration;
 use postgres::error::SqlState;
 
 use crate::deadline::Deadline;
+use crate::log_warn;
 use crate::ocf::code::OcfResult;
 use crate::pg::controldata::{self, ClusterState};
 use crate::pg::instance::Instance;
 use crate::pg::probe::{self, Health};
 use crate::pg::process::{self, Postmaster};
+use crate::pg::replication::{Replication, StandbyStatus};
 use crate::pg::session::SqlError;
+use crate::pg::waldump::{self, WalEnd};
+use crate::vocab::Lsn;
 
 /// How long transient answers (starting up, shutting down, socket not yet
 /// there) are retried within one probe budget before they count.
@@ -88,7 +92,12 @@ fn probe_running(
     let budget = deadline.within(inst.probe_timeout);
     loop {
         match probe::probe(inst, budget, with_replication) {
-            Ok(health) => return Some(InstanceState::Running { pid, health }),
+            Ok(mut health) => {
+                if let Some(Replication::Standby(status)) = health.replication.as_mut() {
+                    add_wal_end(status, |status| read_wal_end(inst, status, budget));
+                }
+                return Some(InstanceState::Running { pid, health });
+            }
             Err(_) if !process::is_instance_process(pid, &inst.canonical_datadir) => return None,
             Err(error) => {
                 if is_transient(&error)
@@ -100,6 +109,52 @@ fn probe_running(
                 let frozen = process::is_stopped(pid);
                 return Some(InstanceState::Unresponsive { pid, frozen, error });
             }
+        }
+    }
+}
+
+/// Sets `status.wal_end` with `read` when the status needs it
+/// ([`StandbyStatus::needs_wal_end`]): never on the streaming path.
+fn add_wal_end(status: &mut StandbyStatus, read: impl FnOnce(&StandbyStatus) -> Option<Lsn>) {
+    if status.needs_wal_end() {
+        status.wal_end = read(status);
+    }
+}
+
+/// The end of the WAL on disk from the replay position on, or None (logged)
+/// when it cannot be read or understood: the replay position then stands,
+/// and the monitor goes on. Bounded by the probe's own budget.
+fn read_wal_end(inst: &Instance, status: &StandbyStatus, budget: Deadline) -> Option<Lsn> {
+    let (Some(start), Some(segment_size)) = (status.replay, status.wal_segment_size) else {
+        return None;
+    };
+    let found = waldump::end_of_wal(
+        &inst.bindir,
+        &inst.datadir,
+        &inst.user,
+        status.timeline,
+        start,
+        segment_size,
+        budget,
+    );
+    match found {
+        Ok(Some(WalEnd::At(end))) => Some(end),
+        Ok(None) => None,
+        Ok(Some(WalEnd::NotUnderstood(line))) => {
+            log_warn!(
+                "cannot tell the end of the WAL on disk (pg_waldump said '{}'): the position is the replay position {}",
+                line,
+                start
+            );
+            None
+        }
+        Err(e) => {
+            log_warn!(
+                "cannot tell the end of the WAL on disk ({}): the position is the replay position {}",
+                e,
+                start
+            );
+            None
         }
     }
 }
@@ -119,5 +174,48 @@ pub fn is_connection_misconfigured(error: &SqlError) -> bool {
     match error {
         SqlError::Db { code, .. } => code.code().starts_with("28") || *code == SqlState::INVALID_CATALOG_NAME,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::ReceiverStatus;
+
+    fn status(receiver: Option<&str>, receive: Option<u64>) -> StandbyStatus {
+        StandbyStatus {
+            timeline: 1,
+            receive: receive.map(Lsn),
+            replay: Some(Lsn(0x100)),
+            receiver: receiver.map(ReceiverStatus::parse),
+            primary_end: None,
+            slots: Vec::new(),
+            wal_segment_size: Some(16 << 20),
+            wal_end: None,
+        }
+    }
+
+    #[test]
+    fn a_streaming_standby_never_reads_its_wal_from_disk() {
+        // (receiver, received, reads the disk)
+        let table = [
+            (Some("streaming"), Some(0x200), false),
+            // The receiver stopped after it ran: the received position stays.
+            (None, Some(0x200), false),
+            (Some("waiting"), Some(0x200), false),
+            // Restarted, no receiver yet: the disk tells how far it goes.
+            (None, None, true),
+            (Some("starting"), None, true),
+        ];
+        for (receiver, receive, reads) in table {
+            let mut s = status(receiver, receive);
+            let mut calls = 0;
+            add_wal_end(&mut s, |_| {
+                calls += 1;
+                Some(Lsn(0x900))
+            });
+            assert_eq!(calls, usize::from(reads), "{receiver:?} {receive:?}");
+            assert_eq!(s.wal_end, reads.then_some(Lsn(0x900)), "{receiver:?} {receive:?}");
+        }
     }
 }

@@ -321,6 +321,8 @@ mod tests {
             receiver: receiver.map(ReceiverStatus::parse),
             primary_end: None,
             slots: Vec::new(),
+            wal_segment_size: None,
+            wal_end: None,
         }
     }
 

@@ -13,10 +13,11 @@ use crate::pg::replication::StandbyStatus;
 use crate::vocab::{Position, RoundId, RoundPosition, SyncState};
 
 impl Position {
-    /// A standby's position: its timeline, and the greater of what it
-    /// received and what it replayed ([`StandbyStatus::position`]). After a
-    /// full restart the receiver has not received anything yet, but the
-    /// standby replayed up to where it was: that counts (lab).
+    /// A standby's position: its timeline, and the greatest of what it
+    /// received, replayed and holds on disk ([`StandbyStatus::position`]).
+    /// After a full restart the receiver has not received anything yet: the
+    /// end of the WAL in its `pg_wal` counts, not how far a delayed replay
+    /// got (issue 22), and at least what it replayed (lab).
     pub fn of_standby(status: &StandbyStatus) -> Position {
         Position {
             timeline: status.timeline,
@@ -242,6 +243,8 @@ mod tests {
                 receiver: None,
                 primary_end: None,
                 slots: Vec::new(),
+                wal_segment_size: None,
+                wal_end: None,
             };
             assert_eq!(
                 Position::of_standby(&status),

@@ -20,6 +20,8 @@ mod hardening;
 mod lifecycle;
 /// meta-data against the OCF 1.1 schema pcs uses, and through crm_resource/pcs.
 mod metadata;
+/// The positions standbys publish for the election, after a full restart.
+mod positions;
 /// Root steered by nothing postgres plants: symlinks, FIFOs, garbage lock files.
 mod privileges;
 /// Streaming replication: standby start, promote, demote, crash, rewind.
