@@ -1139,6 +1139,8 @@ mod tests {
                 receiver: Some(ReceiverStatus::Streaming),
                 primary_end: Some(Lsn(0x3000100)),
                 slots: Vec::new(),
+                wal_end: None,
+                wal_segment_size: None,
             },
             memory: StandbyMemory::default(),
             cannot_follow: None,
