@@ -1190,13 +1190,35 @@ pub fn standby(
     name: &str,
     params: &[(&str, &str)],
 ) -> (PgCluster, Agent) {
+    let (b, agent) = standby_started(a, rsc, node, name, params);
+    assert_streams_to(a, &b, &agent, node);
+    (b, agent)
+}
+
+/// [`standby`] started, before it is checked to stream: with slots on it
+/// streams only once the primary knows its node and made its slot.
+#[track_caller]
+fn standby_started(
+    a: &PgCluster,
+    rsc: &str,
+    node: &str,
+    name: &str,
+    params: &[(&str, &str)],
+) -> (PgCluster, Agent) {
     let b = PgCluster::basebackup_of(a, name);
     let agent = b.clone_agent(rsc, node, &a.conninfo()).params(params);
     // A base backup never started is stopped, not a crashed primary, even
     // though it carries its source's pg_control ("in production").
     agent.run("monitor").expect(OcfCode::NotRunning);
     agent.run("start").expect(OcfCode::Success);
-    assert_streams(&agent, &b);
+    (b, agent)
+}
+
+/// Standby `b` (its agent `agent`, on `node`) streams, and primary `a`
+/// sees it streaming under its node name.
+#[track_caller]
+fn assert_streams_to(a: &PgCluster, b: &PgCluster, agent: &Agent, node: &str) {
+    assert_streams(agent, b);
     a.wait_for_row(
         &format!(
             "select count(*) from pg_stat_replication where application_name = '{}' and state = 'streaming'",
@@ -1204,7 +1226,6 @@ pub fn standby(
         ),
         "1",
     );
-    (b, agent)
 }
 
 /// A primary on "node-a" and a standby made from it on "node-b", both
@@ -1212,10 +1233,20 @@ pub fn standby(
 #[track_caller]
 pub fn pair_with(name: &str, params: &[(&str, &str)]) -> (PgCluster, Agent, PgCluster, Agent) {
     let (a, a_agent) = primary(name, REWINDABLE, params);
-    let (b, b_agent) = standby(&a, &a_agent.rsc(), "node-b", &format!("{name}-b"), params);
+    let (b, b_agent) = standby_started(&a, &a_agent.rsc(), "node-b", &format!("{name}-b"), params);
     // Pacemaker's post-start notification: its node list is the membership
     // the agent falls back on with no cluster to ask (only members are standbys).
     post_start_notify(&a_agent, "node-a node-b");
+    if params.contains(&("replication_slots", "true")) {
+        // The standby streams through its slot, which the primary's monitor
+        // makes once it knows the node.
+        a_agent
+            .clone()
+            .recurring()
+            .run("monitor")
+            .expect(OcfCode::RunningPromoted);
+    }
+    assert_streams_to(&a, &b, &b_agent, "node-b");
     (a, a_agent, b, b_agent)
 }
 
