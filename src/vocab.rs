@@ -67,10 +67,17 @@ pub enum Attr {
     Shutdown,
     /// The promotion score, `master-<rsc>` (`crm_attribute --promotion`).
     Promotion,
+    /// The `synchronous_standby_names` in force at the primary, written by
+    /// the primary on every member's node so that it outlives the primary
+    /// ([`SyncListInForce`], public).
+    SyncList,
+    /// Why this standby may not be promoted now: the quorum gate's reason
+    /// while it waits (public, shown by `crm_mon -A` and `pgha status`).
+    Gate,
 }
 
 impl Attr {
-    pub const ALL: [Attr; 11] = [
+    pub const ALL: [Attr; 13] = [
         Attr::Role,
         Attr::Timeline,
         Attr::Lsn,
@@ -82,6 +89,8 @@ impl Attr {
         Attr::Election,
         Attr::Shutdown,
         Attr::Promotion,
+        Attr::SyncList,
+        Attr::Gate,
     ];
 
     /// What `pgha status` shows, in its column order.
@@ -112,6 +121,8 @@ impl Attr {
             Attr::Election => "election",
             Attr::Shutdown => "shutdown",
             Attr::Promotion => "master",
+            Attr::SyncList => "sync-list",
+            Attr::Gate => "gate",
         }
     }
 
@@ -421,6 +432,11 @@ pub enum Key {
     MembersAsked,
     /// Flag: no membership is known (logged once).
     MembersUnknown,
+    /// What a primary last published in [`SyncListInForce`]: the list in
+    /// effect, and the lists it replaced with its WAL position at the
+    /// change, until the new list's standbys confirmed past it
+    /// (`policy::sync::SyncPublished`).
+    SyncPublished,
 }
 
 /// The spelling of [`Key::Score`]'s `None`.
@@ -428,7 +444,7 @@ const SELF: &str = "_self";
 
 impl Key {
     /// The keys that have no parameter, with their spelling.
-    const FIXED: [(Key, &'static str); 14] = [
+    const FIXED: [(Key, &'static str); 15] = [
         (Key::BootstrapChecked, "bootstrap.checked"),
         (Key::BootstrapPreferred, "bootstrap.preferred"),
         (Key::DemotedPrimary, "demoted.primary"),
@@ -443,6 +459,7 @@ impl Key {
         (Key::MembersNotify, "members.notify"),
         (Key::MembersAsked, "members.asked"),
         (Key::MembersUnknown, "members.unknown"),
+        (Key::SyncPublished, "sync.published"),
     ];
 
     /// Parses a key as [`Display`](fmt::Display) spells it; None for a key
@@ -752,6 +769,53 @@ impl FromStr for SyncStandbyNames {
     }
 }
 
+/// What the primary publishes of its `synchronous_standby_names`
+/// ([`Attr::SyncList`]): who the primary is, and the lists a commit it
+/// acknowledged may have waited for. Normally one, the value in force;
+/// right after a change also the previous one, until the standbys of the
+/// new list have confirmed past the change (a commit acknowledged under
+/// the old list may be on none of the new list's standbys before that).
+/// A promotion must pass the quorum gate of every list
+/// (`policy::quorum::quorum_gate`).
+///
+/// Its one spelling is a JSON object,
+/// `{"primary":"n1","lists":["ANY 1 (\"n2\", \"n3\")"]}`: the lists hold
+/// quotes and commas, and the readers are the agent and operators.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncListInForce {
+    pub primary: String,
+    pub lists: Vec<SyncStandbyNames>,
+}
+
+impl fmt::Display for SyncListInForce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lists: Vec<String> = self.lists.iter().map(|l| l.to_string()).collect();
+        let value = serde_json::json!({ "primary": self.primary, "lists": lists });
+        write!(f, "{value}")
+    }
+}
+
+impl FromStr for SyncListInForce {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<SyncListInForce, String> {
+        let bad = |why: &str| format!("'{s}' is not a published synchronous_standby_names ({why})");
+        let value: serde_json::Value = serde_json::from_str(s).map_err(|e| bad(&e.to_string()))?;
+        let primary = value["primary"]
+            .as_str()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| bad("no primary"))?
+            .to_string();
+        let lists = value["lists"]
+            .as_array()
+            .ok_or_else(|| bad("no lists"))?
+            .iter()
+            .map(|l| l.as_str().ok_or_else(|| bad("a list is not a string"))?.parse())
+            .collect::<Result<Vec<SyncStandbyNames>, String>>()?;
+        Ok(SyncListInForce { primary, lists })
+    }
+}
+
 /// Which election round a position was published for: the same 8 hex
 /// digits on every node of the round, computed from what the pre-promote
 /// notification tells each of them alike
@@ -828,6 +892,8 @@ mod tests {
             (Attr::Election, "pgha-pgsqld-election", Visibility::Private),
             (Attr::Shutdown, "pgha-pgsqld-shutdown", Visibility::Private),
             (Attr::Promotion, "master-pgsqld", Visibility::Public),
+            (Attr::SyncList, "pgha-pgsqld-sync-list", Visibility::Public),
+            (Attr::Gate, "pgha-pgsqld-gate", Visibility::Public),
         ];
         assert_eq!(table.len(), Attr::ALL.len(), "every attribute is in the table");
         for (attr, name, visibility) in table {
@@ -912,7 +978,7 @@ mod tests {
         assert_eq!(
             fixed.join(" "),
             "bootstrap.checked bootstrap.preferred demoted.primary receiver.down rebuild.needed splitbrain.checked splitbrain.other \
-             sync.managed sync.none_streaming stop.forced members.crm_node members.notify members.asked members.unknown"
+             sync.managed sync.none_streaming stop.forced members.crm_node members.notify members.asked members.unknown sync.published"
         );
         let table: Vec<(Key, &str)> = table
             .into_iter()
@@ -1180,6 +1246,32 @@ mod tests {
             "3:0/5000000@0000002a@0000002a",
         ] {
             assert!(bad.parse::<RoundPosition>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_published_sync_lists_round_trip_and_refuse_what_names_no_primary() {
+        let one = SyncListInForce {
+            primary: "n1".into(),
+            lists: vec!["ANY 1 (\"n2\", \"n3\")".parse().unwrap()],
+        };
+        let text = one.to_string();
+        assert_eq!(text, r#"{"primary":"n1","lists":["ANY 1 (\"n2\", \"n3\")"]}"#);
+        assert_eq!(text.parse::<SyncListInForce>(), Ok(one));
+        let changing = SyncListInForce {
+            primary: "a b".into(),
+            lists: vec![SyncStandbyNames::Empty, "FIRST 2 (x, y, z)".parse().unwrap()],
+        };
+        assert_eq!(changing.to_string().parse::<SyncListInForce>(), Ok(changing));
+        for bad in [
+            "",
+            "ANY 1 (n2)",
+            r#"{"lists":[]}"#,
+            r#"{"primary":"","lists":[]}"#,
+            r#"{"primary":"n1","lists":"ANY 1 (n2)"}"#,
+            r#"{"primary":"n1","lists":["ANY 0 (n2)"]}"#,
+        ] {
+            assert!(bad.parse::<SyncListInForce>().is_err(), "{bad:?}");
         }
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::params::ReplicationMode;
 use crate::pg::names::quote_standby_name;
 use crate::pg::replication::Replica;
-use crate::vocab::{SyncState, WalSenderState};
+use crate::vocab::{Lsn, SyncStandbyNames, SyncState, WalSenderState};
 
 /// The `synchronous_standby_names` a primary should have, or None when the
 /// agent does not manage it (async). `streaming` and `known` hold cluster
@@ -160,6 +160,160 @@ pub fn standby_sync_states(replicas: &[Replica], known: &[String], me: &str) -> 
     }
     states.remove(me);
     states
+}
+
+/// The standbys that can confirm a commit under `in_force`: PostgreSQL
+/// counts only walsenders in state `streaming` with a flush position
+/// (`SyncRepGetCandidateStandbys`), so a listed standby that is down or
+/// catching up confirms nothing. The list in effect is `in_force` cut to
+/// them, when at least `num_sync` of them stream; with fewer, commits wait
+/// and the list as written is kept (nothing new is acknowledged, and the
+/// older acknowledgements may be anywhere in it). A `*` list is cut to the
+/// streaming walsenders too. `replicas` are cluster members only.
+pub fn effective_list(in_force: &SyncStandbyNames, replicas: &[Replica]) -> SyncStandbyNames {
+    let SyncStandbyNames::List {
+        method,
+        num_sync,
+        names: _,
+    } = in_force
+    else {
+        return SyncStandbyNames::Empty;
+    };
+    let mut confirming: Vec<String> = replicas
+        .iter()
+        .filter(|r| r.state == WalSenderState::Streaming && r.flush.is_some())
+        .filter(|r| in_force.lists(&r.name))
+        .map(|r| r.name.clone())
+        .collect();
+    confirming.sort_unstable();
+    confirming.dedup();
+    if confirming.len() < *num_sync as usize {
+        return in_force.clone();
+    }
+    SyncStandbyNames::List {
+        method: *method,
+        num_sync: *num_sync,
+        names: confirming,
+    }
+}
+
+/// At most this many replaced lists are kept (a flapping standby changes
+/// the list at each monitor; the standbys confirm past a change within a
+/// second under any load, so more would only mean none streams).
+pub const PUBLISHED_LISTS_MAX: usize = 8;
+
+/// What a primary publishes of its synchronous standbys
+/// ([`crate::vocab::SyncListInForce`]) and remembers
+/// ([`crate::vocab::Key::SyncPublished`]): the list in effect, and each list
+/// it replaced with the WAL position at the replacement. A commit
+/// acknowledged under a replaced list may be on none of the new list's
+/// standbys, until `num_sync` of them confirmed past that position: the
+/// old list is published beside the new one until then, and a promotion
+/// passes the quorum gate of every list published.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncPublished {
+    pub effective: Option<SyncStandbyNames>,
+    pub replaced: Vec<(Lsn, SyncStandbyNames)>,
+}
+
+impl SyncPublished {
+    /// The lists a promotion must pass: the one in effect first.
+    pub fn lists(&self) -> Vec<SyncStandbyNames> {
+        self.effective
+            .iter()
+            .chain(self.replaced.iter().map(|(_, l)| l))
+            .cloned()
+            .collect()
+    }
+
+    /// The memory's spelling: a JSON array, the list in effect first with
+    /// no position, then `[LSN, list]` per replaced list.
+    pub fn to_memory(&self) -> String {
+        let mut entries = vec![serde_json::json!([
+            "",
+            self.effective.as_ref().map(|l| l.to_string())
+        ])];
+        for (lsn, list) in &self.replaced {
+            entries.push(serde_json::json!([lsn.to_string(), list.to_string()]));
+        }
+        serde_json::Value::Array(entries).to_string()
+    }
+
+    /// Reads [`SyncPublished::to_memory`]; anything else is nothing
+    /// remembered (the next monitor publishes the list in effect anew).
+    pub fn from_memory(text: &str) -> SyncPublished {
+        let parse = || -> Option<SyncPublished> {
+            let entries: Vec<(String, Option<String>)> = serde_json::from_str(text).ok()?;
+            let mut entries = entries.into_iter();
+            let (_, effective) = entries.next()?;
+            let effective = match effective {
+                Some(l) => Some(l.parse().ok()?),
+                None => None,
+            };
+            let replaced = entries
+                .map(|(lsn, list)| Some((lsn.parse().ok()?, list?.parse().ok()?)))
+                .collect::<Option<Vec<_>>>()?;
+            Some(SyncPublished { effective, replaced })
+        };
+        parse().unwrap_or_default()
+    }
+}
+
+/// Whether `num_sync` of the standbys of `list` confirmed (flushed) past
+/// `lsn`: every commit acknowledged before is then on one of them.
+fn confirmed_past(list: &SyncStandbyNames, lsn: Lsn, replicas: &[Replica]) -> bool {
+    let SyncStandbyNames::List { num_sync, .. } = list else {
+        return false;
+    };
+    let mut past: Vec<&str> = replicas
+        .iter()
+        .filter(|r| r.state == WalSenderState::Streaming && r.flush.is_some_and(|f| f >= lsn))
+        .filter(|r| list.lists(&r.name))
+        .map(|r| r.name.as_str())
+        .collect();
+    past.sort_unstable();
+    past.dedup();
+    past.len() >= *num_sync as usize
+}
+
+/// What the primary publishes at this monitor, given what it published
+/// last (`before`), the list now in effect (`effective`, from
+/// [`effective_list`], or the value about to be set when a change is
+/// planned), its WAL position `current` and its walsenders. The list in
+/// effect before, when another, joins the replaced ones at `current`
+/// (later than the change itself: safe, it only waits longer); a replaced
+/// list is dropped once the list in effect confirmed past its position,
+/// or when it is the list in effect again. An empty list replaced is not
+/// kept: commits under it waited for nobody, there is nothing to protect.
+pub fn published_lists(
+    before: &SyncPublished,
+    effective: &SyncStandbyNames,
+    current: Lsn,
+    replicas: &[Replica],
+) -> SyncPublished {
+    let mut replaced = before.replaced.clone();
+    if let Some(old) = before.effective.as_ref().filter(|old| *old != effective) {
+        if *old != SyncStandbyNames::Empty {
+            replaced.push((current, old.clone()));
+        }
+    }
+    replaced.retain(|(lsn, list)| list != effective && !confirmed_past(effective, *lsn, replicas));
+    // A list replaced twice waits for the later position, which covers both.
+    let mut later: Vec<(Lsn, SyncStandbyNames)> = Vec::new();
+    for (lsn, list) in replaced.into_iter().rev() {
+        if !later.iter().any(|(_, l)| *l == list) {
+            later.push((lsn, list));
+        }
+    }
+    later.reverse();
+    let mut replaced = later;
+    if replaced.len() > PUBLISHED_LISTS_MAX {
+        replaced.drain(..replaced.len() - PUBLISHED_LISTS_MAX);
+    }
+    SyncPublished {
+        effective: Some(effective.clone()),
+        replaced,
+    }
 }
 
 #[cfg(test)]
@@ -339,5 +493,157 @@ mod tests {
                 "{mode:?}: a wait that lasts is reported"
             );
         }
+    }
+
+    fn walsender(name: &str, state: WalSenderState, flush: Option<&str>) -> Replica {
+        Replica {
+            name: name.into(),
+            state,
+            sync_state: SyncState::Quorum,
+            flush: flush.map(|f| f.parse().unwrap()),
+            lag: Some(0),
+        }
+    }
+
+    fn list(s: &str) -> SyncStandbyNames {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_list_in_effect_names_only_the_standbys_that_can_confirm() {
+        use WalSenderState::{Catchup, Streaming};
+        let streaming = |n| walsender(n, Streaming, Some("0/5000000"));
+        // (in force, walsenders, in effect)
+        let table: Vec<(&str, Vec<Replica>, &str)> = vec![
+            ("", vec![streaming("b")], ""),
+            (
+                "ANY 1 (b, c, d)",
+                vec![streaming("b"), streaming("d")],
+                "ANY 1 (b, d)",
+            ),
+            // Catching up, or no flush yet: confirms nothing.
+            (
+                "ANY 1 (b, c, d)",
+                vec![
+                    streaming("b"),
+                    walsender("c", Catchup, Some("0/1")),
+                    walsender("d", Streaming, None),
+                ],
+                "ANY 1 (b)",
+            ),
+            // Not a listed name: not a confirmer.
+            ("ANY 1 (b)", vec![streaming("b"), streaming("x")], "ANY 1 (b)"),
+            // Fewer stream than commits wait for: the list as written.
+            ("ANY 2 (b, c, d)", vec![streaming("c")], "ANY 2 (b, c, d)"),
+            ("FIRST 1 (c, b)", vec![streaming("b")], "FIRST 1 (b)"),
+            ("ANY 1 (*)", vec![streaming("b"), streaming("c")], "ANY 1 (b, c)"),
+            // ASCII case is ignored, as PostgreSQL does.
+            ("ANY 1 (B, c)", vec![streaming("b")], "ANY 1 (b)"),
+        ];
+        for (in_force, replicas, want) in table {
+            assert_eq!(
+                effective_list(&list(in_force), &replicas),
+                list(want),
+                "{in_force}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_replaced_list_is_published_until_the_new_one_confirmed_past_the_change() {
+        use WalSenderState::Streaming;
+        let at = |n, f| walsender(n, Streaming, Some(f));
+        let lsn = |s: &str| -> Lsn { s.parse().unwrap() };
+        let old = list("ANY 1 (b, c)");
+        let new = list("ANY 1 (b, d)");
+        let before = SyncPublished {
+            effective: Some(old.clone()),
+            replaced: vec![],
+        };
+        // c stopped streaming at 0/5000000; b has not confirmed past it yet.
+        let now = published_lists(
+            &before,
+            &new,
+            lsn("0/5000000"),
+            &[at("b", "0/4000000"), at("d", "0/3000000")],
+        );
+        assert_eq!(now.lists(), vec![new.clone(), old.clone()]);
+        assert_eq!(now.replaced, vec![(lsn("0/5000000"), old.clone())]);
+        // Still not past: kept, at the position of the change.
+        let later = published_lists(&now, &new, lsn("0/6000000"), &[at("b", "0/4FFFFFF")]);
+        assert_eq!(later, now);
+        // d confirmed past it: one of the new list has every earlier commit.
+        let confirmed = published_lists(&later, &new, lsn("0/6000000"), &[at("d", "0/5000000")]);
+        assert_eq!(confirmed.lists(), vec![new.clone()]);
+        // Back to the old list: nothing older to protect.
+        let back = published_lists(&now, &old, lsn("0/6000000"), &[]);
+        assert_eq!(back.lists(), vec![old.clone(), new.clone()]);
+        // A replaced empty list is not kept; nothing published before: just the list.
+        let from_empty = SyncPublished {
+            effective: Some(SyncStandbyNames::Empty),
+            replaced: vec![],
+        };
+        assert_eq!(
+            published_lists(&from_empty, &new, lsn("0/1"), &[]).lists(),
+            vec![new.clone()]
+        );
+        assert_eq!(
+            published_lists(&SyncPublished::default(), &new, lsn("0/1"), &[]).lists(),
+            vec![new.clone()]
+        );
+        // Under an empty list nothing confirms: the replaced ones stay.
+        let degraded = published_lists(
+            &now,
+            &SyncStandbyNames::Empty,
+            lsn("0/7000000"),
+            &[at("b", "0/7000000")],
+        );
+        assert_eq!(
+            degraded.lists(),
+            vec![SyncStandbyNames::Empty, old.clone(), new.clone()]
+        );
+        // A list replaced twice waits for the later position.
+        let twice = SyncPublished {
+            effective: Some(old.clone()),
+            replaced: vec![(lsn("0/1000000"), old.clone()), (lsn("0/2000000"), new.clone())],
+        };
+        let third = list("ANY 1 (e)");
+        assert_eq!(
+            published_lists(&twice, &third, lsn("0/3000000"), &[]).replaced,
+            vec![(lsn("0/2000000"), new.clone()), (lsn("0/3000000"), old.clone())]
+        );
+    }
+
+    #[test]
+    fn the_published_lists_are_bounded_and_round_trip_through_the_memory() {
+        let lsn = |n: u64| Lsn(n << 24);
+        let mut published = SyncPublished::default();
+        for i in 0..20u64 {
+            let effective = list(&format!("ANY 1 (n{i})"));
+            published = published_lists(&published, &effective, lsn(i + 1), &[]);
+        }
+        assert_eq!(published.replaced.len(), PUBLISHED_LISTS_MAX);
+        assert_eq!(published.replaced.last().unwrap().1, list("ANY 1 (n18)"));
+        assert_eq!(SyncPublished::from_memory(&published.to_memory()), published);
+        for junk in [
+            "",
+            "[]",
+            "{}",
+            "[[\"\", \"ANY 0 (x)\"]]",
+            "[[\"\", null], [\"zz\", \"a\"]]",
+        ] {
+            assert_eq!(
+                SyncPublished::from_memory(junk),
+                SyncPublished::default(),
+                "{junk}"
+            );
+        }
+        assert_eq!(
+            SyncPublished::from_memory("[[\"\", null]]"),
+            SyncPublished {
+                effective: None,
+                replaced: vec![]
+            }
+        );
     }
 }

@@ -30,7 +30,7 @@ use crate::policy::members::{cluster_replicas, known_standbys};
 use crate::policy::scores::{self, Bootstrap, SCORE_DISCONNECTED, SCORE_PRIMARY, ScoreDecision};
 use crate::policy::slots::{self as slot_rule, ExistingSlot};
 use crate::policy::sync as sync_rule;
-use crate::vocab::{Attr, Key, NO_VALUE, NodeRole};
+use crate::vocab::{Attr, Key, NO_VALUE, NodeRole, SyncListInForce, SyncStandbyNames};
 use crate::vocab::{Lsn, Position};
 
 /// Rewrite an unchanged attribute after this long (attrd may have lost it).
@@ -146,6 +146,8 @@ pub struct PrimaryMemory {
     pub sync_managed: bool,
     /// Slot -> seconds since its node was remembered gone.
     pub slot_gone_for: BTreeMap<String, u64>,
+    /// What it last published of its synchronous standbys.
+    pub sync_published: sync_rule::SyncPublished,
 }
 
 /// What a primary's upkeep gathered besides the server's own report
@@ -286,7 +288,7 @@ pub fn sync_plan(view: &PrimaryView, status: &PrimaryStatus) -> SyncPlan {
     );
     let in_force = &status.synchronous_standby_names;
     let target = sync_rule::target(wanted.as_deref(), view.memory.sync_managed);
-    if let Some(target) = target.filter(|t| t != in_force) {
+    if let Some(target) = target.clone().filter(|t| t != in_force) {
         steps.push(Step::SyncNames {
             from: in_force.clone(),
             to: target,
@@ -295,6 +297,17 @@ pub fn sync_plan(view: &PrimaryView, status: &PrimaryStatus) -> SyncPlan {
         });
     }
     steps.push(Step::Memory(Remember::Flag(Key::SyncManaged, wanted.is_some())));
+    if config.replication_mode != ReplicationMode::Async {
+        let about_to_be = target.as_deref().unwrap_or(in_force);
+        steps.extend(sync_list_steps(
+            view,
+            status,
+            about_to_be,
+            &replicas,
+            &known,
+            &others,
+        ));
+    }
     if config.replication_mode != ReplicationMode::Async {
         for (node, sync_state) in sync_rule::standby_sync_states(&replicas, &known, &view.me) {
             steps.push(Step::Attr {
@@ -323,6 +336,52 @@ pub fn sync_plan(view: &PrimaryView, status: &PrimaryStatus) -> SyncPlan {
         ));
     }
     SyncPlan { steps, risk }
+}
+
+/// The synchronous standbys' list, published on every node the primary
+/// knows so that it outlives the primary ([`Attr::SyncList`]): the list in
+/// effect (`value`, the one in force or about to be set, cut to the
+/// standbys that can confirm: [`sync_rule::effective_list`]) and those it
+/// replaced until confirmed ([`sync_rule::published_lists`]). A value
+/// PostgreSQL accepted but this agent cannot read publishes nothing: the
+/// gate of a promotion then has no list to check (logged there).
+fn sync_list_steps(
+    view: &PrimaryView,
+    status: &PrimaryStatus,
+    value: &str,
+    replicas: &[Replica],
+    known: &[String],
+    others: &[String],
+) -> Vec<Step> {
+    let Ok(list) = value.parse::<SyncStandbyNames>() else {
+        return vec![Step::Log(
+            Level::Warn,
+            format!("cannot read synchronous_standby_names '{value}': not published for the promotion gate"),
+        )];
+    };
+    let effective = sync_rule::effective_list(&list, replicas);
+    let published =
+        sync_rule::published_lists(&view.memory.sync_published, &effective, status.current, replicas);
+    let value = SyncListInForce {
+        primary: view.me.clone(),
+        lists: published.lists(),
+    }
+    .to_string();
+    let mut steps = vec![Step::Memory(Remember::Change(
+        Key::SyncPublished,
+        published.to_memory(),
+    ))];
+    let nodes: BTreeSet<&String> = known.iter().chain(others).filter(|n| **n != view.me).collect();
+    steps.push(own_attr(Attr::SyncList, &value, REFRESH_S));
+    for node in nodes {
+        steps.push(Step::Attr {
+            node: Some(node.clone()),
+            attr: Attr::SyncList,
+            value: value.clone(),
+            max_age_s: REFRESH_S,
+        });
+    }
+    steps
 }
 
 /// The slots' upkeep.
@@ -960,9 +1019,86 @@ mod tests {
             let mut v = case();
             change(&mut v);
             let plan = sync_plan(&v.view, &v.status);
-            assert_eq!(plan.steps, steps, "{what}");
+            // The published list has its own test below.
+            let others: Vec<Step> = plan.steps.into_iter().filter(|s| !is_sync_list_step(s)).collect();
+            assert_eq!(others, steps, "{what}");
             assert_eq!(plan.risk.as_deref(), risk, "{what}");
         }
+    }
+
+    fn is_sync_list_step(step: &Step) -> bool {
+        matches!(
+            step,
+            Step::Attr {
+                attr: Attr::SyncList,
+                ..
+            } | Step::Memory(Remember::Change(Key::SyncPublished, _))
+        )
+    }
+
+    /// The SyncList attributes a plan writes: node (None: here) -> value.
+    fn published_sync_lists(steps: &[Step]) -> BTreeMap<Option<String>, String> {
+        steps
+            .iter()
+            .filter_map(|step| match step {
+                Step::Attr {
+                    node,
+                    attr: Attr::SyncList,
+                    value,
+                    ..
+                } => Some((node.clone(), value.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_synchronous_list_is_published_on_every_node_and_outlives_a_change() {
+        let everywhere = |value: &str| -> BTreeMap<Option<String>, String> {
+            [None, Some(s("n2")), Some(s("n3"))]
+                .into_iter()
+                .map(|n| (n, value.to_string()))
+                .collect()
+        };
+        // Async: nothing to publish.
+        let mut v = case();
+        v.status.replicas = vec![replica("n2", "streaming", "async")];
+        assert!(published_sync_lists(&sync_plan(&v.view, &v.status).steps).is_empty());
+        // Sync, n2 streams: the list about to be set, on n1, n2 and n3.
+        v.view.config.replication_mode = ReplicationMode::Sync;
+        let plan = sync_plan(&v.view, &v.status);
+        assert_eq!(
+            published_sync_lists(&plan.steps),
+            everywhere(r#"{"primary":"n1","lists":["ANY 1 (\"n2\")"]}"#)
+        );
+        // n3 stopped streaming while n2 had not confirmed past the current
+        // position: the old list stays published beside the new one.
+        let mut v = case();
+        v.view.config.replication_mode = ReplicationMode::StrictSync;
+        v.status.synchronous_standby_names = s(r#"ANY 1 ("n2", "n3")"#);
+        v.status.current = Lsn(0x5000000);
+        v.status.replicas = vec![replica("n2", "streaming", "quorum")];
+        v.view.memory.remembered_standbys = names(&["n2", "n3"]);
+        v.view.memory.sync_published = sync_rule::SyncPublished {
+            effective: Some(r#"ANY 1 ("n2", "n3")"#.parse().unwrap()),
+            replaced: vec![],
+        };
+        let plan = sync_plan(&v.view, &v.status);
+        assert_eq!(
+            published_sync_lists(&plan.steps),
+            everywhere(r#"{"primary":"n1","lists":["ANY 1 (\"n2\")","ANY 1 (\"n2\", \"n3\")"]}"#)
+        );
+        let remembered = plan.steps.iter().find_map(|step| match step {
+            Step::Memory(Remember::Change(Key::SyncPublished, v)) => Some(v.clone()),
+            _ => None,
+        });
+        assert_eq!(
+            remembered.as_deref().map(sync_rule::SyncPublished::from_memory),
+            Some(sync_rule::SyncPublished {
+                effective: Some(r#"ANY 1 ("n2")"#.parse().unwrap()),
+                replaced: vec![(Lsn(0x5000000), r#"ANY 1 ("n2", "n3")"#.parse().unwrap())],
+            })
+        );
     }
 
     fn slots_attr(kept: &[(&str, bool)]) -> Step {

@@ -94,6 +94,9 @@ fn primary_memory(memory: &RunState) -> PrimaryMemory {
         remembered_standbys: memory.remembered_standbys(),
         none_streaming_for: memory.flag_age(&Key::SyncNoneStreaming),
         sync_managed: memory.flag(&Key::SyncManaged),
+        sync_published: crate::policy::sync::SyncPublished::from_memory(
+            memory.get(&Key::SyncPublished).unwrap_or(""),
+        ),
         ..PrimaryMemory::default()
     };
     for key in memory.keys() {
