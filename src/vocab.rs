@@ -771,27 +771,88 @@ impl FromStr for SyncStandbyNames {
 
 /// What the primary publishes of its `synchronous_standby_names`
 /// ([`Attr::SyncList`]): who the primary is, and the lists a commit it
-/// acknowledged may have waited for. Normally one, the value in force;
-/// right after a change also the previous one, until the standbys of the
+/// acknowledged may have waited for. Normally one, the list in effect;
+/// right after a change also the replaced ones, until the standbys of the
 /// new list have confirmed past the change (a commit acknowledged under
 /// the old list may be on none of the new list's standbys before that).
 /// A promotion must pass the quorum gate of every list
-/// (`policy::quorum::quorum_gate`).
+/// (`policy::quorum::gate_all`).
 ///
-/// Its one spelling is a JSON object,
-/// `{"primary":"n1","lists":["ANY 1 (\"n2\", \"n3\")"]}`: the lists hold
-/// quotes and commas, and the readers are the agent and operators.
+/// Its one spelling has no double quote, which `attrd_updater --query`
+/// prints unescaped inside `value="..."`:
+/// `<primary>: <list> | <list>`, a list being `ANY 1 (n2, n3)`,
+/// `FIRST 2 (a, b, c)` or `none` (the empty value), each name (and the
+/// primary) with `%XX` for a byte that is not a letter, digit, `.`, `_` or
+/// `-`: `n1: ANY 1 (n2, n3) | ANY 1 (n2, db%201)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyncListInForce {
     pub primary: String,
     pub lists: Vec<SyncStandbyNames>,
 }
 
+/// The spelling of the empty list in [`SyncListInForce`].
+const NO_LIST: &str = "none";
+
+fn percent_encode(name: &str) -> String {
+    let mut out = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"._-".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = text.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b if b.is_ascii_alphanumeric() || b"._-".contains(&b) => {
+                out.push(b);
+                i += 1;
+            }
+            _ => return None,
+        }
+    }
+    String::from_utf8(out).ok().filter(|s| !s.is_empty())
+}
+
 impl fmt::Display for SyncListInForce {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lists: Vec<String> = self.lists.iter().map(|l| l.to_string()).collect();
-        let value = serde_json::json!({ "primary": self.primary, "lists": lists });
-        write!(f, "{value}")
+        write!(f, "{}:", percent_encode(&self.primary))?;
+        for (i, list) in self.lists.iter().enumerate() {
+            f.write_str(if i == 0 { " " } else { " | " })?;
+            match list {
+                SyncStandbyNames::Empty => f.write_str(NO_LIST)?,
+                SyncStandbyNames::List {
+                    method,
+                    num_sync,
+                    names,
+                } => {
+                    let names: Vec<String> = names
+                        .iter()
+                        .map(|n| {
+                            if n == ANY_STANDBY {
+                                n.clone()
+                            } else {
+                                percent_encode(n)
+                            }
+                        })
+                        .collect();
+                    write!(f, "{} {num_sync} ({})", method.as_str(), names.join(", "))?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -799,19 +860,47 @@ impl FromStr for SyncListInForce {
     type Err = String;
 
     fn from_str(s: &str) -> Result<SyncListInForce, String> {
-        let bad = |why: &str| format!("'{s}' is not a published synchronous_standby_names ({why})");
-        let value: serde_json::Value = serde_json::from_str(s).map_err(|e| bad(&e.to_string()))?;
-        let primary = value["primary"]
-            .as_str()
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| bad("no primary"))?
-            .to_string();
-        let lists = value["lists"]
-            .as_array()
-            .ok_or_else(|| bad("no lists"))?
-            .iter()
-            .map(|l| l.as_str().ok_or_else(|| bad("a list is not a string"))?.parse())
-            .collect::<Result<Vec<SyncStandbyNames>, String>>()?;
+        let bad = || format!("'{s}' is not a published synchronous_standby_names");
+        let (primary, lists) = s.split_once(':').ok_or_else(bad)?;
+        let primary = percent_decode(primary).ok_or_else(bad)?;
+        let lists = lists.trim_start();
+        if lists.is_empty() {
+            return Ok(SyncListInForce {
+                primary,
+                lists: Vec::new(),
+            });
+        }
+        let list = |text: &str| -> Option<SyncStandbyNames> {
+            if text == NO_LIST {
+                return Some(SyncStandbyNames::Empty);
+            }
+            let (head, names) = text.strip_suffix(')')?.split_once(" (")?;
+            let (method, num_sync) = head.split_once(' ')?;
+            let method = [SyncMethod::Any, SyncMethod::First]
+                .into_iter()
+                .find(|m| m.as_str() == method)?;
+            let num_sync: u32 = num_sync.parse().ok().filter(|k| *k > 0)?;
+            let names = names
+                .split(", ")
+                .map(|n| {
+                    if n == ANY_STANDBY {
+                        Some(n.to_string())
+                    } else {
+                        percent_decode(n)
+                    }
+                })
+                .collect::<Option<Vec<String>>>()?;
+            Some(SyncStandbyNames::List {
+                method,
+                num_sync,
+                names,
+            })
+        };
+        let lists = lists
+            .split(" | ")
+            .map(list)
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(bad)?;
         Ok(SyncListInForce { primary, lists })
     }
 }
@@ -821,7 +910,7 @@ impl FromStr for SyncListInForce {
 /// notification tells each of them alike
 /// (`policy::promotion::round_id`). A position from another round (a
 /// failed earlier one, whose post-promote never came) does not vote.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct RoundId(pub u32);
 
 impl fmt::Display for RoundId {
@@ -846,19 +935,116 @@ impl FromStr for RoundId {
     }
 }
 
-/// An election position with its round: `<timeline>:<LSN>@<round>`, the
-/// value of [`Attr::Election`] once positions are tagged. A bare
-/// `<timeline>:<LSN>` (an agent of an older version) is not one: it names
-/// no round, so it cannot be told from a stale one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The history of a node's current timeline: every ancestor with the LSN
+/// at which it was left, oldest first, and the current timeline. Timeline
+/// ids increase along it, all below `current`. Published in election
+/// positions ([`RoundPosition`]); read from PostgreSQL's history files and
+/// compared in `pg::history`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct History {
+    pub ancestors: Vec<(u32, Lsn)>,
+    pub current: u32,
+}
+
+impl History {
+    /// A timeline with no ancestor: timeline 1 after `initdb`.
+    pub fn root(timeline: u32) -> History {
+        History {
+            ancestors: Vec::new(),
+            current: timeline,
+        }
+    }
+
+    /// `ancestors` and `current` as a history, if the ids increase.
+    pub(crate) fn checked(ancestors: Vec<(u32, Lsn)>, current: u32) -> Result<History, String> {
+        let mut ids = ancestors.iter().map(|(t, _)| *t).chain([current]);
+        let mut last = ids.next().unwrap_or(current);
+        for id in ids {
+            if id <= last {
+                return Err(format!(
+                    "invalid history of timeline {current}: timeline IDs must increase ({last} then {id})"
+                ));
+            }
+            last = id;
+        }
+        Ok(History { ancestors, current })
+    }
+
+    /// Every timeline number this history used: its ancestors and its
+    /// current one.
+    pub fn timelines(&self) -> impl Iterator<Item = u32> + '_ {
+        self.ancestors.iter().map(|(t, _)| *t).chain([self.current])
+    }
+
+    /// Where this history left `timeline`: Some(Some(lsn)) for an
+    /// ancestor, Some(None) for the current one (not left), None when the
+    /// timeline is not in this history.
+    pub(crate) fn left_at(&self, timeline: u32) -> Option<Option<Lsn>> {
+        if timeline == self.current {
+            return Some(None);
+        }
+        self.ancestors
+            .iter()
+            .find(|(t, _)| *t == timeline)
+            .map(|(_, end)| Some(*end))
+    }
+}
+
+impl fmt::Display for History {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (timeline, end) in &self.ancestors {
+            write!(f, "{timeline}@{end},")?;
+        }
+        write!(f, "{}", self.current)
+    }
+}
+
+impl FromStr for History {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<History, String> {
+        let bad = || format!("'{s}' is not a timeline history");
+        let (ancestors, current) = match s.rsplit_once(',') {
+            Some((ancestors, current)) => (Some(ancestors), current),
+            None => (None, s),
+        };
+        let current: u32 = current.parse().map_err(|_| bad())?;
+        let ancestors = match ancestors {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|entry| {
+                    let (timeline, end) = entry.split_once('@')?;
+                    Some((timeline.parse().ok()?, end.parse().ok()?))
+                })
+                .collect::<Option<Vec<(u32, Lsn)>>>()
+                .ok_or_else(bad)?,
+        };
+        History::checked(ancestors, current)
+    }
+}
+
+/// An election position with its round and, when the node could read it,
+/// its timeline's history: `<timeline>:<LSN>@<round>` or
+/// `<timeline>:<LSN>@<round> <history>` (the history in its published
+/// form, `1@0/3000060,2@0/5000000,3`), the value of [`Attr::Election`]. A
+/// bare `<timeline>:<LSN>` (an agent of an older version) is not one: it
+/// names no round, so it cannot be told from a stale one. Without a
+/// history the positions compare by timeline number, as before.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoundPosition {
     pub position: Position,
     pub round: RoundId,
+    pub history: Option<History>,
 }
 
 impl fmt::Display for RoundPosition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.position, self.round)
+        write!(f, "{}@{}", self.position, self.round)?;
+        if let Some(history) = &self.history {
+            write!(f, " {history}")?;
+        }
+        Ok(())
     }
 }
 
@@ -866,10 +1052,23 @@ impl FromStr for RoundPosition {
     type Err = String;
 
     fn from_str(s: &str) -> Result<RoundPosition, String> {
-        let (position, round) = s.split_once('@').ok_or_else(|| format!("'{s}' names no round"))?;
+        let (tagged, history) = match s.split_once(' ') {
+            Some((tagged, history)) => (tagged, Some(history.parse::<History>()?)),
+            None => (s, None),
+        };
+        let (position, round) = tagged
+            .split_once('@')
+            .ok_or_else(|| format!("'{s}' names no round"))?;
+        let position: Position = position.parse()?;
+        if history.as_ref().is_some_and(|h| h.current != position.timeline) {
+            return Err(format!(
+                "'{s}': the history is not that of the position's timeline"
+            ));
+        }
         Ok(RoundPosition {
-            position: position.parse()?,
+            position,
             round: round.parse()?,
+            history,
         })
     }
 }
@@ -1231,11 +1430,20 @@ mod tests {
             let tagged = RoundPosition {
                 position: position.parse().unwrap(),
                 round: RoundId(round),
+                history: None,
             };
             assert_eq!(tagged.to_string(), spelling);
-            assert_eq!(spelling.parse::<RoundPosition>(), Ok(tagged));
+            assert_eq!(spelling.parse::<RoundPosition>(), Ok(tagged.clone()));
             assert_eq!(tagged.round.to_string().parse::<RoundId>(), Ok(tagged.round));
         }
+        let with_history = RoundPosition {
+            position: "3:0/5000000".parse().unwrap(),
+            round: RoundId(0x2a),
+            history: Some("1@0/3000060,2@0/4000000,3".parse().unwrap()),
+        };
+        let spelling = "3:0/5000000@0000002a 1@0/3000060,2@0/4000000,3";
+        assert_eq!(with_history.to_string(), spelling);
+        assert_eq!(spelling.parse::<RoundPosition>(), Ok(with_history));
         for bad in [
             "3:0/5000000", // untagged: an older agent's, or stale
             "3:0/5000000@",
@@ -1244,6 +1452,8 @@ mod tests {
             "3:0/5000000@0000002g",
             "x@0000002a",
             "3:0/5000000@0000002a@0000002a",
+            "3:0/5000000@0000002a 1@0/3000060,2", // another timeline's history
+            "3:0/5000000@0000002a nonsense",
         ] {
             assert!(bad.parse::<RoundPosition>().is_err(), "{bad:?}");
         }
@@ -1256,20 +1466,37 @@ mod tests {
             lists: vec!["ANY 1 (\"n2\", \"n3\")".parse().unwrap()],
         };
         let text = one.to_string();
-        assert_eq!(text, r#"{"primary":"n1","lists":["ANY 1 (\"n2\", \"n3\")"]}"#);
+        assert_eq!(text, "n1: ANY 1 (n2, n3)");
         assert_eq!(text.parse::<SyncListInForce>(), Ok(one));
         let changing = SyncListInForce {
             primary: "a b".into(),
-            lists: vec![SyncStandbyNames::Empty, "FIRST 2 (x, y, z)".parse().unwrap()],
+            lists: vec![
+                SyncStandbyNames::Empty,
+                "FIRST 2 (x, \"db 1\", \"q\"\"uote\", \"p%c|t, ,\")"
+                    .parse()
+                    .unwrap(),
+                "ANY 1 (*)".parse().unwrap(),
+            ],
         };
-        assert_eq!(changing.to_string().parse::<SyncListInForce>(), Ok(changing));
+        let text = changing.to_string();
+        assert_eq!(
+            text,
+            "a%20b: none | FIRST 2 (x, db%201, q%22uote, p%25c%7Ct%2C%20%2C) | ANY 1 (*)"
+        );
+        assert!(
+            !text.contains('"'),
+            "attrd_updater prints values unescaped in double quotes"
+        );
+        assert_eq!(text.parse::<SyncListInForce>(), Ok(changing));
         for bad in [
             "",
             "ANY 1 (n2)",
-            r#"{"lists":[]}"#,
-            r#"{"primary":"","lists":[]}"#,
-            r#"{"primary":"n1","lists":"ANY 1 (n2)"}"#,
-            r#"{"primary":"n1","lists":["ANY 0 (n2)"]}"#,
+            ": ANY 1 (n2)",
+            "n1: ANY 0 (n2)",
+            "n1: SOME 1 (n2)",
+            "n1: ANY 1 (n 2)",
+            "n1: ANY 1 (n2) |",
+            "n1: ANY 1 (%zz)",
         ] {
             assert!(bad.parse::<SyncListInForce>().is_err(), "{bad:?}");
         }

@@ -2,9 +2,10 @@
 //! logs and ignores notify failures, and a failure here must not block a
 //! failover; what could not be done is logged.
 //!
-//! - pre-promote, on every running standby: publish its position;
-//!   on the node to be promoted: also note the participants ((active +
-//!   starting) - stopping) and the demoted nodes (a switchover);
+//! - pre-promote, on every running standby: publish its vote (position,
+//!   round, history); on the node to be promoted: also note the round: its
+//!   id, the participants ((active + starting) - stopping) and the demoted
+//!   nodes (a switchover);
 //! - post-promote, everywhere: withdraw the position and any shutdown
 //!   checkpoint published by a demote;
 //! - post-start and post-stop, on the primary in a sync mode: bring
@@ -15,11 +16,13 @@
 
 use crate::context::Context;
 use crate::ocf::code::{OcfCode, OcfResult};
+use crate::pg::history;
 use crate::pg::replication::Replication;
 use crate::pg::state::{self, InstanceState};
 use crate::replication::election::{self, Position, Round};
 use crate::replication::{sync, upkeep};
 use crate::runstate::RunState;
+use crate::vocab::RoundPosition;
 use crate::{log_info, log_warn};
 
 /// A space-separated notify list (Pacemaker may pass a single space).
@@ -52,25 +55,28 @@ pub fn run(ctx: &Context) -> OcfResult {
     Ok(OcfCode::Success)
 }
 
+/// Every standby votes: its position, tagged with the round (the same id
+/// on every node, from the notification's lists) and its timeline's
+/// history; the node to be promoted also writes the round down for its
+/// promote.
 fn pre_promote(ctx: &Context) {
     let me = ctx.node_name();
     let promoting = list(ctx, "notify_promote_uname");
+    let stopping = list(ctx, "notify_stop_uname");
+    let mut participants = list(ctx, "notify_active_uname");
+    participants.extend(list(ctx, "notify_start_uname"));
+    participants.retain(|n| !stopping.contains(n));
+    participants.sort();
+    participants.dedup();
+    let demoted = list(ctx, "notify_demote_uname");
+    let round = Round::of_notification(&promoting, participants, demoted);
     if promoting.contains(&me) {
-        let stopping = list(ctx, "notify_stop_uname");
-        let mut participants = list(ctx, "notify_active_uname");
-        participants.extend(list(ctx, "notify_start_uname"));
-        participants.retain(|n| !stopping.contains(n));
-        participants.sort();
-        participants.dedup();
-        let demoted = list(ctx, "notify_demote_uname");
-        log_info!("pre-promote: election among {participants:?} (demoted: {demoted:?})");
-        election::save_round(
-            ctx.resource(),
-            &Round {
-                participants,
-                demoted,
-            },
+        log_info!(
+            "pre-promote: election among {:?} (demoted: {:?})",
+            round.participants,
+            round.demoted
         );
+        election::save_round(ctx.resource(), &round);
     }
     let Ok(config) = ctx.config() else { return };
     let Ok(inst) = ctx.instance(&config) else { return };
@@ -78,9 +84,14 @@ fn pre_promote(ctx: &Context) {
         Ok(InstanceState::Running { health, .. }) => {
             if let Some(Replication::Standby(status)) = health.replication {
                 let position = Position::of_standby(&status);
-                match election::publish(ctx.resource(), position, ctx.deadline) {
-                    Ok(()) => log_info!("pre-promote: published position {position}"),
-                    Err(e) => log_warn!("pre-promote: cannot publish position {position}: {}", e),
+                let vote = RoundPosition {
+                    position,
+                    round: round.id.unwrap_or_default(),
+                    history: history::read_current(&inst, position.timeline, ctx.deadline),
+                };
+                match election::publish(ctx.resource(), &vote, ctx.deadline) {
+                    Ok(()) => log_info!("pre-promote: voted {vote}"),
+                    Err(e) => log_warn!("pre-promote: cannot publish vote {vote}: {}", e),
                 }
             }
         }

@@ -12,9 +12,12 @@
 //!   checkpoint): refuse unless this standby received past that checkpoint,
 //!   so no write the old primary acknowledged is lost; the old primary then
 //!   stays primary ([`promotion::switchover`]);
-//! - sync modes: a standby that was not synchronous is refused while a
-//!   synchronous one runs (strict-sync: while one exists at all)
-//!   ([`promotion::sync_veto`]);
+//! - sync modes, unless a clean switchover passed: the quorum gate over
+//!   the synchronous standbys' lists the primary published: enough of them
+//!   take part that one has every acknowledged commit, and none is ahead;
+//!   otherwise hand over, or wait with no node promotable (strict-sync
+//!   until they are back; sync up to `sync_grace`, then with a warning)
+//!   ([`quorum::gate_all`]);
 //! - sync modes: `synchronous_standby_names` names the other participants
 //!   before the promotion, so the first commit already waits for them;
 //! - `pg_promote(wait => true)` within the deadline, then the probe must
@@ -23,27 +26,30 @@
 //!   participants that can follow us get a standby's right away, so a second
 //!   failure before our next monitor still finds a candidate.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::context::Context;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::{Config, ReplicationMode};
 use crate::pcmk::{attrs, cib};
+use crate::pg::history;
 use crate::pg::instance::Instance;
 use crate::pg::probe;
 use crate::pg::promote as pg_promote;
 use crate::pg::replication::Replication;
 use crate::pg::settings;
 use crate::pg::state::{self, InstanceState};
-use crate::policy::promotion::{self, Checkpoint, Election, SyncVeto};
+use crate::policy::promotion::{self, Checkpoint, Election};
+use crate::policy::quorum::{self, Candidate, Gate};
 use crate::policy::safety;
 use crate::policy::sync as sync_rule;
 use crate::policy::upkeep;
 use crate::replication::election::{self, Position};
 use crate::replication::publish::{SCORE_BOOTSTRAP, SCORE_PRIMARY, SCORE_STANDBY};
-use crate::replication::{apply, slots};
+use crate::replication::{apply, slots, upkeep as replication_upkeep};
 use crate::runstate::RunState;
-use crate::vocab::{Attr, Key};
+use crate::vocab::{Attr, Key, NO_VALUE};
 use crate::{log_info, log_warn};
 
 /// How long promote waits for the participants' positions. attrd spreads a
@@ -72,21 +78,26 @@ pub fn run(ctx: &Context) -> OcfResult {
     let me = ctx.node_name();
     let mine = Position::of_standby(&status);
     let round = election::take_round(&rsc).unwrap_or_default();
-    let (published, missing) =
-        election::collect(&rsc, &round.participants, &me, ctx.deadline.within(ELECTION_WAIT));
+    let (votes, missing) = election::collect(&rsc, &round, &me, ctx.deadline.within(ELECTION_WAIT));
     if !missing.is_empty() {
-        log_warn!("no position from {missing:?} in time: they take no part in this election");
+        log_warn!("no vote from {missing:?} in this round in time: they take no part in this election");
+    }
+    let my_history = history::read_current(&inst, mine.timeline, ctx.deadline);
+    let (published, diverged) = promotion::positions_by_history(mine, my_history.as_ref(), &votes);
+    if !diverged.is_empty() {
+        log_warn!("the timeline history of {diverged:?} forked from ours: not counted as ahead of {mine}");
     }
     if let Election::HandOver { node, theirs } = promotion::election(mine, &published) {
-        let _ = attrs::set_promotion_score(&rsc, Some(&node), SCORE_PRIMARY, ctx.deadline);
-        let _ = attrs::set_promotion_score(&rsc, None, SCORE_BOOTSTRAP, ctx.deadline);
-        return Err(OcfError::generic(format!(
-            "{node} is more advanced ({theirs} > {mine}): promotion handed over to it"
-        )));
+        return Err(hand_over(
+            ctx,
+            &rsc,
+            &node,
+            format!("{node} is more advanced ({theirs} > {mine})"),
+        ));
     }
-    check_switchover(ctx, &rsc, &round.demoted, mine)?;
-    if config.replication_mode != ReplicationMode::Async {
-        check_synchronous(ctx, &rsc, &me, &round.participants, config.replication_mode)?;
+    let switchover = check_switchover(ctx, &rsc, &round.demoted, mine)?;
+    if config.replication_mode != ReplicationMode::Async && !switchover {
+        check_quorum(ctx, &config, &me, mine, &round.participants, &published)?;
     }
     let expected: Vec<String> = round.participants.iter().filter(|n| **n != me).cloned().collect();
     let sync_set = wait_for_the_expected_standbys(ctx, &inst, &config, &expected);
@@ -150,7 +161,8 @@ pub fn run(ctx: &Context) -> OcfResult {
 }
 
 /// Sync modes: the new primary's commits wait for the standbys expected to
-/// follow it (the other participants of the election) from the first one:
+/// follow it (the other participants of the election; in strict-sync with
+/// none, the other members) from the first one:
 /// `synchronous_standby_names` is set while it is still a standby (ALTER
 /// SYSTEM works there, and the value is read at promotion), so no commit
 /// only this node has is acknowledged while another node could still take
@@ -162,17 +174,26 @@ fn wait_for_the_expected_standbys(
     config: &Config,
     expected: &[String],
 ) -> bool {
-    if config.replication_mode == ReplicationMode::Async || expected.is_empty() {
+    let mode = config.replication_mode;
+    if mode == ReplicationMode::Async || (expected.is_empty() && mode == ReplicationMode::Sync) {
         return false;
     }
-    let Some(names) = sync_rule::synchronous_names(
-        config.replication_mode,
-        config.sync_standbys,
-        &[],
-        expected,
-        expected,
-        true,
-    ) else {
+    // strict-sync with no other participant: the other members (or `*`),
+    // never the empty value the server may hold from an async past, so
+    // that not one commit is acknowledged by this node alone.
+    let mut others: Vec<String> = expected.to_vec();
+    if expected.is_empty() {
+        let mut memory = RunState::load(ctx.resource());
+        let me = ctx.node_name();
+        others = replication_upkeep::members(ctx.deadline, &mut memory)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| *n != me)
+            .collect();
+        memory.save();
+    }
+    let Some(names) = sync_rule::synchronous_names(mode, config.sync_standbys, &[], expected, &others, true)
+    else {
         return false;
     };
     match settings::set_synchronous_names(inst, &names, ctx.deadline) {
@@ -187,39 +208,91 @@ fn wait_for_the_expected_standbys(
     }
 }
 
-/// Applies [`promotion::sync_veto`] to the sync attributes the primary
-/// published.
-fn check_synchronous(
+/// The quorum gate ([`quorum::gate_all`]) over the lists the primary
+/// published: a candidate is promoted only when enough of the listed
+/// standbys take part that one of them has every acknowledged commit, and
+/// none of them is ahead. `sync` waits up to `sync_grace` (counted from
+/// when this standby stopped streaming), then promotes with a warning.
+/// A wait fails the promote after deleting every participant's score: no
+/// node is then promotable, and the standbys' monitors give the bootstrap
+/// score to the best one once the gate passes ([`Attr::Gate`] says why
+/// meanwhile).
+fn check_quorum(
     ctx: &Context,
-    rsc: &str,
+    config: &Config,
     me: &str,
+    mine: Position,
     participants: &[String],
-    mode: ReplicationMode,
+    published: &BTreeMap<String, Position>,
 ) -> OcfResult<()> {
-    let states = attrs::query_all(rsc, Attr::Sync, ctx.deadline).unwrap_or_default();
-    match promotion::sync_veto(mode, me, participants, &states) {
-        SyncVeto::Allowed => Ok(()),
-        SyncVeto::SynchronousRunning(running) => Err(OcfError::generic(format!(
-            "not a synchronous standby; {} has every acknowledged commit and should be promoted",
-            running.join(", ")
-        ))),
-        SyncVeto::StrictSyncAbsent(synchronous) => Err(OcfError::generic(format!(
-            "strict-sync: not a synchronous standby, and {} (synchronous) is not running",
-            synchronous.join(", ")
-        ))),
+    let rsc = ctx.resource();
+    let lists = election::published_sync_lists(rsc, ctx.deadline);
+    if lists.is_empty() {
+        log_warn!("no synchronous_standby_names was published: the quorum gate has nothing to check");
+        return Ok(());
+    }
+    let waited_s = RunState::load(rsc).flag_age(&Key::ReceiverDown).unwrap_or(0);
+    let candidate = Candidate {
+        name: me,
+        position: mine,
+        waited_s,
+    };
+    match quorum::gate_all(
+        config.replication_mode,
+        &lists,
+        published,
+        candidate,
+        config.sync_grace_s,
+    ) {
+        Gate::Promote => {
+            let _ = attrs::set(rsc, Attr::Gate, Some(NO_VALUE), None, ctx.deadline);
+            Ok(())
+        }
+        Gate::PromoteWithLoss { warning, .. } => {
+            log_warn!("{warning}");
+            let _ = attrs::set(rsc, Attr::Gate, Some(NO_VALUE), None, ctx.deadline);
+            Ok(())
+        }
+        Gate::HandOver { node, theirs } => Err(hand_over(
+            ctx,
+            rsc,
+            &node,
+            format!("{node}, a listed synchronous standby, is more advanced ({theirs} > {mine})"),
+        )),
+        Gate::Wait { reason, .. } => {
+            let _ = attrs::set(rsc, Attr::Gate, Some(&reason), None, ctx.deadline);
+            for node in participants.iter().map(String::as_str).chain([me]) {
+                if let Err(e) = attrs::delete_promotion_score(rsc, node, ctx.deadline) {
+                    log_warn!("cannot delete the promotion score of {node}: {}", e);
+                }
+            }
+            Err(OcfError::generic(format!("not promoted: {reason}")))
+        }
     }
 }
 
+/// Hands the promotion over to `node` (its score up, ours down) and
+/// returns the failure that makes Pacemaker plan again.
+fn hand_over(ctx: &Context, rsc: &str, node: &str, why: String) -> OcfError {
+    let _ = attrs::set_promotion_score(rsc, Some(node), SCORE_PRIMARY, ctx.deadline);
+    let _ = attrs::set_promotion_score(rsc, None, SCORE_BOOTSTRAP, ctx.deadline);
+    OcfError::generic(format!("{why}: promotion handed over to it"))
+}
+
 /// Applies [`promotion::switchover`] to the shutdown checkpoints the
-/// demoted primaries published (read only in a switchover).
-fn check_switchover(ctx: &Context, rsc: &str, demoted: &[String], mine: Position) -> OcfResult<()> {
+/// demoted primaries published (read only in a switchover). True when
+/// this standby received past every one of them: it then has every commit
+/// the old primary acknowledged, and no quorum gate is needed.
+fn check_switchover(ctx: &Context, rsc: &str, demoted: &[String], mine: Position) -> OcfResult<bool> {
     if demoted.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
+    let mut passed_all = true;
     let checkpoints = election::shutdown_checkpoints(rsc, ctx.deadline);
     for (node, verdict) in promotion::switchover(mine, demoted, &checkpoints) {
         match verdict {
             Checkpoint::Unpublished => {
+                passed_all = false;
                 log_warn!("switchover: {node} published no shutdown checkpoint (not a clean demote)")
             }
             Checkpoint::NotPassed(checkpoint) => {
@@ -232,5 +305,5 @@ fn check_switchover(ctx: &Context, rsc: &str, demoted: &[String], mine: Position
             }
         }
     }
-    Ok(())
+    Ok(passed_all)
 }

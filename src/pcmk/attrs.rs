@@ -119,6 +119,16 @@ pub fn set_promotion_score(rsc: &str, node: Option<&str>, score: i64, deadline: 
     run("crm_attribute", &args, deadline).map(|_| ())
 }
 
+/// Deletes the promotion score of `rsc` on `node`: with no score an
+/// instance is not promotable, and a standby with no primary may later
+/// give itself the bootstrap score (a negative one would bar that).
+pub fn delete_promotion_score(rsc: &str, node: &str, deadline: Deadline) -> OcfResult<()> {
+    let promotion = format!("--promotion={rsc}");
+    let node = node_arg(node);
+    let args = [promotion.as_str(), "--lifetime=reboot", "--delete", node.as_str()];
+    run("crm_attribute", &args, deadline).map(|_| ())
+}
+
 /// Every node's promotion score for `rsc`, in one query of pacemaker-attrd.
 pub fn promotion_scores(rsc: &str, deadline: Deadline) -> OcfResult<BTreeMap<String, i64>> {
     Ok(query_all(rsc, Attr::Promotion, deadline)?

@@ -31,19 +31,12 @@
 //! [`FromStr`]), so that every node knows the others' histories when it
 //! compares positions.
 
-use std::fmt;
-use std::str::FromStr;
+pub use crate::vocab::History;
 
+use crate::deadline::Deadline;
+use crate::pg::instance::Instance;
+use crate::userfs;
 use crate::vocab::{Lsn, Position};
-
-/// The history of a node's current timeline: every ancestor with the LSN
-/// at which it was left, oldest first, and the current timeline. Timeline
-/// ids increase along it, all below `current`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct History {
-    pub ancestors: Vec<(u32, Lsn)>,
-    pub current: u32,
-}
 
 /// The name of timeline `timeline`'s history file in `pg_wal` (timeline 1
 /// has none).
@@ -52,14 +45,6 @@ pub fn history_file_name(timeline: u32) -> String {
 }
 
 impl History {
-    /// A timeline with no ancestor: timeline 1 after `initdb`.
-    pub fn root(timeline: u32) -> History {
-        History {
-            ancestors: Vec::new(),
-            current: timeline,
-        }
-    }
-
     /// Reads the text of `history_file_name(timeline)` as
     /// `readTimeLineHistory` does.
     pub fn from_file(timeline: u32, text: &str) -> Result<History, String> {
@@ -84,74 +69,25 @@ impl History {
         }
         History::checked(ancestors, timeline)
     }
-
-    /// `ancestors` and `current` as a history, if the ids increase.
-    fn checked(ancestors: Vec<(u32, Lsn)>, current: u32) -> Result<History, String> {
-        let mut ids = ancestors.iter().map(|(t, _)| *t).chain([current]);
-        let mut last = ids.next().unwrap_or(current);
-        for id in ids {
-            if id <= last {
-                return Err(format!(
-                    "invalid history of timeline {current}: timeline IDs must increase ({last} then {id})"
-                ));
-            }
-            last = id;
-        }
-        Ok(History { ancestors, current })
-    }
-
-    /// Every timeline number this history used: its ancestors and its
-    /// current one.
-    pub fn timelines(&self) -> impl Iterator<Item = u32> + '_ {
-        self.ancestors.iter().map(|(t, _)| *t).chain([self.current])
-    }
-
-    /// Where this history left `timeline`: Some(Some(lsn)) for an
-    /// ancestor, Some(None) for the current one (not left), None when the
-    /// timeline is not in this history.
-    fn left_at(&self, timeline: u32) -> Option<Option<Lsn>> {
-        if timeline == self.current {
-            return Some(None);
-        }
-        self.ancestors
-            .iter()
-            .find(|(t, _)| *t == timeline)
-            .map(|(_, end)| Some(*end))
-    }
 }
 
-impl fmt::Display for History {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (timeline, end) in &self.ancestors {
-            write!(f, "{timeline}@{end},")?;
-        }
-        write!(f, "{}", self.current)
-    }
-}
+/// The most a history file may hold: one short line per promotion.
+const HISTORY_FILE_MAX: u64 = 256 * 1024;
 
-impl FromStr for History {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<History, String> {
-        let bad = || format!("'{s}' is not a timeline history");
-        let (ancestors, current) = match s.rsplit_once(',') {
-            Some((ancestors, current)) => (Some(ancestors), current),
-            None => (None, s),
-        };
-        let current: u32 = current.parse().map_err(|_| bad())?;
-        let ancestors = match ancestors {
-            None => Vec::new(),
-            Some(list) => list
-                .split(',')
-                .map(|entry| {
-                    let (timeline, end) = entry.split_once('@')?;
-                    Some((timeline.parse().ok()?, end.parse().ok()?))
-                })
-                .collect::<Option<Vec<(u32, Lsn)>>>()
-                .ok_or_else(bad)?,
-        };
-        History::checked(ancestors, current)
+/// The history of `timeline` as this instance holds it: timeline 1 has no
+/// file; any other is read from `pg_wal` as the system user (a file of
+/// PGDATA), within the deadline. None when it cannot be read: the
+/// comparison then falls back to the timeline number (logged by the
+/// caller's use).
+pub fn read_current(inst: &Instance, timeline: u32, deadline: Deadline) -> Option<History> {
+    if timeline <= 1 {
+        return Some(History::root(timeline.max(1)));
     }
+    let path = inst.datadir.join("pg_wal").join(history_file_name(timeline));
+    let bytes = userfs::read_small(&inst.user, deadline, &path, HISTORY_FILE_MAX)
+        .ok()?
+        .ok()?;
+    History::from_file(timeline, std::str::from_utf8(&bytes).ok()?).ok()
 }
 
 /// Whether a node at `position` can stream from a primary with `history`

@@ -3,14 +3,15 @@
 //! mode lets this standby be promoted. The action (`actions::promote`)
 //! reads the round, the published positions, the shutdown checkpoints and
 //! the sync attributes, calls these rules, and logs / fails / hands over as
-//! they decide. [`round_id`] and [`round_positions`] keep the election to
-//! this round's participants (issue 22: stale positions voted).
+//! they decide. [`round_id`] and [`round_votes`] keep the election to
+//! this round's participants (issue 22: stale positions voted);
+//! [`positions_by_history`] compares timelines by history, not number.
 
 use std::collections::BTreeMap;
 
-use crate::params::ReplicationMode;
+use crate::pg::history::{ByHistory, History, compare_by_history};
 use crate::pg::replication::StandbyStatus;
-use crate::vocab::{Position, RoundId, RoundPosition, SyncState};
+use crate::vocab::{Position, RoundId, RoundPosition};
 
 impl Position {
     /// A standby's position: its timeline, and the greatest of what it
@@ -111,54 +112,6 @@ pub fn switchover(
     verdicts
 }
 
-/// Whether a sync mode lets this standby be promoted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SyncVeto {
-    Allowed,
-    /// These synchronous standbys take part in the round: they have every
-    /// acknowledged commit, and one of them should be promoted.
-    SynchronousRunning(Vec<String>),
-    /// strict-sync: these synchronous standbys exist, though not running.
-    StrictSyncAbsent(Vec<String>),
-}
-
-/// In sync modes only a synchronous standby may be promoted while a running
-/// one exists (it has every acknowledged commit); in strict-sync mode, only
-/// a synchronous standby at all. `states` are the sync attributes by node
-/// (`pgha-<rsc>-sync`, what the primary last saw); "disconnected" and any
-/// other non-synchronous spelling do not count ([`SyncState::is_synchronous`]).
-pub fn sync_veto(
-    mode: ReplicationMode,
-    me: &str,
-    participants: &[String],
-    states: &BTreeMap<String, String>,
-) -> SyncVeto {
-    if mode == ReplicationMode::Async {
-        return SyncVeto::Allowed;
-    }
-    let synchronous = |s: &str| SyncState::parse(s).is_synchronous();
-    if states.get(me).is_some_and(|s| synchronous(s)) {
-        return SyncVeto::Allowed;
-    }
-    let synchronous: Vec<String> = states
-        .iter()
-        .filter(|(n, s)| n.as_str() != me && synchronous(s))
-        .map(|(n, _)| n.clone())
-        .collect();
-    let running: Vec<String> = synchronous
-        .iter()
-        .filter(|n| participants.iter().any(|p| p == *n))
-        .cloned()
-        .collect();
-    if !running.is_empty() {
-        return SyncVeto::SynchronousRunning(running);
-    }
-    if mode == ReplicationMode::StrictSync && !synchronous.is_empty() {
-        return SyncVeto::StrictSyncAbsent(synchronous);
-    }
-    SyncVeto::Allowed
-}
-
 /// The id of an election round, the same on every node that takes part:
 /// computed from what the pre-promote notification gives each of them
 /// alike (the nodes to be promoted, the participants, the demoted ones;
@@ -167,7 +120,7 @@ pub fn sync_veto(
 /// round whose post-promote never came (a failed promote) no longer
 /// votes. Two rounds with the very same lists share an id: between them
 /// every participant publishes again, and a node outside them cannot
-/// count ([`round_positions`]).
+/// count ([`round_votes`]).
 pub fn round_id(promoting: &[String], participants: &[String], demoted: &[String]) -> RoundId {
     // A node name has no NUL and no newline (it is a one-line XML attribute
     // value), so the canonical text is unambiguous.
@@ -185,27 +138,65 @@ pub fn round_id(promoting: &[String], participants: &[String], demoted: &[String
     RoundId(crate::pg::names::fnv1a32(text.as_bytes()))
 }
 
-/// The positions that vote in round `round`: those of its `participants`
-/// whose published value ([`Attr`](crate::vocab::Attr)`::Election`, by
-/// node) is tagged with this round. A stopped or banned node keeps the
-/// value it published in an earlier round (withdrawn only at post-promote,
-/// which a failed promote never gets): it is not a participant, and a
+/// The votes of round `round`: those of its `participants` whose
+/// published value ([`Attr`](crate::vocab::Attr)`::Election`, by node) is
+/// tagged with this round. A stopped or banned node keeps the value it
+/// published in an earlier round (withdrawn only at post-promote, which a
+/// failed promote never gets): it is not a participant, and a
 /// participant's own earlier value names another round, so neither wins
 /// an election it takes no part in. An untagged or unreadable value is
 /// left out too; the participant then counts as missing.
-pub fn round_positions(
+pub fn round_votes(
     round: RoundId,
     participants: &[String],
     published: &BTreeMap<String, String>,
-) -> BTreeMap<String, Position> {
+) -> BTreeMap<String, RoundPosition> {
     published
         .iter()
         .filter(|(node, _)| participants.contains(node))
         .filter_map(|(node, value)| {
-            let tagged: RoundPosition = value.parse().ok()?;
-            (tagged.round == round).then(|| (node.clone(), tagged.position))
+            let vote: RoundPosition = value.parse().ok()?;
+            (vote.round == round).then(|| (node.clone(), vote))
         })
         .collect()
+}
+
+/// The votes as positions the election and the quorum gate compare with
+/// the candidate's (`mine`, of history `my_history`), timeline histories
+/// decided first: a node counts as ahead only when its history contains
+/// the candidate's WAL and it holds more (a higher LSN); one that holds
+/// the same WAL on a timeline with a higher number (a promotion that wrote
+/// nothing yet: `12:0/665F358` against `10:0/665F358`) ties, and one
+/// behind by history or on a fork is behind whatever its number, so the
+/// promotion is not handed to it (issue 22: timeline numbers are reused,
+/// and a hand-over between equals cost a failed promote). A vote or a
+/// candidate without a history compares by number, as before. Returns the
+/// positions and the nodes whose history forked from the candidate's.
+pub fn positions_by_history(
+    mine: Position,
+    my_history: Option<&History>,
+    votes: &BTreeMap<String, RoundPosition>,
+) -> (BTreeMap<String, Position>, Vec<String>) {
+    let mut diverged = Vec::new();
+    let positions = votes
+        .iter()
+        .map(|(node, vote)| {
+            let theirs = vote.position;
+            let Some((my_history, their_history)) = my_history.zip(vote.history.as_ref()) else {
+                return (node.clone(), theirs);
+            };
+            let ahead = match compare_by_history(theirs, their_history, mine, my_history) {
+                ByHistory::Ahead => theirs.lsn > mine.lsn,
+                ByHistory::Diverged => {
+                    diverged.push(node.clone());
+                    false
+                }
+                ByHistory::Behind | ByHistory::Equal => false,
+            };
+            (node.clone(), if ahead { theirs } else { theirs.min(mine) })
+        })
+        .collect();
+    (positions, diverged)
 }
 
 #[cfg(test)]
@@ -396,81 +387,6 @@ mod tests {
     }
 
     #[test]
-    fn sync_modes_refuse_a_standby_that_was_not_synchronous() {
-        use ReplicationMode::*;
-        use SyncVeto::*;
-        let running = |l: &[&str]| SynchronousRunning(names(l));
-        let absent = |l: &[&str]| StrictSyncAbsent(names(l));
-        // (mode, participants, sync states, expected); "me" is n1.
-        type Row = (
-            ReplicationMode,
-            &'static [&'static str],
-            &'static [(&'static str, &'static str)],
-            SyncVeto,
-        );
-        let table: Vec<Row> = vec![
-            (Async, &["n1", "n2"], &[("n2", "sync")], Allowed),
-            (Sync, &["n1", "n2"], &[("n1", "sync"), ("n2", "sync")], Allowed),
-            (Sync, &["n1", "n2"], &[("n1", "quorum")], Allowed),
-            (
-                Sync,
-                &["n1", "n2"],
-                &[("n1", "async"), ("n2", "sync")],
-                running(&["n2"]),
-            ),
-            (
-                Sync,
-                &["n1", "n2", "n3"],
-                &[("n2", "quorum"), ("n3", "quorum")],
-                running(&["n2", "n3"]),
-            ),
-            // A synchronous standby that is not running: sync lets us go.
-            (Sync, &["n1"], &[("n1", "potential"), ("n2", "sync")], Allowed),
-            // Strict-sync, the synchronous standby stopped: refused (lab).
-            (
-                StrictSync,
-                &["n1"],
-                &[("n1", "potential"), ("n2", "sync")],
-                absent(&["n2"]),
-            ),
-            (StrictSync, &["n1", "n2"], &[("n2", "sync")], running(&["n2"])),
-            // A standby that no longer connects is "disconnected", which is
-            // not synchronous, whatever it was before (lab: stale "quorum").
-            (
-                Sync,
-                &["n1", "n2"],
-                &[("n1", "async"), ("n2", "disconnected")],
-                Allowed,
-            ),
-            (
-                StrictSync,
-                &["n1"],
-                &[("n1", "async"), ("n2", "disconnected")],
-                Allowed,
-            ),
-            (
-                StrictSync,
-                &["n1"],
-                &[("n1", "disconnected"), ("n2", "quorum")],
-                absent(&["n2"]),
-            ),
-            (StrictSync, &["n1"], &[("n2", ""), ("n3", "potential")], Allowed),
-            (StrictSync, &["n1"], &[], Allowed),
-        ];
-        for (mode, participants, states, expected) in table {
-            let states: BTreeMap<String, String> = states
-                .iter()
-                .map(|(n, s)| (n.to_string(), s.to_string()))
-                .collect();
-            assert_eq!(
-                sync_veto(mode, "n1", &names(participants), &states),
-                expected,
-                "{mode:?} {participants:?} {states:?}"
-            );
-        }
-    }
-
-    #[test]
     fn every_node_of_a_round_computes_its_id_alike_and_another_round_differs() {
         let id = |p: &[&str], a: &[&str], d: &[&str]| round_id(&names(p), &names(a), &names(d));
         let this = id(&["n2"], &["n2", "n3", "n4"], &[]);
@@ -509,6 +425,7 @@ mod tests {
             RoundPosition {
                 position: pos(p),
                 round: r,
+                history: None,
             }
             .to_string()
         };
@@ -561,11 +478,102 @@ mod tests {
         for (participants, published, expected) in table {
             let published: BTreeMap<String, String> =
                 published.into_iter().map(|(n, v)| (n.to_string(), v)).collect();
-            assert_eq!(
-                round_positions(round, &names(participants), &published),
-                positions(expected),
-                "{participants:?} {published:?}"
-            );
+            let votes: BTreeMap<String, Position> = round_votes(round, &names(participants), &published)
+                .into_iter()
+                .map(|(n, v)| (n, v.position))
+                .collect();
+            assert_eq!(votes, positions(expected), "{participants:?} {published:?}");
+        }
+    }
+
+    #[test]
+    fn timelines_compare_by_history_not_by_number() {
+        let hist = |h: &str| -> History { h.parse().unwrap() };
+        let vote = |p: &str, h: Option<&str>| RoundPosition {
+            position: pos(p),
+            round: RoundId(1),
+            history: h.map(hist),
+        };
+        // (candidate, its history, the other's vote, what the other counts as, diverged)
+        type Row = (
+            &'static str,
+            Option<&'static str>,
+            RoundPosition,
+            &'static str,
+            bool,
+        );
+        let table: Vec<Row> = vec![
+            // The lab's loop: the same WAL, a higher timeline number from a
+            // promotion that wrote nothing yet: a tie, the candidate goes on.
+            (
+                "10:0/665F358",
+                Some("1@0/3000000,10"),
+                vote("12:0/665F358", Some("1@0/3000000,10@0/665F358,11@0/665F358,12")),
+                "10:0/665F358",
+                false,
+            ),
+            // Ahead by history and by WAL: counts as ahead.
+            (
+                "10:0/665F358",
+                Some("1@0/3000000,10"),
+                vote("11:0/7000000", Some("1@0/3000000,10@0/665F358,11")),
+                "11:0/7000000",
+                false,
+            ),
+            // The same number, another fork point (a reused timeline
+            // number): diverged, never ahead.
+            (
+                "3:0/5000000",
+                Some("1@0/3000000,2@0/4000000,3"),
+                vote("3:0/9000000", Some("1@0/3000000,2@0/4800000,3")),
+                "3:0/5000000",
+                true,
+            ),
+            // A higher number on a fork the candidate left earlier.
+            (
+                "3:0/6000000",
+                Some("1@0/3000000,3"),
+                vote("4:0/6500000", Some("1@0/3000000,2@0/4000000,4")),
+                "3:0/6000000",
+                true,
+            ),
+            // Behind on the same history: behind.
+            (
+                "3:0/6000000",
+                Some("1@0/3000000,3"),
+                vote("3:0/5000000", Some("1@0/3000000,3")),
+                "3:0/5000000",
+                false,
+            ),
+            // No history on one side: by number, as before.
+            (
+                "3:0/6000000",
+                None,
+                vote("4:0/1000000", Some("1@0/3000000,4")),
+                "4:0/1000000",
+                false,
+            ),
+            (
+                "3:0/6000000",
+                Some("1@0/3000000,3"),
+                vote("4:0/1000000", None),
+                "4:0/1000000",
+                false,
+            ),
+        ];
+        for (mine, my_history, theirs, counts_as, forked) in table {
+            let votes: BTreeMap<String, RoundPosition> = [("n2".to_string(), theirs.clone())].into();
+            let my_history = my_history.map(hist);
+            let (positions, diverged) = positions_by_history(pos(mine), my_history.as_ref(), &votes);
+            assert_eq!(positions["n2"], pos(counts_as), "{mine} against {theirs}");
+            assert_eq!(diverged == ["n2"], forked, "{mine} against {theirs}");
+            if !forked && counts_as == mine {
+                assert_eq!(
+                    election(pos(mine), &positions),
+                    Election::Proceed,
+                    "{mine} against {theirs}"
+                );
+            }
         }
     }
 }

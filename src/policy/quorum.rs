@@ -23,7 +23,7 @@
 //! Inputs are the list in force as the primary published it (it must be
 //! known after the primary is gone: [`SyncStandbyNames`]), and the
 //! positions of *this round's* participants only
-//! ([`crate::policy::promotion::round_positions`]): a stale position of a
+//! ([`crate::policy::promotion::round_votes`]): a stale position of a
 //! node outside the round neither counts towards the quorum nor wins.
 //! The old primary counts as absent even if it is listed: it is the one
 //! being replaced. No sync label (`sync`, `quorum`, `async`,
@@ -81,7 +81,8 @@ pub struct Candidate<'a> {
 /// candidate), the old primary (absent whatever its entry), and in `sync`
 /// how long the candidate may wait (`sync_grace_s`).
 ///
-/// Ties go to the candidate; among equally advanced listed participants
+/// The old primary as the candidate passes (it has every commit it
+/// acknowledged). Ties go to the candidate; among equally advanced listed participants
 /// ahead of it, the last in name order is handed the promotion (as the
 /// election does, [`most_advanced`]).
 pub fn quorum_gate(
@@ -106,6 +107,10 @@ pub fn quorum_gate(
         return Gate::Promote;
     };
     if mode == ReplicationMode::Async || in_force.has_wildcard() {
+        return Gate::Promote;
+    }
+    // The old primary itself, back: it has every commit it acknowledged.
+    if old_primary == Some(candidate) {
         return Gate::Promote;
     }
     // PostgreSQL matches names without regard to ASCII case and counts a
@@ -177,10 +182,59 @@ pub fn quorum_gate(
     }
 }
 
+/// The gate over every list the primaries published
+/// ([`crate::vocab::SyncListInForce`]: the list in effect, and the lists
+/// it replaced that its standbys have not confirmed past yet), each with
+/// the node that published it as the old primary: a promotion must pass
+/// each. A hand-over wins (the node it names is ahead of a quorum-covering
+/// set), then a wait; the warnings of a promotion with loss are joined.
+/// No list at all: nothing to check (an agent of an older version was
+/// primary; the caller logs it).
+pub fn gate_all(
+    mode: ReplicationMode,
+    lists: &[(String, SyncStandbyNames)],
+    participants: &BTreeMap<String, Position>,
+    candidate: Candidate<'_>,
+    sync_grace_s: u64,
+) -> Gate {
+    let gates: Vec<Gate> = lists
+        .iter()
+        .map(|(primary, list)| quorum_gate(mode, list, participants, Some(primary), candidate, sync_grace_s))
+        .collect();
+    if let Some(hand_over) = gates.iter().find(|g| matches!(g, Gate::HandOver { .. })) {
+        return hand_over.clone();
+    }
+    if let Some(wait) = gates.iter().find(|g| matches!(g, Gate::Wait { .. })) {
+        return wait.clone();
+    }
+    let mut may_lose_from: Vec<String> = Vec::new();
+    let mut warnings: Vec<&str> = Vec::new();
+    for gate in &gates {
+        if let Gate::PromoteWithLoss {
+            may_lose_from: from,
+            warning,
+        } = gate
+        {
+            for node in from {
+                if !may_lose_from.contains(node) {
+                    may_lose_from.push(node.clone());
+                }
+            }
+            warnings.push(warning);
+        }
+    }
+    if warnings.is_empty() {
+        return Gate::Promote;
+    }
+    Gate::PromoteWithLoss {
+        may_lose_from,
+        warning: warnings.join("; "),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::promotion::{SyncVeto, sync_veto};
     use crate::policy::sync::synchronous_names;
     use crate::vocab::SyncMethod;
     use ReplicationMode::{Async, StrictSync, Sync};
@@ -403,17 +457,8 @@ mod tests {
 
         // The lab's deadlock: "a" is the most advanced and was labelled
         // "disconnected" (a stale label after a reconnect) while "b" was
-        // "quorum": the veto refuses "a", the election hands over to it.
-        // The gate reads no label and promotes "a".
-        let states: BTreeMap<String, String> = [("a", "disconnected"), ("b", "quorum")]
-            .iter()
-            .map(|(n, s)| (n.to_string(), s.to_string()))
-            .collect();
-        assert_ne!(
-            sync_veto(StrictSync, "a", &names(&["a", "b"]), &states),
-            SyncVeto::Allowed,
-            "the veto this gate replaces refuses the best candidate"
-        );
+        // "quorum": the veto this gate replaced refused "a", the election
+        // handed over to it. The gate reads no label and promotes "a".
         let participants: BTreeMap<String, Position> =
             [("a".to_string(), pos(AHEAD)), ("b".to_string(), pos(AT))].into();
         let list: SyncStandbyNames = "ANY 1 (a, b)".parse().unwrap();
@@ -444,6 +489,9 @@ mod tests {
             Promote,
         )];
         run(StrictSync, Some("c"), 0, c_was_primary);
+        // The old primary back as the candidate: it has its own commits.
+        let back: &[Row] = &[("ANY 1 (a, b)", &[("c", AT)], "c", Promote)];
+        run(StrictSync, Some("c"), 0, back);
     }
 
     #[test]
@@ -545,5 +593,72 @@ mod tests {
             }
         }
         assert!(checked > 100, "{checked}");
+    }
+
+    #[test]
+    fn every_published_list_gates_and_a_replaced_one_can_hold_the_promotion_back() {
+        let list = |s: &str| -> SyncStandbyNames { s.parse().unwrap() };
+        let positions = |l: &[(&str, &str)]| -> BTreeMap<String, Position> {
+            l.iter().map(|(n, p)| (n.to_string(), pos(p))).collect()
+        };
+        let lists = |l: &[&str]| -> Vec<(String, SyncStandbyNames)> {
+            l.iter().map(|s| ("n1".to_string(), list(s))).collect()
+        };
+        let present = positions(&[("b", AT), ("d", AT)]);
+        // In effect ANY 1 (b, d): both take part. Replaced ANY 1 (b, c): c
+        // may hold commits acknowledged before the change, b is not enough.
+        let gate = gate_all(
+            StrictSync,
+            &lists(&["ANY 1 (b, d)", "ANY 1 (b, c)"]),
+            &present,
+            first_try("d", AT),
+            30,
+        );
+        assert!(
+            matches!(gate, Gate::Wait { ref missing, .. } if missing == &names(&["c"])),
+            "{gate:?}"
+        );
+        assert_eq!(
+            gate_all(
+                StrictSync,
+                &lists(&["ANY 1 (b, d)"]),
+                &present,
+                first_try("d", AT),
+                30
+            ),
+            Gate::Promote
+        );
+        assert_eq!(
+            gate_all(StrictSync, &[], &present, first_try("d", AT), 30),
+            Gate::Promote
+        );
+        // A hand-over beats a wait: the node it names is ahead of a quorum.
+        let ahead = positions(&[("b", AHEAD), ("d", AT)]);
+        assert!(matches!(
+            gate_all(StrictSync, &lists(&["ANY 1 (b, c)", "ANY 1 (b, d)"]), &ahead, first_try("d", AT), 30),
+            Gate::HandOver { ref node, .. } if node == "b"
+        ));
+        // sync past the grace: the warnings of both lists, who may lose once.
+        let gate = gate_all(
+            Sync,
+            &lists(&["ANY 1 (b, c, d)", "ANY 1 (c, d, e)"]),
+            &positions(&[("d", AT)]),
+            Candidate {
+                name: "d",
+                position: pos(AT),
+                waited_s: 30,
+            },
+            30,
+        );
+        match gate {
+            Gate::PromoteWithLoss {
+                may_lose_from,
+                warning,
+            } => {
+                assert_eq!(may_lose_from, names(&["b", "c", "e"]));
+                assert_eq!(warning.matches("may be lost").count(), 2, "{warning}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -27,6 +27,7 @@ use crate::params::ReplicationMode;
 
 use crate::pg::replication::{PrimaryStatus, Replica, StandbyStatus};
 use crate::policy::members::{cluster_replicas, known_standbys};
+use crate::policy::quorum::{Candidate, Gate, gate_all};
 use crate::policy::scores::{self, Bootstrap, SCORE_DISCONNECTED, SCORE_PRIMARY, ScoreDecision};
 use crate::policy::slots::{self as slot_rule, ExistingSlot};
 use crate::policy::sync as sync_rule;
@@ -465,6 +466,12 @@ pub struct BootstrapSeen {
     pub positions: BTreeMap<String, Position>,
     /// The nodes of this partition (None: unknown, or not asked).
     pub partition: Option<Vec<String>>,
+    /// The replication mode and `sync_grace`, for the quorum gate.
+    pub mode: ReplicationMode,
+    pub sync_grace_s: u64,
+    /// The synchronous standbys' lists the primaries published, each with
+    /// its publisher (read only when no node is promotable).
+    pub sync_lists: Vec<(String, SyncStandbyNames)>,
 }
 
 /// Whether a standby looks at the others for the bootstrap score now
@@ -591,15 +598,50 @@ pub fn bootstrap_plan(seen: &BootstrapSeen, status: &StandbyStatus, memory: &Sta
             Level::Info,
             format!("no node is promotable: waiting for the positions of {nodes:?} ({mine} here)"),
         )],
-        Bootstrap::Score(score) => vec![
-            Step::Log(
+        Bootstrap::Score(score) => {
+            let waited_s = bootstrap_waited_s(status, memory);
+            let mut steps = Vec::new();
+            let candidate = Candidate {
+                name: &seen.me,
+                position: mine,
+                waited_s,
+            };
+            match gate_all(
+                seen.mode,
+                &seen.sync_lists,
+                positions,
+                candidate,
+                seen.sync_grace_s,
+            ) {
+                Gate::Wait { reason, .. } => {
+                    return vec![
+                        Step::Log(Level::Info, format!("no node is promotable: {reason}")),
+                        own_attr(Attr::Gate, &reason, REFRESH_S),
+                    ];
+                }
+                Gate::HandOver { node, theirs } => {
+                    return vec![Step::Log(
+                        Level::Info,
+                        format!(
+                            "no node is promotable: {node}, a listed synchronous standby, is ahead ({theirs} > {mine}), it goes first"
+                        ),
+                    )];
+                }
+                Gate::PromoteWithLoss { warning, .. } => steps.push(Step::Log(Level::Warn, warning)),
+                Gate::Promote => {}
+            }
+            if seen.mode != ReplicationMode::Async {
+                steps.push(own_attr(Attr::Gate, NO_VALUE, REFRESH_S));
+            }
+            steps.push(Step::Log(
                 Level::Info,
                 format!(
                     "no node is promotable and no primary streams to us: bootstrap score {score} ({mine}, the most advanced of {positions:?})"
                 ),
-            ),
-            Step::Score { node: None, score },
-        ],
+            ));
+            steps.push(Step::Score { node: None, score });
+            steps
+        }
     }
 }
 
@@ -1067,10 +1109,7 @@ mod tests {
         // Sync, n2 streams: the list about to be set, on n1, n2 and n3.
         v.view.config.replication_mode = ReplicationMode::Sync;
         let plan = sync_plan(&v.view, &v.status);
-        assert_eq!(
-            published_sync_lists(&plan.steps),
-            everywhere(r#"{"primary":"n1","lists":["ANY 1 (\"n2\")"]}"#)
-        );
+        assert_eq!(published_sync_lists(&plan.steps), everywhere("n1: ANY 1 (n2)"));
         // n3 stopped streaming while n2 had not confirmed past the current
         // position: the old list stays published beside the new one.
         let mut v = case();
@@ -1086,7 +1125,7 @@ mod tests {
         let plan = sync_plan(&v.view, &v.status);
         assert_eq!(
             published_sync_lists(&plan.steps),
-            everywhere(r#"{"primary":"n1","lists":["ANY 1 (\"n2\")","ANY 1 (\"n2\", \"n3\")"]}"#)
+            everywhere("n1: ANY 1 (n2) | ANY 1 (n2, n3)")
         );
         let remembered = plan.steps.iter().find_map(|step| match step {
             Step::Memory(Remember::Change(Key::SyncPublished, v)) => Some(v.clone()),
@@ -1318,6 +1357,9 @@ mod tests {
                 })
                 .collect(),
             partition: partition.map(names),
+            mode: ReplicationMode::Async,
+            sync_grace_s: 30,
+            sync_lists: Vec::new(),
         }
     }
 
@@ -1493,6 +1535,61 @@ mod tests {
             change(&mut v, &mut seen_by);
             assert_eq!(bootstrap_plan(&seen_by, &v.status, &v.memory), steps, "{what}");
         }
+    }
+
+    #[test]
+    fn the_bootstrap_score_waits_for_a_quorum_of_the_synchronous_standbys() {
+        // n1 and n2 are up; the old primary n0 listed ANY 1 (n1, n2, n3):
+        // n3 may be the one that confirmed the last commits.
+        let list = |l: &str| vec![(s("n0"), l.parse::<SyncStandbyNames>().unwrap())];
+        let mut v = standby_view();
+        not_streaming(&mut v);
+        let mut seen_by = seen(&[], &[("n2", 0x2000000)], Some(&["n1", "n2"]));
+        seen_by.mode = ReplicationMode::StrictSync;
+        seen_by.sync_lists = list("ANY 1 (n1, n2, n3)");
+        let reason = "strict-sync: 2 of the 3 standbys needed (ANY 1 of 3) take part; waiting for n3 or the old primary";
+        assert_eq!(
+            bootstrap_plan(&seen_by, &v.status, &v.memory),
+            vec![
+                Step::Log(Level::Info, format!("no node is promotable: {reason}")),
+                own_attr(Attr::Gate, reason, REFRESH_S),
+            ]
+        );
+        // The same in sync mode once sync_grace is over: the score, with
+        // the warning that names who may have commits this node lacks.
+        seen_by.mode = ReplicationMode::Sync;
+        v.memory.receiver_down_for = Some(40);
+        let steps = bootstrap_plan(&seen_by, &v.status, &v.memory);
+        assert!(
+            matches!(&steps[0], Step::Log(Level::Warn, w) if w.contains("commits only n3 confirmed may be lost")),
+            "{steps:?}"
+        );
+        assert!(
+            steps.contains(&own_attr(Attr::Gate, NO_VALUE, REFRESH_S)),
+            "{steps:?}"
+        );
+        assert!(steps.contains(&Step::Score {
+            node: None,
+            score: scores::SCORE_BOOTSTRAP
+        }));
+        // n3 back (or a list it is not on): the score at once.
+        seen_by.mode = ReplicationMode::StrictSync;
+        seen_by.sync_lists = list("ANY 1 (n1, n2)");
+        let steps = bootstrap_plan(&seen_by, &v.status, &v.memory);
+        assert!(steps.contains(&Step::Score {
+            node: None,
+            score: scores::SCORE_BOOTSTRAP
+        }));
+        // The old primary itself back: it has every commit it acknowledged.
+        let mut seen_by = seen(&[], &[], Some(&["n1"]));
+        seen_by.mode = ReplicationMode::StrictSync;
+        seen_by.sync_lists = vec![(s("n1"), "ANY 1 (n2, n3)".parse().unwrap())];
+        assert!(
+            bootstrap_plan(&seen_by, &v.status, &v.memory).contains(&Step::Score {
+                node: None,
+                score: scores::SCORE_BOOTSTRAP
+            })
+        );
     }
 
     #[test]

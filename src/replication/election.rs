@@ -1,11 +1,15 @@
 //! The election of the new primary, carried by private node attributes.
 //!
-//! - pre-promote notification, on every standby: publish `<timeline>:<LSN>`
-//!   (the greater of received and replayed) as `pgha-<rsc>-election`; the
-//!   node about to be promoted also writes down which nodes take part.
-//! - promote: wait (bounded) until every participant has published, then
-//!   proceed only if no participant is better: a higher timeline, or the
-//!   same timeline and a higher LSN. Otherwise hand the promotion over
+//! - pre-promote notification, on every standby: publish its vote,
+//!   `<timeline>:<LSN>@<round> <history>` (the end of the WAL it holds, the
+//!   round's id, its timeline's history: [`RoundPosition`]) as
+//!   `pgha-<rsc>-election`; the node about to be promoted also writes down
+//!   which nodes take part, and the round's id.
+//! - promote: wait (bounded) until every participant has voted in this
+//!   round (a vote of another round, or of a node outside it, does not
+//!   count), then proceed only if no participant is better, timelines
+//!   compared by history ([`crate::policy::promotion::positions_by_history`]).
+//!   Otherwise hand the promotion over
 //!   (raise the better node's score, lower ours) and fail, so Pacemaker
 //!   plans again.
 //! - post-promote: everyone deletes its value.
@@ -20,14 +24,15 @@ use std::time::Duration;
 
 use crate::deadline::Deadline;
 use crate::pcmk::attrs;
+use crate::policy::promotion;
 use crate::runstate::{self, AgentFile};
-use crate::vocab::Attr;
+use crate::vocab::{Attr, RoundId, RoundPosition, SyncListInForce, SyncStandbyNames};
 
 pub use crate::vocab::Position;
 
-/// Publishes this node's position.
-pub fn publish(rsc: &str, position: Position, deadline: Deadline) -> crate::ocf::code::OcfResult<()> {
-    attrs::set(rsc, Attr::Election, Some(&position.to_string()), None, deadline)
+/// Publishes this node's vote in its round.
+pub fn publish(rsc: &str, vote: &RoundPosition, deadline: Deadline) -> crate::ocf::code::OcfResult<()> {
+    attrs::set(rsc, Attr::Election, Some(&vote.to_string()), None, deadline)
 }
 
 /// Deletes this node's position, and any shutdown checkpoint it published
@@ -57,25 +62,63 @@ pub fn shutdown_checkpoints(rsc: &str, deadline: Deadline) -> BTreeMap<String, P
         .collect()
 }
 
+/// The synchronous standbys' lists the primaries published
+/// ([`SyncListInForce`], on every node), each with its publisher: the
+/// distinct lists over every node's value (a value it cannot read is
+/// left out and logged).
+pub fn published_sync_lists(rsc: &str, deadline: Deadline) -> Vec<(String, SyncStandbyNames)> {
+    let mut lists: Vec<(String, SyncStandbyNames)> = Vec::new();
+    for (node, value) in attrs::query_all(rsc, Attr::SyncList, deadline).unwrap_or_default() {
+        match value.parse::<SyncListInForce>() {
+            Ok(published) => {
+                for list in published.lists {
+                    let entry = (published.primary.clone(), list);
+                    if !lists.contains(&entry) {
+                        lists.push(entry);
+                    }
+                }
+            }
+            Err(e) => crate::log_warn!("the synchronous standbys published on {node}: {e}"),
+        }
+    }
+    lists
+}
+
 /// Who takes part in this round, and who was demoted in it (a switchover):
 /// what the promoting node's pre-promote notification leaves for its
 /// promote (same node, same transition) in [`AgentFile::Election`]. Its one
-/// spelling is [`Round::to_text`] / [`Round::parse`]: a line
-/// `participant <node>` per participant, then `demoted <node>` per demoted
-/// node (a node name has no newline: Pacemaker's node names are XML
-/// attribute values of one line).
+/// spelling is [`Round::to_text`] / [`Round::parse`]: a line `round <id>`,
+/// a line `participant <node>` per participant, then `demoted <node>` per
+/// demoted node (a node name has no newline: Pacemaker's node names are
+/// XML attribute values of one line).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Round {
+    /// None in a file of an older version: no vote can then count.
+    pub id: Option<RoundId>,
     pub participants: Vec<String>,
     pub demoted: Vec<String>,
 }
 
+const ROUND: &str = "round";
 const PARTICIPANT: &str = "participant";
 const DEMOTED: &str = "demoted";
 
 impl Round {
+    /// The round a pre-promote notification describes, on every node alike
+    /// ([`promotion::round_id`]).
+    pub fn of_notification(promoting: &[String], participants: Vec<String>, demoted: Vec<String>) -> Round {
+        Round {
+            id: Some(promotion::round_id(promoting, &participants, &demoted)),
+            participants,
+            demoted,
+        }
+    }
+
     pub fn to_text(&self) -> String {
         let mut text = String::new();
+        if let Some(id) = self.id {
+            text.push_str(&format!("{ROUND} {id}\n"));
+        }
         for n in &self.participants {
             text.push_str(&format!("{PARTICIPANT} {n}\n"));
         }
@@ -91,6 +134,7 @@ impl Round {
         let mut round = Round::default();
         for line in text.lines() {
             match line.split_once(' ') {
+                Some((ROUND, id)) => round.id = id.parse().ok(),
                 Some((PARTICIPANT, n)) => round.participants.push(n.to_string()),
                 Some((DEMOTED, n)) => round.demoted.push(n.to_string()),
                 _ => {}
@@ -109,23 +153,24 @@ pub fn take_round(rsc: &str) -> Option<Round> {
     runstate::take_file(rsc, AgentFile::Election).map(|text| Round::parse(&text))
 }
 
-/// Waits until every participant but `me` has published, or the deadline.
-/// Returns what was published, and who is missing.
+/// Waits until every participant but `me` has voted in `round`, or the
+/// deadline. Returns the votes, and who is missing.
 pub fn collect(
     rsc: &str,
-    participants: &[String],
+    round: &Round,
     me: &str,
     deadline: Deadline,
-) -> (BTreeMap<String, Position>, Vec<String>) {
+) -> (BTreeMap<String, RoundPosition>, Vec<String>) {
+    let participants = &round.participants;
     let mut published = BTreeMap::new();
     loop {
         match attrs::query_all(rsc, Attr::Election, deadline) {
-            Ok(all) => {
-                published = all
-                    .into_iter()
-                    .filter(|(n, _)| n != me)
-                    .filter_map(|(n, v)| Some((n, v.parse::<Position>().ok()?)))
-                    .collect();
+            Ok(mut all) => {
+                all.remove(me);
+                published = match round.id {
+                    Some(id) => promotion::round_votes(id, participants, &all),
+                    None => BTreeMap::new(),
+                };
             }
             Err(e) => crate::log_warn!("cannot read the election positions: {}", e),
         }
@@ -152,6 +197,7 @@ mod tests {
             (Round::default(), ""),
             (
                 Round {
+                    id: None,
                     participants: names(&["node-a", "node b"]),
                     demoted: Vec::new(),
                 },
@@ -159,10 +205,11 @@ mod tests {
             ),
             (
                 Round {
+                    id: Some(RoundId(0x2a)),
                     participants: names(&["n2", "n3"]),
                     demoted: names(&["n1"]),
                 },
-                "participant n2\nparticipant n3\ndemoted n1\n",
+                "round 0000002a\nparticipant n2\nparticipant n3\ndemoted n1\n",
             ),
         ];
         for (round, text) in table {
@@ -172,6 +219,7 @@ mod tests {
         assert_eq!(
             Round::parse("participant n2\nvoter n9\nnonsense\ndemoted n1"),
             Round {
+                id: None,
                 participants: names(&["n2"]),
                 demoted: names(&["n1"]),
             },

@@ -16,7 +16,7 @@ use crate::context::Context;
 use crate::deadline::Deadline;
 use crate::log_warn;
 use crate::ocf::code::OcfResult;
-use crate::params::Config;
+use crate::params::{Config, ReplicationMode};
 use crate::pcmk::{attrs, node};
 use crate::pg::follow;
 use crate::pg::instance::Instance;
@@ -26,7 +26,7 @@ use crate::policy::upkeep::{
     self as rule, BootstrapSeen, PrimaryConfig, PrimaryMemory, PrimaryView, StandbyMemory, StandbyView,
     VOLATILE_S,
 };
-use crate::replication::apply;
+use crate::replication::{apply, election};
 use crate::runstate::RunState;
 use crate::vocab::Position;
 use crate::vocab::{Attr, Key, NodeRole};
@@ -202,7 +202,7 @@ pub fn standby(
     // Only now: the others look for this node's position as it looks for
     // theirs (after a full restart their first monitors run side by side).
     if rule::bootstrap_due(status, &view.memory) {
-        if let Some(seen) = bootstrap_seen(ctx, status, &view.memory) {
+        if let Some(seen) = bootstrap_seen(ctx, config, status, &view.memory) {
             apply::apply(
                 ctx,
                 memory,
@@ -228,7 +228,12 @@ const BOOTSTRAP_RETRY: Duration = Duration::from_secs(1);
 /// before the others have published: when the rule would wait, it looks
 /// once more a second later rather than a whole monitor interval later.
 /// None when the scores cannot be read (logged).
-fn bootstrap_seen(ctx: &Context, status: &StandbyStatus, memory: &StandbyMemory) -> Option<BootstrapSeen> {
+fn bootstrap_seen(
+    ctx: &Context,
+    config: &Config,
+    status: &StandbyStatus,
+    memory: &StandbyMemory,
+) -> Option<BootstrapSeen> {
     let scores = match attrs::promotion_scores(ctx.resource(), ctx.deadline) {
         Ok(scores) => scores,
         Err(e) => {
@@ -243,9 +248,15 @@ fn bootstrap_seen(ctx: &Context, status: &StandbyStatus, memory: &StandbyMemory)
         scores,
         positions: BTreeMap::new(),
         partition: None,
+        mode: config.replication_mode,
+        sync_grace_s: config.sync_grace_s,
+        sync_lists: Vec::new(),
     };
     if !needs_positions {
         return Some(seen);
+    }
+    if config.replication_mode != ReplicationMode::Async {
+        seen.sync_lists = election::published_sync_lists(ctx.resource(), ctx.deadline);
     }
     let mine = Position::of_standby(status);
     let waited_s = rule::bootstrap_waited_s(status, memory);
