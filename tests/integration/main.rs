@@ -24,6 +24,9 @@ mod metadata;
 mod positions;
 /// Root steered by nothing postgres plants: symlinks, FIFOs, garbage lock files.
 mod privileges;
+/// The quorum gate of a promotion in the sync modes, the election's
+/// rounds, and timelines compared by history.
+mod quorum;
 /// Streaming replication: standby start, promote, demote, crash, rewind.
 mod replication;
 /// validate-all at levels 0 and 10, good and bad values, with their codes.
