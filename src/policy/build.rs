@@ -8,7 +8,8 @@
 //! base backup as willingly as the primary does.
 //!
 //! - [`before_start`]: from what the data directory holds;
-//! - [`placement`]: where the copy would land (mount points);
+//! - [`placement`], [`unguarded_copy`]: where the copy would land (mount
+//!   points);
 //! - [`source`]: which node it would come from;
 //! - [`fits`], [`still_fits`]: whether it fits beside what stays on the
 //!   file system, with the WAL streamed while it runs;
@@ -66,6 +67,21 @@ pub fn before_start(seen: &DataDirSeen, bootstrap: bool, datadir: &str) -> Befor
             "datadir {datadir} is not empty ({first}) and not an instance: no base backup over it"
         ))),
     }
+}
+
+/// The warning validate-all gives for `bootstrap` (basebackup) with no
+/// `data_mount` (`mount_set`): a data disk that failed to mount leaves a
+/// missing data directory, which start fills with a copy on the file system
+/// below it (often the root one). A warning, not a refusal: a data
+/// directory on the root file system is a setup of its own (one disk), and
+/// nothing tells the two apart before the disk is missing.
+pub fn unguarded_copy(bootstrap: bool, mount_set: bool, datadir: &str) -> Option<String> {
+    (bootstrap && !mount_set).then(|| {
+        format!(
+            "bootstrap=basebackup without data_mount: if the disk of {datadir} fails to mount, start copies \
+             the primary onto the file system below it and may fill it; set data_mount to the mount point"
+        )
+    })
 }
 
 /// Where a copy would land.
@@ -390,6 +406,17 @@ mod tests {
             let what = format!("{seen:?} bootstrap={bootstrap}");
             assert_eq!(outcome(before_start(&seen, bootstrap, "/d")), expected, "{what}");
         }
+    }
+
+    #[test]
+    fn a_copy_with_no_expected_mount_is_warned_about() {
+        assert!(
+            unguarded_copy(true, false, "/d")
+                .unwrap()
+                .contains("set data_mount")
+        );
+        assert_eq!(unguarded_copy(true, true, "/d"), None);
+        assert_eq!(unguarded_copy(false, false, "/d"), None);
     }
 
     #[test]
