@@ -226,7 +226,7 @@ fn event(line: &str) -> Option<Event> {
 /// Why the standby cannot follow, from the text of its log; None when the
 /// last thing it said of its streaming in this run is no such refusal.
 pub fn cannot_follow(log: &str) -> Option<Refusal> {
-    match log.lines().filter_map(event).last()? {
+    match log.lines().rev().find_map(event)? {
         Event::Refused(refusal) => Some(refusal),
         Event::Streaming | Event::StandbyStart => None,
     }

@@ -294,7 +294,7 @@ fn standby_whose_wal_was_removed(name: &str) -> (PgCluster, Agent, PgCluster, Ag
 /// a log line alone made the start throw the data directory away).
 #[test]
 fn a_standby_is_not_rebuilt_while_no_primary_can_confirm_its_log() {
-    let (_a, a_agent, b, b_agent) = standby_whose_wal_was_removed("unconfirmed");
+    let (_a, a_agent, b, b_agent) = standby_whose_wal_was_removed("unconf");
     a_agent.run("stop").expect(OcfCode::Success);
     b_agent
         .run("start")
