@@ -29,7 +29,10 @@
 //!     a rebuild when rebuild=true, else their reason;
 //!     no primary reachable -> start and wait for one;
 //!   - a standby that the monitor found unable to follow the primary (the
-//!     agent's memory says why) is rebuilt when rebuild=true;
+//!     agent's memory says why, from its log) is rebuilt when rebuild=true
+//!     and the primary confirms it ([`build::confirm_rebuild`]: pg_rewind
+//!     for a fork, the primary's oldest WAL for removed WAL); with no
+//!     confirmation it starts as a standby and the log says why;
 //!   - a rebuild copies the primary beside the data directory, moves the
 //!     old data aside (never deleted; the log says where) and puts the
 //!     copy in place; then `standby.signal` and the recovery settings on
@@ -62,7 +65,7 @@ use crate::pg::rewind::{self, Divergence};
 use crate::pg::server::{self, Spawned};
 use crate::pg::session::SqlError;
 use crate::pg::state;
-use crate::policy::build::{BeforeStart, rebuild_standby};
+use crate::policy::build::BeforeStart;
 use crate::policy::lifecycle::{self, StartPlan};
 use crate::policy::rejoin::{self, AfterCompare, AfterRewind, BeforeCompare};
 use crate::policy::upkeep as upkeep_rule;
@@ -118,7 +121,7 @@ pub fn run(ctx: &Context) -> OcfResult {
                 match rejoin_check(ctx, &inst, &config, memory.flag(&Key::DemotedPrimary))? {
                     Rejoin::Follow { former_primary } => (
                         former_primary,
-                        rebuild_standby(memory.get(&Key::RebuildNeeded), config.rebuild),
+                        build::confirm_rebuild(ctx, &inst, &config, &mut memory),
                     ),
                     Rejoin::Rebuild(why) => (true, Some(why)),
                 };

@@ -14,7 +14,9 @@
 //!   binaries in bindir are of the major version PG_VERSION says; and,
 //!   when a CIB can be read, warnings (never a failure) about an unsafe
 //!   cluster: fencing off, no fence device, two nodes without
-//!   priority-fencing-delay ([`safety::warnings`]). With
+//!   priority-fencing-delay ([`safety::warnings`]). At every level, a
+//!   warning (never a failure) for bootstrap=basebackup without data_mount
+//!   ([`build_rule::unguarded_copy`]). With
 //!   bootstrap=basebackup in a clone, a missing or empty data directory
 //!   passes (start copies the primary into it) and one start would refuse
 //!   to copy into fails with the same reason.
@@ -30,13 +32,21 @@ use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::PgHost;
 use crate::pcmk::cib;
 use crate::pg::instance::Instance;
-use crate::policy::build::BeforeStart;
+use crate::policy::build::{self as build_rule, BeforeStart};
 use crate::policy::safety;
 use crate::replication::build;
 use crate::{log_info, log_warn};
 
 pub fn run(ctx: &Context) -> OcfResult {
     let config = ctx.checked_config()?;
+    if ctx.mode() == crate::context::Mode::Promotable {
+        let datadir = config.datadir.display().to_string();
+        if let Some(warning) =
+            build_rule::unguarded_copy(config.bootstrap, config.data_mount.is_some(), &datadir)
+        {
+            log_warn!("{warning}");
+        }
+    }
     let level = ctx
         .env
         .check_level

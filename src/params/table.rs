@@ -233,9 +233,14 @@ pub const PARAMS: &[ParamSpec] = &[
                    -X stream, through the node's slot when replication_slots is on) and starts the copy as a standby. \
                    The copy is taken only from the node whose monitor reports the primary, and is discarded unless \
                    its backup_label says it came from a primary. Refused when the directory is not empty, not owned \
-                   by system_user, is itself a mount point, or is not on data_mount. It runs inside start: size \
+                   by system_user, is itself a mount point, or is not on data_mount, and when the primary has \
+                   tablespaces other than pg_default and pg_global (pg_basebackup would write them at their absolute \
+                   paths, outside the copy's directory). The copy must fit with a tenth to spare, plus the primary's \
+                   max_wal_size for the WAL streamed while it runs (1 GB when the primary cannot be asked), and stops \
+                   when the free space falls below what is left to copy. It runs inside start: size \
                    op start timeout= for the copy (see the README). none (the default): a missing data directory \
-                   fails the start, so that a disk that failed to mount is never filled over.",
+                   fails the start, so that a disk that failed to mount is never filled over; without data_mount, \
+                   validate-all warns of that.",
     },
     ParamSpec {
         name: "rebuild",
@@ -250,7 +255,15 @@ pub const PARAMS: &[ParamSpec] = &[
                    monitor found that a standby cannot follow the primary (the WAL it needs was removed, its \
                    timeline forked), start moves the old data directory aside (renamed <datadir>.pgha-old-<time> \
                    in the same directory, never deleted; the log says where) and builds a new copy as bootstrap=basebackup \
-                   does. The copy must fit next to the old data, which is checked before it is written.",
+                   does. The copy must fit next to the old data, which is checked before it is written. A standby is \
+                   rebuilt only when the primary confirms what its log said: pg_rewind --dry-run finds its history \
+                   diverged, or the primary's oldest WAL segment (pg_ls_dir of pg_wal, through primary_conninfo with \
+                   dbname=postgres, so the role needs what pg_rewind needs) starts after the end of the WAL the \
+                   standby holds; without that answer it starts as a standby and the log says why. The server log is \
+                   read as PostgreSQL writes it to logfile in English: lc_messages in another language, a \
+                   log_destination other than stderr, a logging collector writing elsewhere, or a log_line_prefix \
+                   holding a text such as 'LOG:  ' keep the cause from being seen (the standby is then reported as \
+                   not replicating, never rebuilt). A node with tablespaces is never rebuilt.",
     },
     ParamSpec {
         name: "data_mount",

@@ -26,16 +26,26 @@ pub struct Progress {
     /// The primary's estimate, raised by pg_basebackup when the copy
     /// outgrows it.
     pub total_kb: u64,
+    /// How many tablespaces the copy has, the default one included (None
+    /// when the report does not say).
+    pub tablespaces: Option<u32>,
 }
 
 impl Progress {
     /// Parses a report line; None for any other line.
     pub fn parse(line: &str) -> Option<Progress> {
-        let (counts, _) = line.trim().split_once(" kB")?;
+        let (counts, rest) = line.trim().split_once(" kB")?;
         let (done, total) = counts.trim().split_once('/')?;
+        // "..., 0/2 tablespaces" (or "tablespace" for one).
+        let tablespaces = rest
+            .split_once("), ")
+            .and_then(|(_, t)| t.split_once(" tablespace"))
+            .and_then(|(n, _)| n.split_once('/'))
+            .and_then(|(_, of)| of.trim().parse().ok());
         Some(Progress {
             done_kb: done.trim().parse().ok()?,
             total_kb: total.trim().parse().ok()?,
+            tablespaces,
         })
     }
 
@@ -49,6 +59,10 @@ impl Progress {
 
     pub fn total_bytes(&self) -> u64 {
         self.total_kb.saturating_mul(1024)
+    }
+
+    pub fn done_bytes(&self) -> u64 {
+        self.done_kb.saturating_mul(1024)
     }
 }
 
@@ -186,6 +200,14 @@ mod tests {
             assert_eq!(got, *expected, "{line:?}");
         }
         assert_eq!(Progress::parse("1/2 kB (50%)").unwrap().total_bytes(), 2048);
+        let tablespaces = |line: &str| Progress::parse(line).unwrap().tablespaces;
+        assert_eq!(tablespaces("0/30587 kB (0%), 0/1 tablespace"), Some(1));
+        assert_eq!(tablespaces("0/30587 kB (0%), 0/2 tablespaces"), Some(2));
+        assert_eq!(
+            tablespaces("0/30587 kB (0%), 1/3 tablespaces (...data/base/1/1259)"),
+            Some(3)
+        );
+        assert_eq!(tablespaces("1/2 kB (50%)"), None);
     }
 
     #[test]

@@ -75,6 +75,11 @@ pub struct ControlData {
     pub timeline: u32,
     /// Location of the latest checkpoint record.
     pub checkpoint: Lsn,
+    /// Where the replay of the latest checkpoint starts: the oldest WAL a
+    /// restart reads.
+    pub redo: Lsn,
+    /// `wal_segment_size` of the cluster (None when not printed).
+    pub segment_size: Option<u64>,
 }
 
 impl ControlData {
@@ -98,6 +103,8 @@ impl ControlData {
                 .parse()
                 .map_err(|_| "bad Latest checkpoint's TimeLineID".to_string())?,
             checkpoint: lsn("Latest checkpoint location")?,
+            redo: lsn("Latest checkpoint's REDO location")?,
+            segment_size: fields.get("Bytes per WAL segment").and_then(|v| v.parse().ok()),
         })
     }
 }
@@ -144,6 +151,7 @@ Latest checkpoint's TimeLineID:       3
 Latest checkpoint's PrevTimeLineID:   2
 Minimum recovery ending location:     0/0
 Min recovery ending loc's timeline:   0
+Bytes per WAL segment:                16777216
 ";
 
     #[test]
@@ -152,6 +160,8 @@ Min recovery ending loc's timeline:   0
         assert_eq!(c.state, ClusterState::InProduction);
         assert_eq!(c.timeline, 3);
         assert_eq!(c.checkpoint, "0/1A2B3C8".parse().unwrap());
+        assert_eq!(c.redo, "0/1A2B390".parse().unwrap());
+        assert_eq!(c.segment_size, Some(16 << 20));
     }
 
     #[test]

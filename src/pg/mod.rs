@@ -13,6 +13,7 @@ pub mod probe;
 pub mod process;
 pub mod promote;
 pub mod recovery;
+pub mod remote;
 pub mod replication;
 pub mod rewind;
 pub mod server;

@@ -21,6 +21,7 @@ use std::fs;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use nix::unistd::Pid;
 
@@ -241,6 +242,72 @@ pub fn is_zombie(pid: Pid) -> bool {
     state_letter(pid).is_some_and(|s| s == "Z")
 }
 
+/// Whether a process with working directory `cwd` and arguments `args`
+/// works on `dir` (any of its spellings): its working directory is `dir`
+/// or below it, or an argument names it, alone or as an option's value
+/// (`-D <dir>`, `-D<dir>`, `--pgdata=<dir>`). Pure, for tests.
+pub fn works_on(cwd: Option<&Path>, args: &[String], dir: &[PathBuf]) -> bool {
+    let within = |p: &Path| dir.iter().any(|d| p == d || p.starts_with(d));
+    let named = |arg: &str| {
+        let values = [
+            Some(arg),
+            arg.strip_prefix("-D"),
+            arg.split_once('=').map(|(_, v)| v),
+        ];
+        values
+            .into_iter()
+            .flatten()
+            .any(|v| !v.is_empty() && within(Path::new(v)))
+    };
+    cwd.is_some_and(within) || args.iter().any(|a| named(a))
+}
+
+/// The live processes of `uid` that work on `dir` ([`works_on`]), `dir`
+/// given in every spelling it may have (as configured, canonical): what an
+/// earlier copy into `dir` may have left running (a pg_basebackup of an
+/// agent that was killed, or of an older agent whose children outlived
+/// it). Read from `/proc` as root: the kernel's table, not a path the
+/// system user controls; zombies are already ended.
+pub fn processes_working_on(dir: &[PathBuf], uid: u32) -> Vec<Pid> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .map(Pid::from_raw)
+        .filter(|pid| *pid != Pid::this())
+        .filter(|pid| fs::metadata(format!("/proc/{pid}")).is_ok_and(|m| m.uid() == uid))
+        .filter(|pid| {
+            let cwd = fs::read_link(format!("/proc/{pid}/cwd")).ok();
+            works_on(cwd.as_deref(), &command_line(*pid), dir)
+        })
+        .filter(|pid| !is_zombie(*pid))
+        .collect()
+}
+
+/// How long processes ended by [`end_processes`] get between SIGTERM and
+/// SIGKILL.
+const END_GRACE: Duration = Duration::from_secs(5);
+
+/// Ends `pids`: SIGTERM, up to [`END_GRACE`] for them to exit, SIGKILL,
+/// then waits until they are gone, all within `deadline`. The processes
+/// still alive at the deadline are returned.
+pub fn end_processes(pids: &[Pid], deadline: Deadline) -> Vec<Pid> {
+    use nix::sys::signal::{Signal, kill};
+    let alive = |pid: &Pid| kill(*pid, None).is_ok() && !is_zombie(*pid);
+    for pid in pids {
+        let _ = kill(*pid, Signal::SIGTERM);
+    }
+    let grace = deadline.within(END_GRACE);
+    while pids.iter().any(alive) && grace.sleep(Duration::from_millis(100)) {}
+    for pid in pids.iter().filter(|p| alive(p)) {
+        let _ = kill(*pid, Signal::SIGKILL);
+    }
+    while pids.iter().any(alive) && deadline.sleep(Duration::from_millis(50)) {}
+    pids.iter().copied().filter(alive).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +317,36 @@ mod tests {
         let here = std::env::current_dir().unwrap();
         assert!(!is_instance_process(Pid::this(), &here));
         assert!(instance_processes(&here).is_empty());
+    }
+
+    #[test]
+    fn a_process_works_on_a_directory_by_its_cwd_or_an_argument_naming_it() {
+        let dir = [PathBuf::from("/srv/pg/main.pgha-build")];
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let none: &[&str] = &[];
+        // (cwd, args, works on it)
+        let table: &[(Option<&str>, &[&str], bool)] = &[
+            (Some("/srv/pg/main.pgha-build"), none, true),
+            (Some("/srv/pg/main.pgha-build/base/1"), none, true),
+            (
+                Some("/"),
+                &["pg_basebackup", "-D", "/srv/pg/main.pgha-build", "-X", "stream"],
+                true,
+            ),
+            (Some("/"), &["pg_basebackup", "-D/srv/pg/main.pgha-build"], true),
+            (None, &["pg_basebackup", "--pgdata=/srv/pg/main.pgha-build"], true),
+            // The data directory itself, a sibling whose name extends it.
+            (Some("/srv/pg/main"), &["postgres", "-D", "/srv/pg/main"], false),
+            (Some("/"), &["x", "/srv/pg/main.pgha-build2"], false),
+            (None, &["x", "-D"], false),
+        ];
+        for (cwd, a, expected) in table {
+            assert_eq!(
+                works_on(cwd.map(Path::new), &args(a), &dir),
+                *expected,
+                "{cwd:?} {a:?}"
+            );
+        }
     }
 
     #[test]

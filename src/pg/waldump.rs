@@ -94,14 +94,7 @@ pub fn end_of_wal(
     deadline: Deadline,
 ) -> OcfResult<Option<WalEnd>> {
     let path = datadir.join("pg_wal");
-    // The directory is the system user's: listed as that user.
-    let dir = path.clone();
-    let names = userfs::as_user(user, deadline, &path, move || {
-        fs::read_dir(&dir)?
-            .map(|entry| entry.map(|e| e.file_name().to_string_lossy().into_owned()))
-            .collect::<io::Result<Vec<String>>>()
-    })?
-    .map_err(|e| OcfError::generic(format!("cannot list {}: {e}", path.display())).with_source(e))?;
+    let names = wal_files(datadir, user, deadline)?;
     let limit = newest_segment(&names, timeline)
         .and_then(|name| segment_start(name, segment_size))
         .map(|first| Lsn(first.0 + segment_size));
@@ -117,6 +110,29 @@ pub fn end_of_wal(
     ];
     let out = exec::run(bindir.join("pg_waldump"), &args, Some(user), deadline)?;
     Ok(Some(parse(&out.stderr, out.success(), segment_size, limit)))
+}
+
+/// The entries of `<datadir>/pg_wal`, listed as `user` (the directory is
+/// the system user's).
+pub fn wal_files(datadir: &Path, user: &SystemUser, deadline: Deadline) -> OcfResult<Vec<String>> {
+    let path = datadir.join("pg_wal");
+    let dir = path.clone();
+    userfs::as_user(user, deadline, &path, move || {
+        fs::read_dir(&dir)?
+            .map(|entry| entry.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<io::Result<Vec<String>>>()
+    })?
+    .map_err(|e| OcfError::generic(format!("cannot list {}: {e}", path.display())).with_source(e))
+}
+
+/// The timeline of a WAL segment file name (24 upper-case hex digits, the
+/// first 8 the timeline); None for any other name.
+pub fn segment_timeline(name: &str) -> Option<u32> {
+    let hex = name.len() == 24
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
+    hex.then(|| u32::from_str_radix(&name[..8], 16).ok()).flatten()
 }
 
 /// The newest WAL segment file name of `timeline` among `names` (the
@@ -187,7 +203,7 @@ pub fn parse(stderr: &str, exited_ok: bool, segment_size: u64, limit: Lsn) -> Wa
 /// The LSN a segment file begins at: its name is the timeline, then the
 /// segment number as two 8-digit hex halves (`XLogFileName`: the high half
 /// counts 4 GiB units, the low half segments within one).
-fn segment_start(name: &str, segment_size: u64) -> Option<Lsn> {
+pub fn segment_start(name: &str, segment_size: u64) -> Option<Lsn> {
     if name.len() != 24 || !name.bytes().all(|b| b.is_ascii_hexdigit()) || segment_size == 0 {
         return None;
     }

@@ -8,15 +8,23 @@
 //! base backup as willingly as the primary does.
 //!
 //! - [`before_start`]: from what the data directory holds;
-//! - [`placement`]: where the copy would land (mount points);
+//! - [`placement`], [`unguarded_copy`]: where the copy would land (mount
+//!   points);
 //! - [`source`]: which node it would come from;
-//! - [`fits`]: whether it fits beside what stays on the file system;
+//! - [`fits`], [`still_fits`]: whether it fits beside what stays on the
+//!   file system, with the WAL streamed while it runs;
+//! - [`tablespaces`], [`reported_tablespaces`]: no copy where tablespaces
+//!   are (pg_basebackup writes them outside the staging directory);
 //! - [`copied_from`]: whether the copy really came from a primary;
-//! - [`rebuild_standby`]: whether a standby the monitor found unable to
-//!   follow is rebuilt now;
+//! - [`rebuild_standby`], [`after_confirmation`], [`fork_confirmed`],
+//!   [`removed_wal_confirmed`]: whether a standby the monitor found unable
+//!   to follow is rebuilt now: only when the primary confirms what its log
+//!   said;
 //! - [`report_due`]: when progress is worth a log line and an attribute.
 
 use crate::ocf::code::OcfError;
+use crate::pg::rewind::Divergence;
+use crate::vocab::Lsn;
 
 /// What the data directory is, as the system user sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +67,21 @@ pub fn before_start(seen: &DataDirSeen, bootstrap: bool, datadir: &str) -> Befor
             "datadir {datadir} is not empty ({first}) and not an instance: no base backup over it"
         ))),
     }
+}
+
+/// The warning validate-all gives for `bootstrap` (basebackup) with no
+/// `data_mount` (`mount_set`): a data disk that failed to mount leaves a
+/// missing data directory, which start fills with a copy on the file system
+/// below it (often the root one). A warning, not a refusal: a data
+/// directory on the root file system is a setup of its own (one disk), and
+/// nothing tells the two apart before the disk is missing.
+pub fn unguarded_copy(bootstrap: bool, mount_set: bool, datadir: &str) -> Option<String> {
+    (bootstrap && !mount_set).then(|| {
+        format!(
+            "bootstrap=basebackup without data_mount: if the disk of {datadir} fails to mount, start copies \
+             the primary onto the file system below it and may fill it; set data_mount to the mount point"
+        )
+    })
 }
 
 /// Where a copy would land.
@@ -134,18 +157,71 @@ pub fn source(primaries: Option<&[String]>, me: &str) -> Result<Source, OcfError
     }
 }
 
-/// What is kept free beyond the copy: the WAL streamed while it runs and
-/// what the server writes at its first start.
+/// What is kept free beyond the copy and its WAL: what the server writes
+/// at its first start.
 const HEADROOM_BYTES: u64 = 64 << 20;
 
+/// The WAL counted for the copy when the primary's `max_wal_size` cannot
+/// be asked: PostgreSQL's default.
+pub const DEFAULT_WAL_MARGIN: u64 = 1 << 30;
+
 /// Whether a copy of `estimate` bytes (pg_basebackup's own estimate, WAL
-/// excluded) fits in `available` bytes with a tenth and [`HEADROOM_BYTES`]
-/// to spare.
-pub fn fits(estimate: u64, available: u64) -> bool {
+/// excluded) fits in `available` bytes with a tenth, `wal_margin` and
+/// [`HEADROOM_BYTES`] to spare. `wal_margin` is the WAL the copy streams
+/// beside the files (`-X stream`: all the primary writes while the copy
+/// runs): counted as the primary's `max_wal_size`, the WAL it writes
+/// between two checkpoints. More may come during a long copy under heavy
+/// writes, which [`still_fits`] catches while it runs.
+pub fn fits(estimate: u64, wal_margin: u64, available: u64) -> bool {
     estimate
         .saturating_add(estimate / 10)
+        .saturating_add(wal_margin)
         .saturating_add(HEADROOM_BYTES)
         <= available
+}
+
+/// Whether a copy that has written `done` of `total` bytes may go on with
+/// `available` bytes free now: what it still has to write, and
+/// [`HEADROOM_BYTES`], must fit (the WAL streamed so far is already
+/// counted in what is no longer free).
+pub fn still_fits(total: u64, done: u64, available: u64) -> bool {
+    total.saturating_sub(done).saturating_add(HEADROOM_BYTES) <= available
+}
+
+/// Whether a copy may be made with the tablespaces seen: `primary`, the
+/// primary's tablespaces other than the default ones (None when it could
+/// not be asked: pg_basebackup's first report is then checked, see
+/// [`reported_tablespaces`]); `local`, the entries of the data directory's
+/// `pg_tblspc` (a rebuild's old data). pg_basebackup writes a tablespace at
+/// the absolute path it has on the primary, outside the staging directory:
+/// a cut copy would leave half a tablespace where a server reads, the old
+/// data's tablespaces cannot be moved aside with it, and the next copy
+/// fails on the non-empty directory forever.
+pub fn tablespaces(primary: Option<&[String]>, local: &[String], datadir: &str) -> Result<(), OcfError> {
+    if let Some(names) = primary.filter(|n| !n.is_empty()) {
+        return Err(OcfError::args(format!(
+            "the primary has tablespaces ({}): no copy made, it would write outside datadir",
+            names.join(", ")
+        )));
+    }
+    if !local.is_empty() {
+        return Err(OcfError::args(format!(
+            "datadir {datadir} has tablespaces (pg_tblspc/{}): no rebuild, they cannot be moved aside",
+            local.join(", pg_tblspc/")
+        )));
+    }
+    Ok(())
+}
+
+/// The same for the tablespace count of pg_basebackup's first report (the
+/// default one included): the copy stops when it has more than one.
+pub fn reported_tablespaces(count: Option<u32>) -> Result<(), String> {
+    match count {
+        Some(n) if n > 1 => Err(format!(
+            "the copy lists {n} tablespaces, pg_default included: copy stopped, it would write outside datadir"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Whether the copy's `backup_label` (its text) says it was taken from a
@@ -168,12 +244,112 @@ pub fn copied_from(backup_label: &str) -> Result<(), OcfError> {
 }
 
 /// A standby that the monitor found unable to follow (`remembered`: why,
-/// from the agent's memory) is rebuilt at this start when `rebuild` is on;
-/// otherwise it starts as it is and the monitor keeps saying why.
+/// from the agent's memory) is a candidate for a rebuild at this start when
+/// `rebuild` is on; otherwise it starts as it is and the monitor keeps
+/// saying why. A candidate is rebuilt only once the primary confirms
+/// ([`after_confirmation`]).
 pub fn rebuild_standby(remembered: Option<&str>, rebuild: bool) -> Option<String> {
     remembered
         .filter(|why| rebuild && !why.is_empty())
         .map(str::to_string)
+}
+
+/// What the primary says of a standby whose log says it cannot follow. The
+/// log holds text that clients put there, so it never decides alone to
+/// throw the data away (issue 23).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Confirmation {
+    /// The primary confirms that the standby cannot follow: how.
+    Confirmed(String),
+    /// The primary shows that it can: what it showed.
+    Denied(String),
+    /// The primary could not be asked, or could not tell: why.
+    Unknown(String),
+}
+
+/// What start does with a candidate for a rebuild.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StandbyRebuild {
+    /// Copy the primary again, for this reason.
+    Rebuild(String),
+    /// Start the data as it is, and say why it was not rebuilt.
+    Start(String),
+}
+
+/// The rule: only a confirmation rebuilds; with none (no primary reachable,
+/// no answer) the standby starts as it is and waits, as a standby with no
+/// primary does, and the monitor says again what it sees.
+pub fn after_confirmation(why: &str, confirmation: Confirmation) -> StandbyRebuild {
+    match confirmation {
+        Confirmation::Confirmed(how) => StandbyRebuild::Rebuild(format!("{why} ({how})")),
+        Confirmation::Denied(what) => StandbyRebuild::Start(format!(
+            "the log said '{why}', but {what}: not rebuilt, started as it is"
+        )),
+        Confirmation::Unknown(reason) => StandbyRebuild::Start(format!(
+            "the log said '{why}', but the primary cannot confirm it ({reason}): not rebuilt, started as a standby"
+        )),
+    }
+}
+
+/// A fork is confirmed only when `pg_rewind --dry-run` against the primary
+/// finds the histories diverged; "no rewind required" denies it.
+pub fn fork_confirmed(divergence: &Divergence) -> Confirmation {
+    match divergence {
+        Divergence::Diverged(at) => Confirmation::Confirmed(format!("pg_rewind: {at}")),
+        Divergence::None => Confirmation::Denied("pg_rewind finds its history in the primary's".into()),
+        Divergence::NoPrimary(why) | Divergence::Undecided(why) => {
+            Confirmation::Unknown(format!("pg_rewind: {why}"))
+        }
+    }
+}
+
+/// What the primary holds of its WAL: asked over SQL, through
+/// `primary_conninfo`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrimaryWal {
+    /// The server asked is itself a standby (a VIP that points nowhere
+    /// useful): it cannot speak for the primary.
+    pub in_recovery: bool,
+    /// Its oldest WAL segment in `pg_wal`: name and starting position.
+    pub oldest: Option<(String, Lsn)>,
+}
+
+/// Removed WAL is confirmed when the primary's oldest segment starts after
+/// the segment the standby needs next: the one holding `needed`, the end of
+/// the WAL it holds (it streams from there). `primary`: what the primary
+/// said, or why it could not be asked; `needed`: the end of the standby's
+/// WAL, or why it is not known.
+pub fn removed_wal_confirmed(
+    primary: Result<&PrimaryWal, &str>,
+    needed: Result<Lsn, &str>,
+    segment_size: u64,
+) -> Confirmation {
+    let primary = match primary {
+        Ok(p) => p,
+        Err(why) => return Confirmation::Unknown(format!("cannot ask it: {why}")),
+    };
+    if primary.in_recovery {
+        return Confirmation::Unknown("primary_conninfo leads to a standby".into());
+    }
+    let needed = match needed {
+        Ok(lsn) => lsn,
+        Err(why) => {
+            return Confirmation::Unknown(format!("the end of the standby's WAL is not known: {why}"));
+        }
+    };
+    let Some((name, oldest)) = &primary.oldest else {
+        return Confirmation::Unknown("the primary lists no WAL segment".into());
+    };
+    let segment = Lsn(needed.0 - needed.0 % segment_size.max(1));
+    if *oldest > segment {
+        Confirmation::Confirmed(format!(
+            "the primary's oldest WAL segment is {name}, the standby needs {segment} on"
+        ))
+    } else {
+        Confirmation::Denied(format!(
+            "the primary still has the WAL from {segment} on (oldest segment {name})"
+        ))
+    }
 }
 
 /// How often a copy's progress is logged and published at most, and at
@@ -230,6 +406,17 @@ mod tests {
             let what = format!("{seen:?} bootstrap={bootstrap}");
             assert_eq!(outcome(before_start(&seen, bootstrap, "/d")), expected, "{what}");
         }
+    }
+
+    #[test]
+    fn a_copy_with_no_expected_mount_is_warned_about() {
+        assert!(
+            unguarded_copy(true, false, "/d")
+                .unwrap()
+                .contains("set data_mount")
+        );
+        assert_eq!(unguarded_copy(true, true, "/d"), None);
+        assert_eq!(unguarded_copy(false, false, "/d"), None);
     }
 
     #[test]
@@ -305,17 +492,78 @@ mod tests {
     #[test]
     fn a_copy_must_fit_with_room_to_spare() {
         let mib = 1u64 << 20;
-        // (estimate, available, fits)
+        // (estimate, WAL margin, available, fits)
         let table = [
-            (0, 64 * mib, true),
-            (0, 64 * mib - 1, false),
-            (1000 * mib, 1164 * mib, true),
-            (1000 * mib, 1163 * mib, false),
-            (u64::MAX, u64::MAX - 1, false),
+            (0, 0, 64 * mib, true),
+            (0, 0, 64 * mib - 1, false),
+            (1000 * mib, 0, 1164 * mib, true),
+            (1000 * mib, 0, 1163 * mib, false),
+            // The WAL streamed while the copy runs counts too.
+            (1000 * mib, 1024 * mib, 1164 * mib, false),
+            (1000 * mib, 1024 * mib, 2188 * mib, true),
+            (u64::MAX, 0, u64::MAX - 1, false),
+            (0, u64::MAX, u64::MAX - 1, false),
         ];
-        for (estimate, available, expected) in table {
-            assert_eq!(fits(estimate, available), expected, "{estimate} in {available}");
+        for (estimate, wal, available, expected) in table {
+            assert_eq!(
+                fits(estimate, wal, available),
+                expected,
+                "{estimate} + {wal} in {available}"
+            );
         }
+        // (total, done, available now, goes on)
+        let running = [
+            (1000 * mib, 0, 1064 * mib, true),
+            (1000 * mib, 500 * mib, 564 * mib, true),
+            (1000 * mib, 500 * mib, 563 * mib, false),
+            (1000 * mib, 1000 * mib, 64 * mib, true),
+            (1000 * mib, 2000 * mib, 63 * mib, false),
+        ];
+        for (total, done, available, expected) in running {
+            assert_eq!(
+                still_fits(total, done, available),
+                expected,
+                "{done}/{total} with {available}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_copy_is_made_where_tablespaces_are() {
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // (primary's, local, refusal; "" = allowed)
+        type Row<'a> = (Option<Vec<String>>, Vec<String>, &'a str);
+        let table: Vec<Row> = vec![
+            (Some(names(&[])), names(&[]), ""),
+            (None, names(&[]), ""),
+            (
+                Some(names(&["fast", "cold"])),
+                names(&[]),
+                "the primary has tablespaces (fast, cold): no copy made, it would write outside datadir",
+            ),
+            (
+                None,
+                names(&["16384"]),
+                "datadir /d has tablespaces (pg_tblspc/16384): no rebuild, they cannot be moved aside",
+            ),
+        ];
+        for (primary, local, expected) in table {
+            match tablespaces(primary.as_deref(), &local, "/d") {
+                Ok(()) => assert_eq!(expected, "", "{primary:?} {local:?}"),
+                Err(e) => {
+                    assert_eq!(e.code, OcfCode::ErrArgs);
+                    assert_eq!(e.reason, expected);
+                    assert!(e.reason.len() < 128);
+                }
+            }
+        }
+        assert_eq!(reported_tablespaces(Some(1)), Ok(()));
+        assert_eq!(reported_tablespaces(None), Ok(()));
+        assert!(
+            reported_tablespaces(Some(2))
+                .unwrap_err()
+                .starts_with("the copy lists 2 tablespaces")
+        );
     }
 
     #[test]
@@ -346,6 +594,76 @@ mod tests {
         // Streaming again: the memory holds "".
         assert_eq!(rebuild_standby(Some(""), true), None);
         assert_eq!(rebuild_standby(None, true), None);
+    }
+
+    /// A log line is text anyone can write (issue 23): only the primary's
+    /// answer rebuilds.
+    #[test]
+    fn a_standby_is_rebuilt_only_when_the_primary_confirms() {
+        let why = "requested WAL segment 000000010000000000000003 has already been removed";
+        let seg = |n: u64| Some((format!("00000001000000000000000{n}"), Lsn(n << 24)));
+        let wal = |in_recovery, oldest| PrimaryWal { in_recovery, oldest };
+        let mib16 = 16u64 << 20;
+        // (primary, standby's WAL end, outcome: "rebuild" or the start's note)
+        type Row<'a> = (Result<PrimaryWal, &'a str>, Result<Lsn, &'a str>, &'a str);
+        let table: Vec<Row> = vec![
+            (Ok(wal(false, seg(5))), Ok(Lsn(0x3000100)), "rebuild"),
+            // Needs segment 4 from its start: 4 is gone, 5 is the oldest.
+            (Ok(wal(false, seg(5))), Ok(Lsn(0x4000000)), "rebuild"),
+            (
+                Ok(wal(false, seg(5))),
+                Ok(Lsn(0x5000000)),
+                "still has the WAL from 0/5000000 on",
+            ),
+            (
+                Ok(wal(false, seg(3))),
+                Ok(Lsn(0x3000100)),
+                "still has the WAL from 0/3000000 on",
+            ),
+            (
+                Err("could not connect"),
+                Ok(Lsn(0x3000100)),
+                "cannot confirm it (cannot ask it: could not connect)",
+            ),
+            (
+                Ok(wal(true, seg(5))),
+                Ok(Lsn(0x3000100)),
+                "primary_conninfo leads to a standby",
+            ),
+            (
+                Ok(wal(false, seg(5))),
+                Err("pg_waldump failed"),
+                "is not known: pg_waldump failed",
+            ),
+            (Ok(wal(false, None)), Ok(Lsn(0x3000100)), "lists no WAL segment"),
+        ];
+        for (primary, needed, expected) in table {
+            let what = format!("{primary:?} {needed:?}");
+            let confirmation = removed_wal_confirmed(primary.as_ref().map_err(|e| *e), needed, mib16);
+            match after_confirmation(why, confirmation) {
+                StandbyRebuild::Rebuild(reason) => {
+                    assert_eq!(expected, "rebuild", "{what}: {reason}");
+                    assert!(reason.starts_with(why), "{reason}");
+                }
+                StandbyRebuild::Start(note) => {
+                    assert!(note.contains(expected), "{what}: {note}");
+                    assert!(note.contains("not rebuilt"), "{note}");
+                }
+            }
+        }
+        // A fork: pg_rewind's dry run decides.
+        let fork = |d: Divergence| after_confirmation("new timeline 3 forked off", fork_confirmed(&d));
+        assert!(matches!(
+            fork(Divergence::Diverged("servers diverged at 0/3000060".into())),
+            StandbyRebuild::Rebuild(_)
+        ));
+        for d in [
+            Divergence::None,
+            Divergence::NoPrimary("no".into()),
+            Divergence::Undecided("?".into()),
+        ] {
+            assert!(matches!(fork(d.clone()), StandbyRebuild::Start(_)), "{d:?}");
+        }
     }
 
     #[test]

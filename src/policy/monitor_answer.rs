@@ -245,7 +245,7 @@ fn standby(
     match cannot_follow {
         Some(why) if rebuild => {
             return Err(OcfError::generic(format!(
-                "cannot follow: {why}; rebuilt at next start"
+                "cannot follow, rebuilt at next start if the primary confirms: {why}"
             )));
         }
         Some(why) => {
@@ -448,8 +448,8 @@ mod tests {
             (
                 refused(true, false),
                 ErrGeneric,
-                "cannot follow: requested WAL segment 000000010000000000000003 has already been removed; \
-                 rebuilt at next start",
+                "cannot follow, rebuilt at next start if the primary confirms: requested WAL segment \
+                 000000010000000000000003 has already been removed",
             ),
             (
                 refused(false, false),

@@ -30,13 +30,19 @@ use crate::ocf::code::{OcfError, OcfResult};
 use crate::params::Config;
 use crate::pcmk::attrs;
 use crate::pg::basebackup::{self, Progress, SlotUse};
-use crate::pg::{layout, names};
-use crate::policy::build::{self, BeforeStart, DataDirSeen, Placement, Source};
+use crate::pg::follow::{self, RefusalKind};
+use crate::pg::instance::Instance;
+use crate::pg::waldump::{self, WalEnd};
+use crate::pg::{controldata, layout, names, process, remote, rewind};
+use crate::policy::build::{
+    self, BeforeStart, Confirmation, DEFAULT_WAL_MARGIN, DataDirSeen, Placement, PrimaryWal, Source,
+    StandbyRebuild,
+};
 use crate::policy::slots::described_names;
 use crate::replication::{apply, upkeep};
 use crate::runstate::RunState;
 use crate::userfs::{self, DirFacts, FileKind};
-use crate::vocab::{Attr, Key, NO_VALUE};
+use crate::vocab::{Attr, Key, Lsn, NO_VALUE};
 use crate::{log_info, log_warn};
 
 /// What a start found in the data directory and may copy into.
@@ -111,7 +117,15 @@ pub fn copy(ctx: &Context, config: &Config, old_data: bool, why: &str) -> OcfRes
             OcfError::installed("pg_basebackup not found: install PostgreSQL's client programs or set bindir")
         })?,
     };
+    let (wal_margin, tablespaces) = ask_primary(&bindir, &user, config, ctx.deadline);
+    let local = if old_data {
+        local_tablespaces(&user, ctx.deadline, datadir)?
+    } else {
+        Vec::new()
+    };
+    build::tablespaces(tablespaces.as_deref(), &local, &shown)?;
     let staging = beside(datadir, "pgha-build");
+    end_leftover_copies(&user, ctx.deadline, &staging)?;
     let stamp = deadline::utc_stamp(deadline::unix_seconds());
     if let Some(moved) = set_aside_leftover(&user, ctx.deadline, datadir, &stamp)? {
         log_warn!(
@@ -128,9 +142,19 @@ pub fn copy(ctx: &Context, config: &Config, old_data: bool, why: &str) -> OcfRes
         staging.display()
     );
     let mut memory = RunState::load(ctx.resource());
-    let copied = run_copy(ctx, &user, &bindir, &staging, config, slot, &from, &mut memory)
-        .and_then(|()| basebackup::backup_label(&user, &staging, ctx.deadline))
-        .and_then(|label| build::copied_from(&label));
+    let copied = run_copy(
+        ctx,
+        &user,
+        &bindir,
+        &staging,
+        config,
+        slot,
+        &from,
+        wal_margin,
+        &mut memory,
+    )
+    .and_then(|()| basebackup::backup_label(&user, &staging, ctx.deadline))
+    .and_then(|label| build::copied_from(&label));
     apply::publish_node_attr(ctx, &mut memory, None, Attr::Build, NO_VALUE, 0);
     memory.save();
     if let Err(e) = copied {
@@ -341,8 +365,9 @@ fn reserve(left: Duration) -> Duration {
     (left / 7).max(Duration::from_secs(3))
 }
 
-/// Runs pg_basebackup, checking the space at its first report and logging
-/// and publishing its progress.
+/// Runs pg_basebackup, checking the tablespaces and the space at its first
+/// report and the space at every report, and logging and publishing its
+/// progress.
 #[allow(clippy::too_many_arguments)]
 fn run_copy(
     ctx: &Context,
@@ -352,27 +377,32 @@ fn run_copy(
     config: &Config,
     slot: SlotUse,
     from: &str,
+    wal_margin: u64,
     memory: &mut RunState,
 ) -> OcfResult<()> {
     let left = ctx.deadline.remaining();
     let budget = ctx.deadline.within(left.saturating_sub(reserve(left)));
     let args = basebackup::args(staging, &config.primary_conninfo, slot);
     let parent = staging.parent().unwrap_or(Path::new("/")).to_path_buf();
-    let mut available: Option<u64> = None;
+    let mut checked = false;
     let mut last: Option<(u32, Instant)> = None;
     let started = Instant::now();
     basebackup::run(bindir, user, &args, budget, |p: Progress| {
-        if available.is_none() {
-            let free = match userfs::free_bytes(user, ctx.deadline, &nearest_existing(&parent)) {
-                Ok(Ok(free)) => Ok(free),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(e) => Err(e.reason),
-            };
-            match room_for_the_copy(p.total_bytes(), free, &parent) {
-                Ok(free) => available = Some(free),
-                Err(why) => return Watch::Stop(why),
-            }
+        let free = match userfs::free_bytes(user, ctx.deadline, &nearest_existing(&parent)) {
+            Ok(Ok(free)) => Ok(free),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.reason),
+        };
+        let room = if checked {
+            room_to_go_on(&p, free, &parent)
+        } else {
+            build::reported_tablespaces(p.tablespaces)
+                .and_then(|()| room_for_the_copy(p.total_bytes(), wal_margin, free, &parent))
+        };
+        if let Err(why) = room {
+            return Watch::Stop(why);
         }
+        checked = true;
         let since = last.map(|(_, at)| at.elapsed().as_secs()).unwrap_or(0);
         if build::report_due(p.percent(), last.map(|(pct, _)| pct), since) {
             let text = format!(
@@ -391,26 +421,249 @@ fn run_copy(
     Ok(())
 }
 
-/// Whether a copy of `total` bytes fits in `parent`, given what its
-/// `statvfs` said (`free`): the free bytes, or why the copy stops. A free
-/// space that cannot be read stops it too: counting it as unlimited let a
-/// copy fill the file system it was meant to be checked against (issue 23).
-fn room_for_the_copy(total: u64, free: Result<u64, String>, parent: &Path) -> Result<u64, String> {
-    let free = free.map_err(|e| {
-        format!(
-            "cannot read the free space of {} ({e}): no copy",
-            parent.display()
-        )
-    })?;
-    if !build::fits(total, free) {
+/// Whether a copy of `total` bytes fits in `parent`, `wal_margin` bytes of
+/// WAL counted beside it ([`build::fits`]), given what its `statvfs` said
+/// (`free`): nothing, or why the copy stops. A free space that cannot be
+/// read stops it too: counting it as unlimited let a copy fill the file
+/// system it was meant to be checked against (issue 23).
+fn room_for_the_copy(
+    total: u64,
+    wal_margin: u64,
+    free: Result<u64, String>,
+    parent: &Path,
+) -> Result<(), String> {
+    let free = free_space(free, parent)?;
+    if !build::fits(total, wal_margin, free) {
         return Err(format!(
-            "the copy needs {} MB and {} has {} MB free: make room",
+            "the copy needs {} MB and {} MB of WAL, {} has {} MB free: make room",
             total >> 20,
+            wal_margin >> 20,
             parent.display(),
             free >> 20
         ));
     }
-    Ok(free)
+    Ok(())
+}
+
+/// Whether a copy under way may go on ([`build::still_fits`]): the WAL it
+/// streams beside the files may outgrow what was counted at the start.
+fn room_to_go_on(p: &Progress, free: Result<u64, String>, parent: &Path) -> Result<(), String> {
+    let free = free_space(free, parent)?;
+    if !build::still_fits(p.total_bytes(), p.done_bytes(), free) {
+        return Err(format!(
+            "copy stopped at {}%: {} has {} MB free, {} MB still to copy: make room",
+            p.percent(),
+            parent.display(),
+            free >> 20,
+            p.total_bytes().saturating_sub(p.done_bytes()) >> 20
+        ));
+    }
+    Ok(())
+}
+
+fn free_space(free: Result<u64, String>, parent: &Path) -> Result<u64, String> {
+    free.map_err(|e| {
+        format!(
+            "cannot read the free space of {} ({e}): no copy",
+            parent.display()
+        )
+    })
+}
+
+/// What the copy asks the primary first ([`remote::copy_facts`]): the WAL
+/// to count beside the copy (its `max_wal_size`, else
+/// [`DEFAULT_WAL_MARGIN`]) and its tablespaces (None when it cannot be
+/// asked: the role may be one for replication only; then pg_basebackup's
+/// first report is what shows them).
+fn ask_primary(
+    bindir: &Path,
+    user: &SystemUser,
+    config: &Config,
+    deadline: Deadline,
+) -> (u64, Option<Vec<String>>) {
+    let asked = remote::copy_facts(
+        bindir,
+        user,
+        &config.primary_conninfo,
+        deadline.within(Duration::from_secs(15)),
+    )
+    .map_err(|e| e.reason)
+    .and_then(|answer| answer);
+    match asked {
+        Ok(facts) => (
+            facts.max_wal_size.unwrap_or(DEFAULT_WAL_MARGIN),
+            Some(facts.tablespaces),
+        ),
+        Err(why) => {
+            log_warn!(
+                "cannot ask the primary for its tablespaces and max_wal_size ({why}): counting {} MB of WAL",
+                DEFAULT_WAL_MARGIN >> 20
+            );
+            (DEFAULT_WAL_MARGIN, None)
+        }
+    }
+}
+
+/// The entries of `<datadir>/pg_tblspc` (links to tablespaces), listed as
+/// the system user: the old data's tablespaces, which a rebuild cannot move
+/// aside with it.
+fn local_tablespaces(user: &SystemUser, deadline: Deadline, datadir: &Path) -> OcfResult<Vec<String>> {
+    let path = datadir.join("pg_tblspc");
+    let dir = path.clone();
+    let listed = userfs::as_user(user, deadline, &path, move || {
+        std::fs::read_dir(&dir)?
+            .map(|entry| entry.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<std::io::Result<Vec<String>>>()
+    })?;
+    match listed {
+        Ok(mut names) => {
+            names.sort();
+            Ok(names)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => {
+            Err(OcfError::generic(format!("cannot list {}: {e}: no copy", path.display())).with_source(e))
+        }
+    }
+}
+
+/// Ends what an earlier copy left working on `staging` before it is
+/// cleared: the pg_basebackup of an agent that was killed lives on in its
+/// own process group (older agents did not tie their children's life to
+/// theirs), and would go on writing into the directory being removed, or
+/// into the next copy. Processes of the system user only, whose working
+/// directory or arguments name the directory ([`process::works_on`]).
+fn end_leftover_copies(user: &SystemUser, deadline: Deadline, staging: &Path) -> OcfResult<()> {
+    let parent = staging.parent().unwrap_or(Path::new("/"));
+    let canonical =
+        process::canonical_datadir_within(parent, deadline.fraction(0.1)).join(file_name(staging));
+    let spellings = [staging.to_path_buf(), canonical];
+    let found = process::processes_working_on(&spellings, userfs::expected_owner(user).as_raw());
+    if found.is_empty() {
+        return Ok(());
+    }
+    for pid in &found {
+        log_warn!(
+            "ending process {pid} left working on {}: {}",
+            staging.display(),
+            process::command_line(*pid).join(" ")
+        );
+    }
+    let left = process::end_processes(&found, deadline);
+    if !left.is_empty() {
+        let pids: Vec<String> = left.iter().map(|p| p.to_string()).collect();
+        return Err(OcfError::generic(format!(
+            "process {} still works on {}: copy not started",
+            pids.join(", "),
+            staging.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a standby that the monitor found unable to follow (the memory
+/// says why) is rebuilt at this start, and why: only when rebuild=true and
+/// the primary confirms what the log said ([`follow`]: the log holds text
+/// that clients put there). Otherwise it starts as it is, the reason is
+/// logged and forgotten: the monitor says again what this run of the
+/// server writes.
+pub fn confirm_rebuild(
+    ctx: &Context,
+    inst: &Instance,
+    config: &Config,
+    memory: &mut RunState,
+) -> Option<String> {
+    let why = build::rebuild_standby(memory.get(&Key::RebuildNeeded), config.rebuild)?;
+    let budget = ctx.deadline.fraction(0.2);
+    let confirmation = match follow::refusal(&why).map(|r| r.kind) {
+        Some(RefusalKind::Forked) => match rewind::check_divergence(inst, &config.primary_conninfo, budget) {
+            Ok(divergence) => build::fork_confirmed(&divergence),
+            Err(e) => Confirmation::Unknown(format!("pg_rewind: {}", e.reason)),
+        },
+        Some(RefusalKind::WalRemoved) => removed_wal_confirmed(inst, config, budget),
+        None => Confirmation::Unknown("the reason remembered is no message the server writes".into()),
+    };
+    match build::after_confirmation(&why, confirmation) {
+        StandbyRebuild::Rebuild(why) => Some(why),
+        StandbyRebuild::Start(note) => {
+            log_warn!("{note}");
+            memory.remove(&Key::RebuildNeeded);
+            None
+        }
+    }
+}
+
+/// Asks the primary which WAL it still holds, against the end of the WAL
+/// the stopped standby holds ([`build::removed_wal_confirmed`]).
+fn removed_wal_confirmed(inst: &Instance, config: &Config, deadline: Deadline) -> Confirmation {
+    let control = match controldata::read(&inst.bindir, &inst.datadir, &inst.user, deadline) {
+        Ok(control) => control,
+        Err(e) => return Confirmation::Unknown(e.reason),
+    };
+    let Some(segment_size) = control.segment_size else {
+        return Confirmation::Unknown("pg_controldata gives no WAL segment size".into());
+    };
+    let needed = standby_wal_end(inst, &control, segment_size, deadline);
+    let primary = remote::wal_files(&inst.bindir, &inst.user, &config.primary_conninfo, deadline)
+        .map_err(|e| e.reason)
+        .and_then(|answer| answer)
+        .map(|(in_recovery, names)| PrimaryWal {
+            in_recovery,
+            oldest: oldest_segment(&names, segment_size),
+        });
+    build::removed_wal_confirmed(
+        primary.as_ref().map_err(String::as_str),
+        needed.as_ref().copied().map_err(String::as_str),
+        segment_size,
+    )
+}
+
+/// Where the WAL a stopped standby holds ends (what it streams from when it
+/// starts): read with pg_waldump from its checkpoint's redo position. WAL of
+/// a later timeline than its checkpoint's is not read that way (pg_waldump
+/// follows one timeline): then the end is not known, rather than too early.
+fn standby_wal_end(
+    inst: &Instance,
+    control: &controldata::ControlData,
+    segment_size: u64,
+    deadline: Deadline,
+) -> Result<Lsn, String> {
+    let names = waldump::wal_files(&inst.datadir, &inst.user, deadline).map_err(|e| e.reason)?;
+    if let Some(newer) = names
+        .iter()
+        .filter_map(|n| waldump::segment_timeline(n))
+        .filter(|t| *t > control.timeline)
+        .max()
+    {
+        return Err(format!(
+            "it holds WAL of timeline {newer}, past its checkpoint's {}",
+            control.timeline
+        ));
+    }
+    let found = waldump::end_of_wal(
+        &inst.bindir,
+        &inst.datadir,
+        &inst.user,
+        control.timeline,
+        control.redo,
+        segment_size,
+        deadline,
+    );
+    match found {
+        Ok(Some(WalEnd::At(end))) => Ok(end.max(control.redo)),
+        Ok(None) => Ok(control.redo),
+        Ok(Some(WalEnd::NotUnderstood(line))) => Err(format!("pg_waldump said '{line}'")),
+        Err(e) => Err(e.reason),
+    }
+}
+
+/// The oldest WAL segment among the names of a `pg_wal`: name and start.
+fn oldest_segment(names: &[String], segment_size: u64) -> Option<(String, Lsn)> {
+    names
+        .iter()
+        .filter(|n| waldump::segment_timeline(n).is_some())
+        .filter_map(|n| waldump::segment_start(n, segment_size).map(|at| (n.clone(), at)))
+        .min_by_key(|(_, at)| *at)
 }
 
 /// `dir`, or its nearest ancestor that exists (pg_basebackup creates the
@@ -443,14 +696,41 @@ mod tests {
     fn a_copy_goes_on_only_where_the_free_space_was_read_and_suffices() {
         let parent = Path::new("/var/lib/postgresql/15");
         let gb = 1u64 << 30;
-        assert_eq!(room_for_the_copy(gb, Ok(100 * gb), parent), Ok(100 * gb));
-        let full = room_for_the_copy(100 * gb, Ok(gb), parent).unwrap_err();
+        assert_eq!(room_for_the_copy(gb, gb, Ok(100 * gb), parent), Ok(()));
+        let full = room_for_the_copy(100 * gb, 0, Ok(gb), parent).unwrap_err();
         assert!(full.contains("make room"), "{full}");
-        let unread = room_for_the_copy(gb, Err("Input/output error".into()), parent).unwrap_err();
+        // The WAL streamed beside the copy is counted.
+        let wal = room_for_the_copy(gb, gb, Ok(2 * gb), parent).unwrap_err();
+        assert!(wal.contains("1024 MB of WAL"), "{wal}");
+        let unread = room_for_the_copy(gb, 0, Err("Input/output error".into()), parent).unwrap_err();
         assert_eq!(
             unread,
             "cannot read the free space of /var/lib/postgresql/15 (Input/output error): no copy"
         );
+        let p = Progress::parse("524288/1048576 kB (50%), 0/1 tablespace").unwrap();
+        assert_eq!(room_to_go_on(&p, Ok(gb), parent), Ok(()));
+        let stopped = room_to_go_on(&p, Ok(gb / 4), parent).unwrap_err();
+        assert!(stopped.starts_with("copy stopped at 50%"), "{stopped}");
+        assert!(room_to_go_on(&p, Err("gone".into()), parent).is_err());
+    }
+
+    #[test]
+    fn the_oldest_segment_is_the_one_that_starts_first() {
+        let names: Vec<String> = [
+            "00000002.history",
+            "000000020000000000000006",
+            "000000010000000000000005",
+            "000000010000000000000005.partial",
+            "archive_status",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            oldest_segment(&names, 16 << 20),
+            Some(("000000010000000000000005".to_string(), Lsn(0x5000000)))
+        );
+        assert_eq!(oldest_segment(&[], 16 << 20), None);
     }
 
     fn me() -> SystemUser {

@@ -189,7 +189,9 @@ pub fn standby(
     let cannot_follow = if status.is_streaming() {
         None
     } else {
-        follow::from_logfile(&inst.logfile, &inst.user, ctx.deadline).unwrap_or(None)
+        follow::from_logfile(&inst.logfile, &inst.user, ctx.deadline)
+            .unwrap_or(None)
+            .map(|refusal| refusal.text)
     };
     let view = StandbyView {
         status: status.clone(),

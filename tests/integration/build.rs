@@ -263,3 +263,182 @@ fn a_standby_whose_wal_was_removed_is_reported_and_rebuilt() {
     assert_eq!(aside.len(), 1, "one old data directory kept aside: {aside:?}");
     stop_all(&[&b_agent, &a_agent]);
 }
+
+/// [`a_standby_whose_wal_was_removed_is_reported_and_rebuilt`] up to the
+/// failed monitor: `b` is stopped, its monitor having found in its log that
+/// the primary removed the WAL it needs.
+#[track_caller]
+fn standby_whose_wal_was_removed(name: &str) -> (PgCluster, Agent, PgCluster, Agent) {
+    let (a, a_agent, b, b_agent) = standby_stopped_behind(name);
+    a.psql("alter system set wal_keep_size = 0");
+    a.psql("select pg_reload_conf()");
+    for _ in 0..4 {
+        a.psql("insert into t select generate_series(2, 1000)");
+        a.psql("select pg_switch_wal()");
+        a.psql("checkpoint");
+    }
+    let b_agent = b_agent.param("rebuild", "true");
+    b_agent.run("start").expect(OcfCode::Success);
+    b_agent.clone().recurring().expect_reason_within(
+        "monitor",
+        OcfCode::ErrGeneric,
+        "rebuilt at next start",
+        Duration::from_secs(20),
+    );
+    b_agent.run("stop").expect(OcfCode::Success);
+    (a, a_agent, b, b_agent)
+}
+
+/// The log said the WAL was removed, but no primary can say so: the data
+/// is kept and the standby starts, waiting for one (issue 23: the memory of
+/// a log line alone made the start throw the data directory away).
+#[test]
+fn a_standby_is_not_rebuilt_while_no_primary_can_confirm_its_log() {
+    let (_a, a_agent, b, b_agent) = standby_whose_wal_was_removed("unconf");
+    a_agent.run("stop").expect(OcfCode::Success);
+    b_agent
+        .run("start")
+        .expect(OcfCode::Success)
+        .expect_logged(
+            "the primary cannot confirm it",
+            "the start says why it did not rebuild",
+        )
+        .expect_not_logged("copying the primary", "a start with no primary copies nothing");
+    assert_eq!(
+        beside(&b, "data.pgha"),
+        Vec::<PathBuf>::new(),
+        "the data directory stays where it was"
+    );
+    b.assert_query("select pg_is_in_recovery()", "t", "it runs as a standby");
+    // With the primary back, the log says it again, the primary confirms:
+    // rebuilt.
+    b_agent.run("stop").expect(OcfCode::Success);
+    a_agent.run("start").expect(OcfCode::Success);
+    a_agent.run("promote").expect(OcfCode::Success);
+    b_agent.run("start").expect(OcfCode::Success);
+    b_agent.clone().recurring().expect_reason_within(
+        "monitor",
+        OcfCode::ErrGeneric,
+        "rebuilt at next start",
+        Duration::from_secs(20),
+    );
+    b_agent.run("stop").expect(OcfCode::Success);
+    b_agent
+        .run("start")
+        .expect(OcfCode::Success)
+        .expect_logged("the primary's oldest WAL segment is", "the primary confirmed it");
+    assert_eq!(
+        beside(&b, "data.pgha-old-").len(),
+        1,
+        "the old data is kept aside"
+    );
+    stop_all(&[&b_agent, &a_agent]);
+}
+
+/// A directory for a tablespace, owned by postgres, under `pg`'s own.
+fn tablespace_dir(pg: &PgCluster, name: &str) -> PathBuf {
+    let dir = pg.dir.path.join(name);
+    fs::create_dir(&dir).unwrap();
+    let user = postgres_user();
+    nix::unistd::chown(&dir, Some(user.uid), Some(user.gid)).unwrap();
+    dir
+}
+
+/// pg_basebackup writes a tablespace at the path it has on the primary,
+/// outside the staging directory: a cut copy leaves half of it where a
+/// server reads, and every later copy fails on the directory it left
+/// (issue 23). The copy is refused before anything is written.
+#[test]
+fn a_primary_with_tablespaces_is_never_copied() {
+    let (a, a_agent) = boot_primary("tblspc");
+    let location = tablespace_dir(&a, "ts");
+    a.psql(&format!(
+        "create tablespace fast location '{}'",
+        location.display()
+    ));
+    a.psql("create table t(i int) tablespace fast; insert into t values (1)");
+    let (b, b_agent) = new_node("tblspc", &a, &a_agent);
+    b_agent
+        .run("start")
+        .expect_reason(OcfCode::ErrArgs, "the primary has tablespaces (fast)");
+    assert!(!b.datadir.exists(), "nothing copied");
+    assert_eq!(beside(&b, "data.pgha"), Vec::<PathBuf>::new(), "no copy begun");
+    a.assert_query(
+        "select count(*) from t",
+        "1",
+        "the primary's tablespace is untouched",
+    );
+    stop_all(&[&a_agent]);
+}
+
+/// The old data's tablespaces would stay at their paths when the data is
+/// moved aside, and the copy's would land on them: no rebuild.
+#[test]
+fn a_node_with_tablespaces_is_never_rebuilt() {
+    let (a, a_agent, _b, b_agent) = diverge("tblspcold");
+    let target = tablespace_dir(&a, "old-ts");
+    std::os::unix::fs::symlink(&target, a.datadir.join("pg_tblspc/16999")).unwrap();
+    a_agent
+        .param("rebuild", "true")
+        .run("start")
+        .expect_reason(OcfCode::ErrArgs, "has tablespaces (pg_tblspc/16999)");
+    assert_eq!(
+        beside(&a, "data.pgha"),
+        Vec::<PathBuf>::new(),
+        "nothing moved aside"
+    );
+    stop_all(&[&b_agent]);
+}
+
+/// A pg_basebackup that an older agent (or one killed before its children
+/// died with it) left running into `.pgha-build` is ended before the
+/// directory is cleared: it would go on writing into the next copy.
+#[test]
+fn a_copy_left_running_is_ended_before_its_directory_is_cleared() {
+    let (a, a_agent) = boot_primary("orphan");
+    a.psql("create table t(i int); insert into t values (1)");
+    let (b, b_agent) = new_node("orphan", &a, &a_agent);
+    let staging = b.dir.path.join("data.pgha-build");
+    let held = checkpointer(&a);
+    kill(held, Signal::SIGSTOP).unwrap();
+    let mut copy = postgres_command(pg_bin().join("pg_basebackup"));
+    copy.args([
+        "-D",
+        staging.to_str().unwrap(),
+        "-X",
+        "stream",
+        "-c",
+        "fast",
+        "-d",
+        &a.conninfo(),
+    ]);
+    let mut orphan = Background::spawn(copy);
+    let orphan_pid = orphan.pid();
+    let made = poll(Duration::from_secs(10), Duration::from_millis(50), || {
+        staging.is_dir().then_some(()).ok_or(())
+    });
+    if made.is_err() {
+        kill(held, Signal::SIGCONT).unwrap();
+        panic!("pg_basebackup never made {}", staging.display());
+    }
+    // Once the leftover copy is gone the agent's own may run: the
+    // checkpointer goes on then (or after 30 s, whatever happens).
+    let release = std::thread::spawn(move || {
+        let ended = orphan.exit_within(Duration::from_secs(30)).is_some();
+        kill(held, Signal::SIGCONT).unwrap();
+        ended
+    });
+    let start = b_agent.clone().meta("timeout", "60000").run("start");
+    let ended = release.join().unwrap();
+    start.expect(OcfCode::Success).expect_logged(
+        &format!("ending process {orphan_pid}"),
+        "the start ends the leftover copy",
+    );
+    assert!(
+        ended,
+        "the leftover pg_basebackup {orphan_pid} was not ended\n{start}"
+    );
+    assert_streams(&b_agent, &b);
+    b.wait_for_row("select count(*) from t", "1");
+    stop_all(&[&b_agent, &a_agent]);
+}

@@ -349,3 +349,148 @@ fn pgdata_at_the_root_or_not_utf8_is_err_configured_naming_it() {
         "{stderr}"
     );
 }
+
+/// Runs psql against `pg` as role `role`, which does not exist: the
+/// server logs `FATAL:  role "<role>" does not exist`, text of the client's
+/// choosing in the log the monitor reads.
+fn fail_login_as(pg: &PgCluster, role: &str) {
+    let mut cmd = postgres_command(pg_bin().join("psql"));
+    cmd.args([
+        "-XAtq",
+        "-h",
+        pg.dir.path.to_str().unwrap(),
+        "-p",
+        &pg.port.to_string(),
+        "-U",
+        role,
+        "-d",
+        "postgres",
+        "-c",
+        "select 1",
+    ]);
+    let out = outcome_of(cmd);
+    assert_ne!(out.status, Some(0), "a login as {role:?} failed\n{out}");
+}
+
+/// Anyone who can reach the standby writes into its log: a login as a
+/// role whose name is a refusal's text made the monitor fail it and the
+/// start throw its data away, at the first blip of its WAL receiver
+/// (issue 23). The log now counts only whole messages of the server, and
+/// the start asks the primary anyway.
+#[test]
+fn a_role_name_in_the_standby_log_never_rebuilds_it() {
+    let (a, a_agent, b, b_agent) = pair("injected");
+    let b_agent = b_agent.param("rebuild", "true");
+    // The receiver stops streaming: the primary is gone for a while.
+    a_agent.run("stop").expect(OcfCode::Success);
+    for role in [
+        "requested WAL segment x has already been removed",
+        "requested starting point is not in this server's history",
+    ] {
+        fail_login_as(&b, role);
+    }
+    let log = b.server_log();
+    assert!(
+        log.contains("has already been removed\" does not exist"),
+        "the role name is in the standby's log\n{log}"
+    );
+    let monitor = b_agent.clone().recurring().run("monitor");
+    assert_ne!(
+        monitor.code(),
+        Some(OcfCode::ErrGeneric),
+        "a role name failed the monitor\n{monitor}"
+    );
+    assert!(
+        !monitor.exit_reason().unwrap_or("").contains("cannot follow"),
+        "a role name was taken for the server's refusal\n{monitor}"
+    );
+    assert!(
+        !memory_text(&b_agent.rsc()).contains("already been removed"),
+        "a role name was remembered for the start"
+    );
+    b_agent.run("stop").expect(OcfCode::Success);
+    b_agent.run("start").expect(OcfCode::Success).expect_not_logged(
+        "copying the primary",
+        "a role name made the start copy the primary",
+    );
+    assert!(
+        entries_starting_with(&b.dir.path, "data.pgha").is_empty(),
+        "nothing was moved aside"
+    );
+    stop_all(&[&b_agent]);
+    drop(a);
+}
+
+/// Makes the agent's memory of resource `rsc` hold `why` as the reason its
+/// standby needs a rebuild, as a monitor of an earlier version took it
+/// from its log.
+fn remember_rebuild(rsc: &str, why: &str) {
+    let mut memory = pgha::runstate::RunState::load(rsc);
+    memory.set(&pgha::vocab::Key::RebuildNeeded, why);
+    memory.save();
+}
+
+/// The memory says the WAL is gone (what an earlier monitor took from a
+/// forged log line), but the primary still has all the standby needs: the
+/// memory alone never rebuilds (issue 23).
+#[test]
+fn a_remembered_refusal_that_the_primary_denies_rebuilds_nothing() {
+    let (a, a_agent, b, b_agent) = pair("denied");
+    b_agent.run("stop").expect(OcfCode::Success);
+    remember_rebuild(
+        &b_agent.rsc(),
+        "requested WAL segment 000000010000000000000001 has already been removed",
+    );
+    let b_agent = b_agent.param("rebuild", "true");
+    b_agent
+        .run("start")
+        .expect(OcfCode::Success)
+        .expect_logged("the primary still has the WAL from", "the primary denied it")
+        .expect_not_logged("copying the primary", "the memory alone made the start copy");
+    assert!(
+        entries_starting_with(&b.dir.path, "data.pgha").is_empty(),
+        "nothing was moved aside"
+    );
+    assert!(
+        !memory_text(&b_agent.rsc()).contains("already been removed"),
+        "the denied reason is forgotten"
+    );
+    assert_streams(&b_agent, &b);
+    // A fork the primary does not see: pg_rewind finds nothing to rewind.
+    b_agent.run("stop").expect(OcfCode::Success);
+    remember_rebuild(
+        &b_agent.rsc(),
+        "requested starting point 0/5000000 on timeline 1 is not in this server's history",
+    );
+    b_agent
+        .run("start")
+        .expect(OcfCode::Success)
+        .expect_logged(
+            "pg_rewind finds its history in the primary's",
+            "pg_rewind denied it",
+        )
+        .expect_not_logged("copying the primary", "the memory alone made the start copy");
+    stop_all(&[&b_agent, &a_agent]);
+    drop(a);
+}
+
+/// A data disk that failed to mount leaves a missing data directory, which
+/// bootstrap fills on the file system below: validate-all says so when no
+/// data_mount guards it (a warning: one disk is a setup of its own).
+#[test]
+fn bootstrap_without_data_mount_is_warned_about() {
+    let b = PgCluster::not_made("nomount");
+    let agent = b
+        .clone_agent(&resource_name("nomount"), "node-b", "host=/nowhere")
+        .param("bootstrap", "basebackup");
+    agent
+        .validate()
+        .expect(OcfCode::Success)
+        .expect_logged("without data_mount", "validate-all warns of the unguarded copy");
+    agent
+        .clone()
+        .param("data_mount", b.dir.path.to_str().unwrap())
+        .validate()
+        .expect(OcfCode::Success)
+        .expect_not_logged("without data_mount", "data_mount set: no warning");
+}
