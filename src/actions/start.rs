@@ -34,9 +34,12 @@
 //!     old data aside (never deleted; the log says where) and puts the
 //!     copy in place; then `standby.signal` and the recovery settings on
 //!     the command line, as a standby;
-//!   - a primary that demote made a standby where it stood (remembered
-//!     until the next start) and that shut down cleanly since is compared
-//!     the same way (cut off, it was demoted alone: [`rejoin::needs_compare`]);
+//!   - a primary that demote made a standby where it stood and that shut
+//!     down cleanly since is compared the same way (cut off, it was demoted
+//!     alone: [`rejoin::needs_compare`]); the demote is remembered, across
+//!     reboots ([`crate::runstate`]), until a start has compared it with a
+//!     running primary (or rewound or copied it) or it streamed: a start
+//!     that found no primary to compare with keeps it;
 //!   - poll the probe until it answers. If the server exits, the reason
 //!     quotes the cause from its output; at the deadline, ERR_GENERIC with
 //!     the last thing it said (Pacemaker then stops it).
@@ -114,26 +117,32 @@ pub fn run(ctx: &Context) -> OcfResult {
             // A killed postmaster's zombie or orphans would make the
             // single-user crash recovery of rejoin_check refuse to run.
             server::clear_leftovers(&inst, ctx.deadline)?;
-            let (mut former_primary, rebuild) =
-                match rejoin_check(ctx, &inst, &config, memory.flag(&Key::DemotedPrimary))? {
-                    Rejoin::Follow { former_primary } => (
+            let demoted = memory.flag(&Key::DemotedPrimary);
+            let (mut former_primary, mut compared, rebuild) =
+                match rejoin_check(ctx, &inst, &config, demoted)? {
+                    Rejoin::Follow {
                         former_primary,
+                        compared,
+                    } => (
+                        former_primary,
+                        compared,
                         rebuild_standby(memory.get(&Key::RebuildNeeded), config.rebuild),
                     ),
-                    Rejoin::Rebuild(why) => (true, Some(why)),
+                    Rejoin::Rebuild(why) => (true, true, Some(why)),
                 };
             let mut aside = None;
             if let Some(why) = rebuild {
                 aside = build::copy(ctx, &config, true, &format!("rebuild: {why}"))?;
                 inst = ctx.instance(&config)?;
                 former_primary = false;
+                compared = true; // a copy of the primary has its history
                 memory = RunState::load(ctx.resource());
             }
             apply::apply(
                 ctx,
                 &mut memory,
                 &inst,
-                upkeep_rule::standby_start_steps(former_primary),
+                upkeep_rule::standby_start_steps(former_primary, demoted && !compared),
             );
             memory.save();
             start_standby(ctx, &inst, &config, ctx.deadline).map_err(|e| match &aside {
@@ -154,8 +163,10 @@ pub fn run(ctx: &Context) -> OcfResult {
 /// What [`rejoin_check`] found.
 enum Rejoin {
     /// Start as a standby; `former_primary`: it was a primary (and may
-    /// follow, or lead, now).
-    Follow { former_primary: bool },
+    /// follow, or lead, now); `compared`: its history was compared with a
+    /// running primary's (and found part of it, or rewound onto it). A
+    /// demote stays remembered until one is.
+    Follow { former_primary: bool, compared: bool },
     /// It cannot follow as it is and rebuild=true: copy the primary.
     Rebuild(String),
 }
@@ -180,7 +191,10 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) 
             if former_primary {
                 log_info!("former primary, and no other node runs a primary: starting as a standby");
             }
-            return Ok(Rejoin::Follow { former_primary });
+            return Ok(Rejoin::Follow {
+                former_primary,
+                compared: false,
+            });
         }
         BeforeCompare::Compare { crash_recover } => {
             if crash_recover {
@@ -206,6 +220,9 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) 
     match rejoin::after_compare(&divergence, config.rewind, config.rebuild) {
         AfterCompare::Follow => {
             match &divergence {
+                Divergence::NoPrimary(why) if demoted => log_info!(
+                    "demoted primary: no primary to compare with ({why}); starting as a standby, compared at a later start"
+                ),
                 Divergence::NoPrimary(why) => {
                     log_info!("former primary: no primary to compare with ({why}); starting as a standby")
                 }
@@ -213,6 +230,7 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) 
             }
             Ok(Rejoin::Follow {
                 former_primary: was_primary,
+                compared: !matches!(divergence, Divergence::NoPrimary(_)),
             })
         }
         AfterCompare::Rebuild(why) => Ok(Rejoin::Rebuild(why)),
@@ -232,6 +250,7 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) 
                     log_info!("pg_rewind done");
                     Ok(Rejoin::Follow {
                         former_primary: false,
+                        compared: true,
                     })
                 }
                 Err(e) => match rejoin::after_repair(e, config.rebuild) {

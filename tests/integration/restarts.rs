@@ -1,0 +1,103 @@
+//! Issue 23, the second hardening round, around start and stop: a start
+//! checks the role it started, the memory of a demote outlives restarts and
+//! reboots until a comparison happened, a restart starts the bootstrap wait
+//! over, a crash recovery that outlasts the start says so, and concurrent
+//! runs of the agent on one instance wait for each other.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+use pgha::runstate::{AgentFile, RunState, agent_file};
+use pgha::vocab::Key;
+
+use crate::util::*;
+
+/// What a reboot does to the agent's memory: /run is a tmpfs.
+fn reboot(rsc: &str) {
+    for file in [AgentFile::State, AgentFile::Election] {
+        let _ = fs::remove_file(agent_file(rsc, file).unwrap());
+    }
+}
+
+/// A primary demoted alone while cut off is restarted while still cut off:
+/// that start finds no primary to compare with and starts it as a standby.
+/// The memory of the demote used to go with that start, and the next one,
+/// back in the cluster, took it for a plain standby: no pg_rewind, stuck
+/// in "startup" on a timeline it forked from (issue 23).
+#[test]
+fn a_demote_stays_remembered_through_a_start_that_found_no_primary() {
+    let (a, a_agent, b, b_agent) = demoted_alone_while_cut_off("cutagain");
+    let still_cut = a_agent.clone().param("primary_conninfo", NO_PRIMARY_YET);
+    still_cut
+        .run("start")
+        .expect(OcfCode::Success)
+        .expect_logged("compared at a later start", "the demote is kept");
+    still_cut.run("stop").expect(OcfCode::Success);
+    a_agent
+        .run("start")
+        .expect(OcfCode::Success)
+        .expect_logged("pg_rewind done", "the start compared and rewound it");
+    assert_follows_the_new_primary(&a, &b);
+    stop_all(&[&a_agent, &b_agent]);
+}
+
+/// The same demoted primary, its node rebooted before it starts again: the
+/// memory of the demote lived in /run and was lost, so the start followed
+/// without comparing (issue 23). It is kept outside /run now.
+#[test]
+fn a_demote_stays_remembered_across_a_reboot() {
+    let (a, a_agent, b, b_agent) = demoted_alone_while_cut_off("rebootdemoted");
+    reboot(&a_agent.rsc());
+    a_agent
+        .run("start")
+        .expect(OcfCode::Success)
+        .expect_logged("pg_rewind done", "the start compared and rewound it");
+    assert_follows_the_new_primary(&a, &b);
+    stop_all(&[&a_agent, &b_agent]);
+    let kept = agent_file(&a_agent.rsc(), AgentFile::Durable).unwrap();
+    let dir = fs::metadata(kept.parent().unwrap()).unwrap();
+    assert_eq!(
+        (dir.permissions().mode() & 0o777, dir.uid()),
+        (0o700, 0),
+        "{} is root's alone",
+        kept.display()
+    );
+}
+
+/// A standby whose receiver had not streamed for ten minutes is stopped and
+/// started again (Pacemaker restarted, no reboot): the bootstrap wait counts
+/// from the new start, not from ten minutes ago, or it would take the
+/// bootstrap score while a more advanced node is still starting (issue 23).
+#[test]
+fn a_restart_starts_the_bootstrap_wait_over() {
+    let pg = PgCluster::init("waitover");
+    let rsc = resource_name("waitover");
+    let agent = pg.clone_agent(&rsc, "node-a", NO_PRIMARY_YET);
+    agent.run("start").expect(OcfCode::Success);
+    agent.recurring_monitor().expect(OcfCode::Success);
+    let mut memory = RunState::load(&rsc);
+    assert!(memory.flag(&Key::ReceiverDown), "{}", memory_text(&rsc));
+    memory.backdate(&Key::ReceiverDown, 600);
+    memory.save();
+    agent.run("stop").expect(OcfCode::Success);
+    assert_eq!(
+        RunState::load(&rsc).get(&Key::ReceiverDown),
+        None,
+        "the stop forgets the receiver: {}",
+        memory_text(&rsc)
+    );
+    // A memory written before the stop forgot it (an older agent's) is
+    // forgotten by the start.
+    let mut memory = RunState::load(&rsc);
+    memory.set_flag(&Key::ReceiverDown, true);
+    memory.backdate(&Key::ReceiverDown, 600);
+    memory.save();
+    agent.run("start").expect(OcfCode::Success);
+    agent.recurring_monitor().expect(OcfCode::Success);
+    let waited = RunState::load(&rsc).flag_age(&Key::ReceiverDown);
+    assert!(
+        waited.is_some_and(|s| s < 600),
+        "the wait counts from the start: {waited:?}"
+    );
+    agent.run("stop").expect(OcfCode::Success);
+}
