@@ -40,7 +40,10 @@
 //!     reboots ([`crate::runstate`]), until a start has compared it with a
 //!     running primary (or rewound or copied it) or it streamed: a start
 //!     that found no primary to compare with keeps it;
-//!   - poll the probe until it answers. If the server exits, the reason
+//!   - poll the probe until it answers; in a promotable clone a server
+//!     that answers as a primary (`standby.signal` removed before the
+//!     postmaster read it) is stopped again and the start fails
+//!     ([`lifecycle::after_start`]). If the server exits, the reason
 //!     quotes the cause from its output; at the deadline, ERR_GENERIC with
 //!     the last thing it said (Pacemaker then stops it).
 //!
@@ -53,7 +56,6 @@ use std::time::Duration;
 use super::stop;
 use crate::context::{Context, Mode};
 use crate::deadline::Deadline;
-use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::Config;
 use crate::pg::controldata::{self, ClusterState};
@@ -66,12 +68,13 @@ use crate::pg::server::{self, Spawned};
 use crate::pg::session::SqlError;
 use crate::pg::state;
 use crate::policy::build::{BeforeStart, rebuild_standby};
-use crate::policy::lifecycle::{self, StartPlan};
+use crate::policy::lifecycle::{self, StartPlan, Started};
 use crate::policy::rejoin::{self, AfterCompare, AfterRewind, BeforeCompare};
 use crate::policy::upkeep as upkeep_rule;
 use crate::replication::{apply, build, upkeep};
 use crate::runstate::RunState;
 use crate::vocab::Key;
+use crate::{log_info, log_warn};
 
 /// Pause between two probes while the server starts.
 const POLL: Duration = Duration::from_millis(100);
@@ -110,7 +113,7 @@ pub fn run(ctx: &Context) -> OcfResult {
         Mode::Primitive => {
             server::clear_leftovers(&inst, ctx.deadline)?;
             let spawned = server::spawn(&inst, &[], ctx.deadline)?;
-            wait_until_ready(&inst, spawned, ctx.deadline)?;
+            wait_until_ready(&inst, spawned, false, ctx.deadline)?;
         }
         Mode::Promotable => {
             names::check_node_name(&ctx.node_name())?;
@@ -313,18 +316,37 @@ pub fn start_standby(ctx: &Context, inst: &Instance, config: &Config, deadline: 
         &config.start_opts,
     );
     let spawned = server::spawn(inst, &args, deadline)?;
-    wait_until_ready(inst, spawned, deadline)
+    wait_until_ready(inst, spawned, true, deadline)
 }
 
 /// Polls the probe until the server answers, exits, or the deadline comes.
-fn wait_until_ready(inst: &Instance, mut spawned: Spawned, deadline: Deadline) -> OcfResult<()> {
+/// `promotable`: a clone's instance, which must answer as a standby
+/// ([`lifecycle::after_start`]): one that came up as a primary is stopped
+/// again (fast, escalating within what is left of the deadline) and the
+/// start fails.
+fn wait_until_ready(
+    inst: &Instance,
+    mut spawned: Spawned,
+    promotable: bool,
+    deadline: Deadline,
+) -> OcfResult<()> {
     let mut last: Option<SqlError> = None;
     loop {
         if let Some(cause) = spawned.exit_cause(inst) {
             return Err(OcfError::generic(format!("PostgreSQL failed to start: {cause}")));
         }
         match probe::probe(inst, deadline, false) {
-            Ok(_) => return Ok(()),
+            Ok(health) => {
+                return match lifecycle::after_start(promotable, health.in_recovery) {
+                    Started::Ready => Ok(()),
+                    Started::StopPrimary(e) => {
+                        log_warn!("{}", e.reason);
+                        let mode = server::stop(&inst.datadir, &inst.canonical_datadir, deadline)?;
+                        log_info!("the primary it started is stopped ({mode:?})");
+                        Err(e)
+                    }
+                };
+            }
             // A probe cut short by the deadline says nothing new.
             Err(SqlError::Timeout(d)) if d.is_zero() && last.is_some() => {}
             Err(e) => last = Some(e),

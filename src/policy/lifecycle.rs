@@ -44,6 +44,32 @@ pub fn start_plan(found: &InstanceState, promotable: bool) -> StartPlan {
     }
 }
 
+/// What a start does once the server it spawned answers.
+#[derive(Debug)]
+pub enum Started {
+    /// The role it was started for: success.
+    Ready,
+    /// A clone's instance came up as a primary: `standby.signal` was gone
+    /// when the postmaster read it (removed after the agent wrote it), so a
+    /// second primary runs, on a timeline the cluster may have left. It is
+    /// stopped at once and the start fails with this reason: start must
+    /// leave a standby, never return success for a primary.
+    StopPrimary(OcfError),
+}
+
+/// The rule over the first answer of a started server; `promotable`: a
+/// clone's instance, which starts as a standby; `in_recovery`: the server
+/// says it is one.
+pub fn after_start(promotable: bool, in_recovery: bool) -> Started {
+    if promotable && !in_recovery {
+        Started::StopPrimary(OcfError::generic(
+            "came up as a primary (standby.signal gone when it started): stopped it; check what removes it",
+        ))
+    } else {
+        Started::Ready
+    }
+}
+
 /// What `demote` does.
 #[derive(Debug, PartialEq, Eq)]
 pub enum DemotePlan {
@@ -116,6 +142,26 @@ mod tests {
         assert!(plan(unresponsive(), true).contains("stop it first"));
         assert!(plan(crashed(), true).contains("after_crash: Some(InProduction)"));
         assert!(plan(InstanceState::Stopped, true).contains("after_crash: None"));
+    }
+
+    #[test]
+    fn a_started_primary_is_never_a_successful_clone_start() {
+        // (promotable, in recovery, stopped with a reason)
+        let table = [
+            (false, false, false),
+            (false, true, false),
+            (true, true, false),
+            (true, false, true),
+        ];
+        for (promotable, in_recovery, stopped) in table {
+            let got = after_start(promotable, in_recovery);
+            assert_eq!(
+                matches!(&got, Started::StopPrimary(e) if e.code == crate::ocf::code::OcfCode::ErrGeneric
+                    && e.reason.len() < 100),
+                stopped,
+                "promotable={promotable} in_recovery={in_recovery}: {got:?}"
+            );
+        }
     }
 
     #[test]

@@ -101,3 +101,26 @@ fn a_restart_starts_the_bootstrap_wait_over() {
     );
     agent.run("stop").expect(OcfCode::Success);
 }
+
+/// `standby.signal` removed between the agent writing it and the postmaster
+/// reading it (a wrapper around postgres does it here; an operator's
+/// clean-up script, a restore, could): PostgreSQL came up as a second
+/// primary and start returned success. A clone's start now stops it again
+/// and fails with a reason (issue 23).
+#[test]
+fn a_start_that_brings_up_a_primary_stops_it_and_fails() {
+    let pg = PgCluster::init("cameupprimary");
+    let bindir = TempDir::new("cameupprimary-bin");
+    wrap_postgres(
+        &bindir.path,
+        "prev=; for a in \"$@\"; do [ \"$prev\" = -D ] && rm -f \"$a/standby.signal\"; prev=$a; done",
+    );
+    let agent = pg
+        .clone_agent(&resource_name("cameupprimary"), "node-a", NO_PRIMARY_YET)
+        .param("bindir", bindir.path.to_str().unwrap());
+    agent
+        .run("start")
+        .expect_reason(OcfCode::ErrGeneric, "came up as a primary");
+    pg.assert_no_processes("the primary it started is stopped");
+    agent.run("monitor").expect(OcfCode::NotRunning);
+}

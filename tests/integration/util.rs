@@ -482,6 +482,26 @@ impl Drop for Background {
 
 // ---------------------------------------------------------------- files
 
+/// Makes `dir` a bin directory for the agent's `bindir`: the programs of
+/// [`pg_bin`] linked, but `postgres`, a script that runs `shell` (as the
+/// user the agent runs postgres as, with postgres' arguments in `$@`) and
+/// then the real one: what a test puts between the agent and the server.
+pub fn wrap_postgres(dir: &Path, shell: &str) {
+    for entry in fs::read_dir(pg_bin()).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != "postgres" {
+            std::os::unix::fs::symlink(entry.path(), dir.join(entry.file_name())).unwrap();
+        }
+    }
+    let script = format!(
+        "#!/bin/sh\n{shell}\nexec '{}' \"$@\"\n",
+        pg_bin().join("postgres").display()
+    );
+    let wrapper = dir.join("postgres");
+    fs::write(&wrapper, script).unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 /// The `postgres` system user, which owns test clusters.
 pub fn postgres_user() -> User {
     require_host();
