@@ -34,7 +34,13 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::deadline::unix_seconds;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::deadline::{Deadline, unix_seconds};
 use crate::ocf::env::is_resource_id;
 use crate::vocab::Key;
 
@@ -94,7 +100,7 @@ pub fn agent_file(rsc: &str, file: AgentFile) -> Option<PathBuf> {
 /// Writes `text` as `file` of resource `rsc` (nothing when `rsc` is not a
 /// resource id); a failure is logged.
 pub fn write_file(rsc: &str, file: AgentFile, text: &str) {
-    if let Some(path) = agent_file(rsc, file) {
+    if let Some(path) = agent_file(rsc, file).filter(|_| writing()) {
         write_logged(&path, text, false);
     }
 }
@@ -104,7 +110,9 @@ pub fn write_file(rsc: &str, file: AgentFile, text: &str) {
 pub fn take_file(rsc: &str, file: AgentFile) -> Option<String> {
     let path = agent_file(rsc, file)?;
     let text = fs::read_to_string(&path).ok()?;
-    let _ = fs::remove_file(&path);
+    if writing() {
+        let _ = fs::remove_file(&path);
+    }
     Some(text)
 }
 
@@ -185,6 +193,107 @@ fn parse_entries(text: &str, keep: impl Fn(&str) -> bool) -> BTreeMap<String, (S
         })
         .filter(|(key, _)| keep(key))
         .collect()
+}
+
+/// Set when this run must not write the memory ([`write_nothing`]).
+static READ_ONLY: AtomicBool = AtomicBool::new(false);
+
+/// From now on this process writes no memory and no agent file: what a
+/// monitor does while another run of the agent holds the resource's lock
+/// (its memory, saved over the holder's, would bring back what the holder
+/// just changed).
+pub fn write_nothing() {
+    READ_ONLY.store(true, Ordering::Relaxed);
+}
+
+fn writing() -> bool {
+    !READ_ONLY.load(Ordering::Relaxed)
+}
+
+/// How long a waiter sleeps between two tries of the lock.
+const LOCK_POLL: Duration = Duration::from_millis(50);
+
+/// The lock of one resource (`/run/pgha/<rsc>.lock`, `flock`): the
+/// actions that change the instance (start with its rebuild, stop,
+/// promote, demote) hold it exclusively, so that a `pcs resource
+/// debug-start` beside Pacemaker's own start cannot take the other's new
+/// postmaster for a leftover and kill it. Held until dropped; the kernel
+/// releases it when the process dies, however it dies. The descriptor is
+/// close-on-exec: no postmaster started under it inherits the lock.
+pub struct ResourceLock {
+    _held: Flock<fs::File>,
+}
+
+/// Why the lock was not taken.
+#[derive(Debug)]
+pub enum LockRefused {
+    /// Another run held it until the deadline; who, as it wrote it.
+    Held(String),
+    /// The lock file could not be opened (`/run/pgha` not root's alone...).
+    Io(std::io::Error),
+}
+
+/// Takes the lock of `rsc`, exclusive or shared, waiting for it until
+/// `until`. None when `rsc` is not a resource id (nothing is kept for it,
+/// nothing to lock). An exclusive holder writes its pid and `what` into the
+/// file, for the message of the next one that waits.
+pub fn lock(
+    rsc: &str,
+    exclusive: bool,
+    what: &str,
+    until: Deadline,
+) -> Option<Result<ResourceLock, LockRefused>> {
+    let path = agent_file(rsc, AgentFile::Lock)?;
+    Some(lock_path(&path, exclusive, what, until))
+}
+
+fn lock_path(path: &Path, exclusive: bool, what: &str, until: Deadline) -> Result<ResourceLock, LockRefused> {
+    let open = || -> std::io::Result<fs::File> {
+        private_dir(path.parent().unwrap_or(Path::new("/")))?;
+        fs::OpenOptions::new()
+            .create(true)
+            .read(true)
+            .write(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(path)
+    };
+    let arg = if exclusive {
+        FlockArg::LockExclusiveNonblock
+    } else {
+        FlockArg::LockSharedNonblock
+    };
+    let holder = || {
+        let text = fs::read_to_string(path).unwrap_or_default();
+        text.trim().chars().take(40).collect::<String>()
+    };
+    let mut file = open().map_err(LockRefused::Io)?;
+    let mut told = false;
+    loop {
+        match Flock::lock(file, arg) {
+            Ok(mut held) => {
+                if exclusive {
+                    let _ = held.set_len(0);
+                    let _ = held.write_all(format!("pid {} ({what})", std::process::id()).as_bytes());
+                }
+                return Ok(ResourceLock { _held: held });
+            }
+            Err((back, Errno::EWOULDBLOCK | Errno::EINTR)) => file = back,
+            Err((_, e)) => return Err(LockRefused::Io(e.into())),
+        }
+        if until.remaining().is_zero() {
+            return Err(LockRefused::Held(holder()));
+        }
+        if !told {
+            crate::log_info!(
+                "another run of the agent ({}) holds the lock: waiting for it",
+                holder()
+            );
+            told = true;
+        }
+        until.sleep(LOCK_POLL);
+    }
 }
 
 /// `key value written-at` lines, keys spelled by [`Key`].
@@ -378,6 +487,9 @@ impl RunState {
     /// Writes the state back if anything changed (atomically: temp +
     /// rename), the durable keys synced to disk.
     pub fn save(&mut self) {
+        if !writing() {
+            return;
+        }
         if self.dirty {
             if let Some(path) = &self.path {
                 let separate = self.durable_path.is_some();
@@ -527,6 +639,36 @@ mod tests {
         s.save();
         assert_eq!(text(&kept), "");
         assert_eq!(text(&run), "");
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    /// An exclusive lock shuts out every other taker until it is dropped,
+    /// and a waiter is told who holds it; shared takers share.
+    #[test]
+    fn the_lock_is_exclusive_until_dropped_and_names_its_holder() {
+        let dir = std::env::temp_dir().join(format!("pgha-lock-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        let path = dir.join("r.lock");
+        let soon = || Deadline::after(Duration::from_millis(120));
+        let held = lock_path(&path, true, "start", soon()).unwrap();
+        for exclusive in [true, false] {
+            match lock_path(&path, exclusive, "stop", soon()) {
+                Err(LockRefused::Held(who)) => {
+                    assert_eq!(who, format!("pid {} (start)", std::process::id()))
+                }
+                other => panic!("taken beside an exclusive holder: {:?}", other.map(|_| ())),
+            }
+        }
+        drop(held);
+        let first = lock_path(&path, false, "monitor", soon()).unwrap();
+        let second = lock_path(&path, false, "monitor", soon()).unwrap();
+        assert!(
+            lock_path(&path, true, "stop", soon()).is_err(),
+            "shared holders shut out a writer"
+        );
+        drop((first, second));
+        assert!(lock_path(&path, true, "stop", soon()).is_ok());
         let _ = fs::remove_dir_all(dir);
     }
 

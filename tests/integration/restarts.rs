@@ -6,6 +6,7 @@
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::time::Duration;
 
 use pgha::runstate::{AgentFile, RunState, agent_file};
 use pgha::vocab::Key;
@@ -122,5 +123,129 @@ fn a_start_that_brings_up_a_primary_stops_it_and_fails() {
         .run("start")
         .expect_reason(OcfCode::ErrGeneric, "came up as a primary");
     pg.assert_no_processes("the primary it started is stopped");
+    agent.run("monitor").expect(OcfCode::NotRunning);
+}
+
+/// A cluster whose postmaster, once started, waits in the data directory
+/// before it writes `postmaster.pid`, until [`HeldStart::release`]: its
+/// configuration includes a FIFO, which the postmaster reads before it
+/// takes the data directory (what a slow disk or a stalled network mount
+/// under the configuration does for real).
+struct HeldStart {
+    pg: PgCluster,
+    fifo: std::path::PathBuf,
+}
+
+impl HeldStart {
+    fn new(name: &str) -> HeldStart {
+        let pg = PgCluster::init(name);
+        let fifo = pg.dir.path.join("held.conf");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        pg.append_conf(&format!("include '{}'\n", fifo.display()));
+        HeldStart { pg, fifo }
+    }
+
+    /// Lets every postmaster waiting on the FIFO go on (an empty include),
+    /// until `done` holds (at most 30 s).
+    fn release_until(&self, done: impl Fn() -> bool) {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = poll(Duration::from_secs(30), Duration::from_millis(50), || {
+            // Opening for writing wakes a reader; closing ends its read.
+            let _ = fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(nix::libc::O_NONBLOCK)
+                .open(&self.fifo);
+            if done() { Ok(()) } else { Err(()) }
+        });
+    }
+
+    /// The postmaster the agent started, waiting on the FIFO.
+    fn waiting_postmaster(&self) -> nix::unistd::Pid {
+        wait_until(
+            || self.pg.processes().first().copied().ok_or(()),
+            Duration::from_secs(20),
+            "the start's postmaster",
+        )
+    }
+}
+
+/// Runs `action` of `agent` on a thread of its own.
+fn in_background(agent: &Agent, action: &'static str) -> std::thread::JoinHandle<Outcome> {
+    let agent = agent.clone();
+    std::thread::spawn(move || agent.run(action))
+}
+
+/// Two starts at once (a `pcs resource debug-start` beside Pacemaker's):
+/// the second found no `postmaster.pid` yet, took the first one's new
+/// postmaster for a leftover of a crash and killed it, and the first start
+/// failed (issue 23). The second now waits for the first, and finds the
+/// server running.
+#[test]
+fn two_concurrent_starts_do_not_kill_each_others_postmaster() {
+    let held = HeldStart::new("twostarts");
+    let agent = held.pg.agent();
+    let first = in_background(&agent, "start");
+    let postmaster = held.waiting_postmaster();
+    let log = held.pg.dir.path.join("second.log");
+    let second = in_background(&agent.clone().env("HA_LOGFILE", log.to_str().unwrap()), "start");
+    // The second start waits for the lock (or, unserialized, has killed
+    // the first one's postmaster).
+    let said = || fs::read_to_string(&log).unwrap_or_default();
+    wait_until(
+        || {
+            let text = said();
+            (text.contains("waiting for it") || text.contains("leftover"))
+                .then_some(())
+                .ok_or(text)
+        },
+        Duration::from_secs(20),
+        "the second start to wait, or to kill",
+    );
+    held.release_until(|| first.is_finished() && second.is_finished());
+    let (first, second) = (first.join().unwrap(), second.join().unwrap());
+    first.expect(OcfCode::Success);
+    second.expect(OcfCode::Success);
+    assert_eq!(
+        held.pg.postmaster_pid(),
+        Some(postmaster),
+        "the first start's postmaster runs\n{}",
+        said()
+    );
+    agent.run("monitor").expect(OcfCode::Success);
+    agent.run("stop").expect(OcfCode::Success);
+}
+
+/// A start holds the lock for longer than a stop's timeout (its postmaster
+/// does not come up): the stop waits for half its budget, then stops
+/// without the lock, within its timeout. Stop stops whatever else. A
+/// monitor meanwhile never waits.
+#[test]
+fn a_stop_while_a_start_holds_the_lock_still_stops() {
+    let held = HeldStart::new("stopanyway");
+    let agent = held.pg.agent();
+    let start = in_background(&agent, "start");
+    held.waiting_postmaster();
+    // A monitor does not wait behind the start: it answers at once,
+    // writing no memory.
+    let before = memory_text(&agent.rsc());
+    agent
+        .run("monitor")
+        .expect_within(Duration::from_secs(2))
+        .expect_not_logged("waiting for it", "the monitor does not wait");
+    assert_eq!(memory_text(&agent.rsc()), before, "the monitor wrote its memory");
+    let stop = agent
+        .clone()
+        .env("OCF_RESKEY_CRM_meta_timeout", "4000")
+        .run("stop");
+    stop.expect(OcfCode::Success)
+        .expect_within(Duration::from_secs(4))
+        .expect_logged("holds the lock: stopping without it", "it waited, then stopped");
+    held.pg
+        .assert_no_processes("the stop stopped the starting server");
+    held.release_until(|| start.is_finished());
+    start
+        .join()
+        .unwrap()
+        .expect_reason(OcfCode::ErrGeneric, "failed to start");
     agent.run("monitor").expect(OcfCode::NotRunning);
 }
