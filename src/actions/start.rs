@@ -64,9 +64,10 @@ use crate::pg::names;
 use crate::pg::probe;
 use crate::pg::recovery;
 use crate::pg::rewind::{self, Divergence};
-use crate::pg::server::{self, Spawned};
+use crate::pg::server::{self, RecoveryFailed, Spawned};
 use crate::pg::session::SqlError;
 use crate::pg::state;
+use crate::pg::waldump;
 use crate::policy::build::{BeforeStart, rebuild_standby};
 use crate::policy::lifecycle::{self, StartPlan, Started};
 use crate::policy::rejoin::{self, AfterCompare, AfterRewind, BeforeCompare};
@@ -78,6 +79,10 @@ use crate::{log_info, log_warn};
 
 /// Pause between two probes while the server starts.
 const POLL: Duration = Duration::from_millis(100);
+
+/// What a start keeps of its deadline, when the server is not ready, to
+/// say how far its WAL replay got (a listing of pg_wal).
+const REASON_RESERVE: Duration = Duration::from_millis(250);
 
 pub fn run(ctx: &Context) -> OcfResult {
     let config = ctx.checked_config()?;
@@ -201,14 +206,23 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) 
         }
         BeforeCompare::Compare { crash_recover } => {
             if crash_recover {
-                let share = if config.rebuild { 0.3 } else { 0.5 };
-                if let Err(e) = recover_in_place(ctx, inst, share) {
-                    // Its own WAL is gone or broken: it can neither be compared
-                    // nor rewound, only copied again.
-                    return match rejoin::after_repair(e, config.rebuild) {
-                        AfterRewind::Rebuild(why) => Ok(Rejoin::Rebuild(why)),
-                        AfterRewind::Fail(e) => Err(e),
-                    };
+                // A replay that fails for want of WAL fails at once, so a
+                // rebuild after it still has its time: a long one gets most
+                // of the budget, the comparison and the start the rest.
+                let share = 0.6;
+                match recover_in_place(ctx, inst, share) {
+                    Ok(()) => {}
+                    // Its WAL is there, only the time was short: never a
+                    // reason to copy the primary over it.
+                    Err(RecoveryFailed::TimedOut(_, e)) => return Err(e),
+                    // Its own WAL is gone or broken: it can neither be
+                    // compared nor rewound, only copied again.
+                    Err(RecoveryFailed::Failed(e)) => {
+                        return match rejoin::after_repair(e, config.rebuild) {
+                            AfterRewind::Rebuild(why) => Ok(Rejoin::Rebuild(why)),
+                            AfterRewind::Fail(e) => Err(e),
+                        };
+                    }
                 }
             }
             // A demoted primary shut down as a standby is compared, but it
@@ -268,14 +282,25 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) 
 
 /// Replays a crashed former primary's WAL in single-user mode within
 /// `share` of the time left, and checks that it left it shut down.
-fn recover_in_place(ctx: &Context, inst: &Instance, share: f64) -> OcfResult<()> {
-    server::crash_recover(inst, ctx.deadline.fraction(share))?;
-    let control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?;
+/// Cut by its share, it says how far it got and where the WAL ends
+/// ([`lifecycle::replay_cut_reason`]).
+fn recover_in_place(ctx: &Context, inst: &Instance, share: f64) -> Result<(), RecoveryFailed> {
+    match server::crash_recover(inst, ctx.deadline.fraction(share)) {
+        Ok(()) => {}
+        Err(RecoveryFailed::TimedOut(progress, _)) => {
+            let end = waldump::last_written_segment_end(&inst.datadir, &inst.user, ctx.deadline);
+            let reason = lifecycle::replay_cut_reason("crash recovery", progress, end);
+            return Err(RecoveryFailed::TimedOut(progress, OcfError::generic(reason)));
+        }
+        Err(failed) => return Err(failed),
+    }
+    let control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)
+        .map_err(RecoveryFailed::Failed)?;
     if control.state != ClusterState::ShutDown {
-        return Err(OcfError::generic(format!(
+        return Err(RecoveryFailed::Failed(OcfError::generic(format!(
             "crash recovery left pg_control '{:?}', not shut down: check the server log",
             control.state
-        )));
+        ))));
     }
     Ok(())
 }
@@ -324,18 +349,24 @@ pub fn start_standby(ctx: &Context, inst: &Instance, config: &Config, deadline: 
 /// ([`lifecycle::after_start`]): one that came up as a primary is stopped
 /// again (fast, escalating within what is left of the deadline) and the
 /// start fails.
+///
+/// A replay still under way at the deadline (crash recovery, or a standby
+/// not yet consistent) is the reason, with how far it got and where the
+/// WAL ends ([`lifecycle::replay_cut_reason`]); a little of the deadline is
+/// kept to read that.
 fn wait_until_ready(
     inst: &Instance,
     mut spawned: Spawned,
     promotable: bool,
     deadline: Deadline,
 ) -> OcfResult<()> {
+    let ready_by = deadline.within(deadline.remaining().saturating_sub(REASON_RESERVE));
     let mut last: Option<SqlError> = None;
     loop {
         if let Some(cause) = spawned.exit_cause(inst) {
             return Err(OcfError::generic(format!("PostgreSQL failed to start: {cause}")));
         }
-        match probe::probe(inst, deadline, false) {
+        match probe::probe(inst, ready_by, false) {
             Ok(health) => {
                 return match lifecycle::after_start(promotable, health.in_recovery) {
                     Started::Ready => Ok(()),
@@ -351,7 +382,12 @@ fn wait_until_ready(
             Err(SqlError::Timeout(d)) if d.is_zero() && last.is_some() => {}
             Err(e) => last = Some(e),
         }
-        if !deadline.sleep(POLL) {
+        if !ready_by.sleep(POLL) {
+            if let Some(progress) = spawned.replay_progress() {
+                let end = waldump::last_written_segment_end(&inst.datadir, &inst.user, deadline);
+                let reason = lifecycle::replay_cut_reason("WAL replay", Some(progress), end);
+                return Err(OcfError::generic(reason));
+            }
             let said = spawned.last_log_line();
             let answer = last.map(|e| e.to_string()).unwrap_or_default();
             return Err(OcfError::generic(format!(

@@ -249,3 +249,74 @@ fn a_stop_while_a_start_holds_the_lock_still_stops() {
         .expect_reason(OcfCode::ErrGeneric, "failed to start");
     agent.run("monitor").expect(OcfCode::NotRunning);
 }
+
+/// What a crash leaves to replay: about 240 MB of WAL since the last
+/// checkpoint (none is taken meanwhile), more than a second of replay here.
+fn crash_with_a_long_replay(pg: &PgCluster) {
+    pg.psql(
+        "create table big(i int, pad text); \
+         insert into big select g, repeat('x', 100) from generate_series(1, 1500000) g",
+    );
+    pg.crash();
+}
+
+/// The WAL settings that keep that WAL unreplayed, and progress logged
+/// every 100 ms (the default is every 10 s, longer than these starts).
+const LONG_REPLAY: &str = "max_wal_size = '4GB'\ncheckpoint_timeout = '1h'\n";
+const PROGRESS: &str = "log_startup_progress_interval = '100ms'";
+
+/// A start whose crash recovery the start timeout cuts: the reason said
+/// only "not ready", and the next start replayed from the start again
+/// (crash recovery keeps no progress). It now says to raise the timeout,
+/// with how far the replay got and where the WAL ends (issue 23).
+#[test]
+fn a_crash_recovery_cut_by_the_start_timeout_says_to_raise_it() {
+    let pg = PgCluster::init("longreplay");
+    pg.append_conf(&format!("{LONG_REPLAY}{PROGRESS}\n"));
+    let agent = pg.agent();
+    agent.run("start").expect(OcfCode::Success);
+    crash_with_a_long_replay(&pg);
+    let short = agent.clone().env("OCF_RESKEY_CRM_meta_timeout", "1500");
+    let start = short.run("start");
+    start.expect_reason(
+        OcfCode::ErrGeneric,
+        "raise op start timeout: WAL replay unfinished, at ",
+    );
+    assert!(
+        start.exit_reason().unwrap().contains(" of at most "),
+        "where the WAL ends\n{start}"
+    );
+    agent.run("stop").expect(OcfCode::Success);
+    agent.run("start").expect(OcfCode::Success);
+    pg.assert_query("select count(*) from big", "1500000", "every row replayed");
+    agent.run("stop").expect(OcfCode::Success);
+}
+
+/// The same cut in the single-user crash recovery a crashed former primary
+/// of a clone gets before its comparison: the reason was that postgres was
+/// killed, and with rebuild=true the start copied the primary over data
+/// whose WAL was all there. It now fails, saying to raise the timeout, and
+/// keeps the data.
+#[test]
+fn a_single_user_crash_recovery_cut_by_the_start_timeout_is_not_rebuilt() {
+    let (pg, agent) = primary("longsingle", LONG_REPLAY, &[("rebuild", "true")]);
+    crash_with_a_long_replay(&pg);
+    let opts = agent.params["start_opts"].clone();
+    let short = agent
+        .clone()
+        .param(
+            "start_opts",
+            &format!("{opts} -c {}", PROGRESS.replace(" = ", "=")),
+        )
+        .env("OCF_RESKEY_CRM_meta_timeout", "1500");
+    let start = short.run("start");
+    start
+        .expect_reason(
+            OcfCode::ErrGeneric,
+            "raise op start timeout: crash recovery unfinished, at ",
+        )
+        .expect_not_logged("rebuild", "no copy replaces data whose WAL is there");
+    agent.run("start").expect(OcfCode::Success);
+    pg.assert_query("select count(*) from big", "1500000", "every row replayed");
+    agent.run("stop").expect(OcfCode::Success);
+}
