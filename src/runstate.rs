@@ -8,13 +8,21 @@
 //! `reboot`) are, so the two cannot disagree for long; entries also expire
 //! so that anything lost elsewhere is written again.
 //!
-//! `/run/pgha` is root's alone (mode 0700, checked before every write): the
-//! system user cannot plant anything there. File names come only from a
-//! resource name that [`is_resource_id`] accepted, so no `OCF_RESOURCE_INSTANCE`
-//! can make root write outside it; with no valid name the memory lives in
-//! the process only and is never written. This module is the only one that
-//! writes or removes anything in `/run/pgha` ([`AgentFile`]: the memory,
-//! and the election round that pre-promote leaves for promote).
+//! The few keys that must outlive a reboot ([`Key::is_durable`]: a demote
+//! not yet compared with the primary) live in `/var/lib/pgha/<resource>.state`
+//! instead, written with fsync (file and directory): a node cut off,
+//! demoted and power-cycled still compares its history at its next start.
+//! [`RunState`] reads and writes both files as one memory.
+//!
+//! `/run/pgha` and `/var/lib/pgha` are root's alone (mode 0700, checked
+//! before every write), outside anything the system user controls: it
+//! cannot plant anything there. File names come only from a resource name
+//! that [`is_resource_id`] accepted, so no `OCF_RESOURCE_INSTANCE` can make
+//! root write outside them; with no valid name the memory lives in the
+//! process only and is never written. This module is the only one that
+//! writes or removes anything there ([`AgentFile`]: the memory, the
+//! election round that pre-promote leaves for promote, the lock that
+//! serializes the actions of one resource).
 //!
 //! Keys are [`Key`]s, spelled in [`crate::vocab`] alone; the memory's own
 //! derivations (the standbys a primary remembers, the nodes it scored) are
@@ -26,47 +34,74 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::deadline::unix_seconds;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::deadline::{Deadline, unix_seconds};
 use crate::ocf::env::is_resource_id;
 use crate::vocab::Key;
 
 const DIR: &str = "/run/pgha";
 
-/// The files of one resource in `/run/pgha`; this module alone writes or
-/// removes anything there.
+/// Where the memory that outlives a reboot is kept.
+const DURABLE_DIR: &str = "/var/lib/pgha";
+
+/// The files of one resource in `/run/pgha` and `/var/lib/pgha`; this
+/// module alone writes or removes anything there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AgentFile {
-    /// The memory: `<rsc>.state`.
+    /// The memory: `/run/pgha/<rsc>.state`.
     State,
-    /// The election round noted by pre-promote for promote: `<rsc>.election`.
+    /// The memory kept across reboots ([`Key::is_durable`]):
+    /// `/var/lib/pgha/<rsc>.state`.
+    Durable,
+    /// The election round noted by pre-promote for promote:
+    /// `/run/pgha/<rsc>.election`.
     Election,
+    /// The lock the actions of the resource take: `/run/pgha/<rsc>.lock`.
+    Lock,
 }
 
 impl AgentFile {
     /// Every file the agent keeps for a resource: what removing a
     /// resource's traces (the integration tests, when one ends) goes over.
-    pub const ALL: [AgentFile; 2] = [AgentFile::State, AgentFile::Election];
+    pub const ALL: [AgentFile; 4] = [
+        AgentFile::State,
+        AgentFile::Durable,
+        AgentFile::Election,
+        AgentFile::Lock,
+    ];
 
     fn ext(self) -> &'static str {
         match self {
-            AgentFile::State => "state",
+            AgentFile::State | AgentFile::Durable => "state",
             AgentFile::Election => "election",
+            AgentFile::Lock => "lock",
+        }
+    }
+
+    fn dir(self) -> &'static str {
+        match self {
+            AgentFile::Durable => DURABLE_DIR,
+            AgentFile::State | AgentFile::Election | AgentFile::Lock => DIR,
         }
     }
 }
 
-/// `/run/pgha/<rsc>.<ext>`, or None when `rsc` is not a resource id (then
+/// `<dir>/<rsc>.<ext>`, or None when `rsc` is not a resource id (then
 /// the agent writes nothing for it).
 pub fn agent_file(rsc: &str, file: AgentFile) -> Option<PathBuf> {
-    is_resource_id(rsc).then(|| PathBuf::from(DIR).join(format!("{rsc}.{}", file.ext())))
+    is_resource_id(rsc).then(|| PathBuf::from(file.dir()).join(format!("{rsc}.{}", file.ext())))
 }
 
 /// Writes `text` as `file` of resource `rsc` (nothing when `rsc` is not a
 /// resource id); a failure is logged.
 pub fn write_file(rsc: &str, file: AgentFile, text: &str) {
-    let Some(path) = agent_file(rsc, file) else { return };
-    if let Err(e) = write_private(&path, text) {
-        crate::log_warn!("cannot write {}: {e}", path.display());
+    if let Some(path) = agent_file(rsc, file).filter(|_| writing()) {
+        write_logged(&path, text, false);
     }
 }
 
@@ -75,7 +110,9 @@ pub fn write_file(rsc: &str, file: AgentFile, text: &str) {
 pub fn take_file(rsc: &str, file: AgentFile) -> Option<String> {
     let path = agent_file(rsc, file)?;
     let text = fs::read_to_string(&path).ok()?;
-    let _ = fs::remove_file(&path);
+    if writing() {
+        let _ = fs::remove_file(&path);
+    }
     Some(text)
 }
 
@@ -102,11 +139,11 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Writes `text` to `path` (in the agent's private directory) atomically:
-/// a temporary file of mode 0600, then rename.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        private_dir(dir)?;
-    }
+/// a temporary file of mode 0600, then rename. `sync`: the file and the
+/// rename reach the disk before it returns (what must survive a power loss).
+fn write_private(path: &Path, text: &str, sync: bool) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    private_dir(dir)?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let written = fs::OpenOptions::new()
         .create(true)
@@ -115,49 +152,211 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         .mode(0o600)
         .custom_flags(nix::libc::O_NOFOLLOW)
         .open(&tmp)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .and_then(|mut f| {
+            f.write_all(text.as_bytes())?;
+            if sync { f.sync_all() } else { Ok(()) }
+        })
         .and_then(|()| fs::rename(&tmp, path));
     if written.is_err() {
         let _ = fs::remove_file(&tmp);
+        return written;
     }
-    written
+    if sync {
+        fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// [`write_private`], a failure logged; whether it was written.
+fn write_logged(path: &Path, text: &str, sync: bool) -> bool {
+    match write_private(path, text, sync) {
+        Ok(()) => true,
+        Err(e) => {
+            crate::log_warn!("cannot write {}: {e}", path.display());
+            false
+        }
+    }
+}
+
+/// Whether the memory key spelled `key` is kept across reboots.
+fn is_durable(key: &str) -> bool {
+    Key::parse(key).is_some_and(|k| k.is_durable())
+}
+
+/// Parses the lines of a memory file; `keep` selects the keys taken.
+fn parse_entries(text: &str, keep: impl Fn(&str) -> bool) -> BTreeMap<String, (String, u64)> {
+    text.lines()
+        .filter_map(|line| {
+            let (key, rest) = line.split_once('\t')?;
+            let (value, at) = rest.rsplit_once('\t')?;
+            Some((key.to_string(), (value.to_string(), at.parse().ok()?)))
+        })
+        .filter(|(key, _)| keep(key))
+        .collect()
+}
+
+/// Set when this run must not write the memory ([`write_nothing`]).
+static READ_ONLY: AtomicBool = AtomicBool::new(false);
+
+/// From now on this process writes no memory and no agent file: what a
+/// monitor does while another run of the agent holds the resource's lock
+/// (its memory, saved over the holder's, would bring back what the holder
+/// just changed).
+pub fn write_nothing() {
+    READ_ONLY.store(true, Ordering::Relaxed);
+}
+
+fn writing() -> bool {
+    !READ_ONLY.load(Ordering::Relaxed)
+}
+
+/// How long a waiter sleeps between two tries of the lock.
+const LOCK_POLL: Duration = Duration::from_millis(50);
+
+/// The lock of one resource (`/run/pgha/<rsc>.lock`, `flock`): the
+/// actions that change the instance (start with its rebuild, stop,
+/// promote, demote) hold it exclusively, so that a `pcs resource
+/// debug-start` beside Pacemaker's own start cannot take the other's new
+/// postmaster for a leftover and kill it. Held until dropped; the kernel
+/// releases it when the process dies, however it dies. The descriptor is
+/// close-on-exec: no postmaster started under it inherits the lock.
+pub struct ResourceLock {
+    _held: Flock<fs::File>,
+}
+
+/// Why the lock was not taken.
+#[derive(Debug)]
+pub enum LockRefused {
+    /// Another run held it until the deadline; who, as it wrote it.
+    Held(String),
+    /// The lock file could not be opened (`/run/pgha` not root's alone...).
+    Io(std::io::Error),
+}
+
+/// Takes the lock of `rsc`, exclusive or shared, waiting for it until
+/// `until`. None when `rsc` is not a resource id (nothing is kept for it,
+/// nothing to lock). An exclusive holder writes its pid and `what` into the
+/// file, for the message of the next one that waits.
+pub fn lock(
+    rsc: &str,
+    exclusive: bool,
+    what: &str,
+    until: Deadline,
+) -> Option<Result<ResourceLock, LockRefused>> {
+    let path = agent_file(rsc, AgentFile::Lock)?;
+    Some(lock_path(&path, exclusive, what, until))
+}
+
+fn lock_path(path: &Path, exclusive: bool, what: &str, until: Deadline) -> Result<ResourceLock, LockRefused> {
+    let open = || -> std::io::Result<fs::File> {
+        private_dir(path.parent().unwrap_or(Path::new("/")))?;
+        fs::OpenOptions::new()
+            .create(true)
+            .read(true)
+            .write(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(path)
+    };
+    let arg = if exclusive {
+        FlockArg::LockExclusiveNonblock
+    } else {
+        FlockArg::LockSharedNonblock
+    };
+    let holder = || {
+        let text = fs::read_to_string(path).unwrap_or_default();
+        text.trim().chars().take(40).collect::<String>()
+    };
+    let mut file = open().map_err(LockRefused::Io)?;
+    let mut told = false;
+    loop {
+        match Flock::lock(file, arg) {
+            Ok(mut held) => {
+                if exclusive {
+                    let _ = held.set_len(0);
+                    let _ = held.write_all(format!("pid {} ({what})", std::process::id()).as_bytes());
+                }
+                return Ok(ResourceLock { _held: held });
+            }
+            Err((back, Errno::EWOULDBLOCK | Errno::EINTR)) => file = back,
+            Err((_, e)) => return Err(LockRefused::Io(e.into())),
+        }
+        if until.remaining().is_zero() {
+            return Err(LockRefused::Held(holder()));
+        }
+        if !told {
+            crate::log_info!(
+                "another run of the agent ({}) holds the lock: waiting for it",
+                holder()
+            );
+            told = true;
+        }
+        until.sleep(LOCK_POLL);
+    }
 }
 
 /// `key value written-at` lines, keys spelled by [`Key`].
 pub struct RunState {
     /// None: no valid resource name, kept in memory only.
     path: Option<PathBuf>,
+    /// Where the [durable](Key::is_durable) keys are kept; None: in `path`
+    /// with the others.
+    durable_path: Option<PathBuf>,
     entries: BTreeMap<String, (String, u64)>,
     dirty: bool,
+    durable_dirty: bool,
 }
 
 impl RunState {
-    /// Loads the state of resource `rsc` (empty if there is none yet).
+    /// Loads the state of resource `rsc` (empty if there is none yet): the
+    /// /run file, and the durable keys from `/var/lib/pgha`.
     pub fn load(rsc: &str) -> RunState {
-        match agent_file(rsc, AgentFile::State) {
-            Some(path) => Self::load_from(path),
-            None => RunState {
+        let (Some(path), Some(durable)) = (
+            agent_file(rsc, AgentFile::State),
+            agent_file(rsc, AgentFile::Durable),
+        ) else {
+            return RunState {
                 path: None,
+                durable_path: None,
                 entries: BTreeMap::new(),
                 dirty: false,
-            },
+                durable_dirty: false,
+            };
+        };
+        Self::load_split(path, durable)
+    }
+
+    /// The state in `path`, its durable keys in `durable`.
+    fn load_split(path: PathBuf, durable: PathBuf) -> RunState {
+        let mut state = Self::load_from(path);
+        // A durable key in /run was written by an older version: it moves.
+        state.durable_dirty = state.entries.keys().any(|k| is_durable(k));
+        state.dirty = state.durable_dirty;
+        let kept = fs::read_to_string(&durable).unwrap_or_default();
+        state.entries.extend(parse_entries(&kept, is_durable));
+        state.durable_path = Some(durable);
+        state
+    }
+
+    /// The state in one file, `path`, durable keys included.
+    pub fn load_from(path: PathBuf) -> RunState {
+        let entries = parse_entries(&fs::read_to_string(&path).unwrap_or_default(), |_| true);
+        RunState {
+            path: Some(path),
+            durable_path: None,
+            entries,
+            dirty: false,
+            durable_dirty: false,
         }
     }
 
-    pub fn load_from(path: PathBuf) -> RunState {
-        let entries = fs::read_to_string(&path)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|line| {
-                let (key, rest) = line.split_once('\t')?;
-                let (value, at) = rest.rsplit_once('\t')?;
-                Some((key.to_string(), (value.to_string(), at.parse().ok()?)))
-            })
-            .collect();
-        RunState {
-            path: Some(path),
-            entries,
-            dirty: false,
+    /// Notes that `key` changed, in the file that keeps it.
+    fn touch(&mut self, key: &str) {
+        if self.durable_path.is_some() && is_durable(key) {
+            self.durable_dirty = true;
+        } else {
+            self.dirty = true;
         }
     }
 
@@ -186,22 +385,27 @@ impl RunState {
 
     /// Removes `key` (nothing happens when it is absent).
     pub fn remove(&mut self, key: &Key) {
-        self.dirty |= self.entries.remove(&key.to_string()).is_some();
+        let name = key.to_string();
+        if self.entries.remove(&name).is_some() {
+            self.touch(&name);
+        }
     }
 
     pub fn set(&mut self, key: &Key, value: &str) {
+        let name = key.to_string();
         self.entries
-            .insert(key.to_string(), (value.to_string(), unix_seconds()));
-        self.dirty = true;
+            .insert(name.clone(), (value.to_string(), unix_seconds()));
+        self.touch(&name);
     }
 
     /// Makes `key` look `seconds` older than it is (nothing when absent):
     /// what an integration test does to the memory instead of waiting out
     /// an age the agent acts on.
     pub fn backdate(&mut self, key: &Key, seconds: u64) {
-        if let Some((_, at)) = self.entries.get_mut(&key.to_string()) {
+        let name = key.to_string();
+        if let Some((_, at)) = self.entries.get_mut(&name) {
             *at = at.saturating_sub(seconds);
-            self.dirty = true;
+            self.touch(&name);
         }
     }
 
@@ -268,25 +472,46 @@ impl RunState {
     /// [`Key::is_membership`]): what a change of role makes stale is the
     /// role's bookkeeping, not what the node learnt of the cluster.
     pub fn clear_except(&mut self, keep: fn(&Key) -> bool) {
-        let before = self.entries.len();
-        self.entries
-            .retain(|key, _| Key::parse(key).is_some_and(|k| keep(&k)));
-        self.dirty |= self.entries.len() != before;
+        let gone: Vec<String> = self
+            .entries
+            .keys()
+            .filter(|key| !Key::parse(key).is_some_and(|k| keep(&k)))
+            .cloned()
+            .collect();
+        for key in gone {
+            self.entries.remove(&key);
+            self.touch(&key);
+        }
     }
 
-    /// Writes the state back if anything changed (atomically: temp + rename).
+    /// Writes the state back if anything changed (atomically: temp +
+    /// rename), the durable keys synced to disk.
     pub fn save(&mut self) {
-        let Some(path) = self.path.as_deref().filter(|_| self.dirty) else {
+        if !writing() {
             return;
-        };
+        }
+        if self.dirty {
+            if let Some(path) = &self.path {
+                let separate = self.durable_path.is_some();
+                let text = self.text(|key| !(separate && is_durable(key)));
+                self.dirty = !write_logged(path, &text, false);
+            }
+        }
+        if self.durable_dirty {
+            if let Some(path) = &self.durable_path {
+                let text = self.text(is_durable);
+                self.durable_dirty = !write_logged(path, &text, true);
+            }
+        }
+    }
+
+    /// The lines of the keys `which` selects.
+    fn text(&self, which: impl Fn(&str) -> bool) -> String {
         let mut text = String::new();
-        for (k, (v, at)) in &self.entries {
+        for (k, (v, at)) in self.entries.iter().filter(|(k, _)| which(k)) {
             text.push_str(&format!("{k}\t{}\t{at}\n", v.replace(['\t', '\n'], " ")));
         }
-        match write_private(path, &text) {
-            Ok(()) => self.dirty = false,
-            Err(e) => crate::log_warn!("cannot write {}: {e}", path.display()),
-        }
+        text
     }
 }
 
@@ -378,6 +603,75 @@ mod tests {
         assert_eq!(s.get(&Key::Score(Some("n2".into()))), None);
     }
 
+    /// The durable keys go to their own file, synced; the others stay in
+    /// /run; loading reads both; a durable key an older version left in
+    /// /run moves.
+    #[test]
+    fn durable_keys_are_kept_apart_and_read_back_as_one_memory() {
+        let dir = std::env::temp_dir().join(format!("pgha-durable-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let (run, kept) = (dir.join("run/r.state"), dir.join("lib/r.state"));
+        fs::create_dir_all(run.parent().unwrap()).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        fs::set_permissions(run.parent().unwrap(), fs::Permissions::from_mode(0o700)).unwrap();
+        // An older version's /run file, holding the demote.
+        fs::write(&run, "demoted.primary\t1\t100\nreceiver.down\t1\t200\n").unwrap();
+        let load = || RunState::load_split(run.clone(), kept.clone());
+        let mut s = load();
+        assert!(s.flag(&Key::DemotedPrimary));
+        s.save();
+        let text = |p: &Path| fs::read_to_string(p).unwrap();
+        assert_eq!(text(&run), "receiver.down\t1\t200\n");
+        assert_eq!(text(&kept), "demoted.primary\t1\t100\n");
+        assert_eq!(
+            fs::metadata(kept.parent().unwrap()).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        // A reboot empties /run: the demote is still remembered.
+        fs::remove_file(&run).unwrap();
+        let mut s = load();
+        assert!(s.flag(&Key::DemotedPrimary));
+        assert_eq!(s.get(&Key::ReceiverDown), None);
+        s.set_flag(&Key::ReceiverDown, true);
+        s.save();
+        assert_eq!(text(&kept), "demoted.primary\t1\t100\n", "untouched");
+        s.clear_except(Key::is_membership);
+        s.save();
+        assert_eq!(text(&kept), "");
+        assert_eq!(text(&run), "");
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    /// An exclusive lock shuts out every other taker until it is dropped,
+    /// and a waiter is told who holds it; shared takers share.
+    #[test]
+    fn the_lock_is_exclusive_until_dropped_and_names_its_holder() {
+        let dir = std::env::temp_dir().join(format!("pgha-lock-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        let path = dir.join("r.lock");
+        let soon = || Deadline::after(Duration::from_millis(120));
+        let held = lock_path(&path, true, "start", soon()).unwrap();
+        for exclusive in [true, false] {
+            match lock_path(&path, exclusive, "stop", soon()) {
+                Err(LockRefused::Held(who)) => {
+                    assert_eq!(who, format!("pid {} (start)", std::process::id()))
+                }
+                other => panic!("taken beside an exclusive holder: {:?}", other.map(|_| ())),
+            }
+        }
+        drop(held);
+        let first = lock_path(&path, false, "monitor", soon()).unwrap();
+        let second = lock_path(&path, false, "monitor", soon()).unwrap();
+        assert!(
+            lock_path(&path, true, "stop", soon()).is_err(),
+            "shared holders shut out a writer"
+        );
+        drop((first, second));
+        assert!(lock_path(&path, true, "stop", soon()).is_ok());
+        let _ = fs::remove_dir_all(dir);
+    }
+
     #[test]
     fn no_file_is_named_after_an_invalid_resource() {
         assert_eq!(agent_file("../../tmp/x", AgentFile::State), None);
@@ -390,6 +684,11 @@ mod tests {
             agent_file("pgsqld", AgentFile::Election),
             Some(PathBuf::from("/run/pgha/pgsqld.election"))
         );
+        assert_eq!(
+            agent_file("pgsqld", AgentFile::Durable),
+            Some(PathBuf::from("/var/lib/pgha/pgsqld.state"))
+        );
+        assert_eq!(agent_file("../x", AgentFile::Durable), None);
         let mut s = RunState::load("../../tmp/pgha-escape");
         s.set(&Key::StopForced, "1764720000.123456789");
         s.save();

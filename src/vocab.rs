@@ -16,7 +16,8 @@
 //! - [`Lsn`] and [`Position`]: a WAL location (`X/Y`, `pgha-<rsc>-lsn`) and
 //!   an election position (`<timeline>:<LSN>`, `pgha-<rsc>-election` and
 //!   `pgha-<rsc>-shutdown`);
-//! - [`Key`]: the keys of the agent's memory (`/run/pgha/<rsc>.state`, see
+//! - [`Key`]: the keys of the agent's memory (`/run/pgha/<rsc>.state`, and
+//!   `/var/lib/pgha/<rsc>.state` for the [durable](Key::is_durable) ones, see
 //!   [`crate::runstate`]), with the spelling of its flags ([`Key::flag`]);
 //! - [`parse_bool`]: the boolean spellings of OCF parameters and of
 //!   Pacemaker's options;
@@ -485,6 +486,16 @@ impl Key {
             "slotgone" => node().map(Key::SlotGone),
             _ => None,
         }
+    }
+
+    /// Kept across reboots (in `/var/lib/pgha`, [`crate::runstate`]): what
+    /// the data directory alone cannot tell once the node restarts. A
+    /// demoted primary shut down as a standby looks like any standby on
+    /// disk; forgotten at a reboot, its next start would follow without
+    /// comparing its history with the primary's. Everything else lives in
+    /// /run and is lost with Pacemaker's transient attributes.
+    pub fn is_durable(&self) -> bool {
+        matches!(self, Key::DemotedPrimary)
     }
 
     /// Membership is what the node learnt of the cluster, not bookkeeping

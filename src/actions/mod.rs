@@ -13,10 +13,14 @@ mod start;
 mod stop;
 mod validate;
 
+use std::time::Duration;
+
 use crate::context::Context;
-use crate::log_debug;
+use crate::deadline::Deadline;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::ocf::metadata::{ActionSpec, AgentInfo};
+use crate::runstate::{self, LockRefused, ResourceLock};
+use crate::{log_debug, log_warn};
 
 pub const AGENT: AgentInfo = AgentInfo {
     name: "postgresql",
@@ -48,6 +52,8 @@ pub struct Action {
     /// refuses to run without `OCF_RESOURCE_INSTANCE`. stop is not one: it
     /// stops without a name, and only skips the bookkeeping.
     pub needs_resource: bool,
+    /// How it takes the resource's lock ([`Locking`]).
+    pub locking: Locking,
     /// One sentence for the man page.
     pub purpose: &'static str,
     /// Its `<action>` elements in the metadata, with the defaults pcs copies
@@ -64,6 +70,7 @@ pub const ACTION_TABLE: &[Action] = &[
         name: "start",
         run: start::run,
         needs_resource: true,
+        locking: Locking::Exclusive,
         purpose: "Starts PostgreSQL as system_user and returns once the health probe answers.",
         advertised: &[action("start", 60, None, None)],
     },
@@ -71,6 +78,7 @@ pub const ACTION_TABLE: &[Action] = &[
         name: "stop",
         run: stop::run,
         needs_resource: false,
+        locking: Locking::StopAnyway,
         purpose: "Stops PostgreSQL: fast shutdown, then immediate, then SIGKILL of every process of the instance, within the timeout.",
         advertised: &[action("stop", 60, None, None)],
     },
@@ -78,6 +86,7 @@ pub const ACTION_TABLE: &[Action] = &[
         name: "monitor",
         run: monitor::run,
         needs_resource: true,
+        locking: Locking::SharedIfFree,
         purpose: "Runs the bounded health probe and reports the state of the instance.",
         // Pacemaker tells recurring operations apart by interval only, so the
         // two roles need two intervals; a monitor without a role runs for a
@@ -95,6 +104,7 @@ pub const ACTION_TABLE: &[Action] = &[
         name: "promote",
         run: promote::run,
         needs_resource: true,
+        locking: Locking::Exclusive,
         purpose: "Promotes the local standby to primary.",
         advertised: &[action("promote", 60, None, None)],
     },
@@ -102,6 +112,7 @@ pub const ACTION_TABLE: &[Action] = &[
         name: "demote",
         run: demote::run,
         needs_resource: true,
+        locking: Locking::Exclusive,
         purpose: "Turns the local primary back into a standby.",
         advertised: &[action("demote", 120, None, None)],
     },
@@ -109,6 +120,7 @@ pub const ACTION_TABLE: &[Action] = &[
         name: "notify",
         run: notify::run,
         needs_resource: true,
+        locking: Locking::None,
         purpose: "Receives the pre and post notifications of a promotable clone.",
         advertised: &[action("notify", 60, None, None)],
     },
@@ -116,6 +128,7 @@ pub const ACTION_TABLE: &[Action] = &[
         name: "reload-agent",
         run: validate::reload_agent,
         needs_resource: false,
+        locking: Locking::None,
         purpose: "Applies the parameters marked reloadable without restarting PostgreSQL.",
         advertised: &[action("reload-agent", 10, None, None)],
     },
@@ -123,6 +136,7 @@ pub const ACTION_TABLE: &[Action] = &[
         name: "validate-all",
         run: validate::run,
         needs_resource: false,
+        locking: Locking::None,
         purpose: "Checks the parameters; OCF_CHECK_LEVEL=10 also checks this host (user, directories, binaries).",
         advertised: &[action("validate-all", 10, None, None)],
     },
@@ -130,10 +144,73 @@ pub const ACTION_TABLE: &[Action] = &[
         name: "meta-data",
         run: meta_data,
         needs_resource: false,
+        locking: Locking::None,
         purpose: "Prints the OCF 1.1 metadata.",
         advertised: &[action("meta-data", 5, None, None)],
     },
 ];
+
+/// How an action serializes with the other runs of the agent on the same
+/// resource (a `pcs resource debug-start`, an operator's `crm_resource
+/// --force-*`, beside what Pacemaker runs): the lock is
+/// [`runstate::lock`], a `flock` on a file of root's in `/run/pgha`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Locking {
+    /// Changes nothing another run depends on: no lock.
+    None,
+    /// Changes the instance: waits for the lock, within the action's
+    /// deadline, and fails with a reason naming the holder if it cannot be
+    /// had by then.
+    Exclusive,
+    /// stop: waits for the lock for half its budget, then stops without
+    /// it. Stop stops whatever else is wrong: a failed stop gets the node
+    /// fenced, and a start that holds the lock for minutes (a copy, a long
+    /// crash recovery) must not keep the server running past its stop.
+    StopAnyway,
+    /// monitor: never waits. Its answer is read from the process table and
+    /// the server, true whoever else runs; only its memory could undo what
+    /// the holder just wrote (saved over it from an older read). So it
+    /// takes the lock shared if it is free (an exclusive taker then waits
+    /// the few milliseconds of a monitor), and otherwise answers without
+    /// writing its memory ([`runstate::write_nothing`]). Waiting instead
+    /// would time the monitor out behind a start that copies a primary for
+    /// minutes, and Pacemaker would count a failure.
+    SharedIfFree,
+}
+
+/// Takes the lock the way `entry` does, for resource `rsc`; the guard, to
+/// hold while it runs (None: nothing held).
+fn take_lock(entry: &Action, rsc: &str, deadline: Deadline) -> OcfResult<Option<ResourceLock>> {
+    let (exclusive, until) = match entry.locking {
+        Locking::None => return Ok(None),
+        Locking::Exclusive => (true, deadline),
+        Locking::StopAnyway => (true, deadline.fraction(0.5)),
+        Locking::SharedIfFree => (false, Deadline::after(Duration::ZERO)),
+    };
+    let Some(taken) = runstate::lock(rsc, exclusive, entry.name, until) else {
+        return Ok(None);
+    };
+    let why = match taken {
+        Ok(held) => return Ok(Some(held)),
+        Err(LockRefused::Held(holder)) => format!("another run of the agent ({holder}) holds the lock"),
+        Err(LockRefused::Io(e)) => format!("cannot open its lock: {e}"),
+    };
+    match entry.locking {
+        Locking::Exclusive => Err(OcfError::generic(format!(
+            "{why}: not running {} beside it; retry when it is done",
+            entry.name
+        ))),
+        Locking::StopAnyway => {
+            log_warn!("{why}: stopping without it");
+            Ok(None)
+        }
+        Locking::SharedIfFree | Locking::None => {
+            log_debug!("{why}: answering without writing the memory");
+            runstate::write_nothing();
+            Ok(None)
+        }
+    }
+}
 
 const fn action(
     name: &'static str,
@@ -180,6 +257,10 @@ pub fn dispatch(action: &str, ctx: &Context) -> OcfResult {
     if entry.needs_resource {
         ctx.require_resource()?;
     }
+    let _lock = match ctx.env.resource_name() {
+        Some(rsc) => take_lock(entry, rsc, ctx.deadline)?,
+        None => None,
+    };
     (entry.run)(ctx)
 }
 
@@ -242,6 +323,27 @@ mod tests {
                 ("reload-agent", None, None),
                 ("validate-all", None, None),
                 ("meta-data", None, None),
+            ]
+        );
+    }
+
+    /// Every action that changes the instance is serialized; monitor never
+    /// waits; stop stops even when it cannot have the lock.
+    #[test]
+    fn actions_that_change_the_instance_take_the_lock() {
+        let locking: Vec<(&str, Locking)> = ACTION_TABLE.iter().map(|a| (a.name, a.locking)).collect();
+        assert_eq!(
+            locking,
+            [
+                ("start", Locking::Exclusive),
+                ("stop", Locking::StopAnyway),
+                ("monitor", Locking::SharedIfFree),
+                ("promote", Locking::Exclusive),
+                ("demote", Locking::Exclusive),
+                ("notify", Locking::None),
+                ("reload-agent", Locking::None),
+                ("validate-all", Locking::None),
+                ("meta-data", Locking::None),
             ]
         );
     }

@@ -37,10 +37,16 @@
 //!     old data aside (never deleted; the log says where) and puts the
 //!     copy in place; then `standby.signal` and the recovery settings on
 //!     the command line, as a standby;
-//!   - a primary that demote made a standby where it stood (remembered
-//!     until the next start) and that shut down cleanly since is compared
-//!     the same way (cut off, it was demoted alone: [`rejoin::needs_compare`]);
-//!   - poll the probe until it answers. If the server exits, the reason
+//!   - a primary that demote made a standby where it stood and that shut
+//!     down cleanly since is compared the same way (cut off, it was demoted
+//!     alone: [`rejoin::needs_compare`]); the demote is remembered, across
+//!     reboots ([`crate::runstate`]), until a start has compared it with a
+//!     running primary (or rewound or copied it) or it streamed: a start
+//!     that found no primary to compare with keeps it;
+//!   - poll the probe until it answers; in a promotable clone a server
+//!     that answers as a primary (`standby.signal` removed before the
+//!     postmaster read it) is stopped again and the start fails
+//!     ([`lifecycle::after_start`]). If the server exits, the reason
 //!     quotes the cause from its output; at the deadline, ERR_GENERIC with
 //!     the last thing it said (Pacemaker then stops it).
 //!
@@ -53,7 +59,6 @@ use std::time::Duration;
 use super::stop;
 use crate::context::{Context, Mode};
 use crate::deadline::Deadline;
-use crate::log_info;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::Config;
 use crate::pg::controldata::{self, ClusterState};
@@ -62,19 +67,25 @@ use crate::pg::names;
 use crate::pg::probe;
 use crate::pg::recovery;
 use crate::pg::rewind::{self, Divergence};
-use crate::pg::server::{self, Spawned};
+use crate::pg::server::{self, RecoveryFailed, Spawned};
 use crate::pg::session::SqlError;
 use crate::pg::state;
+use crate::pg::waldump;
 use crate::policy::build::BeforeStart;
-use crate::policy::lifecycle::{self, StartPlan};
+use crate::policy::lifecycle::{self, StartPlan, Started};
 use crate::policy::rejoin::{self, AfterCompare, AfterRewind, BeforeCompare};
 use crate::policy::upkeep as upkeep_rule;
 use crate::replication::{apply, build, upkeep};
 use crate::runstate::RunState;
 use crate::vocab::Key;
+use crate::{log_info, log_warn};
 
 /// Pause between two probes while the server starts.
 const POLL: Duration = Duration::from_millis(100);
+
+/// What a start keeps of its deadline, when the server is not ready, to
+/// say how far its WAL replay got (a listing of pg_wal).
+const REASON_RESERVE: Duration = Duration::from_millis(250);
 
 pub fn run(ctx: &Context) -> OcfResult {
     let config = ctx.checked_config()?;
@@ -110,33 +121,39 @@ pub fn run(ctx: &Context) -> OcfResult {
         Mode::Primitive => {
             server::clear_leftovers(&inst, ctx.deadline)?;
             let spawned = server::spawn(&inst, &[], ctx.deadline)?;
-            wait_until_ready(&inst, spawned, ctx.deadline)?;
+            wait_until_ready(&inst, spawned, false, ctx.deadline)?;
         }
         Mode::Promotable => {
             names::check_node_name(&ctx.node_name())?;
             // A killed postmaster's zombie or orphans would make the
             // single-user crash recovery of rejoin_check refuse to run.
             server::clear_leftovers(&inst, ctx.deadline)?;
-            let (mut former_primary, rebuild) =
-                match rejoin_check(ctx, &inst, &config, memory.flag(&Key::DemotedPrimary))? {
-                    Rejoin::Follow { former_primary } => (
+            let demoted = memory.flag(&Key::DemotedPrimary);
+            let (mut former_primary, mut compared, rebuild) =
+                match rejoin_check(ctx, &inst, &config, demoted)? {
+                    Rejoin::Follow {
                         former_primary,
+                        compared,
+                    } => (
+                        former_primary,
+                        compared,
                         build::confirm_rebuild(ctx, &inst, &config, &mut memory),
                     ),
-                    Rejoin::Rebuild(why) => (true, Some(why)),
+                    Rejoin::Rebuild(why) => (true, true, Some(why)),
                 };
             let mut aside = None;
             if let Some(why) = rebuild {
                 aside = build::copy(ctx, &config, true, &format!("rebuild: {why}"))?;
                 inst = ctx.instance(&config)?;
                 former_primary = false;
+                compared = true; // a copy of the primary has its history
                 memory = RunState::load(ctx.resource());
             }
             apply::apply(
                 ctx,
                 &mut memory,
                 &inst,
-                upkeep_rule::standby_start_steps(former_primary),
+                upkeep_rule::standby_start_steps(former_primary, demoted && !compared),
             );
             memory.save();
             start_standby(ctx, &inst, &config, ctx.deadline).map_err(|e| match &aside {
@@ -157,8 +174,10 @@ pub fn run(ctx: &Context) -> OcfResult {
 /// What [`rejoin_check`] found.
 enum Rejoin {
     /// Start as a standby; `former_primary`: it was a primary (and may
-    /// follow, or lead, now).
-    Follow { former_primary: bool },
+    /// follow, or lead, now); `compared`: its history was compared with a
+    /// running primary's (and found part of it, or rewound onto it). A
+    /// demote stays remembered until one is.
+    Follow { former_primary: bool, compared: bool },
     /// It cannot follow as it is and rebuild=true: copy the primary.
     Rebuild(String),
 }
@@ -183,18 +202,30 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) 
             if former_primary {
                 log_info!("former primary, and no other node runs a primary: starting as a standby");
             }
-            return Ok(Rejoin::Follow { former_primary });
+            return Ok(Rejoin::Follow {
+                former_primary,
+                compared: false,
+            });
         }
         BeforeCompare::Compare { crash_recover } => {
             if crash_recover {
-                let share = if config.rebuild { 0.3 } else { 0.5 };
-                if let Err(e) = recover_in_place(ctx, inst, share) {
-                    // Its own WAL is gone or broken: it can neither be compared
-                    // nor rewound, only copied again.
-                    return match rejoin::after_repair(e, config.rebuild) {
-                        AfterRewind::Rebuild(why) => Ok(Rejoin::Rebuild(why)),
-                        AfterRewind::Fail(e) => Err(e),
-                    };
+                // A replay that fails for want of WAL fails at once, so a
+                // rebuild after it still has its time: a long one gets most
+                // of the budget, the comparison and the start the rest.
+                let share = 0.6;
+                match recover_in_place(ctx, inst, share) {
+                    Ok(()) => {}
+                    // Its WAL is there, only the time was short: never a
+                    // reason to copy the primary over it.
+                    Err(RecoveryFailed::TimedOut(_, e)) => return Err(e),
+                    // Its own WAL is gone or broken: it can neither be
+                    // compared nor rewound, only copied again.
+                    Err(RecoveryFailed::Failed(e)) => {
+                        return match rejoin::after_repair(e, config.rebuild) {
+                            AfterRewind::Rebuild(why) => Ok(Rejoin::Rebuild(why)),
+                            AfterRewind::Fail(e) => Err(e),
+                        };
+                    }
                 }
             }
             // A demoted primary shut down as a standby is compared, but it
@@ -209,6 +240,9 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) 
     match rejoin::after_compare(&divergence, config.rewind, config.rebuild) {
         AfterCompare::Follow => {
             match &divergence {
+                Divergence::NoPrimary(why) if demoted => log_info!(
+                    "demoted primary: no primary to compare with ({why}); starting as a standby, compared at a later start"
+                ),
                 Divergence::NoPrimary(why) => {
                     log_info!("former primary: no primary to compare with ({why}); starting as a standby")
                 }
@@ -216,6 +250,7 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) 
             }
             Ok(Rejoin::Follow {
                 former_primary: was_primary,
+                compared: !matches!(divergence, Divergence::NoPrimary(_)),
             })
         }
         AfterCompare::Rebuild(why) => Ok(Rejoin::Rebuild(why)),
@@ -235,6 +270,7 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) 
                     log_info!("pg_rewind done");
                     Ok(Rejoin::Follow {
                         former_primary: false,
+                        compared: true,
                     })
                 }
                 Err(e) => match rejoin::after_repair(e, config.rebuild) {
@@ -249,14 +285,25 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) 
 
 /// Replays a crashed former primary's WAL in single-user mode within
 /// `share` of the time left, and checks that it left it shut down.
-fn recover_in_place(ctx: &Context, inst: &Instance, share: f64) -> OcfResult<()> {
-    server::crash_recover(inst, ctx.deadline.fraction(share))?;
-    let control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?;
+/// Cut by its share, it says how far it got and where the WAL ends
+/// ([`lifecycle::replay_cut_reason`]).
+fn recover_in_place(ctx: &Context, inst: &Instance, share: f64) -> Result<(), RecoveryFailed> {
+    match server::crash_recover(inst, ctx.deadline.fraction(share)) {
+        Ok(()) => {}
+        Err(RecoveryFailed::TimedOut(progress, _)) => {
+            let end = waldump::last_written_segment_end(&inst.datadir, &inst.user, ctx.deadline);
+            let reason = lifecycle::replay_cut_reason("crash recovery", progress, end);
+            return Err(RecoveryFailed::TimedOut(progress, OcfError::generic(reason)));
+        }
+        Err(failed) => return Err(failed),
+    }
+    let control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)
+        .map_err(RecoveryFailed::Failed)?;
     if control.state != ClusterState::ShutDown {
-        return Err(OcfError::generic(format!(
+        return Err(RecoveryFailed::Failed(OcfError::generic(format!(
             "crash recovery left pg_control '{:?}', not shut down: check the server log",
             control.state
-        )));
+        ))));
     }
     Ok(())
 }
@@ -297,23 +344,53 @@ pub fn start_standby(ctx: &Context, inst: &Instance, config: &Config, deadline: 
         &config.start_opts,
     );
     let spawned = server::spawn(inst, &args, deadline)?;
-    wait_until_ready(inst, spawned, deadline)
+    wait_until_ready(inst, spawned, true, deadline)
 }
 
 /// Polls the probe until the server answers, exits, or the deadline comes.
-fn wait_until_ready(inst: &Instance, mut spawned: Spawned, deadline: Deadline) -> OcfResult<()> {
+/// `promotable`: a clone's instance, which must answer as a standby
+/// ([`lifecycle::after_start`]): one that came up as a primary is stopped
+/// again (fast, escalating within what is left of the deadline) and the
+/// start fails.
+///
+/// A replay still under way at the deadline (crash recovery, or a standby
+/// not yet consistent) is the reason, with how far it got and where the
+/// WAL ends ([`lifecycle::replay_cut_reason`]); a little of the deadline is
+/// kept to read that.
+fn wait_until_ready(
+    inst: &Instance,
+    mut spawned: Spawned,
+    promotable: bool,
+    deadline: Deadline,
+) -> OcfResult<()> {
+    let ready_by = deadline.within(deadline.remaining().saturating_sub(REASON_RESERVE));
     let mut last: Option<SqlError> = None;
     loop {
         if let Some(cause) = spawned.exit_cause(inst) {
             return Err(OcfError::generic(format!("PostgreSQL failed to start: {cause}")));
         }
-        match probe::probe(inst, deadline, false) {
-            Ok(_) => return Ok(()),
+        match probe::probe(inst, ready_by, false) {
+            Ok(health) => {
+                return match lifecycle::after_start(promotable, health.in_recovery) {
+                    Started::Ready => Ok(()),
+                    Started::StopPrimary(e) => {
+                        log_warn!("{}", e.reason);
+                        let mode = server::stop(&inst.datadir, &inst.canonical_datadir, deadline)?;
+                        log_info!("the primary it started is stopped ({mode:?})");
+                        Err(e)
+                    }
+                };
+            }
             // A probe cut short by the deadline says nothing new.
             Err(SqlError::Timeout(d)) if d.is_zero() && last.is_some() => {}
             Err(e) => last = Some(e),
         }
-        if !deadline.sleep(POLL) {
+        if !ready_by.sleep(POLL) {
+            if let Some(progress) = spawned.replay_progress() {
+                let end = waldump::last_written_segment_end(&inst.datadir, &inst.user, deadline);
+                let reason = lifecycle::replay_cut_reason("WAL replay", Some(progress), end);
+                return Err(OcfError::generic(reason));
+            }
             let said = spawned.last_log_line();
             let answer = last.map(|e| e.to_string()).unwrap_or_default();
             return Err(OcfError::generic(format!(

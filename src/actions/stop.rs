@@ -85,7 +85,13 @@ fn control_stamp_within(datadir: &Path, deadline: Deadline) -> Option<String> {
 
 /// Records how the instance was stopped, with pg_control's `stamp`: a
 /// forced stop is remembered, a clean one forgets an older forced one.
+///
+/// Whatever the mode, the receiver's memory goes: a stopped standby does
+/// not wait for its primary, and the bootstrap wait, counted from that
+/// memory, must not count the downtime as waited (the start forgets it
+/// too: [`crate::policy::upkeep::standby_start_steps`]).
 fn remember(memory: &mut RunState, mode: StopMode, stamp: Option<String>) {
+    memory.remove(&Key::ReceiverDown);
     match mode {
         StopMode::Immediate | StopMode::Killed => match stamp {
             Some(stamp) => memory.set(FORCED, &stamp),
@@ -107,4 +113,33 @@ pub fn was_forced_by_us(memory: &RunState, datadir: &Path) -> bool {
 /// Forgets a forced stop (a start brought the instance back).
 pub fn forget(memory: &mut RunState) {
     memory.remove(FORCED);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every way a stop ends forgets how long the receiver has been down,
+    /// and only a forced stop is remembered as forced.
+    #[test]
+    fn a_stop_forgets_the_receiver_and_remembers_only_a_forced_stop() {
+        use StopMode::*;
+        // (mode, pg_control stamp, forced stop remembered after)
+        let table = [
+            (AlreadyStopped, None, Some("old")),
+            (Fast, Some("new"), None),
+            (Immediate, Some("new"), Some("new")),
+            (Killed, Some("new"), Some("new")),
+            (Killed, None, Some("old")),
+        ];
+        for (mode, stamp, forced) in table {
+            let mut memory = RunState::load("../not-saved");
+            memory.set_flag(&Key::ReceiverDown, true);
+            memory.backdate(&Key::ReceiverDown, 600);
+            memory.set(FORCED, "old");
+            remember(&mut memory, mode, stamp.map(str::to_string));
+            assert_eq!(memory.get(&Key::ReceiverDown), None, "{mode:?}");
+            assert_eq!(memory.get(FORCED), forced, "{mode:?}");
+        }
+    }
 }

@@ -443,6 +443,7 @@ mod tests {
             name,
             run: nothing,
             needs_resource: false,
+            locking: crate::actions::Locking::None,
             purpose: "p",
             advertised,
         };

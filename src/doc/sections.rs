@@ -39,7 +39,7 @@ pub fn return_code_entries(out: &mut String, promotable: bool) {
     }
 }
 
-/// The FILES section: the binary and the OCF link to it.
+/// The FILES section: the binary, the OCF link to it, and what it keeps.
 pub fn files(out: &mut String, provider: &str, agent: &str) {
     out.push_str(".SH \"FILES\"\n");
     entry(out, "/usr/sbin/pgha", "The agent.");
@@ -47,5 +47,15 @@ pub fn files(out: &mut String, provider: &str, agent: &str) {
         out,
         &escape(&ocf_path(provider, agent)),
         "Symbolic link to it, which Pacemaker runs.",
+    );
+    entry(
+        out,
+        "/run/pgha/",
+        "The agent's memory of each resource (lost at reboot, like Pacemaker's transient attributes) and the lock that serializes its actions; root's alone.",
+    );
+    entry(
+        out,
+        "/var/lib/pgha/",
+        "What it must remember across a reboot: a demoted primary not yet compared with the primary; root's alone.",
     );
 }

@@ -29,10 +29,12 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::deadline::Deadline;
+use crate::exec::{ExecError, Watch, Watched};
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::pg::instance::{Instance, LogfilePlan};
 use crate::pg::process::{self, Postmaster};
 use crate::userfs;
+use crate::vocab::Lsn;
 use crate::{log_info, log_warn};
 
 /// How often waits poll the process table or the server.
@@ -60,6 +62,12 @@ impl Spawned {
                 inst.logfile.display()
             ),
         })
+    }
+
+    /// How far the WAL replay of this start got, while it is not done
+    /// ([`replay_progress`] over what the server wrote since its spawn).
+    pub fn replay_progress(&self) -> Option<ReplayProgress> {
+        replay_progress(&read_log_from(&self.log, self.log_offset))
     }
 
     /// The last line the server wrote since it was spawned.
@@ -314,6 +322,58 @@ fn read_log_from(log: &File, offset: u64) -> String {
     String::from_utf8_lossy(&buf[..len]).into_owned()
 }
 
+/// How far a WAL replay got, from what the server logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplayProgress {
+    /// `redo starts at`: the checkpoint's redo point.
+    pub from: Lsn,
+    /// The last `redo in progress, ... current LSN:` (PostgreSQL 15 and
+    /// later log one every `log_startup_progress_interval`); None before the
+    /// first, or before 15.
+    pub at: Option<Lsn>,
+}
+
+/// The progress of the replay `log` shows under way: None when it shows no
+/// replay started, or one that is done (`redo done at`). Only the words
+/// after the level are read, so any `log_line_prefix` does; `lc_messages`
+/// other than English hides the replay (no progress is then reported).
+pub fn replay_progress(log: &str) -> Option<ReplayProgress> {
+    let mut progress = None;
+    for line in log.lines() {
+        let text = strip_log_prefix(line);
+        if let Some(rest) = text.strip_prefix("redo starts at ") {
+            progress = first_lsn(rest).map(|from| ReplayProgress { from, at: None });
+        } else if text.starts_with("redo done at ") {
+            progress = None;
+        } else if let (Some(p), Some((_, rest))) = (
+            progress.as_mut(),
+            text.strip_prefix("redo in progress, ")
+                .and_then(|t| t.split_once("current LSN: ")),
+        ) {
+            p.at = first_lsn(rest).or(p.at);
+        }
+    }
+    progress
+}
+
+/// The LSN that `text` starts with.
+fn first_lsn(text: &str) -> Option<Lsn> {
+    text.split(|c: char| c.is_whitespace() || c == ',')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Why [`crash_recover`] failed.
+#[derive(Debug)]
+pub enum RecoveryFailed {
+    /// The replay did not finish within its time: it got this far (None:
+    /// it logged no start of a replay yet).
+    TimedOut(Option<ReplayProgress>, OcfError),
+    /// It failed by itself (its WAL is gone or broken), or could not run.
+    Failed(OcfError),
+}
+
 /// Replays the WAL of a crashed instance in single-user mode, leaving it
 /// cleanly shut down (what pg_rewind itself does before rewinding, and what
 /// a normal start would do first). No new timeline is created.
@@ -324,7 +384,11 @@ fn read_log_from(log: &File, offset: u64) -> String {
 /// nothing. With fsync on, the replay itself first syncs the data directory
 /// (the crashed server's writes still in the page cache) and its checkpoints
 /// reach the disk, as in any crash recovery (issue 23).
-pub fn crash_recover(inst: &Instance, deadline: Deadline) -> OcfResult<()> {
+///
+/// Its output is watched as it comes, so that a replay cut by the deadline
+/// says how far it got ([`RecoveryFailed::TimedOut`]); PostgreSQL 15 and
+/// later are asked to log their progress every second.
+pub fn crash_recover(inst: &Instance, deadline: Deadline) -> Result<(), RecoveryFailed> {
     let pgdata = inst.pgdata.to_string_lossy().into_owned();
     let mut args = vec![
         "--single".to_string(),
@@ -333,15 +397,38 @@ pub fn crash_recover(inst: &Instance, deadline: Deadline) -> OcfResult<()> {
         "-c".into(),
         "exit_on_error=false".into(),
     ];
+    if inst.major >= 15 {
+        // Before start_opts: an operator's own setting wins.
+        args.extend(["-c".to_string(), "log_startup_progress_interval=1s".into()]);
+    }
     args.extend(inst.start_opts.iter().cloned());
     args.push("template1".into());
     log_info!("crash recovery in single-user mode before comparing timelines");
-    let out = crate::exec::run(inst.program("postgres"), &args, Some(&inst.user), deadline)?;
+    let mut said = String::new();
+    let watched = crate::exec::run_watched(
+        inst.program("postgres"),
+        &args,
+        Some(&inst.user),
+        deadline,
+        |line| {
+            said.push_str(line);
+            said.push('\n');
+            Watch::Continue
+        },
+    );
+    let out = match watched {
+        Ok(Watched::Exited(out)) => out,
+        Ok(Watched::Stopped(why)) => return Err(RecoveryFailed::Failed(OcfError::generic(why))),
+        Err(e @ ExecError::TimedOut { .. }) => {
+            return Err(RecoveryFailed::TimedOut(replay_progress(&said), e.into()));
+        }
+        Err(e) => return Err(RecoveryFailed::Failed(e.into())),
+    };
     if !out.success() {
-        return Err(OcfError::generic(format!(
+        return Err(RecoveryFailed::Failed(OcfError::generic(format!(
             "crash recovery failed: {}",
             out.last_message()
-        )));
+        ))));
     }
     Ok(())
 }
@@ -523,6 +610,46 @@ mod tests {
         ];
         for (log, cause) in table {
             assert_eq!(startup_failure_cause(log).as_deref(), *cause, "{log}");
+        }
+    }
+
+    #[test]
+    fn a_replay_under_way_is_read_from_the_log() {
+        let p = |from: &str, at: Option<&str>| {
+            Some(ReplayProgress {
+                from: from.parse().unwrap(),
+                at: at.map(|a| a.parse().unwrap()),
+            })
+        };
+        // (log, progress) from PostgreSQL 15's own lines.
+        let table: &[(&str, Option<ReplayProgress>)] = &[
+            ("LOG:  database system is ready to accept connections\n", None),
+            (
+                "2026-12-03 18:51:56.010 UTC [21951] LOG:  redo starts at 0/1500790\n",
+                p("0/1500790", None),
+            ),
+            (
+                "2026-12-03 18:51:56.010 UTC [21951] LOG:  redo starts at 0/1500790\n\
+                 2026-12-03 18:51:56.110 UTC [21951] LOG:  redo in progress, elapsed time: 0.10 s, current LSN: 0/1FDAE60\n\
+                 2026-12-03 18:51:56.213 UTC [21951] LOG:  redo in progress, elapsed time: 0.20 s, current LSN: 0/27EBBD0\n",
+                p("0/1500790", Some("0/27EBBD0")),
+            ),
+            // Done: nothing under way.
+            (
+                "LOG:  redo starts at 0/1500790\n\
+                 LOG:  redo done at 0/FAAC818 system usage: CPU: user: 0.97 s, system: 0.15 s, elapsed: 1.84 s\n",
+                None,
+            ),
+            // Any prefix, and a single-user backend's bare lines.
+            ("[x] app=y LOG:  redo starts at 1/A0, then\n", p("1/A0", None)),
+            // A progress line with no replay started counts for nothing.
+            (
+                "LOG:  redo in progress, elapsed time: 0.10 s, current LSN: 0/1FDAE60\n",
+                None,
+            ),
+        ];
+        for (log, expected) in table {
+            assert_eq!(replay_progress(log), *expected, "{log}");
         }
     }
 

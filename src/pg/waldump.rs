@@ -151,6 +151,42 @@ fn newest_segment(names: &[String], timeline: u32) -> Option<&str> {
         .max()
 }
 
+/// Where the WAL in `<datadir>/pg_wal` ends at most, read as `user` within
+/// `deadline`: the end of the segment file written last (by modification
+/// time, not by name: recycled segments carry future names but keep the
+/// time they were last written as older segments). A bound for a reason
+/// (how far a replay had to go), cheap enough to read at the deadline;
+/// None when pg_wal holds no segment or cannot be listed.
+pub fn last_written_segment_end(datadir: &Path, user: &SystemUser, deadline: Deadline) -> Option<Lsn> {
+    let path = datadir.join("pg_wal");
+    let dir = path.clone();
+    let entries = userfs::as_user(user, deadline, &path, move || {
+        let mut found = Vec::new();
+        for entry in fs::read_dir(&dir)? {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if meta.is_file() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                found.push((name, meta.modified()?, meta.len()));
+            }
+        }
+        Ok(found)
+    })
+    .ok()?
+    .ok()?;
+    last_written_end(&entries)
+}
+
+/// [`last_written_segment_end`] over `(name, modified, size)` entries: a
+/// segment file's size is the cluster's segment size.
+fn last_written_end(entries: &[(String, std::time::SystemTime, u64)]) -> Option<Lsn> {
+    entries
+        .iter()
+        .filter_map(|(name, modified, size)| Some((modified, segment_start(name, *size)?, *size)))
+        .max_by_key(|(modified, start, _)| (**modified, *start))
+        .map(|(_, start, size)| Lsn(start.0 + size))
+}
+
 /// The end of the valid WAL from pg_waldump's stderr (see the module doc):
 /// its last error line decides; none with a zero exit means it read up to
 /// `limit`, the `--end` it was given.
@@ -224,6 +260,27 @@ mod tests {
 
     fn at(s: &str) -> WalEnd {
         WalEnd::At(s.parse().unwrap())
+    }
+
+    #[test]
+    fn the_segment_written_last_bounds_the_wal_not_the_highest_name() {
+        use std::time::{Duration, SystemTime};
+        let t = |s| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        let e = |name: &str, at, size| (name.to_string(), t(at), size);
+        let entries = [
+            e("000000010000000000000003", 100, SEG),
+            e("00000001000000000000000F", 300, SEG), // written last
+            // Recycled under future names: written long before.
+            e("000000010000000000000010", 90, SEG),
+            e("000000010000000000000011", 80, SEG),
+            e("00000002.history", 400, 42),
+            e("000000010000000000000004.partial", 500, SEG),
+        ];
+        assert_eq!(last_written_end(&entries), Some(Lsn(0x1000_0000)));
+        // 1 GiB segments name their start differently.
+        let big = [e("000000010000000000000002", 1, 1 << 30)];
+        assert_eq!(last_written_end(&big), Some(Lsn(3 << 30)));
+        assert_eq!(last_written_end(&entries[4..]), None);
     }
 
     #[test]

@@ -8,7 +8,9 @@
 
 use crate::ocf::code::OcfError;
 use crate::pg::controldata::ClusterState;
+use crate::pg::server::ReplayProgress;
 use crate::pg::state::InstanceState;
+use crate::vocab::Lsn;
 
 /// What `start` does.
 #[derive(Debug)]
@@ -41,6 +43,52 @@ pub fn start_plan(found: &InstanceState, promotable: bool) -> StartPlan {
             after_crash: Some(state.clone()),
         },
         InstanceState::Stopped => StartPlan::Start { after_crash: None },
+    }
+}
+
+/// What a start does once the server it spawned answers.
+#[derive(Debug)]
+pub enum Started {
+    /// The role it was started for: success.
+    Ready,
+    /// A clone's instance came up as a primary: `standby.signal` was gone
+    /// when the postmaster read it (removed after the agent wrote it), so a
+    /// second primary runs, on a timeline the cluster may have left. It is
+    /// stopped at once and the start fails with this reason: start must
+    /// leave a standby, never return success for a primary.
+    StopPrimary(OcfError),
+}
+
+/// The rule over the first answer of a started server; `promotable`: a
+/// clone's instance, which starts as a standby; `in_recovery`: the server
+/// says it is one.
+pub fn after_start(promotable: bool, in_recovery: bool) -> Started {
+    if promotable && !in_recovery {
+        Started::StopPrimary(OcfError::generic(
+            "came up as a primary (standby.signal gone when it started): stopped it; check what removes it",
+        ))
+    } else {
+        Started::Ready
+    }
+}
+
+/// The reason of a start whose WAL replay (`what`: crash recovery, WAL
+/// replay) the start timeout cut, with how far it got (`progress`, None: it
+/// logged no replay yet) and where the WAL it had to replay ends at most
+/// (`wal_end`). What to do comes first, where Pacemaker's 128 characters
+/// cannot cut it off: a crash recovery keeps no progress when it is killed,
+/// so the next start replays from the start again and a longer timeout is
+/// the only way through.
+pub fn replay_cut_reason(what: &str, progress: Option<ReplayProgress>, wal_end: Option<Lsn>) -> String {
+    let to = wal_end.map_or(String::new(), |end| format!(" of at most {end}"));
+    match progress {
+        Some(ReplayProgress { from, at: Some(at) }) => {
+            format!("raise op start timeout: {what} unfinished, at {at}{to} (from {from})")
+        }
+        Some(ReplayProgress { from, at: None }) => {
+            format!("raise op start timeout: {what} unfinished, from {from}{to}")
+        }
+        None => format!("raise op start timeout: {what} unfinished, not replaying yet{to}"),
     }
 }
 
@@ -116,6 +164,67 @@ mod tests {
         assert!(plan(unresponsive(), true).contains("stop it first"));
         assert!(plan(crashed(), true).contains("after_crash: Some(InProduction)"));
         assert!(plan(InstanceState::Stopped, true).contains("after_crash: None"));
+    }
+
+    #[test]
+    fn a_started_primary_is_never_a_successful_clone_start() {
+        // (promotable, in recovery, stopped with a reason)
+        let table = [
+            (false, false, false),
+            (false, true, false),
+            (true, true, false),
+            (true, false, true),
+        ];
+        for (promotable, in_recovery, stopped) in table {
+            let got = after_start(promotable, in_recovery);
+            assert_eq!(
+                matches!(&got, Started::StopPrimary(e) if e.code == crate::ocf::code::OcfCode::ErrGeneric
+                    && e.reason.len() < 100),
+                stopped,
+                "promotable={promotable} in_recovery={in_recovery}: {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_replay_cut_by_the_timeout_says_to_raise_it_and_how_far_it_got() {
+        let lsn = |s: &str| s.parse::<Lsn>().unwrap();
+        let progress = |at: Option<&str>| {
+            Some(ReplayProgress {
+                from: lsn("0/1500790"),
+                at: at.map(lsn),
+            })
+        };
+        let end = Some(lsn("0/10000000"));
+        // (progress, WAL end, reason)
+        let table = [
+            (
+                progress(Some("0/27EBBD0")),
+                end,
+                "raise op start timeout: crash recovery unfinished, at 0/27EBBD0 of at most 0/10000000 (from 0/1500790)",
+            ),
+            (
+                progress(None),
+                end,
+                "raise op start timeout: crash recovery unfinished, from 0/1500790 of at most 0/10000000",
+            ),
+            (
+                progress(Some("0/27EBBD0")),
+                None,
+                "raise op start timeout: crash recovery unfinished, at 0/27EBBD0 (from 0/1500790)",
+            ),
+            (
+                None,
+                end,
+                "raise op start timeout: crash recovery unfinished, not replaying yet of at most 0/10000000",
+            ),
+        ];
+        for (progress, wal_end, reason) in table {
+            let got = replay_cut_reason("crash recovery", progress, wal_end);
+            assert_eq!(got, reason);
+            // With an instance name of 20 characters before it.
+            assert!(got.len() + 22 < 128, "{got}");
+        }
     }
 
     #[test]

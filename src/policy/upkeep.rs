@@ -677,15 +677,25 @@ pub fn promoted_steps(followers: &[String], expected: Option<&[String]>) -> Vec<
     steps
 }
 
-/// A clone instance about to start as a standby, compared with the
-/// primary (or with nothing to compare with): the demote is history, and
-/// with no primary anywhere (first start, full restart) a former primary
-/// (`former_primary`) is the natural first bootstrap candidate
-/// ([`bootstrap_decision`]).
-pub fn standby_start_steps(former_primary: bool) -> Vec<Step> {
+/// A clone instance about to start as a standby. With no primary anywhere
+/// (first start, full restart) a former primary (`former_primary`) is the
+/// natural first bootstrap candidate ([`bootstrap_decision`]).
+///
+/// `uncompared_demote`: it is a primary demoted where it stood whose
+/// history no start has compared with a running primary's yet (none was
+/// reachable: a restart while still cut off). The memory of the demote
+/// stays until a comparison happens, or the next start would take it for
+/// a plain standby and follow without pg_rewind.
+///
+/// The receiver's memory is forgotten: the bootstrap wait counts from this
+/// start. Kept, a standby restarted after a long downtime would count the
+/// downtime as waited and take the bootstrap score while a more advanced
+/// node is still starting.
+pub fn standby_start_steps(former_primary: bool, uncompared_demote: bool) -> Vec<Step> {
     vec![
         Step::Memory(Remember::Flag(Key::BootstrapPreferred, former_primary)),
-        Step::Memory(Remember::Flag(Key::DemotedPrimary, false)),
+        Step::Memory(Remember::Flag(Key::DemotedPrimary, uncompared_demote)),
+        Step::Memory(Remember::Flag(Key::ReceiverDown, false)),
     ]
 }
 
@@ -1651,16 +1661,46 @@ mod tests {
     }
 
     #[test]
-    fn a_standby_start_forgets_the_demote_and_remembers_a_former_primary() {
+    fn a_standby_start_keeps_an_uncompared_demote_and_remembers_a_former_primary() {
         for former in [false, true] {
-            assert_eq!(
-                standby_start_steps(former),
-                [
-                    Step::Memory(Remember::Flag(Key::BootstrapPreferred, former)),
-                    Step::Memory(Remember::Flag(Key::DemotedPrimary, false)),
-                ],
-                "former primary: {former}"
-            );
+            for uncompared in [false, true] {
+                assert_eq!(
+                    standby_start_steps(former, uncompared),
+                    [
+                        Step::Memory(Remember::Flag(Key::BootstrapPreferred, former)),
+                        Step::Memory(Remember::Flag(Key::DemotedPrimary, uncompared)),
+                        Step::Memory(Remember::Flag(Key::ReceiverDown, false)),
+                    ],
+                    "former primary: {former}, demote not compared: {uncompared}"
+                );
+            }
         }
+    }
+
+    /// A standby whose receiver was down for ten minutes before a restart
+    /// (Pacemaker restarted, the node did not reboot): its first monitor
+    /// after the start counts the bootstrap wait from zero, not from ten
+    /// minutes ago.
+    #[test]
+    fn the_bootstrap_wait_starts_over_at_a_start() {
+        let down = || {
+            let mut v = standby_view();
+            not_streaming(&mut v);
+            v.status
+        };
+        let mut memory = crate::runstate::RunState::load("../not-saved");
+        memory.set_flag(&Key::ReceiverDown, true);
+        memory.backdate(&Key::ReceiverDown, 600);
+        let seen = |m: &crate::runstate::RunState| StandbyMemory {
+            receiver_down_for: m.flag_age(&Key::ReceiverDown),
+            ..StandbyMemory::default()
+        };
+        assert!(bootstrap_waited_s(&down(), &seen(&memory)) >= 600);
+        for step in standby_start_steps(false, false) {
+            if let Step::Memory(Remember::Flag(key, on)) = step {
+                memory.set_flag(&key, on);
+            }
+        }
+        assert_eq!(bootstrap_waited_s(&down(), &seen(&memory)), 0);
     }
 }

@@ -21,24 +21,11 @@ struct RecordingBindir {
 impl RecordingBindir {
     fn new(name: &str) -> RecordingBindir {
         let dir = TempDir::new(name);
-        for entry in fs::read_dir(pg_bin()).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_name() != "postgres" {
-                symlink(entry.path(), dir.path.join(entry.file_name())).unwrap();
-            }
-        }
         let log = dir.path.join("argv.log");
         fs::write(&log, "").unwrap();
         let user = postgres_user();
         nix::unistd::chown(&log, Some(user.uid), Some(user.gid)).unwrap();
-        let script = format!(
-            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
-            log.display(),
-            pg_bin().join("postgres").display()
-        );
-        let wrapper = dir.path.join("postgres");
-        fs::write(&wrapper, script).unwrap();
-        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+        wrap_postgres(&dir.path, &format!("echo \"$*\" >> '{}'", log.display()));
         RecordingBindir { dir }
     }
 

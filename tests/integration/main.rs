@@ -29,5 +29,8 @@ mod privileges;
 mod quorum;
 /// Streaming replication: standby start, promote, demote, crash, rewind.
 mod replication;
+/// Issue 23 around start and stop: the role a start checks, the memory a
+/// restart or a reboot keeps, long crash recovery, concurrent runs.
+mod restarts;
 /// validate-all at levels 0 and 10, good and bad values, with their codes.
 mod validate;

@@ -95,27 +95,12 @@ fn a_diverged_former_primary_is_rewound_and_follows_with_rewind_true() {
     stop_all(&[&a_agent, &b_agent]);
 }
 
-/// Issue 15's Debian 13 lab: a primary cut off from the others is demoted
-/// alone (it lost quorum) and restarted as a standby, while another node is
-/// promoted. Its shutdown checkpoint is WAL the new primary never had; as a
-/// standby "shut down in recovery" it used to be taken for a plain standby
-/// at its next start, and sat in "startup" forever.
+/// Issue 15's Debian 13 lab ([`demoted_alone_while_cut_off`]): as a
+/// standby "shut down in recovery" the demoted primary used to be taken for
+/// a plain standby at its next start, and sat in "startup" forever.
 #[test]
 fn a_primary_demoted_alone_while_cut_off_is_rewound_at_its_next_start() {
-    // The cut: b no longer hears from a (a primary_conninfo that reaches
-    // nothing) and is promoted, while a goes on alone.
-    let (a, a_agent, b, b_agent) = standby_stopped_behind("cutoff");
-    a.psql("insert into t select generate_series(2, 1000)"); // never reaches b
-    let b_cut = b_agent.clone().param("primary_conninfo", "host=127.0.0.1 port=1");
-    b_cut.run("start").expect(OcfCode::Success);
-    b_cut.run("promote").expect(OcfCode::Success);
-    b.psql("insert into t values (-1)");
-    // a, cut off, is demoted where it stands and then stopped.
-    let a_agent = a_agent
-        .param("primary_conninfo", &b.conninfo())
-        .param("rewind", "true");
-    a_agent.run("demote").expect(OcfCode::Success);
-    a_agent.run("stop").expect(OcfCode::Success);
+    let (a, a_agent, b, b_agent) = demoted_alone_while_cut_off("cutoff");
     // Back in the cluster: its start must rewind it onto b's timeline.
     a_agent.run("start").expect(OcfCode::Success);
     assert_follows_the_new_primary(&a, &b);

@@ -482,6 +482,26 @@ impl Drop for Background {
 
 // ---------------------------------------------------------------- files
 
+/// Makes `dir` a bin directory for the agent's `bindir`: the programs of
+/// [`pg_bin`] linked, but `postgres`, a script that runs `shell` (as the
+/// user the agent runs postgres as, with postgres' arguments in `$@`) and
+/// then the real one: what a test puts between the agent and the server.
+pub fn wrap_postgres(dir: &Path, shell: &str) {
+    for entry in fs::read_dir(pg_bin()).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != "postgres" {
+            std::os::unix::fs::symlink(entry.path(), dir.join(entry.file_name())).unwrap();
+        }
+    }
+    let script = format!(
+        "#!/bin/sh\n{shell}\nexec '{}' \"$@\"\n",
+        pg_bin().join("postgres").display()
+    );
+    let wrapper = dir.join("postgres");
+    fs::write(&wrapper, script).unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 /// The `postgres` system user, which owns test clusters.
 pub fn postgres_user() -> User {
     require_host();
@@ -1264,6 +1284,31 @@ pub fn standby_stopped_behind(name: &str) -> (PgCluster, Agent, PgCluster, Agent
     replicated_table(&a, &b);
     b_agent.run("stop").expect(OcfCode::Success);
     (a, a_agent, b, b_agent)
+}
+
+/// Issue 15's Debian 13 lab: a primary cut off from the others is demoted
+/// alone (it lost quorum) and stopped, while another node is promoted. Its
+/// shutdown checkpoint is WAL the new primary never had, and pg_control
+/// says "shut down in recovery", as a plain standby's would. `a` is that
+/// primary, stopped, its agent following `b` with rewind=true; `b` the new
+/// primary.
+#[track_caller]
+pub fn demoted_alone_while_cut_off(name: &str) -> (PgCluster, Agent, PgCluster, Agent) {
+    // The cut: neither hears from the other (a primary_conninfo that
+    // reaches nothing); b is promoted, while a goes on alone.
+    let cut = "host=127.0.0.1 port=1";
+    let (a, a_agent, b, b_agent) = standby_stopped_behind(name);
+    a.psql("insert into t select generate_series(2, 1000)"); // never reaches b
+    let b_cut = b_agent.clone().param("primary_conninfo", cut);
+    b_cut.run("start").expect(OcfCode::Success);
+    b_cut.run("promote").expect(OcfCode::Success);
+    b.psql("insert into t values (-1)");
+    // a, cut off, is demoted where it stands and then stopped.
+    let a_agent = a_agent.param("rewind", "true");
+    let a_cut = a_agent.clone().param("primary_conninfo", cut);
+    a_cut.run("demote").expect(OcfCode::Success);
+    a_cut.run("stop").expect(OcfCode::Success);
+    (a, a_agent.param("primary_conninfo", &b.conninfo()), b, b_agent)
 }
 
 /// A failover that leaves the old primary with WAL the new one never got:
