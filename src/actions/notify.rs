@@ -83,11 +83,12 @@ fn pre_promote(ctx: &Context) {
     match state::inspect(&inst, ctx.deadline, true) {
         Ok(InstanceState::Running { health, .. }) => {
             if let Some(Replication::Standby(status)) = health.replication {
-                let position = Position::of_standby(&status);
+                let (position, history) =
+                    history::position_with_history(&inst, Position::of_standby(&status), ctx.deadline);
                 let vote = RoundPosition {
                     position,
                     round: round.id.unwrap_or_default(),
-                    history: history::read_current(&inst, position.timeline, ctx.deadline),
+                    history,
                 };
                 match election::publish(ctx.resource(), &vote, ctx.deadline) {
                     Ok(()) => log_info!("pre-promote: voted {vote}"),

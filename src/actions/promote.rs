@@ -76,13 +76,13 @@ pub fn run(ctx: &Context) -> OcfResult {
         }
     };
     let me = ctx.node_name();
-    let mine = Position::of_standby(&status);
+    let (mine, my_history) =
+        history::position_with_history(&inst, Position::of_standby(&status), ctx.deadline);
     let round = election::take_round(&rsc).unwrap_or_default();
     let (votes, missing) = election::collect(&rsc, &round, &me, ctx.deadline.within(ELECTION_WAIT));
     if !missing.is_empty() {
         log_warn!("no vote from {missing:?} in this round in time: they take no part in this election");
     }
-    let my_history = history::read_current(&inst, mine.timeline, ctx.deadline);
     let (published, diverged) = promotion::positions_by_history(mine, my_history.as_ref(), &votes);
     if !diverged.is_empty() {
         log_warn!("the timeline history of {diverged:?} forked from ours: not counted as ahead of {mine}");

@@ -90,6 +90,61 @@ pub fn read_current(inst: &Instance, timeline: u32, deadline: Deadline) -> Optio
     History::from_file(timeline, std::str::from_utf8(&bytes).ok()?).ok()
 }
 
+/// How many newer timelines [`position_with_history`] looks for.
+const NEWER_TIMELINES_MAX: u32 = 16;
+
+/// The timeline a standby's WAL at `position.lsn` is on, and its history.
+/// A standby restarted with no receiver reports the timeline of its last
+/// restartpoint, older than the WAL it holds when a promotion happened
+/// since (the lab: `1:0/602FD68` on a node whose timeline 1 ended at
+/// 0/60000A0); its `pg_wal` has the history files of the newer timelines it
+/// followed. The newest timeline whose switch point the position has
+/// reached is the one its WAL there is on ([`newest_reached`]).
+pub fn position_with_history(
+    inst: &Instance,
+    position: Position,
+    deadline: Deadline,
+) -> (Position, Option<History>) {
+    let mut histories = Vec::new();
+    if let Some(h) = read_current(inst, position.timeline, deadline) {
+        histories.push(h);
+    }
+    for timeline in position.timeline + 1..=position.timeline + NEWER_TIMELINES_MAX {
+        match read_current(inst, timeline, deadline) {
+            Some(h) => histories.push(h),
+            None => break,
+        }
+    }
+    match newest_reached(position, &histories) {
+        Some(h) => (
+            Position {
+                timeline: h.current,
+                lsn: position.lsn,
+            },
+            Some(h.clone()),
+        ),
+        None => (position, None),
+    }
+}
+
+/// Of `histories` (the reported timeline's and newer ones), the newest one
+/// that `position` has reached: its reported timeline's, or a newer one
+/// whose switch point (where it left its parent) is at or before the
+/// position and whose parent is a timeline the position's history holds.
+pub fn newest_reached(position: Position, histories: &[History]) -> Option<&History> {
+    let mut best: Option<&History> = histories.iter().find(|h| h.current == position.timeline);
+    for h in histories.iter().filter(|h| h.current > position.timeline) {
+        let Some((parent, switch)) = h.ancestors.last() else {
+            continue;
+        };
+        let continues = best.is_none_or(|b| b.current == *parent && is_prefix(b, h));
+        if continues && *switch <= position.lsn {
+            best = Some(h);
+        }
+    }
+    best
+}
+
 /// Whether a node at `position` can stream from a primary with `history`
 /// without a rewind: its timeline is in that history, and it holds no WAL
 /// past the point where the history left that timeline (at the point
@@ -408,5 +463,32 @@ mod tests {
                 "{known_used:?} {newest}"
             );
         }
+    }
+
+    #[test]
+    fn a_restarted_standby_is_on_the_newest_timeline_its_position_reached() {
+        let pos = |s: &str| -> Position { s.parse().unwrap() };
+        let h = |s: &str| -> History { s.parse().unwrap() };
+        let histories = [h("1"), h("1@0/60000A0,2"), h("1@0/60000A0,2@0/7000000,3")];
+        // (reported, the timeline it is on)
+        let table = [
+            ("1:0/602FD68", Some(2)), // the lab's stale checkpoint timeline
+            ("1:0/5000000", Some(1)), // before the first switch
+            ("1:0/60000A0", Some(2)), // at the switch point: either
+            ("1:0/8000000", Some(3)),
+            ("2:0/6500000", Some(2)),
+        ];
+        for (reported, on) in table {
+            let reached = newest_reached(pos(reported), &histories).map(|h| h.current);
+            assert_eq!(reached, on, "{reported}");
+        }
+        // A newer history that does not continue the reported one: not it.
+        let forked = [h("1"), h("1@0/5000000,2"), h("1@0/4000000,3")];
+        assert_eq!(
+            newest_reached(pos("1:0/6000000"), &forked).map(|h| h.current),
+            Some(2)
+        );
+        // Nothing read for the reported timeline: whatever newer one reached.
+        assert_eq!(newest_reached(pos("2:0/8000000"), &[]).map(|h| h.current), None);
     }
 }

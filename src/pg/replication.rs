@@ -18,6 +18,8 @@ pub struct Replica {
     pub flush: Option<Lsn>,
     /// Bytes between the primary's current WAL position and `flush`.
     pub lag: Option<u64>,
+    /// The walsender's process (`pid`), which holds the standby's slot.
+    pub pid: Option<i32>,
 }
 
 /// What a primary knows.
@@ -30,6 +32,8 @@ pub struct PrimaryStatus {
     pub synchronous_standby_names: String,
     /// The agent's physical slots (`pgha_*`) and whether each is in use.
     pub slots: Vec<(String, bool)>,
+    /// The walsender holding each of them (`active_pid`; None: none).
+    pub slot_holders: Vec<(String, Option<i32>)>,
     /// Those of them PostgreSQL invalidated (`wal_status` lost: the WAL they
     /// held was removed, by `max_slot_wal_keep_size` or PostgreSQL 18's
     /// `idle_replication_slot_timeout`); a standby cannot stream through one.
@@ -105,11 +109,11 @@ pub enum Replication {
 const PRIMARY_SQL: &str = "select ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int, \
     pg_current_wal_lsn()::text; \
     select application_name, state, coalesce(sync_state, ''), flush_lsn::text, \
-    pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn)::bigint::text from pg_stat_replication \
+    pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn)::bigint::text, pid::text from pg_stat_replication \
     where application_name <> ''; \
     select current_setting('synchronous_standby_names'); \
-    select slot_name, active::text, coalesce(to_jsonb(s) ->> 'wal_status' = 'lost', false)::text \
-    from pg_replication_slots s where slot_type = 'physical' and slot_name like 'pgha\\_%'";
+    select slot_name, active::text, coalesce(to_jsonb(s) ->> 'wal_status' = 'lost', false)::text, \
+    active_pid::text from pg_replication_slots s where slot_type = 'physical' and slot_name like 'pgha\\_%'";
 
 const STANDBY_SQL: &str = "select greatest((select timeline_id from pg_control_checkpoint()), \
     coalesce((select received_tli from pg_stat_wal_receiver), 0)), \
@@ -188,6 +192,7 @@ pub fn query_status(client: &mut Client, in_recovery: bool) -> Result<Replicatio
                         sync_state: SyncState::parse(&col::<String>(r, 2).unwrap_or_default()),
                         flush: col(r, 3),
                         lag: col(r, 4),
+                        pid: col(r, 5),
                     })
                     .collect()
             })
@@ -198,6 +203,14 @@ pub fn query_status(client: &mut Client, in_recovery: bool) -> Result<Replicatio
             replicas,
             synchronous_standby_names: col(&first_row(&sets, 2), 0).unwrap_or_default(),
             slots: slots(&sets, 3),
+            slot_holders: sets
+                .get(3)
+                .map(|rows| {
+                    rows.iter()
+                        .filter_map(|r| Some((col(r, 0)?, col(r, 3))))
+                        .collect()
+                })
+                .unwrap_or_default(),
             lost_slots: lost_slots(&sets, 3),
         }))
     }

@@ -69,6 +69,7 @@ mod tests {
             sync_state: SyncState::Async,
             flush: Some(Lsn(flush)),
             lag: Some(lag),
+            pid: None,
         }
     }
 

@@ -210,6 +210,7 @@ mod tests {
             sync_state: SyncState::parse(sync_state),
             flush: Some(Lsn(flush)),
             lag: Some(lag),
+            pid: None,
         }
     }
 

@@ -390,6 +390,7 @@ mod tests {
             sync_state: SyncState::parse(sync_state),
             flush: None,
             lag: None,
+            pid: None,
         }
     }
 
@@ -502,6 +503,7 @@ mod tests {
             sync_state: SyncState::Quorum,
             flush: flush.map(|f| f.parse().unwrap()),
             lag: Some(0),
+            pid: None,
         }
     }
 

@@ -26,11 +26,12 @@ use crate::ocf::log::Level;
 use crate::params::ReplicationMode;
 
 use crate::pg::replication::{PrimaryStatus, Replica, StandbyStatus};
-use crate::policy::members::{cluster_replicas, known_standbys};
+use crate::policy::members::{cluster_replicas, is_standby, known_standbys};
 use crate::policy::quorum::{Candidate, Gate, gate_all};
 use crate::policy::scores::{self, Bootstrap, SCORE_DISCONNECTED, SCORE_PRIMARY, ScoreDecision};
 use crate::policy::slots::{self as slot_rule, ExistingSlot};
 use crate::policy::sync as sync_rule;
+use crate::policy::walsenders;
 use crate::vocab::{Attr, Key, NO_VALUE, NodeRole, SyncListInForce, SyncStandbyNames};
 use crate::vocab::{Lsn, Position};
 
@@ -176,6 +177,23 @@ pub struct PrimaryPlan {
 /// synchronous replication and the slots.
 pub fn primary_plan(view: &PrimaryView, status: &PrimaryStatus) -> PrimaryPlan {
     let mut steps = instance_steps(NodeRole::Primary, status.timeline, status.current, NO_VALUE);
+    // A walsender counts as the member it names only when it holds that
+    // member's slot: a client that took the name of a node that is down
+    // gets neither its score, nor its place among the synchronous standbys.
+    let (tied, refused) = walsenders::tied_replicas(
+        &status.replicas,
+        &status.slot_holders,
+        view.config.replication_slots,
+    );
+    for (name, why) in refused {
+        if is_standby(&name, view.members.as_deref(), &view.me) {
+            steps.push(Step::Log(Level::Warn, format!("not counted as a standby: {why}")));
+        }
+    }
+    let status = &PrimaryStatus {
+        replicas: tied,
+        ..status.clone()
+    };
     steps.push(Step::Score {
         node: None,
         score: SCORE_PRIMARY,
@@ -720,6 +738,7 @@ mod tests {
             sync_state: SyncState::parse(sync_state),
             flush: Some(Lsn(0x3000000)),
             lag: Some(0),
+            pid: None,
         }
     }
 
@@ -731,6 +750,7 @@ mod tests {
             replicas: Vec::new(),
             synchronous_standby_names: String::new(),
             slots: Vec::new(),
+            slot_holders: Vec::new(),
             lost_slots: Vec::new(),
         }
     }

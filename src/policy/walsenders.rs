@@ -21,6 +21,7 @@
 //! check closes it.
 
 use crate::pg::names::slot_name;
+use crate::pg::replication::Replica;
 
 /// A row of `pg_stat_replication`, as far as the tie needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,19 +80,32 @@ pub fn tie(sender: &WalSender, slots: &[SlotUse], slots_in_use: bool) -> Tie {
     }
 }
 
-/// The walsenders that count as the nodes they name: [`tie`] is
-/// [`Tie::Tied`] or [`Tie::NameOnly`]; the others with why, for the log.
-pub fn tied_walsenders<'a>(
-    senders: &'a [WalSender],
-    slots: &[SlotUse],
+/// The replicas of `pg_stat_replication` that are the nodes they name
+/// ([`tie`], given each slot's holder as `pg_replication_slots` shows it),
+/// and why each other one is not, for the log.
+pub fn tied_replicas(
+    replicas: &[Replica],
+    slot_holders: &[(String, Option<i32>)],
     slots_in_use: bool,
-) -> (Vec<&'a WalSender>, Vec<String>) {
+) -> (Vec<Replica>, Vec<(String, String)>) {
+    let slots: Vec<SlotUse> = slot_holders
+        .iter()
+        .map(|(slot_name, active_pid)| SlotUse {
+            slot_name: slot_name.clone(),
+            active_pid: *active_pid,
+        })
+        .collect();
     let mut tied = Vec::new();
     let mut refused = Vec::new();
-    for sender in senders {
-        match tie(sender, slots, slots_in_use) {
-            Tie::Tied | Tie::NameOnly => tied.push(sender),
-            Tie::Untied(why) => refused.push(why),
+    for replica in replicas {
+        let sender = WalSender {
+            // A row without a pid holds no slot.
+            pid: replica.pid.unwrap_or(0),
+            name: replica.name.clone(),
+        };
+        match tie(&sender, &slots, slots_in_use) {
+            Tie::Tied | Tie::NameOnly => tied.push(replica.clone()),
+            Tie::Untied(why) => refused.push((replica.name.clone(), why)),
         }
     }
     (tied, refused)
@@ -179,16 +193,56 @@ mod tests {
     fn of_two_walsenders_under_one_name_only_the_slot_holder_counts() {
         // A reconnect (the old walsender not gone yet), or an impostor
         // beside the real node: the one holding the slot is the node.
-        let senders = [
-            sender("node-b", 101),
-            sender("node-b", 202),
-            sender("node-c", 303),
+        let replica = |name: &str, pid: i32| Replica {
+            name: name.into(),
+            state: crate::vocab::WalSenderState::Streaming,
+            sync_state: crate::vocab::SyncState::Quorum,
+            flush: None,
+            lag: None,
+            pid: Some(pid),
+        };
+        let replicas = [
+            replica("node-b", 101),
+            replica("node-b", 202),
+            replica("node-c", 303),
         ];
-        let slots = [slot("node-b", Some(202)), slot("node-c", Some(303))];
-        let (tied, refused) = tied_walsenders(&senders, &slots, true);
-        let pids: Vec<i32> = tied.iter().map(|s| s.pid).collect();
-        assert_eq!(pids, [202, 303]);
+        let holders = vec![(slot_name("node-b"), Some(202)), (slot_name("node-c"), Some(303))];
+        let (tied, refused) = tied_replicas(&replicas, &holders, true);
+        let pids: Vec<Option<i32>> = tied.iter().map(|r| r.pid).collect();
+        assert_eq!(pids, [Some(202), Some(303)]);
         assert_eq!(refused.len(), 1);
-        assert!(refused[0].starts_with("node-b (pid 101)"), "{}", refused[0]);
+        assert!(refused[0].1.starts_with("node-b (pid 101)"), "{:?}", refused[0]);
+    }
+
+    #[test]
+    fn a_replica_that_does_not_hold_its_nodes_slot_is_not_that_node() {
+        use crate::vocab::{SyncState, WalSenderState};
+        let replica = |name: &str, pid: Option<i32>| Replica {
+            name: name.into(),
+            state: WalSenderState::Streaming,
+            sync_state: SyncState::Quorum,
+            flush: None,
+            lag: None,
+            pid,
+        };
+        let replicas = [
+            replica("node-b", Some(101)),
+            replica("node-c", Some(202)), // an impostor while node-c is down
+            replica("node-d", None),
+        ];
+        let holders = vec![
+            (slot_name("node-b"), Some(101)),
+            (slot_name("node-c"), None),
+            (slot_name("node-d"), Some(404)),
+        ];
+        let (tied, refused) = tied_replicas(&replicas, &holders, true);
+        let names: Vec<&str> = tied.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["node-b"]);
+        let refused: Vec<&str> = refused.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(refused, ["node-c", "node-d"]);
+        // Slots off: the name is all there is.
+        let (tied, refused) = tied_replicas(&replicas, &holders, false);
+        assert_eq!(tied.len(), 3);
+        assert!(refused.is_empty());
     }
 }

@@ -10,7 +10,7 @@ use pgha::runstate::RunState;
 use crate::util::*;
 
 /// A `pg_receivewal` streaming from a primary without a slot, under
-/// application_name "backup"; killed when dropped.
+/// application_name "backup" (or another); killed when dropped.
 struct Receiver {
     _process: Background,
     _dir: TempDir,
@@ -18,8 +18,12 @@ struct Receiver {
 
 impl Receiver {
     fn start(primary: &PgCluster) -> Receiver {
+        Receiver::named(primary, "backup")
+    }
+
+    fn named(primary: &PgCluster, application_name: &str) -> Receiver {
         let dir = TempDir::new("receivewal");
-        let conninfo = format!("{} application_name=backup", primary.conninfo());
+        let conninfo = format!("{} application_name={application_name}", primary.conninfo());
         let mut cmd = postgres_command(pg_bin().join("pg_receivewal"));
         cmd.args([
             "--no-loop",
@@ -33,7 +37,10 @@ impl Receiver {
         .stderr(Stdio::null());
         let process = Background::spawn(cmd);
         primary.wait_for_row(
-            "select count(*) from pg_stat_replication where application_name = 'backup' and state = 'streaming'",
+            &format!(
+                "select count(*) from pg_stat_replication where application_name = '{application_name}' \
+                 and state = 'streaming'"
+            ),
             "1",
         );
         Receiver {
@@ -112,6 +119,43 @@ fn a_foreign_pg_receivewal_is_not_a_synchronous_standby_in_sync_mode() {
 #[test]
 fn a_departed_pg_receivewal_does_not_block_commits_in_strict_sync_mode() {
     a_foreign_pg_receivewal_is_not_a_standby("strict-sync", "ANY 1 (\"node-b\")");
+}
+
+/// A replication client that takes the name of a member that is down
+/// (node-c) does not get its place: with slots (the default) a walsender
+/// is a node only while it holds that node's slot. Without the tie it was
+/// listed in synchronous_standby_names and scored, and the real node-c,
+/// lacking the commits the impostor confirmed, would be promoted next.
+#[test]
+fn a_client_named_like_a_member_that_is_down_is_not_that_member() {
+    let params = [("replication_mode", "sync"), ("replication_slots", "true")];
+    let (a, a_agent) = primary("spoof", "", &params);
+    let (_b, b_agent) = standby_started(&a, &a_agent.rsc(), "node-b", "spoof-b", &params);
+    post_start_notify(&a_agent, "node-a node-b node-c");
+    // The first monitor makes the members' slots; node-b then streams
+    // through its own.
+    a_agent.clone().recurring().run("monitor");
+    a.wait_for_row(
+        "select count(*) from pg_stat_replication where application_name = 'node-b' and state = 'streaming'",
+        "1",
+    );
+    let impostor = Receiver::named(&a, "node-c");
+    let monitor = a_agent.clone().recurring();
+    monitor
+        .run("monitor")
+        .expect(OcfCode::RunningPromoted)
+        .expect_logged(
+            "not counted as a standby: node-c",
+            "the impostor is named in the log",
+        )
+        .expect_not_logged("score of node-c", "the impostor is scored as node-c")
+        .expect_not_logged(
+            "-sync --update=quorum --node=node-c",
+            "the impostor may confirm as node-c",
+        );
+    a.assert_sync_names("ANY 1 (\"node-b\")", "only the real standby may confirm commits");
+    drop(impostor);
+    stop_all(&[&b_agent, &a_agent]);
 }
 
 /// The failure: synchronous_names dropped any name outside

@@ -1218,7 +1218,7 @@ pub fn standby(
 /// [`standby`] started, before it is checked to stream: with slots on it
 /// streams only once the primary knows its node and made its slot.
 #[track_caller]
-fn standby_started(
+pub fn standby_started(
     a: &PgCluster,
     rsc: &str,
     node: &str,
