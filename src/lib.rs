@@ -16,6 +16,7 @@ pub mod context;
 pub mod deadline;
 pub mod doc;
 pub mod exec;
+pub mod metrics;
 pub mod ocf;
 pub mod params;
 pub mod pcmk;

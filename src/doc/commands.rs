@@ -145,6 +145,9 @@ mod tests {
             }
         }
         let status = OPERATOR_COMMANDS.iter().find(|c| c.name == "status").unwrap();
-        assert_eq!(status.synopsis(), "status [--resource NAME] [--json]");
+        assert_eq!(
+            status.synopsis(),
+            "status [--resource NAME] [--json] [--prometheus]"
+        );
     }
 }
