@@ -12,6 +12,7 @@
 //! (what crosses a process or node boundary), [`exec`], [`deadline`].
 
 pub mod actions;
+pub mod alert;
 pub mod context;
 pub mod deadline;
 pub mod doc;

@@ -8,6 +8,7 @@
 use clap::Args;
 
 use super::DocArgs;
+use crate::alert::AlertArgs;
 use crate::status::StatusArgs;
 
 /// One command of the binary.
@@ -95,6 +96,14 @@ pub const OPERATOR_COMMANDS: &[Command] = &[
             and the standby Pacemaker would promote now. It reads what the agents publish (node attributes \
             pgha-<resource>-* and the promotion scores, from pacemaker-attrd) and never connects to PostgreSQL.",
         arguments: Some(StatusArgs::augment_args),
+    },
+    Command {
+        name: "alert",
+        purpose: "Runs as a Pacemaker alert agent (installed as /usr/share/pgha/alert_pgha): logs each start, \
+            stop, promote and demote, each failed operation, node and fencing event to syslog, and appends it to \
+            the recipient's file or mails it to the recipient's address (through sendmail, when installed). \
+            It reads the event from the CRM_alert_* variables Pacemaker sets.",
+        arguments: Some(AlertArgs::augment_args),
     },
     Command {
         name: "doc",

@@ -181,3 +181,139 @@ fn status_prometheus_reports_a_real_primary_and_standby_in_a_format_prometheus_p
     drop(b);
     a_agent.run("stop").expect(OcfCode::Success);
 }
+
+/// `pgha alert` as Pacemaker runs an alert agent: no argument, the event
+/// in `CRM_alert_*` (a resource event of `rsc` on node-b), as `postgres`
+/// (standing in for `hacluster`, which alert agents run as).
+fn alert(event: &[(&str, &str)], path: Option<&str>) -> Outcome {
+    let mut agent = Agent::bare()
+        .env("CRM_alert_kind", "resource")
+        .env("CRM_alert_node", "node-b")
+        .env("CRM_alert_rsc", "pgsqld")
+        .env("CRM_alert_interval", "0")
+        .env("CRM_alert_timestamp", "2026-12-03 19:00:00.123456");
+    for (name, value) in event {
+        agent = agent.env(&format!("CRM_alert_{name}"), value);
+    }
+    if let Some(path) = path {
+        agent = agent.env("PATH", path);
+    }
+    let mut cmd = agent.command(&["alert"]);
+    let user = postgres_user();
+    std::os::unix::process::CommandExt::uid(&mut cmd, user.uid.as_raw());
+    std::os::unix::process::CommandExt::gid(&mut cmd, user.gid.as_raw());
+    outcome_of(cmd)
+}
+
+#[test]
+fn the_alert_agent_appends_role_changes_and_failures_to_a_file_recipient() {
+    let dir = TempDir::new("alert");
+    let log = dir.path.join("alerts.log");
+    let recipient = log.display().to_string();
+    let promoted = [
+        ("task", "promote"),
+        ("rc", "0"),
+        ("target_rc", "0"),
+        ("desc", "ok"),
+    ];
+    let out = alert(&[&promoted[..], &[("recipient", &recipient)]].concat(), None);
+    out.expect_success();
+    // The agent's log is HA_LOGFILE=/dev/stderr here, syslog under Pacemaker.
+    out.expect_logged(
+        "alert: pgsqld promoted (now the primary) on node-b",
+        "the syslog line",
+    );
+    let failed = [
+        ("task", "monitor"),
+        ("interval", "15000"),
+        ("rc", "7"),
+        ("target_rc", "8"),
+        ("desc", "not running"),
+        ("recipient", &recipient),
+    ];
+    alert(&failed, None).expect_success();
+    let quiet = [
+        ("task", "monitor"),
+        ("interval", "15000"),
+        ("rc", "8"),
+        ("target_rc", "8"),
+    ];
+    alert(&[&quiet[..], &[("recipient", &recipient)]].concat(), None).expect_success();
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "2026-12-03 19:00:00.123456 pgsqld promoted (now the primary) on node-b\n\
+         2026-12-03 19:00:00.123456 pgsqld monitor failed on node-b: rc 7 (OCF_NOT_RUNNING), \
+         expected 8 (OCF_RUNNING_PROMOTED): not running\n",
+        "a line per role change or failure, none for a monitor that found what it expected"
+    );
+
+    // A recipient that is a symlink is not followed.
+    let target = dir.path.join("target");
+    std::fs::write(&target, "").unwrap();
+    let link = dir.path.join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let link = link.display().to_string();
+    let out = alert(&[&promoted[..], &[("recipient", &link)]].concat(), None);
+    assert!(!out.is(OcfCode::Success), "{out}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "", "{out}");
+
+    // An alert agent has no exit reason line: Pacemaker logs its status
+    // and what it printed.
+    let out = alert(&[&promoted[..], &[("recipient", "-oQ/tmp/x")]].concat(), None);
+    assert!(out.is(OcfCode::ErrConfigured), "{out}");
+    assert!(
+        out.stderr
+            .contains("neither an absolute file path nor a mail address"),
+        "{out}"
+    );
+}
+
+/// A fake `sendmail` that keeps its arguments and the mail it reads.
+const SENDMAIL: &str = r#"#!/bin/sh
+dir=$(dirname "$0")
+printf '%s\n' "$*" > "$dir/argv"
+cat > "$dir/mail"
+"#;
+
+#[test]
+fn the_alert_agent_mails_a_mail_recipient_through_sendmail_when_there_is_one() {
+    let dir = TempDir::new("sendmail");
+    let tool = dir.path.join("sendmail");
+    std::fs::write(&tool, SENDMAIL).unwrap();
+    std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:/usr/bin:/bin", dir.path.display());
+    let demoted = [
+        ("task", "demote"),
+        ("rc", "0"),
+        ("target_rc", "0"),
+        ("recipient", "dba@example.org"),
+    ];
+    alert(&demoted, Some(&path)).expect_success();
+    assert_eq!(
+        std::fs::read_to_string(dir.path.join("argv")).unwrap(),
+        "-oi dba@example.org\n"
+    );
+    let mail = std::fs::read_to_string(dir.path.join("mail")).unwrap();
+    assert!(
+        mail.starts_with("To: dba@example.org\nSubject: pgha: pgsqld demoted (now a standby) on node-b\n"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("\n\npgsqld demoted (now a standby) on node-b\n"),
+        "{mail}"
+    );
+
+    // With no sendmail anywhere, the line is logged and no mail is sent.
+    if !["/usr/sbin/sendmail", "/usr/lib/sendmail"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists())
+    {
+        std::fs::remove_file(&tool).unwrap();
+        let out = alert(&demoted, Some("/usr/bin:/bin"));
+        out.expect_success();
+        out.expect_logged(
+            "no sendmail here: no mail to dba@example.org",
+            "the mail not sent",
+        );
+    }
+}
