@@ -17,7 +17,7 @@
 //! child is always reaped: `std::process::Child` is not killed on drop.
 
 use std::ffi::{CString, OsStr};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -237,10 +237,43 @@ pub fn run_without_env<S: AsRef<OsStr>>(
     deadline: Deadline,
     unset: &[&str],
 ) -> Result<Output, ExecError> {
+    run_fed(program, args, user, deadline, unset, None)
+}
+
+/// [`run`] (as this process's user), with `input` on the child's stdin
+/// instead of /dev/null: a mail for sendmail. It is written on a thread,
+/// so that a child that never reads it is still bounded by `deadline`.
+pub fn run_with_input<S: AsRef<OsStr>>(
+    program: impl AsRef<OsStr>,
+    args: &[S],
+    input: &[u8],
+    deadline: Deadline,
+) -> Result<Output, ExecError> {
+    run_fed(program, args, None, deadline, &[], Some(input.to_vec()))
+}
+
+fn run_fed<S: AsRef<OsStr>>(
+    program: impl AsRef<OsStr>,
+    args: &[S],
+    user: Option<&SystemUser>,
+    deadline: Deadline,
+    unset: &[&str],
+    input: Option<Vec<u8>>,
+) -> Result<Output, ExecError> {
     let program_name = program.as_ref().to_string_lossy().into_owned();
     let mut cmd = command(&program_name, program.as_ref(), args, user, deadline, unset)?;
+    if input.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
     let started = std::time::Instant::now();
     let (mut child, stdout, stderr) = spawn_drained(&mut cmd, &program_name, drain)?;
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        // A thread that cannot start drops stdin: the child reads an end
+        // of file, never a half-written input it waits on.
+        let _ = std::thread::Builder::new()
+            .name("feed".into())
+            .spawn(move || stdin.write_all(&input));
+    }
     let status = wait_bounded(&mut child, program_name, started, deadline)?;
     // The child is gone; a grandchild that kept the pipes open must not hold
     // us past the deadline, so collection is bounded too.

@@ -12,10 +12,12 @@
 //! (what crosses a process or node boundary), [`exec`], [`deadline`].
 
 pub mod actions;
+pub mod alert;
 pub mod context;
 pub mod deadline;
 pub mod doc;
 pub mod exec;
+pub mod metrics;
 pub mod ocf;
 pub mod params;
 pub mod pcmk;

@@ -11,13 +11,14 @@ use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, FromArgMatches};
 
+use pgha::alert::AlertArgs;
 use pgha::context::Context;
 use pgha::doc::{DocArgs, OPERATOR_COMMANDS};
 use pgha::ocf::code::{OcfCode, OcfError};
 use pgha::ocf::env::OcfEnv;
 use pgha::ocf::metadata::normalize_spaces;
 use pgha::status::StatusArgs;
-use pgha::{actions, doc, log_error, log_warn, ocf, status};
+use pgha::{actions, alert, doc, log_error, log_warn, ocf, status};
 
 /// The OCF provider directory the agent is installed under (ocf/resource.d/pgha).
 const OCF_PROVIDER: &str = "pgha";
@@ -91,6 +92,7 @@ fn main() -> ExitCode {
     };
     match name {
         "status" => StatusArgs::from_arg_matches(args).map_or_else(|e| clap_exit(&e), |a| print_status(&a)),
+        "alert" => AlertArgs::from_arg_matches(args).map_or_else(|e| clap_exit(&e), |_| run_alert()),
         "doc" => DocArgs::from_arg_matches(args).map_or_else(|e| clap_exit(&e), |a| print_doc(&a.topic)),
         "usage" => print_out(&cli().render_help().to_string()),
         action => run_action(action),
@@ -149,6 +151,17 @@ fn print_status(args: &StatusArgs) -> ExitCode {
         Ok(text) => print_out(&text),
         Err(e) => {
             print_err(&format!("pgha status: {e}"));
+            exit(e.code)
+        }
+    }
+}
+
+/// `pgha alert`: Pacemaker's alert agent, the event in the environment.
+fn run_alert() -> ExitCode {
+    match alert::run(&OcfEnv::from_process()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            print_err(&format!("pgha alert: {e}"));
             exit(e.code)
         }
     }

@@ -1,5 +1,6 @@
-//! `pgha status [--resource NAME] [--json]`: the replication view of the
-//! cluster from any node, for operators.
+//! `pgha status [--resource NAME] [--json] [--prometheus]`: the replication
+//! view of the cluster from any node, for operators (and, with
+//! `--prometheus`, for a metrics scraper: [`crate::metrics`]).
 //!
 //! It reads what the agents publish (node attributes `pgha-<rsc>-*` and the
 //! promotion scores) from pacemaker-attrd, one query per attribute, each
@@ -13,6 +14,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use crate::deadline::Deadline;
+use crate::metrics::{self, NodeFacts};
 use crate::ocf::code::{OcfError, OcfResult};
 use crate::pcmk::{attrs, cib};
 use crate::policy::safety;
@@ -194,6 +196,13 @@ pub struct StatusArgs {
                 and monitoring."
     )]
     pub json: bool,
+    #[arg(
+        long,
+        conflicts_with = "json",
+        help = "Prometheus metrics (text format 0.0.4) instead of the table: each node's role, timeline, position, \
+                lag, receiver, sync state, score and slots, and this node's last monitor."
+    )]
+    pub prometheus: bool,
 }
 
 /// Runs `pgha status`.
@@ -207,7 +216,18 @@ pub fn run(args: &StatusArgs) -> OcfResult<String> {
     let warnings = cib::configuration(deadline)
         .map(|c| safety::warnings(&safety::ClusterFacts::new(c.options, c.nodes, c.fence_devices)))
         .unwrap_or_default();
-    Ok(if args.json {
+    Ok(if args.prometheus {
+        let facts: Vec<NodeFacts> = nodes
+            .iter()
+            .map(|(node, v)| NodeFacts {
+                node,
+                fields: &v.fields,
+                score: v.score,
+            })
+            .collect();
+        let last = metrics::last_monitor(&rsc, deadline);
+        metrics::render(&rsc, &facts, would_promote(&nodes), last.as_ref(), warnings.len())
+    } else if args.json {
         to_json(&rsc, &nodes, &warnings) + "\n"
     } else {
         to_text(&rsc, &nodes, &warnings)

@@ -438,6 +438,12 @@ pub enum Key {
     /// change, until the new list's standbys confirmed past it
     /// (`policy::sync::SyncPublished`).
     SyncPublished,
+    /// The last monitor's answer, its OCF exit code (the age: since when
+    /// it answers so), for `pgha status --prometheus`.
+    MonitorAnswer,
+    /// How long the last monitor's health probe took, in microseconds
+    /// (the age: when the monitor last ran).
+    MonitorProbeUs,
 }
 
 /// The spelling of [`Key::Score`]'s `None`.
@@ -445,7 +451,7 @@ const SELF: &str = "_self";
 
 impl Key {
     /// The keys that have no parameter, with their spelling.
-    const FIXED: [(Key, &'static str); 15] = [
+    const FIXED: [(Key, &'static str); 17] = [
         (Key::BootstrapChecked, "bootstrap.checked"),
         (Key::BootstrapPreferred, "bootstrap.preferred"),
         (Key::DemotedPrimary, "demoted.primary"),
@@ -461,6 +467,8 @@ impl Key {
         (Key::MembersAsked, "members.asked"),
         (Key::MembersUnknown, "members.unknown"),
         (Key::SyncPublished, "sync.published"),
+        (Key::MonitorAnswer, "monitor.answer"),
+        (Key::MonitorProbeUs, "monitor.probe_us"),
     ];
 
     /// Parses a key as [`Display`](fmt::Display) spells it; None for a key
@@ -1188,7 +1196,8 @@ mod tests {
         assert_eq!(
             fixed.join(" "),
             "bootstrap.checked bootstrap.preferred demoted.primary receiver.down rebuild.needed splitbrain.checked splitbrain.other \
-             sync.managed sync.none_streaming stop.forced members.crm_node members.notify members.asked members.unknown sync.published"
+             sync.managed sync.none_streaming stop.forced members.crm_node members.notify members.asked members.unknown sync.published \
+             monitor.answer monitor.probe_us"
         );
         let table: Vec<(Key, &str)> = table
             .into_iter()

@@ -61,6 +61,13 @@
 //! ([`crate::policy::upkeep`]), applied in one place; its degraded answers
 //! (split brain, slot collision, sync risk, not streaming) come back as
 //! data for the answer.
+//!
+//! Every monitor that gets as far as the instance notes its answer and how
+//! long its health probe took in the memory ([`Key::MonitorAnswer`],
+//! [`Key::MonitorProbeUs`]): what `pgha status --prometheus` reports of
+//! this node, at no query of its own.
+
+use std::time::Instant;
 
 use super::stop;
 use crate::context::{Context, Mode};
@@ -73,6 +80,7 @@ use crate::pg::state::{self, InstanceState};
 use crate::policy::monitor_answer::{self, Found, HostCheckFailed};
 use crate::replication::upkeep;
 use crate::runstate::RunState;
+use crate::vocab::Key;
 use crate::{log_info, log_warn};
 
 pub fn run(ctx: &Context) -> OcfResult {
@@ -120,15 +128,35 @@ pub fn run(ctx: &Context) -> OcfResult {
             }
         }
     };
-    let code = monitor(ctx, &config, &inst);
-    monitor_answer::with_host_problem(code, host_problem.as_ref())
+    let mut memory = RunState::load(ctx.resource());
+    let code = monitor(ctx, &config, &inst, &mut memory);
+    let code = monitor_answer::with_host_problem(code, host_problem.as_ref());
+    remember_answer(&mut memory, &code);
+    memory.save();
+    code
+}
+
+/// Notes the answer in the memory for `pgha status --prometheus`: a value
+/// that changes only with the answer, so that its age says since when the
+/// monitor answers so.
+fn remember_answer(memory: &mut RunState, code: &OcfResult) {
+    let code = match code {
+        Ok(code) => *code,
+        Err(e) => e.code,
+    };
+    memory.set_if_changed(&Key::MonitorAnswer, &code.as_i32().to_string());
 }
 
 /// The monitor proper, on an instance whose host checks passed (or that
-/// runs although they fail).
-fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
+/// runs although they fail), with the agent's memory of this resource.
+fn monitor(ctx: &Context, config: &Config, inst: &Instance, memory: &mut RunState) -> OcfResult {
     let promotable = ctx.mode() == Mode::Promotable;
-    let found = match state::inspect(inst, ctx.deadline, promotable) {
+    let probe = Instant::now();
+    let inspected = state::inspect(inst, ctx.deadline, promotable);
+    // What the probe cost, for `pgha status --prometheus`: timed here, so
+    // that it costs no query of its own; its age says when the monitor ran.
+    memory.set(&Key::MonitorProbeUs, &probe.elapsed().as_micros().to_string());
+    let found = match inspected {
         Ok(found) => found,
         Err(e) => {
             if ctx.is_probe() {
@@ -143,10 +171,8 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
     let found = match found {
         InstanceState::Running { health, .. } if promotable => match health.replication {
             Some(Replication::Primary(status)) => {
-                let mut memory = RunState::load(ctx.resource());
                 let me = ctx.node_name();
-                let upkeep = upkeep::primary(ctx, &mut memory, inst, &status, config, &me);
-                memory.save();
+                let upkeep = upkeep::primary(ctx, memory, inst, &status, config, &me);
                 Found::Primary {
                     other_primary: upkeep.other_primary,
                     slot_collision: upkeep.slot_collision,
@@ -154,9 +180,7 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
                 }
             }
             Some(Replication::Standby(status)) => {
-                let mut memory = RunState::load(ctx.resource());
-                let upkeep = upkeep::standby(ctx, &mut memory, inst, &status, config);
-                memory.save();
+                let upkeep = upkeep::standby(ctx, memory, inst, &status, config);
                 Found::Standby {
                     status,
                     not_streaming_for: upkeep.not_streaming_for,
@@ -171,7 +195,7 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult {
         InstanceState::Stopped => Found::Stopped,
         InstanceState::Unresponsive { pid, frozen, error } => Found::Unresponsive { pid, frozen, error },
         InstanceState::Crashed { state } => {
-            let forced_by_us = stop::was_forced_by_us(&RunState::load(ctx.resource()), &inst.datadir);
+            let forced_by_us = stop::was_forced_by_us(memory, &inst.datadir);
             let quiet_probe =
                 ctx.is_probe() && process::instance_processes(&inst.canonical_datadir).is_empty();
             if forced_by_us {

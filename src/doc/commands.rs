@@ -8,6 +8,7 @@
 use clap::Args;
 
 use super::DocArgs;
+use crate::alert::AlertArgs;
 use crate::status::StatusArgs;
 
 /// One command of the binary.
@@ -97,6 +98,14 @@ pub const OPERATOR_COMMANDS: &[Command] = &[
         arguments: Some(StatusArgs::augment_args),
     },
     Command {
+        name: "alert",
+        purpose: "Runs as a Pacemaker alert agent (installed as /usr/share/pgha/alert_pgha): logs each start, \
+            stop, promote and demote, each failed operation, node and fencing event to syslog, and appends it to \
+            the recipient's file or mails it to the recipient's address (through sendmail, when installed). \
+            It reads the event from the CRM_alert_* variables Pacemaker sets.",
+        arguments: Some(AlertArgs::augment_args),
+    },
+    Command {
         name: "doc",
         purpose: "Prints documentation generated from the agent's own tables, so that it cannot disagree with \
             the binary that prints it.",
@@ -145,6 +154,9 @@ mod tests {
             }
         }
         let status = OPERATOR_COMMANDS.iter().find(|c| c.name == "status").unwrap();
-        assert_eq!(status.synopsis(), "status [--resource NAME] [--json]");
+        assert_eq!(
+            status.synopsis(),
+            "status [--resource NAME] [--json] [--prometheus]"
+        );
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 const RESKEY_PREFIX: &str = "OCF_RESKEY_";
 const META_PREFIX: &str = "CRM_meta_";
+const ALERT_PREFIX: &str = "CRM_alert_";
 
 /// Everything the agent reads from its environment.
 #[derive(Clone, Debug, Default)]
@@ -35,6 +36,9 @@ pub struct OcfEnv {
     pub debug: Option<String>,
     /// `PATH`, to find PostgreSQL binaries when `bindir` is not set.
     pub path: Option<String>,
+    /// What Pacemaker tells an alert agent (`pgha alert`), by name
+    /// (`CRM_alert_kind` -> `kind`).
+    pub alert: BTreeMap<String, String>,
 }
 
 impl OcfEnv {
@@ -57,6 +61,10 @@ impl OcfEnv {
     pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
         let mut env = OcfEnv::default();
         for (name, value) in vars {
+            if let Some(key) = name.strip_prefix(ALERT_PREFIX) {
+                env.alert.insert(key.to_string(), value);
+                continue;
+            }
             if let Some(key) = name.strip_prefix(RESKEY_PREFIX) {
                 match key.strip_prefix(META_PREFIX) {
                     Some(meta) => {

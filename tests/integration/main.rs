@@ -20,6 +20,9 @@ mod hardening;
 mod lifecycle;
 /// meta-data against the OCF 1.1 schema pcs uses, and through crm_resource/pcs.
 mod metadata;
+/// `pgha status --prometheus` checked by Prometheus's parser, and the
+/// alert agent `pgha alert`.
+mod monitoring;
 /// The positions standbys publish for the election, after a full restart.
 mod positions;
 /// Root steered by nothing postgres plants: symlinks, FIFOs, garbage lock files.

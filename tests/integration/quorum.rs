@@ -11,8 +11,9 @@ use pgha::policy::promotion::round_id;
 
 use crate::util::*;
 
-/// The fake attribute store of a cluster whose nodes the test plays.
-struct FakeCluster {
+/// The fake attribute store of a cluster whose nodes the test plays (also
+/// used by the metrics tests).
+pub struct FakeCluster {
     dir: TempDir,
 }
 
@@ -46,19 +47,25 @@ printf 'crm_attribute %s\n' "$*" >> "$(dirname "$0")/calls"
 "#;
 
 impl FakeCluster {
-    fn new() -> FakeCluster {
+    pub fn new() -> FakeCluster {
         let dir = TempDir::root_only("fake-cluster");
         fs::create_dir(dir.path.join("attrs")).unwrap();
+        let cluster = FakeCluster { dir };
         for (tool, text) in [("attrd_updater", ATTRD), ("crm_attribute", CRM_ATTRIBUTE)] {
-            let path = dir.path.join(tool);
-            fs::write(&path, text).unwrap();
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+            cluster.tool(tool, text);
         }
-        FakeCluster { dir }
+        cluster
+    }
+
+    /// Adds a fake Pacemaker tool `name` (a shell script) beside the others.
+    pub fn tool(&self, name: &str, script: &str) {
+        let path = self.dir.path.join(name);
+        fs::write(&path, script).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
     }
 
     /// `agent` on `node`, asking this fake cluster.
-    fn agent_on(&self, agent: &Agent, node: &str) -> Agent {
+    pub fn agent_on(&self, agent: &Agent, node: &str) -> Agent {
         let path = format!(
             "{}:{}",
             self.dir.path.display(),
@@ -72,7 +79,7 @@ impl FakeCluster {
     }
 
     /// Sets attribute `name` of `node` as that node's agent would.
-    fn set(&self, name: &str, node: &str, value: &str) {
+    pub fn set(&self, name: &str, node: &str, value: &str) {
         let path = self.dir.path.join("attrs").join(name);
         let mut lines: Vec<String> = fs::read_to_string(&path)
             .unwrap_or_default()
@@ -84,14 +91,14 @@ impl FakeCluster {
         fs::write(&path, lines.join("\n") + "\n").unwrap();
     }
 
-    fn get(&self, name: &str, node: &str) -> Option<String> {
+    pub fn get(&self, name: &str, node: &str) -> Option<String> {
         fs::read_to_string(self.dir.path.join("attrs").join(name))
             .unwrap_or_default()
             .lines()
             .find_map(|l| l.strip_prefix(&format!("{node} ")).map(str::to_string))
     }
 
-    fn calls(&self) -> String {
+    pub fn calls(&self) -> String {
         fs::read_to_string(self.dir.path.join("calls")).unwrap_or_default()
     }
 }
