@@ -304,7 +304,10 @@ pub const PARAMS: &[ParamSpec] = &[
                    synchronous_standby_names (ALTER SYSTEM, visible in postgresql.auto.conf) equal to \
                    ANY sync_standbys of the standbys that really stream (a new primary: of the standbys expected to \
                    follow it), and falls back to async only when none has streamed for sync_grace seconds. strict-sync: never falls back: with no standby, commits wait. In both sync modes \
-                   only a synchronous standby may be promoted while one exists.",
+                   a standby is promoted only when enough of the standbys the primary listed take part in the \
+                   election that one of them has every acknowledged commit (N-k+1 of N for ANY k) and none of them \
+                   is ahead: otherwise strict-sync waits for them, with no node promotable, and sync waits up to \
+                   sync_grace, then promotes with a warning.",
     },
     ParamSpec {
         name: "sync_standbys",

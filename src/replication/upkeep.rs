@@ -19,6 +19,7 @@ use crate::ocf::code::OcfResult;
 use crate::params::{Config, ReplicationMode};
 use crate::pcmk::{attrs, node};
 use crate::pg::follow;
+use crate::pg::history;
 use crate::pg::instance::Instance;
 use crate::pg::replication::{PrimaryStatus, StandbyStatus};
 use crate::policy::scores::Bootstrap;
@@ -178,6 +179,22 @@ pub fn standby(
     status: &StandbyStatus,
     config: &Config,
 ) -> StandbyUpkeep {
+    // With no receiver streaming, the timeline reported is that of the last
+    // restartpoint, older than the WAL held when a promotion happened since:
+    // the bootstrap score and the published position go by the timeline
+    // that WAL is on (the lab's rack fault: a stale 1:... lost to 2:... and
+    // the promotion went to the less advanced node, then was handed over).
+    let on_timeline;
+    let status = if status.is_streaming() {
+        status
+    } else {
+        let (position, _) = history::position_with_history(inst, Position::of_standby(status), ctx.deadline);
+        on_timeline = StandbyStatus {
+            timeline: position.timeline,
+            ..status.clone()
+        };
+        &on_timeline
+    };
     let remembered = StandbyMemory {
         receiver_down_for: memory.flag_age(&Key::ReceiverDown),
         bootstrap_checked_age: memory.age(&Key::BootstrapChecked),
