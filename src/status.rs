@@ -42,6 +42,10 @@ pub fn collect(rsc: &str, deadline: Deadline) -> OcfResult<BTreeMap<String, Node
             nodes.entry(node).or_default().fields.insert(attr, value);
         }
     }
+    // Not a column: a wait of the quorum gate is rare, and a sentence.
+    for (node, value) in attrs::query_all(rsc, Attr::Gate, deadline)? {
+        nodes.entry(node).or_default().fields.insert(Attr::Gate, value);
+    }
     for (node, score) in attrs::promotion_scores(rsc, deadline)? {
         nodes.entry(node).or_default().score = Some(score);
     }
@@ -168,6 +172,11 @@ pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>, warnings: &[String
     for (node, v) in nodes {
         if let Some(build) = v.fields.get(&Attr::Build).filter(|b| *b != NO_VALUE) {
             out.push_str(&format!("base backup on {node}: {build}\n"));
+        }
+    }
+    for (node, v) in nodes {
+        if let Some(reason) = v.fields.get(&Attr::Gate).filter(|g| *g != NO_VALUE) {
+            out.push_str(&format!("promotion held on {node}: {reason}\n"));
         }
     }
     out.push_str(&format!(
@@ -306,6 +315,20 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("base backup on n2"), "{text}");
+        let mut held = view("standby", "2", "0/9000000", None);
+        held.fields.insert(
+            Attr::Gate,
+            "strict-sync: 2 of the 3 standbys needed (ANY 1 of 3) take part; waiting for n3 or the old primary".into(),
+        );
+        let mut passed = view("standby", "2", "0/9000000", None);
+        passed.fields.insert(Attr::Gate, NO_VALUE.into());
+        let gated: BTreeMap<String, NodeView> = [("n4".to_string(), held), ("n2".to_string(), passed)].into();
+        let text = to_text("pgsqld", &gated, &[]);
+        assert!(
+            text.contains("promotion held on n4: strict-sync: 2 of the 3 standbys needed (ANY 1 of 3) take part; waiting for n3 or the old primary\n"),
+            "{text}"
+        );
+        assert!(!text.contains("promotion held on n2"), "{text}");
         assert!(to_json("pgsqld", &nodes, &[]).contains("\"build\":\"copying 40% (12/30 MB) from n1\""));
     }
 

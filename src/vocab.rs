@@ -444,6 +444,16 @@ pub enum Key {
     /// How long the last monitor's health probe took, in microseconds
     /// (the age: when the monitor last ran).
     MonitorProbeUs,
+    /// Flag: a promote here failed only to pass the promotion on (a
+    /// hand-over) or to wait for the quorum gate, not for a fault of this
+    /// node; the next standby monitor clears that failure from Pacemaker's
+    /// fail count, so that such rounds never ban a healthy node.
+    PromoteDeclined,
+    /// Flag: the quorum gate has kept this standby from being promoted
+    /// since the key's age (sync mode's `sync_grace` counts from then, not
+    /// from the last start: the recovery of a failed promote restarts the
+    /// instance). Off once it streams again.
+    GateWaiting,
 }
 
 /// The spelling of [`Key::Score`]'s `None`.
@@ -451,7 +461,7 @@ const SELF: &str = "_self";
 
 impl Key {
     /// The keys that have no parameter, with their spelling.
-    const FIXED: [(Key, &'static str); 17] = [
+    const FIXED: [(Key, &'static str); 19] = [
         (Key::BootstrapChecked, "bootstrap.checked"),
         (Key::BootstrapPreferred, "bootstrap.preferred"),
         (Key::DemotedPrimary, "demoted.primary"),
@@ -469,6 +479,8 @@ impl Key {
         (Key::SyncPublished, "sync.published"),
         (Key::MonitorAnswer, "monitor.answer"),
         (Key::MonitorProbeUs, "monitor.probe_us"),
+        (Key::PromoteDeclined, "promote.declined"),
+        (Key::GateWaiting, "gate.waiting"),
     ];
 
     /// Parses a key as [`Display`](fmt::Display) spells it; None for a key
@@ -1197,7 +1209,7 @@ mod tests {
             fixed.join(" "),
             "bootstrap.checked bootstrap.preferred demoted.primary receiver.down rebuild.needed splitbrain.checked splitbrain.other \
              sync.managed sync.none_streaming stop.forced members.crm_node members.notify members.asked members.unknown sync.published \
-             monitor.answer monitor.probe_us"
+             monitor.answer monitor.probe_us promote.declined gate.waiting"
         );
         let table: Vec<(Key, &str)> = table
             .into_iter()

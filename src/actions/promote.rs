@@ -231,7 +231,12 @@ fn check_quorum(
         log_warn!("no synchronous_standby_names was published: the quorum gate has nothing to check");
         return Ok(());
     }
-    let waited_s = RunState::load(rsc).flag_age(&Key::ReceiverDown).unwrap_or(0);
+    let memory = RunState::load(rsc);
+    let waited_s = [Key::ReceiverDown, Key::GateWaiting]
+        .iter()
+        .filter_map(|k| memory.flag_age(k))
+        .max()
+        .unwrap_or(0);
     let candidate = Candidate {
         name: me,
         position: mine,
@@ -266,6 +271,10 @@ fn check_quorum(
                     log_warn!("cannot delete the promotion score of {node}: {}", e);
                 }
             }
+            let mut memory = RunState::load(rsc);
+            memory.set_flag(&Key::GateWaiting, true);
+            memory.save();
+            remember_declined(rsc);
             Err(OcfError::generic(format!("not promoted: {reason}")))
         }
     }
@@ -276,7 +285,16 @@ fn check_quorum(
 fn hand_over(ctx: &Context, rsc: &str, node: &str, why: String) -> OcfError {
     let _ = attrs::set_promotion_score(rsc, Some(node), SCORE_PRIMARY, ctx.deadline);
     let _ = attrs::set_promotion_score(rsc, None, SCORE_BOOTSTRAP, ctx.deadline);
+    remember_declined(rsc);
     OcfError::generic(format!("{why}: promotion handed over to it"))
+}
+
+/// Notes that this promote fails without a fault of this node: its next
+/// standby monitor clears the failure ([`Key::PromoteDeclined`]).
+fn remember_declined(rsc: &str) {
+    let mut memory = RunState::load(rsc);
+    memory.set_flag(&Key::PromoteDeclined, true);
+    memory.save();
 }
 
 /// Applies [`promotion::switchover`] to the shutdown checkpoints the

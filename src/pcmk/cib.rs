@@ -29,6 +29,38 @@ pub fn primitives_of_agent(provider: &str, kind: &str, deadline: Deadline) -> Oc
     Ok(parse_primitive_ids(&out.stdout))
 }
 
+/// Clears the failure of the promote of `rsc` on `node` from Pacemaker's
+/// history and fail count (`crm_resource --cleanup` of that one
+/// operation): a promote that failed only to pass the promotion on, or to
+/// wait for the quorum gate, is not a fault of the node, and a few of them
+/// must not reach `migration-threshold`.
+pub fn clear_promote_failure(rsc: &str, node: &str, deadline: Deadline) -> OcfResult<()> {
+    let resource = format!("--resource={rsc}");
+    let node = format!("--node={node}");
+    let args = [
+        "--cleanup",
+        resource.as_str(),
+        node.as_str(),
+        "--operation=promote",
+        "--interval=0",
+    ];
+    let out = exec::run(
+        "crm_resource",
+        &args,
+        None,
+        deadline.within(Duration::from_secs(10)),
+    )?;
+    if out.success() {
+        Ok(())
+    } else {
+        Err(OcfError::generic(format!(
+            "crm_resource {} failed: {}",
+            args.join(" "),
+            out.last_message()
+        )))
+    }
+}
+
 /// The `id` of every `<primitive>` element of `xml` (unescaped); what is not
 /// XML ends the list where it starts.
 fn parse_primitive_ids(xml: &str) -> Vec<String> {

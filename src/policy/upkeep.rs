@@ -470,6 +470,8 @@ pub struct StandbyMemory {
     pub former_primary: bool,
     /// A primary demoted where it stood, not compared with a primary since.
     pub demoted_primary: bool,
+    /// Seconds the quorum gate has kept it from being promoted (None: off).
+    pub gate_waiting_for: Option<u64>,
 }
 
 /// What a standby with no primary streaming to it read of the others to
@@ -590,6 +592,7 @@ pub fn standby_plan(view: &StandbyView) -> StandbyPlan {
         steps.push(Step::Memory(Remember::Change(Key::RebuildNeeded, String::new())));
         steps.push(Step::Memory(Remember::Flag(Key::DemotedPrimary, false)));
         steps.push(Step::Memory(Remember::Flag(Key::BootstrapPreferred, false)));
+        steps.push(Step::Memory(Remember::Flag(Key::GateWaiting, false)));
     } else if let Some(why) = &view.cannot_follow {
         steps.push(Step::Memory(Remember::Change(Key::RebuildNeeded, why.clone())));
     }
@@ -617,7 +620,7 @@ pub fn bootstrap_plan(seen: &BootstrapSeen, status: &StandbyStatus, memory: &Sta
             format!("no node is promotable: waiting for the positions of {nodes:?} ({mine} here)"),
         )],
         Bootstrap::Score(score) => {
-            let waited_s = bootstrap_waited_s(status, memory);
+            let waited_s = bootstrap_waited_s(status, memory).max(memory.gate_waiting_for.unwrap_or(0));
             let mut steps = Vec::new();
             let candidate = Candidate {
                 name: &seen.me,
@@ -635,6 +638,7 @@ pub fn bootstrap_plan(seen: &BootstrapSeen, status: &StandbyStatus, memory: &Sta
                     return vec![
                         Step::Log(Level::Info, format!("no node is promotable: {reason}")),
                         own_attr(Attr::Gate, &reason, REFRESH_S),
+                        Step::Memory(Remember::Flag(Key::GateWaiting, true)),
                     ];
                 }
                 Gate::HandOver { node, theirs } => {
@@ -1400,6 +1404,7 @@ mod tests {
                 Step::Memory(Remember::Change(Key::RebuildNeeded, String::new())),
                 Step::Memory(Remember::Flag(Key::DemotedPrimary, false)),
                 Step::Memory(Remember::Flag(Key::BootstrapPreferred, false)),
+                Step::Memory(Remember::Flag(Key::GateWaiting, false)),
             ]
         };
         let lag = own_attr(Attr::Lag, "256", VOLATILE_S);
@@ -1583,6 +1588,7 @@ mod tests {
             vec![
                 Step::Log(Level::Info, format!("no node is promotable: {reason}")),
                 own_attr(Attr::Gate, reason, REFRESH_S),
+                Step::Memory(Remember::Flag(Key::GateWaiting, true)),
             ]
         );
         // The same in sync mode once sync_grace is over: the score, with
@@ -1602,6 +1608,23 @@ mod tests {
             node: None,
             score: scores::SCORE_BOOTSTRAP
         }));
+        // The grace counts from the first wait, not from the last start
+        // (the recovery of a failed promote restarts the instance).
+        v.memory.receiver_down_for = Some(0);
+        v.memory.gate_waiting_for = Some(40);
+        assert!(
+            bootstrap_plan(&seen_by, &v.status, &v.memory).contains(&Step::Score {
+                node: None,
+                score: scores::SCORE_BOOTSTRAP
+            })
+        );
+        v.memory.gate_waiting_for = Some(5);
+        assert!(
+            !bootstrap_plan(&seen_by, &v.status, &v.memory).contains(&Step::Score {
+                node: None,
+                score: scores::SCORE_BOOTSTRAP
+            })
+        );
         // n3 back (or a list it is not on): the score at once.
         seen_by.mode = ReplicationMode::StrictSync;
         seen_by.sync_lists = list("ANY 1 (n1, n2)");

@@ -14,10 +14,9 @@ use std::time::Duration;
 
 use crate::context::Context;
 use crate::deadline::Deadline;
-use crate::log_warn;
 use crate::ocf::code::OcfResult;
 use crate::params::{Config, ReplicationMode};
-use crate::pcmk::{attrs, node};
+use crate::pcmk::{attrs, cib, node};
 use crate::pg::follow;
 use crate::pg::history;
 use crate::pg::instance::Instance;
@@ -31,6 +30,7 @@ use crate::replication::{apply, election};
 use crate::runstate::RunState;
 use crate::vocab::Position;
 use crate::vocab::{Attr, Key, NodeRole};
+use crate::{log_info, log_warn};
 
 /// What the primary's monitor reports once its upkeep is done.
 #[derive(Debug)]
@@ -195,11 +195,15 @@ pub fn standby(
         };
         &on_timeline
     };
+    if memory.flag(&Key::PromoteDeclined) {
+        forget_declined_promote(ctx, memory);
+    }
     let remembered = StandbyMemory {
         receiver_down_for: memory.flag_age(&Key::ReceiverDown),
         bootstrap_checked_age: memory.age(&Key::BootstrapChecked),
         former_primary: memory.flag(&Key::BootstrapPreferred),
         demoted_primary: memory.flag(&Key::DemotedPrimary),
+        gate_waiting_for: memory.flag_age(&Key::GateWaiting),
     };
     // Why it does not stream, from its log: only off the steady path, and
     // remembered for the start that may rebuild it.
@@ -234,6 +238,24 @@ pub fn standby(
         not_streaming_for: plan.not_streaming_for,
         cannot_follow: view.cannot_follow,
         demoted: plan.demoted,
+    }
+}
+
+/// A promote here failed only to hand the promotion over or to wait for
+/// the quorum gate: Pacemaker counted it as this node's failure. Once the
+/// instance runs as a standby again (the recovery of that promote is
+/// over), the failure is cleared, so that such rounds never add up to
+/// `migration-threshold` and ban a healthy node.
+fn forget_declined_promote(ctx: &Context, memory: &mut RunState) {
+    match cib::clear_promote_failure(ctx.resource(), &ctx.node_name(), ctx.deadline) {
+        Ok(()) => {
+            log_info!("cleared the failed promote that only handed over or waited: not a fault of this node");
+            memory.set_flag(&Key::PromoteDeclined, false);
+        }
+        Err(e) => log_warn!(
+            "cannot clear the failed promote that only handed over or waited: {}",
+            e
+        ),
     }
 }
 

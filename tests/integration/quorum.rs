@@ -180,6 +180,25 @@ fn strict_sync_promotes_only_with_a_quorum_of_the_listed_standbys_voting_in_this
         gate.contains("waiting for node-c"),
         "the reason is published: {gate:?}"
     );
+    // That failure is no fault of node-b: its next monitor clears it from
+    // Pacemaker's fail count, once.
+    cluster.tool(
+        "crm_resource",
+        "#!/bin/sh\nprintf 'crm_resource %s\\n' \"$*\" >> \"$(dirname \"$0\")/calls\"\n",
+    );
+    let cleanup =
+        format!("crm_resource --cleanup --resource={rsc} --node=node-b --operation=promote --interval=0");
+    let monitor = b_on.clone().recurring();
+    monitor
+        .run("monitor")
+        .expect_logged("cleared the failed promote", "the declined promote is cleared");
+    monitor.run("monitor");
+    assert_eq!(
+        cluster.calls().matches(&cleanup).count(),
+        1,
+        "one clean-up of the declined promote\n{}",
+        cluster.calls()
+    );
 
     // node-c back, behind node-b, votes in this round: the quorum is met.
     pre_promote(&b_on, "node-b node-c");

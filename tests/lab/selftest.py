@@ -89,6 +89,11 @@ DOUBLE = {"agent": "pgha", "nodes": 5, "runs": 1, "timeout": 120, "params": SYNC
                           sync_before=SYNC_BEFORE, failed_actions=0, failed_action_names=[],
                           reconnect_s={"node3": 1.4, "node5": 2.1}, reconnect_all=True,
                           reconnect_primary="node4")]}
+STRICT_PARAMS = "replication_mode=strict-sync"
+RACK = {"agent": "pgha", "nodes": 5, "runs": 1, "timeout": 120, "params": STRICT_PARAMS,
+        "results": [run("rack", params=STRICT_PARAMS, rack_victim="node2", rack_hold_s=30.0,
+                        promoted_during_hold=None, promoted="node2", sync_before=SYNC_BEFORE,
+                        failed_actions=0, failed_action_names=[])]}
 RESTART = {"agent": "pgha", "nodes": 3, "runs": 1, "timeout": 120, "params": "",
            "results": [run("restart-all", promoted="node1", quorum_s=9.2, quorum_to_stable_s=20.1,
                            failed_actions=2, failed_action_names=["node2 pgsqld_start_0 error",
@@ -231,6 +236,35 @@ class Verdict(unittest.TestCase):
         self.assertIn("# report: double: committed rows lost: 358, promoted node4 (former primary node1; "
                       "async, reported, not judged)", out)
         self.assertIn("# verdict: 4 checks, 0 failed", out)
+
+    def test_rack_in_strict_sync_must_promote_nobody_while_the_victim_is_off(self):
+        rc, ok, fail, out = self.judge(RACK, "--faults", "rack")
+        self.assertEqual((rc, fail), (0, []), out)
+        self.assertIn("ok   - sync rack: no promotion while node2, which alone had the last commits, "
+                      "was off (30.00 s)", ok)
+        doc = copy.deepcopy(RACK)
+        doc["results"][0].update(promoted_during_hold="node3", promoted_during_hold_s=16.0, lost=40)
+        rc, ok, fail, out = self.judge(doc)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("FAIL - sync rack: node3 promoted at 16.00 s while node2, which alone had the last "
+                      "commits, was off", fail)
+        self.assertIn("FAIL - sync rack: committed rows lost: 40 (ids [])", fail)
+
+    def test_rack_in_sync_past_the_grace_promotes_and_reports_the_loss(self):
+        params = "replication_mode=sync sync_grace=10"
+        doc = copy.deepcopy(RACK)
+        doc["params"] = params
+        doc["results"][0].update(params=params, promoted_during_hold="node3", promoted_during_hold_s=25.0,
+                                 promoted="node3", lost=40)
+        rc, ok, fail, out = self.judge(doc)
+        self.assertEqual((rc, fail), (0, []), out)
+        self.assertIn("ok   - sync rack: sync promoted node3 at 25.00 s, past sync_grace, without node2", ok)
+        self.assertIn("# report: sync rack: committed rows lost: 40", out)
+        # Within the grace it must wait, and lose nothing.
+        doc["results"][0].update(params="replication_mode=sync sync_grace=60")
+        rc, ok, fail, out = self.judge(doc)
+        self.assertEqual(rc, 1, out)
+        self.assertEqual(len(fail), 2, out)
 
     def test_restart_all(self):
         rc, ok, fail, out = self.judge(RESTART, "--faults", "restart-all,restart-all-but-primary")
