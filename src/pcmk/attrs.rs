@@ -18,7 +18,9 @@ use crate::vocab::{Attr, Visibility};
 /// Per-call bound of a Pacemaker tool, within the action's deadline.
 const TOOL_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn run(program: &str, args: &[&str], deadline: Deadline) -> OcfResult<String> {
+/// Runs Pacemaker tool `program` within its bound; its stdout, or an error
+/// naming the call and the tool's last message.
+pub(crate) fn run(program: &str, args: &[&str], deadline: Deadline) -> OcfResult<String> {
     let out = exec::run(program, args, None, deadline.within(TOOL_TIMEOUT))?;
     if !out.success() {
         return Err(OcfError::generic(format!(

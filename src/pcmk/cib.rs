@@ -44,21 +44,7 @@ pub fn clear_promote_failure(rsc: &str, node: &str, deadline: Deadline) -> OcfRe
         "--operation=promote",
         "--interval=0",
     ];
-    let out = exec::run(
-        "crm_resource",
-        &args,
-        None,
-        deadline.within(Duration::from_secs(10)),
-    )?;
-    if out.success() {
-        Ok(())
-    } else {
-        Err(OcfError::generic(format!(
-            "crm_resource {} failed: {}",
-            args.join(" "),
-            out.last_message()
-        )))
-    }
+    super::attrs::run("crm_resource", &args, deadline).map(|_| ())
 }
 
 /// The `id` of every `<primitive>` element of `xml` (unescaped); what is not
