@@ -16,6 +16,7 @@ use super::sections::{default_phrase, files, ocf_path, return_code_entries};
 use crate::actions::Action;
 use crate::ocf::metadata::{ActionSpec, AgentInfo, normalize_spaces};
 use crate::params::ParamSpec;
+use crate::pg::layout;
 
 /// Example values the man page shows for a few well-known parameters; any
 /// other required parameter is shown as `name=string`, as resource-agents does.
@@ -95,6 +96,7 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
          path is a symbolic link to it.\n",
         escape(&ocf_path(provider, agent.name))
     ));
+    out.push_str(&format!(".PP\n{}\n", escape(&versions_sentence())));
 
     out.push_str(".SH \"SUPPORTED PARAMETERS\"\n");
     for p in params {
@@ -155,70 +157,14 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
     out.push_str(".SH \"RETURN CODES\"\n");
     return_code_entries(&mut out, promotable);
 
-    let resource = "pgsqld";
-    let agent_id = format!("ocf:{provider}:{}", agent.name);
-    let single = example_params(params, &["datadir"]);
-    let replicated = example_params(params, &["datadir", "primary_conninfo"]);
-    let indented = |words: Vec<String>| words.into_iter().map(|w| format!("  {w}"));
-
-    out.push_str(
-        ".SH \"EXAMPLE CRM SHELL\"\n.PP\nA single instance (one primitive) with the \\fBcrm\\fR(8) shell:\n",
-    );
-    let mut crm = vec![format!("primitive {resource} {agent_id}")];
-    if !single.is_empty() {
-        crm.push(format!("  params {}", single.join(" ")));
-    }
-    crm.extend(indented(interval_ops(actions, "depth", false)));
-    example_block(&mut out, &crm);
-    if promotable {
-        out.push_str(".PP\nStreaming replication, as a promotable clone (one monitor per role):\n");
-        let mut crm = vec![format!("primitive {resource} {agent_id}")];
-        crm.push(format!("  params {}", replicated.join(" ")));
-        crm.extend(indented(interval_ops(actions, "depth", true)));
-        example_block(&mut out, &crm);
-        example_block(
-            &mut out,
-            &[format!(
-                "clone {resource}-clone {resource} meta promotable=true notify=true promoted-max=1"
-            )],
-        );
-    }
-
-    out.push_str(".SH \"EXAMPLE PCS\"\n.PP\nA single instance with \\fBpcs\\fR(8):\n");
-    let mut pcs = vec![format!("pcs resource create {resource} {agent_id}")];
-    pcs.extend(indented(single.clone()));
-    pcs.extend(indented(interval_ops(actions, "OCF_CHECK_LEVEL", false)));
-    example_block(&mut out, &pcs);
-    if promotable {
-        out.push_str(
-            ".PP\nStreaming replication, as a promotable clone with one primary. pcs copies the default \
-             operations of the metadata (one monitor per role) into the CIB. The virtual IP follows the \
-             primary:\n",
-        );
-        let mut pcs = vec![format!("pcs resource create {resource} {agent_id}")];
-        pcs.extend(indented(replicated));
-        pcs.push("  promotable notify=true promoted-max=1".to_string());
-        example_block(&mut out, &pcs);
-        example_block(
-            &mut out,
-            &[
-                "pcs resource create pgsql-vip ocf:heartbeat:IPaddr2".to_string(),
-                "  ip=<VIP> cidr_netmask=24".to_string(),
-            ],
-        );
-        example_block(
-            &mut out,
-            &[format!(
-                "pcs constraint colocation add pgsql-vip with Promoted {resource}-clone INFINITY"
-            )],
-        );
-        example_block(
-            &mut out,
-            &[format!(
-                "pcs constraint order promote {resource}-clone then start pgsql-vip symmetrical=false"
-            )],
-        );
-    }
+    let example = Example {
+        agent_id: format!("ocf:{provider}:{}", agent.name),
+        single: example_params(params, &["datadir"]),
+        replicated: example_params(params, &["datadir", "primary_conninfo"]),
+        actions,
+    };
+    crm_examples(&mut out, &example, promotable);
+    pcs_examples(&mut out, &example, promotable);
     out.push_str(&format!(
         ".PP\n{}\n",
         prose(
@@ -231,6 +177,236 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
     ));
 
     out.push_str(".SH \"OPERATIONAL NOTES\"\n");
+    what_the_agent_writes(&mut out, promotable, has_param);
+    if promotable {
+        switchover(&mut out);
+        rejoin(&mut out, has_param);
+    }
+
+    files(&mut out, provider, agent.name);
+    out.push_str(
+        ".SH \"SEE ALSO\"\n.PP\n\\fBpgha\\fR(8), \\fBpcs\\fR(8), \\fBcrm\\fR(8), \\fBcrm_resource\\fR(8), \\fBcrm_mon\\fR(8), \
+         \\fBpostgres\\fR(1), \\fBpg_rewind\\fR(1), \\fBocf_heartbeat_IPaddr2\\fR(7)\n",
+    );
+    out
+}
+
+/// The resource, clone and VIP names of the examples, the ones the quick
+/// starts in docs/ use, so that a command copied from either fits the other.
+const RESOURCE: &str = "pgsqld";
+const CLONE: &str = "pgsqld-clone";
+const VIP: &str = "pgsql-vip";
+
+/// The operations Pacemaker runs without an interval, whose timeouts crmsh
+/// does not copy from the metadata (pcs does): a primitive's, then the ones
+/// only a promotable clone runs.
+const PRIMITIVE_OPS: &[&str] = &["start", "stop"];
+const CLONE_OPS: &[&str] = &["promote", "demote", "notify"];
+
+/// What the crm and pcs examples are made of.
+struct Example<'a> {
+    agent_id: String,
+    /// `name=value` of a single instance, then of a replicated one.
+    single: Vec<String>,
+    replicated: Vec<String>,
+    actions: &'a [ActionSpec],
+}
+
+/// `op start timeout=60s interval=0s` for each action of `names` the agent
+/// advertises, with its advertised timeout.
+fn timeout_ops(actions: &[ActionSpec], names: &[&str]) -> Vec<String> {
+    actions
+        .iter()
+        .filter(|a| a.interval_s.is_none() && names.contains(&a.name))
+        .map(|a| format!("op {} timeout={}s interval=0s", a.name, a.timeout_s))
+        .collect()
+}
+
+/// The supported majors as the page states them: the tested ones, the
+/// accepted but untested ones (from [`layout::MIN_MAJOR`] up to the newest
+/// tested), and the refused ones.
+fn versions_sentence() -> String {
+    let newest = layout::TESTED_MAJORS
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(layout::MIN_MAJOR);
+    let untested: Vec<u32> = (layout::MIN_MAJOR..newest)
+        .filter(|m| !layout::TESTED_MAJORS.contains(m))
+        .collect();
+    let mut text = format!(
+        "PostgreSQL {} {} tested",
+        and_list(layout::TESTED_MAJORS),
+        if layout::TESTED_MAJORS.len() == 1 {
+            "is"
+        } else {
+            "are"
+        }
+    );
+    let mut untested: Vec<String> = untested.iter().map(u32::to_string).collect();
+    untested.push(format!("any after {newest}"));
+    text.push_str(&format!("; {} are accepted but untested", and_words(&untested)));
+    text.push_str(&format!(
+        "; {} and older are refused (start, and validate-all at OCF_CHECK_LEVEL=10, return 5, \
+         OCF_ERR_INSTALLED).",
+        layout::MIN_MAJOR - 1
+    ));
+    text
+}
+
+/// `12, 13 and 14`.
+fn and_list(majors: &[u32]) -> String {
+    and_words(&majors.iter().map(u32::to_string).collect::<Vec<_>>())
+}
+
+/// `a, b and c`.
+fn and_words(words: &[String]) -> String {
+    match words.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// EXAMPLE CRM SHELL: a primitive, then a promotable clone with its VIP.
+fn crm_examples(out: &mut String, ex: &Example, promotable: bool) {
+    let indented = |words: Vec<String>| words.into_iter().map(|w| format!("  {w}"));
+    out.push_str(
+        ".SH \"EXAMPLE CRM SHELL\"\n.PP\nA single instance (one primitive) with the \\fBcrm\\fR(8) shell. crmsh \
+         copies no operation from the metadata: each is written with the agent's timeout.\n",
+    );
+    let mut crm = vec![format!("primitive {RESOURCE} {}", ex.agent_id)];
+    if !ex.single.is_empty() {
+        crm.push(format!("  params {}", ex.single.join(" ")));
+    }
+    crm.extend(indented(timeout_ops(ex.actions, PRIMITIVE_OPS)));
+    crm.extend(indented(interval_ops(ex.actions, "depth", false)));
+    example_block(out, &crm);
+    if !promotable {
+        return;
+    }
+    out.push_str(".PP\nStreaming replication, as a promotable clone (one monitor per role):\n");
+    let mut crm = vec![format!("primitive {RESOURCE} {}", ex.agent_id)];
+    crm.push(format!("  params {}", ex.replicated.join(" ")));
+    crm.extend(indented(timeout_ops(
+        ex.actions,
+        &[PRIMITIVE_OPS, CLONE_OPS].concat(),
+    )));
+    crm.extend(indented(interval_ops(ex.actions, "depth", true)));
+    example_block(out, &crm);
+    example_block(
+        out,
+        &[format!(
+            "clone {CLONE} {RESOURCE} meta promotable=true notify=true promoted-max=1"
+        )],
+    );
+    out.push_str(&vip_sentence());
+    example_block(
+        out,
+        &[
+            format!("primitive {VIP} ocf:heartbeat:IPaddr2"),
+            "  params ip=<VIP> cidr_netmask=24".to_string(),
+            "  op monitor interval=10s timeout=10s".to_string(),
+        ],
+    );
+    for line in [
+        format!("colocation vip-with-primary inf: {VIP} {CLONE}:Promoted"),
+        format!("order promote-then-vip Mandatory: {CLONE}:promote {VIP}:start symmetrical=false"),
+        format!("order demote-then-stop-vip Mandatory: {CLONE}:demote {VIP}:stop symmetrical=false"),
+    ] {
+        example_block(out, &[line]);
+    }
+}
+
+/// Why the VIP has its colocation and its two orders.
+fn vip_sentence() -> String {
+    ".PP\nThe virtual IP follows the primary: it starts after the promotion and stops before the demotion, \
+     so that clients never write through it to a server being demoted.\n"
+        .to_string()
+}
+
+/// EXAMPLE PCS: a primitive, then a promotable clone (in the spelling of
+/// pcs 0.11.5 and older, and in that of 0.11.6 and later) with its VIP.
+fn pcs_examples(out: &mut String, ex: &Example, promotable: bool) {
+    let indented = |words: Vec<String>| words.into_iter().map(|w| format!("  {w}"));
+    out.push_str(".SH \"EXAMPLE PCS\"\n.PP\nA single instance with \\fBpcs\\fR(8):\n");
+    let mut pcs = vec![format!("pcs resource create {RESOURCE} {}", ex.agent_id)];
+    pcs.extend(indented(ex.single.clone()));
+    pcs.extend(indented(interval_ops(ex.actions, "OCF_CHECK_LEVEL", false)));
+    example_block(out, &pcs);
+    if !promotable {
+        return;
+    }
+    let clone = |options: &str| {
+        let mut pcs = vec![format!("pcs resource create {RESOURCE} {}", ex.agent_id)];
+        pcs.extend(indented(ex.replicated.clone()));
+        pcs.push(format!("  {options}"));
+        pcs
+    };
+    out.push_str(&format!(
+        ".PP\n{}\n",
+        prose(
+            "Streaming replication, as a promotable clone with one primary. pcs copies the default operations of \
+             the metadata (one monitor per role) into the CIB. pcs 0.11.5 and older take the clone's options \
+             right after {}:",
+            &[bold("promotable")]
+        )
+    ));
+    example_block(out, &clone("promotable notify=true promoted-max=1"));
+    out.push_str(&format!(
+        ".PP\n{}\n",
+        prose(
+            "pcs 0.11.6 and later (0.12) take them after {}, with {}; without {}, pcs puts them on the primitive, \
+             where the clone never sees them, and the clone sends no notifications:",
+            &[bold("meta"), bold("--future"), bold("--future")]
+        )
+    ));
+    example_block(out, &clone("promotable meta notify=true promoted-max=1 --future"));
+    out.push_str(&format!(
+        ".PP\n{}\n",
+        prose(
+            "{} lists them under the clone's meta attributes when they are where they belong.",
+            &[bold(&format!("pcs resource config {CLONE}"))]
+        )
+    ));
+    out.push_str(&vip_sentence());
+    example_block(
+        out,
+        &[
+            format!("pcs resource create {VIP} ocf:heartbeat:IPaddr2"),
+            "  ip=<VIP> cidr_netmask=24".to_string(),
+        ],
+    );
+    example_block(
+        out,
+        &[format!(
+            "pcs constraint colocation add {VIP} with Promoted {CLONE} score=INFINITY"
+        )],
+    );
+    example_block(
+        out,
+        &[format!(
+            "pcs constraint order promote {CLONE} then start {VIP} symmetrical=false"
+        )],
+    );
+    example_block(
+        out,
+        &[format!(
+            "pcs constraint order demote {CLONE} then stop {VIP} symmetrical=false"
+        )],
+    );
+    out.push_str(&format!(
+        ".PP\n{}\n",
+        prose(
+            "The score is written {} (pcs 0.11 accepts it, and pcs 0.12 deprecates a score standing alone).",
+            &[bold("score=INFINITY")]
+        )
+    ));
+}
+
+/// OPERATIONAL NOTES, "What the agent writes": every file it writes or
+/// has written outside its own directories, and how.
+fn what_the_agent_writes(out: &mut String, promotable: bool, has_param: impl Fn(&str) -> bool) {
     out.push_str(".SS \"What the agent writes\"\n.PP\n");
     let logfile = if has_param("logfile") {
         concat!(
@@ -242,61 +418,144 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
         ""
     };
     out.push_str(&format!(
-        "The agent never rewrites postgresql.conf, pg_hba.conf or any other configuration file.{logfile}\n"
+        "The agent never writes postgresql.conf or pg_hba.conf.{logfile}\n"
     ));
-    if promotable {
-        out.push_str(&format!(
-            ".PP\n{}\n",
-            prose(
-                "To start an instance as a standby it creates {} in the data directory and passes the recovery \
-                 settings (primary_conninfo and the like) to the server on its command line as {} options, so \
-                 they never land in a configuration file and nothing is left behind to disagree with the \
-                 cluster's state. Promotion removes the standby state through PostgreSQL itself.",
-                &[bold("standby.signal"), bold("-c")]
-            )
-        ));
-        out.push_str(
-            ".SS \"Switchover\"\n.PP\nTo move the primary role to another node, let Pacemaker do it:\n",
-        );
-        example_block(
-            &mut out,
-            &[format!("pcs resource move --promoted {resource}-clone <node>")],
-        );
-        out.push_str(&format!(
-            ".PP\n{}\n",
-            prose(
-                "pcs 0.11 removes the location constraint it needs once the primary runs on the new node. With \
-                 pcs 0.10, add {}, or remove the constraint afterwards:",
-                &[bold("--autodelete")]
-            )
-        ));
-        example_block(&mut out, &[format!("pcs resource clear {resource}-clone")]);
-        out.push_str(
-            ".PP\nNever promote or stop PostgreSQL by hand (pg_ctl, systemctl) while Pacemaker manages it.\n",
-        );
-        out.push_str(".SS \"A failed primary rejoins\"\n.PP\n");
-        if has_param("rewind") {
-            out.push_str(
-                "After a failover, the former primary may hold WAL the new primary never received. With \
-                 \\fBrewind=true\\fR the agent runs \\fBpg_rewind\\fR(1) against the new primary before starting \
-                 the old one as a standby, so it rejoins without a new base backup (this needs wal_log_hints=on or \
-                 data checksums). With rewind=false it refuses to start a diverged instance; rebuild it with \
-                 \\fBpg_basebackup\\fR(1) and run \\fBpcs resource cleanup\\fR.\n",
-            );
-        } else {
-            out.push_str(
-                "After a failover, the former primary may hold WAL the new primary never received; rebuild it \
-                 from the new primary with \\fBpg_basebackup\\fR(1), then run \\fBpcs resource cleanup\\fR.\n",
-            );
-        }
+    if !promotable {
+        return;
     }
+    out.push_str(&format!(
+        ".PP\n{}\n",
+        prose(
+            "To start an instance as a standby it creates {} in the data directory and passes the recovery \
+             settings (primary_conninfo with application_name set to the node's name, \
+             recovery_target_timeline=latest, primary_slot_name with replication slots) to the server on its \
+             command line as {} options, where they take precedence over postgresql.conf and \
+             postgresql.auto.conf: none of them is written to a file. Promotion removes standby.signal through \
+             PostgreSQL itself.",
+            &[bold("standby.signal"), bold("-c")]
+        )
+    ));
+    if has_param("replication_mode") {
+        out.push_str(&format!(
+            ".PP\n{}\n",
+            prose(
+                "With {} or {}, the primary keeps synchronous_standby_names with {} and a reload: PostgreSQL \
+                 writes that one setting to {} in the data directory, where it survives a restart. Back in \
+                 async, the agent empties it only if it set it itself.",
+                &[
+                    bold("replication_mode=sync"),
+                    bold("strict-sync"),
+                    bold("ALTER SYSTEM"),
+                    bold("postgresql.auto.conf")
+                ]
+            )
+        ));
+    }
+    let copies: Vec<&str> = [
+        ("rewind", "pg_rewind (rewind=true)"),
+        ("bootstrap", "pg_basebackup (bootstrap, rebuild)"),
+    ]
+    .into_iter()
+    .filter(|(param, _)| has_param(param))
+    .map(|(_, tool)| tool)
+    .collect();
+    if !copies.is_empty() {
+        out.push_str(&format!(
+            ".PP\n{}\n",
+            escape(&format!(
+                "{} make{} the data directory a copy of the primary's, its configuration files included: \
+                 postgresql.auto.conf, and postgresql.conf and pg_hba.conf where they live in the data directory \
+                 (the layout of the RPMs; Debian keeps them in /etc/postgresql), come from the primary. Keep them \
+                 the same on every node.",
+                copies.join(" and "),
+                if copies.len() == 1 { "s" } else { "" }
+            ))
+        ));
+    }
+}
 
-    files(&mut out, provider, agent.name);
+/// OPERATIONAL NOTES, "Switchover": with pcs and with Pacemaker's own tool
+/// (crmsh has no role option for a move).
+fn switchover(out: &mut String) {
+    out.push_str(".SS \"Switchover\"\n.PP\nTo move the primary role to another node, let Pacemaker do it:\n");
+    example_block(out, &[format!("pcs resource move {CLONE} <node> --promoted")]);
+    out.push_str(&format!(
+        ".PP\n{}\n",
+        prose(
+            "pcs 0.11 and later remove the location constraint the move needs once the primary runs on the new \
+             node. A move that failed leaves a cli-prefer or cli-ban constraint that keeps pinning the role: \
+             {} shows it, and this removes it:",
+            &[bold("pcs constraint location config")]
+        )
+    ));
+    example_block(out, &[format!("pcs resource clear {CLONE}")]);
     out.push_str(
-        ".SH \"SEE ALSO\"\n.PP\n\\fBpgha\\fR(8), \\fBpcs\\fR(8), \\fBcrm\\fR(8), \\fBcrm_resource\\fR(8), \\fBcrm_mon\\fR(8), \
-         \\fBpostgres\\fR(1), \\fBpg_rewind\\fR(1), \\fBocf_heartbeat_IPaddr2\\fR(7)\n",
+        ".PP\nWith crmsh, whose move has no role option, use Pacemaker's tool, then clear its constraint once \
+         crm_mon shows the new primary:\n",
     );
-    out
+    example_block(
+        out,
+        &[format!(
+            "crm_resource --move --promoted --resource {CLONE} --node <node>"
+        )],
+    );
+    example_block(out, &[format!("crm_resource --clear --resource {CLONE}")]);
+    out.push_str(
+        ".PP\nNever promote or stop PostgreSQL by hand (pg_ctl, systemctl) while Pacemaker manages it.\n",
+    );
+}
+
+/// OPERATIONAL NOTES, "A failed primary rejoins": pg_rewind, and the copy
+/// that replaces what pg_rewind cannot repair.
+fn rejoin(out: &mut String, has_param: impl Fn(&str) -> bool) {
+    out.push_str(".SS \"A failed primary rejoins\"\n.PP\n");
+    if has_param("rewind") {
+        out.push_str(
+            "After a failover, the former primary may hold WAL the new primary never received. With \
+             \\fBrewind=true\\fR the agent runs \\fBpg_rewind\\fR(1) against the new primary before starting \
+             the old one as a standby, so it rejoins without a new base backup (this needs wal_log_hints=on or \
+             data checksums). With rewind=false it refuses to start a diverged instance.\n",
+        );
+    } else {
+        out.push_str(
+            "After a failover, the former primary may hold WAL the new primary never received: it refuses to \
+             start such an instance.\n",
+        );
+    }
+    if has_param("rebuild") {
+        out.push_str(&format!(
+            ".PP\n{}\n",
+            prose(
+                "With {}, a former primary that pg_rewind cannot repair (or that diverged with rewind=false), and a \
+                 standby that can never follow the primary (the WAL it needs was removed, its timeline forked), \
+                 are copied again at their next start: start renames the old data directory to \
+                 <datadir>.pgha-old-<time> beside it (never deleted: it holds any transactions only that node \
+                 had; remove it once you no longer need it) and copies the primary with {}(1), as {} does for a \
+                 new node. The copy runs inside start: size {} for it. A standby is rebuilt only when the primary \
+                 confirms what its log says (see the parameter above). rebuild is reloadable: to rebuild a node that refused to \
+                 start, set it and clean the resource up:",
+                &[
+                    bold("rebuild=true"),
+                    bold("pg_basebackup"),
+                    bold("bootstrap=basebackup"),
+                    bold("op start timeout"),
+                ]
+            )
+        ));
+        example_block(out, &[format!("pcs resource update {RESOURCE} rebuild=true")]);
+        example_block(out, &[format!("pcs resource cleanup {RESOURCE} node=<node>")]);
+    } else {
+        out.push_str(&format!(
+            ".PP\n{}\n",
+            prose(
+                "Rebuild it from the new primary with {}(1), then run {}.",
+                &[
+                    bold("pg_basebackup"),
+                    bold(&format!("pcs resource cleanup {RESOURCE}"))
+                ]
+            )
+        ));
+    }
 }
 
 #[cfg(test)]
@@ -461,12 +720,129 @@ mod tests {
             clone.contains("promotable notify=true promoted\\-max=1"),
             "{clone}"
         );
-        assert!(clone.contains("pcs resource move \\-\\-promoted"), "{clone}");
+        assert!(
+            clone.contains("pcs resource move pgsqld\\-clone <node> \\-\\-promoted"),
+            "{clone}"
+        );
         let (primitive, promotable) = clone.split_once("Streaming replication").unwrap();
         assert!(!primitive.contains("role=Promoted"), "{clone}");
         assert!(
             promotable.contains("op monitor interval=16s timeout=10s role=Promoted"),
             "{clone}"
         );
+    }
+
+    /// The text of subsection `name` of the page, up to the next heading.
+    fn subsection<'a>(page: &'a str, name: &str) -> &'a str {
+        let start = page
+            .find(&format!(".SS \"{name}\"\n"))
+            .unwrap_or_else(|| panic!("subsection {name} missing"));
+        let rest = &page[start + 1..];
+        &rest[..rest.find("\n.S").map_or(rest.len(), |i| i + 1)]
+    }
+
+    /// The page said no configuration file was ever written, while the sync
+    /// modes write synchronous_standby_names to postgresql.auto.conf, and
+    /// pg_rewind and copies bring the primary's configuration files.
+    #[test]
+    fn what_the_agent_writes_names_postgresql_auto_conf_and_the_copies() {
+        let page = page();
+        let writes = subsection(&page, "What the agent writes");
+        assert!(!writes.contains("any other configuration file"), "{writes}");
+        for expected in [
+            "\\fBALTER SYSTEM\\fR",
+            "\\fBpostgresql.auto.conf\\fR",
+            "synchronous_standby_names",
+            "\\fBstandby.signal\\fR",
+            "pg_rewind (rewind=true) and pg_basebackup (bootstrap, rebuild)",
+        ] {
+            assert!(writes.contains(expected), "{expected} missing:\n{writes}");
+        }
+    }
+
+    /// The VIP must be down before the primary is demoted, with crmsh as
+    /// with pcs; the page showed only the promote-then-start order.
+    #[test]
+    fn both_examples_stop_the_vip_before_the_demotion() {
+        let page = page();
+        let crm = section(&page, "EXAMPLE CRM SHELL");
+        assert!(
+            crm.contains("pgsqld\\-clone:demote pgsql\\-vip:stop symmetrical=false"),
+            "{crm}"
+        );
+        assert!(crm.contains("pgsqld\\-clone:promote pgsql\\-vip:start"), "{crm}");
+        let pcs = section(&page, "EXAMPLE PCS");
+        assert!(
+            pcs.contains(
+                "pcs constraint order demote pgsqld\\-clone then stop pgsql\\-vip symmetrical=false"
+            ),
+            "{pcs}"
+        );
+    }
+
+    /// pcs 0.12 deprecates a score standing alone; pcs 0.10's move flags
+    /// (--master, --autodelete) are no spelling of the pcs this page is for.
+    #[test]
+    fn commands_are_spelled_for_pcs_0_11_and_0_12() {
+        let page = page();
+        for line in page
+            .lines()
+            .filter(|l| l.starts_with("pcs constraint colocation"))
+        {
+            assert!(line.ends_with(" score=INFINITY"), "{line}");
+        }
+        assert!(
+            page.contains("promotable notify=true promoted\\-max=1\n"),
+            "the 0.11.5 form"
+        );
+        assert!(
+            page.contains("promotable meta notify=true promoted\\-max=1 \\-\\-future\n"),
+            "the 0.11.6 and later form"
+        );
+        assert!(!page.contains("autodelete") && !page.contains("\\-\\-master"));
+    }
+
+    /// crmsh copies no operation from the metadata: without them in the
+    /// example, start, stop, promote and demote get Pacemaker's 20 s.
+    #[test]
+    fn crm_examples_carry_the_advertised_timeouts() {
+        let page = page();
+        let crm = section(&page, "EXAMPLE CRM SHELL");
+        let (single, clone) = crm.split_once("Streaming replication").unwrap();
+        for spec in ACTION_TABLE.iter().flat_map(|a| a.advertised) {
+            let op = format!("op {} timeout={}s interval=0s", spec.name, spec.timeout_s);
+            let wanted_in_clone = CLONE_OPS.contains(&spec.name) || PRIMITIVE_OPS.contains(&spec.name);
+            assert_eq!(clone.contains(&escape(&op)), wanted_in_clone, "{op}:\n{clone}");
+            assert_eq!(
+                single.contains(&escape(&op)),
+                PRIMITIVE_OPS.contains(&spec.name),
+                "{op}:\n{single}"
+            );
+        }
+    }
+
+    #[test]
+    fn rebuild_is_documented_with_where_the_old_data_goes() {
+        let page = page();
+        let rejoin = subsection(&page, "A failed primary rejoins");
+        for expected in [
+            "\\fBrebuild=true\\fR",
+            "<datadir>.pgha\\-old\\-<time>",
+            "pcs resource update pgsqld rebuild=true",
+            "op start timeout",
+        ] {
+            assert!(rejoin.contains(expected), "{expected} missing:\n{rejoin}");
+        }
+    }
+
+    #[test]
+    fn the_page_says_which_postgresql_versions_are_tested() {
+        let sentence = versions_sentence();
+        assert_eq!(
+            sentence,
+            "PostgreSQL 15, 17 and 18 are tested; 12, 13, 14, 16 and any after 18 are accepted but untested; \
+             11 and older are refused (start, and validate-all at OCF_CHECK_LEVEL=10, return 5, OCF_ERR_INSTALLED)."
+        );
+        assert!(section(&page(), "DESCRIPTION").contains(&escape(&sentence)));
     }
 }

@@ -16,6 +16,12 @@ use crate::userfs;
 /// The oldest major version pgha supports (standby.signal, pg_promote()).
 pub const MIN_MAJOR: u32 = 12;
 
+/// The major versions the test suite runs the agent against: the host's 15
+/// (tests/setup), 17 and 18 (fetched by tests/pg/fetch-pg<major>, run by
+/// tests/run). The others from [`MIN_MAJOR`] on are accepted but untested,
+/// and the manual page says so.
+pub const TESTED_MAJORS: &[u32] = &[15, 17, 18];
+
 /// PG_VERSION holds "15\n": anything much longer is not one.
 const PG_VERSION_MAX: u64 = 256;
 
@@ -141,6 +147,31 @@ pub fn is_executable(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// "Tested" on the manual page is a claim about the test suite: each
+    /// version is the host's (tests/setup installs it) or one tests/run
+    /// fetches and runs the integration tests on.
+    #[test]
+    fn every_tested_major_is_one_the_suite_runs() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let read = |name: &str| fs::read_to_string(repo.join(name)).unwrap();
+        let setup = read("tests/setup");
+        let run = read("tests/run");
+        for major in TESTED_MAJORS {
+            assert!(*major >= MIN_MAJOR, "{major} is refused");
+            let installed = setup.contains(&format!("postgresql-{major} "));
+            let fetched = repo.join(format!("tests/pg/fetch-pg{major}")).is_file()
+                && run.lines().any(|l| {
+                    l.starts_with("for major in ")
+                        && l.split_whitespace()
+                            .any(|w| w.trim_end_matches(';') == major.to_string())
+                });
+            assert!(
+                installed || fetched,
+                "PostgreSQL {major} is called tested, but no test runs it"
+            );
+        }
+    }
 
     #[test]
     fn parses_major_versions() {

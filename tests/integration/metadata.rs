@@ -196,3 +196,108 @@ fn every_advertised_action_is_in_the_help_the_man_page_and_dispatch() {
         );
     }
 }
+
+/// The literal example blocks of section `name` of a man page, as an
+/// operator would type them: roff escapes undone, each `\` continuation
+/// joined to its next line.
+fn example_commands(page: &str, name: &str) -> Vec<String> {
+    let section = page
+        .split(&format!(".SH \"{name}\"\n"))
+        .nth(1)
+        .and_then(|rest| rest.split("\n.SH ").next())
+        .unwrap_or_else(|| panic!("section {name} missing"));
+    section
+        .split(".nf\n")
+        .skip(1)
+        .map(|block| {
+            let text = block.split("\n.fi").next().unwrap();
+            text.replace("\\-", "-")
+                .replace("\\&", "")
+                .replace("\\e", "\\")
+                .replace(" \\\n", " ")
+        })
+        .collect()
+}
+
+/// `pcs --version` as numbers: 0.11.5 is [0, 11, 5].
+fn pcs_version() -> Vec<u32> {
+    let out = run_tool("pcs", &["--version"]);
+    out.expect_success()
+        .stdout
+        .trim()
+        .split('.')
+        .map(|n| n.parse().unwrap_or(0))
+        .collect()
+}
+
+/// The man page's pcs commands that build the promotable clone, its VIP and
+/// their constraints run on this host's pcs, into an empty CIB file, without
+/// an error or a warning: the clone's options land on the clone, the VIP's
+/// score is one pcs 0.12 does not deprecate, and the VIP stops before the
+/// primary is demoted (without that order, clients keep writing through the
+/// VIP to a server being demoted). Of the two spellings of the clone's
+/// options the page gives, the one for this pcs runs: `meta ... --future`
+/// from 0.11.6 on, the bare options before.
+#[test]
+fn man_page_pcs_commands_build_the_clone_and_its_vip_on_this_pcs() {
+    install_into_ocf_root();
+    let future = pcs_version() >= vec![0, 11, 6];
+    let page = pgha_output(&["doc", "man"]);
+    let commands: Vec<String> = example_commands(&page, "EXAMPLE PCS")
+        .into_iter()
+        .filter(|c| c.starts_with("pcs resource create") || c.starts_with("pcs constraint"))
+        .filter(|c| {
+            let clone_options = c.contains(" promotable ");
+            !clone_options || (c.contains("--future") && c.contains(" meta ")) == future
+        })
+        .collect();
+    let dir = TempDir::root_only("man-pcs");
+    let cib = dir.path.join("cib.xml");
+    let mut clones = 0;
+    for command in &commands {
+        if command.starts_with("pcs resource create pgsqld ") {
+            // Each example starts from an empty CIB: the primitive and the
+            // clone share their id.
+            let empty = run_tool("cibadmin", &["--empty"]);
+            std::fs::write(&cib, &empty.expect_success().stdout).unwrap();
+            clones += usize::from(command.contains(" promotable "));
+        }
+        let rest = command.trim_start_matches("pcs ").replace("<VIP>", "10.0.0.100");
+        // A shell, as the operator's: the page quotes primary_conninfo.
+        let script = format!("exec pcs -f {} {rest}", cib.display());
+        let out = run_tool("sh", &["-c", &script]);
+        out.expect_success();
+        let said = format!("{}{}", out.stdout, out.stderr).to_lowercase();
+        assert!(
+            !said.contains("warning") && !said.contains("deprecat"),
+            "the man page's command made pcs warn\n{out}"
+        );
+    }
+    assert_eq!(clones, 1, "one clone example for this pcs: {commands:#?}");
+    let pcs = |args: &[&str]| {
+        let mut all = vec!["-f", cib.to_str().unwrap()];
+        all.extend_from_slice(args);
+        run_tool("pcs", &all).expect_success().stdout.clone()
+    };
+    let constraints = pcs(&["constraint", "config"]);
+    for expected in [
+        "promote pgsqld-clone then start pgsql-vip (kind:Mandatory) (non-symmetrical)",
+        "demote pgsqld-clone then stop pgsql-vip (kind:Mandatory) (non-symmetrical)",
+        "pgsql-vip with pgsqld-clone (score:INFINITY)",
+    ] {
+        assert!(
+            constraints.contains(expected),
+            "the man page's constraints lack {expected:?}:\n{constraints}"
+        );
+    }
+    let config = pcs(&["resource", "config", "pgsqld-clone"]);
+    let (clone_meta, primitive) = config
+        .split_once("Resource: pgsqld ")
+        .unwrap_or_else(|| panic!("no primitive in the clone:\n{config}"));
+    for option in ["notify=true", "promoted-max=1"] {
+        assert!(
+            clone_meta.contains(option) && !primitive.contains(option),
+            "{option} is not on the clone alone:\n{config}"
+        );
+    }
+}
