@@ -132,7 +132,7 @@ fn run_action(action: &str) -> ExitCode {
 }
 
 /// `pgha doc <topic>`: documentation generated from the tables (the
-/// README's parameter and return-code tables, the man pages
+/// parameter and return-code tables of docs/reference.md, the man pages
 /// ocf_pgha_postgresql(7) and pgha(8)); clap has checked that the topic is
 /// one of [`doc::TOPICS`].
 fn print_doc(topic: &str) -> ExitCode {

@@ -1,7 +1,7 @@
-//! The README's two generated tables: parameters (`pgha doc markdown`, from
-//! [`crate::params::PARAMS`]) and return codes (`pgha doc codes`, from
-//! [`OcfCode::meaning`]). The integration tests check that README.md holds
-//! the current output of both.
+//! The two generated tables of docs/reference.md: parameters (`pgha doc
+//! markdown`, from [`crate::params::PARAMS`]) and return codes (`pgha doc
+//! codes`, from [`OcfCode::meaning`]). The integration tests check that
+//! docs/reference.md holds the current output of both.
 
 use crate::ocf::code::OcfCode;
 use crate::ocf::metadata::normalize_spaces;

@@ -1,9 +1,9 @@
 //! Documentation generated from the agent's tables, so that none of it can
 //! disagree with what the binary reads, runs and returns: `pgha doc <topic>`
-//! prints each of [`TOPICS`]. The README holds the two Markdown tables (the
-//! integration tests check they are current); the packages install the two
-//! manual pages, which `packaging/common.sh` generates with the very binary
-//! it packages.
+//! prints each of [`TOPICS`]. docs/reference.md holds the two Markdown
+//! tables (the integration tests check they are current); the packages
+//! install the two manual pages, which `packaging/common.sh` generates with
+//! the very binary it packages.
 //!
 //! One file per output (`markdown`, `agent_page`, `program_page`), the roff
 //! syntax they share in `roff`, the words both pages share in `sections`, and
@@ -35,12 +35,12 @@ pub struct Topic {
 pub const TOPICS: &[Topic] = &[
     Topic {
         name: "markdown",
-        what: "The parameter table of the README, in Markdown.",
+        what: "The parameter table of the reference manual (docs/reference.md), in Markdown.",
         render: |_| markdown::parameter_table(PARAMS),
     },
     Topic {
         name: "codes",
-        what: "The return-code table of the README, in Markdown.",
+        what: "The return-code table of the reference manual (docs/reference.md), in Markdown.",
         render: |_| markdown::return_code_table(),
     },
     Topic {

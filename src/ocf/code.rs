@@ -57,7 +57,7 @@ impl OcfCode {
     }
 
     /// Every code, in the order of the OCF 1.1 API ("Exit codes"): the order
-    /// the man page and the README list them in.
+    /// the man page and docs/reference.md list them in.
     pub const ALL: [OcfCode; 12] = [
         OcfCode::Success,
         OcfCode::ErrGeneric,
@@ -74,10 +74,10 @@ impl OcfCode {
     ];
 
     /// What this code means when pgha returns it: the one place it is
-    /// written. The man page's RETURN CODES and the README's return-code
-    /// table are generated from it (`pgha doc man`, `pgha doc codes`), so
-    /// they cannot claim a code is never returned while monitor returns it
-    /// (issue 11: the man page said so of 190 and 191).
+    /// written. The man page's RETURN CODES and the return-code table of
+    /// docs/reference.md are generated from it (`pgha doc man`, `pgha doc
+    /// codes`), so they cannot claim a code is never returned while monitor
+    /// returns it (issue 11: the man page said so of 190 and 191).
     pub fn meaning(self) -> &'static str {
         match self {
             OcfCode::Success => {

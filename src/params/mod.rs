@@ -2,7 +2,7 @@
 //! the typed configuration read from it.
 //!
 //! [`PARAMS`] declares every parameter once: the metadata XML, the man page,
-//! the README table and the syntax checks are all generated from it, so they
+//! the table in docs/reference.md and the syntax checks are all generated from it, so they
 //! cannot disagree (PAF's POD and metadata drifted apart). [`Config::parse`]
 //! turns `OCF_RESKEY_*` values into types with syntax checks only: no file
 //! system, no user database, no cluster. That is OCF_CHECK_LEVEL 0, which

@@ -1,7 +1,8 @@
 //! The parameter table: every parameter of the agent once, with its type,
 //! default, range, reloadability and documentation. The metadata XML, the
-//! man pages, the README table and [`super::Config::parse`] read it, and
-//! nothing else restates a default or a range.
+//! man pages, the parameter table of docs/reference.md and
+//! [`super::Config::parse`] read it, and nothing else restates a default or
+//! a range.
 
 use super::{Bootstrap, ReplicationMode};
 use crate::ocf::metadata::{Content, Parameter};
@@ -238,7 +239,7 @@ pub const PARAMS: &[ParamSpec] = &[
                    paths, outside the copy's directory). The copy must fit with a tenth to spare, plus the primary's \
                    max_wal_size for the WAL streamed while it runs (1 GB when the primary cannot be asked), and stops \
                    when the free space falls below what is left to copy. It runs inside start: size \
-                   op start timeout= for the copy (see the README). none (the default): a missing data directory \
+                   op start timeout= for the copy (docs/administration.md: sizing the start timeout for copies). none (the default): a missing data directory \
                    fails the start, so that a disk that failed to mount is never filled over; without data_mount, \
                    validate-all warns of that.",
     },
