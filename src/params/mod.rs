@@ -498,6 +498,37 @@ mod tests {
         parse(pairs).unwrap_err().code
     }
 
+    /// A description sends the operator to a page of docs/ that exists, and
+    /// to a heading it has: `(docs/administration.md: sizing the start
+    /// timeout for copies)`. The README, cut down, holds no manual any more.
+    #[test]
+    fn descriptions_point_to_pages_and_headings_that_exist() {
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for p in PARAMS {
+            let text = crate::ocf::metadata::normalize_spaces(p.longdesc);
+            assert!(
+                !text.contains("README"),
+                "{} sends the reader to the README",
+                p.name
+            );
+            for mention in text.split("docs/").skip(1) {
+                let (page, rest) = mention.split_once(".md").expect("a page of docs/");
+                let path = repo.join(format!("docs/{page}.md"));
+                let body = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| panic!("{} names {}: {e}", p.name, path.display()));
+                if let Some(heading) = rest.strip_prefix(": ") {
+                    let heading = heading.split(')').next().unwrap().to_lowercase();
+                    assert!(
+                        body.lines()
+                            .any(|l| l.starts_with('#') && l.to_lowercase().ends_with(&heading)),
+                        "{} names the heading {heading:?}, which docs/{page}.md lacks",
+                        p.name
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn boolean_parameters_read_as_ocf_is_true_and_empty_is_false() {
         let table = [
