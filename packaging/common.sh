@@ -5,7 +5,8 @@
 # The tree is the one packaging/install lays out (so the packages, the lab
 # and a hand install agree), plus what is generated at build time: the two
 # man pages, by the very binary being packaged (`pgha doc man`, `pgha doc
-# man8`), the copyright file (packaging/licenses) and the upstream changelog.
+# man8`), the copyright file (packaging/licenses), the upstream changelog,
+# and the manual (README.md and docs/).
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$REPO/target/release/pgha
@@ -64,11 +65,16 @@ stage_tree() {
     "$BIN" doc man8 > "$root/usr/share/man/man8/pgha.8"
     # -n: no name or time stamp in the gzip header, so builds are reproducible.
     gzip -9nf "$root/usr/share/man/man7/ocf_pgha_postgresql.7" "$root/usr/share/man/man8/pgha.8"
+    # The README is an index into docs/: the manual ships beside it, in the
+    # same layout, so that its relative links lead somewhere.
     install -m 0644 "$REPO/README.md" "$doc/README.md"
+    install -d -m 0755 "$doc/docs"
+    install -m 0644 "$REPO"/docs/*.md "$doc/docs/"
     # Debian policy 12.7: the upstream changelog is installed as changelog.gz.
     gzip -9nc "$REPO/CHANGELOG.md" > "$doc/changelog.gz"
     python3 "$REPO/packaging/licenses" copyright > "$doc/copyright"
-    chmod 0644 "$root"/usr/share/man/man*/*.gz "$doc"/*
+    chmod 0644 "$root"/usr/share/man/man*/*.gz
+    find "$doc" -type f -exec chmod 0644 {} +
     chmod 0755 "$root/usr/sbin/pgha"
     find "$root/usr" -type d -exec chmod 0755 {} +
 }
