@@ -255,7 +255,8 @@ pub fn run(env: &OcfEnv) -> OcfResult<()> {
 }
 
 /// Appends `<timestamp> <line>` to `path`, created 0640 if missing; a
-/// symlink (O_NOFOLLOW) or anything but a regular file is refused.
+/// symlink (O_NOFOLLOW) or anything but a regular file is refused, and a
+/// FIFO never blocks the open (O_NONBLOCK).
 fn append_line(path: &Path, event: &Event, report: &Report) -> OcfResult<()> {
     let failed =
         |e: std::io::Error| OcfError::generic(format!("alert: cannot append to {}: {e}", path.display()));
@@ -263,7 +264,7 @@ fn append_line(path: &Path, event: &Event, report: &Report) -> OcfResult<()> {
         .append(true)
         .create(true)
         .mode(0o640)
-        .custom_flags(nix::libc::O_NOFOLLOW)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
         .open(path)
         .map_err(failed)?;
     if !file.metadata().map_err(failed)?.is_file() {

@@ -257,6 +257,18 @@ fn the_alert_agent_appends_role_changes_and_failures_to_a_file_recipient() {
     assert!(!out.is(OcfCode::Success), "{out}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "", "{out}");
 
+    // A FIFO with no reader neither blocks the agent nor gets the line.
+    let fifo = dir.path.join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
+    let fifo = fifo.display().to_string();
+    let started = std::time::Instant::now();
+    let out = alert(&[&promoted[..], &[("recipient", &fifo)]].concat(), None);
+    assert!(!out.is(OcfCode::Success), "{out}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "the open blocked\n{out}"
+    );
+
     // An alert agent has no exit reason line: Pacemaker logs its status
     // and what it printed.
     let out = alert(&[&promoted[..], &[("recipient", "-oQ/tmp/x")]].concat(), None);
