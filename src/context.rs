@@ -1,6 +1,6 @@
 //! What one run of the agent works with: its OCF environment, its time
 //! budget, and what every action derives from them (the parameters, the
-//! instance on this host, the resource and node names, primitive or
+//! instance on this node, the resource and node names, primitive or
 //! promotable clone).
 
 use crate::deadline::Deadline;
@@ -46,7 +46,7 @@ impl Context {
         params::Location::parse(&self.env.params)
     }
 
-    /// The instance on this host: the host checks of level 10.
+    /// The instance on this node: the host checks of level 10.
     pub fn instance(&self, config: &Config) -> OcfResult<Instance> {
         Instance::resolve(
             &config.instance_settings(),

@@ -47,14 +47,14 @@ pub struct SystemUser {
 impl SystemUser {
     /// Looks `name` up in the user database.
     ///
-    /// A user missing on this host is ERR_INSTALLED: the PostgreSQL package
+    /// A user missing on this node is ERR_INSTALLED: the PostgreSQL package
     /// creates it, so its absence means PostgreSQL is not set up here.
     pub fn lookup(name: &str) -> Result<SystemUser, OcfError> {
         let user = match User::from_name(name) {
             Ok(Some(user)) => user,
             Ok(None) => {
                 return Err(OcfError::installed(format!(
-                    "system_user '{name}' does not exist on this host"
+                    "system_user '{name}' does not exist on this node"
                 )));
             }
             Err(e) => {

@@ -137,7 +137,7 @@ pub const ACTION_TABLE: &[Action] = &[
         run: validate::run,
         needs_resource: false,
         locking: Locking::None,
-        purpose: "Checks the parameters; OCF_CHECK_LEVEL=10 also checks this host (user, directories, binaries).",
+        purpose: "Checks the parameters; OCF_CHECK_LEVEL=10 also checks this node (user, directories, binaries).",
         advertised: &[action("validate-all", 10, None, None)],
     },
     Action {

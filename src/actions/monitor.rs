@@ -40,7 +40,7 @@
 //!   overloaded: the reason says if the postmaster is SIGSTOPped, and how
 //!   long the probe really waited) or what it answered; ERR_ARGS when the
 //!   server rejects our connection settings (authentication, missing
-//!   database), which is wrong on this host only;
+//!   database), which is wrong on this node only;
 //! - `Crashed` (no postmaster, pg_control not shut down):
 //!   - the agent's own stop killed it (SIGQUIT/SIGKILL) and nothing ran it
 //!     since: NOT_RUNNING, it was stopped on Pacemaker's order;

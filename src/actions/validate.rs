@@ -101,7 +101,7 @@ pub fn run(ctx: &Context) -> OcfResult {
 fn check_socket_directory(host: &PgHost) -> OcfResult<()> {
     match host {
         PgHost::Socket(dir) if !dir.is_dir() => Err(OcfError::args(format!(
-            "pghost {} is not a directory on this host: set the socket directory",
+            "pghost {} is not a directory on this node: set the socket directory",
             dir.display()
         ))),
         _ => Ok(()),

@@ -179,7 +179,7 @@ pub fn render(provider: &str, agent: &AgentInfo, params: &[ParamSpec], table: &[
         (
             "OCF_CHECK_LEVEL",
             "How much validate-all checks: 0 (the default) the parameters' syntax, with no cluster and no file \
-             system; 10 also this host."
+             system; 10 also this node."
                 .to_string(),
         ),
         (

@@ -15,13 +15,13 @@ pub enum OcfCode {
     Success,
     /// 1: unspecified error; Pacemaker bans the resource from this node.
     ErrGeneric,
-    /// 2: parameters invalid on this host (a path missing here).
+    /// 2: parameters invalid on this node (a path missing here).
     ErrArgs,
     /// 3: action not implemented by this agent.
     ErrUnimplemented,
     /// 4: insufficient privileges.
     ErrPerm,
-    /// 5: required software missing on this host.
+    /// 5: required software missing on this node.
     ErrInstalled,
     /// 6: parameters inherently invalid: the resource is stopped everywhere.
     ErrConfigured,
@@ -87,13 +87,13 @@ impl OcfCode {
                 "The action failed, or monitor found the instance crashed, not answering within probe_timeout, or a standby that can never follow the primary and may be rebuilt (rebuild=true: the restart rebuilds it). The exit reason says which."
             }
             OcfCode::ErrArgs => {
-                "A parameter names something missing on this host (a directory, a socket directory), or the server refuses the probe's credentials."
+                "A parameter names something missing on this node (a directory, a socket directory), or the server refuses the probe's credentials."
             }
             OcfCode::ErrUnimplemented => {
                 "The action is not implemented by this agent, or needs a promotable clone (promote and demote of a primitive)."
             }
             OcfCode::ErrPerm => "Ownership or mode of the data directory is wrong for system_user.",
-            OcfCode::ErrInstalled => "PostgreSQL binaries or system_user are missing on this host.",
+            OcfCode::ErrInstalled => "PostgreSQL binaries or system_user are missing on this node.",
             OcfCode::ErrConfigured => {
                 "A parameter value can never work, on any node (bad syntax, out of range, system_user=root)."
             }

@@ -376,7 +376,7 @@ fn absolute_path(name: &str, value: &str) -> OcfResult<PathBuf> {
 
 /// The path of the instance's directory (`pgdata`, `datadir`): absolute,
 /// and not the root, which no instance can be (it was trimmed to an empty
-/// path, "pgdata does not exist on this host").
+/// path, "pgdata does not exist on this node").
 fn instance_path(name: &str, value: &str) -> OcfResult<PathBuf> {
     let path = absolute_path(name, value)?;
     if path.parent().is_none() {

@@ -1,4 +1,4 @@
-//! One PostgreSQL instance on this host, with every path and program resolved.
+//! One PostgreSQL instance on this node, with every path and program resolved.
 //!
 //! [`Instance::resolve`] performs the host checks of `validate-all` at
 //! OCF_CHECK_LEVEL 10 (and before every start): the system user exists and is
@@ -7,7 +7,7 @@
 //! there. [`check_logfile`] adds, for validate-all and start only, that the
 //! logfile is a regular file of that user or may be created by it, looked
 //! at as that user. Each failure carries the code that says where the fault is:
-//! ERR_ARGS (a path wrong on this host), ERR_PERM (ownership or mode),
+//! ERR_ARGS (a path wrong on this node), ERR_PERM (ownership or mode),
 //! ERR_INSTALLED (software or user missing here).
 
 use std::fs;
@@ -75,7 +75,7 @@ impl Instance {
             Some(dir) => {
                 if !dir.is_dir() {
                     return Err(OcfError::installed(format!(
-                        "bindir {} does not exist on this host",
+                        "bindir {} does not exist on this node",
                         dir.display()
                     )));
                 }
@@ -190,7 +190,7 @@ pub enum LogfilePlan {
 ///
 /// A symlink or a file of another owner is ERR_PERM (someone else's file
 /// would be handed over); a directory, FIFO or missing directory that root
-/// must not create is ERR_ARGS (a path wrong on this host).
+/// must not create is ERR_ARGS (a path wrong on this node).
 pub fn check_logfile(path: &Path, user: &SystemUser, deadline: Deadline) -> OcfResult<LogfilePlan> {
     let p = path.to_path_buf();
     let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
@@ -281,7 +281,7 @@ fn check_directory(name: &str, dir: &Path) -> OcfResult<()> {
             dir.display()
         ))),
         Err(e) => Err(
-            OcfError::args(format!("{name} {} does not exist on this host", dir.display())).with_source(e),
+            OcfError::args(format!("{name} {} does not exist on this node", dir.display())).with_source(e),
         ),
     }
 }

@@ -292,7 +292,7 @@ fn pg_basebackup_dies_with_a_killed_agent() {
     a_agent.run("stop").expect(OcfCode::Success);
 }
 
-/// `pgdata=/` said "pgdata does not exist on this host" (the trailing `/`
+/// `pgdata=/` said "pgdata does not exist on this node" (the trailing `/`
 /// was trimmed to nothing), and a pgdata that is not UTF-8 said "pgdata is
 /// required" (the value was dropped): both now name the parameter and what
 /// is wrong with it, at level 0 (issue 23).

@@ -233,7 +233,7 @@ fn pcs_version() -> Vec<u32> {
 }
 
 /// The man page's pcs commands that build the promotable clone, its VIP and
-/// their constraints run on this host's pcs, into an empty CIB file, without
+/// their constraints run on this node's pcs, into an empty CIB file, without
 /// an error or a warning: the clone's options land on the clone, the VIP's
 /// score is one pcs 0.12 does not deprecate, and the VIP stops before the
 /// primary is demoted (without that order, clients keep writing through the

@@ -50,7 +50,7 @@ fn sample(text: &str, series: &str) -> String {
 }
 
 /// Runs a recurring monitor of `agent`, from an empty memory: the nodes of
-/// a test share this host's memory, where each node would have its own,
+/// a test share this node's memory, where each node would have its own,
 /// so that a value the other node wrote (the same timeline, the same
 /// position) would look already published.
 #[track_caller]
@@ -154,7 +154,7 @@ fn status_prometheus_reports_a_real_primary_and_standby_in_a_format_prometheus_p
     assert_eq!(sample(&text, &series("pgha_replication_slot_active", &slot)), "1");
     assert_eq!(sample(&text, &on("pgha_promotion_score", "node-a")), "1001");
     assert_eq!(sample(&text, &on("pgha_would_be_promoted", "node-b")), "1");
-    // The memory is this host's, which both nodes of the test share: the
+    // The memory is this node's, which both nodes of the test share: the
     // last monitor was node-b's.
     assert_eq!(sample(&text, &on("pgha_monitor_last_answer", "node-b")), "0");
     let probe: f64 = sample(&text, &on("pgha_monitor_probe_duration_seconds", "node-b"))

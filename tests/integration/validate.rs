@@ -8,7 +8,7 @@ fn syntax_only() -> Agent {
 }
 
 /// validate-all at level 0 with parameter `name` set to `value`, pgdata
-/// absent from this host.
+/// absent from this node.
 fn syntax_with(name: &str, value: &str) -> Outcome {
     syntax_only().param(name, value).validate()
 }
