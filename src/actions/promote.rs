@@ -249,12 +249,10 @@ fn check_quorum(
         candidate,
         config.sync_grace_s,
     ) {
-        Gate::Promote => {
-            let _ = attrs::set(rsc, Attr::Gate, Some(NO_VALUE), None, ctx.deadline);
-            Ok(())
-        }
-        Gate::PromoteWithLoss { warning, .. } => {
-            log_warn!("{warning}");
+        gate @ (Gate::Promote | Gate::PromoteWithLoss { .. }) => {
+            if let Gate::PromoteWithLoss { warning, .. } = gate {
+                log_warn!("{warning}");
+            }
             let _ = attrs::set(rsc, Attr::Gate, Some(NO_VALUE), None, ctx.deadline);
             Ok(())
         }
@@ -271,10 +269,7 @@ fn check_quorum(
                     log_warn!("cannot delete the promotion score of {node}: {}", e);
                 }
             }
-            let mut memory = RunState::load(rsc);
-            memory.set_flag(&Key::GateWaiting, true);
-            memory.save();
-            remember_declined(rsc);
+            remember_declined(memory, true);
             Err(OcfError::generic(format!("not promoted: {reason}")))
         }
     }
@@ -285,15 +280,19 @@ fn check_quorum(
 fn hand_over(ctx: &Context, rsc: &str, node: &str, why: String) -> OcfError {
     let _ = attrs::set_promotion_score(rsc, Some(node), SCORE_PRIMARY, ctx.deadline);
     let _ = attrs::set_promotion_score(rsc, None, SCORE_BOOTSTRAP, ctx.deadline);
-    remember_declined(rsc);
+    remember_declined(RunState::load(rsc), false);
     OcfError::generic(format!("{why}: promotion handed over to it"))
 }
 
 /// Notes that this promote fails without a fault of this node: its next
-/// standby monitor clears the failure ([`Key::PromoteDeclined`]).
-fn remember_declined(rsc: &str) {
-    let mut memory = RunState::load(rsc);
+/// standby monitor clears the failure ([`Key::PromoteDeclined`]); when it
+/// waits for the quorum gate, also since when ([`Key::GateWaiting`]: the
+/// flag keeps its first age, which `sync_grace` counts from).
+fn remember_declined(mut memory: RunState, waiting: bool) {
     memory.set_flag(&Key::PromoteDeclined, true);
+    if waiting {
+        memory.set_flag(&Key::GateWaiting, true);
+    }
     memory.save();
 }
 
