@@ -15,6 +15,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import importlib.machinery
+import importlib.util
 import unittest
 
 sys.dont_write_bytecode = True
@@ -327,6 +329,160 @@ class Verdict(unittest.TestCase):
             self.assertEqual(get("cut", "primary_before").stdout, "node1\n")
             self.assertEqual(get("cut", "error").returncode, 1)
             self.assertEqual(get("poweroff", "promoted").returncode, 1)
+
+
+# ---------------------------------------------------------------- the chaos checker
+
+import chaos_check  # noqa: E402
+
+SLOT = 10**16
+T0 = 1_800_000_000_000
+
+
+def attempt(i, ms, outcome="committed"):
+    return {"id": i, "start_ms": ms - 5, "end_ms": ms, "outcome": outcome}
+
+
+def chaos_run(mode="strict-sync", fencing=True, **kw):
+    run = {"seed": 1, "mode": mode, "fencing": fencing, "nodes": ["node1", "node2", "node3"],
+           "agent": "pgha", "sync_grace_s": 10, "sync_standbys": 1, "id_slot": SLOT,
+           "start_ms": T0, "heal_ms": T0 + 60_000, "end_ms": T0 + 90_000}
+    run.update(kw)
+    return run
+
+
+def final_with(primary_ids, others=None, primary="node1"):
+    nodes = {primary: {"ids": sorted(primary_ids), "timeline": 2,
+                       "history": {"00000002.history": "1\t0/3000000\tno recovery target specified\n"}}}
+    for n, st in (others or {}).items():
+        nodes[n] = st
+    return {"primary": primary, "failures": [], "nodes": nodes}
+
+
+CONVERGED = {"converged_s": 12.0, "bound_s": 240, "not": []}
+
+
+def vip_writes(first, last, step=20):
+    """The VIP client's commits, one each step ms, ids from 1."""
+    return [attempt(k + 1, t) for k, t in enumerate(range(first, last, step))]
+
+
+class ChaosVerdict(unittest.TestCase):
+    def judge(self, run, schedule, clients, final, converge=CONVERGED):
+        return chaos_check.judge_run(run, schedule, clients, final, converge)
+
+    def test_a_clean_run_has_no_anomaly(self):
+        writes = vip_writes(T0, T0 + 90_000)
+        a, r, fig = self.judge(chaos_run(), [], {"vip-1": writes}, final_with({w["id"] for w in writes}))
+        self.assertEqual(a, [])
+        self.assertEqual(fig["lost"], 0)
+        self.assertGreater(fig["writes_share"], 0.99)
+
+    def test_a_lost_commit_in_strict_sync_is_an_anomaly_naming_the_fault(self):
+        writes = vip_writes(T0, T0 + 90_000)
+        kept = {w["id"] for w in writes} - {writes[100]["id"]}
+        schedule = [{"event": "inject", "index": 0, "kind": "poweroff", "nodes": ["node1"],
+                     "primary": "node1", "ms": T0 + 2_500},
+                    {"event": "heal", "index": 0, "kind": "poweroff", "nodes": ["node1"], "ms": T0 + 20_000}]
+        a, r, fig = self.judge(chaos_run(), schedule, {"vip-1": writes}, final_with(kept, primary="node2"))
+        self.assertEqual(len(a), 1, a)
+        self.assertIn("1 acknowledged commits lost where strict-sync promises none", a[0])
+        self.assertIn("fault 0 poweroff on node1", a[0])
+
+    def test_sync_allows_a_loss_only_after_a_long_enough_double_fault(self):
+        writes = vip_writes(T0, T0 + 90_000)
+        kept = {w["id"] for w in writes} - {writes[100]["id"]}
+        def double(hold_ms):
+            return [{"event": "inject", "index": 0, "kind": "poweroff-two", "nodes": ["node1", "node2"],
+                     "primary": "node1", "ms": T0 + 3_000},
+                    {"event": "heal", "index": 0, "kind": "poweroff-two", "nodes": ["node1", "node2"],
+                     "ms": T0 + 3_000 + hold_ms}]
+        a, r, _ = self.judge(chaos_run("sync"), double(15_000), {"vip-1": writes},
+                             final_with(kept, primary="node3"))
+        self.assertEqual(a, [])
+        self.assertTrue(any("as sync allows here" in x for x in r), r)
+        a, r, _ = self.judge(chaos_run("sync"), double(5_000), {"vip-1": writes},
+                             final_with(kept, primary="node3"))
+        self.assertEqual(len(a), 1, "a double fault shorter than sync_grace allows no loss")
+        # one node down (the primary alone) never allows a loss in sync
+        single = [dict(e, nodes=["node1"], kind="poweroff") for e in double(15_000)]
+        a, _, _ = self.judge(chaos_run("sync"), single, {"vip-1": writes}, final_with(kept, primary="node3"))
+        self.assertEqual(len(a), 1)
+
+    def test_async_reports_losses_without_failing(self):
+        writes = vip_writes(T0, T0 + 90_000)
+        kept = {w["id"] for w in writes} - {writes[5]["id"], writes[6]["id"]}
+        a, r, fig = self.judge(chaos_run("async", fencing=False), [], {"vip-1": writes},
+                               final_with(kept, primary="node2"))
+        self.assertEqual(a, [])
+        self.assertEqual(fig["lost"], 2)
+        self.assertTrue(any("2 acknowledged commits lost" in x for x in r), r)
+
+    def test_two_acknowledging_primaries_fail_with_fencing_and_are_measured_without(self):
+        n1 = [attempt(1 * SLOT + k, T0 + k * 100) for k in range(100)]          # 0 .. 9.9 s
+        n2 = [attempt(2 * SLOT + k, T0 + 9_000 + k * 100) for k in range(100)]  # 9 .. 18.9 s
+        ids = {a["id"] for a in n1 + n2}
+        clients = {"node1-1": n1, "node2-1": n2}
+        a, _, fig = self.judge(chaos_run(), [], clients, final_with(ids, primary="node2"))
+        self.assertTrue(any("two acknowledging primaries with fencing: node1 and node2, 0.90 s" in x
+                            for x in a), a)
+        a, r, fig = self.judge(chaos_run("async", fencing=False), [], clients, final_with(ids, primary="node2"))
+        self.assertEqual(a, [])
+        self.assertEqual(fig["max_overlap_s"], 0.9)
+        # a hand-over: node1 stops, then node2 starts: no overlap
+        n2_late = [attempt(2 * SLOT + k, T0 + 10_500 + k * 100) for k in range(100)]
+        a, _, fig = self.judge(chaos_run(), [], {"node1-1": n1, "node2-1": n2_late},
+                               final_with({x["id"] for x in n1 + n2_late}, primary="node2"))
+        self.assertEqual(a, [])
+        self.assertEqual(fig["max_overlap_s"], 0)
+
+    def test_a_forked_history_or_a_row_only_a_standby_holds_is_an_anomaly(self):
+        writes = vip_writes(T0, T0 + 90_000)
+        ids = {w["id"] for w in writes}
+        forked = {"ids": sorted(ids | {10**9}), "timeline": 2,
+                  "history": {"00000002.history": "1\t0/3100000\tno recovery target specified\n"}}
+        a, _, _ = self.judge(chaos_run(), [], {"vip-1": writes}, final_with(ids, {"node2": forked}))
+        self.assertTrue(any("00000002.history differs" in x for x in a), a)
+        self.assertTrue(any("node2 holds 1 rows the primary does not have" in x for x in a), a)
+        same = {"ids": sorted(ids), "timeline": 2,
+                "history": {"00000002.history": "1\t0/3000000\tno recovery target specified\n"}}
+        a, _, _ = self.judge(chaos_run(), [], {"vip-1": writes}, final_with(ids, {"node2": same}))
+        self.assertEqual(a, [])
+
+    def test_not_converged_is_an_anomaly(self):
+        writes = vip_writes(T0, T0 + 90_000)
+        a, _, _ = self.judge(chaos_run(), [], {"vip-1": writes}, final_with({w["id"] for w in writes}),
+                             {"converged_s": None, "bound_s": 240, "not": ["node3 not streaming"]})
+        self.assertEqual(a, ["not converged within 240 s of the heal: node3 not streaming"])
+
+    def test_outages_are_counted_per_fault_kind(self):
+        writes = vip_writes(T0, T0 + 30_000) + vip_writes(T0 + 38_000, T0 + 90_000)
+        for k, w in enumerate(writes):
+            w["id"] = k + 1
+        schedule = [{"event": "inject", "index": 0, "kind": "kill-postmaster", "nodes": ["node1"],
+                     "primary": "node1", "ms": T0 + 29_900},
+                    {"event": "heal", "index": 0, "kind": "kill-postmaster", "nodes": ["node1"],
+                     "ms": T0 + 29_900}]
+        _, _, fig = self.judge(chaos_run(), schedule, {"vip-1": writes},
+                               final_with({w["id"] for w in writes}))
+        self.assertEqual(fig["outages"], 1)
+        self.assertEqual(fig["recovery_s"]["kill-postmaster"]["max"], 8.0)
+
+    def test_the_schedule_is_a_function_of_the_seed(self):
+        spec = importlib.util.spec_from_loader("chaos", importlib.machinery.SourceFileLoader(
+            "chaos", os.path.join(HERE, "chaos")))
+        chaos = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(chaos)
+        a = chaos.make_schedule(7, 30, 5)
+        self.assertEqual(a, chaos.make_schedule(7, 30, 5))
+        self.assertNotEqual(a, chaos.make_schedule(8, 30, 5))
+        self.assertGreater(len({e["kind"] for e in a}), 10, "30 minutes draw from the whole catalogue")
+        # never more than two faults in one round, restart-all always alone
+        rounds = {}
+        for e in a:
+            rounds.setdefault(e["round"], []).append(e["kind"])
+        self.assertTrue(all(len(k) <= 2 for k in rounds.values()))
+        self.assertTrue(all(k == ["restart-all"] for k in rounds.values() if "restart-all" in k))
 
 
 if __name__ == "__main__":
