@@ -47,8 +47,10 @@
 //!     that answers as a primary (`standby.signal` removed before the
 //!     postmaster read it) is stopped again and the start fails
 //!     ([`lifecycle::after_start`]). If the server exits, the reason
-//!     quotes the cause from its output; at the deadline, ERR_GENERIC with
-//!     the last thing it said (Pacemaker then stops it).
+//!     quotes the cause from its output; if it refuses the probe's
+//!     connection (pg_hba.conf, a role, pgdatabase), ERR_GENERIC at once
+//!     with the fix; at the deadline, ERR_GENERIC with the last thing it
+//!     said (Pacemaker then stops it).
 //!
 //! The decisions are the rules [`lifecycle::start_plan`], [`rejoin`] and
 //! [`crate::policy::build`]; this file gathers what they need and carries
@@ -380,6 +382,17 @@ fn wait_until_ready(
                         Err(e)
                     }
                 };
+            }
+            // Refused (pg_hba.conf, a role, pgdatabase): the server accepts
+            // connections (one still starting says so before it reads
+            // pg_hba.conf), and waiting for the start timeout changes
+            // nothing: say why now. Pacemaker stops it.
+            Err(e) if state::is_connection_misconfigured(&e) => {
+                log_warn!("the server refuses the health probe: {e}");
+                return Err(OcfError::generic(format!(
+                    "PostgreSQL started, but refuses the probe ({}): fix pg_hba.conf, system_user or pgdatabase",
+                    state::refusal(&e)
+                )));
             }
             // A probe cut short by the deadline says nothing new.
             Err(SqlError::Timeout(d)) if d.is_zero() && last.is_some() => {}
