@@ -1,6 +1,12 @@
 //! `start`: bring the server up and return once the health probe answers.
 //!
 //! - parameters fail: their code (nothing is started);
+//! - what only an operator's mistake explains, as validate-all finds it
+//!   ([`validate::check_distribution_service`] before anything is copied,
+//!   [`validate::check_server_settings`] after the host checks): the
+//!   distribution's own service for this data directory, `listen_addresses`
+//!   no standby can reach: refused with the fix; the rest logged as
+//!   warnings;
 //! - promotable clone with bootstrap=basebackup, before the host checks
 //!   ([`build::look`]): a missing or empty data directory of the system
 //!   user is filled with a copy of the primary ([`build::copy`]), then
@@ -58,7 +64,7 @@
 
 use std::time::Duration;
 
-use super::stop;
+use super::{stop, validate};
 use crate::context::{Context, Mode};
 use crate::deadline::Deadline;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
@@ -91,6 +97,7 @@ const REASON_RESERVE: Duration = Duration::from_millis(250);
 
 pub fn run(ctx: &Context) -> OcfResult {
     let config = ctx.checked_config()?;
+    validate::check_distribution_service(ctx, &config)?;
     if ctx.mode() == Mode::Promotable {
         match build::look(ctx, &config)? {
             BeforeStart::AsItIs => {}
@@ -102,6 +109,7 @@ pub fn run(ctx: &Context) -> OcfResult {
         }
     }
     let mut inst = ctx.instance(&config)?;
+    validate::check_server_settings(ctx, &config, &inst)?;
     match lifecycle::start_plan(
         &state::inspect(&inst, ctx.deadline, false)?,
         ctx.mode() == Mode::Promotable,

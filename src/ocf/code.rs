@@ -87,13 +87,15 @@ impl OcfCode {
                 "The action failed, or monitor found the instance crashed, not answering within probe_timeout, refusing the probe's connection while pg_control tells no role, or a standby that can never follow the primary and may be rebuilt (rebuild=true: the restart rebuilds it). The exit reason says which."
             }
             OcfCode::ErrArgs => {
-                "A parameter names something missing on this node (a directory, a socket directory)."
+                "A parameter names something missing on this node (a directory, a socket directory), or, in a clone whose standbys connect over the network, this node's postgresql.conf listens on the loopback only (listen_addresses)."
             }
             OcfCode::ErrUnimplemented => {
                 "The action is not implemented by this agent, or needs a promotable clone (promote and demote of a primitive)."
             }
             OcfCode::ErrPerm => "Ownership or mode of the data directory is wrong for system_user.",
-            OcfCode::ErrInstalled => "PostgreSQL binaries or system_user are missing on this node.",
+            OcfCode::ErrInstalled => {
+                "PostgreSQL binaries or system_user are missing on this node, or the distribution's own service would start this data directory too (Debian's start.conf saying auto, an enabled postgresql-<version> or postgresql unit)."
+            }
             OcfCode::ErrConfigured => {
                 "A parameter value can never work, on any node (bad syntax, out of range, system_user=root)."
             }
