@@ -291,12 +291,18 @@ fn a_thread_that_cannot_be_created_is_an_error_with_a_reason_not_a_panic() {
     drop(pg);
 }
 
-/// Puts `line` first in `pg`'s pg_hba.conf (before its `trust` lines) and
-/// reloads the running server; the file as it was.
-fn hba_first(pg: &PgCluster, line: &str) -> String {
+/// Puts `line` first in `pg`'s pg_hba.conf (before its `trust` lines);
+/// the file as it was.
+fn hba_first_stopped(pg: &PgCluster, line: &str) -> String {
     let path = pg.datadir.join("pg_hba.conf");
     let before = fs::read_to_string(&path).unwrap();
     fs::write(&path, format!("{line}\n{before}")).unwrap();
+    before
+}
+
+/// [`hba_first_stopped`], and the running server reloads it.
+fn hba_first(pg: &PgCluster, line: &str) -> String {
+    let before = hba_first_stopped(pg, line);
     pg.signal_postmaster(Signal::SIGHUP);
     before
 }
@@ -360,13 +366,6 @@ fn a_probe_refused_by_authentication_keeps_the_server_serving() {
         .expect_reason(OcfCode::ErrGeneric, "fix pg_hba.conf")
         .expect_within(Duration::from_secs(15));
     agent.run("stop").expect(OcfCode::Success);
-}
-
-/// [`hba_first`] of a stopped server: nothing to reload.
-fn hba_first_stopped(pg: &PgCluster, line: &str) {
-    let path = pg.datadir.join("pg_hba.conf");
-    let before = fs::read_to_string(&path).unwrap();
-    fs::write(&path, format!("{line}\n{before}")).unwrap();
 }
 
 /// The same in a promotable clone: the primary stays promoted (191), the
