@@ -72,6 +72,13 @@ impl Context {
         }
     }
 
+    /// The clone's `clone-max` (how many instances it runs, by default the
+    /// number of nodes); None outside a clone, or when Pacemaker did not
+    /// say.
+    pub fn clone_max(&self) -> Option<u32> {
+        self.env.meta("clone_max").and_then(|v| v.trim().parse().ok())
+    }
+
     /// The clone's `promoted-max`: present exactly in a promotable clone's
     /// actions.
     fn promoted_max(&self) -> Option<&str> {

@@ -11,9 +11,11 @@
 //! by root only, so that part is missing when another user runs the
 //! command. Nothing here connects to PostgreSQL.
 //!
-//! The WAL each replication slot retains is not among them: the slots
-//! attribute carries names and whether each is in use, so that is what is
-//! reported ([`SLOT_ACTIVE`]).
+//! The primary's slots come from two attributes: the slots attribute
+//! (names, and whether each is in use: [`SLOT_ACTIVE`]) and the WAL each
+//! retains with its `wal_status` ([`SLOT_RETAINED`], [`SLOT_WAL_STATUS`]),
+//! which the primary rewrites when it changed by a WAL segment and a tenth,
+//! or every 5 minutes: the gauge is that coarse.
 //!
 //! Every sample has the labels `resource` and `node`; values that come from
 //! other nodes (node names, receiver states, slot names) are escaped as the
@@ -26,7 +28,7 @@ use crate::deadline::{Deadline, unix_seconds};
 use crate::ocf::env::OcfEnv;
 use crate::pcmk::node;
 use crate::runstate::RunState;
-use crate::vocab::{Attr, Key, Lsn, NO_VALUE, NodeRole, SyncState};
+use crate::vocab::{Attr, Key, Lsn, NO_VALUE, NodeRole, SlotWalList, SyncState};
 
 /// One node's published attributes and its promotion score.
 #[derive(Clone, Copy, Debug)]
@@ -118,6 +120,18 @@ const WOULD_PROMOTE: Family = (
 pub const SLOT_ACTIVE: Family = (
     "pgha_replication_slot_active",
     "1 when a standby uses the primary's replication slot, 0 when nobody does (the primary keeps WAL for it).",
+);
+/// The slot-wal attribute's content, one sample per slot.
+pub const SLOT_RETAINED: Family = (
+    "pgha_slot_retained_wal_bytes",
+    "Bytes of WAL the primary's replication slot holds back (pg_current_wal_lsn minus its restart_lsn), as last \
+     published: what a standby that is down makes the primary keep.",
+);
+/// The wal_status of each slot, one sample per slot (PostgreSQL 13+).
+pub const SLOT_WAL_STATUS: Family = (
+    "pgha_slot_wal_status_info",
+    "PostgreSQL's wal_status of the primary's replication slot, in label status (reserved, extended, unreserved: \
+     removed at the next checkpoint, lost).",
 );
 const BUILD: Family = (
     "pgha_base_backup_running",
@@ -279,6 +293,16 @@ fn node_metrics(out: &mut Exposition, n: &NodeFacts, would_promote: Option<&str>
         for (slot, active) in field(Attr::Slots).map(described_slots).unwrap_or_default() {
             out.node(SLOT_ACTIVE, n.node, vec![("slot", slot)], one_if(active));
         }
+        let held = field(Attr::SlotWal).and_then(|v| v.parse::<SlotWalList>().ok());
+        for slot in held.map(|list| list.0).unwrap_or_default() {
+            if let Some(bytes) = slot.retained {
+                out.node(SLOT_RETAINED, n.node, vec![("slot", slot.slot.clone())], bytes);
+            }
+            if let Some(status) = &slot.status {
+                let labels = vec![("slot", slot.slot.clone()), ("status", status.to_string())];
+                out.node(SLOT_WAL_STATUS, n.node, labels, 1);
+            }
+        }
     }
     if let Some(build) = n.fields.get(&Attr::Build) {
         out.node(BUILD, n.node, vec![], one_if(build != NO_VALUE));
@@ -342,6 +366,7 @@ mod tests {
             (Attr::Lsn, "1/2"),
             (Attr::Receiver, "-"),
             (Attr::Slots, "pgha_n2, pgha_n3 (inactive)"),
+            (Attr::SlotWal, "pgha_n2=0 reserved, pgha_n3=5368709120 extended"),
             (Attr::Build, "-"),
         ]);
         let standby = fields(&[
@@ -352,6 +377,7 @@ mod tests {
             (Attr::Receiver, "streaming"),
             (Attr::Sync, "quorum"),
             (Attr::Slots, "pgha_old"),
+            (Attr::SlotWal, "pgha_old=7 reserved"),
         ]);
         let nodes = [
             NodeFacts {
@@ -398,6 +424,21 @@ mod tests {
                 "pgha_replication_slot_active{resource=\"pgsqld\",node=\"n1\",slot=\"pgha_n3\"} 0",
             ],
             "the primary's slots only"
+        );
+        assert_eq!(
+            samples(&text, "pgha_slot_retained_wal_bytes"),
+            [
+                "pgha_slot_retained_wal_bytes{resource=\"pgsqld\",node=\"n1\",slot=\"pgha_n2\"} 0",
+                "pgha_slot_retained_wal_bytes{resource=\"pgsqld\",node=\"n1\",slot=\"pgha_n3\"} 5368709120",
+            ],
+            "the primary's slots only"
+        );
+        assert_eq!(
+            samples(&text, "pgha_slot_wal_status_info"),
+            [
+                "pgha_slot_wal_status_info{resource=\"pgsqld\",node=\"n1\",slot=\"pgha_n2\",status=\"reserved\"} 1",
+                "pgha_slot_wal_status_info{resource=\"pgsqld\",node=\"n1\",slot=\"pgha_n3\",status=\"extended\"} 1",
+            ]
         );
         assert!(text.contains("pgha_would_be_promoted{resource=\"pgsqld\",node=\"n2\"} 1\n"));
         assert!(text.contains("pgha_would_be_promoted{resource=\"pgsqld\",node=\"n1\"} 0\n"));

@@ -18,7 +18,7 @@ use crate::metrics::{self, NodeFacts};
 use crate::ocf::code::{OcfError, OcfResult};
 use crate::pcmk::{attrs, cib};
 use crate::policy::safety;
-use crate::vocab::{Attr, NO_VALUE, NodeRole};
+use crate::vocab::{Attr, NO_VALUE, NodeRole, SlotWalList};
 
 /// One node's row.
 #[derive(Debug, Default)]
@@ -167,6 +167,21 @@ pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>, warnings: &[String
             out.push_str(&format!("replication slots on {node}: {slots}\n"));
         }
     }
+    // What each of them holds back: the primary's disk is what it fills.
+    for (node, v) in nodes {
+        if let Some(held) = v
+            .fields
+            .get(&Attr::SlotWal)
+            .filter(|_| v.role() == Some(NodeRole::Primary))
+            .and_then(|value| value.parse::<SlotWalList>().ok())
+            .filter(|list| !list.0.is_empty())
+        {
+            out.push_str(&format!(
+                "WAL retained by the slots on {node}: {}\n",
+                retained_text(&held)
+            ));
+        }
+    }
     // A copy under way (bootstrap, rebuild) is rare and long: a line of its
     // own, like the slots.
     for (node, v) in nodes {
@@ -189,6 +204,25 @@ pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>, warnings: &[String
     printable(&out)
 }
 
+/// `pgha_b 40 MB (reserved), pgha_c 1 MB (extended)`: a slot's retained
+/// WAL in MB (2^20 bytes, as the base backup's progress counts), `-` when
+/// the server tells none, and PostgreSQL's wal_status when it has one.
+fn retained_text(list: &SlotWalList) -> String {
+    list.0
+        .iter()
+        .map(|s| {
+            let held = s
+                .retained
+                .map_or_else(|| NO_VALUE.to_string(), |bytes| format!("{} MB", bytes >> 20));
+            match &s.status {
+                Some(status) => format!("{} {held} ({status})", s.slot),
+                None => format!("{} {held}", s.slot),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The arguments of `pgha status`; clap parses them, and pgha(8) lists
 /// them from here ([`crate::doc`]).
 #[derive(clap::Args, Debug, Default)]
@@ -209,7 +243,7 @@ pub struct StatusArgs {
         long,
         conflicts_with = "json",
         help = "Prometheus metrics (text format 0.0.4) instead of the table: each node's role, timeline, position, \
-                lag, receiver, sync state, score and slots, and this node's last monitor."
+                lag, receiver, sync state, score, slots and the WAL each slot retains, and this node's last monitor."
     )]
     pub prometheus: bool,
 }
@@ -297,6 +331,36 @@ mod tests {
         );
         assert!(!text.contains("replication slots on n2"), "{text}");
         assert!(to_json("pgsqld", &nodes, &[]).contains("\"slots\":\"pgha_n2, pgha_n3 (inactive)\""));
+    }
+
+    #[test]
+    fn the_wal_the_primarys_slots_retain_gets_a_line_and_a_field() {
+        let mut primary = view("primary", "2", "0/9000000", Some(1001));
+        let value = "pgha_n2=1048576 reserved, pgha_n3=5368709120 extended, pgha_n4=- lost";
+        primary.fields.insert(Attr::SlotWal, value.into());
+        let mut standby = view("standby", "2", "0/9000000", Some(1000));
+        standby.fields.insert(Attr::SlotWal, NO_VALUE.into());
+        let mut stopped = view("stopped", "2", "0/9000000", None);
+        stopped.fields.insert(Attr::SlotWal, "pgha_n1=0 reserved".into());
+        let nodes: BTreeMap<String, NodeView> = [
+            ("n1".to_string(), primary),
+            ("n2".to_string(), standby),
+            ("n3".to_string(), stopped),
+        ]
+        .into();
+        let text = to_text("pgsqld", &nodes, &[]);
+        assert!(
+            text.contains(
+                "WAL retained by the slots on n1: pgha_n2 1 MB (reserved), pgha_n3 5120 MB (extended), pgha_n4 - (lost)\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("WAL retained").count(),
+            1,
+            "the primary's only: {text}"
+        );
+        assert!(to_json("pgsqld", &nodes, &[]).contains(&format!("\"slot-wal\":\"{value}\"")));
     }
 
     #[test]

@@ -33,6 +33,10 @@
 //!   under `/var/log`); only in a root-owned directory nobody else can write
 //!   to, through `O_NOFOLLOW` descriptors, then handed over with `fchown`.
 //!
+//! - the distribution's service files ([`read_small_here`] in one
+//!   [`as_user`] call, [`crate::pg::services`]): Debian's `/etc/postgresql`
+//!   belongs to the system user, and what a symlink there names is read
+//!   with the user's rights only.
 //! - the data directory before a copy of the primary ([`look_at_dir`],
 //!   [`free_bytes`]), the copy's staging directory beside it
 //!   ([`remove_tree`], only that directory: the agent made it) and the
@@ -239,18 +243,23 @@ pub fn read_small(
     cap: u64,
 ) -> OcfResult<io::Result<Vec<u8>>> {
     let p = path.to_path_buf();
-    as_user(user, deadline, path, move || {
-        let (file, _) = open_regular(&p)?;
-        let mut buf = Vec::new();
-        file.take(cap + 1).read_to_end(&mut buf)?;
-        if buf.len() as u64 > cap {
-            return Err(io::Error::other(format!(
-                "{} is larger than {cap} bytes",
-                p.display()
-            )));
-        }
-        Ok(buf)
-    })
+    as_user(user, deadline, path, move || read_small_here(&p, cap))
+}
+
+/// [`read_small`] on the calling thread, with its identity: for a closure
+/// of [`as_user`] that reads several files in one go (the distribution's
+/// service files, [`crate::pg::services`]).
+pub fn read_small_here(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
+    let (file, _) = open_regular(path)?;
+    let mut buf = Vec::new();
+    file.take(cap + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > cap {
+        return Err(io::Error::other(format!(
+            "{} is larger than {cap} bytes",
+            path.display()
+        )));
+    }
+    Ok(buf)
 }
 
 /// Opens `path` for reading, never following a symlink nor blocking on a

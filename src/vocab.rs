@@ -60,6 +60,9 @@ pub enum Attr {
     Sync,
     /// The replication slots the primary keeps (public).
     Slots,
+    /// The WAL each of those slots retains, with PostgreSQL's `wal_status`
+    /// ([`SlotWalList`], public).
+    SlotWal,
     /// A base backup under way on that node, and its progress (public).
     Build,
     /// Its election position during a promotion (private).
@@ -78,7 +81,7 @@ pub enum Attr {
 }
 
 impl Attr {
-    pub const ALL: [Attr; 13] = [
+    pub const ALL: [Attr; 14] = [
         Attr::Role,
         Attr::Timeline,
         Attr::Lsn,
@@ -86,6 +89,7 @@ impl Attr {
         Attr::Lag,
         Attr::Sync,
         Attr::Slots,
+        Attr::SlotWal,
         Attr::Build,
         Attr::Election,
         Attr::Shutdown,
@@ -94,8 +98,9 @@ impl Attr {
         Attr::Gate,
     ];
 
-    /// What `pgha status` shows, in its column order.
-    pub const STATUS: [Attr; 8] = [
+    /// What `pgha status` shows, in its column order (the JSON keys'
+    /// order: a new one goes last, so that scripts keep their order).
+    pub const STATUS: [Attr; 9] = [
         Attr::Role,
         Attr::Timeline,
         Attr::Lsn,
@@ -104,6 +109,7 @@ impl Attr {
         Attr::Sync,
         Attr::Slots,
         Attr::Build,
+        Attr::SlotWal,
     ];
 
     /// The short name: the last part of `pgha-<rsc>-<field>` (also the
@@ -118,6 +124,7 @@ impl Attr {
             Attr::Lag => "lag",
             Attr::Sync => "sync",
             Attr::Slots => "slots",
+            Attr::SlotWal => "slot-wal",
             Attr::Build => "build",
             Attr::Election => "election",
             Attr::Shutdown => "shutdown",
@@ -321,6 +328,123 @@ impl FromStr for Lsn {
 impl fmt::Display for Lsn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:X}/{:X}", self.0 >> 32, self.0 & 0xFFFF_FFFF)
+    }
+}
+
+column_words! {
+    /// `pg_replication_slots.wal_status` (PostgreSQL 13 and later): whether
+    /// the WAL a slot needs is still kept, and by what.
+    WalStatus {
+        /// Within `max_wal_size`.
+        Reserved = "reserved",
+        /// Past `max_wal_size`, kept for the slot (or by `wal_keep_size`).
+        Extended = "extended",
+        /// Past `max_slot_wal_keep_size`: removed at the next checkpoint.
+        Unreserved = "unreserved",
+        /// Removed: the slot is invalidated.
+        Lost = "lost",
+    }
+}
+
+/// The WAL one of the primary's slots retains: `pg_wal_lsn_diff(
+/// pg_current_wal_lsn(), restart_lsn)` in bytes (None: no restart_lsn, a
+/// slot that reserves nothing or was invalidated) and its `wal_status`
+/// (None before PostgreSQL 13).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SlotWal {
+    pub slot: String,
+    pub retained: Option<u64>,
+    pub status: Option<WalStatus>,
+}
+
+impl PartialOrd for WalStatus {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for WalStatus {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+/// The value of [`Attr::SlotWal`]: every slot of the primary with what it
+/// retains, in slot order, `<slot>=<bytes> <wal_status>` joined by `, `
+/// (`pgha_node2=16777216 reserved, pgha_node3=5368709120 extended`); `-`
+/// for bytes unknown, no word when PostgreSQL has no `wal_status`;
+/// [`NO_VALUE`] for no slot. Slot names are `[a-z0-9_]`
+/// ([`crate::pg::names::slot_name`]), so neither `=`, `,` nor a space is in
+/// one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SlotWalList(pub Vec<SlotWal>);
+
+impl SlotWalList {
+    /// The list in slot order, as it is published.
+    pub fn sorted(mut slots: Vec<SlotWal>) -> SlotWalList {
+        slots.sort();
+        SlotWalList(slots)
+    }
+}
+
+impl fmt::Display for SlotWalList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str(NO_VALUE);
+        }
+        for (i, s) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}=", s.slot)?;
+            match s.retained {
+                Some(bytes) => write!(f, "{bytes}")?,
+                None => f.write_str(NO_VALUE)?,
+            }
+            if let Some(status) = &s.status {
+                write!(f, " {status}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for SlotWalList {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<SlotWalList, String> {
+        let s = s.trim();
+        if s.is_empty() || s == NO_VALUE {
+            return Ok(SlotWalList::default());
+        }
+        s.split(", ")
+            .map(|entry| {
+                let (slot, rest) = entry
+                    .split_once('=')
+                    .filter(|(slot, _)| !slot.is_empty())
+                    .ok_or_else(|| format!("'{entry}' is not <slot>=<bytes>"))?;
+                let mut words = rest.split_whitespace();
+                let retained = match words.next() {
+                    Some(NO_VALUE) => None,
+                    Some(bytes) => Some(
+                        bytes
+                            .parse()
+                            .map_err(|_| format!("'{entry}': '{bytes}' is no byte count"))?,
+                    ),
+                    None => return Err(format!("'{entry}' has no byte count")),
+                };
+                let status = words.next().map(WalStatus::parse);
+                if words.next().is_some() {
+                    return Err(format!("'{entry}' has more than a byte count and a status"));
+                }
+                Ok(SlotWal {
+                    slot: slot.to_string(),
+                    retained,
+                    status,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()
+            .map(SlotWalList)
     }
 }
 
@@ -1118,6 +1242,7 @@ mod tests {
             (Attr::Lag, "pgha-pgsqld-lag", Visibility::Public),
             (Attr::Sync, "pgha-pgsqld-sync", Visibility::Public),
             (Attr::Slots, "pgha-pgsqld-slots", Visibility::Public),
+            (Attr::SlotWal, "pgha-pgsqld-slot-wal", Visibility::Public),
             (Attr::Build, "pgha-pgsqld-build", Visibility::Public),
             (Attr::Election, "pgha-pgsqld-election", Visibility::Private),
             (Attr::Shutdown, "pgha-pgsqld-shutdown", Visibility::Private),
@@ -1134,7 +1259,7 @@ mod tests {
         assert_eq!(
             status,
             [
-                "role", "timeline", "lsn", "lag", "receiver", "sync", "slots", "build"
+                "role", "timeline", "lsn", "lag", "receiver", "sync", "slots", "build", "slot-wal"
             ]
         );
     }
@@ -1147,6 +1272,48 @@ mod tests {
             assert_eq!(Attr::from_field(attr.field()), Some(attr));
         }
         assert_eq!(Attr::parse("pgsqld", "pgha-pgsqld-rol"), None);
+    }
+
+    #[test]
+    fn the_wal_slots_retain_is_spelled_as_ever_and_round_trips() {
+        let slot = |name: &str, retained: Option<u64>, status: Option<&str>| SlotWal {
+            slot: name.to_string(),
+            retained,
+            status: status.map(WalStatus::parse),
+        };
+        // (list, spelling)
+        let table = [
+            (vec![], "-"),
+            (
+                vec![
+                    slot("pgha_node2", Some(16 << 20), Some("reserved")),
+                    slot("pgha_node3", Some(5 << 30), Some("extended")),
+                ],
+                "pgha_node2=16777216 reserved, pgha_node3=5368709120 extended",
+            ),
+            (vec![slot("pgha_n4", None, Some("lost"))], "pgha_n4=- lost"),
+            // PostgreSQL 12: no wal_status.
+            (vec![slot("pgha_n4", Some(0), None)], "pgha_n4=0"),
+        ];
+        for (slots, spelling) in table {
+            let list = SlotWalList(slots);
+            assert_eq!(list.to_string(), spelling);
+            assert_eq!(spelling.parse::<SlotWalList>(), Ok(list), "{spelling}");
+        }
+        for bad in [
+            "pgha_a",
+            "=5 reserved",
+            "pgha_a=x reserved",
+            "pgha_a=",
+            "pgha_a=1 reserved more",
+        ] {
+            assert!(bad.parse::<SlotWalList>().is_err(), "{bad}");
+        }
+        for status in WalStatus::NAMED {
+            assert_eq!(WalStatus::parse(status.as_str()), status);
+        }
+        let sorted = SlotWalList::sorted(vec![slot("pgha_b", None, None), slot("pgha_a", Some(1), None)]);
+        assert_eq!(sorted.to_string(), "pgha_a=1, pgha_b=-");
     }
 
     #[test]

@@ -38,9 +38,12 @@
 //!     primary, and rewinds it);
 //! - `Unresponsive`: ERR_GENERIC, saying whether it timed out (frozen or
 //!   overloaded: the reason says if the postmaster is SIGSTOPped, and how
-//!   long the probe really waited) or what it answered; ERR_ARGS when the
-//!   server rejects our connection settings (authentication, missing
-//!   database), which is wrong on this node only;
+//!   long the probe really waited) or what it answered; when the server
+//!   refuses our connection (authentication, missing database: a
+//!   pg_hba.conf mistake, often copied to every node) it runs and serves:
+//!   DEGRADED, or DEGRADED_PROMOTED for a clone's primary, in the role
+//!   pg_control gives, with the fix; ERR_GENERIC only when pg_control
+//!   gives no role (never a hard error, which would bar node after node);
 //! - `Crashed` (no postmaster, pg_control not shut down):
 //!   - the agent's own stop killed it (SIGQUIT/SIGKILL) and nothing ran it
 //!     since: NOT_RUNNING, it was stopped on Pacemaker's order;
@@ -73,6 +76,7 @@ use super::stop;
 use crate::context::{Context, Mode};
 use crate::ocf::code::{OcfCode, OcfResult};
 use crate::params::Config;
+use crate::pg::controldata;
 use crate::pg::instance::Instance;
 use crate::pg::process::{self, Postmaster};
 use crate::pg::replication::Replication;
@@ -193,7 +197,25 @@ fn monitor(ctx: &Context, config: &Config, inst: &Instance, memory: &mut RunStat
         },
         InstanceState::Running { .. } => Found::Running,
         InstanceState::Stopped => Found::Stopped,
-        InstanceState::Unresponsive { pid, frozen, error } => Found::Unresponsive { pid, frozen, error },
+        InstanceState::Unresponsive { pid, frozen, error } => {
+            // Refused by the server (pg_hba.conf, a role, pgdatabase): the
+            // clone's role comes from pg_control, so that the answer keeps
+            // a serving instance in its role (monitor_answer::refused).
+            let control = (promotable && state::is_connection_misconfigured(&error))
+                .then(|| controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline))
+                .and_then(|read| read.map_err(|e| log_warn!("pg_control: {e}")).ok())
+                .map(|control| control.state);
+            if state::is_connection_misconfigured(&error) {
+                log_warn!("the server refuses the health probe: {error}");
+            }
+            Found::Unresponsive {
+                pid,
+                frozen,
+                error,
+                control,
+                promotable,
+            }
+        }
         InstanceState::Crashed { state } => {
             let forced_by_us = stop::was_forced_by_us(memory, &inst.datadir);
             let quiet_probe =

@@ -1,6 +1,12 @@
 //! `start`: bring the server up and return once the health probe answers.
 //!
 //! - parameters fail: their code (nothing is started);
+//! - what only an operator's mistake explains, as validate-all finds it
+//!   ([`validate::check_distribution_service`] before anything is copied,
+//!   [`validate::check_server_settings`] after the host checks): the
+//!   distribution's own service for this data directory, `listen_addresses`
+//!   no standby can reach: refused with the fix; the rest logged as
+//!   warnings;
 //! - promotable clone with bootstrap=basebackup, before the host checks
 //!   ([`build::look`]): a missing or empty data directory of the system
 //!   user is filled with a copy of the primary ([`build::copy`]), then
@@ -47,8 +53,10 @@
 //!     that answers as a primary (`standby.signal` removed before the
 //!     postmaster read it) is stopped again and the start fails
 //!     ([`lifecycle::after_start`]). If the server exits, the reason
-//!     quotes the cause from its output; at the deadline, ERR_GENERIC with
-//!     the last thing it said (Pacemaker then stops it).
+//!     quotes the cause from its output; if it refuses the probe's
+//!     connection (pg_hba.conf, a role, pgdatabase), ERR_GENERIC at once
+//!     with the fix; at the deadline, ERR_GENERIC with the last thing it
+//!     said (Pacemaker then stops it).
 //!
 //! The decisions are the rules [`lifecycle::start_plan`], [`rejoin`] and
 //! [`crate::policy::build`]; this file gathers what they need and carries
@@ -56,7 +64,7 @@
 
 use std::time::Duration;
 
-use super::stop;
+use super::{stop, validate};
 use crate::context::{Context, Mode};
 use crate::deadline::Deadline;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
@@ -89,6 +97,7 @@ const REASON_RESERVE: Duration = Duration::from_millis(250);
 
 pub fn run(ctx: &Context) -> OcfResult {
     let config = ctx.checked_config()?;
+    validate::check_distribution_service(ctx, &config)?;
     if ctx.mode() == Mode::Promotable {
         match build::look(ctx, &config)? {
             BeforeStart::AsItIs => {}
@@ -100,6 +109,7 @@ pub fn run(ctx: &Context) -> OcfResult {
         }
     }
     let mut inst = ctx.instance(&config)?;
+    validate::check_server_settings(ctx, &config, &inst)?;
     match lifecycle::start_plan(
         &state::inspect(&inst, ctx.deadline, false)?,
         ctx.mode() == Mode::Promotable,
@@ -380,6 +390,17 @@ fn wait_until_ready(
                         Err(e)
                     }
                 };
+            }
+            // Refused (pg_hba.conf, a role, pgdatabase): the server accepts
+            // connections (one still starting says so before it reads
+            // pg_hba.conf), and waiting for the start timeout changes
+            // nothing: say why now. Pacemaker stops it.
+            Err(e) if state::is_connection_misconfigured(&e) => {
+                log_warn!("the server refuses the health probe: {e}");
+                return Err(OcfError::generic(format!(
+                    "PostgreSQL started, but refuses the probe ({}): fix pg_hba.conf, system_user or pgdatabase",
+                    state::refusal(&e)
+                )));
             }
             // A probe cut short by the deadline says nothing new.
             Err(SqlError::Timeout(d)) if d.is_zero() && last.is_some() => {}

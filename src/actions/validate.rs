@@ -5,7 +5,15 @@
 //!   any node, with no cluster and no PostgreSQL there; in a promotable
 //!   clone also its meta attributes (notify=true, promoted-max=1) and
 //!   primary_conninfo, read from the environment, never from a live CIB.
-//! - Level 10 and above: also the host checks of [`crate::pg::instance::Instance::resolve`]
+//! - Level 10 and above: first what only an operator's mistake explains
+//!   ([`crate::policy::mistakes`]; start refuses and warns alike): the
+//!   distribution's own service for this data directory (ERR_INSTALLED), and
+//!   once the host checks passed, in a clone of several instances whose
+//!   standbys connect over the network, `listen_addresses` on the loopback
+//!   only (ERR_ARGS); warnings for rebuild=true with log checks made blind
+//!   (logging collector, log_destination, lc_messages) and for slots
+//!   without max_slot_wal_keep_size. Then
+//!   also the host checks of [`crate::pg::instance::Instance::resolve`]
 //!   (user, directories, ownership, version, binaries), the logfile as
 //!   start would open it ([`crate::pg::instance::Instance::check_logfile`]):
 //!   a regular file of the system user, or absent where it may be created
@@ -26,14 +34,17 @@
 //! man page and the README show its flag): the agent reads its parameters at
 //! every call, so there is nothing to do but check the new values.
 
+use std::path::PathBuf;
+
 use crate::context::Context;
-use crate::exec;
+use crate::exec::{self, SystemUser};
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
-use crate::params::PgHost;
+use crate::params::{Config, PgHost};
 use crate::pcmk::cib;
 use crate::pg::instance::Instance;
+use crate::pg::{services, settings};
 use crate::policy::build::{self as build_rule, BeforeStart};
-use crate::policy::safety;
+use crate::policy::{mistakes, safety};
 use crate::replication::build;
 use crate::{log_info, log_warn};
 
@@ -54,6 +65,7 @@ pub fn run(ctx: &Context) -> OcfResult {
         .and_then(|l| l.trim().parse::<u32>().ok())
         .unwrap_or(0);
     if level >= 10 {
+        check_distribution_service(ctx, &config)?;
         // A new node: start copies the primary there, and what the copy
         // refuses (not empty, not the user's) is refused here alike.
         if ctx.mode() == crate::context::Mode::Promotable {
@@ -78,6 +90,7 @@ pub fn run(ctx: &Context) -> OcfResult {
         if ctx.mode() == crate::context::Mode::Promotable {
             crate::pg::names::check_node_name(&ctx.node_name())?;
         }
+        check_server_settings(ctx, &config, &inst)?;
         log_info!(
             "host checks passed: PostgreSQL {} in {}, binaries in {}",
             inst.major,
@@ -94,6 +107,78 @@ pub fn run(ctx: &Context) -> OcfResult {
         }
     }
     Ok(OcfCode::Success)
+}
+
+/// The distribution's own service for this instance's directories
+/// ([`mistakes::distribution_service`]): refused by validate-all and start
+/// alike, before anything is copied or started. Service files that cannot
+/// be read refuse nothing (the log says so).
+pub(super) fn check_distribution_service(ctx: &Context, config: &Config) -> OcfResult<()> {
+    let user = SystemUser::lookup(&config.system_user)?;
+    let root = PathBuf::from(ctx.env.test_root.as_deref().unwrap_or("/"));
+    let ours = [config.pgdata.clone(), config.datadir.clone()];
+    match services::gather(&root, &ours, &user, ctx.deadline) {
+        Ok(found) => mistakes::distribution_service(&found).map_or(Ok(()), Err),
+        Err(e) => {
+            log_warn!("{e}");
+            Ok(())
+        }
+    }
+}
+
+/// What the configuration the server starts with shows of an operator's
+/// mistake, in a promotable clone ([`mistakes`]): `listen_addresses` no
+/// standby can reach is refused; log checks made blind with rebuild=true,
+/// and slots with no bound on their WAL, are warnings. Each setting is read
+/// only when a rule needs it (`postgres -C`, with start_opts as start gives
+/// them); one that cannot be read (a configuration the server would refuse
+/// anyway, with its own message at start) refuses nothing.
+pub(super) fn check_server_settings(ctx: &Context, config: &Config, inst: &Instance) -> OcfResult<()> {
+    if ctx.mode() != crate::context::Mode::Promotable {
+        return Ok(());
+    }
+    let setting = |name: &str| match settings::configured(inst, name, &config.start_opts, ctx.deadline) {
+        Ok(value) => Some(value),
+        Err(e) => {
+            log_warn!("cannot read {name} as the server would start: {e}");
+            None
+        }
+    };
+    let clone_max = ctx.clone_max();
+    if clone_max.is_some_and(|n| n > 1) {
+        if let Some(e) = setting("listen_addresses").and_then(|listen| {
+            mistakes::unreachable_listen_addresses(&listen, &config.primary_conninfo, clone_max)
+        }) {
+            return Err(e);
+        }
+    }
+    if config.rebuild {
+        let log = (|| {
+            Some(mistakes::LogSettings {
+                logging_collector: setting("logging_collector")?,
+                log_destination: setting("log_destination")?,
+                lc_messages: setting("lc_messages")?,
+            })
+        })();
+        for warning in log
+            .map(|log| mistakes::blind_log_checks(true, &log))
+            .unwrap_or_default()
+        {
+            log_warn!("{warning}");
+        }
+    }
+    if config.replication_slots {
+        // max_slot_wal_keep_size came with PostgreSQL 13.
+        let keep = if inst.major >= 13 {
+            setting("max_slot_wal_keep_size").map(Some)
+        } else {
+            Some(None)
+        };
+        if let Some(warning) = keep.and_then(|keep| mistakes::unbounded_slots(true, keep.as_deref())) {
+            log_warn!("{warning}");
+        }
+    }
+    Ok(())
 }
 
 /// The probe connects through the socket directory: one that does not exist

@@ -92,8 +92,8 @@ pub const OPERATOR_COMMANDS: &[Command] = &[
     Command {
         name: "status",
         purpose: "Prints the replication view of the cluster, from any node: each node's role, timeline, WAL \
-            position, lag, WAL receiver, sync state and promotion score, the replication slots the primary keeps, \
-            and the standby Pacemaker would promote now. It reads what the agents publish (node attributes \
+            position, lag, WAL receiver, sync state and promotion score, the replication slots the primary keeps \
+            and the WAL each retains, and the standby Pacemaker would promote now. It reads what the agents publish (node attributes \
             pgha-<resource>-* and the promotion scores, from pacemaker-attrd) and never connects to PostgreSQL.",
         arguments: Some(StatusArgs::augment_args),
     },

@@ -84,16 +84,18 @@ impl OcfCode {
                 "The action succeeded; for monitor, the instance runs and answers the probe (as a standby when the resource is a promotable clone)."
             }
             OcfCode::ErrGeneric => {
-                "The action failed, or monitor found the instance crashed, not answering within probe_timeout, or a standby that can never follow the primary and may be rebuilt (rebuild=true: the restart rebuilds it). The exit reason says which."
+                "The action failed, or monitor found the instance crashed, not answering within probe_timeout, refusing the probe's connection while pg_control tells no role, or a standby that can never follow the primary and may be rebuilt (rebuild=true: the restart rebuilds it). The exit reason says which."
             }
             OcfCode::ErrArgs => {
-                "A parameter names something missing on this node (a directory, a socket directory), or the server refuses the probe's credentials."
+                "A parameter names something missing on this node (a directory, a socket directory), or, in a clone whose standbys connect over the network, this node's postgresql.conf listens on the loopback only (listen_addresses)."
             }
             OcfCode::ErrUnimplemented => {
                 "The action is not implemented by this agent, or needs a promotable clone (promote and demote of a primitive)."
             }
             OcfCode::ErrPerm => "Ownership or mode of the data directory is wrong for system_user.",
-            OcfCode::ErrInstalled => "PostgreSQL binaries or system_user are missing on this node.",
+            OcfCode::ErrInstalled => {
+                "PostgreSQL binaries or system_user are missing on this node, or the distribution's own service would start this data directory too (Debian's start.conf saying auto, an enabled postgresql-<version> or postgresql unit)."
+            }
             OcfCode::ErrConfigured => {
                 "A parameter value can never work, on any node (bad syntax, out of range, system_user=root)."
             }
@@ -103,10 +105,10 @@ impl OcfCode {
             OcfCode::RunningPromoted => "Monitor, promotable clone: the instance runs as the primary.",
             OcfCode::FailedPromoted => "Monitor, promotable clone: the primary failed.",
             OcfCode::Degraded => {
-                "Monitor: the instance runs and answers but is at risk, and the exit reason says why: a clone's standby that has not streamed for 30 seconds or that can never follow the primary (WAL removed, timeline forked) with rebuild=false, or a host check (binaries, user, data directory mode) that a start here would fail, found while the server runs. Pacemaker counts it as running."
+                "Monitor: the instance runs and answers but is at risk, and the exit reason says why: a clone's standby that has not streamed for 30 seconds or that can never follow the primary (WAL removed, timeline forked) with rebuild=false, a host check (binaries, user, data directory mode) that a start here would fail, found while the server runs, or a server that refuses the probe's connection (pg_hba.conf, system_user, pgdatabase: left running, unchecked, as a standby when pg_control says so). Pacemaker counts it as running."
             }
             OcfCode::DegradedPromoted => {
-                "Monitor, promotable clone: the primary runs but is at risk: SPLIT BRAIN (another node also reports itself primary), two nodes whose names map to one replication slot, or a host check that a start here would fail. Pacemaker counts it as running promoted."
+                "Monitor, promotable clone: the primary runs but is at risk: SPLIT BRAIN (another node also reports itself primary), two nodes whose names map to one replication slot, a host check that a start here would fail, or a primary (pg_control: in production) that refuses the probe's connection. Pacemaker counts it as running promoted."
             }
         }
     }

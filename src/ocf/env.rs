@@ -39,6 +39,11 @@ pub struct OcfEnv {
     /// What Pacemaker tells an alert agent (`pgha alert`), by name
     /// (`CRM_alert_kind` -> `kind`).
     pub alert: BTreeMap<String, String>,
+    /// `PGHA_TEST_ROOT`, for the integration tests only: the directory the
+    /// distribution's service files are read under instead of `/`
+    /// ([`crate::pg::services`]), so that a test crafts a fake `/etc`
+    /// instead of writing the real one. Nothing is written there.
+    pub test_root: Option<String>,
 }
 
 impl OcfEnv {
@@ -85,6 +90,7 @@ impl OcfEnv {
                 "HA_DEBUGLOG" => &mut env.debug_log,
                 "HA_debug" => &mut env.debug,
                 "PATH" => &mut env.path,
+                "PGHA_TEST_ROOT" => &mut env.test_root,
                 _ => continue,
             };
             *slot = Some(value);

@@ -17,6 +17,7 @@ pub mod remote;
 pub mod replication;
 pub mod rewind;
 pub mod server;
+pub mod services;
 pub mod session;
 pub mod settings;
 pub mod slots;

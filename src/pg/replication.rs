@@ -6,7 +6,7 @@
 use postgres::Client;
 
 use crate::pg::session::{Rows, simple_query_sets, text_bool};
-use crate::vocab::{Lsn, ReceiverStatus, SyncState, WalSenderState};
+use crate::vocab::{Lsn, ReceiverStatus, SlotWal, SyncState, WalSenderState, WalStatus};
 
 /// A standby as the primary sees it in `pg_stat_replication`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +38,8 @@ pub struct PrimaryStatus {
     /// held was removed, by `max_slot_wal_keep_size` or PostgreSQL 18's
     /// `idle_replication_slot_timeout`); a standby cannot stream through one.
     pub lost_slots: Vec<String>,
+    /// The WAL each of them retains, and its `wal_status`.
+    pub slot_wal: Vec<SlotWal>,
 }
 
 /// What a standby knows of itself.
@@ -113,7 +115,9 @@ const PRIMARY_SQL: &str = "select ('x' || substr(pg_walfile_name(pg_current_wal_
     where application_name <> ''; \
     select current_setting('synchronous_standby_names'); \
     select slot_name, active::text, coalesce(to_jsonb(s) ->> 'wal_status' = 'lost', false)::text, \
-    active_pid::text from pg_replication_slots s where slot_type = 'physical' and slot_name like 'pgha\\_%'";
+    active_pid::text, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint::text, \
+    to_jsonb(s) ->> 'wal_status' \
+    from pg_replication_slots s where slot_type = 'physical' and slot_name like 'pgha\\_%'";
 
 const STANDBY_SQL: &str = "select greatest((select timeline_id from pg_control_checkpoint()), \
     coalesce((select received_tli from pg_stat_wal_receiver), 0)), \
@@ -159,6 +163,25 @@ fn lost_slots(sets: &[Rows], i: usize) -> Vec<String> {
             rows.iter()
                 .filter(|r| text_bool(col::<String>(r, 2).as_deref()) == Some(true))
                 .filter_map(|r| col(r, 0))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The WAL each slot of result set `i` retains (fifth column; NULL when it
+/// has no restart_lsn) and its `wal_status` (sixth; NULL before
+/// PostgreSQL 13, read through `to_jsonb(s)` like the lost flag).
+fn slot_wal(sets: &[Rows], i: usize) -> Vec<SlotWal> {
+    sets.get(i)
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| {
+                    Some(SlotWal {
+                        slot: col(r, 0)?,
+                        retained: col(r, 4),
+                        status: col::<String>(r, 5).map(|s| WalStatus::parse(&s)),
+                    })
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -212,6 +235,7 @@ pub fn query_status(client: &mut Client, in_recovery: bool) -> Result<Replicatio
                 })
                 .unwrap_or_default(),
             lost_slots: lost_slots(&sets, 3),
+            slot_wal: slot_wal(&sets, 3),
         }))
     }
 }

@@ -77,6 +77,10 @@ pub enum SqlError {
     NoServer(String),
     /// The server answered with an error.
     Db { code: SqlState, message: String },
+    /// The server asks for a password (pg_hba.conf says `scram-sha-256`,
+    /// `md5` or `password` for the agent's connection) and the agent has
+    /// none: it connects by peer (or trust), never with a password.
+    PasswordRequested,
     /// Anything else: I/O error mid-way, protocol error, authentication setup.
     Other(String),
 }
@@ -88,6 +92,17 @@ impl SqlError {
                 code: db.code().clone(),
                 message: db.message().to_string(),
             };
+        }
+        // The server sent an authentication request for a password and the
+        // client had none to give: tokio-postgres ends the connection
+        // itself, with no SQLSTATE and only this text of its own (its
+        // `connect_raw`, pinned by Cargo.lock). It is the same pg_hba.conf
+        // mistake as a refusal with SQLSTATE 28P01, and must be told apart
+        // from a server that is ill (the integration test
+        // `a_probe_refused_by_authentication_keeps_the_server_serving`
+        // checks it against a real server).
+        if std::error::Error::source(&e).is_some_and(|c| c.to_string() == "password missing") {
+            return SqlError::PasswordRequested;
         }
         let mut source: Option<&dyn std::error::Error> = Some(&e);
         while let Some(err) = source {
@@ -113,6 +128,9 @@ impl std::fmt::Display for SqlError {
             SqlError::Timeout(d) => write!(f, "no answer within {:.1}s", d.as_secs_f64()),
             SqlError::NoServer(e) => write!(f, "no server listening ({e})"),
             SqlError::Db { code, message } => write!(f, "{message} (SQLSTATE {})", code.code()),
+            SqlError::PasswordRequested => {
+                write!(f, "the server asks for a password, and the agent has none")
+            }
             SqlError::Other(e) => write!(f, "{e}"),
         }
     }

@@ -169,11 +169,27 @@ pub fn is_transient(error: &SqlError) -> bool {
 }
 
 /// SQLSTATEs that mean the agent's connection settings are wrong on this
-/// host (authentication, missing database), not that the server is ill.
+/// host (authentication, missing database), not that the server is ill, and
+/// a password asked for that the agent does not have. The server gives them
+/// only once it accepts connections: a server still starting up says so
+/// (57P03) before it reads pg_hba.conf, so one of these proves that the
+/// postmaster runs and forks backends that read their configuration.
 pub fn is_connection_misconfigured(error: &SqlError) -> bool {
     match error {
         SqlError::Db { code, .. } => code.code().starts_with("28") || *code == SqlState::INVALID_CATALOG_NAME,
+        SqlError::PasswordRequested => true,
         _ => false,
+    }
+}
+
+/// The short name of a refusal of [`is_connection_misconfigured`], for an
+/// exit reason (the server's message goes to the log): its SQLSTATE, or
+/// that a password was asked for.
+pub fn refusal(error: &SqlError) -> String {
+    match error {
+        SqlError::Db { code, .. } => format!("SQLSTATE {}", code.code()),
+        SqlError::PasswordRequested => "password required".to_string(),
+        other => other.to_string(),
     }
 }
 

@@ -27,11 +27,16 @@
 //! - [`upkeep`]: the monitors' upkeep as a view and a plan (attributes,
 //!   scores, sync names, slots, memory);
 //! - [`build`]: when a node copies the primary (bootstrap, rebuild), from
-//!   where, onto what, and whether the copy is kept.
+//!   where, onto what, and whether the copy is kept;
+//! - [`mistakes`]: what only an operator's mistake explains, which
+//!   validate-all and start refuse (the distribution's own service,
+//!   `listen_addresses` standbys cannot reach) or warn of (log checks made
+//!   blind, slots without a bound).
 
 pub mod build;
 pub mod lifecycle;
 pub mod members;
+pub mod mistakes;
 pub mod monitor_answer;
 pub mod promotion;
 pub mod quorum;

@@ -54,11 +54,16 @@ pub enum Found {
     },
     /// pg_control: shut down.
     Stopped,
-    /// The postmaster runs but the probe failed.
+    /// The postmaster runs but the probe failed. When the server refused
+    /// the probe's connection ([`state::is_connection_misconfigured`]),
+    /// `control` is what pg_control says (None: not read, or unreadable)
+    /// and `promotable` whether the instance is a clone's.
     Unresponsive {
         pid: nix::unistd::Pid,
         frozen: bool,
         error: SqlError,
+        control: Option<ClusterState>,
+        promotable: bool,
     },
     /// No postmaster, pg_control not shut down; `forced_by_us`: the agent's
     /// own forced stop killed it and nothing ran it since (the memory's
@@ -98,7 +103,13 @@ pub fn answer(found: Found) -> OcfResult {
             demoted,
         } => standby(&status, not_streaming_for, cannot_follow, rebuild, demoted),
         Found::Stopped => Ok(OcfCode::NotRunning),
-        Found::Unresponsive { pid, frozen, error } => Err(unresponsive(pid, frozen, error)),
+        Found::Unresponsive {
+            pid,
+            frozen,
+            error,
+            control,
+            promotable,
+        } => Err(unresponsive(pid, frozen, error, control.as_ref(), promotable)),
         // Stopped on Pacemaker's order, or found by a probe with no process
         // of the instance left: nothing of it runs, which is what a probe
         // asks (orphaned backends still need the stop), and Pacemaker then
@@ -277,7 +288,13 @@ fn standby(
     ))
 }
 
-fn unresponsive(pid: nix::unistd::Pid, frozen: bool, error: SqlError) -> OcfError {
+fn unresponsive(
+    pid: nix::unistd::Pid,
+    frozen: bool,
+    error: SqlError,
+    control: Option<&ClusterState>,
+    promotable: bool,
+) -> OcfError {
     let frozen_note = if frozen { " (postmaster is SIGSTOPped)" } else { "" };
     match &error {
         // The time the probe really had: probe_timeout, or less when the
@@ -286,12 +303,43 @@ fn unresponsive(pid: nix::unistd::Pid, frozen: bool, error: SqlError) -> OcfErro
             "postmaster {pid} gave no answer to the health probe within {:.1}s{frozen_note}: frozen or overloaded",
             waited.as_secs_f64()
         )),
-        e if state::is_connection_misconfigured(e) => OcfError::args(format!(
-            "health probe refused: {e}; fix pg_hba.conf, system_user or pgdatabase"
-        )),
+        e if state::is_connection_misconfigured(e) => refused(e, control, promotable),
         e => OcfError::generic(format!("postmaster {pid} runs but the health probe failed{frozen_note}: {e}")),
     }
     .with_source(error)
+}
+
+/// The server refused the probe's connection: authentication (a pg_hba.conf
+/// line, a role or a password the agent does not have) or a missing
+/// `pgdatabase`. That says nothing of its health but that it runs and reads
+/// its configuration, and the same mistake is usually on every node (the
+/// file is copied with the data): a hard error (OCF_ERR_ARGS, as this was
+/// once) made Pacemaker stop the instance and ban it from the node, then
+/// from the next, until the cluster had none left, for a database that
+/// served its clients all along. So the instance is reported running in the
+/// role pg_control gives (it says `in production` on a running primary and
+/// `in archive recovery` on a running standby), degraded with the fix:
+/// Pacemaker neither recovers nor demotes it, and `crm_mon` shows the
+/// reason. A primitive has no role to tell. Only when pg_control cannot say
+/// is the answer a failure, the soft one (ERR_GENERIC: Pacemaker restarts
+/// it), never ERR_ARGS or ERR_CONFIGURED, which bar the node or the cluster.
+fn refused(error: &SqlError, control: Option<&ClusterState>, promotable: bool) -> OcfError {
+    let why = state::refusal(error);
+    let (code, who) = match (promotable, control) {
+        (false, _) => (OcfCode::Degraded, "server"),
+        (true, Some(ClusterState::InProduction)) => (OcfCode::DegradedPromoted, "primary"),
+        (true, Some(ClusterState::InArchiveRecovery)) => (OcfCode::Degraded, "standby"),
+        (true, other) => {
+            return OcfError::generic(format!(
+                "probe refused ({why}), role unknown (pg_control: {}): fix pg_hba.conf, system_user or pgdatabase",
+                other.map_or("unreadable", ClusterState::as_str)
+            ));
+        }
+    };
+    OcfError::new(
+        code,
+        format!("probe refused ({why}), {who} left running: fix pg_hba.conf, system_user or pgdatabase"),
+    )
 }
 
 fn crashed(state: &ClusterState) -> OcfError {
@@ -489,6 +537,8 @@ mod tests {
                     pid: pid(),
                     frozen: true,
                     error: SqlError::Timeout(Duration::from_millis(2500)),
+                    control: None,
+                    promotable: true,
                 },
                 ErrGeneric,
                 "postmaster 4242 gave no answer to the health probe within 2.5s (postmaster is SIGSTOPped): frozen or overloaded",
@@ -497,19 +547,9 @@ mod tests {
                 Found::Unresponsive {
                     pid: pid(),
                     frozen: false,
-                    error: SqlError::Db {
-                        code: SqlState::INVALID_PASSWORD,
-                        message: "bad password".into(),
-                    },
-                },
-                ErrArgs,
-                "health probe refused: bad password (SQLSTATE 28P01); fix pg_hba.conf, system_user or pgdatabase",
-            ),
-            (
-                Found::Unresponsive {
-                    pid: pid(),
-                    frozen: false,
                     error: SqlError::NoServer("refused".into()),
+                    control: Some(ClusterState::InProduction),
+                    promotable: true,
                 },
                 ErrGeneric,
                 "postmaster 4242 runs but the health probe failed: no server listening (refused)",
@@ -566,6 +606,88 @@ mod tests {
         for (found, code, reason) in table {
             let what = format!("{found:?}");
             assert_eq!(outcome(answer(found)), (code, reason.to_string()), "{what}");
+        }
+    }
+
+    /// A pg_hba.conf mistake copied to every node once barred node after
+    /// node (OCF_ERR_ARGS, a hard error) while the database served: a
+    /// refused probe keeps the instance running in the role pg_control
+    /// gives, and fails softly only when it gives none.
+    #[test]
+    fn a_probe_refused_by_the_server_keeps_the_instance_in_its_role() {
+        use OcfCode::*;
+        let db = |code: SqlState| SqlError::Db {
+            code,
+            message: "refused".into(),
+        };
+        let fix = "fix pg_hba.conf, system_user or pgdatabase";
+        // (error, pg_control, promotable, code, reason)
+        let table: Vec<(SqlError, Option<ClusterState>, bool, OcfCode, String)> = vec![
+            (
+                db(SqlState::INVALID_PASSWORD),
+                Some(ClusterState::InProduction),
+                true,
+                DegradedPromoted,
+                format!("probe refused (SQLSTATE 28P01), primary left running: {fix}"),
+            ),
+            (
+                db(SqlState::INVALID_AUTHORIZATION_SPECIFICATION),
+                Some(ClusterState::InArchiveRecovery),
+                true,
+                Degraded,
+                format!("probe refused (SQLSTATE 28000), standby left running: {fix}"),
+            ),
+            (
+                SqlError::PasswordRequested,
+                Some(ClusterState::InArchiveRecovery),
+                true,
+                Degraded,
+                format!("probe refused (password required), standby left running: {fix}"),
+            ),
+            // pgdatabase missing: the same kind of mistake.
+            (
+                db(SqlState::INVALID_CATALOG_NAME),
+                Some(ClusterState::InProduction),
+                true,
+                DegradedPromoted,
+                format!("probe refused (SQLSTATE 3D000), primary left running: {fix}"),
+            ),
+            // A primitive has no role: running is all it may say.
+            (
+                db(SqlState::INVALID_PASSWORD),
+                None,
+                false,
+                Degraded,
+                format!("probe refused (SQLSTATE 28P01), server left running: {fix}"),
+            ),
+            // No role to tell: a soft failure, never one that bars the node.
+            (
+                db(SqlState::INVALID_PASSWORD),
+                None,
+                true,
+                ErrGeneric,
+                format!("probe refused (SQLSTATE 28P01), role unknown (pg_control: unreadable): {fix}"),
+            ),
+            (
+                db(SqlState::INVALID_PASSWORD),
+                Some(ClusterState::InCrashRecovery),
+                true,
+                ErrGeneric,
+                format!(
+                    "probe refused (SQLSTATE 28P01), role unknown (pg_control: in crash recovery): {fix}"
+                ),
+            ),
+        ];
+        for (error, control, promotable, code, reason) in table {
+            let what = format!("{error:?} {control:?} {promotable}");
+            let found = Found::Unresponsive {
+                pid: pid(),
+                frozen: false,
+                error,
+                control,
+                promotable,
+            };
+            assert_eq!(outcome(answer(found)), (code, reason), "{what}");
         }
     }
 

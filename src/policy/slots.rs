@@ -7,12 +7,17 @@
 //! - the slot of a node that left the cluster is dropped once it has been
 //!   gone `slot_grace` seconds and the slot is inactive ([`existing_slot`]):
 //!   retained WAL must not fill the primary's disk, nor must a node that
-//!   only rebooted lose the WAL it needs.
+//!   only rebooted lose the WAL it needs;
+//! - the slot of a node that is down but still configured is kept, and is
+//!   bounded by PostgreSQL's own `max_slot_wal_keep_size` (validate-all and
+//!   start warn when it is unbounded): the WAL each slot retains is
+//!   published when it changed noticeably ([`retention_changed`]), and a
+//!   slot PostgreSQL is about to invalidate is logged ([`newly_unreserved`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::pg::names::slot_name;
-use crate::vocab::NO_VALUE;
+use crate::vocab::{NO_VALUE, SlotWal, WalStatus};
 
 /// The slots the primary keeps for the cluster's nodes.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -159,6 +164,44 @@ pub fn described_names(value: &str) -> Vec<String> {
         .collect()
 }
 
+/// Below this change of the WAL one slot retains, nothing is news: a
+/// WAL segment (the default size), about what a streaming standby's slot
+/// holds back between two monitors.
+pub const RETAINED_NOTICEABLE_BYTES: u64 = 16 << 20;
+
+/// Whether what the slots retain changed enough to publish again: a slot
+/// came or went, its `wal_status` changed, or it holds a segment and a
+/// tenth more or less than was published. A down standby's slot grows at
+/// the primary's write rate; relative steps keep attrd's writes to a few
+/// dozen from a segment to a terabyte, instead of one per monitor. Both
+/// lists are in slot order ([`crate::vocab::SlotWalList::sorted`]).
+pub fn retention_changed(published: &[SlotWal], now: &[SlotWal]) -> bool {
+    published.len() != now.len()
+        || published.iter().zip(now).any(|(before, after)| {
+            before.slot != after.slot
+                || before.status != after.status
+                || match (before.retained, after.retained) {
+                    (Some(b), Some(a)) => b.abs_diff(a) >= RETAINED_NOTICEABLE_BYTES.max(b / 10),
+                    (b, a) => b != a,
+                }
+        })
+}
+
+/// The slots PostgreSQL now says it no longer keeps WAL for (`unreserved`:
+/// past `max_slot_wal_keep_size`, removed at the next checkpoint) that were
+/// not so when last published: their standby will need a rebuild unless it
+/// streams again at once.
+pub fn newly_unreserved<'a>(published: &[SlotWal], now: &'a [SlotWal]) -> Vec<&'a SlotWal> {
+    now.iter()
+        .filter(|s| s.status == Some(WalStatus::Unreserved))
+        .filter(|s| {
+            !published
+                .iter()
+                .any(|p| p.slot == s.slot && p.status == Some(WalStatus::Unreserved))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +225,94 @@ mod tests {
         ];
         assert_eq!(describe(&mut slots), "pgha_node2, pgha_node3 (inactive)");
         assert_eq!(describe(&mut []), "-");
+    }
+
+    fn held(slot: &str, retained: Option<u64>, status: &str) -> SlotWal {
+        SlotWal {
+            slot: slot.to_string(),
+            retained,
+            status: Some(WalStatus::parse(status)),
+        }
+    }
+
+    #[test]
+    fn what_the_slots_retain_is_news_only_when_it_changed_noticeably() {
+        const MB: u64 = 1 << 20;
+        let one = |retained, status| vec![held("pgha_b", retained, status)];
+        // (published, now, changed)
+        let table: Vec<(Vec<SlotWal>, Vec<SlotWal>, bool)> = vec![
+            (one(Some(0), "reserved"), one(Some(0), "reserved"), false),
+            // A streaming standby's slot wobbles within a segment.
+            (
+                one(Some(2 * MB), "reserved"),
+                one(Some(15 * MB), "reserved"),
+                false,
+            ),
+            (
+                one(Some(2 * MB), "reserved"),
+                one(Some(18 * MB), "reserved"),
+                true,
+            ),
+            // A down standby's: a tenth of what it held.
+            (
+                one(Some(1000 * MB), "reserved"),
+                one(Some(1090 * MB), "reserved"),
+                false,
+            ),
+            (
+                one(Some(1000 * MB), "reserved"),
+                one(Some(1100 * MB), "reserved"),
+                true,
+            ),
+            (
+                one(Some(1100 * MB), "reserved"),
+                one(Some(990 * MB), "reserved"),
+                true,
+            ),
+            (
+                one(Some(1000 * MB), "reserved"),
+                one(Some(1001 * MB), "extended"),
+                true,
+            ),
+            (one(Some(MB), "reserved"), one(None, "lost"), true),
+            (one(Some(MB), "reserved"), vec![], true),
+            (vec![], one(Some(0), "reserved"), true),
+            (
+                one(Some(0), "reserved"),
+                vec![
+                    held("pgha_b", Some(0), "reserved"),
+                    held("pgha_c", Some(0), "reserved"),
+                ],
+                true,
+            ),
+            (
+                one(Some(0), "reserved"),
+                vec![held("pgha_c", Some(0), "reserved")],
+                true,
+            ),
+            (vec![], vec![], false),
+        ];
+        for (published, now, changed) in table {
+            assert_eq!(
+                retention_changed(&published, &now),
+                changed,
+                "{published:?} -> {now:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_slot_about_to_lose_its_wal_is_told_once() {
+        let now = vec![
+            held("pgha_b", Some(9 << 30), "unreserved"),
+            held("pgha_c", Some(1 << 30), "extended"),
+        ];
+        let names = |v: Vec<&SlotWal>| v.iter().map(|s| s.slot.clone()).collect::<Vec<_>>();
+        assert_eq!(names(newly_unreserved(&[], &now)), ["pgha_b"]);
+        let before = vec![held("pgha_b", Some(8 << 30), "extended")];
+        assert_eq!(names(newly_unreserved(&before, &now)), ["pgha_b"]);
+        let before = vec![held("pgha_b", Some(8 << 30), "unreserved")];
+        assert!(newly_unreserved(&before, &now).is_empty());
     }
 
     #[test]

@@ -18,7 +18,8 @@
 //! The primary's plan ([`primary_plan`]) is made of one rule per step:
 //! [`instance_steps`] (its own attributes and score), [`score_steps`] (the
 //! standbys' scores), [`sync_plan`] (synchronous_standby_names and the sync
-//! attributes) and [`slots_plan`] (the slots it keeps).
+//! attributes), [`slots_plan`] (the slots it keeps) and [`slot_wal_steps`]
+//! (the WAL they retain).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -32,7 +33,7 @@ use crate::policy::scores::{self, Bootstrap, SCORE_DISCONNECTED, SCORE_PRIMARY, 
 use crate::policy::slots::{self as slot_rule, ExistingSlot};
 use crate::policy::sync as sync_rule;
 use crate::policy::walsenders;
-use crate::vocab::{Attr, Key, NO_VALUE, NodeRole, SyncListInForce, SyncStandbyNames};
+use crate::vocab::{Attr, Key, NO_VALUE, NodeRole, SlotWal, SlotWalList, SyncListInForce, SyncStandbyNames};
 use crate::vocab::{Lsn, Position};
 
 /// Rewrite an unchanged attribute after this long (attrd may have lost it).
@@ -150,6 +151,8 @@ pub struct PrimaryMemory {
     pub slot_gone_for: BTreeMap<String, u64>,
     /// What it last published of its synchronous standbys.
     pub sync_published: sync_rule::SyncPublished,
+    /// The WAL its slots retain as last published, and how many seconds ago.
+    pub slot_wal_published: Option<(String, u64)>,
 }
 
 /// What a primary's upkeep gathered besides the server's own report
@@ -203,6 +206,7 @@ pub fn primary_plan(view: &PrimaryView, status: &PrimaryStatus) -> PrimaryPlan {
     steps.extend(sync.steps);
     let slots = slots_plan(view, &status.slots, &status.lost_slots);
     steps.extend(slots.steps);
+    steps.extend(slot_wal_steps(view, &status.slot_wal));
     PrimaryPlan {
         steps,
         sync_risk: sync.risk,
@@ -459,6 +463,52 @@ pub fn slots_plan(view: &PrimaryView, existing: &[(String, bool)], lost: &[Strin
     }
 }
 
+/// What the slots retain (replication_slots=true), published when it
+/// changed noticeably ([`slot_rule::retention_changed`]) or the last write
+/// is [`REFRESH_S`] old: every monitor would otherwise write it, since a
+/// slot's WAL moves with every write. Every `pgha_*` slot as the server
+/// listed it, so that a slot that cannot be dropped still shows what it
+/// holds. A slot PostgreSQL is about to invalidate is logged once.
+pub fn slot_wal_steps(view: &PrimaryView, slots: &[SlotWal]) -> Vec<Step> {
+    if !view.config.replication_slots {
+        return Vec::new();
+    }
+    let now = SlotWalList::sorted(slots.to_vec());
+    let published = view
+        .memory
+        .slot_wal_published
+        .as_ref()
+        .map(|(value, age)| (value.parse::<SlotWalList>(), *age));
+    let before = match &published {
+        Some((Ok(list), _)) => list.0.as_slice(),
+        _ => &[],
+    };
+    let due = match &published {
+        Some((Ok(list), age)) => *age >= REFRESH_S || slot_rule::retention_changed(&list.0, &now.0),
+        // Never published, or not in this spelling (an older agent's).
+        _ => true,
+    };
+    if !due {
+        return Vec::new();
+    }
+    let mut steps: Vec<Step> = slot_rule::newly_unreserved(before, &now.0)
+        .into_iter()
+        .map(|s| {
+            Step::Log(
+                Level::Warn,
+                format!(
+                    "replication slot {} retains {} MB, past max_slot_wal_keep_size: PostgreSQL removes that WAL \
+                     at the next checkpoint, and its standby then needs a rebuild",
+                    s.slot,
+                    s.retained.unwrap_or(0) >> 20
+                ),
+            )
+        })
+        .collect();
+    steps.push(own_attr(Attr::SlotWal, &now.to_string(), REFRESH_S));
+    steps
+}
+
 /// What the memory holds that a standby's upkeep reads.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StandbyMemory {
@@ -587,6 +637,7 @@ pub fn standby_plan(view: &StandbyView) -> StandbyPlan {
     );
     if view.replication_slots {
         steps.push(own_attr(Attr::Slots, NO_VALUE, REFRESH_S));
+        steps.push(own_attr(Attr::SlotWal, NO_VALUE, REFRESH_S));
     }
     if streaming {
         steps.push(Step::Memory(Remember::Change(Key::RebuildNeeded, String::new())));
@@ -756,6 +807,7 @@ mod tests {
             slots: Vec::new(),
             slot_holders: Vec::new(),
             lost_slots: Vec::new(),
+            slot_wal: Vec::new(),
         }
     }
 
@@ -1337,6 +1389,104 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_wal_slots_retain_is_published_only_when_it_changed_noticeably() {
+        use crate::vocab::WalStatus;
+        let held = |slot: &str, mb: u64, status: &str| SlotWal {
+            slot: s(slot),
+            retained: Some(mb << 20),
+            status: Some(WalStatus::parse(status)),
+        };
+        let attr = |value: &str| own_attr(Attr::SlotWal, value, REFRESH_S);
+        let b1 = "pgha_b=1048576 reserved";
+        // (what, slots on, published value and age, the server's slots, steps)
+        type Row = (
+            &'static str,
+            bool,
+            Option<(&'static str, u64)>,
+            Vec<SlotWal>,
+            Vec<Step>,
+        );
+        let table: Vec<Row> = vec![
+            ("slots off: nothing", false, None, vec![held("pgha_b", 1, "reserved")], vec![]),
+            (
+                "never published: published, in slot order",
+                true,
+                None,
+                vec![held("pgha_c", 0, "reserved"), held("pgha_b", 1, "reserved")],
+                vec![attr("pgha_b=1048576 reserved, pgha_c=0 reserved")],
+            ),
+            ("no slot: said so", true, Some((b1, 10)), vec![], vec![attr(NO_VALUE)]),
+            (
+                "a few MB more: no news",
+                true,
+                Some((b1, 10)),
+                vec![held("pgha_b", 9, "reserved")],
+                vec![],
+            ),
+            (
+                "a few MB more, but old: refreshed",
+                true,
+                Some((b1, REFRESH_S)),
+                vec![held("pgha_b", 9, "reserved")],
+                vec![attr("pgha_b=9437184 reserved")],
+            ),
+            (
+                "a down standby's slot grew a segment and more",
+                true,
+                Some((b1, 10)),
+                vec![held("pgha_b", 40, "reserved")],
+                vec![attr("pgha_b=41943040 reserved")],
+            ),
+            (
+                "an older agent's value: published again",
+                true,
+                Some(("pgha_b (inactive)", 10)),
+                vec![held("pgha_b", 1, "reserved")],
+                vec![attr(b1)],
+            ),
+            (
+                "past max_slot_wal_keep_size: said once, in the log",
+                true,
+                Some(("pgha_b=9663676416 extended", 10)),
+                vec![held("pgha_b", 9300, "unreserved")],
+                vec![
+                    Step::Log(
+                        Level::Warn,
+                        "replication slot pgha_b retains 9300 MB, past max_slot_wal_keep_size: PostgreSQL removes \
+                         that WAL at the next checkpoint, and its standby then needs a rebuild"
+                            .into(),
+                    ),
+                    attr("pgha_b=9751756800 unreserved"),
+                ],
+            ),
+            (
+                "still unreserved, refreshed: not said again",
+                true,
+                Some(("pgha_b=9751756800 unreserved", REFRESH_S)),
+                vec![held("pgha_b", 9300, "unreserved")],
+                vec![attr("pgha_b=9751756800 unreserved")],
+            ),
+        ];
+        for (what, slots_on, published, slots, steps) in table {
+            let mut v = view();
+            v.config.replication_slots = slots_on;
+            v.memory.slot_wal_published = published.map(|(value, age)| (s(value), age));
+            assert_eq!(slot_wal_steps(&v, &slots), steps, "{what}");
+        }
+        // Part of the primary's plan, after the slots' own steps.
+        let mut c = case();
+        c.view.config.replication_slots = true;
+        c.status.slot_wal = vec![held("pgha_n2", 1, "reserved")];
+        let plan = primary_plan(&c.view, &c.status);
+        assert_eq!(
+            plan.steps.last(),
+            Some(&attr("pgha_n2=1048576 reserved")),
+            "{:?}",
+            plan.steps
+        );
+    }
+
     /// A standby on timeline 2 at 0/3000000 that streams, with nothing
     /// remembered and slots off: each row changes what it tests.
     fn standby_view() -> StandbyView {
@@ -1429,6 +1579,7 @@ mod tests {
                         lag.clone(),
                         Step::DropLeftoverSlot(s("pgha_n2")),
                         own_attr(Attr::Slots, NO_VALUE, REFRESH_S),
+                        own_attr(Attr::SlotWal, NO_VALUE, REFRESH_S),
                     ],
                     streaming_tail(),
                 ]

@@ -98,6 +98,10 @@ fn primary_memory(memory: &RunState) -> PrimaryMemory {
         sync_published: crate::policy::sync::SyncPublished::from_memory(
             memory.get(&Key::SyncPublished).unwrap_or(""),
         ),
+        slot_wal_published: {
+            let key = Key::Attr(Attr::SlotWal, None);
+            memory.get(&key).map(str::to_string).zip(memory.age(&key))
+        },
         ..PrimaryMemory::default()
     };
     for key in memory.keys() {

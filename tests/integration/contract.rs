@@ -290,3 +290,117 @@ fn a_thread_that_cannot_be_created_is_an_error_with_a_reason_not_a_panic() {
     agent.run("stop").expect(OcfCode::Success);
     drop(pg);
 }
+
+/// Puts `line` first in `pg`'s pg_hba.conf (before its `trust` lines);
+/// the file as it was.
+fn hba_first_stopped(pg: &PgCluster, line: &str) -> String {
+    let path = pg.datadir.join("pg_hba.conf");
+    let before = fs::read_to_string(&path).unwrap();
+    fs::write(&path, format!("{line}\n{before}")).unwrap();
+    before
+}
+
+/// [`hba_first_stopped`], and the running server reloads it.
+fn hba_first(pg: &PgCluster, line: &str) -> String {
+    let before = hba_first_stopped(pg, line);
+    pg.signal_postmaster(Signal::SIGHUP);
+    before
+}
+
+/// Puts `text` back as `pg`'s pg_hba.conf and reloads.
+fn hba_restore(pg: &PgCluster, text: &str) {
+    fs::write(pg.datadir.join("pg_hba.conf"), text).unwrap();
+    pg.signal_postmaster(Signal::SIGHUP);
+}
+
+/// A pg_hba.conf mistake copied to every node makes every probe fail
+/// authentication while PostgreSQL serves its clients. A hard error there
+/// (OCF_ERR_ARGS, as before) made Pacemaker stop the instance and ban it
+/// from the node, then the next node, until none was left. The server
+/// runs and answers (it read pg_hba.conf to refuse us): degraded in the
+/// role pg_control gives, the server left running, the reason naming the
+/// fix; and with the mistake fixed the next monitor is healthy.
+#[test]
+fn a_probe_refused_by_authentication_keeps_the_server_serving() {
+    let (pg, agent) = started("hbareject");
+    let before = hba_first(&pg, "local all all reject");
+    let refused = agent
+        .clone()
+        .recurring()
+        .run_until("monitor", OcfCode::Degraded, Duration::from_secs(10));
+    refused.expect_reason(
+        OcfCode::Degraded,
+        "probe refused (SQLSTATE 28000), server left running",
+    );
+    refused.expect_reason(OcfCode::Degraded, "fix pg_hba.conf");
+    agent.run("monitor").expect(OcfCode::Degraded);
+    assert!(!pg.processes().is_empty(), "the server runs on\n{refused}");
+    // A password the agent does not have (peer or trust is what it needs).
+    hba_restore(&pg, &before);
+    hba_first(&pg, "local all all scram-sha-256");
+    agent
+        .clone()
+        .recurring()
+        .run_until_reason(
+            "monitor",
+            OcfCode::Degraded,
+            "password required",
+            Duration::from_secs(10),
+        )
+        .expect_reason(OcfCode::Degraded, "probe refused (password required)");
+    hba_restore(&pg, &before);
+    agent
+        .clone()
+        .recurring()
+        .run_until("monitor", OcfCode::Success, Duration::from_secs(10))
+        .expect(OcfCode::Success);
+    agent.run("stop").expect(OcfCode::Success);
+
+    // A start whose server refuses the probe fails at once, with the fix:
+    // waiting for the start timeout would not change the answer.
+    hba_first_stopped(&pg, "local all all reject");
+    agent
+        .clone()
+        .meta("timeout", "30000")
+        .run("start")
+        .expect_reason(OcfCode::ErrGeneric, "fix pg_hba.conf")
+        .expect_within(Duration::from_secs(15));
+    agent.run("stop").expect(OcfCode::Success);
+}
+
+/// The same in a promotable clone: the primary stays promoted (191), the
+/// standby a standby (190), each from pg_control, so that Pacemaker
+/// neither demotes the primary nor recovers either of them.
+#[test]
+fn a_clone_refused_by_authentication_keeps_its_roles() {
+    let (a, a_agent, b, b_agent) = pair("hbaclone");
+    let a_before = hba_first(&a, "local all all reject");
+    let b_before = hba_first(&b, "local all all reject");
+    a_agent
+        .clone()
+        .recurring()
+        .run_until("monitor", OcfCode::DegradedPromoted, Duration::from_secs(10))
+        .expect_reason(
+            OcfCode::DegradedPromoted,
+            "probe refused (SQLSTATE 28000), primary left running",
+        );
+    b_agent
+        .clone()
+        .recurring()
+        .run_until("monitor", OcfCode::Degraded, Duration::from_secs(10))
+        .expect_reason(
+            OcfCode::Degraded,
+            "probe refused (SQLSTATE 28000), standby left running",
+        );
+    // A probe (a node joining, a cleanup) finds them in their roles too.
+    a_agent.run("monitor").expect(OcfCode::DegradedPromoted);
+    b_agent.run("monitor").expect(OcfCode::Degraded);
+    hba_restore(&a, &a_before);
+    hba_restore(&b, &b_before);
+    a_agent
+        .clone()
+        .recurring()
+        .run_until("monitor", OcfCode::RunningPromoted, Duration::from_secs(10))
+        .expect(OcfCode::RunningPromoted);
+    stop_all(&[&b_agent, &a_agent]);
+}

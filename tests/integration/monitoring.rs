@@ -329,3 +329,97 @@ fn the_alert_agent_mails_a_mail_recipient_through_sendmail_when_there_is_one() {
         );
     }
 }
+
+/// The WAL retained by `slot` in the primary's published `slot-wal` value,
+/// and that slot's wal_status.
+fn retained(published: &str, slot: &str) -> (u64, String) {
+    let entry = published
+        .split(", ")
+        .find_map(|e| e.strip_prefix(&format!("{slot}=")))
+        .unwrap_or_else(|| panic!("no {slot} in {published:?}"));
+    let mut words = entry.split_whitespace();
+    let bytes = words
+        .next()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or_else(|| panic!("{published:?}"));
+    (bytes, words.next().unwrap_or_default().to_string())
+}
+
+/// A standby that is down but still configured keeps its slot, which holds
+/// back every WAL segment the primary writes meanwhile. The primary's
+/// monitor publishes what each slot retains (`pgha-<rsc>-slot-wal`, with
+/// PostgreSQL's wal_status) when it changed noticeably, not at every
+/// monitor; `pgha status` shows it and `--prometheus` exports it as
+/// `pgha_slot_retained_wal_bytes`.
+#[test]
+fn the_wal_each_slot_retains_is_published_shown_and_exported() {
+    let (a, a_agent, b, b_agent) = pair_with("slotwal", &[("replication_slots", "true")]);
+    let cluster = FakeCluster::new();
+    cluster.tool("crm_node", CRM_NODE);
+    let rsc = a_agent.rsc();
+    let a_on = cluster.agent_on(&a_agent, "node-a").recurring();
+    let b_on = cluster.agent_on(&b_agent, "node-b").recurring();
+    let slot = a.psql("select slot_name from pg_replication_slots");
+    let slot = slot.trim();
+    monitor_afresh(&a_on, OcfCode::RunningPromoted);
+    let attr = format!("pgha-{rsc}-slot-wal");
+    let published = cluster
+        .get(&attr, "node-a")
+        .expect("the primary publishes its slots' WAL");
+    let (streaming, status) = retained(&published, slot);
+    assert!(
+        streaming < 16 << 20,
+        "a streaming standby's slot holds little: {published}"
+    );
+    assert_eq!(status, "reserved", "{published}");
+
+    // The standby goes away; the primary writes about 64 MB of WAL.
+    b_on.run("stop").expect(OcfCode::Success);
+    drop(b);
+    a.psql("create table filler as select g, repeat('x', 1000) as pad from generate_series(1, 60000) g");
+    a.psql("select pg_switch_wal()");
+    a_on.run("monitor").expect(OcfCode::RunningPromoted);
+    let published = cluster.get(&attr, "node-a").unwrap();
+    let (held, _) = retained(&published, slot);
+    assert!(
+        held > 48 << 20,
+        "the down standby's slot holds what was written: {published}"
+    );
+    let in_server: u64 = a
+        .psql(&format!(
+            "select pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint from pg_replication_slots \
+             where slot_name = '{slot}'"
+        ))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        held <= in_server && in_server - held < 1 << 20,
+        "{held} vs {in_server}"
+    );
+
+    // A little more WAL is no news: the attribute is not written again.
+    let writes = |calls: &str| {
+        calls
+            .lines()
+            .filter(|l| l.contains(&format!("--name={attr}")))
+            .count()
+    };
+    let before = writes(&cluster.calls());
+    a.psql("insert into filler values (0, 'y')");
+    a_on.run("monitor").expect(OcfCode::RunningPromoted);
+    assert_eq!(writes(&cluster.calls()), before, "{}", cluster.calls());
+
+    let out = outcome_of(a_on.command(&["status", "--resource", &rsc]));
+    out.expect_success();
+    out.expect_stdout(
+        &format!("WAL retained by the slots on node-a: {slot} "),
+        "the slots' WAL in pgha status",
+    );
+    let text = prometheus(&a_on);
+    assert_promtool_accepts(&text);
+    let series =
+        format!("pgha_slot_retained_wal_bytes{{resource=\"{rsc}\",node=\"node-a\",slot=\"{slot}\"}}");
+    assert_eq!(sample(&text, &series), held.to_string(), "{text}");
+    a_agent.run("stop").expect(OcfCode::Success);
+}
