@@ -578,6 +578,17 @@ pub enum Key {
     /// from the last start: the recovery of a failed promote restarts the
     /// instance). Off once it streams again.
     GateWaiting,
+    /// Flag: a pg_rewind of this data directory started and has not
+    /// finished (kept across reboots): pg_rewind cut by a timeout or a
+    /// kill leaves files of both histories, and only a pg_rewind that
+    /// finishes (or a copy of the primary) makes the data usable again.
+    RewindStarted,
+    /// Since when (the value: [`crate::deadline::boot_millis`] at the first
+    /// sight) this node has seen `node` outside its partition; removed once
+    /// it is seen back or takes part in a notification, and at every start.
+    /// What the wait of a promote without fencing counts from
+    /// ([`crate::policy::safety`]).
+    Absent(String),
 }
 
 /// The spelling of [`Key::Score`]'s `None`.
@@ -585,7 +596,7 @@ const SELF: &str = "_self";
 
 impl Key {
     /// The keys that have no parameter, with their spelling.
-    const FIXED: [(Key, &'static str); 19] = [
+    const FIXED: [(Key, &'static str); 20] = [
         (Key::BootstrapChecked, "bootstrap.checked"),
         (Key::BootstrapPreferred, "bootstrap.preferred"),
         (Key::DemotedPrimary, "demoted.primary"),
@@ -605,6 +616,7 @@ impl Key {
         (Key::MonitorProbeUs, "monitor.probe_us"),
         (Key::PromoteDeclined, "promote.declined"),
         (Key::GateWaiting, "gate.waiting"),
+        (Key::RewindStarted, "rewind.started"),
     ];
 
     /// Parses a key as [`Display`](fmt::Display) spells it; None for a key
@@ -628,6 +640,7 @@ impl Key {
             "missing" => node().map(Key::Missing),
             "standby" => node().map(Key::Standby),
             "slotgone" => node().map(Key::SlotGone),
+            "absent" => node().map(Key::Absent),
             _ => None,
         }
     }
@@ -636,10 +649,13 @@ impl Key {
     /// the data directory alone cannot tell once the node restarts. A
     /// demoted primary shut down as a standby looks like any standby on
     /// disk; forgotten at a reboot, its next start would follow without
-    /// comparing its history with the primary's. Everything else lives in
-    /// /run and is lost with Pacemaker's transient attributes.
+    /// comparing its history with the primary's. A pg_rewind that did not
+    /// finish leaves a data directory whose pg_control still says cleanly
+    /// shut down: forgotten, the next start would follow it as it is.
+    /// Everything else lives in /run and is lost with Pacemaker's transient
+    /// attributes.
     pub fn is_durable(&self) -> bool {
-        matches!(self, Key::DemotedPrimary)
+        matches!(self, Key::DemotedPrimary | Key::RewindStarted)
     }
 
     /// Membership is what the node learnt of the cluster, not bookkeeping
@@ -683,6 +699,7 @@ impl fmt::Display for Key {
             Key::Missing(node) => write!(f, "missing.{node}"),
             Key::Standby(node) => write!(f, "standby.{node}"),
             Key::SlotGone(slot) => write!(f, "slotgone.{slot}"),
+            Key::Absent(node) => write!(f, "absent.{node}"),
             fixed => {
                 let (_, spelling) = Key::FIXED
                     .iter()
@@ -1368,6 +1385,7 @@ mod tests {
             (Key::Missing("node-b".into()), "missing.node-b"),
             (Key::Standby("node.b".into()), "standby.node.b"),
             (Key::SlotGone("pgha_node_b".into()), "slotgone.pgha_node_b"),
+            (Key::Absent("node-b".into()), "absent.node-b"),
         ];
         // The keys without a parameter, pinned as one line: a key renamed
         // in FIXED would make an upgraded agent forget what it remembered.
@@ -1376,7 +1394,7 @@ mod tests {
             fixed.join(" "),
             "bootstrap.checked bootstrap.preferred demoted.primary receiver.down rebuild.needed splitbrain.checked splitbrain.other \
              sync.managed sync.none_streaming stop.forced members.crm_node members.notify members.asked members.unknown sync.published \
-             monitor.answer monitor.probe_us promote.declined gate.waiting"
+             monitor.answer monitor.probe_us promote.declined gate.waiting rewind.started"
         );
         let table: Vec<(Key, &str)> = table
             .into_iter()
@@ -1417,6 +1435,7 @@ mod tests {
             (Key::Standby("n".into()), "1", ""),
             (Key::MembersUnknown, "1", ""),
             (Key::DemotedPrimary, "1", ""),
+            (Key::RewindStarted, "1", ""),
             (Key::SyncNoneStreaming, "1", ""),
             (Key::BootstrapChecked, "1", ""),
             (Key::SplitbrainChecked, "1", ""),

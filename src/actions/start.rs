@@ -34,6 +34,12 @@
 //!     the fork is gone), or its crash recovery failed (its WAL is gone) ->
 //!     a rebuild when rebuild=true, else their reason;
 //!     no primary reachable -> start and wait for one;
+//!   - a data directory whose pg_rewind did not finish (cut by the start's
+//!     timeout, or killed with the agent; remembered across reboots) is
+//!     never started as it is, nor rebuilt for that alone: pg_rewind runs
+//!     again against the primary, and with no primary the start fails; a
+//!     pg_rewind cut by the timeout fails the start with "raise op start
+//!     timeout" ([`rejoin::REWIND_CUT`]);
 //!   - a standby that the monitor found unable to follow the primary (the
 //!     agent's memory says why, from its log) is rebuilt when rebuild=true
 //!     and the primary confirms it ([`build::confirm_rebuild`]: pg_rewind
@@ -74,7 +80,7 @@ use crate::pg::instance::Instance;
 use crate::pg::names;
 use crate::pg::probe;
 use crate::pg::recovery;
-use crate::pg::rewind::{self, Divergence};
+use crate::pg::rewind::{self, Divergence, RewindFailed};
 use crate::pg::server::{self, RecoveryFailed, Spawned};
 use crate::pg::session::SqlError;
 use crate::pg::state;
@@ -140,7 +146,7 @@ pub fn run(ctx: &Context) -> OcfResult {
             server::clear_leftovers(&inst, ctx.deadline)?;
             let demoted = memory.flag(&Key::DemotedPrimary);
             let (mut former_primary, mut compared, rebuild) =
-                match rejoin_check(ctx, &inst, &config, demoted)? {
+                match rejoin_check(ctx, &inst, &config, demoted, &mut memory)? {
                     Rejoin::Follow {
                         former_primary,
                         compared,
@@ -158,6 +164,8 @@ pub fn run(ctx: &Context) -> OcfResult {
                 former_primary = false;
                 compared = true; // a copy of the primary has its history
                 memory = RunState::load(ctx.resource());
+                // The copy replaced whatever a cut pg_rewind left.
+                memory.set_flag(&Key::RewindStarted, false);
             }
             apply::apply(
                 ctx,
@@ -194,20 +202,37 @@ enum Rejoin {
 
 /// A former primary must not follow a timeline it diverged from
 /// ([`rejoin`]). `demoted`: the memory of a demote since the last start
-/// ([`rejoin::needs_compare`]).
-fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) -> OcfResult<Rejoin> {
+/// ([`rejoin::needs_compare`]). The memory of a pg_rewind that has not
+/// finished ([`Key::RewindStarted`]) is kept in `memory`, saved before
+/// pg_rewind runs: a kill of the agent meanwhile leaves it set.
+fn rejoin_check(
+    ctx: &Context,
+    inst: &Instance,
+    config: &Config,
+    demoted: bool,
+    memory: &mut RunState,
+) -> OcfResult<Rejoin> {
+    let unfinished = memory.flag(&Key::RewindStarted);
     let backup_label = inst.datadir.join("backup_label").exists();
-    let state = if backup_label {
+    let state = if backup_label && !unfinished {
         ClusterState::Unknown(String::new()) // not read: a base backup follows as it is
     } else {
         controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?.state
     };
-    let was_primary = match rejoin::before_compare(
-        backup_label,
-        &state,
-        demoted,
-        lazy_other_primary(ctx, &state, backup_label, demoted),
-    ) {
+    let other_primary = if unfinished {
+        None // not asked: only a primary can finish it, whatever the attributes say
+    } else {
+        lazy_other_primary(ctx, &state, backup_label, demoted)
+    };
+    let was_primary = match rejoin::before_compare(backup_label, &state, demoted, unfinished, other_primary) {
+        BeforeCompare::RewindFinished => {
+            log_info!("the last pg_rewind had written everything but the sync: starting as a standby");
+            memory.set_flag(&Key::RewindStarted, false);
+            return Ok(Rejoin::Follow {
+                former_primary: false,
+                compared: true,
+            });
+        }
         BeforeCompare::Follow { former_primary } => {
             if former_primary {
                 log_info!("former primary, and no other node runs a primary: starting as a standby");
@@ -243,11 +268,13 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) 
             rejoin::former_primary(backup_label, &state)
         }
     };
-    if demoted && !was_primary {
+    if unfinished {
+        log_info!("the last pg_rewind did not finish: comparing with the primary to run it again");
+    } else if demoted && !was_primary {
         log_info!("demoted primary, shut down as a standby since: comparing its history with the primary's");
     }
     let divergence = rewind::check_divergence(inst, &config.primary_conninfo, ctx.deadline)?;
-    match rejoin::after_compare(&divergence, config.rewind, config.rebuild) {
+    match rejoin::after_compare(&divergence, unfinished, config.rewind, config.rebuild) {
         AfterCompare::Follow => {
             match &divergence {
                 Divergence::NoPrimary(why) if demoted => log_info!(
@@ -272,18 +299,30 @@ fn rejoin_check(ctx: &Context, inst: &Instance, config: &Config, demoted: bool) 
                 }
                 Divergence::None | Divergence::NoPrimary(_) => {}
             }
-            // A rebuild after a failed pg_rewind still needs most of the
-            // budget: pg_rewind gets less when one may follow.
-            let share = if config.rebuild { 0.3 } else { 0.7 };
-            match rewind::rewind(inst, &config.primary_conninfo, ctx.deadline.fraction(share)) {
+            // Remembered (synced) before pg_rewind writes anything: a
+            // timeout, a kill or a power loss may stop it halfway.
+            memory.set_flag(&Key::RewindStarted, true);
+            memory.save();
+            // A pg_rewind that refuses does so before it writes, at once,
+            // leaving a rebuild its time; one that runs out of time is never
+            // rebuilt, so it gets most of the budget, the server the rest.
+            match rewind::rewind(inst, &config.primary_conninfo, ctx.deadline.fraction(0.7)) {
                 Ok(()) => {
                     log_info!("pg_rewind done");
+                    memory.set_flag(&Key::RewindStarted, false);
+                    memory.save();
                     Ok(Rejoin::Follow {
                         former_primary: false,
                         compared: true,
                     })
                 }
-                Err(e) => match rejoin::after_repair(e, config.rebuild) {
+                // Its data is not lost, only half rewritten: the next start
+                // runs it again (the memory stays).
+                Err(RewindFailed::TimedOut(e)) => Err(OcfError::generic(rejoin::REWIND_CUT).with_source(e)),
+                // A refusal (the WAL since the fork is gone) is the
+                // primary's answer; the memory stays until a copy or a
+                // pg_rewind that finishes replaces what it may have written.
+                Err(RewindFailed::Failed(e)) => match rejoin::after_repair(e, config.rebuild) {
                     AfterRewind::Rebuild(why) => Ok(Rejoin::Rebuild(why)),
                     AfterRewind::Fail(e) => Err(e),
                 },

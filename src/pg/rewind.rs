@@ -87,21 +87,39 @@ pub fn classify_rewind_output(success: bool, text: &str) -> Divergence {
     }
 }
 
+/// Why [`rewind`] did not rewind.
+#[derive(Debug)]
+pub enum RewindFailed {
+    /// Killed at its deadline: the data directory may hold files of both
+    /// histories (PostgreSQL's documentation: a target whose pg_rewind
+    /// failed while processing is likely not recoverable as it is), and
+    /// pg_control still says what it said before. Another pg_rewind that
+    /// finishes repairs it; nothing about the primary was learnt.
+    TimedOut(OcfError),
+    /// pg_rewind said no (the WAL since the fork point is gone, ...), or
+    /// could not run.
+    Failed(OcfError),
+}
+
 /// Rewinds this stopped instance onto the primary's timeline.
-pub fn rewind(inst: &Instance, primary_conninfo: &str, deadline: Deadline) -> OcfResult<()> {
+pub fn rewind(inst: &Instance, primary_conninfo: &str, deadline: Deadline) -> Result<(), RewindFailed> {
     let source = format!("--source-server={}", rewind_source(primary_conninfo));
     let target = format!("--target-pgdata={}", inst.datadir.display());
-    let out = exec::run(
+    let out = match exec::run(
         inst.program("pg_rewind"),
         &[target.as_str(), source.as_str()],
         Some(&inst.user),
         deadline,
-    )?;
+    ) {
+        Ok(out) => out,
+        Err(e @ exec::ExecError::TimedOut { .. }) => return Err(RewindFailed::TimedOut(e.into())),
+        Err(e) => return Err(RewindFailed::Failed(e.into())),
+    };
     if !out.success() {
-        return Err(OcfError::generic(format!(
+        return Err(RewindFailed::Failed(OcfError::generic(format!(
             "pg_rewind failed: {}",
             out.last_message()
-        )));
+        ))));
     }
     Ok(())
 }

@@ -10,13 +10,22 @@
 //! - [`after_repair`], when pg_rewind itself failed (the WAL since the fork
 //!   point is gone), or the crash recovery before it did: a rebuild when
 //!   allowed (issue 14).
+//!
+//! A pg_rewind that did not finish (cut by the start's timeout, or killed
+//! with the agent) is not a failure of pg_rewind: it said nothing about the
+//! primary, and its data directory may hold files of both histories while
+//! pg_control still says what it said before. Such a directory is never
+//! started as it is, and never moved aside for that alone: the start fails
+//! ([`REWIND_CUT`]), the agent remembers the unfinished rewind across
+//! reboots, and the next start runs pg_rewind again ([`before_compare`],
+//! [`after_compare`] with `unfinished`).
 
 use crate::ocf::code::OcfError;
 use crate::pg::controldata::ClusterState;
 use crate::pg::rewind::Divergence;
 
 /// The first step's decision.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BeforeCompare {
     /// Start as a standby without comparing; `former_primary`: it was a
     /// primary (with no primary anywhere, the first bootstrap candidate).
@@ -25,7 +34,19 @@ pub enum BeforeCompare {
     /// only cleanly shut down instances, so a crashed one is first recovered
     /// in single-user mode.
     Compare { crash_recover: bool },
+    /// An unfinished pg_rewind had in fact written everything: its
+    /// `backup_label` is there and pg_control says "in archive recovery",
+    /// pg_rewind's last writes (only the sync of the directory was left,
+    /// which PostgreSQL does at startup for such a pg_control). It follows.
+    RewindFinished,
 }
+
+/// The reason of a start whose pg_rewind the start's timeout cut.
+pub const REWIND_CUT: &str = "pg_rewind did not finish within the start timeout; raise op start timeout";
+
+/// The first words of every refusal of a data directory whose pg_rewind
+/// did not finish.
+const UNFINISHED: &str = "pg_rewind did not finish (cut by a timeout or a kill)";
 
 /// Whether the data directory is a former primary's: pg_control left by a
 /// primary (in production, crashed, or shut down as one), and no
@@ -54,14 +75,26 @@ pub fn needs_compare(backup_label: bool, state: &ClusterState, demoted: bool) ->
 
 /// `backup_label`: a fresh base backup (its pg_control is the source's);
 /// `state`: pg_control's cluster state; `demoted`: see [`needs_compare`];
+/// `unfinished`: the memory of a pg_rewind that did not finish;
 /// `other_primary`: whether another node reports a running primary (None:
 /// the cluster cannot be asked).
 pub fn before_compare(
     backup_label: bool,
     state: &ClusterState,
     demoted: bool,
+    unfinished: bool,
     other_primary: Option<bool>,
 ) -> BeforeCompare {
+    if unfinished {
+        // pg_rewind writes backup_label and then pg_control: both there,
+        // it was done. Otherwise it must run again, whatever the
+        // attributes say: only the primary can finish it.
+        return if backup_label && *state == ClusterState::InArchiveRecovery {
+            BeforeCompare::RewindFinished
+        } else {
+            BeforeCompare::Compare { crash_recover: false }
+        };
+    }
     let was_primary = former_primary(backup_label, state);
     if !needs_compare(backup_label, state, demoted) {
         // "shut down in recovery": it was a standby.
@@ -96,9 +129,23 @@ pub enum AfterCompare {
     Refuse(OcfError),
 }
 
-/// From pg_rewind's verdict; `rewind`, `rebuild`: the parameters.
-pub fn after_compare(divergence: &Divergence, rewind: bool, rebuild: bool) -> AfterCompare {
+/// From pg_rewind's verdict; `unfinished`: a pg_rewind of this data
+/// directory did not finish ([`before_compare`]); `rewind`, `rebuild`: the
+/// parameters.
+pub fn after_compare(divergence: &Divergence, unfinished: bool, rewind: bool, rebuild: bool) -> AfterCompare {
     match divergence {
+        // Nobody to finish it with: its files may be of both histories.
+        Divergence::NoPrimary(why) if unfinished => AfterCompare::Refuse(OcfError::generic(format!(
+            "{UNFINISHED}; no primary to run it again against ({why}): start once one runs"
+        ))),
+        // pg_control still tells the old divergence, so this is another
+        // primary's answer: what the cut pg_rewind wrote stays unrepaired.
+        Divergence::None if unfinished && rebuild => {
+            AfterCompare::Rebuild(format!("{UNFINISHED}, and the primary now has nothing to rewind"))
+        }
+        Divergence::None if unfinished => AfterCompare::Refuse(OcfError::generic(format!(
+            "{UNFINISHED}, and the primary now has nothing to rewind: needs rebuild=true"
+        ))),
         Divergence::None | Divergence::NoPrimary(_) => AfterCompare::Follow,
         Divergence::Undecided(_) | Divergence::Diverged(_) if rewind => AfterCompare::Rewind,
         Divergence::Undecided(why) | Divergence::Diverged(why) if rebuild => {
@@ -168,7 +215,71 @@ mod tests {
         ];
         for (label, state, demoted, other, expected) in table {
             let what = format!("{label} {state:?} {demoted} {other:?}");
-            assert_eq!(before_compare(label, &state, demoted, other), expected, "{what}");
+            assert_eq!(
+                before_compare(label, &state, demoted, false, other),
+                expected,
+                "{what}"
+            );
+        }
+    }
+
+    /// A pg_rewind cut by the start's timeout was taken for one that had
+    /// failed (a rebuild followed), and a start that found no primary then
+    /// followed the half-rewritten data as it was.
+    #[test]
+    fn an_unfinished_rewind_is_run_again_and_never_followed_as_it_is() {
+        use ClusterState::*;
+        let compare = BeforeCompare::Compare { crash_recover: false };
+        // (backup_label, pg_control state, another primary runs, decision)
+        let table: Vec<(bool, ClusterState, Option<bool>, BeforeCompare)> = vec![
+            // Cut before its last writes: pg_control as it was.
+            (false, ShutDown, Some(false), compare.clone()),
+            (false, ShutDown, None, compare.clone()),
+            (false, ShutDownInRecovery, Some(true), compare.clone()),
+            // Cut between backup_label and pg_control.
+            (true, ShutDown, Some(false), compare.clone()),
+            // Both written: only the sync was left.
+            (true, InArchiveRecovery, Some(true), BeforeCompare::RewindFinished),
+            (false, InArchiveRecovery, None, compare),
+        ];
+        for (label, state, other, expected) in table {
+            assert_eq!(
+                before_compare(label, &state, false, true, other),
+                expected,
+                "{label} {state:?} {other:?}"
+            );
+        }
+        let d = |s: &str| s.to_string();
+        // (verdict, rewind, rebuild, decision)
+        let table: Vec<(Divergence, bool, bool, &str)> = vec![
+            (Divergence::Diverged(d("at 0/3000060")), true, true, "Rewind"),
+            (Divergence::Undecided(d("no WAL")), true, false, "Rewind"),
+            (
+                Divergence::NoPrimary(d("refused")),
+                true,
+                true,
+                "pg_rewind did not finish (cut by a timeout or a kill); no primary to run it again against",
+            ),
+            (
+                Divergence::None,
+                true,
+                true,
+                "Rebuild(\"pg_rewind did not finish (cut by a timeout or a kill), and the primary now has nothing",
+            ),
+            (Divergence::None, true, false, "needs rebuild=true"),
+            (
+                Divergence::Diverged(d("at 0/3000060")),
+                false,
+                false,
+                "needs pg_rewind (rewind=true)",
+            ),
+        ];
+        for (divergence, rewind, rebuild, expected) in table {
+            let got = format!("{:?}", after_compare(&divergence, true, rewind, rebuild));
+            assert!(
+                got.contains(expected),
+                "{divergence:?} rewind={rewind} rebuild={rebuild}: {got}"
+            );
         }
     }
 
@@ -210,7 +321,7 @@ mod tests {
             ),
         ];
         for (divergence, rewind, rebuild, expected) in table {
-            let got = format!("{:?}", after_compare(&divergence, rewind, rebuild));
+            let got = format!("{:?}", after_compare(&divergence, false, rewind, rebuild));
             assert!(
                 got.contains(expected),
                 "{divergence:?} rewind={rewind} rebuild={rebuild}: {got}"

@@ -321,3 +321,53 @@ fn a_single_user_crash_recovery_cut_by_the_start_timeout_is_not_rebuilt() {
     pg.assert_query("select count(*) from big", "6000000", "every row replayed");
     agent.run("stop").expect(OcfCode::Success);
 }
+
+/// A pg_rewind the start timeout cut was taken for one that failed: with
+/// rebuild=true the start moved the data aside and copied the primary, and
+/// without it the next start, finding no primary to compare with, started
+/// the half-rewound data as it was. A cut pg_rewind now fails the start with
+/// "raise op start timeout", is remembered across reboots, and the next
+/// start runs it again; none starts the data before one has finished.
+#[test]
+fn a_pg_rewind_cut_by_the_start_timeout_is_run_again_never_rebuilt() {
+    let (a, a_agent, b, b_agent) = diverge("rewindcut");
+    let a_agent = a_agent.params(&[("rewind", "true"), ("rebuild", "true")]);
+    // A pg_rewind slower than the start: the dry run answers, the rewind
+    // itself does not finish in time.
+    let slow = TempDir::new("rewindcut-bin");
+    wrap_program(
+        &slow.path,
+        "pg_rewind",
+        "case \"$*\" in *--dry-run*) ;; *) sleep 60 ;; esac",
+    );
+    let cut = a_agent
+        .clone()
+        .param("bindir", &slow.path.display().to_string())
+        .env("OCF_RESKEY_CRM_meta_timeout", "6000");
+    cut.run("start")
+        .expect_reason(
+            OcfCode::ErrGeneric,
+            "pg_rewind did not finish within the start timeout; raise op start timeout",
+        )
+        .expect_not_logged("rebuild", "a cut pg_rewind is no reason to copy the primary");
+    a.assert_no_processes("nothing runs on data pg_rewind may have half rewritten");
+    assert_eq!(
+        entries_starting_with(&a.dir.path, "data.pgha"),
+        Vec::<std::path::PathBuf>::new(),
+        "no data moved aside, no copy made"
+    );
+    reboot(&a_agent.rsc());
+    // No primary to finish the rewind with: refused, not started as it is.
+    a_agent
+        .clone()
+        .param("primary_conninfo", NO_PRIMARY_YET)
+        .run("start")
+        .expect_reason(OcfCode::ErrGeneric, "pg_rewind did not finish");
+    a.assert_no_processes("an unfinished rewind is never started as it is");
+    a_agent
+        .run("start")
+        .expect(OcfCode::Success)
+        .expect_logged("pg_rewind done", "the next start ran pg_rewind again");
+    assert_follows_the_new_primary(&a, &b);
+    stop_all(&[&a_agent, &b_agent]);
+}

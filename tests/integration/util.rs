@@ -487,17 +487,23 @@ impl Drop for Background {
 /// user the agent runs postgres as, with postgres' arguments in `$@`) and
 /// then the real one: what a test puts between the agent and the server.
 pub fn wrap_postgres(dir: &Path, shell: &str) {
+    wrap_program(dir, "postgres", shell);
+}
+
+/// [`wrap_postgres`] for any program of [`pg_bin`]: `program` runs `shell`
+/// first, the others are linked.
+pub fn wrap_program(dir: &Path, program: &str, shell: &str) {
     for entry in fs::read_dir(pg_bin()).unwrap() {
         let entry = entry.unwrap();
-        if entry.file_name() != "postgres" {
+        if entry.file_name() != program {
             std::os::unix::fs::symlink(entry.path(), dir.join(entry.file_name())).unwrap();
         }
     }
     let script = format!(
         "#!/bin/sh\n{shell}\nexec '{}' \"$@\"\n",
-        pg_bin().join("postgres").display()
+        pg_bin().join(program).display()
     );
-    let wrapper = dir.join("postgres");
+    let wrapper = dir.join(program);
     fs::write(&wrapper, script).unwrap();
     fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
 }
