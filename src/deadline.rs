@@ -65,6 +65,18 @@ impl Deadline {
     }
 }
 
+/// Milliseconds since the machine booted (`CLOCK_BOOTTIME`: it never steps
+/// back or forth with the wall clock, and counts a suspend), for the
+/// memory's timings that must not grow when an operator or NTP sets the
+/// clock: they live in /run, which a reboot empties with this clock. None
+/// when the kernel does not answer (each caller then errs on its safe side).
+pub fn boot_millis() -> Option<u64> {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME).ok()?;
+    let secs = u64::try_from(t.tv_sec()).ok()?;
+    let nanos = u64::try_from(t.tv_nsec()).ok()?;
+    Some(secs.saturating_mul(1000) + nanos / 1_000_000)
+}
+
 /// Seconds since the epoch: the wall clock, for what outlives one action
 /// (the agent's memory, the name of a file moved aside).
 pub fn unix_seconds() -> u64 {

@@ -10,8 +10,12 @@
 //!   checkpoint published by a demote;
 //! - post-start and post-stop, on the primary in a sync mode: bring
 //!   synchronous_standby_names up to date at once ([`sync`]);
+//! - pre-promote, on every running standby, after its vote: a look at this
+//!   partition, noting since when each node outside it was seen away
+//!   ([`isolation`]: what a promote without fencing counts its wait from);
 //! - every notification: remember its node list (`notify_all_uname`), the
-//!   membership used when `crm_node -l` cannot answer;
+//!   membership used when `crm_node -l` cannot answer; forget the
+//!   departures of the nodes whose instances run, start or are promoted;
 //! - anything else: nothing.
 
 use crate::context::Context;
@@ -20,7 +24,7 @@ use crate::pg::history;
 use crate::pg::replication::Replication;
 use crate::pg::state::{self, InstanceState};
 use crate::replication::election::{self, Position, Round};
-use crate::replication::{sync, upkeep};
+use crate::replication::{isolation, sync, upkeep};
 use crate::runstate::RunState;
 use crate::vocab::RoundPosition;
 use crate::{log_info, log_warn};
@@ -38,10 +42,21 @@ fn list(ctx: &Context, name: &str) -> Vec<String> {
 pub fn run(ctx: &Context) -> OcfResult {
     // Every clone notification lists the nodes: the membership to fall back
     // on when the controller cannot be asked (and the only one in tests).
+    // A node whose instance runs, starts or is promoted is back in the
+    // cluster: no longer one a promote without fencing waits for.
     let all = list(ctx, "notify_all_uname");
-    if !all.is_empty() {
+    let taking_part: Vec<String> = [
+        "notify_active_uname",
+        "notify_start_uname",
+        "notify_promote_uname",
+    ]
+    .iter()
+    .flat_map(|name| list(ctx, name))
+    .collect();
+    if !all.is_empty() || !taking_part.is_empty() {
         let mut memory = RunState::load(ctx.resource());
         upkeep::remember_notified_members(&mut memory, &all);
+        isolation::forget(&mut memory, &taking_part);
         memory.save();
     }
     let kind = ctx.env.meta("notify_type").unwrap_or("").to_string();
@@ -69,7 +84,8 @@ fn pre_promote(ctx: &Context) {
     participants.sort();
     participants.dedup();
     let demoted = list(ctx, "notify_demote_uname");
-    let round = Round::of_notification(&promoting, participants, demoted);
+    let mut round = Round::of_notification(&promoting, participants, demoted);
+    round.stopped = stopping;
     if promoting.contains(&me) {
         log_info!(
             "pre-promote: election among {:?} (demoted: {:?})",
@@ -94,6 +110,8 @@ fn pre_promote(ctx: &Context) {
                     Ok(()) => log_info!("pre-promote: voted {vote}"),
                     Err(e) => log_warn!("pre-promote: cannot publish vote {vote}: {}", e),
                 }
+                // After the vote, which the promote waits for.
+                isolation::look_before_promote(ctx);
             }
         }
         Ok(other) => log_info!("pre-promote: not a running standby ({other:?}), nothing to publish"),

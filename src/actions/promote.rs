@@ -20,6 +20,10 @@
 //!   ([`quorum::gate_all`]);
 //! - sync modes: `synchronous_standby_names` names the other participants
 //!   before the promotion, so the first commit already waits for them;
+//! - without fencing, a wait for a primary cut off from this partition to
+//!   stop taking writes: the rest of 3 s from when this node first saw a
+//!   node leave, none when every node is here or the old primary was
+//!   demoted in this round ([`isolation::wait_before_promote`]);
 //! - `pg_promote(wait => true)` within the deadline, then the probe must
 //!   find a primary, then a CHECKPOINT so pg_control shows the new timeline
 //!   (pg_rewind reads it to detect a diverged former primary); then scores: ours to the primary's, and the other
@@ -32,7 +36,7 @@ use std::time::Duration;
 use crate::context::Context;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::{Config, ReplicationMode};
-use crate::pcmk::{attrs, cib};
+use crate::pcmk::attrs;
 use crate::pg::history;
 use crate::pg::instance::Instance;
 use crate::pg::probe;
@@ -42,12 +46,11 @@ use crate::pg::settings;
 use crate::pg::state::{self, InstanceState};
 use crate::policy::promotion::{self, Checkpoint, Election};
 use crate::policy::quorum::{self, Candidate, Gate};
-use crate::policy::safety;
 use crate::policy::sync as sync_rule;
 use crate::policy::upkeep;
 use crate::replication::election::{self, Position};
 use crate::replication::publish::{SCORE_BOOTSTRAP, SCORE_PRIMARY, SCORE_STANDBY};
-use crate::replication::{apply, slots, upkeep as replication_upkeep};
+use crate::replication::{apply, isolation, slots, upkeep as replication_upkeep};
 use crate::runstate::RunState;
 use crate::vocab::{Attr, Key, NO_VALUE};
 use crate::{log_info, log_warn};
@@ -101,20 +104,21 @@ pub fn run(ctx: &Context) -> OcfResult {
     }
     let expected: Vec<String> = round.participants.iter().filter(|n| **n != me).cloned().collect();
     let sync_set = wait_for_the_expected_standbys(ctx, &inst, &config, &expected);
-    let was_primary_here = RunState::load(&rsc).flag(&Key::BootstrapPreferred);
-    if safety::isolation_wait(
-        cib::configuration(ctx.deadline)
-            .map(|c| safety::ClusterFacts::new(c.options, c.nodes, c.fence_devices))
-            .as_ref(),
-        was_primary_here,
-        &round.demoted,
-    ) {
+    let (wait, why) = isolation::wait_before_promote(ctx, &round);
+    if !wait.is_zero() {
+        // Cut short, the wait would let two primaries take writes.
+        if ctx.deadline.remaining() <= wait {
+            return Err(OcfError::generic(format!(
+                "no fencing: the promote timeout leaves less than the {:.1}s wait for a cut-off primary to stop; raise op promote timeout",
+                wait.as_secs_f64()
+            )));
+        }
         log_info!(
-            "no fencing: waiting {}s so that a primary cut off from this partition has stopped taking writes \
-             (no-quorum-policy=stop) before this node takes any",
-            safety::ISOLATED_PRIMARY_STOP.as_secs()
+            "no fencing: waiting {:.1}s so that a primary cut off from this partition has stopped taking writes \
+             (no-quorum-policy=stop) before this node takes any: {why}",
+            wait.as_secs_f64()
         );
-        ctx.deadline.sleep(safety::ISOLATED_PRIMARY_STOP);
+        ctx.deadline.sleep(wait);
     }
     log_info!("promoting at {mine} (participants {:?})", round.participants);
     pg_promote::promote(&inst, ctx.deadline)

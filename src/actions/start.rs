@@ -89,7 +89,7 @@ use crate::policy::build::BeforeStart;
 use crate::policy::lifecycle::{self, StartPlan, Started};
 use crate::policy::rejoin::{self, AfterCompare, AfterRewind, BeforeCompare};
 use crate::policy::upkeep as upkeep_rule;
-use crate::replication::{apply, build, upkeep};
+use crate::replication::{apply, build, isolation, upkeep};
 use crate::runstate::RunState;
 use crate::vocab::Key;
 use crate::{log_info, log_warn};
@@ -145,6 +145,9 @@ pub fn run(ctx: &Context) -> OcfResult {
             // single-user crash recovery of rejoin_check refuse to run.
             server::clear_leftovers(&inst, ctx.deadline)?;
             let demoted = memory.flag(&Key::DemotedPrimary);
+            // The notifications missed while stopped may have shown a node
+            // back: the departures seen before count from the next look.
+            isolation::forget_all(&mut memory);
             let (mut former_primary, mut compared, rebuild) =
                 match rejoin_check(ctx, &inst, &config, demoted, &mut memory)? {
                     Rejoin::Follow {

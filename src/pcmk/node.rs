@@ -28,8 +28,9 @@ pub fn local_node_name(env: &OcfEnv, deadline: Deadline) -> String {
         .unwrap_or_else(|_| "localhost".to_string())
 }
 
-/// The names of the cluster's nodes: those `crm_node -l` lists
-/// (`<id> <name> <state>`) that are also configured in the CIB's nodes
+/// The cluster's nodes, each with whether it is a member of this
+/// partition now: those `crm_node -l` lists (`<id> <name> <state>`, the
+/// state `member` or `lost`) that are also configured in the CIB's nodes
 /// section.
 ///
 /// `crm_node -l` alone kept listing a node removed from the cluster
@@ -39,10 +40,13 @@ pub fn local_node_name(env: &OcfEnv, deadline: Deadline) -> String {
 /// never dropped); the removal deletes the node from the CIB at once. A
 /// node that is only down stays in both, and keeps its slot and score.
 /// When the CIB cannot be read, `crm_node -l` alone answers.
-pub fn cluster_nodes(deadline: Deadline) -> Option<Vec<String>> {
+pub fn cluster_nodes(deadline: Deadline) -> Option<Vec<(String, bool)>> {
     let listed = parse_crm_node_list(&crm_node("-l", deadline)?);
-    let nodes = match configured_nodes(deadline) {
-        Some(configured) => listed.into_iter().filter(|n| configured.contains(n)).collect(),
+    let nodes: Vec<(String, bool)> = match configured_nodes(deadline) {
+        Some(configured) => listed
+            .into_iter()
+            .filter(|(n, _)| configured.contains(n))
+            .collect(),
         None => listed,
     };
     (!nodes.is_empty()).then_some(nodes)
@@ -71,11 +75,15 @@ fn crm_node(option: &str, deadline: Deadline) -> Option<String> {
     out.success().then_some(out.stdout)
 }
 
-/// `crm_node -l` lines, `<id> <name> <state>`: the names.
-fn parse_crm_node_list(text: &str) -> Vec<String> {
+/// `crm_node -l` lines, `<id> <name> <state>`: the names, each with
+/// whether its state is `member` (a line with no state: not one).
+fn parse_crm_node_list(text: &str) -> Vec<(String, bool)> {
     text.lines()
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .map(str::to_string)
+        .filter_map(|l| {
+            let mut fields = l.split_whitespace().skip(1);
+            let name = fields.next()?;
+            Some((name.to_string(), fields.next() == Some("member")))
+        })
         .collect()
 }
 
@@ -129,9 +137,15 @@ mod tests {
 
     #[test]
     fn members_are_listed_by_crm_node_and_configured_in_the_cib() {
+        let listed = |v: &[(&str, bool)]| v.iter().map(|(n, m)| (n.to_string(), *m)).collect::<Vec<_>>();
         assert_eq!(
-            parse_crm_node_list("1 node1 lost\n2 node2 member\n3 node3 member\n"),
-            ["node1", "node2", "node3"]
+            parse_crm_node_list("1 node1 lost\n2 node2 member\n3 node3 member\n4 node4\n"),
+            listed(&[
+                ("node1", false),
+                ("node2", true),
+                ("node3", true),
+                ("node4", false)
+            ])
         );
         let cib = r#"<nodes>
   <node id="2" uname="node2"/>

@@ -5,8 +5,15 @@
 //! `pcmk::cib::configuration`); `validate-all` (at OCF_CHECK_LEVEL 10) and
 //! `pgha status` print its warnings, and nothing fails because of them: the
 //! cluster is the operator's to configure.
+//!
+//! Without fencing, a promote waits until a primary cut off from this
+//! partition can be expected to have stopped taking writes: at most
+//! [`ISOLATED_PRIMARY_STOP`] after this partition saw its node leave
+//! ([`departure`], [`isolation_wait`]), a best effort that fencing makes
+//! unneeded.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::vocab::parse_bool;
 
@@ -60,24 +67,75 @@ pub fn fencing_on(facts: &ClusterFacts) -> bool {
     enabled && facts.fence_devices > 0
 }
 
-/// How long a promotion waits, without fencing, before the standby takes
-/// writes: a primary cut off from this partition loses quorum when this
-/// partition sees it leave, and Pacemaker there stops it
+/// How long after the membership change a promotion waits, without
+/// fencing, before the standby takes writes: a primary cut off from this
+/// partition loses quorum when this partition sees it leave (both sides
+/// see the same token loss), and Pacemaker there stops it
 /// (`no-quorum-policy=stop`) about 1.2 s later in the lab (its own
 /// controller election, the scheduler, demote's fast shutdown); this
 /// partition's promote came 0.6 s after the membership change, so for
 /// 0.6 s two primaries acknowledged commits (issue 13). Three seconds
-/// keep the isolated side's last commit before the new primary's first.
-pub const ISOLATED_PRIMARY_STOP: std::time::Duration = std::time::Duration::from_secs(3);
+/// from the change keep the isolated side's last commit before the new
+/// primary's first.
+pub const ISOLATED_PRIMARY_STOP: Duration = Duration::from_secs(3);
 
-/// Whether promote waits [`ISOLATED_PRIMARY_STOP`] before `pg_promote`:
-/// not with fencing (Pacemaker promotes only once the lost node is shot),
-/// not when this node was the primary (recovered in place: nobody else
-/// can have written), not when a node is demoted in this round (a
-/// switchover: the old primary stopped writes itself, before this promote).
-/// `facts`: None when the CIB cannot be read: wait, to be safe.
-pub fn isolation_wait(facts: Option<&ClusterFacts>, was_primary_here: bool, demoted: &[String]) -> bool {
-    !facts.is_some_and(fencing_on) && !was_primary_here && demoted.is_empty()
+/// Where the nodes that could still run a primary unseen stand, as this
+/// partition sees them ([`departure`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Departure {
+    /// Every other cluster node is in this partition (or was stopped or
+    /// demoted in this round): any primary among them is Pacemaker's to
+    /// demote before this promote, none writes unseen.
+    NoneAway,
+    /// The last of the nodes outside this partition to leave has been away
+    /// at least this long: this node's first sight of it outside, which
+    /// came no sooner than the membership change (zero: seen away only
+    /// now).
+    AwayFor(Duration),
+    /// This partition's members could not be asked.
+    Unknown,
+}
+
+/// The [`Departure`] of the cluster's `members` other than `me`, from the
+/// nodes of this `partition` (None: not known), the nodes `stopped` or
+/// demoted in this round, and `away_for`: how long this node has seen each
+/// node outside its partition (a node away with no entry: seen only now).
+pub fn departure(
+    me: &str,
+    members: &[String],
+    partition: Option<&[String]>,
+    stopped: &[String],
+    away_for: &BTreeMap<String, Duration>,
+) -> Departure {
+    let Some(partition) = partition else {
+        return Departure::Unknown;
+    };
+    members
+        .iter()
+        .filter(|n| *n != me && !partition.contains(n) && !stopped.contains(n))
+        .map(|n| away_for.get(n).copied().unwrap_or(Duration::ZERO))
+        .min()
+        .map_or(Departure::NoneAway, Departure::AwayFor)
+}
+
+/// How long promote waits before `pg_promote`, so that a primary cut off
+/// from this partition has stopped taking writes first: the rest of
+/// [`ISOLATED_PRIMARY_STOP`] counted from the membership change (none when
+/// its node left long ago). Nothing with fencing (Pacemaker promotes only
+/// once the lost node is shot), nothing when `observed_stop` (the old
+/// primary was demoted in this round: a switchover, a failed primary
+/// recovered, its node shut down cleanly, which demotes it first), nothing
+/// when no node is away. `facts`: None when the CIB cannot be read; a
+/// partition that cannot be asked waits the whole time, to be safe.
+pub fn isolation_wait(facts: Option<&ClusterFacts>, observed_stop: bool, departure: Departure) -> Duration {
+    if facts.is_some_and(fencing_on) || observed_stop {
+        return Duration::ZERO;
+    }
+    match departure {
+        Departure::NoneAway => Duration::ZERO,
+        Departure::AwayFor(away) => ISOLATED_PRIMARY_STOP.saturating_sub(away),
+        Departure::Unknown => ISOLATED_PRIMARY_STOP,
+    }
 }
 
 /// What is unsafe about the cluster, one sentence each (none: safe).
@@ -125,7 +183,9 @@ mod tests {
 
     /// Issue 13: without fencing, a cut-off primary took commits 0.6 s
     /// after the survivors' promote; promote now waits for it to stop,
-    /// except where no other primary can be writing.
+    /// except where no other primary can be writing. Issue 23: the wait was
+    /// a fixed 3 s from the promote, not from the membership change, and
+    /// was skipped on a memory flag that could be stale.
     #[test]
     fn promote_waits_for_an_isolated_primary_only_without_fencing() {
         let facts = |options: &[(&str, &str)], fence_devices| ClusterFacts {
@@ -143,22 +203,156 @@ mod tests {
         let no_device = facts(&[("stonith-enabled", "true")], 0);
         assert!(fencing_on(&fenced) && fencing_on(&default_on));
         assert!(!fencing_on(&off) && !fencing_on(&renamed_off) && !fencing_on(&no_device));
-        let none: &[String] = &[];
-        assert!(
-            !isolation_wait(Some(&fenced), false, none),
-            "fencing: the lost node is shot first"
+        let ms = Duration::from_millis;
+        let full = ISOLATED_PRIMARY_STOP;
+        let just_left = Departure::AwayFor(Duration::ZERO);
+        // (facts, old primary seen stopped, departure, wait, why)
+        let table: Vec<(Option<&ClusterFacts>, bool, Departure, Duration, &str)> = vec![
+            (
+                Some(&fenced),
+                false,
+                just_left,
+                ms(0),
+                "fencing: the lost node is shot first",
+            ),
+            (
+                Some(&default_on),
+                false,
+                Departure::Unknown,
+                ms(0),
+                "fencing on by default",
+            ),
+            (
+                Some(&off),
+                false,
+                just_left,
+                full,
+                "cut off just now, may still write",
+            ),
+            (
+                Some(&no_device),
+                false,
+                just_left,
+                full,
+                "no device fences nothing",
+            ),
+            (
+                Some(&renamed_off),
+                false,
+                just_left,
+                full,
+                "fencing-enabled read first",
+            ),
+            (None, false, just_left, full, "no CIB: wait, to be safe"),
+            (
+                Some(&off),
+                false,
+                Departure::Unknown,
+                full,
+                "no partition known: the whole wait",
+            ),
+            (
+                Some(&off),
+                false,
+                Departure::AwayFor(ms(600)),
+                ms(2400),
+                "the lab's promote, 0.6 s after the change",
+            ),
+            (
+                Some(&off),
+                false,
+                Departure::AwayFor(ms(2999)),
+                ms(1),
+                "only the rest of the 3 s",
+            ),
+            (
+                Some(&off),
+                false,
+                Departure::AwayFor(ms(3000)),
+                ms(0),
+                "3 s after the change",
+            ),
+            (
+                Some(&off),
+                false,
+                Departure::AwayFor(Duration::from_secs(3600)),
+                ms(0),
+                "left an hour ago: stopped long since",
+            ),
+            (
+                Some(&off),
+                false,
+                Departure::NoneAway,
+                ms(0),
+                "every node in this partition",
+            ),
+            (
+                Some(&off),
+                true,
+                just_left,
+                ms(0),
+                "old primary demoted in this round",
+            ),
+            (
+                None,
+                true,
+                Departure::Unknown,
+                ms(0),
+                "a switchover needs no wait",
+            ),
+        ];
+        for (facts, stopped, departure, wait, why) in table {
+            assert_eq!(isolation_wait(facts, stopped, departure), wait, "{why}");
+        }
+    }
+
+    #[test]
+    fn the_wait_counts_from_the_last_departure_this_partition_saw() {
+        let names = |v: &[&str]| v.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let away = |v: &[(&str, u64)]| {
+            v.iter()
+                .map(|(n, ms)| (n.to_string(), Duration::from_millis(*ms)))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let members = names(&["n1", "n2", "n3", "n4"]);
+        let at = |ms| Departure::AwayFor(Duration::from_millis(ms));
+        // (partition, stopped in this round, away for, departure)
+        type Row<'a> = (
+            Option<&'a [&'a str]>,
+            &'a [&'a str],
+            &'a [(&'a str, u64)],
+            Departure,
         );
-        assert!(
-            isolation_wait(Some(&off), false, none),
-            "a primary may be cut off, still writing"
-        );
-        assert!(isolation_wait(Some(&no_device), false, none));
-        assert!(isolation_wait(None, false, none), "no CIB: wait, to be safe");
-        assert!(!isolation_wait(Some(&off), true, none), "recovered in place");
-        assert!(
-            !isolation_wait(Some(&off), false, &["n1".to_string()]),
-            "switchover"
-        );
+        let table: &[Row] = &[
+            (Some(&["n1", "n2", "n3", "n4"]), &[], &[], Departure::NoneAway),
+            (Some(&["n2", "n3", "n4"]), &[], &[], at(0)),
+            (Some(&["n2", "n3", "n4"]), &[], &[("n1", 700)], at(700)),
+            // The latest departure counts: n4 left long ago, n1 just now.
+            (Some(&["n2", "n3"]), &[], &[("n1", 700), ("n4", 90_000)], at(700)),
+            (Some(&["n2", "n3"]), &[], &[("n4", 90_000)], at(0)),
+            // Stopped in this round: its instance cannot write.
+            (Some(&["n2", "n3", "n4"]), &["n1"], &[], Departure::NoneAway),
+            (Some(&["n2", "n3"]), &["n1"], &[("n4", 90_000)], at(90_000)),
+            // An entry of a node that is back does not count.
+            (
+                Some(&["n1", "n2", "n3", "n4"]),
+                &[],
+                &[("n1", 5)],
+                Departure::NoneAway,
+            ),
+            (None, &[], &[("n1", 90_000)], Departure::Unknown),
+        ];
+        for (partition, stopped, away_for, expected) in table {
+            let partition = partition.map(names);
+            let got = departure(
+                "n2",
+                &members,
+                partition.as_deref(),
+                &names(stopped),
+                &away(away_for),
+            );
+            assert_eq!(got, *expected, "{partition:?} {stopped:?} {away_for:?}");
+        }
     }
 
     fn facts(options: &[(&str, &str)], nodes: usize, fence_devices: usize) -> ClusterFacts {

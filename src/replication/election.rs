@@ -84,24 +84,29 @@ pub fn published_sync_lists(rsc: &str, deadline: Deadline) -> Vec<(String, SyncS
     lists
 }
 
-/// Who takes part in this round, and who was demoted in it (a switchover):
-/// what the promoting node's pre-promote notification leaves for its
-/// promote (same node, same transition) in [`AgentFile::Election`]. Its one
-/// spelling is [`Round::to_text`] / [`Round::parse`]: a line `round <id>`,
-/// a line `participant <node>` per participant, then `demoted <node>` per
-/// demoted node (a node name has no newline: Pacemaker's node names are
-/// XML attribute values of one line).
+/// Who takes part in this round, and who was demoted or stopped in it (a
+/// switchover, a failed primary recovered): what the promoting node's
+/// pre-promote notification leaves for its promote (same node, same
+/// transition) in [`AgentFile::Election`]. Its one spelling is
+/// [`Round::to_text`] / [`Round::parse`]: a line `round <id>`, a line
+/// `participant <node>` per participant, then `demoted <node>` per demoted
+/// node, then `stopped <node>` per node whose instance stops before this
+/// promote (a node name has no newline: Pacemaker's node names are XML
+/// attribute values of one line).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Round {
     /// None in a file of an older version: no vote can then count.
     pub id: Option<RoundId>,
     pub participants: Vec<String>,
     pub demoted: Vec<String>,
+    /// Not part of the round's id: only the promote's wait reads it.
+    pub stopped: Vec<String>,
 }
 
 const ROUND: &str = "round";
 const PARTICIPANT: &str = "participant";
 const DEMOTED: &str = "demoted";
+const STOPPED: &str = "stopped";
 
 impl Round {
     /// The round a pre-promote notification describes, on every node alike
@@ -111,6 +116,7 @@ impl Round {
             id: Some(promotion::round_id(promoting, &participants, &demoted)),
             participants,
             demoted,
+            stopped: Vec::new(),
         }
     }
 
@@ -125,6 +131,9 @@ impl Round {
         for n in &self.demoted {
             text.push_str(&format!("{DEMOTED} {n}\n"));
         }
+        for n in &self.stopped {
+            text.push_str(&format!("{STOPPED} {n}\n"));
+        }
         text
     }
 
@@ -137,6 +146,7 @@ impl Round {
                 Some((ROUND, id)) => round.id = id.parse().ok(),
                 Some((PARTICIPANT, n)) => round.participants.push(n.to_string()),
                 Some((DEMOTED, n)) => round.demoted.push(n.to_string()),
+                Some((STOPPED, n)) => round.stopped.push(n.to_string()),
                 _ => {}
             }
         }
@@ -200,6 +210,7 @@ mod tests {
                     id: None,
                     participants: names(&["node-a", "node b"]),
                     demoted: Vec::new(),
+                    stopped: Vec::new(),
                 },
                 "participant node-a\nparticipant node b\n",
             ),
@@ -208,8 +219,9 @@ mod tests {
                     id: Some(RoundId(0x2a)),
                     participants: names(&["n2", "n3"]),
                     demoted: names(&["n1"]),
+                    stopped: names(&["n4"]),
                 },
-                "round 0000002a\nparticipant n2\nparticipant n3\ndemoted n1\n",
+                "round 0000002a\nparticipant n2\nparticipant n3\ndemoted n1\nstopped n4\n",
             ),
         ];
         for (round, text) in table {
@@ -222,6 +234,7 @@ mod tests {
                 id: None,
                 participants: names(&["n2"]),
                 demoted: names(&["n1"]),
+                stopped: Vec::new(),
             },
             "unknown lines are skipped"
         );

@@ -14,11 +14,14 @@
 //! - [`slots`]: the replication slots a primary keeps for the other nodes;
 //! - [`election`]: the positions nodes exchange while a new primary is
 //!   chosen;
-//! - [`build`]: a copy of the primary into this node (bootstrap, rebuild).
+//! - [`build`]: a copy of the primary into this node (bootstrap, rebuild);
+//! - [`isolation`]: what this partition saw of the nodes that left it, for
+//!   the wait of a promote without fencing.
 
 pub mod apply;
 pub mod build;
 pub mod election;
+pub mod isolation;
 pub mod publish;
 pub mod slots;
 pub mod sync;

@@ -26,7 +26,7 @@ use crate::policy::upkeep::{
     self as rule, BootstrapSeen, PrimaryConfig, PrimaryMemory, PrimaryView, StandbyMemory, StandbyView,
     VOLATILE_S,
 };
-use crate::replication::{apply, election};
+use crate::replication::{apply, election, isolation};
 use crate::runstate::RunState;
 use crate::vocab::Position;
 use crate::vocab::{Attr, Key, NodeRole};
@@ -361,9 +361,12 @@ pub fn members(deadline: Deadline, memory: &mut RunState) -> Option<Vec<String>>
         .is_none_or(|a| a >= MEMBERS_MAX_AGE_S)
     {
         match node::cluster_nodes(deadline) {
-            Some(nodes) => {
+            Some(listed) => {
+                let nodes: Vec<&str> = listed.iter().map(|(n, _)| n.as_str()).collect();
                 memory.set(&Key::MembersCrmNode, &nodes.join(" "));
                 memory.stamp_flag(&Key::MembersAsked, true);
+                // Who is lost is news for a promote without fencing.
+                isolation::note_seen(memory, &listed, crate::deadline::boot_millis());
             }
             None => memory.stamp_flag(&Key::MembersAsked, false),
         }

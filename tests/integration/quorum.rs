@@ -290,3 +290,71 @@ fn a_higher_timeline_number_with_the_same_wal_does_not_take_the_promotion() {
         b_agent.run("stop").expect(OcfCode::Success);
     }
 }
+
+/// The wait of a promote without fencing, against a fake cluster without
+/// fencing where node-a (the old primary) is outside node-b's partition.
+/// It was 3 s from the promote whatever the cluster said: a node gone for
+/// an hour cost every failover its full length, and a node back in the
+/// partition too. It now counts from when node-b first saw node-a leave
+/// (issue 23).
+#[test]
+fn a_promote_without_fencing_waits_only_the_rest_of_3s_from_the_departure() {
+    use pgha::deadline::boot_millis;
+    use pgha::runstate::RunState;
+    use pgha::vocab::Key;
+    use std::time::{Duration, Instant};
+    // (what, node-b's partition, node-a seen away since (ms ago), waits)
+    let table: [(&str, &str, Option<u64>, bool); 3] = [
+        ("node-a left an hour ago", "node-b node-c", Some(3_600_000), false),
+        (
+            "node-a is back in the partition",
+            "node-a node-b node-c",
+            Some(1_000),
+            false,
+        ),
+        ("node-a left just now", "node-b node-c", None, true),
+    ];
+    for (i, (what, partition, away_ms, waits)) in table.into_iter().enumerate() {
+        let (_a, a_agent, b, b_agent) = pair(&format!("nofence{i}"));
+        let cluster = FakeCluster::new();
+        cluster.tool(
+            "crm_node",
+            &format!(
+                "#!/bin/sh\ncase \"$1\" in\n-l) printf '1 node-a %s\\n2 node-b member\\n3 node-c member\\n' {} ;;\n\
+                 -p) echo '{partition}' ;;\n*) exit 1 ;;\nesac\n",
+                if partition.contains("node-a") { "member" } else { "lost" }
+            ),
+        );
+        cluster.tool(
+            "cibadmin",
+            "#!/bin/sh\ncase \"$*\" in\n*configuration*) echo '<configuration><crm_config><cluster_property_set id=\"o\">\
+             <nvpair id=\"s\" name=\"stonith-enabled\" value=\"false\"/></cluster_property_set></crm_config>\
+             <nodes><node id=\"1\" uname=\"node-a\"/><node id=\"2\" uname=\"node-b\"/><node id=\"3\" uname=\"node-c\"/></nodes>\
+             <resources/></configuration>' ;;\n*nodes*) echo '<nodes><node id=\"1\" uname=\"node-a\"/>\
+             <node id=\"2\" uname=\"node-b\"/><node id=\"3\" uname=\"node-c\"/></nodes>' ;;\n*) exit 6 ;;\nesac\n",
+        );
+        let b_on = cluster.agent_on(&b_agent, "node-b");
+        a_agent.run("stop").expect(OcfCode::Success);
+        if let Some(ago) = away_ms {
+            let mut memory = RunState::load(&b_agent.rsc());
+            let since = boot_millis().unwrap().saturating_sub(ago);
+            memory.set(&Key::Absent("node-a".into()), &since.to_string());
+            memory.save();
+        }
+        // node-b alone takes part: no wait for votes.
+        pre_promote(&b_on, "node-b");
+        let started = Instant::now();
+        let out = b_on.run("promote");
+        let took = started.elapsed();
+        out.expect(OcfCode::Success);
+        b.assert_query("select pg_is_in_recovery()", "f", what);
+        if waits {
+            out.expect_logged("no fencing: waiting", what);
+            assert!(took >= Duration::from_millis(2500), "{what}: {took:?}\n{out}");
+        } else {
+            out.expect_not_logged("no fencing: waiting", what);
+            assert!(took < Duration::from_millis(2500), "{what}: {took:?}\n{out}");
+        }
+        b_agent.run("stop").expect(OcfCode::Success);
+    }
+}
