@@ -34,6 +34,12 @@
 //!     the fork is gone), or its crash recovery failed (its WAL is gone) ->
 //!     a rebuild when rebuild=true, else their reason;
 //!     no primary reachable -> start and wait for one;
+//!   - any instance (a plain standby too) beside a primary that another
+//!     node reports: the history of the WAL it holds must be a prefix of
+//!     the primary's (asked over SQL, [`rejoin::fork`]); one that forked
+//!     is compared and rewound like a diverged former primary, and when its
+//!     timeline has the primary's number, which pg_rewind takes for the
+//!     same timeline, rebuilt (rebuild=true) or refused;
 //!   - a data directory whose pg_rewind did not finish (cut by the start's
 //!     timeout, or killed with the agent; remembered across reboots) is
 //!     never started as it is, nor rebuilt for that alone: pg_rewind runs
@@ -76,10 +82,12 @@ use crate::deadline::Deadline;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::Config;
 use crate::pg::controldata::{self, ClusterState};
+use crate::pg::history;
 use crate::pg::instance::Instance;
 use crate::pg::names;
 use crate::pg::probe;
 use crate::pg::recovery;
+use crate::pg::remote;
 use crate::pg::rewind::{self, Divergence, RewindFailed};
 use crate::pg::server::{self, RecoveryFailed, Spawned};
 use crate::pg::session::SqlError;
@@ -217,17 +225,41 @@ fn rejoin_check(
 ) -> OcfResult<Rejoin> {
     let unfinished = memory.flag(&Key::RewindStarted);
     let backup_label = inst.datadir.join("backup_label").exists();
-    let state = if backup_label && !unfinished {
-        ClusterState::Unknown(String::new()) // not read: a base backup follows as it is
+    // Not read for a fresh base backup: it follows as it is.
+    let control = if backup_label && !unfinished {
+        None
     } else {
-        controldata::read(&inst.bindir, &inst.datadir, &inst.user, ctx.deadline)?.state
+        Some(controldata::read(
+            &inst.bindir,
+            &inst.datadir,
+            &inst.user,
+            ctx.deadline,
+        )?)
     };
-    let other_primary = if unfinished {
-        None // not asked: only a primary can finish it, whatever the attributes say
-    } else {
-        lazy_other_primary(ctx, &state, backup_label, demoted)
+    let state = control
+        .as_ref()
+        .map_or(ClusterState::Unknown(String::new()), |c| c.state.clone());
+    let other_primary = match &control {
+        // Not asked for an unfinished rewind: only a primary can finish
+        // it, whatever the attributes say.
+        Some(_) if !unfinished => other_primary(ctx),
+        _ => None,
     };
-    let was_primary = match rejoin::before_compare(backup_label, &state, demoted, unfinished, other_primary) {
+    let fork = match &control {
+        Some(c) if other_primary == Some(true) => history_fork(ctx, inst, config, c.timeline),
+        _ => None,
+    };
+    if let Some(fork) = &fork {
+        log_warn!("{}: comparing it with the primary", fork.described());
+    }
+    let was_primary = match rejoin::before_compare(
+        backup_label,
+        &state,
+        demoted,
+        unfinished,
+        fork.is_some(),
+        other_primary,
+    ) {
         BeforeCompare::RewindFinished => {
             log_info!("the last pg_rewind had written everything but the sync: starting as a standby");
             memory.set_flag(&Key::RewindStarted, false);
@@ -277,7 +309,13 @@ fn rejoin_check(
         log_info!("demoted primary, shut down as a standby since: comparing its history with the primary's");
     }
     let divergence = rewind::check_divergence(inst, &config.primary_conninfo, ctx.deadline)?;
-    match rejoin::after_compare(&divergence, unfinished, config.rewind, config.rebuild) {
+    match rejoin::after_compare(
+        &divergence,
+        fork.as_ref(),
+        unfinished,
+        config.rewind,
+        config.rebuild,
+    ) {
         AfterCompare::Follow => {
             match &divergence {
                 Divergence::NoPrimary(why) if demoted => log_info!(
@@ -360,19 +398,38 @@ fn recover_in_place(ctx: &Context, inst: &Instance, share: f64) -> Result<(), Re
     Ok(())
 }
 
-/// Whether another node runs a primary, asked only when the answer matters
-/// (a former primary): the attributes are a cluster tool call.
-fn lazy_other_primary(
+/// How long the look at the primary's history may take: a start that
+/// cannot ask goes on as before, by the numbers.
+const HISTORY_ASK: Duration = Duration::from_secs(10);
+
+/// Whether the history of the WAL this stopped instance holds forked from
+/// the running primary's ([`rejoin::fork`]), which the primary tells over
+/// SQL; None when it is part of it, or when either cannot be read (logged:
+/// the timeline numbers then decide, as pg_rewind and PostgreSQL do).
+fn history_fork(
     ctx: &Context,
-    state: &ClusterState,
-    backup_label: bool,
-    demoted: bool,
-) -> Option<bool> {
-    if rejoin::needs_compare(backup_label, state, demoted) {
-        other_primary(ctx)
-    } else {
-        None
+    inst: &Instance,
+    config: &Config,
+    checkpoint_timeline: u32,
+) -> Option<rejoin::Fork> {
+    let deadline = ctx.deadline.within(HISTORY_ASK);
+    let primary = match remote::primary_history(&inst.bindir, &inst.user, &config.primary_conninfo, deadline)
+    {
+        Ok(Ok(history)) => history,
+        Ok(Err(why)) => {
+            log_warn!("cannot read the primary's timeline history ({why}): timelines compared by number");
+            return None;
+        }
+        Err(e) => {
+            log_warn!("cannot ask the primary for its timeline history: {}", e);
+            return None;
+        }
+    };
+    let mine = history::of_stopped(inst, checkpoint_timeline, deadline);
+    if mine.is_none() {
+        log_warn!("cannot read this node's timeline history: timelines compared by number");
     }
+    rejoin::fork(mine.as_ref(), Some(&primary))
 }
 
 /// Whether another node reports a running primary (its monitor's role

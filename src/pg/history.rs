@@ -35,6 +35,7 @@ pub use crate::vocab::History;
 
 use crate::deadline::Deadline;
 use crate::pg::instance::Instance;
+use crate::pg::waldump;
 use crate::userfs;
 use crate::vocab::{Lsn, Position};
 
@@ -88,6 +89,22 @@ pub fn read_current(inst: &Instance, timeline: u32, deadline: Deadline) -> Optio
         .ok()?
         .ok()?;
     History::from_file(timeline, std::str::from_utf8(&bytes).ok()?).ok()
+}
+
+/// The history of the WAL a stopped instance holds: that of the newest
+/// timeline it has WAL segments of (the segment names say which: a node
+/// holds a timeline's WAL only after it read that timeline's history, or
+/// made it), or of pg_control's checkpoint timeline when that is newer
+/// (`checkpoint_timeline`). A checkpoint or restartpoint alone may lag a
+/// timeline switch the node replayed past. None when it cannot be read.
+pub fn of_stopped(inst: &Instance, checkpoint_timeline: u32, deadline: Deadline) -> Option<History> {
+    let names = waldump::wal_files(&inst.datadir, &inst.user, deadline).ok()?;
+    let timeline = names
+        .iter()
+        .filter_map(|n| waldump::segment_timeline(n))
+        .chain([checkpoint_timeline])
+        .max()?;
+    read_current(inst, timeline, deadline)
 }
 
 /// How many newer timelines [`position_with_history`] looks for.

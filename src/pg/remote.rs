@@ -1,12 +1,14 @@
 //! Asking the primary over SQL, through `primary_conninfo`, before a copy
 //! or a rebuild: what its tablespaces are, how much WAL it keeps between
-//! checkpoints, which WAL it still holds.
+//! checkpoints, which WAL it still holds, and before a standby follows it,
+//! the history of its timeline.
 //!
 //! `psql` runs as the system user, as pg_rewind and pg_basebackup do, so
 //! that libpq reads the same `.pgpass`, certificates and service file; the
 //! connection is the one pg_rewind makes ([`rewind::rewind_source`]:
 //! `dbname=postgres`, a connect timeout), so the role needs what pg_rewind
-//! needs (`pg_ls_dir` for the WAL list). The statements are constants: no
+//! needs (`pg_ls_dir` for the WAL list, the four-argument
+//! `pg_read_binary_file` for a history file). The statements are constants: no
 //! parameter is ever pasted into them; names are qualified with
 //! `pg_catalog` (the role's `search_path` is not ours), and rows are
 //! filtered here rather than by operators the search path could shadow.
@@ -17,6 +19,7 @@ use std::path::Path;
 use crate::deadline::Deadline;
 use crate::exec::{self, SystemUser};
 use crate::ocf::code::OcfResult;
+use crate::pg::history::History;
 use crate::pg::rewind;
 
 /// Runs `sql` on the server `primary_conninfo` leads to, with `psql` from
@@ -128,9 +131,82 @@ fn read_wal_files(rows: &[Vec<String>]) -> Result<(bool, Vec<String>), String> {
     Ok((in_recovery, names))
 }
 
+/// The primary's timeline (the first 8 hex digits of the name of the WAL
+/// segment it writes) and its history file, hex-encoded (one row: the file
+/// holds tabs and newlines). `concat`, not `||`: an operator is found
+/// through the role's search path like any name. Reads nothing on a
+/// server in recovery: `pg_current_wal_lsn` fails there.
+const SQL_HISTORY: &str = "with t as (select pg_catalog.substr(pg_catalog.pg_walfile_name(\
+     pg_catalog.pg_current_wal_lsn()), 1, 8) as tli) \
+     select 't', tli from t union all select 'h', pg_catalog.encode(pg_catalog.pg_read_binary_file(\
+     pg_catalog.concat('pg_wal/', tli, '.history'), 0, 262144, true), 'hex') from t";
+
+/// The history of the timeline the primary writes on, as it holds it: the
+/// one thing that tells two timelines of one number apart, which
+/// pg_rewind and a standby's WAL receiver never compare.
+pub fn primary_history(
+    bindir: &Path,
+    user: &SystemUser,
+    primary_conninfo: &str,
+    deadline: Deadline,
+) -> OcfResult<Result<History, String>> {
+    Ok(rows(bindir, user, primary_conninfo, SQL_HISTORY, deadline)?.and_then(|rows| read_history(&rows)))
+}
+
+fn read_history(rows: &[Vec<String>]) -> Result<History, String> {
+    let field = |kind: &str| {
+        rows.iter()
+            .find(|r| r.len() == 2 && r[0] == kind)
+            .map(|r| r[1].as_str())
+    };
+    let tli = field("t").ok_or("no timeline in the answer")?;
+    let timeline = u32::from_str_radix(tli, 16).map_err(|_| format!("'{tli}' is not a timeline"))?;
+    let hex = field("h").unwrap_or("");
+    if hex.is_empty() {
+        // Timeline 1 has no history file; any other one must.
+        return if timeline == 1 {
+            Ok(History::root(1))
+        } else {
+            Err(format!(
+                "the primary has no history file for its timeline {timeline}"
+            ))
+        };
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .collect::<Option<Vec<u8>>>()
+        .ok_or("the history file's answer is not hex")?;
+    let text = String::from_utf8(bytes).map_err(|_| "the history file is not text".to_string())?;
+    History::from_file(timeline, &text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_primarys_history_is_read_from_its_answer() {
+        // "1\t0/3000060\tno recovery target specified\n", hex-encoded.
+        let file = "1\t0/3000060\tno recovery target specified\n";
+        let hex: String = file.bytes().map(|b| format!("{b:02x}")).collect();
+        let rows = parse_rows(&format!("t|00000002\nh|{hex}\n"));
+        assert_eq!(
+            read_history(&rows).map(|h| h.to_string()),
+            Ok("1@0/3000060,2".into())
+        );
+        assert_eq!(
+            read_history(&parse_rows("t|00000001\nh|\n")).map(|h| h.to_string()),
+            Ok("1".into())
+        );
+        assert!(
+            read_history(&parse_rows("t|00000003\nh|\n")).is_err(),
+            "no file for 3"
+        );
+        assert!(read_history(&parse_rows("t|0000000G\nh|\n")).is_err());
+        assert!(read_history(&parse_rows("t|00000002\nh|zz\n")).is_err());
+        assert!(read_history(&parse_rows("")).is_err());
+    }
 
     #[test]
     fn the_answers_are_read_by_their_kind() {

@@ -11,6 +11,16 @@
 //!   point is gone), or the crash recovery before it did: a rebuild when
 //!   allowed (issue 14).
 //!
+//! Timelines are compared by history, not by number ([`fork`]): before any
+//! standby follows a running primary, its WAL's timeline history must be a
+//! prefix of the primary's. Two primaries that never saw each other's
+//! history file can both make timeline 3; pg_rewind then says "no rewind
+//! required" (it compares the numbers in pg_control) and a standby's WAL
+//! receiver streams the other timeline 3 after its own, mixing two
+//! histories silently. A node whose history forked is compared and rewound
+//! like a diverged former primary, or, when its timeline has the primary's
+//! number (which pg_rewind cannot see past), rebuilt or refused.
+//!
 //! A pg_rewind that did not finish (cut by the start's timeout, or killed
 //! with the agent) is not a failure of pg_rewind: it said nothing about the
 //! primary, and its data directory may hold files of both histories while
@@ -22,6 +32,7 @@
 
 use crate::ocf::code::OcfError;
 use crate::pg::controldata::ClusterState;
+use crate::pg::history::{History, is_prefix};
 use crate::pg::rewind::Divergence;
 
 /// The first step's decision.
@@ -73,16 +84,52 @@ pub fn needs_compare(backup_label: bool, state: &ClusterState, demoted: bool) ->
         || (demoted && !backup_label && *state == ClusterState::ShutDownInRecovery)
 }
 
+/// This node's WAL history that is not part of the primary's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fork {
+    pub mine: History,
+    pub primary: History,
+}
+
+impl Fork {
+    /// The two current timelines have one number: pg_rewind takes them for
+    /// one timeline and rewinds nothing.
+    pub fn same_number(&self) -> bool {
+        self.mine.current == self.primary.current
+    }
+
+    /// What the reasons and the log say of it.
+    pub fn described(&self) -> String {
+        format!(
+            "its timeline {} ({}) is not in the primary's history ({})",
+            self.mine.current, self.mine, self.primary
+        )
+    }
+}
+
+/// Whether the history of this node's WAL (`mine`) forked from the
+/// primary's: it is not a prefix of it. None when it is, or when either is
+/// unknown (nothing to say: the numbers decide, as before).
+pub fn fork(mine: Option<&History>, primary: Option<&History>) -> Option<Fork> {
+    let (mine, primary) = mine.zip(primary)?;
+    (!is_prefix(mine, primary)).then(|| Fork {
+        mine: mine.clone(),
+        primary: primary.clone(),
+    })
+}
+
 /// `backup_label`: a fresh base backup (its pg_control is the source's);
 /// `state`: pg_control's cluster state; `demoted`: see [`needs_compare`];
-/// `unfinished`: the memory of a pg_rewind that did not finish;
-/// `other_primary`: whether another node reports a running primary (None:
-/// the cluster cannot be asked).
+/// `unfinished`: the memory of a pg_rewind that did not finish; `forked`:
+/// its history is not part of the running primary's ([`fork`]: compared,
+/// whatever it was); `other_primary`: whether another node reports a
+/// running primary (None: the cluster cannot be asked).
 pub fn before_compare(
     backup_label: bool,
     state: &ClusterState,
     demoted: bool,
     unfinished: bool,
+    forked: bool,
     other_primary: Option<bool>,
 ) -> BeforeCompare {
     if unfinished {
@@ -96,6 +143,11 @@ pub fn before_compare(
         };
     }
     let was_primary = former_primary(backup_label, state);
+    if forked {
+        return BeforeCompare::Compare {
+            crash_recover: was_primary && *state != ClusterState::ShutDown,
+        };
+    }
     if !needs_compare(backup_label, state, demoted) {
         // "shut down in recovery": it was a standby.
         return BeforeCompare::Follow {
@@ -129,10 +181,36 @@ pub enum AfterCompare {
     Refuse(OcfError),
 }
 
-/// From pg_rewind's verdict; `unfinished`: a pg_rewind of this data
-/// directory did not finish ([`before_compare`]); `rewind`, `rebuild`: the
+/// From pg_rewind's verdict; `fork`: this node's history forked from the
+/// primary's ([`fork`]); `unfinished`: a pg_rewind of this data directory
+/// did not finish ([`before_compare`]); `rewind`, `rebuild`: the
 /// parameters.
-pub fn after_compare(divergence: &Divergence, unfinished: bool, rewind: bool, rebuild: bool) -> AfterCompare {
+pub fn after_compare(
+    divergence: &Divergence,
+    fork: Option<&Fork>,
+    unfinished: bool,
+    rewind: bool,
+    rebuild: bool,
+) -> AfterCompare {
+    match fork {
+        // pg_rewind sees one timeline and rewinds nothing: only a copy.
+        Some(fork) if fork.same_number() && rebuild => {
+            return AfterCompare::Rebuild(format!("{}, and pg_rewind cannot tell", fork.described()));
+        }
+        Some(fork) if fork.same_number() => {
+            return AfterCompare::Refuse(OcfError::generic(format!(
+                "timeline {0} here forked from the primary's timeline {0}: pg_rewind cannot repair it; needs rebuild=true",
+                fork.mine.current
+            )));
+        }
+        // pg_rewind compares where each timeline began: it sees the fork,
+        // and says no divergence only if it is wrong.
+        Some(fork) if *divergence == Divergence::None => {
+            let undecided = Divergence::Undecided(format!("pg_rewind found none, but {}", fork.described()));
+            return after_compare(&undecided, None, unfinished, rewind, rebuild);
+        }
+        _ => {}
+    }
     match divergence {
         // Nobody to finish it with: its files may be of both histories.
         Divergence::NoPrimary(why) if unfinished => AfterCompare::Refuse(OcfError::generic(format!(
@@ -216,7 +294,7 @@ mod tests {
         for (label, state, demoted, other, expected) in table {
             let what = format!("{label} {state:?} {demoted} {other:?}");
             assert_eq!(
-                before_compare(label, &state, demoted, false, other),
+                before_compare(label, &state, demoted, false, false, other),
                 expected,
                 "{what}"
             );
@@ -244,7 +322,7 @@ mod tests {
         ];
         for (label, state, other, expected) in table {
             assert_eq!(
-                before_compare(label, &state, false, true, other),
+                before_compare(label, &state, false, true, false, other),
                 expected,
                 "{label} {state:?} {other:?}"
             );
@@ -275,7 +353,7 @@ mod tests {
             ),
         ];
         for (divergence, rewind, rebuild, expected) in table {
-            let got = format!("{:?}", after_compare(&divergence, true, rewind, rebuild));
+            let got = format!("{:?}", after_compare(&divergence, None, true, rewind, rebuild));
             assert!(
                 got.contains(expected),
                 "{divergence:?} rewind={rewind} rebuild={rebuild}: {got}"
@@ -321,11 +399,109 @@ mod tests {
             ),
         ];
         for (divergence, rewind, rebuild, expected) in table {
-            let got = format!("{:?}", after_compare(&divergence, false, rewind, rebuild));
+            let got = format!("{:?}", after_compare(&divergence, None, false, rewind, rebuild));
             assert!(
                 got.contains(expected),
                 "{divergence:?} rewind={rewind} rebuild={rebuild}: {got}"
             );
+        }
+    }
+
+    /// Issue 22: a node whose history is not a prefix of the primary's
+    /// must be rewound, or rebuilt where pg_rewind cannot see the fork,
+    /// even when the numbers say "the same timeline" or "older".
+    #[test]
+    fn a_history_that_is_not_the_primarys_is_compared_and_never_followed() {
+        let h = |s: &str| s.parse::<History>().unwrap();
+        // (mine, the primary's, forked)
+        let table = [
+            ("1@0/3000060,2", "1@0/3000060,2@0/5000000,3", false),
+            ("1@0/3000060,2", "1@0/3000060,2", false),
+            ("1", "1@0/3000060,2", false),
+            // The same number, forked elsewhere.
+            ("1@0/3000060,2@0/5000000,3", "1@0/3000060,2@0/5800000,3", true),
+            // An older number that is not the primary's ancestor.
+            ("1@0/3000060,3", "1@0/3000060,2@0/5000000,4", true),
+            // Ahead of the primary by history: not part of it either.
+            ("1@0/3000060,2@0/5000000,3", "1@0/3000060,2", true),
+        ];
+        for (mine, primary, forked) in table {
+            assert_eq!(
+                fork(Some(&h(mine)), Some(&h(primary))).is_some(),
+                forked,
+                "{mine} vs {primary}"
+            );
+        }
+        assert_eq!(fork(None, Some(&h("1"))), None, "unknown: nothing to say");
+        assert_eq!(fork(Some(&h("1")), None), None);
+
+        // A plain standby ("shut down in recovery") is compared once forked.
+        use ClusterState::*;
+        for (state, crash_recover) in [
+            (ShutDownInRecovery, false),
+            (InProduction, true),
+            (ShutDown, false),
+        ] {
+            assert_eq!(
+                before_compare(false, &state, false, false, true, Some(true)),
+                BeforeCompare::Compare { crash_recover },
+                "{state:?}"
+            );
+        }
+        let same = fork(
+            Some(&h("1@0/3000060,2@0/5000000,3")),
+            Some(&h("1@0/3000060,2@0/5800000,3")),
+        )
+        .unwrap();
+        let older = fork(Some(&h("1@0/3000060,3")), Some(&h("1@0/3000060,2@0/5000000,4"))).unwrap();
+        let d = |s: &str| s.to_string();
+        // (verdict, fork, rewind, rebuild, decision)
+        let table: Vec<(Divergence, &Fork, bool, bool, &str)> = vec![
+            // pg_rewind sees one timeline 3: no rewind can help.
+            (
+                Divergence::None,
+                &same,
+                true,
+                true,
+                "Rebuild(\"its timeline 3 (1@0/3000060,2@0/5000000,3) is not in",
+            ),
+            (
+                Divergence::None,
+                &same,
+                true,
+                false,
+                "timeline 3 here forked from the primary's timeline 3: pg_rewind cannot repair it",
+            ),
+            (
+                Divergence::NoPrimary(d("x")),
+                &same,
+                true,
+                false,
+                "pg_rewind cannot repair it",
+            ),
+            // Another number: pg_rewind sees the fork where it began.
+            (
+                Divergence::Diverged(d("at 0/3000060")),
+                &older,
+                true,
+                false,
+                "Rewind",
+            ),
+            (Divergence::None, &older, true, false, "Rewind"),
+            (
+                Divergence::None,
+                &older,
+                false,
+                false,
+                "cannot check the timeline against the primary (pg_rewind found none, but its timeline 3",
+            ),
+        ];
+        for (divergence, fork, rewind, rebuild, expected) in table {
+            let got = format!(
+                "{:?}",
+                after_compare(&divergence, Some(fork), false, rewind, rebuild)
+            );
+            assert!(got.contains(expected), "{divergence:?} {fork:?}: {got}");
         }
     }
 

@@ -358,3 +358,71 @@ fn a_promote_without_fencing_waits_only_the_rest_of_3s_from_the_departure() {
         b_agent.run("stop").expect(OcfCode::Success);
     }
 }
+
+/// Issue 22: two primaries that never saw each other made timeline 2 from
+/// different points of timeline 1. node-b, the first, comes back beside
+/// node-c, the second: pg_rewind compares the numbers in pg_control, says
+/// "no rewind required", and node-b followed node-c's timeline 2 after
+/// its own. Its start now compares its history with the primary's (asked
+/// over SQL), refuses the fork pg_rewind cannot see, and with rebuild=true
+/// copies the primary.
+#[test]
+fn a_timeline_of_the_primarys_number_forked_elsewhere_is_never_followed() {
+    let (a, a_agent, b, b_agent) = pair("samenumber");
+    let rsc = a_agent.rsc();
+    let (c, c_agent) = standby_started(&a, &rsc, "node-c", "samenumber-c", &[]);
+    assert_streams(&c_agent, &c);
+    replicated_table(&a, &b);
+    c.wait_for_row("select count(*) from t", "1");
+    // What node-a writes now reaches node-b only: node-b's timeline 1 ends
+    // later than node-c's.
+    c_agent.run("stop").expect(OcfCode::Success);
+    a.psql("insert into t select generate_series(2, 100)");
+    b.wait_for_row("select count(*) from t", "100");
+    a_agent.run("stop").expect(OcfCode::Success);
+    // node-b promoted, writes, goes down.
+    b_agent.run("promote").expect(OcfCode::Success);
+    b.psql("insert into t values (-1)");
+    let timeline = "select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)";
+    let number = u32::from_str_radix(b.psql(timeline).trim(), 16).unwrap();
+    b_agent.run("stop").expect(OcfCode::Success);
+    // node-c, which never heard of it, promoted from its own end of 1.
+    let c_alone = c_agent.clone().param("primary_conninfo", NO_PRIMARY_YET);
+    c_alone.run("start").expect(OcfCode::Success);
+    c_alone.run("promote").expect(OcfCode::Success);
+    c.psql("insert into t select generate_series(1000, 1999)");
+    c.assert_query(
+        timeline,
+        &format!("{number:08X}"),
+        "node-c's timeline has node-b's number",
+    );
+    // node-b back, node-c the primary its attributes name.
+    let cluster = FakeCluster::new();
+    cluster.set(&format!("pgha-{rsc}-role"), "node-c", "primary");
+    let b_back = cluster.agent_on(
+        &b_agent
+            .clone()
+            .params(&[("primary_conninfo", &c.conninfo()), ("rewind", "true")]),
+        "node-b",
+    );
+    b_back.run("start").expect_reason(
+        OcfCode::ErrGeneric,
+        &format!(
+            "timeline {number} here forked from the primary's timeline {number}: pg_rewind cannot repair it"
+        ),
+    );
+    b.assert_no_processes("a fork pg_rewind cannot see is never followed");
+    b_back
+        .clone()
+        .param("rebuild", "true")
+        .run("start")
+        .expect(OcfCode::Success)
+        .expect_logged("is not in the primary's history", "the fork is named");
+    b.wait_for_row("select count(*) from t", "1001");
+    b.assert_query(
+        "select count(*) from t where i = -1",
+        "0",
+        "none of node-b's own rows",
+    );
+    stop_all(&[&b_back, &c_alone]);
+}
