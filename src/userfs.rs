@@ -48,7 +48,7 @@
 //! checks that user's rights.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
@@ -301,6 +301,26 @@ pub enum Created {
 /// is fine; anything else there (symlink, directory, FIFO) is an error
 /// naming the path.
 pub fn create_empty(user: &SystemUser, deadline: Deadline, path: &Path) -> OcfResult<io::Result<Created>> {
+    create_new(user, deadline, path, None)
+}
+
+/// [`create_empty`], the file holding `contents` and synced to disk before
+/// it counts as made; a file already there is left as it is.
+pub fn create_with(
+    user: &SystemUser,
+    deadline: Deadline,
+    path: &Path,
+    contents: Vec<u8>,
+) -> OcfResult<io::Result<Created>> {
+    create_new(user, deadline, path, Some(contents))
+}
+
+fn create_new(
+    user: &SystemUser,
+    deadline: Deadline,
+    path: &Path,
+    contents: Option<Vec<u8>>,
+) -> OcfResult<io::Result<Created>> {
     let p = path.to_path_buf();
     as_user(user, deadline, path, move || {
         match OpenOptions::new()
@@ -310,7 +330,13 @@ pub fn create_empty(user: &SystemUser, deadline: Deadline, path: &Path) -> OcfRe
             .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
             .open(&p)
         {
-            Ok(_) => Ok(Created::New),
+            Ok(mut file) => {
+                if let Some(contents) = contents {
+                    file.write_all(&contents)?;
+                    file.sync_all()?;
+                }
+                Ok(Created::New)
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 let kind = FileKind::of(fs::symlink_metadata(&p)?.file_type());
                 if kind == FileKind::Regular {

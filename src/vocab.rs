@@ -78,10 +78,15 @@ pub enum Attr {
     /// Why this standby may not be promoted now: the quorum gate's reason
     /// while it waits (public, shown by `crm_mon -A` and `pgha status`).
     Gate,
+    /// The timeline history of a primary's timeline ([`History`]), written
+    /// by that primary at its promotion on every member's node, so that it
+    /// outlives the primary: a later promotion must not make a timeline of
+    /// the same number (public).
+    History,
 }
 
 impl Attr {
-    pub const ALL: [Attr; 14] = [
+    pub const ALL: [Attr; 15] = [
         Attr::Role,
         Attr::Timeline,
         Attr::Lsn,
@@ -96,6 +101,7 @@ impl Attr {
         Attr::Promotion,
         Attr::SyncList,
         Attr::Gate,
+        Attr::History,
     ];
 
     /// What `pgha status` shows, in its column order (the JSON keys'
@@ -131,6 +137,7 @@ impl Attr {
             Attr::Promotion => "master",
             Attr::SyncList => "sync-list",
             Attr::Gate => "gate",
+            Attr::History => "history",
         }
     }
 
@@ -1266,6 +1273,7 @@ mod tests {
             (Attr::Promotion, "master-pgsqld", Visibility::Public),
             (Attr::SyncList, "pgha-pgsqld-sync-list", Visibility::Public),
             (Attr::Gate, "pgha-pgsqld-gate", Visibility::Public),
+            (Attr::History, "pgha-pgsqld-history", Visibility::Public),
         ];
         assert_eq!(table.len(), Attr::ALL.len(), "every attribute is in the table");
         for (attr, name, visibility) in table {

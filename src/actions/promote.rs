@@ -24,6 +24,10 @@
 //!   stop taking writes: the rest of 3 s from when this node first saw a
 //!   node leave, none when every node is here or the old primary was
 //!   demoted in this round ([`isolation::wait_before_promote`]);
+//! - the history files of timeline numbers other nodes are known to have
+//!   used are put in `pg_wal` first, so that the promotion makes a number
+//!   of its own ([`timelines::hold_used_numbers`]); after it, its history
+//!   is published on every member's node ([`timelines::publish`]);
 //! - `pg_promote(wait => true)` within the deadline, then the probe must
 //!   find a primary, then a CHECKPOINT so pg_control shows the new timeline
 //!   (pg_rewind reads it to detect a diverged former primary); then scores: ours to the primary's, and the other
@@ -50,7 +54,7 @@ use crate::policy::sync as sync_rule;
 use crate::policy::upkeep;
 use crate::replication::election::{self, Position};
 use crate::replication::publish::{SCORE_BOOTSTRAP, SCORE_PRIMARY, SCORE_STANDBY};
-use crate::replication::{apply, isolation, slots, upkeep as replication_upkeep};
+use crate::replication::{apply, isolation, slots, timelines, upkeep as replication_upkeep};
 use crate::runstate::RunState;
 use crate::vocab::{Attr, Key, NO_VALUE};
 use crate::{log_info, log_warn};
@@ -120,14 +124,15 @@ pub fn run(ctx: &Context) -> OcfResult {
         );
         ctx.deadline.sleep(wait);
     }
+    timelines::hold_used_numbers(ctx, &inst, mine, &votes);
     log_info!("promoting at {mine} (participants {:?})", round.participants);
     pg_promote::promote(&inst, ctx.deadline)
         .map_err(|e| OcfError::generic(format!("pg_promote failed: {e}")).with_source(e))?;
     // One probe confirms the new role and lists the slots already there.
-    let (existing_slots, lost_slots) = match probe::probe(&inst, ctx.deadline, true) {
+    let (existing_slots, lost_slots, timeline) = match probe::probe(&inst, ctx.deadline, true) {
         Ok(health) if !health.in_recovery => match health.replication {
-            Some(Replication::Primary(status)) => (status.slots, status.lost_slots),
-            _ => (Vec::new(), Vec::new()),
+            Some(Replication::Primary(status)) => (status.slots, status.lost_slots, Some(status.timeline)),
+            _ => (Vec::new(), Vec::new(), None),
         },
         Ok(_) => return Err(OcfError::generic("promoted, but the server is still in recovery")),
         Err(e) => return Err(OcfError::generic(format!("promoted, but the probe failed: {e}"))),
@@ -147,6 +152,9 @@ pub fn run(ctx: &Context) -> OcfResult {
         &inst,
         upkeep::promoted_steps(&followers, expected),
     );
+    if let Some(timeline) = timeline {
+        timelines::publish(ctx, &inst, timeline, &mut memory);
+    }
     // Slots for the others now, before their standbys reconnect.
     if let Some(collision) = slots::maintain_primary(
         ctx,

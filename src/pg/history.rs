@@ -34,6 +34,7 @@
 pub use crate::vocab::History;
 
 use crate::deadline::Deadline;
+use crate::ocf::code::OcfResult;
 use crate::pg::instance::Instance;
 use crate::pg::waldump;
 use crate::userfs;
@@ -243,6 +244,83 @@ pub enum NextTimeline {
     /// Another node used it: promoting would make a second, different
     /// timeline of that number.
     Collides(u32),
+}
+
+/// The history of `timeline` as `history`, which holds it, tells: itself
+/// when it is its current timeline, else its ancestry up to it.
+fn history_of(history: &History, timeline: u32) -> Option<History> {
+    if history.current == timeline {
+        return Some(history.clone());
+    }
+    let i = history.ancestors.iter().position(|(t, _)| *t == timeline)?;
+    Some(History {
+        ancestors: history.ancestors[..i].to_vec(),
+        current: timeline,
+    })
+}
+
+/// The history files a node whose newest history file is of timeline
+/// `newest` must hold before it is promoted, so that it makes no timeline
+/// number another node is known to have used (`known`: every history the
+/// others published). PostgreSQL makes the first number after the newest
+/// history file it finds in an unbroken run from its own (`findNewestTimeLine`
+/// probes `pg_wal` for `T+1.history`, `T+2.history`... and stops at the
+/// first missing one), so each known number from `newest` + 1 on, in a
+/// row, gets the history a known node gave it; the promotion then makes
+/// the next free number, and a node that comes back on the other timeline
+/// of that number has one pg_rewind can tell from this node's (it compares
+/// where each timeline began). Refusing to promote instead would leave no
+/// primary at all.
+pub fn histories_to_hold(known: &[History], newest: u32) -> Vec<History> {
+    let used: Vec<u32> = known.iter().flat_map(History::timelines).collect();
+    let mut hold = Vec::new();
+    let mut newest = newest;
+    while let NextTimeline::Collides(next) = next_timeline_free(&used, newest) {
+        let Some(history) = known.iter().find_map(|h| history_of(h, next)) else {
+            break;
+        };
+        hold.push(history);
+        newest = next;
+    }
+    hold
+}
+
+/// The text of the history file of `history`'s current timeline, as
+/// PostgreSQL writes one (`parentTLI<TAB>switchpoint<TAB>reason` per
+/// ancestor) and reads it back ([`History::from_file`]).
+pub fn file_text(history: &History) -> String {
+    history
+        .ancestors
+        .iter()
+        .map(|(parent, switchpoint)| {
+            format!("{parent}\t{switchpoint}\ttimeline used by another node (pgha)\n")
+        })
+        .collect()
+}
+
+/// The newest timeline whose history file this instance holds in an
+/// unbroken run from `timeline` on: the one its promotion goes on from.
+pub fn newest_held(inst: &Instance, timeline: u32, deadline: Deadline) -> u32 {
+    let mut newest = timeline;
+    while read_current(inst, newest + 1, deadline).is_some() {
+        newest += 1;
+    }
+    newest
+}
+
+/// Writes `history`'s file into `pg_wal` as the system user (never over
+/// a file already there: a history file of that number is all PostgreSQL
+/// needs to skip it).
+pub fn hold(
+    inst: &Instance,
+    history: &History,
+    deadline: Deadline,
+) -> OcfResult<std::io::Result<userfs::Created>> {
+    let path = inst
+        .datadir
+        .join("pg_wal")
+        .join(history_file_name(history.current));
+    userfs::create_with(&inst.user, deadline, &path, file_text(history).into_bytes())
 }
 
 /// The timeline a promotion of this node would create, `newest_known` + 1
@@ -480,6 +558,46 @@ mod tests {
                 "{known_used:?} {newest}"
             );
         }
+    }
+
+    /// Issue 22: never promote into a timeline number another node is
+    /// known to have used; the node gets that number's history file first,
+    /// and PostgreSQL makes the next free one.
+    #[test]
+    fn a_promotion_holds_the_history_files_of_the_numbers_others_used_first() {
+        // (known histories, newest held here, the histories to hold)
+        let table: &[(&[&str], u32, &[&str])] = &[
+            (&[], 2, &[]),
+            (&["1@0/3000060,2"], 2, &[]),
+            // A second primary made 3 and died before anyone got its file.
+            (&["1@0/3000060,2@0/5000000,3"], 2, &["1@0/3000060,2@0/5000000,3"]),
+            // Two numbers in a row, known from one history's ancestry.
+            (
+                &["1@0/3000060,2@0/5000000,3@0/6000000,4"],
+                2,
+                &[
+                    "1@0/3000060,2@0/5000000,3",
+                    "1@0/3000060,2@0/5000000,3@0/6000000,4",
+                ],
+            ),
+            // A gap: PostgreSQL stops at the first missing file, 3 is free.
+            (&["1@0/3000060,2@0/5000000,4"], 2, &[]),
+            // Another branch's 3, forked from timeline 1.
+            (&["1@0/4000000,3"], 2, &["1@0/4000000,3"]),
+            (&["1@0/3000060,2@0/5000000,3"], 3, &[]),
+        ];
+        for (known, newest, expected) in table {
+            let known: Vec<History> = known.iter().map(|h| hist(h)).collect();
+            let got: Vec<String> = histories_to_hold(&known, *newest)
+                .iter()
+                .map(|h| h.to_string())
+                .collect();
+            assert_eq!(got, *expected, "{known:?} {newest}");
+        }
+        // The file PostgreSQL reads back as that history.
+        let h = hist("1@0/3000060,2@0/5000000,3");
+        assert_eq!(History::from_file(3, &file_text(&h)), Ok(h));
+        assert_eq!(file_text(&hist("1")), "");
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //!   chosen;
 //! - [`build`]: a copy of the primary into this node (bootstrap, rebuild);
 //! - [`isolation`]: what this partition saw of the nodes that left it, for
-//!   the wait of a promote without fencing.
+//!   the wait of a promote without fencing;
+//! - [`timelines`]: the timeline numbers a promotion must not reuse.
 
 pub mod apply;
 pub mod build;
@@ -25,4 +26,5 @@ pub mod isolation;
 pub mod publish;
 pub mod slots;
 pub mod sync;
+pub mod timelines;
 pub mod upkeep;

@@ -426,3 +426,45 @@ fn a_timeline_of_the_primarys_number_forked_elsewhere_is_never_followed() {
     );
     stop_all(&[&b_back, &c_alone]);
 }
+
+/// Issue 22: a primary made timeline 3 and died before any standby got its
+/// history file; its history, published on node-b's node, is all that is
+/// left of it. node-b, on timeline 2, used to make timeline 3 again. It
+/// now puts that history file in its pg_wal first and makes timeline 4,
+/// and publishes its own history for the next promotion.
+#[test]
+fn a_promotion_never_makes_a_timeline_number_another_node_used() {
+    let (_a, a_agent, b, b_agent) = pair("usednumber");
+    let cluster = FakeCluster::new();
+    let rsc = b_agent.rsc();
+    let b_on = cluster.agent_on(&b_agent, "node-b");
+    a_agent.run("stop").expect(OcfCode::Success);
+    // Timeline 2's history as node-b, which follows it, holds it, and a
+    // timeline 3 made from it by a primary that is gone.
+    b.assert_query(
+        "select timeline_id from pg_control_checkpoint()",
+        "2",
+        "on timeline 2",
+    );
+    let file = fs::read_to_string(b.datadir.join("pg_wal/00000002.history")).unwrap();
+    let fork = file.split_whitespace().nth(1).unwrap().to_string();
+    let used = format!("1@{fork},2@{fork},3");
+    cluster.set(&format!("pgha-{rsc}-history"), "node-b", &used);
+    pre_promote(&b_on, "node-b");
+    b_on.run("promote")
+        .expect(OcfCode::Success)
+        .expect_logged("timeline 3 was used by another node", "the used number is named");
+    b.assert_query(
+        "select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)",
+        "00000004",
+        "promoted past the number another node used",
+    );
+    let published = cluster
+        .get(&format!("pgha-{rsc}-history"), "node-b")
+        .unwrap_or_default();
+    assert!(
+        published.ends_with(",4"),
+        "its own history published: {published}"
+    );
+    b_agent.run("stop").expect(OcfCode::Success);
+}
