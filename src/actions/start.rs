@@ -84,6 +84,7 @@ use crate::params::Config;
 use crate::pg::controldata::{self, ClusterState};
 use crate::pg::history;
 use crate::pg::instance::Instance;
+use crate::pg::layout;
 use crate::pg::names;
 use crate::pg::probe;
 use crate::pg::recovery;
@@ -224,7 +225,7 @@ fn rejoin_check(
     memory: &mut RunState,
 ) -> OcfResult<Rejoin> {
     let unfinished = memory.flag(&Key::RewindStarted);
-    let backup_label = inst.datadir.join("backup_label").exists();
+    let backup_label = layout::has_backup_label(&inst.datadir, &inst.user, ctx.deadline)?;
     // Not read for a fresh base backup: it follows as it is.
     let control = if backup_label && !unfinished {
         None

@@ -65,11 +65,11 @@ impl Instance {
     /// Checks the host and resolves the instance, within `deadline`. `path_var` is `PATH`.
     pub fn resolve(config: &Settings, path_var: Option<&str>, deadline: Deadline) -> OcfResult<Instance> {
         let user = SystemUser::lookup(&config.system_user)?;
-        check_directory("pgdata", &config.pgdata)?;
+        check_directory("pgdata", &config.pgdata, deadline)?;
         if config.datadir != config.pgdata {
-            check_directory("datadir", &config.datadir)?;
+            check_directory("datadir", &config.datadir, deadline)?;
         }
-        check_data_directory_owner(&config.datadir, &user)?;
+        check_data_directory_owner(&config.datadir, &user, deadline)?;
         let major = layout::read_major_version(&config.datadir, &user, deadline)?;
         let bindir = match &config.bindir {
             Some(dir) => {
@@ -84,7 +84,7 @@ impl Instance {
             }
             None => layout::find_bindir(major, path_var)?,
         };
-        Ok(Self::assemble(config, user, bindir, major))
+        Ok(Self::assemble(config, user, bindir, major, deadline))
     }
 
     /// The instance as its running postmaster `pid` shows it, for a monitor
@@ -125,15 +125,23 @@ impl Instance {
                     .and_then(|exe| exe.parent().map(Path::to_path_buf))
             })
             .unwrap_or_default();
-        Ok(Self::assemble(config, user, bindir, major))
+        Ok(Self::assemble(config, user, bindir, major, deadline))
     }
 
-    /// The instance from the configuration and what the host told.
-    fn assemble(config: &Settings, user: SystemUser, bindir: PathBuf, major: u32) -> Instance {
+    /// The instance from the configuration and what the host told; the
+    /// data directory resolved within a share of `deadline` (a file system
+    /// that does not answer must not hang the action).
+    fn assemble(
+        config: &Settings,
+        user: SystemUser,
+        bindir: PathBuf,
+        major: u32,
+        deadline: Deadline,
+    ) -> Instance {
         Instance {
             pgdata: config.pgdata.clone(),
             datadir: config.datadir.clone(),
-            canonical_datadir: process::canonical_datadir(&config.datadir),
+            canonical_datadir: process::canonical_datadir_within(&config.datadir, deadline.fraction(0.2)),
             bindir,
             major,
             target: ConnTarget {
@@ -273,8 +281,16 @@ fn writable(dir: &Path) -> io::Result<()> {
     .map_err(io::Error::from)
 }
 
-fn check_directory(name: &str, dir: &Path) -> OcfResult<()> {
-    match fs::metadata(dir) {
+/// `fs::metadata` of a configured directory within a share of `deadline`,
+/// on a worker thread: a hung mount fails the check with a reason instead
+/// of hanging the action.
+fn metadata_within(dir: &Path, deadline: Deadline) -> OcfResult<io::Result<fs::Metadata>> {
+    let d = dir.to_path_buf();
+    userfs::within(deadline.fraction(0.2), dir, move || fs::metadata(d))
+}
+
+fn check_directory(name: &str, dir: &Path, deadline: Deadline) -> OcfResult<()> {
+    match metadata_within(dir, deadline)? {
         Ok(m) if m.is_dir() => Ok(()),
         Ok(_) => Err(OcfError::args(format!(
             "{name} {} is not a directory",
@@ -288,8 +304,8 @@ fn check_directory(name: &str, dir: &Path) -> OcfResult<()> {
 
 /// PostgreSQL itself refuses a data directory that is not owned by its user
 /// or is group-writable or world-accessible; say so before trying to start.
-fn check_data_directory_owner(datadir: &Path, user: &SystemUser) -> OcfResult<()> {
-    let meta = fs::metadata(datadir)
+fn check_data_directory_owner(datadir: &Path, user: &SystemUser, deadline: Deadline) -> OcfResult<()> {
+    let meta = metadata_within(datadir, deadline)?
         .map_err(|e| OcfError::args(format!("cannot stat {}", datadir.display())).with_source(e))?;
     if meta.uid() != user.uid.as_raw() {
         return Err(OcfError::perm(format!(

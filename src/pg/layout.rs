@@ -28,6 +28,18 @@ const PG_VERSION_MAX: u64 = 256;
 /// Programs the agent runs; every one must be in `bindir`.
 pub const REQUIRED_PROGRAMS: &[&str] = &["postgres", "pg_controldata"];
 
+/// Whether `<datadir>/backup_label` is there as `user` sees it (a base
+/// backup never started, or a pg_rewind's last writes), looked at as that
+/// user within `deadline`: root never follows a link the user planted in
+/// its data directory, and a file system that does not answer fails the
+/// action with a reason instead of hanging it. What the user cannot see
+/// there, PostgreSQL cannot read either: not there.
+pub fn has_backup_label(datadir: &Path, user: &SystemUser, deadline: Deadline) -> OcfResult<bool> {
+    let path = datadir.join("backup_label");
+    let p = path.clone();
+    Ok(userfs::as_user(user, deadline, &path, move || fs::metadata(&p))?.is_ok())
+}
+
 /// Reads the major version from `<datadir>/PG_VERSION`, as `user`.
 ///
 /// The data directory is the user's: the file is read through

@@ -29,15 +29,11 @@ use crate::deadline::Deadline;
 use crate::log_warn;
 use crate::userfs;
 
-/// The data directory as the kernel reports working directories.
-pub fn canonical_datadir(datadir: &Path) -> PathBuf {
-    fs::canonicalize(datadir).unwrap_or_else(|_| datadir.to_path_buf())
-}
-
-/// [`canonical_datadir`] within `deadline` (see [`userfs::within`]): on a
-/// file system that does not answer, the path as given, so that the
-/// processes whose working directory it is are still found (the kernel
-/// answers `/proc/<pid>/cwd` without asking the file system).
+/// The data directory as the kernel reports working directories, resolved
+/// within `deadline` (see [`userfs::within`]): on a file system that does
+/// not answer, the path as given, so that the processes whose working
+/// directory it is are still found (the kernel answers `/proc/<pid>/cwd`
+/// without asking the file system).
 pub fn canonical_datadir_within(datadir: &Path, deadline: Deadline) -> PathBuf {
     let path = datadir.to_path_buf();
     match userfs::within(deadline, datadir, move || fs::canonicalize(path)) {

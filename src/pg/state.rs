@@ -22,6 +22,7 @@ use crate::log_warn;
 use crate::ocf::code::OcfResult;
 use crate::pg::controldata::{self, ClusterState};
 use crate::pg::instance::Instance;
+use crate::pg::layout;
 use crate::pg::probe::{self, Health};
 use crate::pg::process::{self, Postmaster};
 use crate::pg::replication::{Replication, StandbyStatus};
@@ -53,7 +54,9 @@ pub enum InstanceState {
 /// Inspects the instance; `with_replication` also reads the replication
 /// state of a running one. Errors only when pg_control cannot be read.
 pub fn inspect(inst: &Instance, deadline: Deadline, with_replication: bool) -> OcfResult<InstanceState> {
-    match process::postmaster(&inst.datadir, &inst.canonical_datadir) {
+    // postmaster.pid lies in the data directory: read within a share of
+    // the time, on a file system that may not answer.
+    match process::postmaster_within(&inst.datadir, &inst.canonical_datadir, deadline.fraction(0.2)) {
         Postmaster::Running(pid) => match probe_running(inst, pid, deadline, with_replication) {
             Some(state) => Ok(state),
             // It died while it was probed (a kill -9 a moment ago): what it
@@ -69,7 +72,7 @@ fn left_behind(inst: &Instance, deadline: Deadline) -> OcfResult<InstanceState> 
     let control = controldata::read(&inst.bindir, &inst.datadir, &inst.user, deadline)?;
     // A base backup not started yet carries its source's pg_control ("in
     // production") and a backup_label: never started, not crashed.
-    let fresh_backup = inst.datadir.join("backup_label").exists();
+    let fresh_backup = layout::has_backup_label(&inst.datadir, &inst.user, deadline)?;
     Ok(if control.state.is_clean_shutdown() || fresh_backup {
         InstanceState::Stopped
     } else {

@@ -219,3 +219,34 @@ fn the_log_directory_is_created_owned_by_postgres_under_a_root_only_parent() {
     assert_eq!(file.mode() & 0o777, 0o640, "the logfile's mode");
     agent.run("stop").expect(OcfCode::Success);
 }
+
+/// The monitor asked root whether `backup_label` exists, following what
+/// postgres planted there: a link to a file only root can see made a
+/// crashed instance look like a base backup never started, "stopped"
+/// (issue 23: root resolved paths the system user controls). It is looked
+/// at as postgres now, as PostgreSQL itself would read it.
+#[test]
+fn a_backup_label_link_only_root_can_follow_does_not_hide_a_crash() {
+    let (pg, agent) = started("labelsym");
+    let (root, _) = root_secret("labelsym", "unused");
+    let private = root.path.join("private");
+    fs::create_dir(&private).unwrap();
+    fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+    let secret = private.join("label");
+    fs::write(&secret, SECRET).unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
+    pg.crash();
+    as_postgres(&format!(
+        "ln -s {} {}",
+        sh_quote(&secret),
+        sh_quote(&pg.datadir.join("backup_label"))
+    ));
+    agent
+        .clone()
+        .recurring()
+        .run("monitor")
+        .expect_reason(OcfCode::ErrGeneric, "crashed");
+    assert_untouched(&secret);
+    fs::remove_file(pg.datadir.join("backup_label")).unwrap();
+    agent.run("stop").expect(OcfCode::Success);
+}
