@@ -119,15 +119,16 @@ pub fn to_json(rsc: &str, nodes: &BTreeMap<String, NodeView>, warnings: &[String
     .to_string()
 }
 
-/// `text` for a terminal, its line breaks kept: node names and values come
-/// from other nodes' attributes, which anyone allowed to run attrd_updater
-/// can set, so a control character (an ANSI escape sequence, a carriage
-/// return that overwrites the line) is shown as `\u{1b}` instead of reaching
-/// the terminal (issue 23). The table's own text holds none.
+/// A node name or a value for a terminal: they come from other nodes'
+/// attributes, which anyone allowed to run attrd_updater can set, so a
+/// control character (an ANSI escape sequence, a carriage return that
+/// overwrites the line, a line break that adds a forged line to the table)
+/// is shown as `\u{1b}` instead of reaching the terminal (issue 23). Only
+/// the table's own text breaks lines.
 fn printable(text: &str) -> String {
     text.chars()
         .map(|c| {
-            if c.is_control() && c != '\n' {
+            if c.is_control() {
                 c.escape_unicode().to_string()
             } else {
                 c.to_string()
@@ -144,10 +145,10 @@ pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>, warnings: &[String
         "node", "role", "timeline", "lsn", "lag (bytes)", "receiver", "sync", "score"
     ));
     for (node, v) in nodes {
-        let f = |a: Attr| v.fields.get(&a).cloned().unwrap_or_else(|| NO_VALUE.into());
+        let f = |a: Attr| printable(v.fields.get(&a).map_or(NO_VALUE, String::as_str));
         out.push_str(&format!(
             "{:<16} {:<8} {:>8} {:<14} {:>12} {:<10} {:<12} {:>7}\n",
-            node,
+            printable(node),
             f(Attr::Role),
             f(Attr::Timeline),
             f(Attr::Lsn),
@@ -164,7 +165,11 @@ pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>, warnings: &[String
             .get(&Attr::Slots)
             .filter(|_| v.role() == Some(NodeRole::Primary))
         {
-            out.push_str(&format!("replication slots on {node}: {slots}\n"));
+            out.push_str(&format!(
+                "replication slots on {}: {}\n",
+                printable(node),
+                printable(slots)
+            ));
         }
     }
     // What each of them holds back: the primary's disk is what it fills.
@@ -186,22 +191,30 @@ pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>, warnings: &[String
     // own, like the slots.
     for (node, v) in nodes {
         if let Some(build) = v.fields.get(&Attr::Build).filter(|b| *b != NO_VALUE) {
-            out.push_str(&format!("base backup on {node}: {build}\n"));
+            out.push_str(&format!(
+                "base backup on {}: {}\n",
+                printable(node),
+                printable(build)
+            ));
         }
     }
     for (node, v) in nodes {
         if let Some(reason) = v.fields.get(&Attr::Gate).filter(|g| *g != NO_VALUE) {
-            out.push_str(&format!("promotion held on {node}: {reason}\n"));
+            out.push_str(&format!(
+                "promotion held on {}: {}\n",
+                printable(node),
+                printable(reason)
+            ));
         }
     }
     out.push_str(&format!(
         "would be promoted now: {}\n",
-        would_promote(nodes).unwrap_or("nobody")
+        printable(would_promote(nodes).unwrap_or("nobody"))
     ));
     for warning in warnings {
-        out.push_str(&format!("warning: {warning}\n"));
+        out.push_str(&format!("warning: {}\n", printable(warning)));
     }
-    printable(&out)
+    out
 }
 
 /// `pgha_b 40 MB (reserved), pgha_c 1 MB (extended)`: a slot's retained
@@ -429,6 +442,8 @@ mod tests {
     fn control_characters_from_other_nodes_never_reach_the_terminal() {
         let mut v = view("standby\u{1b}[2J", "2", "0/9000000\r", Some(1000));
         v.fields.insert(Attr::Build, "copying\u{7}".into());
+        // A line of its own, forged in a value.
+        v.fields.insert(Attr::Gate, "x\nn9 primary 9 9/0".into());
         let nodes: BTreeMap<String, NodeView> = [("n\u{1b}]0;x\u{7}2".to_string(), v)].into();
         let text = to_text("pgsqld", &nodes, &["w\u{9b}".to_string()]);
         assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
@@ -438,6 +453,7 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("warning: w\\u{9b}\n"), "{text}");
-        assert_eq!(text.lines().count(), 6, "{text}");
+        assert!(text.contains(": x\\u{a}n9 primary"), "{text}");
+        assert_eq!(text.lines().count(), 7, "{text}");
     }
 }
