@@ -117,7 +117,14 @@ pub fn run(ctx: &Context) -> OcfResult {
             format!("{node} is more advanced ({theirs} > {mine})"),
         ));
     }
-    check_roles(ctx, &config, &me, mine, &round.participants, &published, &roles)?;
+    let candidacy = Candidacy {
+        me: &me,
+        mine,
+        participants: &round.participants,
+        published: &published,
+        roles: &roles,
+    };
+    check_roles(ctx, &config, &candidacy)?;
     if round.demoted.is_empty() {
         if let Some(node) = roles::preferred_among_equals(mine, &me, &promotable, &roles) {
             let (theirs, ours) = (roles.of(&node).priority, roles.of(&me).priority);
@@ -131,7 +138,7 @@ pub fn run(ctx: &Context) -> OcfResult {
     }
     let switchover = check_switchover(ctx, &rsc, &round.demoted, mine)?;
     if config.replication_mode != ReplicationMode::Async && !switchover {
-        check_quorum(ctx, &config, &me, mine, &round.participants, &published, &roles)?;
+        check_quorum(ctx, &config, &candidacy)?;
     }
     let expected: Vec<String> = round.participants.iter().filter(|n| **n != me).cloned().collect();
     let waited_for = wait_for_the_expected_standbys(ctx, &inst, &config, &expected, &roles);
@@ -263,15 +270,26 @@ fn gate_waited_s(memory: &RunState) -> u64 {
         .unwrap_or(0)
 }
 
+/// What the gates judge: this standby (`me`, at `mine`), the round's
+/// participants, the positions they voted (compared by history) and the
+/// operator's roles.
+struct Candidacy<'a> {
+    me: &'a str,
+    mine: Position,
+    participants: &'a [String],
+    published: &'a BTreeMap<String, Position>,
+    roles: &'a NodeRoles,
+}
+
 /// A gate keeps this standby from being promoted now: every
 /// participant's score deleted (no node is promotable, so Pacemaker does
 /// not try again and again), the reason published ([`Attr::Gate`]), and
 /// the failure that says it; the standbys' monitors give the bootstrap
 /// score to the best one once the gate passes.
-fn wait_at_gate(ctx: &Context, me: &str, participants: &[String], reason: &str) -> OcfError {
+fn wait_at_gate(ctx: &Context, c: &Candidacy, reason: &str) -> OcfError {
     let rsc = ctx.resource();
     let _ = attrs::set(rsc, Attr::Gate, Some(reason), None, ctx.deadline);
-    for node in participants.iter().map(String::as_str).chain([me]) {
+    for node in c.participants.iter().map(String::as_str).chain([c.me]) {
         if let Err(e) = attrs::delete_promotion_score(rsc, node, ctx.deadline) {
             log_warn!("cannot delete the promotion score of {node}: {}", e);
         }
@@ -284,30 +302,22 @@ fn wait_at_gate(ctx: &Context, me: &str, participants: &[String], reason: &str) 
 /// be promoted holds WAL this standby lacks. It never gets the promotion;
 /// this one waits for it (or for the old primary), within `sync_grace`
 /// but in strict-sync, like the quorum gate.
-fn check_roles(
-    ctx: &Context,
-    config: &Config,
-    me: &str,
-    mine: Position,
-    participants: &[String],
-    published: &BTreeMap<String, Position>,
-    roles: &NodeRoles,
-) -> OcfResult<()> {
-    if roles.0.values().all(|f| !f.no_promote) {
+fn check_roles(ctx: &Context, config: &Config, c: &Candidacy) -> OcfResult<()> {
+    if c.roles.0.values().all(|f| !f.no_promote) {
         return Ok(());
     }
     let waited_s = gate_waited_s(&RunState::load(ctx.resource()));
     match roles::barred_ahead(
         config.replication_mode,
-        mine,
-        published,
-        roles,
+        c.mine,
+        c.published,
+        c.roles,
         waited_s,
         config.sync_grace_s,
     ) {
         Barred::Pass => {}
         Barred::PromoteWithLoss { warning, .. } => log_warn!("{warning}"),
-        Barred::Wait { reason, .. } => return Err(wait_at_gate(ctx, me, participants, &reason)),
+        Barred::Wait { reason, .. } => return Err(wait_at_gate(ctx, c, &reason)),
     }
     // The quorum gate, in sync modes, may still hold it; it writes its own.
     if config.replication_mode == ReplicationMode::Async {
@@ -355,15 +365,7 @@ fn refuse_barred(
 /// node is then promotable, and the standbys' monitors give the bootstrap
 /// score to the best one once the gate passes ([`Attr::Gate`] says why
 /// meanwhile).
-fn check_quorum(
-    ctx: &Context,
-    config: &Config,
-    me: &str,
-    mine: Position,
-    participants: &[String],
-    published: &BTreeMap<String, Position>,
-    roles: &NodeRoles,
-) -> OcfResult<()> {
+fn check_quorum(ctx: &Context, config: &Config, c: &Candidacy) -> OcfResult<()> {
     let rsc = ctx.resource();
     let lists = election::published_sync_lists(rsc, ctx.deadline);
     if lists.is_empty() {
@@ -371,18 +373,18 @@ fn check_quorum(
         return Ok(());
     }
     let candidate = Candidate {
-        name: me,
-        position: mine,
+        name: c.me,
+        position: c.mine,
         waited_s: gate_waited_s(&RunState::load(rsc)),
     };
     let gate = quorum::gate_all(
         config.replication_mode,
         &lists,
-        published,
+        c.published,
         candidate,
         config.sync_grace_s,
     );
-    match roles::gate_after_roles(gate, roles) {
+    match roles::gate_after_roles(gate, c.roles) {
         gate @ (Gate::Promote | Gate::PromoteWithLoss { .. }) => {
             if let Gate::PromoteWithLoss { warning, .. } = gate {
                 log_warn!("{warning}");
@@ -394,9 +396,12 @@ fn check_quorum(
             ctx,
             rsc,
             &node,
-            format!("{node}, a listed synchronous standby, is more advanced ({theirs} > {mine})"),
+            format!(
+                "{node}, a listed synchronous standby, is more advanced ({theirs} > {})",
+                c.mine
+            ),
         )),
-        Gate::Wait { reason, .. } => Err(wait_at_gate(ctx, me, participants, &reason)),
+        Gate::Wait { reason, .. } => Err(wait_at_gate(ctx, c, &reason)),
     }
 }
 

@@ -1655,6 +1655,34 @@ mod tests {
         }
     }
 
+    /// A bootstrap plan held by a gate: the reason logged and published,
+    /// and since when it waits.
+    fn waits_at_gate(reason: &str) -> Vec<Step> {
+        vec![
+            Step::Log(Level::Info, format!("no node is promotable: {reason}")),
+            own_attr(Attr::Gate, reason, REFRESH_S),
+            Step::Memory(Remember::Flag(Key::GateWaiting, true)),
+        ]
+    }
+
+    /// A bootstrap plan that goes past a gate with a loss: the warning
+    /// (holding `warning`) first, the reason withdrawn, the score.
+    #[track_caller]
+    fn assert_scores_past_a_gate(steps: &[Step], warning: &str) {
+        assert!(
+            matches!(&steps[0], Step::Log(Level::Warn, w) if w.contains(warning)),
+            "{steps:?}"
+        );
+        assert!(
+            steps.contains(&own_attr(Attr::Gate, NO_VALUE, REFRESH_S)),
+            "{steps:?}"
+        );
+        assert!(steps.contains(&Step::Score {
+            node: None,
+            score: scores::SCORE_BOOTSTRAP
+        }));
+    }
+
     #[test]
     fn the_bootstrap_score_waits_for_a_quorum_of_the_synchronous_standbys() {
         // n1 and n2 are up; the old primary n0 listed ANY 1 (n1, n2, n3):
@@ -1668,29 +1696,14 @@ mod tests {
         let reason = "strict-sync: 2 of the 3 standbys needed (ANY 1 of 3) take part; waiting for n3 or the old primary";
         assert_eq!(
             bootstrap_plan(&seen_by, &v.status, &v.memory),
-            vec![
-                Step::Log(Level::Info, format!("no node is promotable: {reason}")),
-                own_attr(Attr::Gate, reason, REFRESH_S),
-                Step::Memory(Remember::Flag(Key::GateWaiting, true)),
-            ]
+            waits_at_gate(reason)
         );
         // The same in sync mode once sync_grace is over: the score, with
         // the warning that names who may have commits this node lacks.
         seen_by.mode = ReplicationMode::Sync;
         v.memory.receiver_down_for = Some(40);
         let steps = bootstrap_plan(&seen_by, &v.status, &v.memory);
-        assert!(
-            matches!(&steps[0], Step::Log(Level::Warn, w) if w.contains("commits only n3 confirmed may be lost")),
-            "{steps:?}"
-        );
-        assert!(
-            steps.contains(&own_attr(Attr::Gate, NO_VALUE, REFRESH_S)),
-            "{steps:?}"
-        );
-        assert!(steps.contains(&Step::Score {
-            node: None,
-            score: scores::SCORE_BOOTSTRAP
-        }));
+        assert_scores_past_a_gate(&steps, "commits only n3 confirmed may be lost");
         // The grace counts from the first wait, not from the last start
         // (the recovery of a failed promote restarts the instance).
         v.memory.receiver_down_for = Some(0);
@@ -1746,11 +1759,7 @@ mod tests {
                       to be allowed, sync_grace 30s left";
         assert_eq!(
             bootstrap_plan(&seen_by, &v.status, &v.memory),
-            vec![
-                Step::Log(Level::Info, format!("no node is promotable: {reason}")),
-                own_attr(Attr::Gate, reason, REFRESH_S),
-                Step::Memory(Remember::Flag(Key::GateWaiting, true)),
-            ],
+            waits_at_gate(reason),
             "async: waits within sync_grace"
         );
         seen_by.mode = ReplicationMode::StrictSync;
@@ -1763,18 +1772,7 @@ mod tests {
         seen_by.mode = ReplicationMode::Async;
         v.memory.gate_waiting_for = Some(30);
         let steps = bootstrap_plan(&seen_by, &v.status, &v.memory);
-        assert!(
-            matches!(&steps[0], Step::Log(Level::Warn, w) if w.contains("the WAL only n2 has is lost")),
-            "{steps:?}"
-        );
-        assert!(
-            steps.contains(&own_attr(Attr::Gate, NO_VALUE, REFRESH_S)),
-            "{steps:?}"
-        );
-        assert!(steps.contains(&Step::Score {
-            node: None,
-            score: scores::SCORE_BOOTSTRAP
-        }));
+        assert_scores_past_a_gate(&steps, "the WAL only n2 has is lost");
         // n2 itself never takes the score, however advanced.
         let mut seen_by = seen(&[], &[("n2", 0x1000000)], Some(&["n1", "n2"]));
         seen_by.roles = roles(&[("n1", "nopromote")]);

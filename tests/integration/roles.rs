@@ -12,33 +12,17 @@ use std::process::Command;
 use serde_json::Value;
 use std::time::Duration;
 
-use pgha::policy::promotion::round_id;
 use pgha::runstate::RunState;
 use pgha::vocab::{Attr, Key, READABLE, ROLE_ON, RoleAttr};
 
-use crate::quorum::FakeCluster;
+use crate::quorum::{self, FakeCluster};
 use crate::util::*;
 
 /// `crm_node` of a three-node cluster, all of them in this partition.
-const CRM_NODE: &str = r#"#!/bin/sh
-case "$1" in
-  -n) printf '%s\n' "$FAKE_NODE" ;;
-  -l) printf '1 node-a member\n2 node-b member\n3 node-c member\n' ;;
-  -p) printf 'node-a node-b node-c\n' ;;
-  *) exit 1 ;;
-esac
-"#;
-
-/// [`CRM_NODE`] with node-a down: its instance publishes nothing, and a
-/// standby looking for a promotable node need not wait for it.
-const CRM_NODE_A_DOWN: &str = r#"#!/bin/sh
-case "$1" in
-  -n) printf '%s\n' "$FAKE_NODE" ;;
-  -l) printf '1 node-a lost\n2 node-b member\n3 node-c member\n' ;;
-  -p) printf 'node-b node-c\n' ;;
-  *) exit 1 ;;
-esac
-"#;
+fn crm_node(cluster: &FakeCluster) {
+    let members = [("node-a", "member"), ("node-b", "member"), ("node-c", "member")];
+    cluster.crm_node(&members, "node-a node-b node-c");
+}
 
 /// A CIB file that configures some nodes.
 struct Cib {
@@ -108,10 +92,6 @@ fn ask_members_now(rsc: &str) {
     memory.save();
 }
 
-fn names(list: &str) -> Vec<String> {
-    list.split_whitespace().map(str::to_string).collect()
-}
-
 /// With node-c marked nosync, the primary names only node-b in
 /// synchronous_standby_names; node-c still streams, and the list the
 /// primary publishes (what the quorum gate counts) has N = 1: node-b alone
@@ -123,7 +103,7 @@ fn a_nosync_standby_streams_but_is_left_out_of_the_synchronous_standbys() {
     let rsc = a_agent.rsc();
     let (c, c_agent) = standby(&a, &rsc, "node-c", "nosync-c", &params);
     let cluster = FakeCluster::new();
-    cluster.tool("crm_node", CRM_NODE);
+    crm_node(&cluster);
     let cib = Cib::new();
     let a_on = cib.agent_on(&cluster, &a_agent, "node-a").recurring();
     ask_members_now(&rsc);
@@ -171,16 +151,7 @@ fn a_nosync_standby_streams_but_is_left_out_of_the_synchronous_standbys() {
     c.wait_for_row("select count(*) from t", "1");
     stop_all(&[&c_agent, &a_agent]);
     let b_on = cib.agent_on(&cluster, &b_agent, "node-b");
-    notify(
-        &b_on,
-        "pre",
-        "promote",
-        &[
-            ("promote", "node-b"),
-            ("active", "node-b"),
-            ("all", "node-a node-b node-c"),
-        ],
-    );
+    quorum::pre_promote(&b_on, "node-b");
     b_on.run("promote").expect(OcfCode::Success);
     b.assert_query(
         "select pg_is_in_recovery()",
@@ -191,19 +162,9 @@ fn a_nosync_standby_streams_but_is_left_out_of_the_synchronous_standbys() {
 }
 
 /// The pre-promote notification of a round that promotes node-b, node-c
-/// taking part, on `agent`; and the round's id.
-fn pre_promote(agent: &Agent) -> String {
-    notify(
-        agent,
-        "pre",
-        "promote",
-        &[
-            ("promote", "node-b"),
-            ("active", "node-b node-c"),
-            ("all", "node-a node-b node-c"),
-        ],
-    );
-    round_id(&names("node-b"), &names("node-b node-c"), &[]).to_string()
+/// taking part, on `agent`.
+fn pre_promote(agent: &Agent) {
+    quorum::pre_promote(agent, "node-b node-c");
 }
 
 /// node-c's vote in node-b's round: node-b's own position and history,
@@ -229,7 +190,7 @@ fn a_candidate_behind_a_node_that_may_not_be_promoted_waits_and_never_hands_over
     let (_a, a_agent, b, b_agent) = pair("nopromote");
     let rsc = b_agent.rsc();
     let cluster = FakeCluster::new();
-    cluster.tool("crm_node", CRM_NODE);
+    crm_node(&cluster);
     let cib = Cib::new();
     cib.set("node-c", RoleAttr::NoPromote, &rsc, "true");
     let b_on = cib.agent_on(&cluster, &b_agent, "node-b");
@@ -281,7 +242,7 @@ fn a_tie_with_a_nopromote_node_promotes_and_a_nopromote_candidate_refuses() {
     let (_a, a_agent, b, b_agent) = pair("nopromotetie");
     let rsc = b_agent.rsc();
     let cluster = FakeCluster::new();
-    cluster.tool("crm_node", CRM_NODE);
+    crm_node(&cluster);
     let cib = Cib::new();
     let b_on = cib.agent_on(&cluster, &b_agent, "node-b");
     a_agent.run("stop").expect(OcfCode::Success);
@@ -341,7 +302,10 @@ fn the_bootstrap_never_goes_past_a_more_advanced_node_that_may_not_be_promoted()
     let (_a, a_agent, _b, b_agent) = pair("nopromoteboot");
     let rsc = b_agent.rsc();
     let cluster = FakeCluster::new();
-    cluster.tool("crm_node", CRM_NODE_A_DOWN);
+    // node-a down: its instance publishes nothing, and a standby looking
+    // for a promotable node need not wait for it.
+    let members = [("node-a", "lost"), ("node-b", "member"), ("node-c", "member")];
+    cluster.crm_node(&members, "node-b node-c");
     let cib = Cib::new();
     cib.set("node-c", RoleAttr::NoPromote, &rsc, "true");
     a_agent.run("stop").expect(OcfCode::Success);
@@ -554,14 +518,7 @@ fn the_manuals_role_and_read_vip_commands_build_what_the_agent_reads() {
         ],
     );
     for command in &pcs {
-        let script = format!("exec pcs -f {} {}", cib.path, command.trim_start_matches("pcs "));
-        let out = run_tool("sh", &["-c", &script]);
-        out.expect_success();
-        let said = format!("{}{}", out.stdout, out.stderr).to_lowercase();
-        assert!(
-            !said.contains("warning") && !said.contains("deprecat"),
-            "pcs warned\n{out}"
-        );
+        pcs_on_file(std::path::Path::new(&cib.path), command);
     }
     let constraints = cib
         .tool("cibadmin", &["--query", "--scope", "constraints"])
