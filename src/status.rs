@@ -4,9 +4,11 @@
 //!
 //! It reads what the agents publish (node attributes `pgha-<rsc>-*` and the
 //! promotion scores) from pacemaker-attrd, one query per attribute, each
-//! bounded; it never connects to PostgreSQL. "Would be promoted" is the
-//! standby Pacemaker would pick now: the highest positive score, then the
-//! most advanced position; the election at promote time has the last word.
+//! bounded, and the operator's role flags from the CIB's nodes section (one
+//! `cibadmin` call); it never connects to PostgreSQL. "Would be promoted"
+//! is the standby Pacemaker would pick now: the highest positive score,
+//! then the most advanced position, never a node marked `nopromote`; the
+//! election at promote time has the last word.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,9 +18,9 @@ use serde_json::{Map, Value, json};
 use crate::deadline::Deadline;
 use crate::metrics::{self, NodeFacts};
 use crate::ocf::code::{OcfError, OcfResult};
-use crate::pcmk::{attrs, cib};
+use crate::pcmk::{attrs, cib, node};
 use crate::policy::safety;
-use crate::vocab::{Attr, NO_VALUE, NodeRole, SlotWalList};
+use crate::vocab::{Attr, NO_VALUE, NodeRole, NodeRoles, RoleFlags, SlotWalList};
 
 /// One node's row.
 #[derive(Debug, Default)]
@@ -26,6 +28,8 @@ pub struct NodeView {
     /// The value of each of [`Attr::STATUS`] this node has.
     pub fields: BTreeMap<Attr, String>,
     pub score: Option<i64>,
+    /// The operator's role flags (`nopromote`, `nosync`, `priority`).
+    pub roles: RoleFlags,
 }
 
 impl NodeView {
@@ -49,6 +53,14 @@ pub fn collect(rsc: &str, deadline: Deadline) -> OcfResult<BTreeMap<String, Node
     for (node, score) in attrs::promotion_scores(rsc, deadline)? {
         nodes.entry(node).or_default().score = Some(score);
     }
+    // Permanent attributes: in the CIB, not in attrd. Without a CIB to
+    // read, the column says nothing.
+    let roles = node::configured_nodes(deadline)
+        .map(|attributes| NodeRoles::from_node_attributes(rsc, &attributes))
+        .unwrap_or_default();
+    for (node, flags) in roles.0 {
+        nodes.entry(node).or_default().roles = flags;
+    }
     Ok(nodes)
 }
 
@@ -69,7 +81,7 @@ pub fn would_promote(nodes: &BTreeMap<String, NodeView>) -> Option<&str> {
     };
     nodes
         .iter()
-        .filter(|(_, v)| v.role() == Some(NodeRole::Standby))
+        .filter(|(_, v)| v.role() == Some(NodeRole::Standby) && !v.roles.no_promote)
         .filter(|(_, v)| v.score.is_some_and(|s| s > 0))
         .max_by_key(|(_, v)| (v.score, position(v)))
         .map(|(n, _)| n.as_str())
@@ -90,8 +102,8 @@ fn find_resource(deadline: Deadline) -> OcfResult<String> {
 
 /// Renders the view as one JSON object: `resource`, `primary`,
 /// `would_promote`, `nodes` (one object per node: `node`, each field of
-/// [`Attr::STATUS`] in that order, `score`; null where a node has none) and
-/// `warnings`.
+/// [`Attr::STATUS`] in that order, `score`; null where a node has none;
+/// `roles`: `nopromote`, `nosync`, `priority`) and `warnings`.
 pub fn to_json(rsc: &str, nodes: &BTreeMap<String, NodeView>, warnings: &[String]) -> String {
     let rows: Vec<Value> = nodes
         .iter()
@@ -102,6 +114,14 @@ pub fn to_json(rsc: &str, nodes: &BTreeMap<String, NodeView>, warnings: &[String
                 row.insert(attr.field().into(), json!(v.fields.get(&attr)));
             }
             row.insert("score".into(), json!(v.score));
+            row.insert(
+                "roles".into(),
+                json!({
+                    "nopromote": v.roles.no_promote,
+                    "nosync": v.roles.no_sync,
+                    "priority": v.roles.priority,
+                }),
+            );
             Value::Object(row)
         })
         .collect();
@@ -141,13 +161,13 @@ fn printable(text: &str) -> String {
 pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>, warnings: &[String]) -> String {
     let mut out = format!("resource {rsc}\n");
     out.push_str(&format!(
-        "{:<16} {:<8} {:>8} {:<14} {:>12} {:<10} {:<12} {:>7}\n",
-        "node", "role", "timeline", "lsn", "lag (bytes)", "receiver", "sync", "score"
+        "{:<16} {:<8} {:>8} {:<14} {:>12} {:<10} {:<12} {:>7} {:<4} {}\n",
+        "node", "role", "timeline", "lsn", "lag (bytes)", "receiver", "sync", "score", "read", "roles"
     ));
     for (node, v) in nodes {
         let f = |a: Attr| printable(v.fields.get(&a).map_or(NO_VALUE, String::as_str));
         out.push_str(&format!(
-            "{:<16} {:<8} {:>8} {:<14} {:>12} {:<10} {:<12} {:>7}\n",
+            "{:<16} {:<8} {:>8} {:<14} {:>12} {:<10} {:<12} {:>7} {:<4} {}\n",
             printable(node),
             f(Attr::Role),
             f(Attr::Timeline),
@@ -155,7 +175,9 @@ pub fn to_text(rsc: &str, nodes: &BTreeMap<String, NodeView>, warnings: &[String
             f(Attr::Lag),
             f(Attr::Receiver),
             f(Attr::Sync),
-            v.score.map(|s| s.to_string()).unwrap_or_else(|| "-".into())
+            v.score.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+            f(Attr::Readable),
+            v.roles,
         ));
     }
     // The slots are the primary's alone; a column would be "-" everywhere else.
@@ -409,6 +431,31 @@ mod tests {
         assert!(to_json("pgsqld", &nodes, &[]).contains("\"build\":\"copying 40% (12/30 MB) from n1\""));
     }
 
+    #[test]
+    fn each_nodes_roles_and_readable_show_and_a_nopromote_node_is_never_the_one() {
+        let mut n2 = view("standby", "2", "0/9000000", Some(1000));
+        n2.roles = "nopromote,nosync".parse().unwrap();
+        n2.fields.insert(Attr::Readable, "1".into());
+        let mut n3 = view("standby", "2", "0/8000000", Some(900));
+        n3.roles = "priority=5".parse().unwrap();
+        n3.fields.insert(Attr::Readable, "0".into());
+        let nodes: BTreeMap<String, NodeView> = [("n2".to_string(), n2), ("n3".to_string(), n3)].into();
+        assert_eq!(would_promote(&nodes), Some("n3"), "not n2, however it scored");
+        let text = to_text("pgsqld", &nodes, &[]);
+        let line = |node: &str| text.lines().find(|l| l.starts_with(node)).unwrap().to_string();
+        assert!(
+            text.lines().nth(1).unwrap().ends_with("score read roles"),
+            "{text}"
+        );
+        assert!(line("n2").ends_with(" 1000 1    nopromote,nosync"), "{text}");
+        assert!(line("n3").ends_with(" 900 0    priority=5"), "{text}");
+        let json = to_json("pgsqld", &nodes, &[]);
+        assert!(
+            json.contains("\"readable\":\"1\",\"score\":1000,\"roles\":{\"nopromote\":true,\"nosync\":true,\"priority\":0}"),
+            "{json}"
+        );
+    }
+
     /// The keys and their order are what scripts read: resource, primary,
     /// would_promote, nodes (node, the status fields, score), warnings.
     #[test]
@@ -431,7 +478,9 @@ mod tests {
             to_json("pgsqld", &nodes, &["a \"b\"\u{1b}".to_string()]),
             format!(
                 "{{\"resource\":\"pgsqld\",\"primary\":\"n1\",\"would_promote\":null,\
-                 \"nodes\":[{{\"node\":\"n1\"{fields},\"score\":1001}}],\"warnings\":[\"a \\\"b\\\"\\u001b\"]}}"
+                 \"nodes\":[{{\"node\":\"n1\"{fields},\"score\":1001,\
+                 \"roles\":{{\"nopromote\":false,\"nosync\":false,\"priority\":0}}}}],\
+                 \"warnings\":[\"a \\\"b\\\"\\u001b\"]}}"
             )
         );
     }

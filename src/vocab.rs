@@ -83,10 +83,20 @@ pub enum Attr {
     /// outlives the primary: a later promotion must not make a timeline of
     /// the same number (public).
     History,
+    /// Whether this standby may serve reads now: [`READABLE`] while its
+    /// receiver streams and its replay is within the lag bound, else
+    /// [`NOT_READABLE`] (primary and stopped too); written only when it
+    /// changes, for the location rule of a read-only VIP (public).
+    Readable,
 }
 
+/// The value of [`Attr::Readable`] on a standby that may serve reads.
+pub const READABLE: &str = "1";
+/// The value of [`Attr::Readable`] everywhere else.
+pub const NOT_READABLE: &str = "0";
+
 impl Attr {
-    pub const ALL: [Attr; 15] = [
+    pub const ALL: [Attr; 16] = [
         Attr::Role,
         Attr::Timeline,
         Attr::Lsn,
@@ -102,11 +112,12 @@ impl Attr {
         Attr::SyncList,
         Attr::Gate,
         Attr::History,
+        Attr::Readable,
     ];
 
     /// What `pgha status` shows, in its column order (the JSON keys'
     /// order: a new one goes last, so that scripts keep their order).
-    pub const STATUS: [Attr; 9] = [
+    pub const STATUS: [Attr; 10] = [
         Attr::Role,
         Attr::Timeline,
         Attr::Lsn,
@@ -116,6 +127,7 @@ impl Attr {
         Attr::Slots,
         Attr::Build,
         Attr::SlotWal,
+        Attr::Readable,
     ];
 
     /// The short name: the last part of `pgha-<rsc>-<field>` (also the
@@ -138,6 +150,7 @@ impl Attr {
             Attr::SyncList => "sync-list",
             Attr::Gate => "gate",
             Attr::History => "history",
+            Attr::Readable => "readable",
         }
     }
 
@@ -203,6 +216,193 @@ impl NodeRole {
 impl fmt::Display for NodeRole {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A node attribute the operator sets to give a node a role, permanent
+/// (`crm_attribute --node <node> --name pgha-<rsc>-<field> --update <value>
+/// --lifetime forever`: the CIB's nodes section, read with the members).
+/// The agent never writes one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleAttr {
+    /// `true`: never promote this node. The location rule that makes
+    /// Pacemaker refuse it tests this very attribute, so that the agent and
+    /// the scheduler cannot disagree about which node it is.
+    NoPromote,
+    /// `true`: never list this node in `synchronous_standby_names`.
+    NoSync,
+    /// An integer, 0 by default: among equally advanced candidates, the
+    /// higher is preferred.
+    Priority,
+}
+
+impl RoleAttr {
+    pub const ALL: [RoleAttr; 3] = [RoleAttr::NoPromote, RoleAttr::NoSync, RoleAttr::Priority];
+
+    pub fn field(self) -> &'static str {
+        match self {
+            RoleAttr::NoPromote => "nopromote",
+            RoleAttr::NoSync => "nosync",
+            RoleAttr::Priority => "priority",
+        }
+    }
+
+    /// The attribute's name for resource `rsc`.
+    pub fn name(self, rsc: &str) -> String {
+        format!("pgha-{rsc}-{}", self.field())
+    }
+}
+
+/// The value that turns a role flag on: exactly what the documented
+/// location rule compares with (`eq true`), in any case, as Pacemaker's
+/// string comparison does (`strcasecmp`, blanks kept); anything else is
+/// off, so that the agent never bars a node that Pacemaker would promote,
+/// nor the reverse.
+pub const ROLE_ON: &str = "true";
+
+/// What the operator's [`RoleAttr`]s say of one node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoleFlags {
+    pub no_promote: bool,
+    pub no_sync: bool,
+    pub priority: i64,
+}
+
+impl RoleFlags {
+    /// The flags of resource `rsc` among a node's permanent attributes
+    /// (name -> value); a priority that is not an integer counts as 0.
+    pub fn from_attributes<'a>(
+        rsc: &str,
+        attributes: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> RoleFlags {
+        let mut flags = RoleFlags::default();
+        for (name, value) in attributes {
+            let on = value.eq_ignore_ascii_case(ROLE_ON);
+            match RoleAttr::ALL.into_iter().find(|a| a.name(rsc) == name) {
+                Some(RoleAttr::NoPromote) => flags.no_promote = on,
+                Some(RoleAttr::NoSync) => flags.no_sync = on,
+                Some(RoleAttr::Priority) => flags.priority = value.trim().parse().unwrap_or(0),
+                None => {}
+            }
+        }
+        flags
+    }
+
+    pub fn is_default(&self) -> bool {
+        *self == RoleFlags::default()
+    }
+}
+
+/// Its one spelling, `pgha status`'s and the memory's: the flags that are
+/// on, `nopromote`, `nosync`, `priority=<n>`, comma-separated; `-` for none.
+impl fmt::Display for RoleFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut words = Vec::new();
+        if self.no_promote {
+            words.push(RoleAttr::NoPromote.field().to_string());
+        }
+        if self.no_sync {
+            words.push(RoleAttr::NoSync.field().to_string());
+        }
+        if self.priority != 0 {
+            words.push(format!("{}={}", RoleAttr::Priority.field(), self.priority));
+        }
+        if words.is_empty() {
+            return f.write_str(NO_VALUE);
+        }
+        f.write_str(&words.join(","))
+    }
+}
+
+impl FromStr for RoleFlags {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<RoleFlags, String> {
+        let mut flags = RoleFlags::default();
+        if s == NO_VALUE {
+            return Ok(flags);
+        }
+        for word in s.split(',') {
+            match word.split_once('=') {
+                None if word == RoleAttr::NoPromote.field() => flags.no_promote = true,
+                None if word == RoleAttr::NoSync.field() => flags.no_sync = true,
+                Some((field, n)) if field == RoleAttr::Priority.field() => {
+                    flags.priority = n.parse().map_err(|_| format!("'{s}': bad priority"))?
+                }
+                _ => return Err(format!("'{s}' is not a node's roles")),
+            }
+        }
+        Ok(flags)
+    }
+}
+
+/// Every node's [`RoleFlags`] (a node not in it has none): what the
+/// members' query of the CIB found, remembered as [`Key::MembersRoles`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeRoles(pub std::collections::BTreeMap<String, RoleFlags>);
+
+impl NodeRoles {
+    /// The flags of `node` (none when it has no entry).
+    pub fn of(&self, node: &str) -> RoleFlags {
+        self.0.get(node).copied().unwrap_or_default()
+    }
+
+    pub fn may_promote(&self, node: &str) -> bool {
+        !self.of(node).no_promote
+    }
+
+    pub fn may_be_sync(&self, node: &str) -> bool {
+        !self.of(node).no_sync
+    }
+
+    /// The roles of resource `rsc` in every node's permanent attributes
+    /// (node -> name -> value); only nodes with a flag on are kept.
+    pub fn from_node_attributes(
+        rsc: &str,
+        nodes: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    ) -> NodeRoles {
+        NodeRoles(
+            nodes
+                .iter()
+                .map(|(node, attrs)| {
+                    let flags =
+                        RoleFlags::from_attributes(rsc, attrs.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+                    (node.clone(), flags)
+                })
+                .filter(|(_, flags)| !flags.is_default())
+                .collect(),
+        )
+    }
+}
+
+/// The memory's spelling: `<node>:<flags>` per node, space-separated, the
+/// node percent-encoded as in [`SyncListInForce`]; empty for none.
+impl fmt::Display for NodeRoles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let entries: Vec<String> = self
+            .0
+            .iter()
+            .filter(|(_, flags)| !flags.is_default())
+            .map(|(node, flags)| format!("{}:{flags}", percent_encode(node)))
+            .collect();
+        f.write_str(&entries.join(" "))
+    }
+}
+
+impl FromStr for NodeRoles {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<NodeRoles, String> {
+        s.split_whitespace()
+            .map(|entry| {
+                let (node, flags) = entry
+                    .rsplit_once(':')
+                    .ok_or_else(|| format!("'{entry}' is not <node>:<roles>"))?;
+                let node = percent_decode(node).ok_or_else(|| format!("'{entry}': bad node name"))?;
+                Ok((node, flags.parse()?))
+            })
+            .collect::<Result<_, String>>()
+            .map(NodeRoles)
     }
 }
 
@@ -564,6 +764,9 @@ pub enum Key {
     MembersAsked,
     /// Flag: no membership is known (logged once).
     MembersUnknown,
+    /// The operator's role flags of every node ([`NodeRoles`]), read from
+    /// the CIB with the members.
+    MembersRoles,
     /// What a primary last published in [`SyncListInForce`]: the list in
     /// effect, and the lists it replaced with its WAL position at the
     /// change, until the new list's standbys confirmed past it
@@ -603,7 +806,7 @@ const SELF: &str = "_self";
 
 impl Key {
     /// The keys that have no parameter, with their spelling.
-    const FIXED: [(Key, &'static str); 20] = [
+    const FIXED: [(Key, &'static str); 21] = [
         (Key::BootstrapChecked, "bootstrap.checked"),
         (Key::BootstrapPreferred, "bootstrap.preferred"),
         (Key::DemotedPrimary, "demoted.primary"),
@@ -624,6 +827,7 @@ impl Key {
         (Key::PromoteDeclined, "promote.declined"),
         (Key::GateWaiting, "gate.waiting"),
         (Key::RewindStarted, "rewind.started"),
+        (Key::MembersRoles, "members.roles"),
     ];
 
     /// Parses a key as [`Display`](fmt::Display) spells it; None for a key
@@ -670,7 +874,11 @@ impl Key {
     pub fn is_membership(&self) -> bool {
         matches!(
             self,
-            Key::MembersCrmNode | Key::MembersNotify | Key::MembersAsked | Key::MembersUnknown
+            Key::MembersCrmNode
+                | Key::MembersNotify
+                | Key::MembersAsked
+                | Key::MembersUnknown
+                | Key::MembersRoles
         )
     }
 
@@ -1274,6 +1482,7 @@ mod tests {
             (Attr::SyncList, "pgha-pgsqld-sync-list", Visibility::Public),
             (Attr::Gate, "pgha-pgsqld-gate", Visibility::Public),
             (Attr::History, "pgha-pgsqld-history", Visibility::Public),
+            (Attr::Readable, "pgha-pgsqld-readable", Visibility::Public),
         ];
         assert_eq!(table.len(), Attr::ALL.len(), "every attribute is in the table");
         for (attr, name, visibility) in table {
@@ -1284,7 +1493,8 @@ mod tests {
         assert_eq!(
             status,
             [
-                "role", "timeline", "lsn", "lag", "receiver", "sync", "slots", "build", "slot-wal"
+                "role", "timeline", "lsn", "lag", "receiver", "sync", "slots", "build", "slot-wal",
+                "readable"
             ]
         );
     }
@@ -1402,7 +1612,8 @@ mod tests {
             fixed.join(" "),
             "bootstrap.checked bootstrap.preferred demoted.primary receiver.down rebuild.needed splitbrain.checked splitbrain.other \
              sync.managed sync.none_streaming stop.forced members.crm_node members.notify members.asked members.unknown sync.published \
-             monitor.answer monitor.probe_us promote.declined gate.waiting rewind.started"
+             monitor.answer monitor.probe_us promote.declined gate.waiting rewind.started \
+             members.roles"
         );
         let table: Vec<(Key, &str)> = table
             .into_iter()
@@ -1430,7 +1641,8 @@ mod tests {
                 "members.crm_node",
                 "members.notify",
                 "members.asked",
-                "members.unknown"
+                "members.unknown",
+                "members.roles"
             ]
         );
     }
@@ -1726,5 +1938,101 @@ mod tests {
         ] {
             assert!(bad.parse::<SyncListInForce>().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn role_attributes_are_spelled_as_documented_and_read_as_the_location_rule_does() {
+        let names: Vec<String> = RoleAttr::ALL.iter().map(|a| a.name("pgsqld")).collect();
+        assert_eq!(
+            names,
+            [
+                "pgha-pgsqld-nopromote",
+                "pgha-pgsqld-nosync",
+                "pgha-pgsqld-priority"
+            ]
+        );
+        // (the node's permanent attributes, its flags)
+        let on = |no_promote, no_sync, priority| RoleFlags {
+            no_promote,
+            no_sync,
+            priority,
+        };
+        let table: &[(&[(&str, &str)], RoleFlags)] = &[
+            (&[], on(false, false, 0)),
+            (&[("pgha-pgsqld-nopromote", "true")], on(true, false, 0)),
+            (&[("pgha-pgsqld-nopromote", "TRUE")], on(true, false, 0)),
+            // Only what `eq true` matches: the rule would not bar "yes".
+            (&[("pgha-pgsqld-nopromote", "yes")], on(false, false, 0)),
+            (&[("pgha-pgsqld-nopromote", "false")], on(false, false, 0)),
+            (&[("pgha-pgsqld-nopromote", " true")], on(false, false, 0)),
+            (
+                &[("pgha-pgsqld-nosync", "true"), ("pgha-pgsqld-priority", "-3")],
+                on(false, true, -3),
+            ),
+            (&[("pgha-pgsqld-priority", "high")], on(false, false, 0)),
+            // Another resource's, or another attribute: not ours.
+            (
+                &[("pgha-other-nopromote", "true"), ("nopromote", "true")],
+                on(false, false, 0),
+            ),
+        ];
+        for (attributes, flags) in table {
+            assert_eq!(
+                RoleFlags::from_attributes("pgsqld", attributes.iter().copied()),
+                *flags,
+                "{attributes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn role_flags_have_one_spelling_and_round_trip() {
+        // (flags, spelling)
+        let table = [
+            (RoleFlags::default(), "-"),
+            (
+                RoleFlags {
+                    no_promote: true,
+                    ..RoleFlags::default()
+                },
+                "nopromote",
+            ),
+            (
+                RoleFlags {
+                    no_promote: true,
+                    no_sync: true,
+                    priority: -5,
+                },
+                "nopromote,nosync,priority=-5",
+            ),
+            (
+                RoleFlags {
+                    priority: 7,
+                    ..RoleFlags::default()
+                },
+                "priority=7",
+            ),
+        ];
+        for (flags, spelling) in table {
+            assert_eq!(flags.to_string(), spelling);
+            assert_eq!(spelling.parse::<RoleFlags>(), Ok(flags));
+        }
+        for bad in ["", "nosync,", "priority=x", "sync"] {
+            assert!(bad.parse::<RoleFlags>().is_err(), "{bad:?}");
+        }
+        let roles = NodeRoles(
+            [
+                ("node 3:x".to_string(), "nopromote,nosync".parse().unwrap()),
+                ("n2".to_string(), "priority=2".parse().unwrap()),
+            ]
+            .into(),
+        );
+        let text = roles.to_string();
+        assert_eq!(text, "n2:priority=2 node%203%3Ax:nopromote,nosync");
+        assert_eq!(text.parse::<NodeRoles>(), Ok(roles.clone()));
+        assert_eq!("".parse::<NodeRoles>(), Ok(NodeRoles::default()));
+        assert!(roles.may_be_sync("n2") && !roles.may_be_sync("node 3:x"));
+        assert!(!roles.may_promote("node 3:x") && roles.may_promote("elsewhere"));
+        assert!("n2".parse::<NodeRoles>().is_err());
     }
 }

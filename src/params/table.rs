@@ -290,7 +290,9 @@ pub const PARAMS: &[ParamSpec] = &[
         unique_group: None,
         shortdesc: "Replication lag, in bytes, beyond which a standby may not be promoted",
         longdesc: "A standby whose flushed WAL is more than this many bytes behind the primary gets a negative \
-                   promotion score, so it is never promoted while a closer standby exists. 0 disables the check.",
+                   promotion score, so it is never promoted while a closer standby exists. 0 disables the check. \
+                   Also the bound of the node attribute pgha-<resource>-readable: 1 while a standby streams and \
+                   its replay is within maxlag bytes of the primary (one WAL segment when 0), for a read-only VIP.",
     },
     ParamSpec {
         name: "replication_mode",
@@ -354,7 +356,8 @@ pub const PARAMS: &[ParamSpec] = &[
                    sync_grace seconds (0-86400) before the primary acknowledges them alone; its monitor is \
                    DEGRADED_PROMOTED once the wait has lasted 10 s, and while commits are acknowledged alone. Longer: a second failure soon after the first loses no \
                    acknowledged commit, but writes stall that long when no standby can follow. strict-sync never \
-                   degrades.",
+                   degrades. In every mode but strict-sync, also how long a candidate waits for a more advanced \
+                   node marked pgha-<resource>-nopromote before it is promoted without that node's WAL.",
     },
     ParamSpec {
         name: "slot_grace",

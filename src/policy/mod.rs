@@ -19,6 +19,10 @@
 //!   part in the election for the candidate to have every acknowledged
 //!   commit;
 //! - [`members`]: who counts as a standby of this cluster;
+//! - [`roles`]: the operator's per-node roles (never promoted, never
+//!   synchronous, a priority among equals) applied to scores, the
+//!   election and the synchronous standbys;
+//! - [`readable`]: whether a standby may serve reads (the read VIP);
 //! - [`walsenders`]: which walsender is which node (its slot's holder);
 //! - [`monitor_answer`]: what the monitor answers for what it found;
 //! - [`lifecycle`]: what start and demote do with the state they find;
@@ -40,7 +44,9 @@ pub mod mistakes;
 pub mod monitor_answer;
 pub mod promotion;
 pub mod quorum;
+pub mod readable;
 pub mod rejoin;
+pub mod roles;
 pub mod safety;
 pub mod scores;
 pub mod slots;

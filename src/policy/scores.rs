@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use crate::pg::replication::Replica;
 use crate::policy::promotion::most_advanced;
-use crate::vocab::{Position, WalSenderState};
+use crate::vocab::{NodeRoles, Position, WalSenderState};
 
 pub const SCORE_PRIMARY: i64 = 1001;
 pub const SCORE_STANDBY: i64 = 1000;
@@ -141,6 +141,9 @@ pub struct BootstrapView<'a> {
     pub partition: Option<&'a [String]>,
     /// Seconds since this standby stopped streaming (or started).
     pub waited_s: u64,
+    /// The operator's role flags: a node that may not be promoted never
+    /// takes the score, nor is deferred to; ties go to the higher priority.
+    pub roles: &'a NodeRoles,
 }
 
 /// The bootstrap decision.
@@ -156,6 +159,8 @@ pub enum Bootstrap {
     Waiting(Vec<String>),
     /// Give ourselves this score.
     Score(i64),
+    /// This node may not be promoted (`nopromote`): another one must be.
+    MayNotBePromoted,
 }
 
 /// With no primary anywhere, Pacemaker needs a node with a positive score
@@ -164,18 +169,37 @@ pub enum Bootstrap {
 /// of its partition has published its position, or [`BOOTSTRAP_WAIT_S`]
 /// after it stopped streaming: a node behind another candidate that is up is
 /// never the one (issue 12; the election at promote time checks again).
-/// Ties go to the former primary, then to the first name.
+/// Ties go to the higher priority, then to the former primary, then to the
+/// first name. Only nodes that may be promoted count here: one that may
+/// not be is never the one, and a candidate behind it is held by the
+/// roles' gate (`policy::roles::barred_ahead`) once it decides to score.
 pub fn bootstrap(view: &BootstrapView) -> Bootstrap {
     if view.scores.values().any(|s| *s > 0) || view.scores.contains_key(view.me) {
         return Bootstrap::NotNeeded;
     }
-    let others = view.positions.iter().filter(|(n, _)| n.as_str() != view.me);
+    if !view.roles.may_promote(view.me) {
+        return Bootstrap::MayNotBePromoted;
+    }
+    let others = view
+        .positions
+        .iter()
+        .filter(|(n, _)| n.as_str() != view.me && view.roles.may_promote(n));
     if let Some((node, _)) = most_advanced(view.mine, others.clone()) {
         return Bootstrap::Behind(node.to_string());
     }
+    let priority = |n: &str| view.roles.of(n).priority;
+    let mine = priority(view.me);
+    let equals = others.clone().filter(|(_, p)| **p == view.mine);
+    if let Some((node, _)) = equals
+        .clone()
+        .filter(|(n, _)| priority(n) > mine)
+        .min_by_key(|(n, _)| (std::cmp::Reverse(priority(n)), n.as_str()))
+    {
+        return Bootstrap::Behind(node.clone());
+    }
     if !view.former_primary {
-        if let Some((node, _)) = others
-            .filter(|(n, p)| **p == view.mine && n.as_str() < view.me)
+        if let Some((node, _)) = equals
+            .filter(|(n, _)| priority(n) == mine && n.as_str() < view.me)
             .min_by_key(|(n, _)| n.as_str())
         {
             return Bootstrap::Behind(node.clone());
@@ -518,6 +542,118 @@ mod tests {
                 positions: &positions,
                 partition,
                 waited_s,
+                roles: &NodeRoles::default(),
+            };
+            assert_eq!(bootstrap(&view), expected, "{view:?}");
+        }
+    }
+
+    /// The bootstrap after a full restart when the most advanced node may
+    /// not be promoted: it never takes the score, nobody defers to it (the
+    /// roles' gate then holds the best of the others), and ties go to the
+    /// higher priority.
+    #[test]
+    fn the_bootstrap_score_respects_the_roles() {
+        use crate::vocab::RoleFlags;
+        let pos = |lsn| Position {
+            timeline: 2,
+            lsn: Lsn(lsn),
+        };
+        let roles = |list: &[(&str, &str)]| {
+            NodeRoles(
+                list.iter()
+                    .map(|(n, f)| (n.to_string(), f.parse::<RoleFlags>().unwrap()))
+                    .collect(),
+            )
+        };
+        // (former primary, mine, others, roles, expected); n1 is this node.
+        type Row<'a> = (bool, Position, Vec<(&'a str, Position)>, NodeRoles, Bootstrap);
+        let table: Vec<Row> = vec![
+            // This node may not be promoted, however advanced.
+            (
+                true,
+                pos(900),
+                vec![("n2", pos(100))],
+                roles(&[("n1", "nopromote")]),
+                Bootstrap::MayNotBePromoted,
+            ),
+            // The most advanced may not be promoted: not deferred to (the
+            // gate holds this node once it scores).
+            (
+                false,
+                pos(300),
+                vec![("n2", pos(900))],
+                roles(&[("n2", "nopromote")]),
+                Bootstrap::Score(SCORE_BOOTSTRAP),
+            ),
+            // ... but a node that may be, ahead, still is.
+            (
+                false,
+                pos(300),
+                vec![("n2", pos(900)), ("n3", pos(400))],
+                roles(&[("n2", "nopromote")]),
+                Bootstrap::Behind("n3".into()),
+            ),
+            // Ties: the higher priority first, even before a former primary.
+            (
+                true,
+                pos(300),
+                vec![("n3", pos(300))],
+                roles(&[("n3", "priority=1")]),
+                Bootstrap::Behind("n3".into()),
+            ),
+            (
+                false,
+                pos(300),
+                vec![("n0", pos(300))],
+                roles(&[("n1", "priority=1")]),
+                Bootstrap::Score(SCORE_BOOTSTRAP),
+            ),
+            (
+                false,
+                pos(300),
+                vec![("n2", pos(300)), ("n3", pos(300))],
+                roles(&[("n2", "priority=2"), ("n3", "priority=3")]),
+                Bootstrap::Behind("n3".into()),
+            ),
+            // Equal priorities: as before, the first name.
+            (
+                false,
+                pos(300),
+                vec![("n0", pos(300))],
+                roles(&[("n0", "priority=2"), ("n1", "priority=2")]),
+                Bootstrap::Behind("n0".into()),
+            ),
+            // A tie with a node that may not be promoted defers to nobody.
+            (
+                false,
+                pos(300),
+                vec![("n0", pos(300))],
+                roles(&[("n0", "nopromote,priority=9")]),
+                Bootstrap::Score(SCORE_BOOTSTRAP),
+            ),
+            // A priority never beats a more advanced node.
+            (
+                false,
+                pos(300),
+                vec![("n2", pos(301))],
+                roles(&[("n1", "priority=9")]),
+                Bootstrap::Behind("n2".into()),
+            ),
+        ];
+        let scores = BTreeMap::new();
+        for (former_primary, mine, positions, roles, expected) in table {
+            let positions: BTreeMap<String, Position> =
+                positions.iter().map(|(n, p)| (n.to_string(), *p)).collect();
+            let view = BootstrapView {
+                me: "n1",
+                former_primary,
+                mine,
+                scores: &scores,
+                positions: &positions,
+                partition: None,
+                waited_s: 0,
+                roles: &roles,
             };
             assert_eq!(bootstrap(&view), expected, "{view:?}");
         }

@@ -29,11 +29,16 @@ use crate::params::ReplicationMode;
 use crate::pg::replication::{PrimaryStatus, Replica, StandbyStatus};
 use crate::policy::members::{cluster_replicas, is_standby, known_standbys};
 use crate::policy::quorum::{Candidate, Gate, gate_all};
+use crate::policy::readable;
+use crate::policy::roles::{self, Barred};
 use crate::policy::scores::{self, Bootstrap, SCORE_DISCONNECTED, SCORE_PRIMARY, ScoreDecision};
 use crate::policy::slots::{self as slot_rule, ExistingSlot};
 use crate::policy::sync as sync_rule;
 use crate::policy::walsenders;
-use crate::vocab::{Attr, Key, NO_VALUE, NodeRole, SlotWal, SlotWalList, SyncListInForce, SyncStandbyNames};
+use crate::vocab::{
+    Attr, Key, NO_VALUE, NOT_READABLE, NodeRole, NodeRoles, READABLE, SlotWal, SlotWalList, SyncListInForce,
+    SyncStandbyNames,
+};
 use crate::vocab::{Lsn, Position};
 
 /// Rewrite an unchanged attribute after this long (attrd may have lost it).
@@ -162,6 +167,8 @@ pub struct PrimaryView {
     pub me: String,
     /// The cluster's members (None: unknown).
     pub members: Option<Vec<String>>,
+    /// The operator's role flags of the nodes.
+    pub roles: NodeRoles,
     pub memory: PrimaryMemory,
     pub config: PrimaryConfig,
 }
@@ -180,6 +187,8 @@ pub struct PrimaryPlan {
 /// synchronous replication and the slots.
 pub fn primary_plan(view: &PrimaryView, status: &PrimaryStatus) -> PrimaryPlan {
     let mut steps = instance_steps(NodeRole::Primary, status.timeline, status.current, NO_VALUE);
+    // A primary serves writes: the read VIP goes to a standby.
+    steps.push(own_attr(Attr::Readable, NOT_READABLE, REFRESH_S));
     // A walsender counts as the member it names only when it holds that
     // member's slot: a client that took the name of a node that is down
     // gets neither its score, nor its place among the synchronous standbys.
@@ -229,7 +238,9 @@ fn standbys(view: &PrimaryView, replicas: &[Replica]) -> Vec<Replica> {
 /// from pg_stat_replication keeps its score for the grace period
 /// ([`scores::after_grace`]), counted by its `missing` flag. Only cluster
 /// members get a score: a pg_receivewal's application_name is not a node.
-/// `replicas`: pg_stat_replication.
+/// The roles apply last ([`roles::with_roles`]): a node that may not be
+/// promoted gets [`roles::SCORE_NO_PROMOTE`], equal candidates are ranked
+/// by priority. `replicas`: pg_stat_replication.
 pub fn score_steps(view: &PrimaryView, replicas: &[Replica]) -> Vec<Step> {
     let members = view.members.as_deref();
     let known = known_standbys(view.memory.scored.clone(), members, &view.me);
@@ -241,9 +252,11 @@ pub fn score_steps(view: &PrimaryView, replicas: &[Replica]) -> Vec<Step> {
         &view.me,
         &known,
     );
+    let with_roles = roles::with_roles(&scores, &view.roles);
     let mut steps = Vec::new();
     for (node, score) in scores {
         let missing = score == SCORE_DISCONNECTED;
+        let score = with_roles.get(&node).copied().unwrap_or(score);
         let missing_for = flag_age_after(view.memory.missing_for.get(&node).copied(), missing);
         steps.push(Step::Memory(Remember::Flag(Key::Missing(node.clone()), missing)));
         match scores::after_grace(score, missing_for) {
@@ -301,12 +314,16 @@ pub fn sync_plan(view: &PrimaryView, status: &PrimaryStatus) -> SyncPlan {
     )));
     let none_streaming_for = flag_age_after(view.memory.none_streaming_for, none_streaming);
     let within_grace = sync_rule::within_grace(none_streaming_for, config.sync_grace_s);
+    // The nodes that must never be synchronous are left out of the list,
+    // and so out of what the primary publishes for the quorum gate.
+    let candidates =
+        roles::sync_candidates(config.replication_mode, &streaming, &known, &others, &view.roles);
     let wanted = sync_rule::synchronous_names(
         config.replication_mode,
         config.sync_standbys,
-        &streaming,
-        &known,
-        &others,
+        &candidates.streaming,
+        &candidates.known,
+        &candidates.members,
         within_grace,
     );
     let in_force = &status.synchronous_standby_names;
@@ -341,13 +358,22 @@ pub fn sync_plan(view: &PrimaryView, status: &PrimaryStatus) -> SyncPlan {
             });
         }
     }
+    let nosync_streaming: Vec<&String> = streaming.iter().filter(|n| !view.roles.may_be_sync(n)).collect();
     let risk = sync_rule::degraded_reason(
         config.replication_mode,
         wanted.as_deref(),
-        streaming.len(),
+        candidates.streaming.len(),
         none_streaming_for,
         config.sync_grace_s,
-    );
+    )
+    .map(|risk| match nosync_streaming.as_slice() {
+        [] => risk,
+        nosync => format!(
+            "{risk} ({} streams, nosync)",
+            nosync.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    })
+    .or_else(|| roles::listed_anyway_reason(&candidates.listed_anyway));
     if risk.is_none() && none_streaming && wanted.as_deref().is_some_and(|w| !w.is_empty()) {
         steps.push(Step::Log(
             Level::Info,
@@ -542,6 +568,8 @@ pub struct BootstrapSeen {
     /// The synchronous standbys' lists the primaries published, each with
     /// its publisher (read only when no node is promotable).
     pub sync_lists: Vec<(String, SyncStandbyNames)>,
+    /// The operator's role flags of the nodes.
+    pub roles: NodeRoles,
 }
 
 /// Whether a standby looks at the others for the bootstrap score now
@@ -581,6 +609,7 @@ pub fn bootstrap_decision(
         positions: &seen.positions,
         partition: seen.partition.as_deref(),
         waited_s,
+        roles: &seen.roles,
     })
 }
 
@@ -593,6 +622,8 @@ pub struct StandbyView {
     /// only while it does not stream).
     pub cannot_follow: Option<String>,
     pub replication_slots: bool,
+    /// The `maxlag` parameter: the bound of a readable standby's lag.
+    pub maxlag: u64,
 }
 
 /// A standby's upkeep, and what its monitor answers from.
@@ -629,6 +660,13 @@ pub fn standby_plan(view: &StandbyView) -> StandbyPlan {
     if let Some(lag) = status.lag() {
         steps.push(own_attr(Attr::Lag, &lag.to_string(), VOLATILE_S));
     }
+    // Written only when it flips: a read VIP follows it within a monitor.
+    let readable = readable::readable(status, view.maxlag);
+    steps.push(own_attr(
+        Attr::Readable,
+        if readable { READABLE } else { NOT_READABLE },
+        REFRESH_S,
+    ));
     steps.extend(
         status
             .slots
@@ -662,6 +700,16 @@ pub fn bootstrap_plan(seen: &BootstrapSeen, status: &StandbyStatus, memory: &Sta
     let positions = &seen.positions;
     match bootstrap_decision(seen, mine, memory, bootstrap_waited_s(status, memory)) {
         Bootstrap::NotNeeded => vec![Step::Memory(Remember::Stamp(Key::BootstrapChecked, true))],
+        // Looked at again in a minute, like a node that found one.
+        Bootstrap::MayNotBePromoted => vec![
+            Step::Log(
+                Level::Info,
+                format!(
+                    "no node is promotable: this node may not be promoted (nopromote), another one must be ({mine} here)"
+                ),
+            ),
+            Step::Memory(Remember::Stamp(Key::BootstrapChecked, true)),
+        ],
         Bootstrap::Behind(node) => vec![Step::Log(
             Level::Info,
             format!("no node is promotable: {node} is as advanced or more ({mine} here), it goes first"),
@@ -678,20 +726,25 @@ pub fn bootstrap_plan(seen: &BootstrapSeen, status: &StandbyStatus, memory: &Sta
                 position: mine,
                 waited_s,
             };
-            match gate_all(
+            let others: BTreeMap<String, Position> = positions
+                .iter()
+                .filter(|(n, _)| **n != seen.me)
+                .map(|(n, p)| (n.clone(), *p))
+                .collect();
+            match roles::barred_ahead(seen.mode, mine, &others, &seen.roles, waited_s, seen.sync_grace_s) {
+                Barred::Wait { reason, .. } => return gate_wait(reason),
+                Barred::PromoteWithLoss { warning, .. } => steps.push(Step::Log(Level::Warn, warning)),
+                Barred::Pass => {}
+            }
+            let gate = gate_all(
                 seen.mode,
                 &seen.sync_lists,
                 positions,
                 candidate,
                 seen.sync_grace_s,
-            ) {
-                Gate::Wait { reason, .. } => {
-                    return vec![
-                        Step::Log(Level::Info, format!("no node is promotable: {reason}")),
-                        own_attr(Attr::Gate, &reason, REFRESH_S),
-                        Step::Memory(Remember::Flag(Key::GateWaiting, true)),
-                    ];
-                }
+            );
+            match roles::gate_after_roles(gate, &seen.roles) {
+                Gate::Wait { reason, .. } => return gate_wait(reason),
                 Gate::HandOver { node, theirs } => {
                     return vec![Step::Log(
                         Level::Info,
@@ -703,7 +756,8 @@ pub fn bootstrap_plan(seen: &BootstrapSeen, status: &StandbyStatus, memory: &Sta
                 Gate::PromoteWithLoss { warning, .. } => steps.push(Step::Log(Level::Warn, warning)),
                 Gate::Promote => {}
             }
-            if seen.mode != ReplicationMode::Async {
+            // The roles' gate holds in async mode too.
+            if seen.mode != ReplicationMode::Async || seen.roles.0.values().any(|f| f.no_promote) {
                 steps.push(own_attr(Attr::Gate, NO_VALUE, REFRESH_S));
             }
             steps.push(Step::Log(
@@ -718,26 +772,39 @@ pub fn bootstrap_plan(seen: &BootstrapSeen, status: &StandbyStatus, memory: &Sta
     }
 }
 
+/// A standby that would take the bootstrap score but for a gate: why,
+/// published (crm_mon, `pgha status`), and since when it waits.
+fn gate_wait(reason: String) -> Vec<Step> {
+    vec![
+        Step::Log(Level::Info, format!("no node is promotable: {reason}")),
+        own_attr(Attr::Gate, &reason, REFRESH_S),
+        Step::Memory(Remember::Flag(Key::GateWaiting, true)),
+    ]
+}
+
 /// Right after a promotion: its score, and a standby's score for every
-/// participant of the election that can follow it (`followers`), so that a
+/// participant of the election that can follow it (`followers`, none for a
+/// node that may not be promoted: [`roles::follower_scores`]), so that a
 /// second failure before its first monitor still finds a candidate (PAF has
-/// no promotable standby until its next primary monitor); its role. In sync
+/// no promotable standby until its next primary monitor); its role, and
+/// that it serves no reads as a standby does any more. In sync
 /// modes, with `synchronous_standby_names` set for `expected` before the
 /// promotion (None: not set), the first monitor keeps waiting for them
 /// until one streams, or until `sync_grace` (counted from now) is over.
-pub fn promoted_steps(followers: &[String], expected: Option<&[String]>) -> Vec<Step> {
+pub fn promoted_steps(followers: &[String], roles: &NodeRoles, expected: Option<&[String]>) -> Vec<Step> {
     let mut steps = vec![Step::Score {
         node: None,
         score: SCORE_PRIMARY,
     }];
-    for node in followers {
+    for (node, score) in roles::follower_scores(followers, roles) {
         steps.push(Step::Score {
             node: Some(node.clone()),
-            score: scores::SCORE_STANDBY,
+            score,
         });
-        steps.push(Step::Memory(Remember::Flag(Key::Standby(node.clone()), true)));
+        steps.push(Step::Memory(Remember::Flag(Key::Standby(node), true)));
     }
     steps.push(own_attr(Attr::Role, NodeRole::Primary.as_str(), REFRESH_S));
+    steps.push(own_attr(Attr::Readable, NOT_READABLE, REFRESH_S));
     if let Some(expected) = expected {
         steps.extend(
             expected
@@ -817,6 +884,7 @@ mod tests {
         PrimaryView {
             me: s("n1"),
             members: Some(names(&["n1", "n2", "n3"])),
+            roles: NodeRoles::default(),
             memory: PrimaryMemory::default(),
             config: PrimaryConfig {
                 maxlag: 0,
@@ -857,18 +925,19 @@ mod tests {
     fn the_primary_publishes_itself_first() {
         let plan = primary_plan(&view(), &status());
         assert_eq!(
-            plan.steps[..5],
+            plan.steps[..6],
             [
                 own_attr(Attr::Role, "primary", REFRESH_S),
                 own_attr(Attr::Timeline, "2", REFRESH_S),
                 own_attr(Attr::Receiver, NO_VALUE, REFRESH_S),
                 own_attr(Attr::Lsn, &Lsn(0x3000000).to_string(), VOLATILE_S),
+                own_attr(Attr::Readable, "0", REFRESH_S),
                 Step::Score {
                     node: None,
                     score: SCORE_PRIMARY
                 },
             ],
-            "role, timeline, receiver, position, then its own score"
+            "role, timeline, receiver, position, no reads, then its own score"
         );
         assert_eq!(plan.sync_risk, None);
         assert_eq!(plan.slot_collision, None);
@@ -1504,6 +1573,7 @@ mod tests {
             memory: StandbyMemory::default(),
             cannot_follow: None,
             replication_slots: false,
+            maxlag: 0,
         }
     }
 
@@ -1522,6 +1592,10 @@ mod tests {
             own_attr(Attr::Receiver, receiver, REFRESH_S),
             own_attr(Attr::Lsn, &Lsn(0x3000000).to_string(), VOLATILE_S),
         ]
+    }
+
+    fn readable(on: bool) -> Step {
+        own_attr(Attr::Readable, if on { "1" } else { "0" }, REFRESH_S)
     }
 
     fn seen(scores: &[(&str, i64)], positions: &[(&str, u64)], partition: Option<&[&str]>) -> BootstrapSeen {
@@ -1544,6 +1618,7 @@ mod tests {
             mode: ReplicationMode::Async,
             sync_grace_s: 30,
             sync_lists: Vec::new(),
+            roles: NodeRoles::default(),
         }
     }
 
@@ -1563,7 +1638,12 @@ mod tests {
             (
                 "streaming: its attributes and lag; no longer demoted nor preferred",
                 |v| v.memory.demoted_primary = true,
-                [standby_head("streaming"), vec![lag.clone()], streaming_tail()].concat(),
+                [
+                    standby_head("streaming"),
+                    vec![lag.clone(), readable(true)],
+                    streaming_tail(),
+                ]
+                .concat(),
                 None,
                 false,
             ),
@@ -1577,6 +1657,7 @@ mod tests {
                     standby_head("streaming"),
                     vec![
                         lag.clone(),
+                        readable(true),
                         Step::DropLeftoverSlot(s("pgha_n2")),
                         own_attr(Attr::Slots, NO_VALUE, REFRESH_S),
                         own_attr(Attr::SlotWal, NO_VALUE, REFRESH_S),
@@ -1588,9 +1669,9 @@ mod tests {
                 false,
             ),
             (
-                "just stopped streaming: the flag goes on, not streaming for 0 s",
+                "just stopped streaming: the flag goes on, not streaming for 0 s, no reads",
                 not_streaming,
-                standby_head("waiting"),
+                [standby_head("waiting"), vec![readable(false)]].concat(),
                 Some(0),
                 false,
             ),
@@ -1602,7 +1683,7 @@ mod tests {
                     v.memory.receiver_down_for = Some(40);
                     v.memory.demoted_primary = true;
                 },
-                standby_head("stopped"),
+                [standby_head("stopped"), vec![readable(false)]].concat(),
                 Some(40),
                 true,
             ),
@@ -1615,10 +1696,13 @@ mod tests {
                 },
                 [
                     standby_head("waiting"),
-                    vec![Step::Memory(Remember::Change(
-                        Key::RebuildNeeded,
-                        s("requested WAL segment has already been removed"),
-                    ))],
+                    vec![
+                        readable(false),
+                        Step::Memory(Remember::Change(
+                            Key::RebuildNeeded,
+                            s("requested WAL segment has already been removed"),
+                        )),
+                    ],
                 ]
                 .concat(),
                 Some(40),
@@ -1723,6 +1807,34 @@ mod tests {
         }
     }
 
+    /// A bootstrap plan held by a gate: the reason logged and published,
+    /// and since when it waits.
+    fn waits_at_gate(reason: &str) -> Vec<Step> {
+        vec![
+            Step::Log(Level::Info, format!("no node is promotable: {reason}")),
+            own_attr(Attr::Gate, reason, REFRESH_S),
+            Step::Memory(Remember::Flag(Key::GateWaiting, true)),
+        ]
+    }
+
+    /// A bootstrap plan that goes past a gate with a loss: the warning
+    /// (holding `warning`) first, the reason withdrawn, the score.
+    #[track_caller]
+    fn assert_scores_past_a_gate(steps: &[Step], warning: &str) {
+        assert!(
+            matches!(&steps[0], Step::Log(Level::Warn, w) if w.contains(warning)),
+            "{steps:?}"
+        );
+        assert!(
+            steps.contains(&own_attr(Attr::Gate, NO_VALUE, REFRESH_S)),
+            "{steps:?}"
+        );
+        assert!(steps.contains(&Step::Score {
+            node: None,
+            score: scores::SCORE_BOOTSTRAP
+        }));
+    }
+
     #[test]
     fn the_bootstrap_score_waits_for_a_quorum_of_the_synchronous_standbys() {
         // n1 and n2 are up; the old primary n0 listed ANY 1 (n1, n2, n3):
@@ -1736,29 +1848,14 @@ mod tests {
         let reason = "strict-sync: 2 of the 3 standbys needed (ANY 1 of 3) take part; waiting for n3 or the old primary";
         assert_eq!(
             bootstrap_plan(&seen_by, &v.status, &v.memory),
-            vec![
-                Step::Log(Level::Info, format!("no node is promotable: {reason}")),
-                own_attr(Attr::Gate, reason, REFRESH_S),
-                Step::Memory(Remember::Flag(Key::GateWaiting, true)),
-            ]
+            waits_at_gate(reason)
         );
         // The same in sync mode once sync_grace is over: the score, with
         // the warning that names who may have commits this node lacks.
         seen_by.mode = ReplicationMode::Sync;
         v.memory.receiver_down_for = Some(40);
         let steps = bootstrap_plan(&seen_by, &v.status, &v.memory);
-        assert!(
-            matches!(&steps[0], Step::Log(Level::Warn, w) if w.contains("commits only n3 confirmed may be lost")),
-            "{steps:?}"
-        );
-        assert!(
-            steps.contains(&own_attr(Attr::Gate, NO_VALUE, REFRESH_S)),
-            "{steps:?}"
-        );
-        assert!(steps.contains(&Step::Score {
-            node: None,
-            score: scores::SCORE_BOOTSTRAP
-        }));
+        assert_scores_past_a_gate(&steps, "commits only n3 confirmed may be lost");
         // The grace counts from the first wait, not from the last start
         // (the recovery of a failed promote restarts the instance).
         v.memory.receiver_down_for = Some(0);
@@ -1793,6 +1890,174 @@ mod tests {
                 node: None,
                 score: scores::SCORE_BOOTSTRAP
             })
+        );
+    }
+
+    fn roles(list: &[(&str, &str)]) -> NodeRoles {
+        NodeRoles(list.iter().map(|(n, f)| (s(n), f.parse().unwrap())).collect())
+    }
+
+    /// After a full restart the most advanced node, n2, may not be
+    /// promoted: it never scores, and n1, behind it, waits with the reason
+    /// published (strict-sync for good; async until sync_grace is over,
+    /// then with the warning that what only n2 has is lost).
+    #[test]
+    fn the_bootstrap_waits_behind_a_node_that_may_not_be_promoted() {
+        let mut v = standby_view();
+        not_streaming(&mut v);
+        let mut seen_by = seen(&[], &[("n2", 0x4000000)], Some(&["n1", "n2"]));
+        seen_by.roles = roles(&[("n2", "nopromote")]);
+        let reason = "n2 (nopromote) is ahead (2:0/4000000 > 2:0/3000000): waiting for the old primary or for n2 \
+                      to be allowed, sync_grace 30s left";
+        assert_eq!(
+            bootstrap_plan(&seen_by, &v.status, &v.memory),
+            waits_at_gate(reason),
+            "async: waits within sync_grace"
+        );
+        seen_by.mode = ReplicationMode::StrictSync;
+        v.memory.gate_waiting_for = Some(86_400);
+        let steps = bootstrap_plan(&seen_by, &v.status, &v.memory);
+        assert!(
+            steps.contains(&Step::Memory(Remember::Flag(Key::GateWaiting, true))),
+            "strict-sync: for good {steps:?}"
+        );
+        seen_by.mode = ReplicationMode::Async;
+        v.memory.gate_waiting_for = Some(30);
+        let steps = bootstrap_plan(&seen_by, &v.status, &v.memory);
+        assert_scores_past_a_gate(&steps, "the WAL only n2 has is lost");
+        // n2 itself never takes the score, however advanced.
+        let mut seen_by = seen(&[], &[("n2", 0x1000000)], Some(&["n1", "n2"]));
+        seen_by.roles = roles(&[("n1", "nopromote")]);
+        let steps = bootstrap_plan(&seen_by, &v.status, &v.memory);
+        assert!(
+            !steps.iter().any(|s| matches!(s, Step::Score { .. })),
+            "{steps:?}"
+        );
+        assert!(steps.contains(&Step::Memory(Remember::Stamp(Key::BootstrapChecked, true))));
+        // A node behind it in the quorum gate's hand-over: no hand-over to
+        // it (the roles' gate ruled: the grace is over), the score.
+        let mut seen_by = seen(&[], &[("n2", 0x4000000)], Some(&["n1", "n2"]));
+        seen_by.roles = roles(&[("n2", "nopromote")]);
+        seen_by.mode = ReplicationMode::Sync;
+        seen_by.sync_lists = vec![(s("n0"), "ANY 1 (n1, n2)".parse().unwrap())];
+        let steps = bootstrap_plan(&seen_by, &v.status, &v.memory);
+        assert!(
+            steps.contains(&Step::Score {
+                node: None,
+                score: scores::SCORE_BOOTSTRAP
+            }),
+            "{steps:?}"
+        );
+    }
+
+    /// nosync: n3 streams but is never listed, and what the primary
+    /// publishes for the quorum gate lists n2 alone (N = 1).
+    #[test]
+    fn a_nosync_standby_streams_but_is_never_listed_nor_counted() {
+        let mut v = case();
+        v.view.config.replication_mode = ReplicationMode::Sync;
+        v.view.roles = roles(&[("n3", "nosync")]);
+        v.status.replicas = vec![
+            replica("n2", "streaming", "async"),
+            replica("n3", "streaming", "async"),
+        ];
+        let plan = sync_plan(&v.view, &v.status);
+        assert!(
+            plan.steps.contains(&names_step(
+                "",
+                r#"ANY 1 ("n2")"#,
+                ReplicationMode::Sync,
+                &["n2", "n3"]
+            )),
+            "{:?}",
+            plan.steps
+        );
+        let published = plan.steps.iter().find_map(|step| match step {
+            Step::Attr {
+                node: None,
+                attr: Attr::SyncList,
+                value,
+                ..
+            } => Some(value.clone()),
+            _ => None,
+        });
+        // The list about to be set, cut to the standbys that stream and are
+        // on it: n2 only.
+        assert_eq!(published.as_deref(), Some("n1: ANY 1 (n2)"), "{:?}", plan.steps);
+        assert_eq!(plan.risk, None);
+        // Only nosync standbys stream: sync acknowledges alone, and says why.
+        v.view.roles = roles(&[("n2", "nosync"), ("n3", "nosync")]);
+        let plan = sync_plan(&v.view, &v.status);
+        assert_eq!(
+            plan.risk.as_deref(),
+            Some(
+                "replication_mode=sync: no standby streams: commits are acknowledged without one (n2, n3 streams, nosync)"
+            )
+        );
+        // strict-sync with every other member nosync: listed anyway, degraded.
+        v.view.config.replication_mode = ReplicationMode::StrictSync;
+        let plan = sync_plan(&v.view, &v.status);
+        assert!(
+            plan.steps.contains(&names_step(
+                "",
+                r#"ANY 1 ("n2", "n3")"#,
+                ReplicationMode::StrictSync,
+                &["n2", "n3"]
+            )),
+            "{:?}",
+            plan.steps
+        );
+        assert!(
+            plan.risk
+                .as_deref()
+                .is_some_and(|r| r.contains("n2, n3 (nosync) listed anyway")),
+            "{:?}",
+            plan.risk
+        );
+    }
+
+    #[test]
+    fn a_node_that_may_not_be_promoted_gets_no_positive_score_and_priority_breaks_ties() {
+        let mut v = case();
+        v.view.roles = roles(&[("n2", "nopromote"), ("n3", "priority=2")]);
+        v.status.replicas = vec![
+            replica("n2", "streaming", "async"),
+            replica("n3", "streaming", "async"),
+        ];
+        let mut v4 = v.view.clone();
+        v4.members = Some(names(&["n1", "n2", "n3", "n4"]));
+        assert_eq!(
+            score_steps(&v.view, &v.status.replicas),
+            vec![
+                missing("n2", false),
+                score("n2", roles::SCORE_NO_PROMOTE),
+                missing("n3", false),
+                score("n3", SCORE_STANDBY)
+            ]
+        );
+        let replicas = [
+            v.status.replicas.clone(),
+            vec![replica("n4", "streaming", "async")],
+        ]
+        .concat();
+        assert_eq!(
+            score_steps(&v4, &replicas),
+            vec![
+                missing("n2", false),
+                score("n2", roles::SCORE_NO_PROMOTE),
+                missing("n3", false),
+                score("n3", SCORE_STANDBY),
+                missing("n4", false),
+                score("n4", SCORE_STANDBY - 1)
+            ],
+            "n3 preferred to n4, equally advanced"
+        );
+        // Missing: the grace still counts from the score it had.
+        v.view.memory.scored = names(&["n2"]);
+        v.status.replicas.clear();
+        assert_eq!(
+            score_steps(&v.view, &v.status.replicas),
+            vec![missing("n2", true)]
         );
     }
 
@@ -1836,10 +2101,12 @@ mod tests {
             score("n2", scores::SCORE_STANDBY),
             flag(Key::Standby(s("n2"))),
             own_attr(Attr::Role, "primary", REFRESH_S),
+            own_attr(Attr::Readable, "0", REFRESH_S),
         ];
-        assert_eq!(promoted_steps(&names(&["n2"]), None), head, "async");
+        let none = NodeRoles::default();
+        assert_eq!(promoted_steps(&names(&["n2"]), &none, None), head, "async");
         assert_eq!(
-            promoted_steps(&names(&["n2"]), Some(&names(&["n2", "n3"]))),
+            promoted_steps(&names(&["n2"]), &none, Some(&names(&["n2", "n3"]))),
             [
                 head.clone(),
                 vec![

@@ -80,8 +80,8 @@ fn away_for(memory: &RunState, now: Option<u64>) -> BTreeMap<String, Duration> {
 
 /// This partition's nodes now (`crm_node -p`), with the cluster's members,
 /// noted in `memory`; None when the cluster cannot be asked.
-pub fn look(deadline: Deadline, memory: &mut RunState) -> (Option<Vec<String>>, Vec<String>) {
-    let members = upkeep::members(deadline, memory).unwrap_or_default();
+pub fn look(rsc: &str, deadline: Deadline, memory: &mut RunState) -> (Option<Vec<String>>, Vec<String>) {
+    let members = upkeep::members(rsc, deadline, memory).unwrap_or_default();
     let partition = node::partition(deadline.within(ASK));
     if let Some(partition) = &partition {
         let seen: Vec<(String, bool)> = members
@@ -98,7 +98,7 @@ pub fn look(deadline: Deadline, memory: &mut RunState) -> (Option<Vec<String>>, 
 /// node that also looked) counts from this sight or an earlier one.
 pub fn look_before_promote(ctx: &Context) {
     let mut memory = RunState::load(ctx.resource());
-    look(ctx.deadline, &mut memory);
+    look(ctx.resource(), ctx.deadline, &mut memory);
     memory.save();
 }
 
@@ -112,7 +112,7 @@ pub fn wait_before_promote(ctx: &Context, round: &Round) -> (Duration, String) {
         return (Duration::ZERO, String::new());
     }
     let mut memory = RunState::load(ctx.resource());
-    let (partition, members) = look(ctx.deadline, &mut memory);
+    let (partition, members) = look(ctx.resource(), ctx.deadline, &mut memory);
     memory.save();
     let stopped: Vec<String> = round.demoted.iter().chain(&round.stopped).cloned().collect();
     let departure = safety::departure(

@@ -48,7 +48,7 @@ pub fn maintain_primary(
     if !config.replication_slots {
         return None; // not even the members are asked
     }
-    let members = upkeep::members(ctx.deadline, memory);
+    let members = upkeep::members(ctx.resource(), ctx.deadline, memory);
     let view = upkeep::primary_view(members, memory, config, me);
     let plan = rule::slots_plan(&view, existing, lost);
     apply::apply(ctx, memory, inst, plan.steps);

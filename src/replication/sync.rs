@@ -42,7 +42,7 @@ pub fn refresh_on_notify(ctx: &Context) {
         _ => return,
     };
     let mut memory = RunState::load(ctx.resource());
-    let members = upkeep::members(ctx.deadline, &mut memory);
+    let members = upkeep::members(ctx.resource(), ctx.deadline, &mut memory);
     let view = upkeep::primary_view(members, &memory, &config, &ctx.node_name());
     let plan = rule::sync_plan(&view, &status);
     apply::apply(ctx, &mut memory, &inst, plan.steps);

@@ -81,7 +81,7 @@ pub fn publish(ctx: &Context, inst: &Instance, timeline: u32, memory: &mut RunSt
     };
     let value = history.to_string();
     let me = ctx.node_name();
-    let members = upkeep::members(ctx.deadline, memory).unwrap_or_default();
+    let members = upkeep::members(ctx.resource(), ctx.deadline, memory).unwrap_or_default();
     let nodes = std::iter::once(me.as_str()).chain(members.iter().map(String::as_str).filter(|n| *n != me));
     for node in nodes {
         let on = (node != me).then_some(node);

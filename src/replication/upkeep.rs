@@ -29,7 +29,7 @@ use crate::policy::upkeep::{
 use crate::replication::{apply, election, isolation};
 use crate::runstate::RunState;
 use crate::vocab::Position;
-use crate::vocab::{Attr, Key, NodeRole};
+use crate::vocab::{Attr, Key, NodeRole, NodeRoles};
 use crate::{log_info, log_warn};
 
 /// What the primary's monitor reports once its upkeep is done.
@@ -53,7 +53,7 @@ pub fn primary(
     config: &Config,
     me: &str,
 ) -> PrimaryUpkeep {
-    let members = members(ctx.deadline, memory);
+    let members = members(ctx.resource(), ctx.deadline, memory);
     let view = primary_view(members, memory, config, me);
     let plan = rule::primary_plan(&view, status);
     apply::apply(ctx, memory, inst, plan.steps);
@@ -76,6 +76,7 @@ pub fn primary_view(
     PrimaryView {
         me: me.to_string(),
         members,
+        roles: node_roles(memory),
         memory: primary_memory(memory),
         config: PrimaryConfig {
             maxlag: config.maxlag,
@@ -223,13 +224,14 @@ pub fn standby(
         memory: remembered,
         cannot_follow,
         replication_slots: config.replication_slots,
+        maxlag: config.maxlag,
     };
     let plan = rule::standby_plan(&view);
     apply::apply(ctx, memory, inst, plan.steps);
     // Only now: the others look for this node's position as it looks for
     // theirs (after a full restart their first monitors run side by side).
     if rule::bootstrap_due(status, &view.memory) {
-        if let Some(seen) = bootstrap_seen(ctx, config, status, &view.memory) {
+        if let Some(seen) = bootstrap_seen(ctx, config, status, &view.memory, memory) {
             apply::apply(
                 ctx,
                 memory,
@@ -272,12 +274,14 @@ const BOOTSTRAP_RETRY: Duration = Duration::from_secs(1);
 /// restart the nodes' first monitors run side by side, and each may look
 /// before the others have published: when the rule would wait, it looks
 /// once more a second later rather than a whole monitor interval later.
-/// None when the scores cannot be read (logged).
+/// The operator's roles come with the members (asked at most once a
+/// minute). None when the scores cannot be read (logged).
 fn bootstrap_seen(
     ctx: &Context,
     config: &Config,
     status: &StandbyStatus,
     memory: &StandbyMemory,
+    run_state: &mut RunState,
 ) -> Option<BootstrapSeen> {
     let scores = match attrs::promotion_scores(ctx.resource(), ctx.deadline) {
         Ok(scores) => scores,
@@ -296,10 +300,13 @@ fn bootstrap_seen(
         mode: config.replication_mode,
         sync_grace_s: config.sync_grace_s,
         sync_lists: Vec::new(),
+        roles: NodeRoles::default(),
     };
     if !needs_positions {
         return Some(seen);
     }
+    members(ctx.resource(), ctx.deadline, run_state);
+    seen.roles = node_roles(run_state);
     if config.replication_mode != ReplicationMode::Async {
         seen.sync_lists = election::published_sync_lists(ctx.resource(), ctx.deadline);
     }
@@ -355,18 +362,26 @@ const MEMBERS_MAX_AGE_S: u64 = 60;
 /// Only members are standbys: a `pg_receivewal` or a backup tool in
 /// `pg_stat_replication` gets no score, no attribute and no place in
 /// `synchronous_standby_names`.
-pub fn members(deadline: Deadline, memory: &mut RunState) -> Option<Vec<String>> {
+///
+/// The same read of the CIB gives the operator's role flags of resource
+/// `rsc` ([`NodeRoles`]), remembered beside the members ([`node_roles`]):
+/// they take effect within a minute of `crm_attribute --lifetime forever`,
+/// at no call of their own.
+pub fn members(rsc: &str, deadline: Deadline, memory: &mut RunState) -> Option<Vec<String>> {
     if memory
         .age(&Key::MembersAsked)
         .is_none_or(|a| a >= MEMBERS_MAX_AGE_S)
     {
         match node::cluster_nodes(deadline) {
-            Some(listed) => {
-                let nodes: Vec<&str> = listed.iter().map(|(n, _)| n.as_str()).collect();
+            Some(membership) => {
+                let nodes: Vec<&str> = membership.nodes.iter().map(|(n, _)| n.as_str()).collect();
                 memory.set(&Key::MembersCrmNode, &nodes.join(" "));
                 memory.stamp_flag(&Key::MembersAsked, true);
                 // Who is lost is news for a promote without fencing.
-                isolation::note_seen(memory, &listed, crate::deadline::boot_millis());
+                isolation::note_seen(memory, &membership.nodes, crate::deadline::boot_millis());
+                if let Some(attributes) = &membership.attributes {
+                    remember_roles(memory, &NodeRoles::from_node_attributes(rsc, attributes));
+                }
             }
             None => memory.stamp_flag(&Key::MembersAsked, false),
         }
@@ -395,6 +410,45 @@ pub fn members(deadline: Deadline, memory: &mut RunState) -> Option<Vec<String>>
         None => {}
     }
     nodes
+}
+
+/// Remembers the operator's role flags, logging what changed.
+fn remember_roles(memory: &mut RunState, roles: &NodeRoles) {
+    let before = node_roles(memory);
+    if before != *roles {
+        log_info!(
+            "node roles: {}",
+            if roles.0.is_empty() {
+                "none".to_string()
+            } else {
+                roles.to_string()
+            }
+        );
+    }
+    memory.set_if_changed(&Key::MembersRoles, &roles.to_string());
+}
+
+/// The role flags remembered by the last read of the CIB ([`members`]);
+/// none when never read.
+pub fn node_roles(memory: &RunState) -> NodeRoles {
+    memory
+        .get(&Key::MembersRoles)
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_default()
+}
+
+/// The role flags as the CIB says now (one bounded `cibadmin` call): what
+/// a promote decides from, since a standby's memory is only as recent as
+/// its last look; the remembered ones when the CIB cannot be read.
+pub fn node_roles_now(rsc: &str, deadline: Deadline, memory: &mut RunState) -> NodeRoles {
+    match node::configured_nodes(deadline) {
+        Some(attributes) => {
+            let roles = NodeRoles::from_node_attributes(rsc, &attributes);
+            remember_roles(memory, &roles);
+            roles
+        }
+        None => node_roles(memory),
+    }
 }
 
 /// Remembers the node list of a clone notification (`notify_all_uname`),

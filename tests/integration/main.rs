@@ -35,5 +35,7 @@ mod replication;
 /// Issue 23 around start and stop: the role a start checks, the memory a
 /// restart or a reboot keeps, long crash recovery, concurrent runs.
 mod restarts;
+/// Per-node roles (nopromote, nosync, priority) and the read VIP's flag.
+mod roles;
 /// validate-all at levels 0 and 10, good and bad values, with their codes.
 mod validate;

@@ -69,22 +69,11 @@ fn prometheus(agent: &Agent) -> String {
     out.stdout
 }
 
-/// `crm_node` of a two-node cluster: the members, and the node it runs
-/// on as Pacemaker names it (`$FAKE_NODE`, [`FakeCluster::agent_on`]).
-const CRM_NODE: &str = r#"#!/bin/sh
-case "$1" in
-  -n) printf '%s\n' "$FAKE_NODE" ;;
-  -l) printf '1 node-a member\n2 node-b member\n' ;;
-  -p) printf 'node-a node-b\n' ;;
-  *) exit 1 ;;
-esac
-"#;
-
 #[test]
 fn status_prometheus_reports_a_real_primary_and_standby_in_a_format_prometheus_parses() {
     let (a, a_agent, b, b_agent) = pair_with("metrics", &[("replication_slots", "true")]);
     let cluster = FakeCluster::new();
-    cluster.tool("crm_node", CRM_NODE);
+    cluster.crm_node(&[("node-a", "member"), ("node-b", "member")], "node-a node-b");
     let rsc = a_agent.rsc();
     // Sync mode: the primary publishes its standbys' sync states.
     let a_on = cluster
@@ -355,7 +344,7 @@ fn retained(published: &str, slot: &str) -> (u64, String) {
 fn the_wal_each_slot_retains_is_published_shown_and_exported() {
     let (a, a_agent, b, b_agent) = pair_with("slotwal", &[("replication_slots", "true")]);
     let cluster = FakeCluster::new();
-    cluster.tool("crm_node", CRM_NODE);
+    cluster.crm_node(&[("node-a", "member"), ("node-b", "member")], "node-a node-b");
     let rsc = a_agent.rsc();
     let a_on = cluster.agent_on(&a_agent, "node-a").recurring();
     let b_on = cluster.agent_on(&b_agent, "node-b").recurring();

@@ -98,6 +98,24 @@ impl FakeCluster {
             .find_map(|l| l.strip_prefix(&format!("{node} ")).map(str::to_string))
     }
 
+    /// A fake `crm_node`: `-l` lists `members` (`<name> <state>`, each
+    /// numbered), `-p` prints `partition`, `-n` the node it runs on as
+    /// Pacemaker names it (`$FAKE_NODE`, [`FakeCluster::agent_on`]).
+    pub fn crm_node(&self, members: &[(&str, &str)], partition: &str) {
+        let listed: String = members
+            .iter()
+            .enumerate()
+            .map(|(i, (name, state))| format!("{} {name} {state}\\n", i + 1))
+            .collect();
+        self.tool(
+            "crm_node",
+            &format!(
+                "#!/bin/sh\ncase \"$1\" in\n  -n) printf '%s\\n' \"$FAKE_NODE\" ;;\n  -l) printf '{listed}' ;;\n  \
+                 -p) printf '{partition}\\n' ;;\n  *) exit 1 ;;\nesac\n"
+            ),
+        );
+    }
+
     pub fn calls(&self) -> String {
         fs::read_to_string(self.dir.path.join("calls")).unwrap_or_default()
     }
@@ -109,7 +127,7 @@ fn names(list: &str) -> Vec<String> {
 
 /// The pre-promote notification of a round that promotes node-b among
 /// `active`, on `agent`.
-fn pre_promote(agent: &Agent, active: &str) {
+pub fn pre_promote(agent: &Agent, active: &str) {
     notify(
         agent,
         "pre",

@@ -305,6 +305,22 @@ pub fn run_as_postgres(program: impl AsRef<Path>, args: &[&str]) -> String {
     outcome_of(cmd).expect_success().stdout.clone()
 }
 
+/// Runs `command`, a `pcs ...` line as a page tells an operator to type it,
+/// on CIB file `cib` (`pcs -f`), in a shell as the operator's (pages quote
+/// values); it must succeed without a warning or a deprecation.
+#[track_caller]
+pub fn pcs_on_file(cib: &Path, command: &str) {
+    let rest = command.trim_start_matches("pcs ");
+    let script = format!("exec pcs -f {} {rest}", cib.display());
+    let out = run_tool("sh", &["-c", &script]);
+    out.expect_success();
+    let said = format!("{}{}", out.stdout, out.stderr).to_lowercase();
+    assert!(
+        !said.contains("warning") && !said.contains("deprecat"),
+        "the page's command made pcs warn\n{out}"
+    );
+}
+
 /// `pgha <args>` outside any OCF action (`doc man`, `usage`), with the
 /// environment of [`Agent::bare`].
 pub fn pgha(args: &[&str]) -> Outcome {
