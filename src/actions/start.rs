@@ -81,7 +81,7 @@ use crate::context::{Context, Mode};
 use crate::deadline::Deadline;
 use crate::ocf::code::{OcfCode, OcfError, OcfResult};
 use crate::params::Config;
-use crate::pg::controldata::{self, ClusterState};
+use crate::pg::controldata::{self, ClusterState, ControlData};
 use crate::pg::history;
 use crate::pg::instance::Instance;
 use crate::pg::layout;
@@ -247,7 +247,7 @@ fn rejoin_check(
         _ => None,
     };
     let fork = match &control {
-        Some(c) if other_primary == Some(true) => history_fork(ctx, inst, config, c.timeline),
+        Some(c) if other_primary == Some(true) => history_fork(ctx, inst, config, c),
         _ => None,
     };
     if let Some(fork) = &fork {
@@ -404,14 +404,15 @@ fn recover_in_place(ctx: &Context, inst: &Instance, share: f64) -> Result<(), Re
 const HISTORY_ASK: Duration = Duration::from_secs(10);
 
 /// Whether the history of the WAL this stopped instance holds forked from
-/// the running primary's ([`rejoin::fork`]), which the primary tells over
-/// SQL; None when it is part of it, or when either cannot be read (logged:
-/// the timeline numbers then decide, as pg_rewind and PostgreSQL do).
+/// the running primary's, or its WAL goes past where the primary left its
+/// timeline ([`rejoin::fork`]); the primary tells its history over SQL.
+/// None when it is part of it, or when either cannot be read (logged: the
+/// timeline numbers then decide, as pg_rewind and PostgreSQL do).
 fn history_fork(
     ctx: &Context,
     inst: &Instance,
     config: &Config,
-    checkpoint_timeline: u32,
+    control: &ControlData,
 ) -> Option<rejoin::Fork> {
     let deadline = ctx.deadline.within(HISTORY_ASK);
     let primary = match remote::primary_history(&inst.bindir, &inst.user, &config.primary_conninfo, deadline)
@@ -426,11 +427,11 @@ fn history_fork(
             return None;
         }
     };
-    let mine = history::of_stopped(inst, checkpoint_timeline, deadline);
+    let mine = history::of_stopped(inst, control.timeline, deadline);
     if mine.is_none() {
         log_warn!("cannot read this node's timeline history: timelines compared by number");
     }
-    rejoin::fork(mine.as_ref(), Some(&primary))
+    rejoin::fork(mine.as_ref(), Some(&primary), Some(control.wal_end()))
 }
 
 /// Whether another node reports a running primary (its monitor's role

@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::deadline::Deadline;
 use crate::exec::{self, SystemUser};
 use crate::ocf::code::{OcfError, OcfResult};
-use crate::vocab::Lsn;
+use crate::vocab::{Lsn, Position};
 
 /// "Database cluster state" from pg_control.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +80,10 @@ pub struct ControlData {
     pub redo: Lsn,
     /// `wal_segment_size` of the cluster (None when not printed).
     pub segment_size: Option<u64>,
+    /// "Minimum recovery ending location" and its timeline: on a standby,
+    /// how far its replay went (a standby's shutdown moves it to the last
+    /// record replayed); None when 0/0 or not printed.
+    pub min_recovery: Option<Position>,
 }
 
 impl ControlData {
@@ -105,7 +109,28 @@ impl ControlData {
             checkpoint: lsn("Latest checkpoint location")?,
             redo: lsn("Latest checkpoint's REDO location")?,
             segment_size: fields.get("Bytes per WAL segment").and_then(|v| v.parse().ok()),
+            min_recovery: fields
+                .get("Minimum recovery ending location")
+                .zip(fields.get("Min recovery ending loc's timeline"))
+                .and_then(|(lsn, timeline)| Position::from_halves(timeline, lsn))
+                .filter(|p| p.lsn != Lsn(0) && p.timeline != 0),
         })
+    }
+
+    /// How far the WAL of this stopped data directory goes, as pg_rewind
+    /// reckons it for its target: the latest checkpoint, or the minimum
+    /// recovery point when that is later (a standby's). A node whose WAL
+    /// goes past the point where the primary's history left its timeline
+    /// holds WAL the primary never had ([`crate::pg::history::follows`]).
+    pub fn wal_end(&self) -> Position {
+        let checkpoint = Position {
+            timeline: self.timeline,
+            lsn: self.checkpoint,
+        };
+        match self.min_recovery {
+            Some(min) if min.lsn > checkpoint.lsn => min,
+            _ => checkpoint,
+        }
     }
 }
 
@@ -162,6 +187,32 @@ Bytes per WAL segment:                16777216
         assert_eq!(c.checkpoint, "0/1A2B3C8".parse().unwrap());
         assert_eq!(c.redo, "0/1A2B390".parse().unwrap());
         assert_eq!(c.segment_size, Some(16 << 20));
+        assert_eq!(c.min_recovery, None, "0/0 is none");
+        assert_eq!(
+            c.wal_end().to_string(),
+            "3:0/1A2B3C8",
+            "a primary's: its checkpoint"
+        );
+    }
+
+    #[test]
+    fn a_standbys_wal_ends_where_its_replay_went() {
+        let standby = SAMPLE
+            .replace("in production", "shut down in recovery")
+            .replace("location:     0/0", "location:     0/1B00028")
+            .replace("loc's timeline:   0", "loc's timeline:   3");
+        let c = ControlData::parse(&standby).unwrap();
+        assert_eq!(
+            c.min_recovery.map(|p| p.to_string()).as_deref(),
+            Some("3:0/1B00028")
+        );
+        assert_eq!(c.wal_end().to_string(), "3:0/1B00028");
+        // A minimum recovery point behind the checkpoint says nothing more.
+        let behind = standby.replace("0/1B00028", "0/1000000");
+        assert_eq!(
+            ControlData::parse(&behind).unwrap().wal_end().to_string(),
+            "3:0/1A2B3C8"
+        );
     }
 
     #[test]

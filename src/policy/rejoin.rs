@@ -32,8 +32,9 @@
 
 use crate::ocf::code::OcfError;
 use crate::pg::controldata::ClusterState;
-use crate::pg::history::{History, is_prefix};
+use crate::pg::history::{History, follows, is_prefix};
 use crate::pg::rewind::Divergence;
+use crate::vocab::Position;
 
 /// The first step's decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,6 +90,9 @@ pub fn needs_compare(backup_label: bool, state: &ClusterState, demoted: bool) ->
 pub struct Fork {
     pub mine: History,
     pub primary: History,
+    /// Its history is part of the primary's, but its WAL goes to here,
+    /// past the point where the primary's history left that timeline.
+    pub past: Option<Position>,
 }
 
 impl Fork {
@@ -100,6 +104,16 @@ impl Fork {
 
     /// What the reasons and the log say of it.
     pub fn described(&self) -> String {
+        if let Some(end) = self.past {
+            let left = self.primary.left_at(end.timeline).flatten();
+            return format!(
+                "its WAL goes to {} on timeline {}, past {} where the primary's history ({}) left it",
+                end.lsn,
+                end.timeline,
+                left.map_or_else(|| "the point".to_string(), |l| l.to_string()),
+                self.primary
+            );
+        }
         format!(
             "its timeline {} ({}) is not in the primary's history ({})",
             self.mine.current, self.mine, self.primary
@@ -108,13 +122,27 @@ impl Fork {
 }
 
 /// Whether the history of this node's WAL (`mine`) forked from the
-/// primary's: it is not a prefix of it. None when it is, or when either is
-/// unknown (nothing to say: the numbers decide, as before).
-pub fn fork(mine: Option<&History>, primary: Option<&History>) -> Option<Fork> {
+/// primary's: it is not a prefix of it, or it is but the WAL goes on past
+/// where the primary left that timeline (`end`: how far it goes, as
+/// pg_rewind reckons it, [`ControlData::wal_end`]). The second is a node
+/// that was a primary cut off from the others, wrote on, and since ran as
+/// a standby while no primary ran: pg_control says "shut down in
+/// recovery", and its WAL receiver can never follow the new timeline.
+/// None when it is part of it, or when a history is unknown (nothing to
+/// say: the numbers decide, as before).
+///
+/// [`ControlData::wal_end`]: crate::pg::controldata::ControlData::wal_end
+pub fn fork(mine: Option<&History>, primary: Option<&History>, end: Option<Position>) -> Option<Fork> {
     let (mine, primary) = mine.zip(primary)?;
-    (!is_prefix(mine, primary)).then(|| Fork {
+    let past = if is_prefix(mine, primary) {
+        Some(end.filter(|end| !follows(primary, *end))?)
+    } else {
+        None
+    };
+    Some(Fork {
         mine: mine.clone(),
         primary: primary.clone(),
+        past,
     })
 }
 
@@ -427,13 +455,39 @@ mod tests {
         ];
         for (mine, primary, forked) in table {
             assert_eq!(
-                fork(Some(&h(mine)), Some(&h(primary))).is_some(),
+                fork(Some(&h(mine)), Some(&h(primary)), None).is_some(),
                 forked,
                 "{mine} vs {primary}"
             );
         }
-        assert_eq!(fork(None, Some(&h("1"))), None, "unknown: nothing to say");
-        assert_eq!(fork(Some(&h("1")), None), None);
+        assert_eq!(fork(None, Some(&h("1")), None), None, "unknown: nothing to say");
+        assert_eq!(fork(Some(&h("1")), None, None), None);
+
+        // Part of the primary's history, but how far its WAL goes decides.
+        let p = |s: &str| s.parse::<Position>().unwrap();
+        let table = [
+            // Stopped at the very point the primary left timeline 2.
+            ("1@0/3000060,2", "1@0/3000060,2@0/5000000,3", "2:0/5000000", false),
+            ("1@0/3000060,2", "1@0/3000060,2@0/5000000,3", "2:0/4FFFF00", false),
+            // Wrote on after the primary left it (a cut-off primary).
+            ("1@0/3000060,2", "1@0/3000060,2@0/5000000,3", "2:0/5000820", true),
+            // On the primary's own timeline: any position follows.
+            ("1@0/3000060,2", "1@0/3000060,2", "2:0/9000000", false),
+            // A restartpoint on an ancestor, within it.
+            ("1@0/3000060,2", "1@0/3000060,2@0/5000000,3", "1:0/3000000", false),
+        ];
+        for (mine, primary, end, forked) in table {
+            let found = fork(Some(&h(mine)), Some(&h(primary)), Some(p(end)));
+            assert_eq!(found.is_some(), forked, "{mine} at {end} vs {primary}");
+            if let Some(found) = found {
+                assert!(!found.same_number(), "pg_rewind sees it");
+                assert_eq!(
+                    found.described(),
+                    "its WAL goes to 0/5000820 on timeline 2, past 0/5000000 where the primary's history \
+                     (1@0/3000060,2@0/5000000,3) left it"
+                );
+            }
+        }
 
         // A plain standby ("shut down in recovery") is compared once forked.
         use ClusterState::*;
@@ -451,9 +505,15 @@ mod tests {
         let same = fork(
             Some(&h("1@0/3000060,2@0/5000000,3")),
             Some(&h("1@0/3000060,2@0/5800000,3")),
+            None,
         )
         .unwrap();
-        let older = fork(Some(&h("1@0/3000060,3")), Some(&h("1@0/3000060,2@0/5000000,4"))).unwrap();
+        let older = fork(
+            Some(&h("1@0/3000060,3")),
+            Some(&h("1@0/3000060,2@0/5000000,4")),
+            None,
+        )
+        .unwrap();
         let d = |s: &str| s.to_string();
         // (verdict, fork, rewind, rebuild, decision)
         let table: Vec<(Divergence, &Fork, bool, bool, &str)> = vec![

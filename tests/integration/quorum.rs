@@ -445,6 +445,64 @@ fn a_timeline_of_the_primarys_number_forked_elsewhere_is_never_followed() {
     stop_all(&[&b_back, &c_alone]);
 }
 
+/// A primary cut off from the others writes on after they promoted
+/// node-b; it is stopped, and starts again while no primary runs, so it
+/// follows nothing and runs as a plain standby: pg_control says "shut down
+/// in recovery" at its next stop. Its history (timeline 1) is part of
+/// node-b's, but its WAL goes past where node-b left timeline 1, and its
+/// receiver could never stream ("requested timeline 2 is not a child of
+/// this server's history": the chaos run that found it). The start that
+/// finds node-b running compares it and rewinds it, as a former primary.
+#[test]
+fn a_standby_whose_wal_goes_past_the_fork_point_is_rewound() {
+    let (a, a_agent, b, b_agent) = pair("pastfork");
+    let rsc = a_agent.rsc();
+    replicated_table(&a, &b);
+    // node-b's timeline 1 ends here; node-a writes on alone.
+    b_agent.run("stop").expect(OcfCode::Success);
+    a.psql("insert into t select generate_series(2, 100)");
+    a_agent.run("stop").expect(OcfCode::Success);
+    let b_alone = b_agent.clone().param("primary_conninfo", NO_PRIMARY_YET);
+    b_alone.run("start").expect(OcfCode::Success);
+    b_alone.run("promote").expect(OcfCode::Success);
+    b.psql("insert into t values (-1)");
+    // node-a back while no primary is known: it waits as a standby.
+    let a_alone = a_agent.clone().param("primary_conninfo", NO_PRIMARY_YET);
+    a_alone.run("start").expect(OcfCode::Success);
+    a.assert_query("select pg_is_in_recovery()", "t", "a standby");
+    a_alone.run("stop").expect(OcfCode::Success);
+    let control = run_as_postgres(pg_bin().join("pg_controldata"), &[a.datadir.to_str().unwrap()]);
+    assert!(
+        control.contains("shut down in recovery"),
+        "stopped as a standby:\n{control}"
+    );
+    // node-b the primary its attributes name.
+    let cluster = FakeCluster::new();
+    cluster.set(&format!("pgha-{rsc}-role"), "node-b", "primary");
+    let a_back = cluster.agent_on(
+        &a_agent
+            .clone()
+            .params(&[("primary_conninfo", &b.conninfo()), ("rewind", "true")]),
+        "node-a",
+    );
+    a_back
+        .run("start")
+        .expect(OcfCode::Success)
+        .expect_logged(
+            "where the primary's history",
+            "the WAL past the fork point is named",
+        )
+        .expect_logged("pg_rewind", "rewound");
+    b.psql("insert into t values (-2)");
+    a.wait_for_row("select count(*) from t where i < 0", "2");
+    a.assert_query(
+        "select count(*) from t where i between 2 and 100",
+        "0",
+        "none of the rows node-a wrote alone",
+    );
+    stop_all(&[&a_back, &b_alone]);
+}
+
 /// Issue 22: a primary made timeline 3 and died before any standby got its
 /// history file; its history, published on node-b's node, is all that is
 /// left of it. node-b, on timeline 2, used to make timeline 3 again. It
