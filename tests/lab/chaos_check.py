@@ -75,9 +75,14 @@ def read_jsonl(path):
     return out
 
 
-def read_run(rundir):
+def load_run(rundir):
+    """run.json: what the nemesis wrote of the run (mode, nodes, clients...)."""
     with open(os.path.join(rundir, "run.json")) as f:
-        run = json.load(f)
+        return json.load(f)
+
+
+def read_run(rundir):
+    run = load_run(rundir)
     clients = {}
     cdir = os.path.join(rundir, "clients")
     for name in sorted(os.listdir(cdir)) if os.path.isdir(cdir) else []:
@@ -204,8 +209,7 @@ def convergence(run):
 
 
 def cmd_converge(rundir, bound_s):
-    with open(os.path.join(rundir, "run.json")) as f:
-        run = json.load(f)
+    run = load_run(rundir)
     start = time.time()
     doc = {"bound_s": bound_s, "converged_s": None, "not": None}
     while True:
@@ -239,8 +243,7 @@ def history_files(node):
 
 
 def cmd_collect(rundir):
-    with open(os.path.join(rundir, "run.json")) as f:
-        run = json.load(f)
+    run = load_run(rundir)
     view = cluster_view(run["nodes"])
     primary = None
     failures = []
