@@ -331,6 +331,178 @@ class Verdict(unittest.TestCase):
             self.assertEqual(get("poweroff", "promoted").returncode, 1)
 
 
+# ---------------------------------------------------------------- the promotion rules (issue 22)
+
+FIVE = [f"node{i}" for i in range(1, 6)]
+HISTORIES = {"00000002.history": "1 0/5000000 no recovery target specified;",
+             "00000003.history": "1 0/5000000 no recovery target specified;2 0/5200000 no recovery target specified;"}
+ASYNC_DOUBLE = {"agent": "pgha", "nodes": 5, "runs": 1, "timeout": 120, "params": "",
+                "results": [run("async-double", promoted_first="node2", fault2_s=21.3, promoted="node4", lost=7,
+                                lost_ids=[40, 41], rows_on_first=5, not_streaming=[], not_replayed=[],
+                                node_rows={n: {"rows": 3000, "extra": 0, "extra_ids": [], "missing": 0,
+                                               "missing_ids": []} for n in FIVE},
+                                histories={n: dict(HISTORIES) for n in FIVE},
+                                failed_actions=0, failed_action_names=[])]}
+SPOOF_SAMPLES = [{"t_s": 30.0 + 2 * k, "ssn": 'ANY 1 ("node3")', "walsenders": ["streaming"], "score": -1000,
+                  "sync": "disconnected", "receiver": "-"} for k in range(21)]
+SPOOF = {"agent": "pgha", "nodes": 3, "runs": 1, "timeout": 120, "params": SYNC_PARAMS,
+         "results": [run("spoof", params=SYNC_PARAMS, promoted="node1", sync_before='ANY 1 ("node2", "node3")',
+                         spoof_target="node2", spoofer="node3", given_up_s=28.5, spoof_samples=SPOOF_SAMPLES,
+                         target_back_s=2.4, failed=0, unknown=0, failed_actions=0, failed_action_names=[])]}
+DELAYED = {"agent": "pgha", "nodes": 3, "runs": 1, "timeout": 120, "params": SYNC_PARAMS,
+           "results": [run("restart-delayed", params=SYNC_PARAMS, promoted="node2", sync_before='ANY 1 ("node2", "node3")',
+                           delayed="node2", held=["node3"], delay_reset=True, quorum_s=8.1,
+                           wal_before={"node2": {"receive": "1/200", "replay": "0/F000000"},
+                                       "node3": {"receive": "0/F0000000", "replay": "0/10000000"}},
+                           failed_actions=0, failed_action_names=[])]}
+
+
+class PromotionVerdict(unittest.TestCase):
+    judge = Verdict.judge
+
+    def each_fails(self, good, fault, cases):
+        """Each (fields, wanted FAIL lines) made of GOOD's run fails with exactly those lines."""
+        for fields, want in cases:
+            with self.subTest(fields=fields):
+                doc = copy.deepcopy(good)
+                r = doc["results"][0]
+                for k, v in fields.items():
+                    v(r) if callable(v) else r.update({k: v})
+                rc, ok, fail, out = self.judge(doc, "--faults", fault)
+                self.assertEqual((rc, fail), (1, want), out)
+
+    def test_async_double_converged_passes_and_reports_the_loss(self):
+        rc, ok, fail, out = self.judge(ASYNC_DOUBLE, "--faults", "async-double")
+        self.assertEqual((rc, fail), (0, []), out)
+        self.assertIn("ok   - async-double: the first new primary node2 acknowledged 5 writes before its power-off", ok)
+        self.assertIn("ok   - async-double: every node streams from node4 again", ok)
+        self.assertIn("ok   - async-double: every node holds exactly the final primary's 3000 rows", ok)
+        self.assertIn("ok   - async-double: one history per timeline number on every node "
+                      "(00000002.history, 00000003.history)", ok)
+        self.assertIn("# report: async-double: committed rows lost: 7, promoted node4 (former primary node1; "
+                      "async, reported, not judged)", out)
+
+    def test_async_double_divergence_fails(self):
+        forked = "1 0/5100000 no recovery target specified;"
+        self.each_fails(ASYNC_DOUBLE, "async-double", [
+            ({"rows_on_first": 0}, ["FAIL - async-double: the first new primary node2 acknowledged 0 writes "
+                                    "before its power-off: none of its own to take back"]),
+            ({"x": lambda r: r["node_rows"]["node2"].update(extra=5, extra_ids=[901, 902])},
+             ["FAIL - async-double: node2 holds 5 rows the final primary does not have (ids [901, 902])"]),
+            ({"x": lambda r: r["node_rows"]["node1"].update(missing=3, missing_ids=[7, 8, 9])},
+             ["FAIL - async-double: node1 lacks 3 of the final primary's rows (ids [7, 8, 9])"]),
+            ({"x": lambda r: r["node_rows"].update(node1=None)}, ["FAIL - async-double: node1: its rows not read"]),
+            ({"node_rows": {}}, ["FAIL - async-double: the nodes' rows not read"]),
+            ({"not_streaming": ["node1", "node2"]},
+             ["FAIL - async-double: not streaming from node4 within 240 s: node1, node2"]),
+            ({"not_streaming": None}, ["FAIL - async-double: not streaming from node4 within 240 s: not measured"]),
+            ({"not_replayed": ["node5"]},
+             ["FAIL - async-double: not replayed up to the final primary's WAL position: node5"]),
+            ({"x": lambda r: r["histories"]["node2"].update({"00000002.history": forked})},
+             ["FAIL - async-double: two histories of 00000002.history: node1,node3,node4,node5 / node2"]),
+            ({"x": lambda r: r["histories"].update(node3=None)},
+             ["FAIL - async-double: timeline histories not read (node3)"]),
+            ({"promoted_first": None, "fault2_s": None},
+             ["FAIL - async-double: no new primary seen Promoted after the first power-off: "
+              "the second fault was not injected"]),
+        ])
+        # In sync mode nothing acknowledged may be lost.
+        doc = copy.deepcopy(ASYNC_DOUBLE)
+        doc["results"][0].update(params=SYNC_PARAMS, sync_before=SYNC_BEFORE)
+        rc, ok, fail, out = self.judge(doc, "--faults", "async-double")
+        self.assertEqual(fail, ["FAIL - sync async-double: committed rows lost: 7 (ids [40, 41])"], out)
+
+    def test_spoof_never_counted_passes(self):
+        rc, ok, fail, out = self.judge(SPOOF, "--faults", "spoof")
+        self.assertEqual((rc, fail), (0, []), out)
+        self.assertIn("ok   - sync spoof: pg_receivewal on node3 streamed as node2 in 21 of 21 samples over "
+                      "40.00 s (two monitor intervals: 30 s)", ok)
+        self.assertIn("ok   - sync spoof: node2 never named in synchronous_standby_names while spoofed", ok)
+        self.assertIn("ok   - sync spoof: node2 streams again 2.40 s after its unstandby", ok)
+        self.assertIn("ok   - sync spoof: no committed row lost", ok)
+
+    def test_spoof_counted_as_the_standby_fails(self):
+        def sample(k, **fields):
+            return lambda r: r["spoof_samples"][k].update(fields)
+        head = "FAIL - sync spoof: node2 "
+        self.each_fails(SPOOF, "spoof", [
+            ({"x": sample(4, ssn='ANY 1 ("node2", "node3")')},
+             [head + "named in synchronous_standby_names while spoofed, at 38.00 s (1 samples: "
+                     "ssn 'ANY 1 (\"node2\", \"node3\")', sync disconnected, score -1000, receiver -)"]),
+            ({"x": sample(6, ssn="ANY 1 (node3, node2)")},
+             [head + "named in synchronous_standby_names while spoofed, at 42.00 s (1 samples: "
+                     "ssn 'ANY 1 (node3, node2)', sync disconnected, score -1000, receiver -)"]),
+            ({"x": sample(20, sync="quorum")},
+             [head + "given a sync state while spoofed, at 70.00 s (1 samples: ssn 'ANY 1 (\"node3\")', "
+                     "sync quorum, score -1000, receiver -)"]),
+            ({"x": sample(0, score=1000)},
+             [head + "given a positive score while spoofed, at 30.00 s (1 samples: ssn 'ANY 1 (\"node3\")', "
+                     "sync disconnected, score 1000, receiver -)"]),
+            ({"x": sample(1, receiver="streaming")},
+             [head + "shown with a streaming receiver while spoofed, at 32.00 s (1 samples: "
+                     "ssn 'ANY 1 (\"node3\")', sync disconnected, score -1000, receiver streaming)"]),
+            ({"x": lambda r: [s.update(walsenders=[]) for s in r["spoof_samples"]]},
+             ["FAIL - sync spoof: pg_receivewal on node3 streamed as node2 in 0 of 21 samples over 40.00 s "
+              "(two monitor intervals: 30 s)"]),
+            ({"x": lambda r: r.update(spoof_samples=r["spoof_samples"][:5])},
+             ["FAIL - sync spoof: pg_receivewal on node3 streamed as node2 in 5 of 5 samples over 8.00 s "
+              "(two monitor intervals: 30 s)"]),
+            ({"given_up_s": None},
+             ["FAIL - sync spoof: the primary never gave node2 up after its stop (walsender, score or "
+              "synchronous_standby_names): the spoof proves nothing"]),
+            ({"target_back_s": None}, [head + "does not stream again within 240 s"]),
+            ({"lost": 3, "lost_ids": [5, 6, 7]}, ["FAIL - sync spoof: committed rows lost: 3 (ids [5, 6, 7])"]),
+        ])
+        # Another node whose name starts alike is not the standby.
+        doc = copy.deepcopy(SPOOF)
+        doc["results"][0]["spoof_samples"][3]["ssn"] = 'ANY 1 ("node22", node3)'
+        rc, ok, fail, out = self.judge(doc, "--faults", "spoof")
+        self.assertEqual((rc, fail), (0, []), out)
+
+    def test_restart_delayed_promotes_the_furthest_wal(self):
+        # LSNs compare as numbers: 0/F000000 is before 0/10000000, 1/200 after 0/F0000000.
+        rc, ok, fail, out = self.judge(DELAYED, "--faults", "restart-delayed")
+        self.assertEqual((rc, fail), (0, []), out)
+        self.assertIn("ok   - sync restart-delayed: before the restart the delayed standby had received the most "
+                      "WAL and replayed the least (node2 received 1/200, replayed 0/F000000; node3 received "
+                      "0/F0000000, replayed 0/10000000)", ok)
+        self.assertIn("ok   - sync restart-delayed: node2, whose WAL goes furthest, was promoted", ok)
+        self.assertIn("# report: sync restart-delayed: quorum_s=8.10, quorum_to_stable_s=-", out)
+
+    def test_restart_delayed_wrong_node_or_setup_fails(self):
+        setup = "FAIL - sync restart-delayed: before the restart the delayed standby had received the most WAL " \
+                "and replayed the least "
+        wal = lambda n, **f: lambda r: r["wal_before"][n].update(f)
+        self.each_fails(DELAYED, "restart-delayed", [
+            ({"promoted": "node3"}, ["FAIL - sync restart-delayed: node3 was promoted, not node2 whose WAL goes furthest"]),
+            ({"promoted": None}, ["FAIL - sync restart-delayed: no Promoted instance at the end",
+                                  "FAIL - sync restart-delayed: - was promoted, not node2 whose WAL goes furthest"]),
+            ({"x": wal("node2", replay="0/10800000")},
+             [setup + "(node2 received 1/200, replayed 0/10800000; node3 received 0/F0000000, replayed 0/10000000)"]),
+            ({"x": wal("node2", receive="0/E0000000")},
+             [setup + "(node2 received 0/E0000000, replayed 0/F000000; node3 received 0/F0000000, replayed 0/10000000)"]),
+            ({"x": lambda r: r["wal_before"].update(node3=None)},
+             [setup + "(node2 received 1/200, replayed 0/F000000; node3 received None, replayed None)"]),
+            ({"held": []}, [setup + "(node2 received 1/200, replayed 0/F000000)"]),
+            ({"lost": 2, "lost_ids": [1, 2]}, ["FAIL - sync restart-delayed: committed rows lost: 2 (ids [1, 2])"]),
+        ])
+        # async: the former primary stays off, what only it had is reported.
+        doc = copy.deepcopy(DELAYED)
+        doc["results"][0].update(params="", lost=2)
+        rc, ok, fail, out = self.judge(doc, "--faults", "restart-delayed")
+        self.assertEqual((rc, fail), (0, []), out)
+        self.assertIn("# report: restart-delayed: committed rows lost: 2", out)
+
+    def test_promotion_faults_need_their_nodes(self):
+        for fault, nodes, want in (("async-double", 3, "async-double needs --nodes 5 or more (it has 3)"),
+                                   ("spoof", 2, "spoof needs --nodes 3 or more (it has 2)"),
+                                   ("restart-delayed", 2, "restart-delayed needs --nodes 3 or more")):
+            p = subprocess.run([sys.executable, SCENARIO, "--faults", fault, "--nodes", str(nodes)],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(want, p.stderr)
+
+
 # ---------------------------------------------------------------- the chaos checker
 
 import chaos_check  # noqa: E402
