@@ -79,11 +79,20 @@ const RECORD_AT: [&str; 9] = [
     "incorrect resource manager data checksum in record at ",
 ];
 
-/// Reads the end of the valid WAL of timeline `timeline` in
-/// `<datadir>/pg_wal`, from `start` (the replay position) on, as `user`
-/// within `deadline`. `segment_size` is the cluster's `wal_segment_size`.
-/// None when `pg_wal` holds no segment of the timeline past `start` (its WAL
-/// came from the archive): nothing there goes further than the replay.
+/// Reads the end of the valid WAL in `<datadir>/pg_wal` from `start` (the
+/// replay position) on, as `user` within `deadline`. `segment_size` is the
+/// cluster's `wal_segment_size`. None when `pg_wal` holds no segment past
+/// `start` (its WAL came from the archive): nothing there goes further than
+/// the replay.
+///
+/// `timeline` is the one the server reports (its checkpoint's, or its
+/// receiver's), which lags the WAL it holds: a standby that followed a
+/// promotion since its last restartpoint and restarted has no receiver and
+/// reports the old one, whose file of the segment ends at the switch. The
+/// WAL at `start` is in the newest timeline's file of that segment
+/// ([`timeline_at`]), and a switch further on is followed the same way
+/// ([`SWITCHES_MAX`]): from the end found, on a newer timeline's file of
+/// that segment.
 pub fn end_of_wal(
     bindir: &Path,
     datadir: &Path,
@@ -93,9 +102,79 @@ pub fn end_of_wal(
     segment_size: u64,
     deadline: Deadline,
 ) -> OcfResult<Option<WalEnd>> {
-    let path = datadir.join("pg_wal");
     let names = wal_files(datadir, user, deadline)?;
-    let limit = newest_segment(&names, timeline)
+    let mut timeline = timeline_at(&names, start, segment_size).map_or(timeline, |t| t.max(timeline));
+    let mut from = start;
+    let mut found = None;
+    for _ in 0..=SWITCHES_MAX {
+        let Some(end) = end_on_timeline(
+            bindir,
+            datadir,
+            user,
+            &names,
+            timeline,
+            from,
+            segment_size,
+            deadline,
+        )?
+        else {
+            break;
+        };
+        // Nothing after the switch point yet: the WAL ends there.
+        if found.is_some() && matches!(&end, WalEnd::NotUnderstood(line) if line.contains(NO_RECORD_AFTER)) {
+            break;
+        }
+        let next = match &end {
+            WalEnd::At(at) if *at > from => timeline_at(&names, *at, segment_size)
+                .filter(|newer| *newer > timeline)
+                .map(|newer| (newer, *at)),
+            _ => None,
+        };
+        found = Some(end);
+        match next {
+            Some((newer, at)) => (timeline, from) = (newer, at),
+            None => break,
+        }
+    }
+    Ok(found)
+}
+
+/// How many timeline switches past the replay position [`end_of_wal`]
+/// follows: a standby's replay is rarely more than one promotion behind.
+const SWITCHES_MAX: usize = 3;
+
+/// pg_waldump's words when no valid record begins at or after its start.
+const NO_RECORD_AFTER: &str = "could not find a valid record after ";
+
+/// The newest timeline whose file of the segment that holds `lsn` is in
+/// `names`: the file a server in recovery reads that segment from.
+pub fn timeline_at(names: &[String], lsn: Lsn, segment_size: u64) -> Option<u32> {
+    if segment_size == 0 {
+        return None;
+    }
+    let first = Lsn(lsn.0 - lsn.0 % segment_size);
+    names
+        .iter()
+        .filter(|n| segment_start(n, segment_size) == Some(first))
+        .filter_map(|n| segment_timeline(n))
+        .max()
+}
+
+/// One pg_waldump read of `timeline` from `start` to the end of that
+/// timeline's newest segment file; None when it has none past `start`.
+#[allow(clippy::too_many_arguments)]
+fn end_on_timeline(
+    bindir: &Path,
+    datadir: &Path,
+    user: &SystemUser,
+    names: &[String],
+    timeline: u32,
+    start: Lsn,
+    segment_size: u64,
+    deadline: Deadline,
+) -> OcfResult<Option<WalEnd>> {
+    let path = datadir.join("pg_wal");
+    let limit = newest_segment(names, timeline)
         .and_then(|name| segment_start(name, segment_size))
         .map(|first| Lsn(first.0 + segment_size));
     let Some(limit) = limit.filter(|l| *l > start) else {
@@ -362,6 +441,30 @@ mod tests {
             parse("", false, SEG, Lsn(0x900_0000)),
             WalEnd::NotUnderstood(String::new())
         );
+    }
+
+    #[test]
+    fn the_wal_at_a_position_is_in_the_newest_timelines_file_of_its_segment() {
+        let names: Vec<String> = [
+            "00000002.history",
+            "000000020000000000000002",
+            "000000020000000000000003",
+            "00000003.history",
+            "000000030000000000000003",
+            "000000030000000000000004",
+            "archive_status",
+        ]
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+        let lsn = |s: &str| s.parse::<Lsn>().unwrap();
+        // The lab's case: the server says timeline 2, the WAL at the replay
+        // position is in timeline 3's file of segment 3.
+        assert_eq!(timeline_at(&names, lsn("0/301A330"), SEG), Some(3));
+        assert_eq!(timeline_at(&names, lsn("0/2FFFFFF"), SEG), Some(2));
+        assert_eq!(timeline_at(&names, lsn("0/4000000"), SEG), Some(3));
+        assert_eq!(timeline_at(&names, lsn("0/5000000"), SEG), None);
+        assert_eq!(timeline_at(&names, lsn("0/3000000"), 0), None);
     }
 
     #[test]

@@ -120,3 +120,69 @@ fn a_restarted_standby_whose_replay_is_delayed_publishes_the_end_of_the_wal_it_r
     );
     b_agent.run("stop").expect(OcfCode::Success);
 }
+
+/// The same, on a standby that followed a promotion since its last
+/// restartpoint and then crashed: the server reports its checkpoint's
+/// timeline (no receiver has run since the restart), and the WAL past the
+/// replay is in the new timeline's file of that segment. Read on the old
+/// timeline's file (which ends at the switch), pg_waldump found no record,
+/// and the position fell back to the replay: the lab's full restart with
+/// one standby's replay delayed promoted a node that had received less and
+/// lost 2009 acknowledged commits.
+#[test]
+fn a_crashed_standby_past_a_timeline_switch_publishes_the_end_of_the_wal_it_received() {
+    let (a, a_agent, b, b_agent) = pair("positions-switch");
+    let rsc = a_agent.rsc();
+    replicated_table(&a, &b);
+    // node-c streams from node-b (a cascade, as every standby streams from
+    // the node promoted at a bootstrap), so that it follows node-b's
+    // promotion without a restart, and so without a restartpoint since.
+    let (c, c_agent) = standby_started(
+        &b,
+        &rsc,
+        "node-c",
+        "positions-switch-c",
+        &[("replication_slots", "false")],
+    );
+    c.wait_for_row("select count(*) from t", "1");
+    a_agent.run("stop").expect(OcfCode::Success);
+    b_agent.run("promote").expect(OcfCode::Success);
+    b.psql("insert into t values (2)");
+    c.wait_for_row("select count(*) from t", "2");
+    c.append_conf("recovery_min_apply_delay = '1h'\n");
+    c.psql("select pg_reload_conf()");
+    b.psql("insert into t values (3)");
+    b.psql("insert into t select generate_series(4, 50000)");
+    let flushed = lsn(&b.psql("select pg_current_wal_flush_lsn()"));
+    poll(Duration::from_secs(20), Duration::from_millis(200), || {
+        let received = lsn(&c.psql("select pg_last_wal_receive_lsn()"));
+        if received >= flushed {
+            Ok(())
+        } else {
+            Err(received)
+        }
+    })
+    .unwrap_or_else(|r| panic!("the standby received {r} of the primary's {flushed}"));
+    c.crash();
+    b_agent.run("stop").expect(OcfCode::Success);
+    let c_alone = c_agent.clone().param("primary_conninfo", NO_PRIMARY_YET);
+    c_alone.run("start").expect(OcfCode::Success);
+    let replayed = lsn(&c.psql("select pg_last_wal_replay_lsn()"));
+    assert!(
+        replayed < flushed,
+        "the replay must be held back: replayed {replayed}, flushed {flushed}"
+    );
+
+    let attrd = FakeAttrd::new();
+    let out = c_alone.clone().env("PATH", &attrd.path_var()).run("monitor");
+    out.expect(OcfCode::Success);
+    let name = format!("pgha-{rsc}-lsn");
+    let published = lsn(&attrd
+        .last_update(&name)
+        .unwrap_or_else(|| panic!("the monitor published no {name}\n{out}")));
+    assert!(
+        published >= flushed,
+        "published {published}, but the standby holds the primary's WAL up to {flushed} (replayed {replayed})\n{out}"
+    );
+    c_alone.run("stop").expect(OcfCode::Success);
+}
