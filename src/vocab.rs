@@ -88,6 +88,12 @@ pub enum Attr {
     /// [`NOT_READABLE`] (primary and stopped too); written only when it
     /// changes, for the location rule of a read-only VIP (public).
     Readable,
+    /// The history of the timeline a standby's WAL is on ([`History`]),
+    /// beside its [`Attr::Timeline`] and [`Attr::Lsn`], written by its
+    /// monitor while no primary streams to it, [`NO_VALUE`] otherwise: the
+    /// bootstrap compares positions by history, not timeline number
+    /// (private: for the agents, as the election's positions are).
+    WalHistory,
 }
 
 /// The value of [`Attr::Readable`] on a standby that may serve reads.
@@ -96,7 +102,7 @@ pub const READABLE: &str = "1";
 pub const NOT_READABLE: &str = "0";
 
 impl Attr {
-    pub const ALL: [Attr; 16] = [
+    pub const ALL: [Attr; 17] = [
         Attr::Role,
         Attr::Timeline,
         Attr::Lsn,
@@ -113,6 +119,7 @@ impl Attr {
         Attr::Gate,
         Attr::History,
         Attr::Readable,
+        Attr::WalHistory,
     ];
 
     /// What `pgha status` shows, in its column order (the JSON keys'
@@ -151,6 +158,7 @@ impl Attr {
             Attr::Gate => "gate",
             Attr::History => "history",
             Attr::Readable => "readable",
+            Attr::WalHistory => "wal-history",
         }
     }
 
@@ -177,7 +185,7 @@ impl Attr {
 
     pub fn visibility(self) -> Visibility {
         match self {
-            Attr::Election | Attr::Shutdown => Visibility::Private,
+            Attr::Election | Attr::Shutdown | Attr::WalHistory => Visibility::Private,
             _ => Visibility::Public,
         }
     }
@@ -1483,6 +1491,7 @@ mod tests {
             (Attr::Gate, "pgha-pgsqld-gate", Visibility::Public),
             (Attr::History, "pgha-pgsqld-history", Visibility::Public),
             (Attr::Readable, "pgha-pgsqld-readable", Visibility::Public),
+            (Attr::WalHistory, "pgha-pgsqld-wal-history", Visibility::Private),
         ];
         assert_eq!(table.len(), Attr::ALL.len(), "every attribute is in the table");
         for (attr, name, visibility) in table {

@@ -199,6 +199,68 @@ pub fn positions_by_history(
     (positions, diverged)
 }
 
+/// The positions the other standbys published, as the bootstrap score
+/// compares them with the candidate's (`mine`, of history `my_history`),
+/// with the nodes whose history forked from the candidate's. Where both
+/// histories are known (each on its own position's timeline), the LSNs
+/// decide, not the timeline numbers:
+///
+/// - on one history, the node with the higher LSN holds all the other's
+///   WAL and more; the same LSN is the same WAL, whatever the numbers (a
+///   promotion that wrote nothing: `12:0/665F358` ties with
+///   `10:0/665F358`), and the tie goes by priority and former primary;
+/// - on a fork, neither holds the other's WAL, and one of them will be
+///   rewound: both hold the same WAL up to the fork point, so the higher
+///   LSN is the one with more WAL past it, the one whose promotion loses
+///   least (a higher number with less WAL is only a later promotion, maybe
+///   one that failed before writing). The forked node is not ahead of the
+///   candidate in the sense that the candidate could follow it, so it is
+///   reported ([`Bootstrap::Forked`](crate::policy::scores::Bootstrap));
+///   one with more WAL still holds the candidate back. Both sides of a
+///   fork compute the same answer, so exactly one of them takes the score.
+///
+/// A node without a published history (an agent of an older version) or
+/// a candidate without one compares by number, as before. Each position
+/// is returned as compared: the candidate's timeline with the other's LSN
+/// where the histories decided (its own where it is ahead on a history
+/// that holds the candidate's).
+pub fn bootstrap_positions(
+    mine: Position,
+    my_history: Option<&History>,
+    positions: &BTreeMap<String, Position>,
+    histories: &BTreeMap<String, History>,
+) -> (BTreeMap<String, Position>, Vec<String>) {
+    let my_history = my_history.filter(|h| h.current == mine.timeline);
+    let mut forked = Vec::new();
+    let compared = positions
+        .iter()
+        .map(|(node, &theirs)| {
+            let their_history = histories.get(node).filter(|h| h.current == theirs.timeline);
+            let Some((my_history, their_history)) = my_history.zip(their_history) else {
+                return (node.clone(), theirs);
+            };
+            if compare_by_history(theirs, their_history, mine, my_history) == ByHistory::Diverged {
+                forked.push(node.clone());
+            }
+            // On one history the LSNs agree with it, and on a fork they
+            // say who has more WAL past it: the LSN decides, on the
+            // candidate's timeline, so that a higher number alone is no
+            // lead and the same LSN ties.
+            let on_mine = Position {
+                timeline: mine.timeline,
+                lsn: theirs.lsn,
+            };
+            let compared = if theirs.lsn > mine.lsn {
+                theirs.max(on_mine)
+            } else {
+                on_mine
+            };
+            (node.clone(), compared)
+        })
+        .collect();
+    (compared, forked)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -483,6 +545,78 @@ mod tests {
                 .map(|(n, v)| (n, v.position))
                 .collect();
             assert_eq!(votes, positions(expected), "{participants:?} {published:?}");
+        }
+    }
+
+    /// The bootstrap after a failed promotion or a full restart: the
+    /// others' positions compared with the candidate's by history where
+    /// both are known, by number otherwise.
+    #[test]
+    fn the_bootstrap_compares_positions_by_history() {
+        let hist = |h: &str| -> History { h.parse().unwrap() };
+        let mine = pos("10:0/665F358");
+        let my_history = hist("1@0/3000000,10");
+        // (theirs, their history, what it counts as, forked)
+        let table: &[(&str, Option<&str>, &str, bool)] = &[
+            // A promotion that wrote nothing: the same WAL, a tie.
+            (
+                "12:0/665F358",
+                Some("1@0/3000000,10@0/665F358,11@0/665F358,12"),
+                "10:0/665F358",
+                false,
+            ),
+            // Seen from the other side: a tie too.
+            ("10:0/665F358", Some("1@0/3000000,10"), "10:0/665F358", false),
+            // Ahead on the candidate's history.
+            (
+                "11:0/7000000",
+                Some("1@0/3000000,10@0/665F358,11"),
+                "11:0/7000000",
+                false,
+            ),
+            // A higher number that left the candidate's timeline before the
+            // candidate's LSN (a promotion, from less WAL, that wrote
+            // nothing): a fork with less WAL past it, behind.
+            (
+                "12:0/6000000",
+                Some("1@0/3000000,10@0/6000000,11@0/6000000,12"),
+                "10:0/6000000",
+                true,
+            ),
+            // Behind on the candidate's history.
+            ("10:0/5000000", Some("1@0/3000000,10"), "10:0/5000000", false),
+            // The same number, another fork point, more WAL: ahead past the
+            // fork, and forked.
+            ("10:0/7000000", Some("1@0/2000000,10"), "10:0/7000000", true),
+            // ... the same LSN: a tie, forked.
+            ("10:0/665F358", Some("1@0/2000000,10"), "10:0/665F358", true),
+            // A lower number with more WAL past the fork: ahead.
+            ("2:0/7000000", Some("1@0/2000000,2"), "10:0/7000000", true),
+            // No history published (an older agent): by number, as before.
+            ("12:0/665F358", None, "12:0/665F358", false),
+            // A history that is not of its position's timeline: unknown.
+            ("12:0/665F358", Some("1@0/3000000,10"), "12:0/665F358", false),
+        ];
+        for &(theirs, their_history, counts_as, forked) in table {
+            let positions = positions(&[("n2", theirs)]);
+            let histories: BTreeMap<String, History> = their_history
+                .map(|h| ("n2".to_string(), hist(h)))
+                .into_iter()
+                .collect();
+            let (compared, diverged) = bootstrap_positions(mine, Some(&my_history), &positions, &histories);
+            assert_eq!(
+                compared,
+                self::positions(&[("n2", counts_as)]),
+                "{theirs} {their_history:?}"
+            );
+            assert_eq!(diverged, if forked { names(&["n2"]) } else { vec![] }, "{theirs}");
+            // A candidate whose history is unknown compares by number.
+            let (compared, diverged) = bootstrap_positions(mine, None, &positions, &histories);
+            assert_eq!(
+                (compared, diverged),
+                (positions, vec![]),
+                "{theirs}, no history here"
+            );
         }
     }
 

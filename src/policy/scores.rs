@@ -135,8 +135,12 @@ pub struct BootstrapView<'a> {
     pub mine: Position,
     /// Every node's promotion score.
     pub scores: &'a BTreeMap<String, i64>,
-    /// The positions the other running standbys published.
+    /// The positions the other running standbys published, as compared
+    /// with `mine` (`policy::promotion::bootstrap_positions`: by history
+    /// where both are known).
     pub positions: &'a BTreeMap<String, Position>,
+    /// Those of them whose history forked from this node's.
+    pub forked: &'a [String],
     /// The nodes of this partition (`crm_node -p`); None when unknown.
     pub partition: Option<&'a [String]>,
     /// Seconds since this standby stopped streaming (or started).
@@ -147,7 +151,7 @@ pub struct BootstrapView<'a> {
 }
 
 /// The bootstrap decision.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Bootstrap {
     /// A node is promotable already, or this one has a score: nothing to do
     /// for [`BOOTSTRAP_CHECK_S`].
@@ -155,6 +159,10 @@ pub enum Bootstrap {
     /// `node`, up in this partition, is more advanced (or ties and goes
     /// first): it takes the score. Looked at again at the next monitor.
     Behind(String),
+    /// `node`, up in this partition, is on a fork of this node's history
+    /// and holds more WAL past the fork point: it takes the score, and
+    /// this node will need a rewind to follow it.
+    Forked(String),
     /// These nodes of the partition have not published a position yet.
     Waiting(Vec<String>),
     /// Give ourselves this score.
@@ -173,6 +181,10 @@ pub enum Bootstrap {
 /// first name. Only nodes that may be promoted count here: one that may
 /// not be is never the one, and a candidate behind it is held by the
 /// roles' gate (`policy::roles::barred_ahead`) once it decides to score.
+/// The positions come compared by history where the nodes published one
+/// (`policy::promotion::bootstrap_positions`): the same WAL on a higher
+/// timeline number is a tie, and a node on a fork with more WAL past it
+/// goes first as [`Bootstrap::Forked`].
 pub fn bootstrap(view: &BootstrapView) -> Bootstrap {
     if view.scores.values().any(|s| *s > 0) || view.scores.contains_key(view.me) {
         return Bootstrap::NotNeeded;
@@ -185,7 +197,11 @@ pub fn bootstrap(view: &BootstrapView) -> Bootstrap {
         .iter()
         .filter(|(n, _)| n.as_str() != view.me && view.roles.may_promote(n));
     if let Some((node, _)) = most_advanced(view.mine, others.clone()) {
-        return Bootstrap::Behind(node.to_string());
+        return if view.forked.iter().any(|f| f == node) {
+            Bootstrap::Forked(node.to_string())
+        } else {
+            Bootstrap::Behind(node.to_string())
+        };
     }
     let priority = |n: &str| view.roles.of(n).priority;
     let mine = priority(view.me);
@@ -540,6 +556,7 @@ mod tests {
                 mine,
                 scores: &scores,
                 positions: &positions,
+                forked: &[],
                 partition,
                 waited_s,
                 roles: &NodeRoles::default(),
@@ -651,6 +668,7 @@ mod tests {
                 mine,
                 scores: &scores,
                 positions: &positions,
+                forked: &[],
                 partition: None,
                 waited_s: 0,
                 roles: &roles,

@@ -28,6 +28,7 @@ use crate::params::ReplicationMode;
 
 use crate::pg::replication::{PrimaryStatus, Replica, StandbyStatus};
 use crate::policy::members::{cluster_replicas, is_standby, known_standbys};
+use crate::policy::promotion;
 use crate::policy::quorum::{Candidate, Gate, gate_all};
 use crate::policy::readable;
 use crate::policy::roles::{self, Barred};
@@ -39,7 +40,7 @@ use crate::vocab::{
     Attr, Key, NO_VALUE, NOT_READABLE, NodeRole, NodeRoles, READABLE, SlotWal, SlotWalList, SyncListInForce,
     SyncStandbyNames,
 };
-use crate::vocab::{Lsn, Position};
+use crate::vocab::{History, Lsn, Position};
 
 /// Rewrite an unchanged attribute after this long (attrd may have lost it).
 pub const REFRESH_S: u64 = 300;
@@ -118,13 +119,22 @@ fn own_attr(attr: Attr, value: &str, max_age_s: u64) -> Step {
 }
 
 /// What every running instance publishes: its role, timeline, receiver
-/// state and WAL position (refreshed at most every [`VOLATILE_S`]).
-pub fn instance_steps(role: NodeRole, timeline: u32, lsn: Lsn, receiver: &str) -> Vec<Step> {
+/// state and WAL position (refreshed at most every [`VOLATILE_S`]), and
+/// the history of the timeline its WAL is on ([`NO_VALUE`] when None).
+pub fn instance_steps(
+    role: NodeRole,
+    timeline: u32,
+    lsn: Lsn,
+    receiver: &str,
+    wal_history: Option<&History>,
+) -> Vec<Step> {
+    let wal_history = wal_history.map_or_else(|| NO_VALUE.to_string(), History::to_string);
     vec![
         own_attr(Attr::Role, role.as_str(), REFRESH_S),
         own_attr(Attr::Timeline, &timeline.to_string(), REFRESH_S),
         own_attr(Attr::Receiver, receiver, REFRESH_S),
         own_attr(Attr::Lsn, &lsn.to_string(), VOLATILE_S),
+        own_attr(Attr::WalHistory, &wal_history, REFRESH_S),
     ]
 }
 
@@ -186,7 +196,11 @@ pub struct PrimaryPlan {
 /// The primary's monitor: its attributes and score, the standbys' scores,
 /// synchronous replication and the slots.
 pub fn primary_plan(view: &PrimaryView, status: &PrimaryStatus) -> PrimaryPlan {
-    let mut steps = instance_steps(NodeRole::Primary, status.timeline, status.current, NO_VALUE);
+    // No WAL history: only standbys' are compared at a bootstrap, and the
+    // history of a primary's timeline is published apart, on every node
+    // ([`Attr::History`]); the one it published as a standby would go
+    // stale with its promotion.
+    let mut steps = instance_steps(NodeRole::Primary, status.timeline, status.current, NO_VALUE, None);
     // A primary serves writes: the read VIP goes to a standby.
     steps.push(own_attr(Attr::Readable, NOT_READABLE, REFRESH_S));
     // A walsender counts as the member it names only when it holds that
@@ -560,6 +574,11 @@ pub struct BootstrapSeen {
     /// The positions the other running standbys published (read only when
     /// no node is promotable: [`bootstrap_needs_positions`]).
     pub positions: BTreeMap<String, Position>,
+    /// The histories of their WAL that they published with them (none from
+    /// an agent of an older version).
+    pub histories: BTreeMap<String, History>,
+    /// The history of this standby's own WAL (None: unknown).
+    pub my_history: Option<History>,
     /// The nodes of this partition (None: unknown, or not asked).
     pub partition: Option<Vec<String>>,
     /// The replication mode and `sync_grace`, for the quorum gate.
@@ -594,23 +613,32 @@ pub fn bootstrap_waited_s(status: &StandbyStatus, memory: &StandbyMemory) -> u64
 }
 
 /// The bootstrap decision for what was read (`mine`: this standby's
-/// position), `waited_s` after the receiver stopped streaming.
+/// position), `waited_s` after the receiver stopped streaming. The others'
+/// positions are compared by history where they published one
+/// ([`promotion::bootstrap_positions`]).
 pub fn bootstrap_decision(
     seen: &BootstrapSeen,
     mine: Position,
     memory: &StandbyMemory,
     waited_s: u64,
 ) -> Bootstrap {
+    let (positions, forked) = compared_positions(seen, mine);
     scores::bootstrap(&scores::BootstrapView {
         me: &seen.me,
         former_primary: memory.former_primary,
         mine,
         scores: &seen.scores,
-        positions: &seen.positions,
+        positions: &positions,
+        forked: &forked,
         partition: seen.partition.as_deref(),
         waited_s,
         roles: &seen.roles,
     })
+}
+
+/// The positions `seen` as compared with `mine`, and the forked nodes.
+fn compared_positions(seen: &BootstrapSeen, mine: Position) -> (BTreeMap<String, Position>, Vec<String>) {
+    promotion::bootstrap_positions(mine, seen.my_history.as_ref(), &seen.positions, &seen.histories)
 }
 
 /// What a standby's monitor gathered.
@@ -624,6 +652,9 @@ pub struct StandbyView {
     pub replication_slots: bool,
     /// The `maxlag` parameter: the bound of a readable standby's lag.
     pub maxlag: u64,
+    /// The history of the timeline its WAL is on (read only while it does
+    /// not stream: `pg::history::position_with_history`).
+    pub wal_history: Option<History>,
 }
 
 /// A standby's upkeep, and what its monitor answers from.
@@ -651,11 +682,16 @@ pub fn standby_plan(view: &StandbyView) -> StandbyPlan {
     let mut steps = vec![Step::Memory(Remember::Flag(Key::ReceiverDown, !streaming))];
     // The receiver's state, not a role: PostgreSQL has no receiver to show.
     let receiver = status.receiver_state().as_str();
+    // Its WAL's history only while no primary streams to it, when a
+    // bootstrap compares it: one read while streaming would go stale at
+    // the first timeline switch it streams through.
+    let wal_history = view.wal_history.as_ref().filter(|_| !streaming);
     steps.extend(instance_steps(
         NodeRole::Standby,
         status.timeline,
         status.position(),
         receiver,
+        wal_history,
     ));
     if let Some(lag) = status.lag() {
         steps.push(own_attr(Attr::Lag, &lag.to_string(), VOLATILE_S));
@@ -697,7 +733,8 @@ pub fn standby_plan(view: &StandbyView) -> StandbyPlan {
 /// theirs): what the decision ([`bootstrap_decision`]) writes and says.
 pub fn bootstrap_plan(seen: &BootstrapSeen, status: &StandbyStatus, memory: &StandbyMemory) -> Vec<Step> {
     let mine = Position::of_standby(status);
-    let positions = &seen.positions;
+    let (positions, forked) = compared_positions(seen, mine);
+    let positions = &positions;
     match bootstrap_decision(seen, mine, memory, bootstrap_waited_s(status, memory)) {
         Bootstrap::NotNeeded => vec![Step::Memory(Remember::Stamp(Key::BootstrapChecked, true))],
         // Looked at again in a minute, like a node that found one.
@@ -713,6 +750,16 @@ pub fn bootstrap_plan(seen: &BootstrapSeen, status: &StandbyStatus, memory: &Sta
         Bootstrap::Behind(node) => vec![Step::Log(
             Level::Info,
             format!("no node is promotable: {node} is as advanced or more ({mine} here), it goes first"),
+        )],
+        Bootstrap::Forked(node) => vec![Step::Log(
+            Level::Warn,
+            format!(
+                "no node is promotable: {node} is on a fork of this node's history with more WAL past the fork \
+                 ({} against {mine} here), it goes first: this node will need a rewind to follow it",
+                seen.positions
+                    .get(&node)
+                    .map_or_else(String::new, Position::to_string)
+            ),
         )],
         Bootstrap::Waiting(nodes) => vec![Step::Log(
             Level::Info,
@@ -760,10 +807,20 @@ pub fn bootstrap_plan(seen: &BootstrapSeen, status: &StandbyStatus, memory: &Sta
             if seen.mode != ReplicationMode::Async || seen.roles.0.values().any(|f| f.no_promote) {
                 steps.push(own_attr(Attr::Gate, NO_VALUE, REFRESH_S));
             }
+            if !forked.is_empty() {
+                steps.push(Step::Log(
+                    Level::Warn,
+                    format!(
+                        "the histories of {forked:?} forked from this node's, with no more WAL past the fork: \
+                         they will need a rewind to follow it"
+                    ),
+                ));
+            }
+            let published = &seen.positions;
             steps.push(Step::Log(
                 Level::Info,
                 format!(
-                    "no node is promotable and no primary streams to us: bootstrap score {score} ({mine}, the most advanced of {positions:?})"
+                    "no node is promotable and no primary streams to us: bootstrap score {score} ({mine}, the most advanced of {published:?})"
                 ),
             ));
             steps.push(Step::Score { node: None, score });
@@ -925,12 +982,13 @@ mod tests {
     fn the_primary_publishes_itself_first() {
         let plan = primary_plan(&view(), &status());
         assert_eq!(
-            plan.steps[..6],
+            plan.steps[..7],
             [
                 own_attr(Attr::Role, "primary", REFRESH_S),
                 own_attr(Attr::Timeline, "2", REFRESH_S),
                 own_attr(Attr::Receiver, NO_VALUE, REFRESH_S),
                 own_attr(Attr::Lsn, &Lsn(0x3000000).to_string(), VOLATILE_S),
+                own_attr(Attr::WalHistory, NO_VALUE, REFRESH_S),
                 own_attr(Attr::Readable, "0", REFRESH_S),
                 Step::Score {
                     node: None,
@@ -1574,6 +1632,7 @@ mod tests {
             cannot_follow: None,
             replication_slots: false,
             maxlag: 0,
+            wal_history: None,
         }
     }
 
@@ -1591,6 +1650,7 @@ mod tests {
             own_attr(Attr::Timeline, "2", REFRESH_S),
             own_attr(Attr::Receiver, receiver, REFRESH_S),
             own_attr(Attr::Lsn, &Lsn(0x3000000).to_string(), VOLATILE_S),
+            own_attr(Attr::WalHistory, NO_VALUE, REFRESH_S),
         ]
     }
 
@@ -1614,6 +1674,8 @@ mod tests {
                     )
                 })
                 .collect(),
+            histories: BTreeMap::new(),
+            my_history: None,
             partition: partition.map(names),
             mode: ReplicationMode::Async,
             sync_grace_s: 30,
@@ -1633,17 +1695,20 @@ mod tests {
             ]
         };
         let lag = own_attr(Attr::Lag, "256", VOLATILE_S);
+        let streaming = || {
+            [
+                standby_head("streaming"),
+                vec![lag.clone(), readable(true)],
+                streaming_tail(),
+            ]
+            .concat()
+        };
         type Row = (&'static str, fn(&mut StandbyView), Vec<Step>, Option<u64>, bool);
         let table: Vec<Row> = vec![
             (
                 "streaming: its attributes and lag; no longer demoted nor preferred",
                 |v| v.memory.demoted_primary = true,
-                [
-                    standby_head("streaming"),
-                    vec![lag.clone(), readable(true)],
-                    streaming_tail(),
-                ]
-                .concat(),
+                streaming(),
                 None,
                 false,
             ),
@@ -1673,6 +1738,30 @@ mod tests {
                 not_streaming,
                 [standby_head("waiting"), vec![readable(false)]].concat(),
                 Some(0),
+                false,
+            ),
+            (
+                "not streaming: the history of its WAL beside its position",
+                |v| {
+                    not_streaming(v);
+                    v.wal_history = Some("1@0/1000000,2".parse().unwrap());
+                },
+                [
+                    standby_head("waiting")[..5].to_vec(),
+                    vec![
+                        own_attr(Attr::WalHistory, "1@0/1000000,2", REFRESH_S),
+                        readable(false),
+                    ],
+                ]
+                .concat(),
+                Some(0),
+                false,
+            ),
+            (
+                "streaming: no history, it would go stale at a timeline switch",
+                |v| v.wal_history = Some("1@0/1000000,2".parse().unwrap()),
+                streaming(),
+                None,
                 false,
             ),
             (
@@ -1807,6 +1896,139 @@ mod tests {
         }
     }
 
+    /// After a failed promotion or a full restart, the bootstrap compares
+    /// the published positions by history where both are known: the same
+    /// WAL on a higher timeline number ties, a fork goes to the node with
+    /// more WAL past the fork point, and an older agent (no history) is
+    /// compared by number. Each row is looked at from both sides: exactly
+    /// one of the two takes the score.
+    #[test]
+    fn the_bootstrap_score_goes_by_history_not_by_timeline_number() {
+        let pos = |p: &str| -> Position { p.parse().unwrap() };
+        let hist = |h: &str| -> History { h.parse().unwrap() };
+        let (n1, n1_history) = (pos("2:0/3000000"), "1@0/1000000,2");
+        let score = Bootstrap::Score(scores::SCORE_BOOTSTRAP);
+        // (the other, its position, its history, n1's decision, the other's)
+        type Row = (
+            &'static str,
+            &'static str,
+            Option<&'static str>,
+            Bootstrap,
+            Bootstrap,
+        );
+        let table: Vec<Row> = vec![
+            // A promotion that wrote nothing: a tie, to the first name.
+            (
+                "n2",
+                "4:0/3000000",
+                Some("1@0/1000000,2@0/3000000,3@0/3000000,4"),
+                score.clone(),
+                Bootstrap::Behind(s("n1")),
+            ),
+            (
+                "n0",
+                "4:0/3000000",
+                Some("1@0/1000000,2@0/3000000,3@0/3000000,4"),
+                Bootstrap::Behind(s("n0")),
+                score.clone(),
+            ),
+            // Ahead on n1's history.
+            (
+                "n2",
+                "3:0/4000000",
+                Some("1@0/1000000,2@0/3500000,3"),
+                Bootstrap::Behind(s("n2")),
+                score.clone(),
+            ),
+            // The same number on a fork, more WAL past it: it goes first.
+            (
+                "n2",
+                "2:0/4000000",
+                Some("1@0/800000,2"),
+                Bootstrap::Forked(s("n2")),
+                score.clone(),
+            ),
+            // ... the same LSN: a tie.
+            (
+                "n2",
+                "2:0/3000000",
+                Some("1@0/800000,2"),
+                score.clone(),
+                Bootstrap::Behind(s("n1")),
+            ),
+            // A higher number on a fork with less WAL past it (a promotion
+            // from less WAL that wrote nothing): not ahead.
+            (
+                "n2",
+                "4:0/2000000",
+                Some("1@0/1000000,2@0/2000000,3@0/2000000,4"),
+                score.clone(),
+                Bootstrap::Forked(s("n1")),
+            ),
+            // An older agent publishes no history: by number, as before.
+            (
+                "n2",
+                "4:0/3000000",
+                None,
+                Bootstrap::Behind(s("n2")),
+                score.clone(),
+            ),
+        ];
+        let decide =
+            |me: &str, mine: Position, mine_h: Option<&str>, other: &str, theirs, theirs_h: Option<&str>| {
+                let mut seen_by = seen(&[], &[], None);
+                seen_by.me = s(me);
+                seen_by.positions = [(s(other), theirs)].into_iter().collect();
+                seen_by.histories = theirs_h.map(|h| (s(other), hist(h))).into_iter().collect();
+                seen_by.my_history = mine_h.map(hist);
+                bootstrap_decision(&seen_by, mine, &StandbyMemory::default(), 0)
+            };
+        for (other, theirs, their_history, expected, expected_there) in table {
+            // An older agent compares by number on both sides.
+            let mine_h = their_history.map(|_| n1_history);
+            let here = decide("n1", n1, mine_h, other, pos(theirs), their_history);
+            assert_eq!(here, expected, "n1 against {other} at {theirs} {their_history:?}");
+            let there = decide(other, pos(theirs), their_history, "n1", n1, mine_h);
+            assert_eq!(there, expected_there, "{other} at {theirs} against n1");
+        }
+    }
+
+    /// What a standby says on a fork: the node with more WAL past the fork
+    /// goes first, and the one that scores names those it leaves behind.
+    #[test]
+    fn a_bootstrap_on_a_fork_says_which_node_needs_a_rewind() {
+        let mut v = standby_view();
+        not_streaming(&mut v);
+        let mut seen_by = seen(&[], &[("n2", 0x4000000)], None);
+        seen_by.my_history = Some("1@0/1000000,2".parse().unwrap());
+        seen_by.histories = [(s("n2"), "1@0/800000,2".parse().unwrap())].into_iter().collect();
+        let steps = bootstrap_plan(&seen_by, &v.status, &v.memory);
+        assert_eq!(
+            steps,
+            vec![Step::Log(
+                Level::Warn,
+                "no node is promotable: n2 is on a fork of this node's history with more WAL past the fork \
+                 (2:0/4000000 against 2:0/3000000 here), it goes first: this node will need a rewind to follow it"
+                    .to_string()
+            )]
+        );
+        seen_by.positions.insert(s("n2"), "2:0/2000000".parse().unwrap());
+        let steps = bootstrap_plan(&seen_by, &v.status, &v.memory);
+        assert!(
+            steps.contains(&Step::Log(
+                Level::Warn,
+                "the histories of [\"n2\"] forked from this node's, with no more WAL past the fork: \
+                 they will need a rewind to follow it"
+                    .to_string()
+            )),
+            "{steps:?}"
+        );
+        assert!(steps.contains(&Step::Score {
+            node: None,
+            score: scores::SCORE_BOOTSTRAP
+        }));
+    }
+
     /// A bootstrap plan held by a gate: the reason logged and published,
     /// and since when it waits.
     fn waits_at_gate(reason: &str) -> Vec<Step> {
@@ -1895,6 +2117,36 @@ mod tests {
 
     fn roles(list: &[(&str, &str)]) -> NodeRoles {
         NodeRoles(list.iter().map(|(n, f)| (s(n), f.parse().unwrap())).collect())
+    }
+
+    /// The gates after the bootstrap decision compare as it does: a node
+    /// that may not be promoted, with the same WAL on a higher timeline
+    /// number, is not ahead once both histories say so (by number, with no
+    /// history, it holds the candidate).
+    #[test]
+    fn the_bootstrap_gates_compare_by_history_too() {
+        let mut v = standby_view();
+        not_streaming(&mut v);
+        let mut seen_by = seen(&[], &[], Some(&["n1", "n2"]));
+        seen_by.positions.insert(s("n2"), "4:0/3000000".parse().unwrap());
+        seen_by.roles = roles(&[("n2", "nopromote")]);
+        seen_by.my_history = Some("1@0/1000000,2".parse().unwrap());
+        let steps = bootstrap_plan(&seen_by, &v.status, &v.memory);
+        assert!(
+            steps.contains(&Step::Memory(Remember::Flag(Key::GateWaiting, true))),
+            "no history of n2: ahead by number {steps:?}"
+        );
+        seen_by
+            .histories
+            .insert(s("n2"), "1@0/1000000,2@0/3000000,3@0/3000000,4".parse().unwrap());
+        let steps = bootstrap_plan(&seen_by, &v.status, &v.memory);
+        assert!(
+            steps.contains(&Step::Score {
+                node: None,
+                score: scores::SCORE_BOOTSTRAP
+            }),
+            "the same WAL: a tie {steps:?}"
+        );
     }
 
     /// After a full restart the most advanced node, n2, may not be

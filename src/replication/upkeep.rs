@@ -29,7 +29,7 @@ use crate::policy::upkeep::{
 use crate::replication::{apply, election, isolation};
 use crate::runstate::RunState;
 use crate::vocab::Position;
-use crate::vocab::{Attr, Key, NodeRole, NodeRoles};
+use crate::vocab::{Attr, History, Key, NodeRole, NodeRoles};
 use crate::{log_info, log_warn};
 
 /// What the primary's monitor reports once its upkeep is done.
@@ -189,16 +189,19 @@ pub fn standby(
     // the bootstrap score and the published position go by the timeline
     // that WAL is on (the lab's rack fault: a stale 1:... lost to 2:... and
     // the promotion went to the less advanced node, then was handed over).
+    // The history of that timeline is published beside the position, so
+    // that the bootstrap compares histories, not numbers.
     let on_timeline;
-    let status = if status.is_streaming() {
-        status
+    let (status, wal_history) = if status.is_streaming() {
+        (status, None)
     } else {
-        let (position, _) = history::position_with_history(inst, Position::of_standby(status), ctx.deadline);
+        let (position, wal_history) =
+            history::position_with_history(inst, Position::of_standby(status), ctx.deadline);
         on_timeline = StandbyStatus {
             timeline: position.timeline,
             ..status.clone()
         };
-        &on_timeline
+        (&on_timeline, wal_history)
     };
     if memory.flag(&Key::PromoteDeclined) {
         forget_declined_promote(ctx, memory);
@@ -225,13 +228,14 @@ pub fn standby(
         cannot_follow,
         replication_slots: config.replication_slots,
         maxlag: config.maxlag,
+        wal_history,
     };
     let plan = rule::standby_plan(&view);
     apply::apply(ctx, memory, inst, plan.steps);
     // Only now: the others look for this node's position as it looks for
     // theirs (after a full restart their first monitors run side by side).
     if rule::bootstrap_due(status, &view.memory) {
-        if let Some(seen) = bootstrap_seen(ctx, config, status, &view.memory, memory) {
+        if let Some(seen) = bootstrap_seen(ctx, config, &view, memory) {
             apply::apply(
                 ctx,
                 memory,
@@ -279,10 +283,10 @@ const BOOTSTRAP_RETRY: Duration = Duration::from_secs(1);
 fn bootstrap_seen(
     ctx: &Context,
     config: &Config,
-    status: &StandbyStatus,
-    memory: &StandbyMemory,
+    view: &StandbyView,
     run_state: &mut RunState,
 ) -> Option<BootstrapSeen> {
+    let (status, memory) = (&view.status, &view.memory);
     let scores = match attrs::promotion_scores(ctx.resource(), ctx.deadline) {
         Ok(scores) => scores,
         Err(e) => {
@@ -296,6 +300,8 @@ fn bootstrap_seen(
         me,
         scores,
         positions: BTreeMap::new(),
+        histories: BTreeMap::new(),
+        my_history: view.wal_history.clone(),
         partition: None,
         mode: config.replication_mode,
         sync_grace_s: config.sync_grace_s,
@@ -313,7 +319,7 @@ fn bootstrap_seen(
     let mine = Position::of_standby(status);
     let waited_s = rule::bootstrap_waited_s(status, memory);
     for attempt in 1..=2 {
-        seen.positions = standby_positions(ctx);
+        (seen.positions, seen.histories) = standby_positions(ctx);
         seen.partition = node::partition(ctx.deadline);
         let waiting = matches!(
             rule::bootstrap_decision(&seen, mine, memory, waited_s),
@@ -332,12 +338,15 @@ fn bootstrap_seen(
 
 /// The positions the other running standbys published (role standby,
 /// timeline and LSN attributes); a node missing one of them is left out.
-fn standby_positions(ctx: &Context) -> BTreeMap<String, Position> {
+/// With them, the histories of their WAL, where they published one (an
+/// older agent publishes none, a streaming standby `-`: both
+/// then compare by number).
+fn standby_positions(ctx: &Context) -> (BTreeMap<String, Position>, BTreeMap<String, History>) {
     let query = |attr| attrs::query_all(ctx.resource(), attr, ctx.deadline).unwrap_or_default();
     let roles = query(Attr::Role);
     let timelines = query(Attr::Timeline);
     let lsns = query(Attr::Lsn);
-    roles
+    let positions: BTreeMap<String, Position> = roles
         .iter()
         .filter(|(_, role)| NodeRole::parse(role) == Some(NodeRole::Standby))
         .filter_map(|(node, _)| {
@@ -345,7 +354,13 @@ fn standby_positions(ctx: &Context) -> BTreeMap<String, Position> {
             let lsn = lsns.get(node)?.parse().ok()?;
             Some((node.clone(), Position { timeline, lsn }))
         })
-        .collect()
+        .collect();
+    let histories = query(Attr::WalHistory)
+        .into_iter()
+        .filter(|(node, _)| positions.contains_key(node))
+        .filter_map(|(node, text)| Some((node, text.parse().ok()?)))
+        .collect();
+    (positions, histories)
 }
 
 /// Ask the controller at most this often.

@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 use pgha::runstate::RunState;
-use pgha::vocab::{Attr, Key, READABLE, ROLE_ON, RoleAttr};
+use pgha::vocab::{Attr, History, Key, READABLE, ROLE_ON, RoleAttr};
 
 use crate::quorum::{self, FakeCluster};
 use crate::util::*;
@@ -294,23 +294,55 @@ fn a_tie_with_a_nopromote_node_promotes_and_a_nopromote_candidate_refuses() {
     b_agent.run("stop").expect(OcfCode::Success);
 }
 
+/// No primary: node-a's instance stopped (it publishes nothing, and a
+/// standby looking for a promotable node need not wait for it), node-b a
+/// standby that no primary streams to, node-c a member whose attributes
+/// the test publishes.
+struct NoPrimary {
+    _a: PgCluster,
+    _b: PgCluster,
+    b_agent: Agent,
+    cluster: FakeCluster,
+    cib: Cib,
+    /// node-b's agent on the fake cluster, as its recurring monitor runs.
+    b_on: Agent,
+}
+
+fn no_primary(name: &str) -> NoPrimary {
+    let (_a, a_agent, _b, b_agent) = pair(name);
+    let cluster = FakeCluster::new();
+    let members = [("node-a", "lost"), ("node-b", "member"), ("node-c", "member")];
+    cluster.crm_node(&members, "node-b node-c");
+    let cib = Cib::new();
+    a_agent.run("stop").expect(OcfCode::Success);
+    let b_on = cib.agent_on(&cluster, &b_agent, "node-b").recurring();
+    ask_members_now(&b_agent.rsc());
+    NoPrimary {
+        _a,
+        _b,
+        b_agent,
+        cluster,
+        cib,
+        b_on,
+    }
+}
+
 /// After a full restart, no primary: node-c, the most advanced, may not be
 /// promoted. node-b gives itself no bootstrap score while node-c is
 /// ahead (it says why), and takes it once node-c is no longer ahead.
 #[test]
 fn the_bootstrap_never_goes_past_a_more_advanced_node_that_may_not_be_promoted() {
-    let (_a, a_agent, _b, b_agent) = pair("nopromoteboot");
+    // Borrowed, not moved out: the servers run until the end of the test.
+    let setup = no_primary("nopromoteboot");
+    let NoPrimary {
+        b_agent,
+        cluster,
+        cib,
+        b_on,
+        ..
+    } = &setup;
     let rsc = b_agent.rsc();
-    let cluster = FakeCluster::new();
-    // node-a down: its instance publishes nothing, and a standby looking
-    // for a promotable node need not wait for it.
-    let members = [("node-a", "lost"), ("node-b", "member"), ("node-c", "member")];
-    cluster.crm_node(&members, "node-b node-c");
-    let cib = Cib::new();
     cib.set("node-c", RoleAttr::NoPromote, &rsc, "true");
-    a_agent.run("stop").expect(OcfCode::Success);
-    let b_on = cib.agent_on(&cluster, &b_agent, "node-b").recurring();
-    ask_members_now(&rsc);
     // What node-b publishes of itself, then node-c as a standby further on.
     b_on.run("monitor").expect(OcfCode::Success);
     let timeline = cluster
@@ -347,6 +379,66 @@ fn the_bootstrap_never_goes_past_a_more_advanced_node_that_may_not_be_promoted()
     assert_eq!(
         cluster.get(&Attr::Gate.name(&rsc), "node-b").as_deref(),
         Some("-")
+    );
+    b_agent.run("stop").expect(OcfCode::Success);
+}
+
+/// After a failed promotion, no primary: node-c publishes a timeline two
+/// numbers higher at node-b's LSN (promotions that wrote nothing). By
+/// number node-c is ahead and node-b defers to it; once node-c publishes
+/// the history of its WAL, which holds node-b's and nothing more, it is a
+/// tie, and node-b, first by name, takes the bootstrap score. node-b
+/// publishes the history of its own WAL for the others to compare.
+#[test]
+fn the_bootstrap_takes_the_same_wal_on_a_higher_timeline_number_for_a_tie() {
+    let setup = no_primary("walhistboot");
+    let NoPrimary {
+        b_agent,
+        cluster,
+        b_on,
+        ..
+    } = &setup;
+    let rsc = b_agent.rsc();
+    b_on.run("monitor").expect(OcfCode::Success);
+    let published = |attr: Attr| {
+        cluster
+            .get(&attr.name(&rsc), "node-b")
+            .unwrap_or_else(|| panic!("node-b published no {}\n{}", attr.field(), cluster.calls()))
+    };
+    let (timeline, lsn, history) = (
+        published(Attr::Timeline),
+        published(Attr::Lsn),
+        published(Attr::WalHistory),
+    );
+    let history: History = history.parse().expect("a history");
+    assert_eq!(
+        history.current.to_string(),
+        timeline,
+        "the history of its position's timeline"
+    );
+    let t: u32 = timeline.parse().unwrap();
+    let higher = t + 2;
+    for (attr, value) in [
+        (Attr::Role, "standby".to_string()),
+        (Attr::Timeline, higher.to_string()),
+        (Attr::Lsn, lsn.clone()),
+    ] {
+        cluster.set(&attr.name(&rsc), "node-c", &value);
+    }
+    let bootstrap = format!("--promotion={rsc} --lifetime=reboot --update=1\n");
+    b_on.run("monitor").expect(OcfCode::Success).expect_logged(
+        "node-c is as advanced or more",
+        "an older agent's position, no history: by number",
+    );
+    assert!(!cluster.calls().contains(&bootstrap), "{}", cluster.calls());
+
+    let theirs = format!("{history}@{lsn},{}@{lsn},{higher}", t + 1);
+    cluster.set(&Attr::WalHistory.name(&rsc), "node-c", &theirs);
+    b_on.run("monitor").expect(OcfCode::Success);
+    assert!(
+        cluster.calls().contains(&bootstrap),
+        "node-c at {higher}:{lsn} ({theirs}) ties: node-b takes the bootstrap score\n{}",
+        cluster.calls()
     );
     b_agent.run("stop").expect(OcfCode::Success);
 }
