@@ -3,6 +3,8 @@
 
   crm.py formed N          exit 0 when a DC exists and N nodes are online, none pending
   crm.py roles RSC         one line per instance of RSC: "<node> <role>"
+  crm.py placement RSC...  one line per instance of each RSC: "<rsc> <node> <role>" (one
+                           crm_mon for several resources: a sample of a moment)
   crm.py primary RSC       the node running RSC Promoted (exit 1 if none)
   crm.py count RSC ROLE    how many instances of RSC run in ROLE
   crm.py failures          one line per failed action: "<node> <op_key> <exitstatus>",
@@ -36,6 +38,11 @@ def main(argv):
     if cmd == "roles":
         for node, role in instances(root, argv[2]):
             print(node, role)
+        return 0
+    if cmd == "placement":
+        for rsc in argv[2:]:
+            for node, role in instances(root, rsc):
+                print(rsc, node, role)
         return 0
     if cmd == "primary":
         found = [n for n, role in instances(root, argv[2]) if role in ("Promoted", "Master")]

@@ -503,6 +503,175 @@ class PromotionVerdict(unittest.TestCase):
             self.assertIn(want, p.stderr)
 
 
+# ---------------------------------------------------------------- node roles and the read VIP (the manual)
+
+def read_sample(t, vip, promoted=("node1",), readable="1"):
+    return {"t_s": t, "promoted": list(promoted), "vip": list(vip), "readable": readable}
+
+
+READ_SAMPLES = ([read_sample(1.0, [], readable=None), read_sample(2.0, ["node2"])]
+                + [read_sample(10.0 + k, ["node2"]) for k in range(5)]
+                + [read_sample(16.0, ["node2"], readable="0"), read_sample(17.0, []),
+                   read_sample(18.0, ["node3"], readable="0"), read_sample(40.0, ["node3"])])
+READ_VIP = {"agent": "pgha", "nodes": 3, "runs": 1, "timeout": 120, "params": "",
+            "results": [run("read-vip", promoted="node1", read_vip_rsc="pgsql-read-vip", read_vip_on="node2",
+                            placed_s=2.1, paused=True, burst_s=3.2, standby_monitor_s=16, readable0_s=6.5,
+                            leave_s=7.5, other_s=8.5, read_other="node3", resumed=True, return_s=9.8,
+                            read_samples=READ_SAMPLES, promotions=[], failed=0, unknown=0,
+                            failed_actions=0, failed_action_names=[])]}
+NOPROMOTE_SAMPLES = [{"t_s": 60.0 + k, "promoted": []} for k in range(12)] + [{"t_s": 73.0, "promoted": ["node2"]}]
+NOPROMOTE = {"agent": "pgha", "nodes": 3, "runs": 1, "timeout": 120, "params": "",
+             "results": [run("nopromote", nopromote_node="node3", nopromote_scored_s=41.0, promoted_first="node2",
+                             promoted_first_seen_s=13.2, promoted="node2", failover_samples=NOPROMOTE_SAMPLES,
+                             promotions=[{"node": "node2", "promote_s": 72.1}], rejoin_s=12.0,
+                             nopromote_deleted=True, barred_ahead=None, lost=3, lost_ids=[9, 10, 11],
+                             failed_actions=0, failed_action_names=[])]}
+
+
+class RolesVerdict(unittest.TestCase):
+    judge = Verdict.judge
+    each_fails = PromotionVerdict.each_fails
+
+    def test_read_vip_that_follows_the_lag_passes(self):
+        rc, ok, fail, out = self.judge(READ_VIP, "--faults", "read-vip")
+        self.assertEqual((rc, fail), (0, []), out)
+        self.assertIn("ok   - read-vip: pgsql-read-vip left node2 7.50 s after the pause (bound 61.20 s: the "
+                      "burst, 3 standby monitors of 16 s and 10 s to start)", ok)
+        self.assertIn("ok   - read-vip: pgsql-read-vip ran on the other standby node3 8.50 s after the pause", ok)
+        self.assertIn("ok   - read-vip: pgsql-read-vip never ran on the primary (11 samples)", ok)
+        self.assertIn("ok   - read-vip: node2 readable again 9.80 s after its replay resumed", ok)
+        self.assertIn("# report: read-vip: leave_s=7.50, return_s=9.80, readable0_s=6.50, burst_s=3.20, "
+                      "standby monitor 16 s", out)
+
+    def test_read_vip_that_stays_behind_or_reaches_the_primary_fails(self):
+        head = "FAIL - read-vip: "
+        self.each_fails(READ_VIP, "read-vip", [
+            ({"leave_s": 61.3}, [head + "pgsql-read-vip left node2 61.30 s after the pause (bound 61.20 s: the "
+                                        "burst, 3 standby monitors of 16 s and 10 s to start)"]),
+            ({"leave_s": None}, [head + "pgsql-read-vip left node2 - s after the pause (bound 61.20 s: the "
+                                        "burst, 3 standby monitors of 16 s and 10 s to start)"]),
+            ({"standby_monitor_s": None},
+             [head + "the standby monitor interval was not read: no bound to judge by"]),
+            ({"readable0_s": None}, [head + "node2 never published readable=0 while paused"]),
+            ({"read_other": None}, [head + "pgsql-read-vip never ran on another standby while node2 was behind"]),
+            ({"x": lambda r: r["read_samples"][8].update(vip=["node1"])},
+             [head + "pgsql-read-vip ran on the primary ['node1'] at 17.00 s (1 of 11 samples)"]),
+            # The primary of the moment, not only the one before.
+            ({"x": lambda r: r["read_samples"][9].update(promoted=["node3"])},
+             [head + "pgsql-read-vip ran on the primary ['node3'] at 18.00 s (1 of 11 samples)"]),
+            ({"return_s": None}, [head + "node2 not readable again after the resume (resumed: True)"]),
+            ({"paused": False}, [head + "the setup failed (replay paused on node2: False, WAL burst: 3.20)"]),
+            ({"burst_s": None}, [head + "the setup failed (replay paused on node2: True, WAL burst: -)"]),
+            ({"read_vip_on": None}, [head + "the manual's pgsql-read-vip never ran on a readable standby "
+                                            "within 120 s of its commands"]),
+            ({"read_vip_on": "node1"}, [head + "the manual's pgsql-read-vip ran on the readable standby node1 "
+                                               "2.10 s after its commands"]),
+            ({"promoted": "node3", "promotions": [{"node": "node3"}]},
+             [head + "a failover happened: node1 -> node3"]),
+            ({"lost": 1, "lost_ids": [4]}, [head + "committed rows lost: 1 (ids [4])"]),
+        ])
+
+    def test_nopromote_passes_and_reports_the_async_loss(self):
+        rc, ok, fail, out = self.judge(NOPROMOTE, "--faults", "nopromote")
+        self.assertEqual((rc, fail), (0, []), out)
+        self.assertIn("ok   - nopromote: node1 scored node3 -INFINITY 41.00 s after the manual's commands", ok)
+        self.assertIn("ok   - nopromote: the other standby node2 was promoted 13.20 s after the power-off, "
+                      "and is the primary at the end", ok)
+        self.assertIn("ok   - nopromote: node3 never ran Promoted (13 samples, 1 promotions logged)", ok)
+        self.assertIn("ok   - nopromote: the manual's delete took node3's nopromote away", ok)
+        self.assertIn("# report: nopromote: committed rows lost: 3, promoted node2 (former primary node1; "
+                      "async, reported, not judged)", out)
+
+    def test_nopromote_that_promotes_the_barred_standby_fails(self):
+        head = "FAIL - nopromote: "
+        self.each_fails(NOPROMOTE, "nopromote", [
+            ({"x": lambda r: r["failover_samples"][5].update(promoted=["node3"])},
+             [head + "node3 ran Promoted at 65.00 s"]),
+            ({"promotions": [{"node": "node3"}, {"node": "node2"}]}, [head + "node3 ran Promoted (its promote logged ok)"]),
+            ({"promoted_first": "node3", "promoted": "node3"},
+             [head + "promoted node3 first, node3 at the end (the barred standby is node3, the former primary node1)"]),
+            ({"promoted_first": None}, [head + "promoted - first, node2 at the end (the barred standby is node3, "
+                                               "the former primary node1)"]),
+            ({"failover_samples": []}, [head + "the failover was not sampled"]),
+            ({"nopromote_scored_s": None}, [head + "node1 did not score node3 -INFINITY within 90 s"]),
+            ({"rejoin_s": None}, [head + "the former primary node1 does not stream within 240 s"]),
+            ({"nopromote_deleted": False}, [head + "node3 still nopromote after the manual's delete"]),
+        ])
+
+    def test_nopromote_in_sync_loses_nothing_unless_the_barred_standby_was_ahead(self):
+        doc = copy.deepcopy(NOPROMOTE)
+        doc["results"][0].update(params=SYNC_PARAMS, sync_before='ANY 1 ("node2", "node3")')
+        rc, ok, fail, out = self.judge(doc, "--faults", "nopromote")
+        self.assertEqual(fail, ["FAIL - sync nopromote: committed rows lost: 3 (ids [9, 10, 11])"], out)
+        ahead = "node3 (nopromote) is ahead (1:0/5000100 > 1:0/5000000): sync_grace=30s over: promoted anyway"
+        doc["results"][0]["barred_ahead"] = ahead
+        rc, ok, fail, out = self.judge(doc, "--faults", "nopromote")
+        self.assertEqual((rc, fail), (0, []), out)
+        self.assertIn("# report: sync nopromote: committed rows lost: 3, promoted node2 (former primary node1; "
+                      "sync past sync_grace, reported, not judged)", out)
+        self.assertIn("# report: sync nopromote: the agent said: " + ahead, out)
+
+    def test_role_faults_need_three_nodes(self):
+        for fault in ("read-vip", "nopromote"):
+            p = subprocess.run([sys.executable, SCENARIO, "--faults", fault, "--nodes", "2"],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(f"{fault} needs --nodes 3 or more (it has 2)", p.stderr)
+
+
+def load_scenario():
+    spec = importlib.util.spec_from_loader("scenario", importlib.machinery.SourceFileLoader("scenario", SCENARIO))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class RolesManual(unittest.TestCase):
+    """The scenarios run the manual's own lines: these are the lines they find."""
+
+    def test_the_manuals_read_vip_lines_mapped_to_the_lab(self):
+        scenario = load_scenario()
+        cmds, vip = scenario.read_vip_commands(scenario.read_doc())
+        conf = labconf.load()
+        self.assertEqual(vip, "pgsql-read-vip")
+        self.assertEqual(cmds, [
+            ["pcs", "resource", "create", "pgsql-read-vip", "ocf:heartbeat:IPaddr2", f"ip={conf['READ_VIP']}",
+             "cidr_netmask=24"],
+            ["pcs", "constraint", "location", "pgsql-read-vip", "rule", "score=-INFINITY",
+             f"pgha-{conf['RSC']}-readable", "ne", "1", "or", "not_defined", f"pgha-{conf['RSC']}-readable"],
+            ["pcs", "constraint", "colocation", "add", "pgsql-read-vip", "with", "Unpromoted", conf["CLONE"],
+             "score=INFINITY"]])
+
+    def test_the_manuals_nopromote_lines_for_one_node(self):
+        scenario = load_scenario()
+        rule, put, delete = scenario.nopromote_commands(scenario.read_doc(), "node2")
+        name = f"pgha-{labconf.load()['RSC']}-nopromote"
+        self.assertEqual(rule[:4], ["pcs", "constraint", "location", labconf.load()["CLONE"]])
+        self.assertEqual(rule[-3:], [name, "eq", "true"])
+        self.assertEqual(put, ["crm_attribute", "--node", "node2", "--name", name, "--update", "true",
+                               "--lifetime", "forever"])
+        self.assertEqual(delete, ["crm_attribute", "--node", "node2", "--name", name, "--delete",
+                                  "--lifetime", "forever"])
+
+    def test_only_blocks_marked_for_the_scenario_and_continuations_joined(self):
+        scenario = load_scenario()
+        text = ("<!-- run: any node (tests/lab/scenario read-vip/other runs it) -->\n```sh\n"
+                "pcs resource create v ocf:heartbeat:IPaddr2 \\\n    ip=10.0.0.101  # the read VIP\n```\n"
+                "<!-- run: any node (tests/integration/roles.rs) -->\n```sh\npcs x pgsqld-clone\n```\n"
+                "<!-- not run -->\n```sh\npcs y\n```\n"
+                "<!-- run: any node (tests/lab/scenario other) -->\n```sh\ncrm_attribute --node node3 "
+                "--name pgha-pgsqld-nopromote\n```\n")
+        read = labconf.load()["READ_VIP"]
+        self.assertEqual(scenario.doc_commands(text, "read-vip"),
+                         [["pcs", "resource", "create", "v", "ocf:heartbeat:IPaddr2", f"ip={read}"]])
+        rsc = labconf.load()["RSC"]
+        self.assertEqual(scenario.doc_commands(text, "other", {"node3": "node9"}),
+                         [["pcs", "resource", "create", "v", "ocf:heartbeat:IPaddr2", f"ip={read}"],
+                          ["crm_attribute", "--node", "node9", "--name", f"pgha-{rsc}-nopromote"]])
+        with self.assertRaises(ValueError):
+            scenario.read_vip_commands(text.replace("10.0.0.101", "10.0.0.7"))
+
+
 # ---------------------------------------------------------------- the chaos checker
 
 import chaos_check  # noqa: E402
