@@ -103,7 +103,9 @@ pub fn run(ctx: &Context) -> OcfResult {
     }
     let (published, diverged) = promotion::positions_by_history(mine, my_history.as_ref(), &votes);
     if !diverged.is_empty() {
-        log_warn!("the timeline history of {diverged:?} forked from ours: not counted as ahead of {mine}");
+        log_warn!(
+            "the timeline history of {diverged:?} forked from ours ({mine}): those with more WAL past the fork count as ahead"
+        );
     }
     // Read now: a standby's memory is only as recent as its last look.
     let roles = {

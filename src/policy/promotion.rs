@@ -167,11 +167,16 @@ pub fn round_votes(
 /// the candidate's WAL and it holds more (a higher LSN); one that holds
 /// the same WAL on a timeline with a higher number (a promotion that wrote
 /// nothing yet: `12:0/665F358` against `10:0/665F358`) ties, and one
-/// behind by history or on a fork is behind whatever its number, so the
-/// promotion is not handed to it (issue 22: timeline numbers are reused,
-/// and a hand-over between equals cost a failed promote). A vote or a
-/// candidate without a history compares by number, as before. Returns the
-/// positions and the nodes whose history forked from the candidate's.
+/// behind by history is behind whatever its number (timeline numbers are
+/// reused, and a hand-over between equals cost a failed promote). On a
+/// fork both hold the WAL up to the fork point, and the higher LSN holds
+/// more past it: that node counts as ahead whatever the numbers, as in the
+/// bootstrap ([`bootstrap_positions`]). Counting a fork as never ahead let a
+/// former primary that wrote a little past a fork and stayed away while
+/// the others went on promote itself over them, throwing away everything
+/// they acknowledged since. A vote or a candidate without a history
+/// compares by number, as before. Returns the positions and the nodes
+/// whose history forked from the candidate's.
 pub fn positions_by_history(
     mine: Position,
     my_history: Option<&History>,
@@ -187,13 +192,27 @@ pub fn positions_by_history(
             };
             let ahead = match compare_by_history(theirs, their_history, mine, my_history) {
                 ByHistory::Ahead => theirs.lsn > mine.lsn,
+                // Both hold the WAL up to the fork: the one whose LSN is
+                // higher holds more past it, commits the other never had.
                 ByHistory::Diverged => {
                     diverged.push(node.clone());
-                    false
+                    theirs.lsn > mine.lsn
                 }
                 ByHistory::Behind | ByHistory::Equal => false,
             };
-            (node.clone(), if ahead { theirs } else { theirs.min(mine) })
+            // Ahead on a fork of a lower number must still compare as ahead.
+            let on_mine = Position {
+                timeline: mine.timeline,
+                lsn: theirs.lsn,
+            };
+            (
+                node.clone(),
+                if ahead {
+                    theirs.max(on_mine)
+                } else {
+                    theirs.min(mine)
+                },
+            )
         })
         .collect();
     (positions, diverged)
@@ -655,11 +674,18 @@ mod tests {
                 false,
             ),
             // The same number, another fork point (a reused timeline
-            // number): diverged, never ahead.
+            // number): diverged; more WAL past the fork counts as ahead.
             (
                 "3:0/5000000",
                 Some("1@0/3000000,2@0/4000000,3"),
                 vote("3:0/9000000", Some("1@0/3000000,2@0/4800000,3")),
+                "3:0/9000000",
+                true,
+            ),
+            (
+                "3:0/9000000",
+                Some("1@0/3000000,2@0/4000000,3"),
+                vote("3:0/5000000", Some("1@0/3000000,2@0/4800000,3")),
                 "3:0/5000000",
                 true,
             ),
@@ -668,7 +694,22 @@ mod tests {
                 "3:0/6000000",
                 Some("1@0/3000000,3"),
                 vote("4:0/6500000", Some("1@0/3000000,2@0/4000000,4")),
-                "3:0/6000000",
+                "4:0/6500000",
+                true,
+            ),
+            // The chaos run's case: a former primary that wrote a little
+            // past where the others left timeline 3, then stayed away
+            // while 22 more promotions went on. Promoted (a switchover to
+            // it), it threw away 80,154 acknowledged commits; the others
+            // now count as ahead.
+            (
+                "3:0/60B7698",
+                Some("1@0/60000A0,2@0/6083968,3"),
+                vote(
+                    "25:0/79E2C10",
+                    Some("1@0/60000A0,2@0/6083968,3@0/60B75A8,4@0/61AEF30,25"),
+                ),
+                "25:0/79E2C10",
                 true,
             ),
             // Behind on the same history: behind.
