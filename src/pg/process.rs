@@ -48,9 +48,13 @@ pub fn canonical_datadir_within(datadir: &Path, deadline: Deadline) -> PathBuf {
 
 /// True if `pid` is a `postgres` process whose working directory is `datadir`.
 pub fn is_instance_process(pid: Pid, canonical_datadir: &Path) -> bool {
-    let proc_dir = PathBuf::from(format!("/proc/{pid}"));
-    let cwd_matches = fs::read_link(proc_dir.join("cwd")).is_ok_and(|cwd| cwd == canonical_datadir);
-    cwd_matches && is_postgres_executable(&proc_dir)
+    holds_directory(pid, canonical_datadir) && is_postgres_executable(&PathBuf::from(format!("/proc/{pid}")))
+}
+
+/// True while `pid` has `canonical_datadir` as its working directory: a
+/// process that exits keeps it until it is a zombie.
+pub fn holds_directory(pid: Pid, canonical_datadir: &Path) -> bool {
+    fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == canonical_datadir)
 }
 
 fn is_postgres_executable(proc_dir: &Path) -> bool {

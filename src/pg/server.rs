@@ -497,10 +497,22 @@ fn kill_all(pids: &[Pid]) {
     }
 }
 
-/// Waits until no process of the instance is left.
+/// Waits until no process of the instance is left: none runs postgres in
+/// the data directory, and none seen doing so still holds it as its
+/// working directory. A killed process stops being `postgres` (its
+/// executable link goes with its memory) before it lets go of its
+/// directory and becomes a zombie: a stop that returned in between left a
+/// process in the data directory for a moment after its success.
 fn wait_until_gone(canonical_datadir: &Path, deadline: Deadline) -> OcfResult<()> {
+    let mut seen: Vec<Pid> = Vec::new();
     loop {
-        let left = process::instance_processes(canonical_datadir);
+        for pid in process::instance_processes(canonical_datadir) {
+            if !seen.contains(&pid) {
+                seen.push(pid);
+            }
+        }
+        seen.retain(|pid| process::holds_directory(*pid, canonical_datadir));
+        let left = &seen;
         if left.is_empty() {
             return Ok(());
         }
