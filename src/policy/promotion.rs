@@ -5,7 +5,8 @@
 //! the sync attributes, calls these rules, and logs / fails / hands over as
 //! they decide. [`round_id`] and [`round_votes`] keep the election to
 //! this round's participants (issue 22: stale positions voted);
-//! [`positions_by_history`] compares timelines by history, not number.
+//! [`positions_by_history`] and [`bootstrap_positions`] compare
+//! positions by history, not timeline number, by one rule.
 
 use std::collections::BTreeMap;
 
@@ -161,100 +162,44 @@ pub fn round_votes(
         .collect()
 }
 
-/// The votes as positions the election and the quorum gate compare with
-/// the candidate's (`mine`, of history `my_history`), timeline histories
-/// decided first: a node counts as ahead only when its history contains
-/// the candidate's WAL and it holds more (a higher LSN); one that holds
-/// the same WAL on a timeline with a higher number (a promotion that wrote
-/// nothing yet: `12:0/665F358` against `10:0/665F358`) ties, and one
-/// behind by history is behind whatever its number (timeline numbers are
-/// reused, and a hand-over between equals cost a failed promote). On a
-/// fork both hold the WAL up to the fork point, and the higher LSN holds
-/// more past it: that node counts as ahead whatever the numbers, as in the
-/// bootstrap ([`bootstrap_positions`]). Counting a fork as never ahead let a
-/// former primary that wrote a little past a fork and stayed away while
-/// the others went on promote itself over them, throwing away everything
-/// they acknowledged since. A vote or a candidate without a history
-/// compares by number, as before. Returns the positions and the nodes
-/// whose history forked from the candidate's.
-pub fn positions_by_history(
-    mine: Position,
-    my_history: Option<&History>,
-    votes: &BTreeMap<String, RoundPosition>,
-) -> (BTreeMap<String, Position>, Vec<String>) {
-    let mut diverged = Vec::new();
-    let positions = votes
-        .iter()
-        .map(|(node, vote)| {
-            let theirs = vote.position;
-            let Some((my_history, their_history)) = my_history.zip(vote.history.as_ref()) else {
-                return (node.clone(), theirs);
-            };
-            let ahead = match compare_by_history(theirs, their_history, mine, my_history) {
-                ByHistory::Ahead => theirs.lsn > mine.lsn,
-                // Both hold the WAL up to the fork: the one whose LSN is
-                // higher holds more past it, commits the other never had.
-                ByHistory::Diverged => {
-                    diverged.push(node.clone());
-                    theirs.lsn > mine.lsn
-                }
-                ByHistory::Behind | ByHistory::Equal => false,
-            };
-            // Ahead on a fork of a lower number must still compare as ahead.
-            let on_mine = Position {
-                timeline: mine.timeline,
-                lsn: theirs.lsn,
-            };
-            (
-                node.clone(),
-                if ahead {
-                    theirs.max(on_mine)
-                } else {
-                    theirs.min(mine)
-                },
-            )
-        })
-        .collect();
-    (positions, diverged)
-}
-
-/// The positions the other standbys published, as the bootstrap score
-/// compares them with the candidate's (`mine`, of history `my_history`),
+/// The positions of other nodes (`others`: name, position, published
+/// history) as the election, the quorum gate and the bootstrap score
+/// compare them with the candidate's (`mine`, of history `my_history`),
 /// with the nodes whose history forked from the candidate's. Where both
 /// histories are known (each on its own position's timeline), the LSNs
 /// decide, not the timeline numbers:
 ///
 /// - on one history, the node with the higher LSN holds all the other's
 ///   WAL and more; the same LSN is the same WAL, whatever the numbers (a
-///   promotion that wrote nothing: `12:0/665F358` ties with
-///   `10:0/665F358`), and the tie goes by priority and former primary;
-/// - on a fork, neither holds the other's WAL, and one of them will be
-///   rewound: both hold the same WAL up to the fork point, so the higher
-///   LSN is the one with more WAL past it, the one whose promotion loses
-///   least (a higher number with less WAL is only a later promotion, maybe
-///   one that failed before writing). The forked node is not ahead of the
-///   candidate in the sense that the candidate could follow it, so it is
-///   reported ([`Bootstrap::Forked`](crate::policy::scores::Bootstrap));
-///   one with more WAL still holds the candidate back. Both sides of a
-///   fork compute the same answer, so exactly one of them takes the score.
+///   promotion that wrote nothing yet: `12:0/665F358` ties with
+///   `10:0/665F358`: a hand-over between equals cost a failed promote),
+///   and a node behind by history is behind whatever its number (timeline
+///   numbers are reused);
+/// - on a fork both hold the WAL up to the fork point, so the higher LSN
+///   holds more past it, commits the other never had: that node counts as
+///   ahead whatever the numbers (a higher number with less WAL is only a
+///   later promotion, maybe one that failed before writing). Counting a
+///   fork as never ahead let a former primary that wrote a little past a
+///   fork and stayed away while the others went on promote itself over
+///   them, throwing away everything they acknowledged since. The forked
+///   node is not one the candidate could follow, so it is reported; both
+///   sides of a fork compute the same answer, so exactly one of them wins.
 ///
-/// A node without a published history (an agent of an older version) or
-/// a candidate without one compares by number, as before. Each position
-/// is returned as compared: the candidate's timeline with the other's LSN
-/// where the histories decided (its own where it is ahead on a history
-/// that holds the candidate's).
-pub fn bootstrap_positions(
+/// A node without a published history (an agent of an older version), one
+/// whose history is not on its position's timeline, or a candidate without
+/// one compares by number, as before. Each position is returned as
+/// compared: the candidate's timeline with the other's LSN where the
+/// histories decided, the other's own where it is ahead on a higher one.
+fn compare_with_mine<'a>(
     mine: Position,
     my_history: Option<&History>,
-    positions: &BTreeMap<String, Position>,
-    histories: &BTreeMap<String, History>,
+    others: impl Iterator<Item = (&'a String, Position, Option<&'a History>)>,
 ) -> (BTreeMap<String, Position>, Vec<String>) {
     let my_history = my_history.filter(|h| h.current == mine.timeline);
     let mut forked = Vec::new();
-    let compared = positions
-        .iter()
-        .map(|(node, &theirs)| {
-            let their_history = histories.get(node).filter(|h| h.current == theirs.timeline);
+    let compared = others
+        .map(|(node, theirs, their_history)| {
+            let their_history = their_history.filter(|h| h.current == theirs.timeline);
             let Some((my_history, their_history)) = my_history.zip(their_history) else {
                 return (node.clone(), theirs);
             };
@@ -264,7 +209,8 @@ pub fn bootstrap_positions(
             // On one history the LSNs agree with it, and on a fork they
             // say who has more WAL past it: the LSN decides, on the
             // candidate's timeline, so that a higher number alone is no
-            // lead and the same LSN ties.
+            // lead and the same LSN ties; ahead on a lower number still
+            // compares as ahead.
             let on_mine = Position {
                 timeline: mine.timeline,
                 lsn: theirs.lsn,
@@ -278,6 +224,41 @@ pub fn bootstrap_positions(
         })
         .collect();
     (compared, forked)
+}
+
+/// This round's votes as the election and the quorum gate compare them
+/// with the candidate's position ([`compare_with_mine`]). Returns the
+/// positions and the nodes whose history forked from the candidate's.
+pub fn positions_by_history(
+    mine: Position,
+    my_history: Option<&History>,
+    votes: &BTreeMap<String, RoundPosition>,
+) -> (BTreeMap<String, Position>, Vec<String>) {
+    compare_with_mine(
+        mine,
+        my_history,
+        votes
+            .iter()
+            .map(|(node, vote)| (node, vote.position, vote.history.as_ref())),
+    )
+}
+
+/// The positions the other standbys published, with their histories, as
+/// the bootstrap score compares them with the candidate's
+/// ([`compare_with_mine`]).
+pub fn bootstrap_positions(
+    mine: Position,
+    my_history: Option<&History>,
+    positions: &BTreeMap<String, Position>,
+    histories: &BTreeMap<String, History>,
+) -> (BTreeMap<String, Position>, Vec<String>) {
+    compare_with_mine(
+        mine,
+        my_history,
+        positions
+            .iter()
+            .map(|(node, &theirs)| (node, theirs, histories.get(node))),
+    )
 }
 
 #[cfg(test)]
