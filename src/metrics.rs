@@ -218,12 +218,26 @@ impl<'a> Exposition<'a> {
 }
 
 /// A label value as the format requires: backslash, double quote and line
-/// feed escaped (`\\`, `\"`, `\n`); anything else is UTF-8 as it is.
+/// feed escaped (`\\`, `\"`, `\n`). Any other control character (an
+/// ANSI sequence in a node name someone published) would reach the
+/// terminal of an operator who reads the text with curl, and the format
+/// has no escape for it: it is spelled as `pgha status` shows it
+/// (`\u{1b}`, its backslash escaped), the rest is UTF-8 as it is.
 fn escape_label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => {
+                out.push('\\');
+                out.push_str(&c.escape_unicode().to_string());
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// HELP text: backslash and line feed escaped.
@@ -536,6 +550,13 @@ mod tests {
             "{text}"
         );
         assert_eq!(escape_help("a\\b\nc"), "a\\\\b\\nc");
+        // Issue 23: the format escapes only three characters; an ANSI
+        // sequence in a node name would reach the terminal of whoever
+        // reads the text.
+        assert_eq!(
+            escape_label("n\u{1b}]0;x\u{7}\r"),
+            "n\\\\u{1b}]0;x\\\\u{7}\\\\u{d}"
+        );
     }
 
     /// The slots attribute is written by `describe`: read back, each slot

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 
+use crate::quorum::FakeCluster;
 use crate::util::*;
 
 /// A bin directory whose `postgres` records every argv it is run with (one
@@ -480,4 +481,87 @@ fn bootstrap_without_data_mount_is_warned_about() {
         .validate()
         .expect(OcfCode::Success)
         .expect_not_logged("without data_mount", "data_mount set: no warning");
+}
+
+/// What other nodes publish is text anyone allowed to run attrd_updater
+/// can set: `pgha status`, run as a process the way an operator runs it,
+/// prints it escaped, never as control characters that would move the
+/// cursor, retitle the terminal or forge a line of its own. The JSON
+/// escapes by its grammar; the Prometheus text must not carry them raw
+/// either, as an operator reads it with curl.
+#[test]
+fn pgha_status_never_prints_what_another_node_published_raw() {
+    use pgha::vocab::Attr;
+    let cluster = FakeCluster::new();
+    let forged_node = "n\u{1b}]0;owned\u{7}2";
+    cluster.crm_node(&[("node-a", "member"), (forged_node, "member")], "node-a");
+    let rsc = "pgsqld";
+    cluster.set(&Attr::Role.name(rsc), "node-a", "primary");
+    cluster.set(&Attr::Timeline.name(rsc), "node-a", "3");
+    cluster.set(&Attr::Role.name(rsc), forged_node, "standby\u{1b}[2J");
+    cluster.set(&Attr::Lsn.name(rsc), forged_node, "0/9000000\r");
+    cluster.set(&Attr::Build.name(rsc), forged_node, "copying\u{7}");
+    let operator = cluster.agent_on(&Agent::bare(), "node-a");
+    let raw = |out: &Outcome| out.stdout.chars().any(|c| c.is_control() && c != '\n');
+
+    let text = outcome_of(operator.command(&["status", "--resource", rsc]));
+    text.expect_success();
+    assert!(!raw(&text), "a control character reached the terminal\n{text}");
+    text.expect_stdout("standby\\u{1b}[2J", "the forged role, escaped");
+    text.expect_stdout("n\\u{1b}]0;owned\\u{7}2", "the forged node name, escaped");
+
+    let json = outcome_of(operator.command(&["status", "--json", "--resource", rsc]));
+    json.expect_success();
+    assert!(!raw(&json), "{json}");
+    let parsed: serde_json::Value =
+        serde_json::from_str(&json.stdout).unwrap_or_else(|e| panic!("{e}\n{json}"));
+    assert!(
+        parsed.to_string().contains("standby\\u001b[2J"),
+        "JSON keeps the value, escaped: {json}"
+    );
+
+    let metrics = outcome_of(operator.command(&["status", "--prometheus", "--resource", rsc]));
+    metrics.expect_success();
+    assert!(!raw(&metrics), "{metrics}");
+    metrics.expect_stdout(
+        "node=\"n\\\\u{1b}]0;owned\\\\u{7}2\"",
+        "the forged node name, as pgha status spells it",
+    );
+    crate::monitoring::assert_promtool_accepts(&metrics.stdout);
+}
+
+/// `HA_LOGFILE` names a file root appends to: the agent run as a process
+/// appends to a regular file, writes nothing through a link planted in its
+/// place (it could name any file root may write), and does not hang on a
+/// FIFO nobody reads.
+#[test]
+fn the_agent_appends_its_log_only_to_a_regular_file() {
+    let b = PgCluster::not_made("logsink");
+    let agent = b
+        .clone_agent(&resource_name("logsink"), "node-b", "host=/nowhere")
+        .param("bootstrap", "basebackup");
+    let dir = TempDir::root_only("logsink-files");
+    let with_log = |path: &Path| agent.clone().env("HA_LOGFILE", path.to_str().unwrap());
+
+    let file = dir.path.join("agent.log");
+    with_log(&file).validate().expect(OcfCode::Success);
+    let logged = fs::read_to_string(&file).unwrap();
+    assert!(
+        logged.contains("without data_mount") && logged.contains("pgha("),
+        "the warning, tagged, in the regular file: {logged:?}"
+    );
+
+    let target = dir.path.join("root-owned");
+    fs::write(&target, "").unwrap();
+    let link = dir.path.join("link.log");
+    symlink(&target, &link).unwrap();
+    with_log(&link).validate().expect(OcfCode::Success);
+    assert_eq!(fs::read_to_string(&target).unwrap(), "", "the link was followed");
+
+    let fifo = dir.path.join("fifo.log");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    with_log(&fifo)
+        .validate()
+        .expect(OcfCode::Success)
+        .expect_within(Duration::from_secs(10));
 }

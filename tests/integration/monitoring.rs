@@ -17,7 +17,7 @@ use crate::util::*;
 /// format, and its linter (HELP, naming, units). Panics with what it said
 /// when it rejects the text.
 #[track_caller]
-fn assert_promtool_accepts(text: &str) {
+pub fn assert_promtool_accepts(text: &str) {
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
