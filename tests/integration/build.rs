@@ -220,6 +220,89 @@ fn a_diverged_former_primary_is_rebuilt_and_its_old_data_kept_aside() {
     stop_all(&[&a_agent, &b_agent]);
 }
 
+/// Takes every name the agent could move old data aside to during the
+/// next two minutes (`data.pgha-old-<stamp>` and its `-2`..`-100`), as
+/// files in `pg`'s directory; returns them, to be removed.
+fn take_aside_names(pg: &PgCluster) -> Vec<PathBuf> {
+    let now = pgha::deadline::unix_seconds();
+    let names: Vec<PathBuf> = (now..now + 120)
+        .flat_map(|secs| {
+            let base = format!("data.pgha-old-{}", pgha::deadline::utc_stamp(secs));
+            std::iter::once(base.clone()).chain((2..=100).map(move |n| format!("{base}-{n}")))
+        })
+        .map(|name| pg.dir.path.join(name))
+        .collect();
+    for name in &names {
+        fs::write(name, "").unwrap();
+    }
+    names
+}
+
+/// A rebuild is one exchange of the copy with the old data, then a rename
+/// of the old data aside (issue 23: it was two renames, and a cut between
+/// them left no data directory). Stopped between the two (here the rename
+/// aside cannot find a free name, as if the agent had been killed there),
+/// the copy is the data directory and starts as it is, without copying
+/// again, and the old data waits at `data.pgha-ready` until the next copy
+/// moves it aside: nothing is deleted on the way.
+#[test]
+fn a_rebuild_stopped_after_its_exchange_starts_the_copy_and_deletes_nothing() {
+    let (a, a_agent, b, b_agent) = diverge("halfway");
+    let a_agent = a_agent.param("rebuild", "true").param("bootstrap", "basebackup");
+    // Only the old data carries this file.
+    fs::write(a.dir.path.join("data/pgha-test-old-data"), "kept").unwrap();
+    let taken = take_aside_names(&a);
+    a_agent
+        .run("start")
+        .expect(OcfCode::Success)
+        .expect_logged("stays at", "the old data could not be moved aside");
+    for name in &taken {
+        fs::remove_file(name).unwrap();
+    }
+    let ready = a.dir.path.join("data.pgha-ready");
+    assert!(
+        ready.join("pgha-test-old-data").is_file() && ready.join("global/pg_control").is_file(),
+        "the old data waits, whole, at {}",
+        ready.display()
+    );
+    assert!(
+        !a.dir.path.join("data/pgha-test-old-data").exists(),
+        "the copy is in place"
+    );
+    assert_streams(&a_agent, &a);
+    assert_follows_the_new_primary(&a, &b);
+
+    // The next start starts the copy as it is.
+    a_agent.run("stop").expect(OcfCode::Success);
+    a_agent
+        .run("start")
+        .expect(OcfCode::Success)
+        .expect_not_logged("copying the primary", "the copy in place was copied again");
+    assert_streams(&a_agent, &a);
+    a_agent.run("stop").expect(OcfCode::Success);
+
+    // The next copy (the data disk replaced: the directory is gone) moves
+    // the waiting old data aside before it copies.
+    let replaced = a.dir.path.join("data.replaced-by-the-test");
+    fs::rename(a.dir.path.join("data"), &replaced).unwrap();
+    a_agent
+        .run("start")
+        .expect(OcfCode::Success)
+        .expect_logged("an interrupted rebuild left", "the leftover is named")
+        .expect_logged("nothing deleted", "and kept");
+    assert!(!ready.exists(), "{} was moved aside", ready.display());
+    let aside = beside(&a, "data.pgha-old-");
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(
+        fs::read_to_string(aside[0].join("pgha-test-old-data")).unwrap(),
+        "kept",
+        "the old data, moved aside whole"
+    );
+    assert!(replaced.join("global/pg_control").is_file());
+    assert_streams(&a_agent, &a);
+    stop_all(&[&a_agent, &b_agent]);
+}
+
 #[test]
 fn a_standby_whose_wal_was_removed_is_reported_and_rebuilt() {
     let (a, a_agent, b, b_agent) = standby_stopped_behind("walgone");
