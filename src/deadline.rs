@@ -23,8 +23,24 @@ impl Deadline {
     /// the exit reason and exit before Pacemaker's own timer fires.
     pub fn for_action(timeout: Option<Duration>) -> Self {
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let margin = (timeout / 10).clamp(Duration::from_millis(500), Duration::from_secs(5));
-        Self::after(timeout.saturating_sub(margin).max(Duration::from_millis(100)))
+        Self::after(
+            timeout
+                .saturating_sub(margin(timeout))
+                .max(Duration::from_millis(100)),
+        )
+    }
+
+    /// The deadline by which the process Pacemaker waits for answers even
+    /// when the action itself did not ([`crate::answer`]): halfway through
+    /// [`Deadline::for_action`]'s margin, after the action's deadline and
+    /// still before Pacemaker's timer.
+    pub fn for_answer(timeout: Option<Duration>) -> Self {
+        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        Self::after(
+            timeout
+                .saturating_sub(margin(timeout) / 2)
+                .max(Duration::from_millis(200)),
+        )
     }
 
     /// A deadline `d` from now.
@@ -63,6 +79,12 @@ impl Deadline {
         std::thread::sleep(step.min(left));
         true
     }
+}
+
+/// What an action leaves of Pacemaker's `timeout` to answer in: a tenth,
+/// between 0.5 s and 5 s.
+fn margin(timeout: Duration) -> Duration {
+    (timeout / 10).clamp(Duration::from_millis(500), Duration::from_secs(5))
 }
 
 /// Milliseconds since the machine booted (`CLOCK_BOOTTIME`: it never steps
@@ -112,6 +134,18 @@ pub fn utc_stamp(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The action's deadline comes first, then the answer's, then
+    /// Pacemaker's timer.
+    #[test]
+    fn the_answer_comes_after_the_action_and_before_pacemakers_timeout() {
+        for ms in [1_000, 8_000, 20_000, 60_000, 300_000] {
+            let timeout = Duration::from_millis(ms);
+            let action = Deadline::for_action(Some(timeout)).remaining();
+            let answer = Deadline::for_answer(Some(timeout)).remaining();
+            assert!(action < answer && answer < timeout, "{ms}: {action:?} {answer:?}");
+        }
+    }
 
     #[test]
     fn utc_stamps_are_calendar_times() {

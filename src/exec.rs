@@ -14,7 +14,11 @@
 //!   otherwise look like a timeout).
 //!
 //! On timeout the group gets SIGTERM, a short grace, then SIGKILL, and the
-//! child is always reaped: `std::process::Child` is not killed on drop.
+//! child is reaped (`std::process::Child` is not killed on drop), unless
+//! even SIGKILL does not end it within a grace: a child that waits on a
+//! hung file system (pg_controldata reading pg_control there) cannot die
+//! until the file system answers, and waiting for it would hang the agent
+//! (the integration test `hung_fs`). Such a child is left to init.
 
 use std::ffi::{CString, OsStr};
 use std::io::{self, Read, Write};
@@ -30,6 +34,7 @@ use nix::unistd::{Gid, Pid, Uid, User, getgrouplist, setgid, setgroups, setuid};
 use wait_timeout::ChildExt;
 
 use crate::deadline::Deadline;
+use crate::log_warn;
 use crate::ocf::code::{OcfCode, OcfError};
 
 /// How long a timed-out child gets between SIGTERM and SIGKILL.
@@ -524,7 +529,9 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> io::Result<mpsc::Receiver<
     Ok(rx)
 }
 
-/// SIGTERM to the child's process group, a grace period, SIGKILL, reap.
+/// SIGTERM to the child's process group, a grace period, SIGKILL, reap
+/// within another grace (see the module's doc: a child in an
+/// uninterruptible wait outlives SIGKILL).
 fn terminate(child: &mut Child) {
     let group = Pid::from_raw(child.id() as i32);
     let _ = killpg(group, Signal::SIGTERM);
@@ -533,7 +540,12 @@ fn terminate(child: &mut Child) {
         return;
     }
     let _ = killpg(group, Signal::SIGKILL);
-    let _ = child.wait();
+    if !matches!(child.wait_timeout(KILL_GRACE), Ok(Some(_))) {
+        log_warn!(
+            "process {} survives SIGKILL (waiting on a file system that does not answer?): left behind",
+            child.id()
+        );
+    }
 }
 
 #[cfg(test)]

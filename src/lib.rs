@@ -9,10 +9,13 @@
 //! [`status`] compose [`replication`] (upkeep shared between actions), the
 //! pure rules of [`policy`], PostgreSQL ([`pg`]), Pacemaker's tools
 //! ([`pcmk`]), the OCF protocol ([`ocf`]) and the ground floor: [`vocab`]
-//! (what crosses a process or node boundary), [`exec`], [`deadline`].
+//! (what crosses a process or node boundary), [`exec`], [`deadline`];
+//! [`answer`] runs each action in a child whose answer reaches Pacemaker
+//! even when the child cannot end.
 
 pub mod actions;
 pub mod alert;
+pub mod answer;
 pub mod context;
 pub mod deadline;
 pub mod doc;

@@ -13,12 +13,13 @@ use clap::{Arg, ArgAction, FromArgMatches};
 
 use pgha::alert::AlertArgs;
 use pgha::context::Context;
+use pgha::deadline::Deadline;
 use pgha::doc::{DocArgs, OPERATOR_COMMANDS};
 use pgha::ocf::code::{OcfCode, OcfError};
 use pgha::ocf::env::OcfEnv;
 use pgha::ocf::metadata::normalize_spaces;
 use pgha::status::StatusArgs;
-use pgha::{actions, alert, doc, log_error, log_warn, ocf, status};
+use pgha::{actions, alert, answer, doc, log_error, log_warn, ocf, status};
 
 /// The OCF provider directory the agent is installed under (ocf/resource.d/pgha).
 const OCF_PROVIDER: &str = "pgha";
@@ -80,6 +81,7 @@ fn main() -> ExitCode {
     // gets an exit reason and OCF_ERR_GENERIC instead of Rust's 101.
     std::panic::set_hook(Box::new(|info| {
         let _ = writeln!(std::io::stderr(), "ocf-exit-reason:internal error: {info}");
+        answer::give(OcfCode::ErrGeneric);
         std::process::exit(OcfCode::ErrGeneric.as_i32());
     }));
     let matches = match cli().try_get_matches() {
@@ -113,7 +115,9 @@ fn clap_exit(e: &clap::Error) -> ExitCode {
 }
 
 /// An OCF action: the parameters from the environment, the action from
-/// [`actions::dispatch`], the outcome as the one exit.
+/// [`actions::dispatch`] in a child process whose answer is the one exit
+/// even when the child cannot end ([`answer::from_child`]: a thread stuck
+/// on a hung file system).
 fn run_action(action: &str) -> ExitCode {
     let env = OcfEnv::from_process();
     ocf::log::init(&env);
@@ -121,11 +125,22 @@ fn run_action(action: &str) -> ExitCode {
         .exit_reason_prefix
         .clone()
         .unwrap_or_else(|| "ocf-exit-reason:".to_string());
-    let ctx = Context::new(env);
-    match actions::dispatch(action, &ctx) {
+    let resource = env.resource_name().map(str::to_string);
+    let answer_by = Deadline::for_answer(env.timeout());
+    let answered = answer::from_child(answer_by, || {
+        let ctx = Context::new(env);
+        match actions::dispatch(action, &ctx) {
+            Ok(code) => code,
+            Err(error) => {
+                report(action, &prefix, ctx.env.resource_name(), &error);
+                error.code
+            }
+        }
+    });
+    match answered {
         Ok(code) => exit(code),
         Err(error) => {
-            report(action, &prefix, ctx.env.resource_name(), &error);
+            report(action, &prefix, resource.as_deref(), &error);
             exit(error.code)
         }
     }

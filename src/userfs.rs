@@ -12,8 +12,11 @@
 //! it), opens with `O_NOFOLLOW` (and `O_NONBLOCK` for reads), checks with
 //! `fstat` that it holds a regular file, and answers within the
 //! [`Deadline`]; a file system that does not answer is abandoned with its
-//! thread (the process exits soon after), as [`crate::pg::session`] does
-//! with a frozen server.
+//! thread, as [`crate::pg::session`] does with a frozen server. Such a
+//! thread may wait in the kernel for good (a dead disk, a hung FUSE daemon:
+//! not even SIGKILL ends it) and so keep the process from ending: the
+//! answer reaches Pacemaker anyway, from the parent of the action's
+//! process ([`crate::answer`]).
 //!
 //! Where it is used, and why:
 //! - `<datadir>/PG_VERSION` ([`read_small`]): read by every action; a FIFO
@@ -127,8 +130,8 @@ where
             who.map(|w| w.uid.as_raw()).unwrap_or(0),
             path.display()
         ))),
-        // The thread stays blocked in the kernel; it is abandoned and the
-        // agent exits after answering.
+        // The thread stays blocked in the kernel; it is abandoned, and the
+        // answer goes out without waiting for it (crate::answer).
         Err(_) => Err(OcfError::generic(format!(
             "the file system did not answer in time for {}",
             path.display()

@@ -56,6 +56,12 @@ impl OcfCode {
         }
     }
 
+    /// The code whose exit status is `status` ([`OcfCode::as_i32`]), if any:
+    /// how an action's child process tells its answer ([`crate::answer`]).
+    pub fn from_status(status: i32) -> Option<OcfCode> {
+        OcfCode::ALL.into_iter().find(|c| c.as_i32() == status)
+    }
+
     /// Every code, in the order of the OCF 1.1 API ("Exit codes"): the order
     /// the man page and docs/reference.md list them in.
     pub const ALL: [OcfCode; 12] = [
@@ -230,6 +236,15 @@ mod tests {
         // distinct numbers are all twelve variants.
         let numbers: Vec<i32> = OcfCode::ALL.iter().map(|c| c.as_i32()).collect();
         assert_eq!(numbers, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 190, 191]);
+    }
+
+    #[test]
+    fn every_code_round_trips_through_its_exit_status() {
+        for code in OcfCode::ALL {
+            assert_eq!(OcfCode::from_status(code.as_i32()), Some(code));
+        }
+        assert_eq!(OcfCode::from_status(10), None);
+        assert_eq!(OcfCode::from_status(101), None, "a Rust panic is no answer");
     }
 
     #[test]

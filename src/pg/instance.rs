@@ -84,7 +84,8 @@ impl Instance {
             }
             None => layout::find_bindir(major, path_var)?,
         };
-        Ok(Self::assemble(config, user, bindir, major, deadline))
+        let canonical = process::canonical_datadir_within(&config.datadir, deadline.fraction(0.2));
+        Ok(Self::assemble(config, user, bindir, major, canonical))
     }
 
     /// The instance as its running postmaster `pid` shows it, for a monitor
@@ -92,6 +93,12 @@ impl Instance {
     /// gone, a data directory with the wrong mode): the owner of the process
     /// stands in for the user, the directory of its executable for bindir.
     /// Enough to probe the server, which is all a running one needs.
+    ///
+    /// The data directory is where the postmaster runs (its
+    /// `/proc/<pid>/cwd`, which the kernel answers by itself), and
+    /// PG_VERSION gets a share of the time only: the host check may have
+    /// failed because the file system there does not answer, and the
+    /// health probe must still get its time (it waited none, issue 23).
     pub fn of_running_postmaster(
         config: &Settings,
         pid: Pid,
@@ -113,7 +120,7 @@ impl Instance {
                 }
             }
         };
-        let major = layout::read_major_version(&config.datadir, &user, deadline).unwrap_or(0);
+        let major = layout::read_major_version(&config.datadir, &user, deadline.fraction(0.2)).unwrap_or(0);
         let bindir = config
             .bindir
             .clone()
@@ -125,23 +132,25 @@ impl Instance {
                     .and_then(|exe| exe.parent().map(Path::to_path_buf))
             })
             .unwrap_or_default();
-        Ok(Self::assemble(config, user, bindir, major, deadline))
+        let canonical = fs::read_link(format!("/proc/{pid}/cwd"))
+            .unwrap_or_else(|_| process::canonical_datadir_within(&config.datadir, deadline.fraction(0.2)));
+        Ok(Self::assemble(config, user, bindir, major, canonical))
     }
 
-    /// The instance from the configuration and what the host told; the
-    /// data directory resolved within a share of `deadline` (a file system
-    /// that does not answer must not hang the action).
+    /// The instance from the configuration and what the host told, its
+    /// data directory as the kernel reports working directories
+    /// (`canonical`, resolved by the caller within its deadline).
     fn assemble(
         config: &Settings,
         user: SystemUser,
         bindir: PathBuf,
         major: u32,
-        deadline: Deadline,
+        canonical: PathBuf,
     ) -> Instance {
         Instance {
             pgdata: config.pgdata.clone(),
             datadir: config.datadir.clone(),
-            canonical_datadir: process::canonical_datadir_within(&config.datadir, deadline.fraction(0.2)),
+            canonical_datadir: canonical,
             bindir,
             major,
             target: ConnTarget {

@@ -30,20 +30,104 @@ use crate::log_warn;
 use crate::userfs;
 
 /// The data directory as the kernel reports working directories, resolved
-/// within `deadline` (see [`userfs::within`]): on a file system that does
-/// not answer, the path as given, so that the processes whose working
-/// directory it is are still found (the kernel answers `/proc/<pid>/cwd`
-/// without asking the file system).
+/// within `deadline` (see [`userfs::within`]). On a file system that does
+/// not answer, its symlinks are resolved as far as the file systems
+/// answered ([`resolve_symlinks`]), the rest taken as given: a `pgdata`
+/// that is a symlink on a healthy file system to a directory on a hung
+/// mount (`/var/lib/pgsql/data -> /srv/pg/data`) is then still the path
+/// its processes' `/proc/<pid>/cwd` shows, which the kernel answers without
+/// asking the file system. Taken as given, it matched no process: the
+/// probe said "not running" and stop "already stopped" beside a running
+/// postmaster (the integration test `hung_fs`).
 pub fn canonical_datadir_within(datadir: &Path, deadline: Deadline) -> PathBuf {
     let path = datadir.to_path_buf();
-    match userfs::within(deadline, datadir, move || fs::canonicalize(path)) {
+    let (progress, guesses) = std::sync::mpsc::channel();
+    let resolved = userfs::within(deadline, datadir, move || {
+        resolve_symlinks(
+            &path,
+            |p| fs::read_link(p),
+            |guess| {
+                let _ = progress.send(guess);
+            },
+        )
+    });
+    match resolved {
         Ok(Ok(canonical)) => canonical,
         Ok(Err(_)) => datadir.to_path_buf(),
         Err(e) => {
-            log_warn!("{e}: looking for its processes by the path as given");
-            datadir.to_path_buf()
+            let guess = guesses.try_iter().last().unwrap_or_else(|| datadir.to_path_buf());
+            log_warn!("{e}: looking for its processes as {}", guess.display());
+            guess
         }
     }
+}
+
+/// Linux's limit on the symlinks one path lookup follows (`ELOOP` past it).
+const MAX_SYMLINKS: usize = 40;
+
+/// `path` (absolute) with every symlink resolved, one component at a time
+/// with `read_link` (`EINVAL`: not a symlink), as `realpath(3)` does; an
+/// error of `read_link` is the answer. Before each `read_link`, `progress`
+/// gets the best guess so far: the components resolved, then the rest as
+/// given (`..` taken lexically). A caller that stops waiting for a
+/// `read_link` that hangs keeps the last guess. Pure but for `read_link`,
+/// for tests.
+pub fn resolve_symlinks(
+    path: &Path,
+    mut read_link: impl FnMut(&Path) -> std::io::Result<PathBuf>,
+    mut progress: impl FnMut(PathBuf),
+) -> std::io::Result<PathBuf> {
+    use std::collections::VecDeque;
+    use std::ffi::OsString;
+    use std::path::Component;
+    fn names(path: &Path) -> Vec<OsString> {
+        path.components()
+            .filter_map(|c| match c {
+                Component::Normal(name) => Some(name.to_os_string()),
+                Component::ParentDir => Some(OsString::from("..")),
+                _ => None,
+            })
+            .collect()
+    }
+    fn step(path: &mut PathBuf, name: &OsString) {
+        if name == ".." {
+            path.pop();
+        } else {
+            path.push(name);
+        }
+    }
+    let mut resolved = PathBuf::from("/");
+    let mut pending: VecDeque<OsString> = names(path).into();
+    let mut followed = 0;
+    while let Some(name) = pending.pop_front() {
+        let mut guess = resolved.clone();
+        std::iter::once(&name)
+            .chain(&pending)
+            .for_each(|n| step(&mut guess, n));
+        progress(guess);
+        if name == ".." {
+            resolved.pop();
+            continue;
+        }
+        let next = resolved.join(&name);
+        match read_link(&next) {
+            Ok(target) => {
+                followed += 1;
+                if followed > MAX_SYMLINKS {
+                    return Err(std::io::Error::from_raw_os_error(nix::libc::ELOOP));
+                }
+                if target.is_absolute() {
+                    resolved = PathBuf::from("/");
+                }
+                for n in names(&target).into_iter().rev() {
+                    pending.push_front(n);
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => resolved = next,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(resolved)
 }
 
 /// True if `pid` is a `postgres` process whose working directory is `datadir`.
@@ -374,6 +458,46 @@ mod tests {
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
         assert_eq!(recorded_pid(&fifo), None, "returns at once, reads nothing");
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// A symlink is followed, relative or absolute, `..` from where it
+    /// led; when a lookup hangs, the last guess is the resolved part and
+    /// the rest as given (the hung mount's path, which `/proc/<pid>/cwd`
+    /// shows of the processes in it).
+    #[test]
+    fn symlinks_are_resolved_as_far_as_the_file_systems_answer() {
+        use std::collections::BTreeMap;
+        use std::io;
+        let links = BTreeMap::from([
+            ("/var/lib/pgsql", "/srv/pg"),
+            ("/srv/pg/current", "15/main"),
+            ("/srv/pg/15/up", "../.."),
+        ]);
+        let hung = "/srv/pg/15/main/data";
+        let resolve = |path: &str| {
+            let mut guesses = Vec::new();
+            let read_link = |p: &Path| match p.to_str().unwrap() {
+                p if p == hung => Err(io::Error::from(io::ErrorKind::TimedOut)),
+                p => links
+                    .get(p)
+                    .map(PathBuf::from)
+                    .ok_or_else(|| io::Error::from_raw_os_error(nix::libc::EINVAL)),
+            };
+            let result = resolve_symlinks(Path::new(path), read_link, |g| guesses.push(g));
+            (result.map_err(|e| e.kind()), guesses.pop())
+        };
+        let resolved = |path: &str| resolve(path).0.unwrap();
+        assert_eq!(
+            resolved("/var/lib/pgsql/current"),
+            PathBuf::from("/srv/pg/15/main")
+        );
+        assert_eq!(resolved("/var/lib/pgsql/15/up/x"), PathBuf::from("/srv/x"));
+        assert_eq!(resolved("/a/./b/../c"), PathBuf::from("/a/c"));
+        let (hangs, last_guess) = resolve("/var/lib/pgsql/current/data/base");
+        assert_eq!(hangs, Err(io::ErrorKind::TimedOut));
+        assert_eq!(last_guess, Some(PathBuf::from("/srv/pg/15/main/data/base")));
+        let mut loops = |p: &Path| Ok(p.to_path_buf());
+        assert!(resolve_symlinks(Path::new("/l"), &mut loops, |_| {}).is_err());
     }
 
     #[test]

@@ -200,12 +200,24 @@ fn parent_and_name(pid: i32) -> Option<(i32, String)> {
     Some((fields.get(1)?.parse().ok()?, name))
 }
 
-/// The children of `parent` named `name`.
-fn children_named(parent: u32, name: &str) -> Vec<i32> {
+/// The processes named `name` that descend from `ancestor`: the agent
+/// works in a child of the process Pacemaker runs (`pgha::answer`), so
+/// what it runs is a grandchild.
+fn descendants_named(ancestor: u32, name: &str) -> Vec<i32> {
+    let descends = |pid: i32| {
+        let mut pid = pid;
+        while let Some((parent, _)) = parent_and_name(pid).filter(|(p, _)| *p > 1) {
+            if parent == ancestor as i32 {
+                return true;
+            }
+            pid = parent;
+        }
+        false
+    };
     fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| parent_and_name(*pid).is_some_and(|(p, n)| p == parent as i32 && n == name))
+        .filter(|pid| parent_and_name(*pid).is_some_and(|(_, n)| n == name) && descends(*pid))
         .collect()
 }
 
@@ -239,7 +251,7 @@ fn pg_basebackup_dies_with_a_killed_agent() {
     let mut copy = None;
     let end = std::time::Instant::now() + Duration::from_secs(20);
     while copy.is_none() && std::time::Instant::now() < end {
-        copy = children_named(start.id(), "pg_basebackup").first().copied();
+        copy = descendants_named(start.id(), "pg_basebackup").first().copied();
         if copy.is_none() {
             std::thread::sleep(Duration::from_millis(1));
         }

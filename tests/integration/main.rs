@@ -16,6 +16,9 @@ mod faults;
 /// Issue 23: crash recovery's durability, the SQL session's credentials and
 /// search_path, secrets on command lines, children outliving the agent.
 mod hardening;
+/// Issue 23: monitor and stop on a data directory whose file system stops
+/// answering (a FUSE passthrough that hangs).
+mod hung_fs;
 /// The sequences of resource-agents' ocft config for pgsqlms.
 mod lifecycle;
 /// meta-data against the OCF 1.1 schema pcs uses, and through crm_resource/pcs.

@@ -248,19 +248,7 @@ pub struct Outcome {
 /// Runs `cmd` (stdin from /dev/null, stdout and stderr captured unless set)
 /// and waits for it.
 pub fn outcome_of(mut cmd: Command) -> Outcome {
-    let argv = std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let vars = cmd
-        .get_envs()
-        .filter_map(|(k, v)| {
-            Some((
-                k.to_string_lossy().into_owned(),
-                v?.to_string_lossy().into_owned(),
-            ))
-        })
-        .collect();
+    let (argv, vars) = described(&cmd);
     let started = Instant::now();
     let out = cmd
         .stdin(Stdio::null())
@@ -274,6 +262,72 @@ pub fn outcome_of(mut cmd: Command) -> Outcome {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         elapsed: started.elapsed(),
     }
+}
+
+/// [`outcome_of`] for a process that may never exit: its output goes to
+/// files, not pipes (a descendant stuck with them open must not hang the
+/// reader), and it is waited for `bound` at most. One still running then
+/// gets SIGKILL and is left behind unreaped (it may be stuck in the kernel
+/// for good); its outcome has no status and says so in `stderr`.
+pub fn outcome_within(mut cmd: Command, bound: Duration) -> Outcome {
+    use wait_timeout::ChildExt;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let (argv, vars) = described(&cmd);
+    let base = format!(
+        "/tmp/pgha-test-out-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    );
+    let (out_path, err_path) = (format!("{base}.stdout"), format!("{base}.stderr"));
+    let started = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {argv:?}: {e}"));
+    let status = child.wait_timeout(bound).expect("wait for the child");
+    let elapsed = started.elapsed();
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    let read = |path: &str| {
+        let text = fs::read_to_string(path).unwrap_or_default();
+        let _ = fs::remove_file(path);
+        text
+    };
+    let mut stderr = read(&err_path);
+    if status.is_none() {
+        stderr.push_str(&format!(
+            "\n[the test: no exit within {bound:?}; killed, not reaped]\n"
+        ));
+    }
+    Outcome {
+        argv,
+        vars,
+        status: status.and_then(|s| s.code()),
+        stdout: read(&out_path),
+        stderr,
+        elapsed,
+    }
+}
+
+/// The argv and the environment set of `cmd`, for its [`Outcome`].
+fn described(cmd: &Command) -> (Vec<String>, Vec<(String, String)>) {
+    let argv = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let vars = cmd
+        .get_envs()
+        .filter_map(|(k, v)| {
+            Some((
+                k.to_string_lossy().into_owned(),
+                v?.to_string_lossy().into_owned(),
+            ))
+        })
+        .collect();
+    (argv, vars)
 }
 
 /// Runs a program with `args` and waits for it.
