@@ -237,6 +237,18 @@ impl OnFuse {
     }
 }
 
+/// A probe and a recurring monitor of `agent` each fail (1) in time: the
+/// server cannot be checked, and neither says "not running".
+fn monitors_fail_in_time(agent: &Agent) {
+    answers_in_time(agent, "probe", "monitor", OcfCode::ErrGeneric);
+    answers_in_time(
+        &agent.clone().recurring(),
+        "recurring monitor",
+        "monitor",
+        OcfCode::ErrGeneric,
+    );
+}
+
 /// Runs `action` on the hung mount and asserts that it answered `code`
 /// within [`TIMEOUT`]; never waits much longer (an agent that does not exit
 /// fails the test instead of hanging it). Prints the time it took.
@@ -262,13 +274,7 @@ fn on_a_mount_that_never_answers_monitor_and_stop_fail_in_time_and_stop_never_cl
     let on = OnFuse::started("hungfs-held");
     let agent = on.agent();
     on.fs.hold_requests();
-    answers_in_time(&agent, "probe", "monitor", OcfCode::ErrGeneric);
-    answers_in_time(
-        &agent.clone().recurring(),
-        "recurring monitor",
-        "monitor",
-        OcfCode::ErrGeneric,
-    );
+    monitors_fail_in_time(&agent);
     let direct = agent.clone().param("pgdata", on.datadir.to_str().unwrap());
     answers_in_time(
         &direct,
@@ -302,13 +308,7 @@ fn on_a_mount_whose_waits_sigkill_ends_monitor_fails_and_stop_ends_the_postmaste
     let agent = on.agent();
     let postmaster = on.postmaster();
     on.fs.stop_reading();
-    answers_in_time(&agent, "probe", "monitor", OcfCode::ErrGeneric);
-    answers_in_time(
-        &agent.clone().recurring(),
-        "recurring monitor",
-        "monitor",
-        OcfCode::ErrGeneric,
-    );
+    monitors_fail_in_time(&agent);
     answers_in_time(&agent, "stop", "stop", OcfCode::Success);
     assert!(
         !on.runs(postmaster),
